@@ -1,0 +1,69 @@
+//! The policy file as written: serde structs that mirror the TOML one to one,
+//! refuse unknown keys and keep each value's position for error messages.
+//! [`crate::policy`] turns them into a validated [`crate::Policy`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(crate) type List = Spanned<Vec<Spanned<String>>>;
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPolicy {
+    pub issuer: Option<Spanned<String>>,
+    pub listen: Option<Spanned<String>>,
+    pub database: Option<Spanned<String>>,
+    pub environments: Option<List>,
+    pub tokens: Option<RawTokens>,
+    pub gateway: Option<RawGateway>,
+    #[serde(default, rename = "scope")]
+    pub scopes: Vec<RawScope>,
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RawRoute>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTokens {
+    pub format: Option<Spanned<String>>,
+    pub access_ttl: Option<Spanned<String>>,
+    pub refresh_ttl: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGateway {
+    pub upstream: Option<Spanned<String>>,
+    pub environment: Option<Spanned<String>>,
+    pub basic_auth: Option<Spanned<bool>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScope {
+    pub name: Spanned<String>,
+    pub description: Option<Spanned<String>>,
+    pub levels: Option<List>,
+    /// Per-level descriptions for a scope with `levels`; extends SPEC section 2.
+    pub level_descriptions: Option<Spanned<BTreeMap<String, String>>>,
+    pub implies: Option<List>,
+    pub grants: Option<List>,
+    pub environments: Option<List>,
+    pub requires_permissions: Option<List>,
+    pub no_expiry: Option<Spanned<bool>>,
+    pub max_lifetime: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    #[serde(rename = "match")]
+    pub pattern: Spanned<String>,
+    pub require: Option<Spanned<String>>,
+    pub any_of: Option<List>,
+    pub all_of: Option<List>,
+    /// What the route is, for `explain` and the portal; extends SPEC section 2.
+    pub description: Option<Spanned<String>>,
+}

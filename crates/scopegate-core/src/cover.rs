@@ -1,0 +1,241 @@
+//! The minimal scope cover: the smallest scope set that lets an app call every
+//! listed endpoint (`scopegate scopes-for`, the portal's picker).
+//!
+//! Each endpoint becomes constraints "hold at least one of these scopes", where a
+//! scope counts if anything it implies is what the route lists. Choosing the
+//! fewest scopes that meet every constraint is a hitting-set problem (NP-hard in
+//! general, tiny in practice), solved exactly by branch and bound: branch on the
+//! open constraint with the fewest options, bound with a count of pairwise
+//! disjoint open constraints (each needs its own scope). Among covers of minimal
+//! size the least privileged wins (fewest routes opened, then fewest scopes
+//! implied), then the earliest in declaration order, so the answer is
+//! deterministic.
+
+use std::fmt;
+
+use crate::catalog::GrantKind;
+use crate::path::canonicalize;
+use crate::policy::Policy;
+use crate::route::{Requirement, RouteId};
+use crate::scopeset::{ScopeId, ScopeSet};
+
+/// What the cover is for: optionally one grant and one environment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CoverFor<'a> {
+    pub grant: Option<GrantKind>,
+    pub environment: Option<&'a str>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Cover {
+    /// The chosen scopes, in declaration order.
+    pub scopes: ScopeSet,
+    /// The route each endpoint matched, in input order.
+    pub routes: Vec<RouteId>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum CoverError {
+    #[error("{endpoint:?} is not \"METHOD PATH\" (e.g. \"GET /account/settings\")")]
+    BadEndpoint { endpoint: String },
+    #[error("{endpoint:?}: {reason}")]
+    BadPath { endpoint: String, reason: String },
+    #[error("{endpoint:?}: no route matches, so no scope can allow it")]
+    NoRoute { endpoint: String },
+    #[error(
+        "{endpoint:?} (route \"{route}\") needs {needs}, but no scope that grants it is available {under}"
+    )]
+    Unsatisfiable {
+        endpoint: String,
+        route: String,
+        needs: String,
+        under: String,
+    },
+}
+
+impl fmt::Display for CoverFor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.grant, self.environment) {
+            (Some(g), Some(e)) => write!(f, "to {} ({g}) in {e}", g.token_kind()),
+            (Some(g), None) => write!(f, "to {} ({g})", g.token_kind()),
+            (None, Some(e)) => write!(f, "in {e}"),
+            (None, None) => f.write_str("at all"),
+        }
+    }
+}
+
+impl Policy {
+    /// The smallest scope set under which a token may call every endpoint
+    /// (`"METHOD PATH"`). Provably minimal in size; see the module docs.
+    pub fn scopes_for<S: AsRef<str>>(
+        &self,
+        endpoints: &[S],
+        under: CoverFor<'_>,
+    ) -> Result<Cover, CoverError> {
+        let catalog = &self.catalog;
+        let mut candidates = catalog.empty_set();
+        for (id, info) in catalog.iter() {
+            let grant_ok = under.grant.is_none_or(|g| info.allows_grant(g));
+            let env_ok = under.environment.is_none_or(|e| info.available_in(e));
+            if grant_ok && env_ok {
+                candidates.insert(id);
+            }
+        }
+        // For each scope r: the candidates whose closure contains r.
+        let grants_of = |r: ScopeId| -> ScopeSet {
+            let mut options = catalog.implied_by(r).clone();
+            options.intersect_with(&candidates);
+            options
+        };
+
+        let mut constraints: Vec<ScopeSet> = Vec::new();
+        let mut routes = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            let endpoint = endpoint.as_ref().trim();
+            let mut parts = endpoint.split_whitespace();
+            let (Some(method), Some(target), None) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(CoverError::BadEndpoint {
+                    endpoint: endpoint.to_owned(),
+                });
+            };
+            let target = canonicalize(target).map_err(|e| CoverError::BadPath {
+                endpoint: endpoint.to_owned(),
+                reason: e.to_string(),
+            })?;
+            let route_id =
+                self.match_route(method, &target.path)
+                    .ok_or_else(|| CoverError::NoRoute {
+                        endpoint: endpoint.to_owned(),
+                    })?;
+            routes.push(route_id);
+            let route = self.route(route_id);
+            let unsatisfiable = |needs: String| CoverError::Unsatisfiable {
+                endpoint: endpoint.to_owned(),
+                route: route.pattern.to_string(),
+                needs,
+                under: under.to_string(),
+            };
+            match &route.requirement {
+                Requirement::None | Requirement::Client => {}
+                Requirement::AnyOf(any) => {
+                    let mut options = ScopeSet::new();
+                    for r in any.iter() {
+                        options.union_with(&grants_of(r));
+                    }
+                    if options.is_empty() {
+                        let names: Vec<_> = catalog.names(any).collect();
+                        return Err(unsatisfiable(format!("one of {}", names.join(", "))));
+                    }
+                    constraints.push(options);
+                }
+                Requirement::AllOf(all) => {
+                    for r in all.iter() {
+                        let options = grants_of(r);
+                        if options.is_empty() {
+                            return Err(unsatisfiable(catalog.name(r).to_owned()));
+                        }
+                        constraints.push(options);
+                    }
+                }
+            }
+        }
+        let constraints = reduce(constraints);
+        let cost: Vec<usize> = (0..catalog.len())
+            .map(|i| {
+                let id = ScopeId(i as u32);
+                self.reach(id) as usize * catalog.len() + catalog.closure_of(id).len()
+            })
+            .collect();
+        let mut search = Search {
+            constraints: &constraints,
+            cost: &cost,
+            best: None,
+        };
+        search.run(ScopeSet::new(), 0, 0);
+        let scopes = search.best.map(|(set, _, _)| set).unwrap_or_default();
+        Ok(Cover { scopes, routes })
+    }
+}
+
+/// Drops duplicate constraints and any constraint whose options include all of
+/// another's: meeting the smaller one always meets it.
+fn reduce(mut constraints: Vec<ScopeSet>) -> Vec<ScopeSet> {
+    constraints.sort_by_key(ScopeSet::len);
+    let mut kept: Vec<ScopeSet> = Vec::new();
+    for c in constraints {
+        if !kept.iter().any(|k| k.is_subset(&c)) {
+            kept.push(c);
+        }
+    }
+    kept
+}
+
+struct Search<'a> {
+    constraints: &'a [ScopeSet],
+    cost: &'a [usize],
+    /// Best cover so far: (set, size, privilege).
+    best: Option<(ScopeSet, usize, usize)>,
+}
+
+impl Search<'_> {
+    fn run(&mut self, picked: ScopeSet, size: usize, privilege: usize) {
+        let open: Vec<&ScopeSet> = self
+            .constraints
+            .iter()
+            .filter(|c| !c.intersects(&picked))
+            .collect();
+        if open.is_empty() {
+            let better = match &self.best {
+                None => true,
+                Some((best, best_size, best_priv)) => (size, privilege)
+                    .cmp(&(*best_size, *best_priv))
+                    .then_with(|| order_key(&picked).cmp(&order_key(best)))
+                    .is_lt(),
+            };
+            if better {
+                self.best = Some((picked, size, privilege));
+            }
+            return;
+        }
+        if let Some((_, best_size, _)) = &self.best {
+            if size + disjoint_lower_bound(&open) > *best_size {
+                return;
+            }
+        }
+        let Some(branch) = open.iter().min_by_key(|c| c.len()) else {
+            return;
+        };
+        let mut options: Vec<ScopeId> = branch.iter().collect();
+        // Try the option that meets the most open constraints first, then the cheapest.
+        options.sort_by_key(|&o| {
+            let meets = open.iter().filter(|c| c.contains(o)).count();
+            (std::cmp::Reverse(meets), self.cost[o.index()], o)
+        });
+        for o in options {
+            let mut next = picked.clone();
+            next.insert(o);
+            self.run(next, size + 1, privilege + self.cost[o.index()]);
+        }
+    }
+}
+
+fn order_key(set: &ScopeSet) -> Vec<ScopeId> {
+    set.iter().collect()
+}
+
+/// How many open constraints are pairwise disjoint (greedily): each of those
+/// needs a scope of its own, so at least that many more are needed.
+fn disjoint_lower_bound(open: &[&ScopeSet]) -> usize {
+    let mut used = ScopeSet::new();
+    let mut count = 0;
+    let mut by_size: Vec<&&ScopeSet> = open.iter().collect();
+    by_size.sort_by_key(|c| c.len());
+    for c in by_size {
+        if !c.intersects(&used) {
+            used.union_with(c);
+            count += 1;
+        }
+    }
+    count
+}

@@ -1,0 +1,139 @@
+//! Decisions as values: "may this caller do METHOD PATH, and if not, why?".
+//! The same [`Decision`] drives the gateway's answer, `explain`, logs and metrics.
+
+use crate::catalog::Held;
+use crate::path::{CanonicalTarget, PathError, canonicalize};
+use crate::policy::Policy;
+use crate::route::{Requirement, RouteId};
+use crate::scopeset::{ScopeId, ScopeSet};
+
+/// Who is asking.
+#[derive(Clone, Copy, Debug)]
+pub enum Caller<'a> {
+    /// No credentials were presented.
+    Anonymous,
+    /// An authenticated client holding these scopes (closed under implication).
+    Client(&'a Held),
+}
+
+/// Why a request was allowed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Allowance {
+    /// `require = "none"`: credentials were not examined.
+    Open,
+    /// `require = "client"`: any authenticated client.
+    AnyClient,
+    /// `any_of`: this held scope is one of those listed.
+    Holds(ScopeId),
+    /// `all_of`: every listed scope is held.
+    HoldsAll,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Decision {
+    Allow {
+        route: RouteId,
+        because: Allowance,
+    },
+    /// The path is ambiguous and was refused before matching.
+    BadPath(PathError),
+    /// No route matches: denied whatever the credentials.
+    RouteNotFound,
+    /// The route needs credentials and none were presented.
+    Unauthenticated {
+        route: RouteId,
+    },
+    /// The caller lacks scope. `missing` holds every listed scope for `any_of`
+    /// (any one would do), or the unheld ones for `all_of`.
+    InsufficientScope {
+        route: RouteId,
+        missing: ScopeSet,
+    },
+}
+
+impl Decision {
+    pub fn is_allow(&self) -> bool {
+        matches!(self, Decision::Allow { .. })
+    }
+
+    /// A short stable name for logs and metric labels.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Decision::Allow { .. } => "allow",
+            Decision::BadPath(_) => "bad_path",
+            Decision::RouteNotFound => "route_not_found",
+            Decision::Unauthenticated { .. } => "unauthenticated",
+            Decision::InsufficientScope { .. } => "insufficient_scope",
+        }
+    }
+
+    pub fn route(&self) -> Option<RouteId> {
+        match self {
+            Decision::Allow { route, .. }
+            | Decision::Unauthenticated { route }
+            | Decision::InsufficientScope { route, .. } => Some(*route),
+            Decision::BadPath(_) | Decision::RouteNotFound => None,
+        }
+    }
+}
+
+/// A request target resolved to its canonical form and route.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Resolved<'t> {
+    pub target: CanonicalTarget<'t>,
+    pub route: Option<RouteId>,
+}
+
+impl Policy {
+    /// Canonicalizes `target` and finds its route. Front ends call this first:
+    /// on a `require = "none"` route they must not examine credentials.
+    pub fn resolve<'t>(&self, method: &str, target: &'t str) -> Result<Resolved<'t>, PathError> {
+        let target = canonicalize(target)?;
+        let route = self.match_route(method, &target.path);
+        Ok(Resolved { target, route })
+    }
+
+    /// Decides a resolved request for `caller`. Allocates only when denying.
+    pub fn decide_route(&self, route: Option<RouteId>, caller: Caller<'_>) -> Decision {
+        let Some(route) = route else {
+            return Decision::RouteNotFound;
+        };
+        let requirement = &self.route(route).requirement;
+        let held = match (requirement, caller) {
+            (Requirement::None, _) => {
+                return Decision::Allow {
+                    route,
+                    because: Allowance::Open,
+                };
+            }
+            (_, Caller::Anonymous) => return Decision::Unauthenticated { route },
+            (_, Caller::Client(held)) => held,
+        };
+        let because = match requirement {
+            Requirement::None | Requirement::Client => Some(Allowance::AnyClient),
+            Requirement::AnyOf(any) => any
+                .iter()
+                .find(|&id| held.contains(id))
+                .map(Allowance::Holds),
+            Requirement::AllOf(all) => all.is_subset(held.set()).then_some(Allowance::HoldsAll),
+        };
+        match because {
+            Some(because) => Decision::Allow { route, because },
+            None => {
+                let mut missing = requirement.scopes().cloned().unwrap_or_default();
+                if let Requirement::AllOf(_) = requirement {
+                    missing.difference_with(held.set());
+                }
+                Decision::InsufficientScope { route, missing }
+            }
+        }
+    }
+
+    /// Canonicalize, match and decide in one step.
+    pub fn decide(&self, method: &str, target: &str, caller: Caller<'_>) -> Decision {
+        match self.resolve(method, target) {
+            Ok(resolved) => self.decide_route(resolved.route, caller),
+            Err(e) => Decision::BadPath(e),
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! scopegate's policy engine: pure data and functions, no I/O, no async.
+//!
+//! It answers one question for every other part of scopegate: given this
+//! policy, may a caller holding these scopes do METHOD PATH, and if not, why?
+//! It is not the token server, the gateway or the store: those load data, ask
+//! this crate, and act on the answer. Time is always a parameter.
+//!
+//! ```
+//! use scopegate_core::{Caller, Decision, Policy};
+//!
+//! let policy = Policy::compile("example.toml", r#"
+//!     [[scope]]
+//!     name   = "account"
+//!     levels = ["read", "write"]
+//!
+//!     [[route]]
+//!     match  = "GET /account/*"
+//!     any_of = ["account:read"]
+//! "#).unwrap();
+//!
+//! let granted = policy.catalog.parse_list("account:write").unwrap();
+//! let held = policy.catalog.close(&granted); // write implies read
+//! let decision = policy.decide("GET", "/account/settings", Caller::Client(&held));
+//! assert!(decision.is_allow());
+//! assert_eq!(policy.decide("GET", "/account/%2e%2e/admin", Caller::Client(&held)).outcome(), "bad_path");
+//! ```
+
+mod catalog;
+mod config;
+mod cover;
+mod decision;
+pub mod duration;
+pub mod path;
+mod policy;
+mod route;
+pub mod scope;
+mod scopeset;
+
+pub use catalog::{Catalog, GrantKind, Held, NotHeld, ScopeInfo, UndeclaredScope};
+pub use cover::{Cover, CoverError, CoverFor};
+pub use decision::{Allowance, Caller, Decision, Resolved};
+pub use policy::{
+    GatewaySettings, Policy, PolicyError, PolicyErrors, Route, Settings, TokenFormat,
+    TokenSettings, Upstream,
+};
+pub use route::{MatchPattern, MethodPattern, PatternError, Requirement, RouteId, Segment};
+pub use scope::{ScopeToken, ScopeTokenError};
+pub use scopeset::{ScopeId, ScopeSet};

@@ -1,0 +1,817 @@
+//! Compiling a policy file into a validated [`Policy`]: the scope catalog, the
+//! route table and the server settings. Every problem found is reported, each
+//! as `FILE:LINE: message`, and nothing is half-built: either all of the file is
+//! valid or there is no `Policy`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use crate::catalog::{Catalog, GrantKind, ScopeInfo};
+use crate::config::{List, RawGateway, RawPolicy, RawRoute, RawScope, RawTokens};
+use crate::duration::{DURATION_FORMAT, parse_duration};
+use crate::route::{MatchPattern, Requirement, RouteId, Router};
+use crate::scope::ScopeToken;
+use crate::scopeset::ScopeId;
+
+/// One problem in a policy file.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PolicyError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Every problem found in one policy file. Displays as one `FILE:LINE: message`
+/// line per problem, in line order.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PolicyErrors {
+    pub file: String,
+    pub errors: Vec<PolicyError>,
+}
+
+impl fmt::Display for PolicyErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}: {}", self.file, e.line, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PolicyErrors {}
+
+/// How access tokens are minted (`tokens.format`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TokenFormat {
+    Opaque,
+    Jwt,
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    pub format: TokenFormat,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+}
+
+/// Where the gateway sends allowed requests.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Upstream {
+    /// The built-in upstream that answers with a JSON echo of the request.
+    Echo,
+    /// An `http://` or `https://` base URL.
+    Url(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct GatewaySettings {
+    pub upstream: Upstream,
+    pub environment: String,
+    pub basic_auth: bool,
+}
+
+/// The server half of the policy file.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub issuer: String,
+    pub listen: SocketAddr,
+    pub database: String,
+    pub tokens: TokenSettings,
+    pub gateway: GatewaySettings,
+}
+
+/// A compiled route.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub pattern: MatchPattern,
+    pub requirement: Requirement,
+    pub description: Option<String>,
+    /// Line of the route's `match` key.
+    pub line: usize,
+}
+
+/// A validated policy: built only by [`Policy::compile`].
+#[derive(Debug)]
+pub struct Policy {
+    pub file: String,
+    pub catalog: Catalog,
+    pub environments: Vec<String>,
+    pub settings: Settings,
+    routes: Vec<Route>,
+    router: Router,
+    /// Per scope: how many routes holding it opens (through implication).
+    reach: Vec<u32>,
+}
+
+impl Policy {
+    /// Compiles the text of a policy file. `file` names it in error messages.
+    pub fn compile(file: &str, source: &str) -> Result<Policy, PolicyErrors> {
+        let lines = LineIndex::new(source);
+        let fail = |errors: Vec<PolicyError>| PolicyErrors {
+            file: file.to_owned(),
+            errors,
+        };
+        let raw: RawPolicy = toml::from_str(source).map_err(|e| {
+            let line = e.span().map_or(1, |s| lines.line(s.start));
+            fail(vec![PolicyError {
+                line,
+                message: e.message().trim().to_owned(),
+            }])
+        })?;
+        let mut c = Compiler {
+            lines: &lines,
+            errors: Vec::new(),
+            families: BTreeMap::new(),
+        };
+        let environments = c.environments(raw.environments.as_ref());
+        let settings = c.settings(&raw, &environments);
+        let catalog = c.catalog(&raw.scopes, &environments);
+        let (routes, router) = match &catalog {
+            Some(catalog) => c.routes(&raw.routes, catalog),
+            None => (Vec::new(), Router::default()),
+        };
+        let mut errors = c.errors;
+        match (catalog, settings, errors.is_empty()) {
+            (Some(catalog), Some(settings), true) => Ok(Policy {
+                file: file.to_owned(),
+                reach: reach(&catalog, &routes),
+                catalog,
+                environments,
+                settings,
+                routes,
+                router,
+            }),
+            _ => {
+                errors.sort_by_key(|e| e.line);
+                Err(fail(errors))
+            }
+        }
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    pub fn route(&self, id: RouteId) -> &Route {
+        &self.routes[id.index()]
+    }
+
+    /// The most specific route for `method` and a canonical path.
+    pub fn match_route(&self, method: &str, canonical_path: &str) -> Option<RouteId> {
+        self.router.find(method, canonical_path)
+    }
+
+    /// How many routes a token holding `id` may call by scope: the measure of
+    /// privilege that [`Policy::scopes_for`] keeps smallest.
+    pub fn reach(&self, id: ScopeId) -> u32 {
+        self.reach[id.index()]
+    }
+
+    pub fn router_nodes(&self) -> usize {
+        self.router.node_count()
+    }
+}
+
+fn reach(catalog: &Catalog, routes: &[Route]) -> Vec<u32> {
+    let mut reach = vec![0u32; catalog.len()];
+    for route in routes {
+        let Some(listed) = route.requirement.scopes() else {
+            continue;
+        };
+        let mut openers = catalog.empty_set();
+        for id in listed.iter() {
+            openers.union_with(catalog.implied_by(id));
+        }
+        for id in openers.iter() {
+            reach[id.index()] += 1;
+        }
+    }
+    reach
+}
+
+/// Byte offset to 1-based line number.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(source: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { starts }
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset).max(1)
+    }
+}
+
+struct Compiler<'a> {
+    lines: &'a LineIndex,
+    errors: Vec<PolicyError>,
+    /// Levelled scope families (base name -> levels), for "did you mean" hints.
+    families: BTreeMap<String, Vec<String>>,
+}
+
+const NAME_RULE: &str = "letters, digits, '-' and '_'";
+
+fn is_simple_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Compiler<'_> {
+    fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.errors.push(PolicyError {
+            line: self.lines.line(span.start),
+            message: message.into(),
+        });
+    }
+
+    fn environments(&mut self, raw: Option<&List>) -> Vec<String> {
+        let Some(list) = raw else {
+            return vec!["production".to_owned()];
+        };
+        if list.get_ref().is_empty() {
+            self.err(
+                list.span(),
+                "`environments` may not be empty; omit it for the default [\"production\"]",
+            );
+        }
+        let mut out: Vec<String> = Vec::new();
+        for env in list.get_ref() {
+            let name = env.get_ref();
+            if !is_simple_name(name) {
+                self.err(
+                    env.span(),
+                    format!(
+                        "`environments`: {name:?} is not a valid environment name ({NAME_RULE})"
+                    ),
+                );
+            } else if out.contains(name) {
+                self.err(
+                    env.span(),
+                    format!("`environments`: {name:?} is listed twice"),
+                );
+            } else {
+                out.push(name.clone());
+            }
+        }
+        out
+    }
+
+    fn settings(&mut self, raw: &RawPolicy, environments: &[String]) -> Option<Settings> {
+        let before = self.errors.len();
+        let listen = match &raw.listen {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(l) => l.get_ref().parse().unwrap_or_else(|_| {
+                self.err(
+                    l.span(),
+                    format!(
+                        "`listen`: {:?} is not an address and port such as \"127.0.0.1:8080\"",
+                        l.get_ref()
+                    ),
+                );
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }),
+        };
+        let issuer = match &raw.issuer {
+            None => format!("http://{listen}"),
+            Some(i) => {
+                let v = i.get_ref();
+                let scheme_ok = v.starts_with("https://") || v.starts_with("http://");
+                let host_ok = v
+                    .split_once("://")
+                    .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'));
+                if !scheme_ok || !host_ok || v.contains(['?', '#']) {
+                    self.err(i.span(), format!("`issuer`: {v:?} must be an http:// or https:// URL with a host and no query or fragment (RFC 8414 section 2)"));
+                }
+                v.clone()
+            }
+        };
+        let database = match &raw.database {
+            None => "sqlite://scopegate.db".to_owned(),
+            Some(d) => {
+                let v = d.get_ref();
+                let ok = ["sqlite://", "sqlite:", "postgres://", "postgresql://"]
+                    .iter()
+                    .any(|p| v.starts_with(p) && v.len() > p.len());
+                if !ok {
+                    self.err(d.span(), format!("`database`: {v:?} must be \"sqlite://FILE\" or \"postgres://USER@HOST/DB\""));
+                }
+                v.clone()
+            }
+        };
+        let tokens = self.tokens(raw.tokens.as_ref());
+        let gateway = self.gateway(raw.gateway.as_ref(), environments);
+        (self.errors.len() == before).then_some(Settings {
+            issuer,
+            listen,
+            database,
+            tokens,
+            gateway,
+        })
+    }
+
+    fn duration(
+        &mut self,
+        key: &str,
+        raw: Option<&Spanned<String>>,
+        default: Duration,
+    ) -> Duration {
+        let Some(raw) = raw else { return default };
+        parse_duration(raw.get_ref()).unwrap_or_else(|| {
+            self.err(
+                raw.span(),
+                format!(
+                    "`{key}`: {:?} is not a duration; use {DURATION_FORMAT}",
+                    raw.get_ref()
+                ),
+            );
+            default
+        })
+    }
+
+    fn tokens(&mut self, raw: Option<&RawTokens>) -> TokenSettings {
+        let format = match raw.and_then(|t| t.format.as_ref()) {
+            None => TokenFormat::Opaque,
+            Some(f) => match f.get_ref().as_str() {
+                "opaque" => TokenFormat::Opaque,
+                "jwt" => TokenFormat::Jwt,
+                other => {
+                    self.err(f.span(), format!("`tokens.format`: {other:?} is not a token format; use \"opaque\" or \"jwt\""));
+                    TokenFormat::Opaque
+                }
+            },
+        };
+        let access_ttl = self.duration(
+            "tokens.access_ttl",
+            raw.and_then(|t| t.access_ttl.as_ref()),
+            Duration::from_secs(3600),
+        );
+        let refresh_ttl = self.duration(
+            "tokens.refresh_ttl",
+            raw.and_then(|t| t.refresh_ttl.as_ref()),
+            Duration::from_secs(30 * 86_400),
+        );
+        TokenSettings {
+            format,
+            access_ttl,
+            refresh_ttl,
+        }
+    }
+
+    fn gateway(&mut self, raw: Option<&RawGateway>, environments: &[String]) -> GatewaySettings {
+        let upstream = match raw.and_then(|g| g.upstream.as_ref()) {
+            None => Upstream::Echo,
+            Some(u) if u.get_ref() == "echo" => Upstream::Echo,
+            Some(u) => {
+                let v = u.get_ref();
+                let host_ok = v.split_once("://").is_some_and(|(scheme, rest)| {
+                    matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.starts_with('/')
+                });
+                if !host_ok || v.contains(['?', '#']) {
+                    self.err(u.span(), format!("`gateway.upstream`: {v:?} must be \"echo\" or an http:// or https:// URL such as \"http://127.0.0.1:9000\""));
+                }
+                Upstream::Url(v.trim_end_matches('/').to_owned())
+            }
+        };
+        let environment = match raw.and_then(|g| g.environment.as_ref()) {
+            Some(e) => {
+                if !environments.contains(e.get_ref()) {
+                    self.err(
+                        e.span(),
+                        format!(
+                            "`gateway.environment`: {:?} is not declared in `environments` ({})",
+                            e.get_ref(),
+                            environments.join(", ")
+                        ),
+                    );
+                }
+                e.get_ref().clone()
+            }
+            None if environments.len() == 1 => environments[0].clone(),
+            None if environments.iter().any(|e| e == "production") => "production".to_owned(),
+            None => {
+                self.err(0..0, format!("`gateway.environment` must name the environment the gateway serves (one of {})", environments.join(", ")));
+                String::new()
+            }
+        };
+        let basic_auth = raw
+            .and_then(|g| g.basic_auth.as_ref())
+            .is_some_and(|b| *b.get_ref());
+        GatewaySettings {
+            upstream,
+            environment,
+            basic_auth,
+        }
+    }
+
+    /// Validates every `[[scope]]` and builds the catalog, or reports why not.
+    fn catalog(&mut self, raw: &[RawScope], environments: &[String]) -> Option<Catalog> {
+        let before = self.errors.len();
+        let mut infos: Vec<ScopeInfo> = Vec::new();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        // Levelled scope families, for suggestions: base name -> level names.
+        let mut families: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // Per declared scope entry: the ids it produced and its raw `implies`.
+        let mut pending_implies: Vec<(usize, &List)> = Vec::new();
+
+        for scope in raw {
+            let name = scope.name.get_ref();
+            let line = self.lines.line(scope.name.span().start);
+            let label = format!("scope {name:?}");
+            let token = match ScopeToken::parse(name) {
+                Ok(token) => token,
+                Err(e) => {
+                    self.err(
+                        scope.name.span(),
+                        format!("{label}: `name` is not a valid scope: {e}"),
+                    );
+                    continue;
+                }
+            };
+            if name.contains(',') {
+                self.err(scope.name.span(), format!("{label}: `name` may not contain ',' because X-OAuth-Scope separates scopes with commas"));
+                continue;
+            }
+            let grants = self.grants(&label, scope.grants.as_ref());
+            let envs = self.scope_environments(&label, scope.environments.as_ref(), environments);
+            let requires_permissions =
+                self.permissions(&label, scope.requires_permissions.as_ref());
+            let max_lifetime = scope.max_lifetime.as_ref().and_then(|m| {
+                parse_duration(m.get_ref()).or_else(|| {
+                    self.err(
+                        m.span(),
+                        format!(
+                            "{label}: `max_lifetime` {:?} is not a duration; use {DURATION_FORMAT}",
+                            m.get_ref()
+                        ),
+                    );
+                    None
+                })
+            });
+            let description = scope.description.as_ref().map(|d| d.get_ref().clone());
+            let base = ScopeInfo {
+                name: token,
+                description: description.clone(),
+                grants,
+                environments: envs,
+                requires_permissions,
+                no_expiry: scope.no_expiry.as_ref().is_some_and(|b| *b.get_ref()),
+                max_lifetime,
+                implies: Vec::new(),
+                line,
+            };
+            let mut declare =
+                |c: &mut Self, info: ScopeInfo, span: Range<usize>| -> Option<usize> {
+                    let key = info.name.as_str().to_owned();
+                    if let Some(&first) = by_name.get(&key) {
+                        let first_line = infos[first].line;
+                        c.err(
+                            span,
+                            format!("scope {key:?} is declared twice (first at line {first_line})"),
+                        );
+                        return None;
+                    }
+                    infos.push(info);
+                    by_name.insert(key, infos.len() - 1);
+                    Some(infos.len() - 1)
+                };
+
+            match &scope.levels {
+                None => {
+                    if let Some(ld) = &scope.level_descriptions {
+                        self.err(
+                            ld.span(),
+                            format!("{label}: `level_descriptions` needs `levels`"),
+                        );
+                    }
+                    if let Some(id) = declare(self, base, scope.name.span()) {
+                        if let Some(implies) = &scope.implies {
+                            pending_implies.push((id, implies));
+                        }
+                    }
+                }
+                Some(levels) => {
+                    if let Some(implies) = &scope.implies {
+                        self.err(implies.span(), format!("{label}: `implies` cannot be combined with `levels` (which level would imply it?); declare the implied scope's relation on a plain scope instead"));
+                    }
+                    if levels.get_ref().is_empty() {
+                        self.err(levels.span(), format!("{label}: `levels` may not be empty; list them lowest first, e.g. [\"read\", \"write\"]"));
+                    }
+                    let mut seen: Vec<&str> = Vec::new();
+                    let mut prev: Option<usize> = None;
+                    let mut level_names = Vec::new();
+                    for level in levels.get_ref() {
+                        let l = level.get_ref().as_str();
+                        if seen.contains(&l) {
+                            self.err(
+                                level.span(),
+                                format!("{label}: level {l:?} is listed twice in `levels`"),
+                            );
+                            continue;
+                        }
+                        seen.push(l);
+                        let full = format!("{name}:{l}");
+                        let token = match ScopeToken::parse(&full) {
+                            Ok(t) if !l.is_empty() && !l.contains(',') => t,
+                            _ => {
+                                self.err(level.span(), format!("{label}: level {l:?} does not make a valid scope {full:?} (scope characters, no ',' or space)"));
+                                continue;
+                            }
+                        };
+                        let description = scope
+                            .level_descriptions
+                            .as_ref()
+                            .and_then(|ld| ld.get_ref().get(l).cloned())
+                            .or_else(|| description.clone());
+                        let info = ScopeInfo {
+                            name: token,
+                            description,
+                            implies: prev.map(|p| vec![ScopeId(p as u32)]).unwrap_or_default(),
+                            ..base.clone()
+                        };
+                        if let Some(id) = declare(self, info, level.span()) {
+                            prev = Some(id);
+                            level_names.push(l.to_owned());
+                        }
+                    }
+                    if let Some(ld) = &scope.level_descriptions {
+                        for key in ld.get_ref().keys() {
+                            if !seen.contains(&key.as_str()) {
+                                self.err(ld.span(), format!("{label}: `level_descriptions` names {key:?}, which is not one of its levels ({})", seen.join(", ")));
+                            }
+                        }
+                    }
+                    families.insert(name.clone(), level_names);
+                }
+            }
+        }
+
+        for (id, implies) in pending_implies {
+            let label = format!("scope {:?}", infos[id].name.as_str());
+            for target in implies.get_ref() {
+                match by_name.get(target.get_ref()) {
+                    Some(&t) if t == id => self.err(
+                        target.span(),
+                        format!("{label}: `implies` names the scope itself"),
+                    ),
+                    Some(&t) => infos[id].implies.push(ScopeId(t as u32)),
+                    None => {
+                        let hint = suggest(target.get_ref(), &families);
+                        self.err(
+                            target.span(),
+                            format!(
+                                "{label}: `implies` names undeclared scope {:?}{hint}",
+                                target.get_ref()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if self.errors.len() == before {
+            if let Some(cycle) = find_cycle(&infos) {
+                let path: Vec<&str> = cycle.iter().map(|&i| infos[i].name.as_str()).collect();
+                let line = infos[cycle[0]].line;
+                self.errors.push(PolicyError {
+                    line,
+                    message: format!("`implies` forms a cycle: {}", path.join(" -> ")),
+                });
+            }
+        }
+        self.families = families;
+        (self.errors.len() == before).then(|| Catalog::new(infos))
+    }
+}
+
+impl Compiler<'_> {
+    fn grants(&mut self, label: &str, raw: Option<&List>) -> Vec<GrantKind> {
+        let Some(list) = raw else {
+            return GrantKind::ALL.to_vec();
+        };
+        let mut out = Vec::new();
+        for g in list.get_ref() {
+            match GrantKind::parse(g.get_ref()) {
+                Some(kind) if !out.contains(&kind) => out.push(kind),
+                Some(_) => self.err(g.span(), format!("{label}: grant {:?} is listed twice in `grants`", g.get_ref())),
+                None => self.err(g.span(), format!("{label}: `grants` names unknown grant {:?}; use \"client_credentials\" (app tokens) or \"authorization_code\" (user tokens)", g.get_ref())),
+            }
+        }
+        if list.get_ref().is_empty() {
+            self.err(list.span(), format!("{label}: `grants` may not be empty (no token could carry the scope); omit it to allow every grant"));
+        }
+        out
+    }
+
+    fn scope_environments(
+        &mut self,
+        label: &str,
+        raw: Option<&List>,
+        declared: &[String],
+    ) -> Vec<String> {
+        let Some(list) = raw else {
+            return declared.to_vec();
+        };
+        let mut out: Vec<String> = Vec::new();
+        for e in list.get_ref() {
+            if !declared.contains(e.get_ref()) {
+                self.err(e.span(), format!("{label}: `environments` names {:?}, which is not declared in the top-level `environments` ({})", e.get_ref(), declared.join(", ")));
+            } else if !out.contains(e.get_ref()) {
+                out.push(e.get_ref().clone());
+            }
+        }
+        if list.get_ref().is_empty() {
+            self.err(list.span(), format!("{label}: `environments` may not be empty; omit it to make the scope available everywhere"));
+        }
+        out
+    }
+
+    fn permissions(&mut self, label: &str, raw: Option<&List>) -> Vec<String> {
+        let Some(list) = raw else { return Vec::new() };
+        let mut out: Vec<String> = Vec::new();
+        for p in list.get_ref() {
+            if !is_simple_name(p.get_ref()) {
+                self.err(
+                    p.span(),
+                    format!(
+                        "{label}: permission {:?} in `requires_permissions` must be {NAME_RULE}",
+                        p.get_ref()
+                    ),
+                );
+            } else if !out.contains(p.get_ref()) {
+                out.push(p.get_ref().clone());
+            }
+        }
+        out
+    }
+
+    fn routes(&mut self, raw: &[RawRoute], catalog: &Catalog) -> (Vec<Route>, Router) {
+        let mut routes: Vec<Route> = Vec::new();
+        let mut router = Router::default();
+        for r in raw {
+            let line = self.lines.line(r.pattern.span().start);
+            let label = format!("route {:?}", r.pattern.get_ref());
+            let pattern = match MatchPattern::parse(r.pattern.get_ref()) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.err(r.pattern.span(), format!("{label}: bad `match`: {e}"));
+                    continue;
+                }
+            };
+            let Some(requirement) = self.requirement(&label, r, catalog) else {
+                continue;
+            };
+            let id = RouteId(routes.len() as u32);
+            if let Err(existing) = router.insert(&pattern, id) {
+                let other = &routes[existing.index()];
+                self.err(
+                    r.pattern.span(),
+                    format!("{label} can match the same requests as route \"{}\" (line {}) with the same specificity; make one more specific or merge them", other.pattern, other.line),
+                );
+                continue;
+            }
+            let description = r.description.as_ref().map(|d| d.get_ref().clone());
+            routes.push(Route {
+                pattern,
+                requirement,
+                description,
+                line,
+            });
+        }
+        (routes, router)
+    }
+
+    fn requirement(&mut self, label: &str, r: &RawRoute, catalog: &Catalog) -> Option<Requirement> {
+        let span = r.pattern.span();
+        match (&r.require, &r.any_of, &r.all_of) {
+            (Some(req), None, None) => match req.get_ref().as_str() {
+                "none" => Some(Requirement::None),
+                "client" => Some(Requirement::Client),
+                other => {
+                    self.err(req.span(), format!("{label}: `require` is {other:?}; use \"none\" (no credentials) or \"client\" (any authenticated app), or list scopes in `any_of` / `all_of`"));
+                    None
+                }
+            },
+            (None, Some(list), None) => self
+                .scope_list(label, "any_of", list, catalog)
+                .map(Requirement::AnyOf),
+            (None, None, Some(list)) => self
+                .scope_list(label, "all_of", list, catalog)
+                .map(Requirement::AllOf),
+            (None, None, None) => {
+                self.err(span, format!("{label}: says nothing about access; give `require = \"none\"`, `require = \"client\"`, `any_of` or `all_of`"));
+                None
+            }
+            _ => {
+                self.err(
+                    span,
+                    format!("{label}: give exactly one of `require`, `any_of` and `all_of`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn scope_list(
+        &mut self,
+        label: &str,
+        key: &str,
+        list: &List,
+        catalog: &Catalog,
+    ) -> Option<crate::ScopeSet> {
+        if list.get_ref().is_empty() {
+            self.err(list.span(), format!("{label}: `{key}` may not be empty; use `require = \"client\"` for any authenticated app"));
+            return None;
+        }
+        let before = self.errors.len();
+        let mut set = catalog.empty_set();
+        for name in list.get_ref() {
+            match catalog.lookup(name.get_ref()) {
+                Some(id) => set.insert(id),
+                None => {
+                    let hint = suggest(name.get_ref(), &self.families);
+                    self.err(
+                        name.span(),
+                        format!(
+                            "{label}: `{key}` names undeclared scope {:?}{hint}",
+                            name.get_ref()
+                        ),
+                    );
+                }
+            }
+        }
+        (self.errors.len() == before).then_some(set)
+    }
+}
+
+/// A hint for an undeclared scope that looks like a levelled family.
+fn suggest(name: &str, families: &BTreeMap<String, Vec<String>>) -> String {
+    let (base, level) = name.rsplit_once(':').unwrap_or((name, ""));
+    match families.get(base).or_else(|| families.get(name)) {
+        Some(levels) if !levels.is_empty() => {
+            let options: Vec<String> = levels
+                .iter()
+                .map(|l| format!("{}:{l}", if level.is_empty() { name } else { base }))
+                .collect();
+            format!("; did you mean {}?", options.join(" or "))
+        }
+        _ => String::new(),
+    }
+}
+
+/// A cycle in the `implies` graph, as the scope indices along it (first repeated at the end).
+fn find_cycle(infos: &[ScopeInfo]) -> Option<Vec<usize>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    fn visit(
+        i: usize,
+        infos: &[ScopeInfo],
+        marks: &mut [Mark],
+        stack: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        marks[i] = Mark::Active;
+        stack.push(i);
+        for j in infos[i].implies.iter().map(|j| j.index()) {
+            match marks[j] {
+                Mark::Active => {
+                    let from = stack.iter().position(|&s| s == j).unwrap_or(0);
+                    let mut cycle = stack[from..].to_vec();
+                    cycle.push(j);
+                    return Some(cycle);
+                }
+                Mark::New => {
+                    if let Some(c) = visit(j, infos, marks, stack) {
+                        return Some(c);
+                    }
+                }
+                Mark::Done => {}
+            }
+        }
+        stack.pop();
+        marks[i] = Mark::Done;
+        None
+    }
+    let mut marks = vec![Mark::New; infos.len()];
+    (0..infos.len()).find_map(|i| {
+        if marks[i] == Mark::New {
+            visit(i, infos, &mut marks, &mut Vec::new())
+        } else {
+            None
+        }
+    })
+}

@@ -1,0 +1,53 @@
+//! The `scopegate` command: one binary for every part of scopegate.
+
+mod check;
+mod explain;
+mod policy_file;
+mod scopes_for;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Scoped access to your HTTP API: an OAuth 2.0 authorization server and the
+/// enforcement point in front of the API, driven by one policy file.
+#[derive(Parser, Debug)]
+#[command(name = "scopegate", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate a policy file; print FILE:LINE: message per problem and exit 1 if any.
+    Check {
+        /// The policy file.
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Show how the policy decides one request: the matched route, what it
+    /// requires, what the caller holds after implication, and the decision.
+    /// Exit 0 allow, 1 deny, 2 bad input.
+    Explain(explain::Args),
+    /// Print the smallest scope set that lets an app call every listed endpoint:
+    /// first the space-separated list, then `scope=` and its URL-encoded form.
+    ScopesFor(scopes_for::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { config } => check::run(&config),
+        Command::Explain(args) => explain::run(&args),
+        Command::ScopesFor(args) => scopes_for::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("scopegate: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
