@@ -133,10 +133,9 @@ impl Policy {
         let environments = c.environments(raw.environments.as_ref());
         let settings = c.settings(&raw, &environments);
         let catalog = c.catalog(&raw.scopes, &environments);
-        let (routes, router) = match &catalog {
-            Some(catalog) => c.routes(&raw.routes, catalog),
-            None => (Vec::new(), Router::default()),
-        };
+        // Routes are checked even when the catalog is not, so that one run
+        // reports every problem; only their scope names go unresolved.
+        let (routes, router) = c.routes(&raw.routes, catalog.as_ref());
         let mut errors = c.errors;
         match (catalog, settings, errors.is_empty()) {
             (Some(catalog), Some(settings), true) => Ok(Policy {
@@ -656,7 +655,7 @@ impl Compiler<'_> {
         out
     }
 
-    fn routes(&mut self, raw: &[RawRoute], catalog: &Catalog) -> (Vec<Route>, Router) {
+    fn routes(&mut self, raw: &[RawRoute], catalog: Option<&Catalog>) -> (Vec<Route>, Router) {
         let mut routes: Vec<Route> = Vec::new();
         let mut router = Router::default();
         for r in raw {
@@ -692,7 +691,12 @@ impl Compiler<'_> {
         (routes, router)
     }
 
-    fn requirement(&mut self, label: &str, r: &RawRoute, catalog: &Catalog) -> Option<Requirement> {
+    fn requirement(
+        &mut self,
+        label: &str,
+        r: &RawRoute,
+        catalog: Option<&Catalog>,
+    ) -> Option<Requirement> {
         let span = r.pattern.span();
         match (&r.require, &r.any_of, &r.all_of) {
             (Some(req), None, None) => match req.get_ref().as_str() {
@@ -728,12 +732,15 @@ impl Compiler<'_> {
         label: &str,
         key: &str,
         list: &List,
-        catalog: &Catalog,
+        catalog: Option<&Catalog>,
     ) -> Option<crate::ScopeSet> {
         if list.get_ref().is_empty() {
             self.err(list.span(), format!("{label}: `{key}` may not be empty; use `require = \"client\"` for any authenticated app"));
             return None;
         }
+        let Some(catalog) = catalog else {
+            return Some(crate::ScopeSet::new());
+        };
         let before = self.errors.len();
         let mut set = catalog.empty_set();
         for name in list.get_ref() {

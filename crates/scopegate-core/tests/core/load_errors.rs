@@ -1,0 +1,307 @@
+//! Every load-time error (issue 2, SPEC section 2): each names the file and the
+//! line of the offending key, and says what would be valid.
+
+use scopegate_core::Policy;
+
+/// Compiles `source` and returns its one-line errors as `test.toml:LINE: message`.
+fn errors(source: &str) -> Vec<String> {
+    match Policy::compile("test.toml", source) {
+        Ok(_) => panic!("policy should be refused:\n{source}"),
+        Err(e) => e.to_string().lines().map(str::to_owned).collect(),
+    }
+}
+
+/// Asserts exactly one error, on `line`, containing every fragment.
+fn assert_error(source: &str, line: usize, fragments: &[&str]) {
+    let errs = errors(source);
+    assert_eq!(errs.len(), 1, "expected one error, got {errs:#?}");
+    let prefix = format!("test.toml:{line}: ");
+    assert!(
+        errs[0].starts_with(&prefix),
+        "expected {prefix}..., got {}",
+        errs[0]
+    );
+    for f in fragments {
+        assert!(errs[0].contains(f), "{:?} should contain {f:?}", errs[0]);
+    }
+}
+
+const SCOPES: &str = "[[scope]]\nname = \"products\"\nlevels = [\"read\", \"write\"]\n\n[[scope]]\nname = \"orders\"\n";
+
+#[test]
+fn unknown_key_is_refused() {
+    assert_error(
+        "issuer = \"http://x\"\nlisten_on = \"1\"\n",
+        2,
+        &["unknown field `listen_on`", "expected one of"],
+    );
+    assert_error(
+        &format!("{SCOPES}[[route]]\nmatch = \"GET /\"\nrequire = \"client\"\nscopes = [\"a\"]\n"),
+        10,
+        &["unknown field `scopes`"],
+    );
+}
+
+#[test]
+fn wrong_type_is_refused() {
+    assert_error("[gateway]\nbasic_auth = \"yes\"\n", 2, &["invalid type"]);
+}
+
+#[test]
+fn undeclared_scope_in_a_route_is_refused() {
+    let src = format!("{SCOPES}[[route]]\nmatch = \"GET /x\"\nany_of = [\"products\"]\n");
+    assert_error(
+        &src,
+        9,
+        &[
+            "route \"GET /x\"",
+            "`any_of`",
+            "undeclared scope \"products\"",
+            "did you mean products:read or products:write?",
+        ],
+    );
+    let src = format!("{SCOPES}[[route]]\nmatch = \"GET /x\"\nall_of = [\"orders\", \"nope\"]\n");
+    assert_error(&src, 9, &["`all_of`", "undeclared scope \"nope\""]);
+}
+
+#[test]
+fn undeclared_scope_in_implies_is_refused() {
+    assert_error(
+        "[[scope]]\nname = \"orders\"\nimplies = [\"read_orders\"]\n",
+        3,
+        &[
+            "scope \"orders\"",
+            "`implies`",
+            "undeclared scope \"read_orders\"",
+        ],
+    );
+}
+
+#[test]
+fn implies_cycle_is_refused() {
+    let src = "[[scope]]\nname = \"a\"\nimplies = [\"b\"]\n\n[[scope]]\nname = \"b\"\nimplies = [\"c\"]\n\n[[scope]]\nname = \"c\"\nimplies = [\"a\"]\n";
+    assert_error(src, 2, &["cycle", "a -> b -> c -> a"]);
+    assert_error(
+        "[[scope]]\nname = \"a\"\nimplies = [\"a\"]\n",
+        3,
+        &["names the scope itself"],
+    );
+}
+
+#[test]
+fn duplicate_levels_are_refused() {
+    assert_error(
+        "[[scope]]\nname = \"p\"\nlevels = [\"read\", \"write\", \"read\"]\n",
+        3,
+        &["level \"read\" is listed twice"],
+    );
+    assert_error(
+        "[[scope]]\nname = \"p\"\nlevels = []\n",
+        3,
+        &["`levels` may not be empty"],
+    );
+}
+
+#[test]
+fn duplicate_scope_is_refused() {
+    let src = "[[scope]]\nname = \"p\"\nlevels = [\"read\"]\n\n[[scope]]\nname = \"p:read\"\n";
+    assert_error(src, 6, &["\"p:read\" is declared twice (first at line 2)"]);
+}
+
+#[test]
+fn overlapping_routes_with_equal_specificity_are_refused() {
+    let src = format!(
+        "{SCOPES}[[route]]\nmatch = \"POST /reviews/*/response\"\nrequire = \"client\"\n\n[[route]]\nmatch = \"POST /reviews/{{id}}/response/\"\nrequire = \"client\"\n"
+    );
+    assert_error(
+        &src,
+        12,
+        &[
+            "route \"POST /reviews/{id}/response/\"",
+            "route \"POST /reviews/*/response\" (line 8)",
+            "same specificity",
+        ],
+    );
+    let src = format!(
+        "{SCOPES}[[route]]\nmatch = \"* /a\"\nrequire = \"client\"\n\n[[route]]\nmatch = \"* /A\"\nrequire = \"none\"\n"
+    );
+    assert_error(&src, 12, &["(line 8)"]);
+}
+
+#[test]
+fn bad_match_string_is_refused() {
+    for (m, fragment) in [
+        ("GET", "expected \\\"METHOD PATH\\\""),
+        ("get /x", "must be `*` or an upper-case HTTP method"),
+        ("GET x", "must start with '/'"),
+        ("GET /a//b", "empty segment"),
+        ("GET /a*", "mixes a wildcard"),
+        ("GET /{1a}", "parameter name"),
+        ("GET /{id}/{id}", "appears twice"),
+        ("GET /a%2Fb", "not a canonical path segment"),
+        ("GET /a/../b", "not a canonical path segment"),
+    ] {
+        let src = format!("\n[[route]]\nmatch = \"{m}\"\nrequire = \"client\"\n");
+        let errs = errors(&src);
+        assert_eq!(errs.len(), 1, "{m}: {errs:?}");
+        assert!(
+            errs[0].starts_with("test.toml:3: ") && errs[0].contains("bad `match`"),
+            "{m}: {}",
+            errs[0]
+        );
+        assert!(
+            errs[0].contains(fragment.trim_matches('\\').replace("\\\"", "\"").as_str())
+                || errs[0].contains(fragment),
+            "{m}: {} lacks {fragment}",
+            errs[0]
+        );
+    }
+}
+
+#[test]
+fn bad_require_is_refused() {
+    assert_error(
+        "[[route]]\nmatch = \"GET /\"\nrequire = \"admin\"\n",
+        3,
+        &["`require` is \"admin\"", "\"none\"", "\"client\""],
+    );
+    assert_error(
+        "[[route]]\nmatch = \"GET /\"\n",
+        2,
+        &["says nothing about access"],
+    );
+    assert_error(
+        &format!(
+            "{SCOPES}[[route]]\nmatch = \"GET /\"\nrequire = \"client\"\nany_of = [\"orders\"]\n"
+        ),
+        8,
+        &["exactly one of"],
+    );
+    assert_error(
+        "[[route]]\nmatch = \"GET /\"\nany_of = []\n",
+        3,
+        &["`any_of` may not be empty"],
+    );
+}
+
+#[test]
+fn bad_duration_is_refused() {
+    assert_error(
+        "[tokens]\naccess_ttl = \"1 hour\"\n",
+        2,
+        &["`tokens.access_ttl`", "\"1 hour\"", "\"90s\""],
+    );
+    assert_error(
+        "[[scope]]\nname = \"decrypt\"\nmax_lifetime = \"90days\"\n",
+        3,
+        &["`max_lifetime`", "not a duration"],
+    );
+}
+
+#[test]
+fn unknown_grant_is_refused() {
+    assert_error(
+        "[[scope]]\nname = \"x\"\ngrants = [\"password\"]\n",
+        3,
+        &[
+            "unknown grant \"password\"",
+            "client_credentials",
+            "authorization_code",
+        ],
+    );
+    assert_error(
+        "[[scope]]\nname = \"x\"\ngrants = []\n",
+        3,
+        &["`grants` may not be empty"],
+    );
+}
+
+#[test]
+fn unknown_environment_is_refused() {
+    let src = "environments = [\"sandbox\", \"production\"]\n\n[[scope]]\nname = \"x\"\nenvironments = [\"staging\"]\n";
+    assert_error(
+        src,
+        5,
+        &["\"staging\"", "not declared", "sandbox, production"],
+    );
+    assert_error(
+        "environments = [\"sandbox\"]\n[gateway]\nenvironment = \"production\"\n",
+        3,
+        &["`gateway.environment`", "not declared"],
+    );
+    assert_error("environments = [\"a\", \"a\"]\n", 1, &["listed twice"]);
+}
+
+#[test]
+fn scope_outside_the_rfc6749_grammar_is_refused() {
+    assert_error(
+        "[[scope]]\nname = \"read orders\"\n",
+        2,
+        &["not a valid scope", "RFC 6749"],
+    );
+    assert_error("[[scope]]\nname = \"say\\\"hi\"\n", 2, &["RFC 6749"]);
+    assert_error(
+        "[[scope]]\nname = \"a,b\"\n",
+        2,
+        &["may not contain ','", "X-OAuth-Scope"],
+    );
+    assert_error(
+        "[[scope]]\nname = \"p\"\nlevels = [\"re ad\"]\n",
+        3,
+        &["does not make a valid scope"],
+    );
+}
+
+#[test]
+fn bad_settings_are_refused() {
+    assert_error(
+        "listen = \"localhost\"\n",
+        1,
+        &["`listen`", "127.0.0.1:8080"],
+    );
+    assert_error("issuer = \"ftp://x\"\n", 1, &["`issuer`", "RFC 8414"]);
+    assert_error(
+        "database = \"mysql://x\"\n",
+        1,
+        &["`database`", "sqlite://"],
+    );
+    assert_error(
+        "[tokens]\nformat = \"paseto\"\n",
+        2,
+        &["`tokens.format`", "\"opaque\" or \"jwt\""],
+    );
+    assert_error(
+        "[gateway]\nupstream = \"127.0.0.1:9000\"\n",
+        2,
+        &["`gateway.upstream`", "\"echo\""],
+    );
+}
+
+#[test]
+fn implies_with_levels_is_refused() {
+    let src = "[[scope]]\nname = \"a\"\n\n[[scope]]\nname = \"p\"\nlevels = [\"read\"]\nimplies = [\"a\"]\n";
+    assert_error(src, 7, &["`implies` cannot be combined with `levels`"]);
+}
+
+#[test]
+fn toml_syntax_error_names_its_line() {
+    assert_error("issuer = \"http://x\"\n\n[[route]\nmatch = 1\n", 3, &[]);
+}
+
+#[test]
+fn every_problem_is_reported_in_line_order() {
+    let src = "[[scope]]\nname = \"a b\"\n\n[[scope]]\nname = \"x\"\ngrants = [\"password\"]\n\n[[route]]\nmatch = \"GET /\"\nrequire = \"maybe\"\n";
+    let errs = errors(src);
+    let lines: Vec<&str> = errs
+        .iter()
+        .map(|e| e.split(':').nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(lines, ["2", "6", "10"], "{errs:#?}");
+}
+
+#[test]
+fn shipped_examples_pass_check() {
+    for name in ["app-analytics", "marketplace", "storefront"] {
+        crate::example(name);
+    }
+}
