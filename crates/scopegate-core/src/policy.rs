@@ -129,6 +129,7 @@ impl Policy {
             lines: &lines,
             errors: Vec::new(),
             families: BTreeMap::new(),
+            declared: Default::default(),
         };
         let environments = c.environments(raw.environments.as_ref());
         let settings = c.settings(&raw, &environments);
@@ -218,6 +219,9 @@ struct Compiler<'a> {
     errors: Vec<PolicyError>,
     /// Levelled scope families (base name -> levels), for "did you mean" hints.
     families: BTreeMap<String, Vec<String>>,
+    /// Every scope name declared, valid or not, to check route scopes against
+    /// when the catalog itself could not be built.
+    declared: std::collections::HashSet<String>,
 }
 
 const NAME_RULE: &str = "letters, digits, '-' and '_'";
@@ -590,6 +594,7 @@ impl Compiler<'_> {
             }
         }
         self.families = families;
+        self.declared = by_name.into_keys().collect();
         (self.errors.len() == before).then(|| Catalog::new(infos))
     }
 }
@@ -739,6 +744,18 @@ impl Compiler<'_> {
             return None;
         }
         let Some(catalog) = catalog else {
+            for name in list.get_ref() {
+                if !self.declared.contains(name.get_ref()) {
+                    let hint = suggest(name.get_ref(), &self.families);
+                    self.err(
+                        name.span(),
+                        format!(
+                            "{label}: `{key}` names undeclared scope {:?}{hint}",
+                            name.get_ref()
+                        ),
+                    );
+                }
+            }
             return Some(crate::ScopeSet::new());
         };
         let before = self.errors.len();

@@ -1,0 +1,336 @@
+//! `check`, `explain` and `scopes-for` (SPEC section 3).
+
+use std::io::Write;
+
+use crate::{scopegate, stderr, stdout};
+
+const ANALYTICS: &str = "examples/app-analytics/scopegate.toml";
+const MARKETPLACE: &str = "examples/marketplace/scopegate.toml";
+const STOREFRONT: &str = "examples/storefront/scopegate.toml";
+
+fn temp_policy(text: &str) -> tempfile_lite::TempFile {
+    let f = tempfile_lite::TempFile::new("policy.toml");
+    std::fs::File::create(&f.path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    f
+}
+
+/// A file removed when dropped (the standard library has no temp-file helper).
+mod tempfile_lite {
+    pub struct TempFile {
+        pub path: std::path::PathBuf,
+    }
+    impl TempFile {
+        pub fn new(name: &str) -> Self {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static N: AtomicU32 = AtomicU32::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "scopegate-test-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self {
+                path: dir.join(name),
+            }
+        }
+        pub fn arg(&self) -> &str {
+            self.path.to_str().unwrap()
+        }
+    }
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            if let Some(dir) = self.path.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+}
+
+#[test]
+fn check_accepts_every_shipped_example() {
+    for file in [ANALYTICS, MARKETPLACE, STOREFRONT] {
+        let o = scopegate(&["check", "--config", file]);
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+        assert!(
+            stdout(&o).starts_with(&format!("{file}: ok (")),
+            "{}",
+            stdout(&o)
+        );
+    }
+}
+
+#[test]
+fn check_prints_file_line_message_per_problem_and_exits_1() {
+    let f = temp_policy(
+        "[[scope]]\nname = \"orders\"\nimplies = [\"read_orders\"]\n\n[[route]]\nmatch = \"GET /x\"\nany_of = [\"nope\"]\n",
+    );
+    let o = scopegate(&["check", "--config", f.arg()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with(&format!("{}:3: ", f.arg())), "{err}");
+    assert!(lines[1].starts_with(&format!("{}:7: ", f.arg())), "{err}");
+}
+
+#[test]
+fn check_of_a_missing_file_is_one_line_and_non_zero() {
+    let o = scopegate(&["check", "--config", "does/not/exist.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot read policy file does/not/exist.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn explain_allow_exits_0_and_shows_route_requirement_and_holdings() {
+    let o = scopegate(&[
+        "explain",
+        "--config",
+        ANALYTICS,
+        "--scopes",
+        "account:write",
+        "GET",
+        "/account/settings",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("route      GET /account/*  (examples/app-analytics/scopegate.toml:"),
+        "{out}"
+    );
+    assert!(out.contains("requires   any of: account:read"), "{out}");
+    assert!(
+        out.contains("holds      account:read account:write  (granted: account:write)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("decision   allow: holds account:read (implied by account:write)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn explain_deny_exits_1_and_says_why() {
+    let o = scopegate(&[
+        "explain",
+        "-c",
+        ANALYTICS,
+        "--scopes",
+        "public:read",
+        "PUT",
+        "/products/42",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("deny (insufficient_scope, 403): holds none of products:write"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = scopegate(&["explain", "-c", ANALYTICS, "--anonymous", "GET", "/data/x"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("deny (unauthenticated, 401)"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = scopegate(&[
+        "explain", "-c", ANALYTICS, "--scopes", "", "GET", "/nowhere",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("deny (route_not_found, 404)"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = scopegate(&[
+        "explain",
+        "-c",
+        ANALYTICS,
+        "--scopes",
+        "",
+        "GET",
+        "/data/%2e%2e/account",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("deny (bad_path, 400): the path is ambiguous: percent-encoded '.'"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn explain_accepts_comma_separated_scopes_and_narrowing() {
+    let o = scopegate(&[
+        "explain",
+        "-c",
+        ANALYTICS,
+        "--scopes",
+        "products:write, account:write",
+        "--narrow",
+        "products:write",
+        "POST",
+        "/events/1",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let o = scopegate(&[
+        "explain",
+        "-c",
+        ANALYTICS,
+        "--scopes",
+        "products:read",
+        "--narrow",
+        "products:write",
+        "GET",
+        "/products/mine",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("X-OAuth-Scope names products:write which the caller does not hold"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn explain_shows_the_canonical_path_when_it_differs() {
+    let o = scopegate(&[
+        "explain",
+        "-c",
+        ANALYTICS,
+        "--scopes",
+        "products:read",
+        "GET",
+        "/%70roducts/mine?x=1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("canonical  /products/mine"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn explain_refuses_an_undeclared_scope_in_one_line() {
+    let o = scopegate(&[
+        "explain", "-c", ANALYTICS, "--scopes", "account", "GET", "/",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("undeclared scope `account`") && err.contains("account:read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scopes_for_prints_the_list_and_the_url_encoded_form() {
+    let o = scopegate(&[
+        "scopes-for",
+        "-c",
+        ANALYTICS,
+        "PUT /products/1",
+        "GET /reports/sales",
+        "GET /account/x",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "account:read private:read products:write\nscope=account%3Aread%20private%3Aread%20products%3Awrite\n"
+    );
+}
+
+#[test]
+fn scopes_for_url_scopes_matches_the_marketplace_seed_encoding() {
+    let o = scopegate(&[
+        "scopes-for",
+        "-c",
+        MARKETPLACE,
+        "--grant",
+        "authorization_code",
+        "--env",
+        "production",
+        "POST /sell/inventory/v1/offer",
+        "GET /sell/account/v1/policy",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "https://api.example.com/oauth/api_scope/sell.inventory https://api.example.com/oauth/api_scope/sell.account.readonly"
+    );
+    assert_eq!(
+        lines[1],
+        "scope=https%3A%2F%2Fapi.example.com%2Foauth%2Fapi_scope%2Fsell.inventory%20https%3A%2F%2Fapi.example.com%2Foauth%2Fapi_scope%2Fsell.account.readonly"
+    );
+}
+
+#[test]
+fn scopes_for_names_the_unsatisfiable_endpoint() {
+    let o = scopegate(&[
+        "scopes-for",
+        "-c",
+        MARKETPLACE,
+        "--grant",
+        "client_credentials",
+        "GET /buy/browse/v1/x",
+        "GET /sell/inventory/v1/x",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("\"GET /sell/inventory/v1/x\"")
+            && err.contains("app tokens (client_credentials)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scopes_for_refuses_unknown_grant_and_environment() {
+    let o = scopegate(&[
+        "scopes-for",
+        "-c",
+        MARKETPLACE,
+        "--grant",
+        "password",
+        "GET /",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--grant: unknown grant \"password\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = scopegate(&["scopes-for", "-c", MARKETPLACE, "--env", "staging", "GET /"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--env: environment \"staging\" is not declared"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn commands_on_an_invalid_policy_print_its_errors_and_fail() {
+    let f = temp_policy("[[route]]\nmatch = \"GET x\"\nrequire = \"client\"\n");
+    let o = scopegate(&["scopes-for", "-c", f.arg(), "GET /"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(":2: route \"GET x\": bad `match`"),
+        "{}",
+        stderr(&o)
+    );
+}
