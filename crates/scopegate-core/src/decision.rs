@@ -43,11 +43,9 @@ pub enum Decision {
     Unauthenticated {
         route: RouteId,
     },
-    /// The caller lacks scope. `missing` holds every listed scope for `any_of`
-    /// (any one would do), or the unheld ones for `all_of`.
+    /// The caller lacks scope; [`Policy::missing`] says which.
     InsufficientScope {
         route: RouteId,
-        missing: ScopeSet,
     },
 }
 
@@ -93,7 +91,8 @@ impl Policy {
         Ok(Resolved { target, route })
     }
 
-    /// Decides a resolved request for `caller`. Allocates only when denying.
+    /// Decides a resolved request for `caller`. Allocates nothing, whatever the
+    /// outcome: denials must cost no more than allowing.
     pub fn decide_route(&self, route: Option<RouteId>, caller: Caller<'_>) -> Decision {
         let Some(route) = route else {
             return Decision::RouteNotFound;
@@ -119,14 +118,19 @@ impl Policy {
         };
         match because {
             Some(because) => Decision::Allow { route, because },
-            None => {
-                let mut missing = requirement.scopes().cloned().unwrap_or_default();
-                if let Requirement::AllOf(_) = requirement {
-                    missing.difference_with(held.set());
-                }
-                Decision::InsufficientScope { route, missing }
-            }
+            None => Decision::InsufficientScope { route },
         }
+    }
+
+    /// What a caller holding `held` lacks for `route`: every listed scope for
+    /// `any_of` (any one would do), the unheld ones for `all_of`.
+    pub fn missing(&self, route: RouteId, held: &Held) -> ScopeSet {
+        let requirement = &self.route(route).requirement;
+        let mut missing = requirement.scopes().cloned().unwrap_or_default();
+        if let Requirement::AllOf(_) = requirement {
+            missing.difference_with(held.set());
+        }
+        missing
     }
 
     /// Canonicalize, match and decide in one step.

@@ -253,7 +253,7 @@ impl Methods {
 
 #[derive(Default, Debug)]
 struct Node {
-    /// Literal children, lower-cased and sorted for binary search.
+    /// Literal children, lower-cased, in [`literal_order`] for binary search.
     literals: Vec<(Box<str>, u32)>,
     one: Option<u32>,
     /// Routes whose path ends here.
@@ -276,10 +276,21 @@ impl Default for Router {
     }
 }
 
-fn cmp_ignore_case(a: &str, b: &str) -> Ordering {
-    a.bytes()
-        .map(|c| c.to_ascii_lowercase())
-        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+/// The order of literal children: by length, then ASCII-case-insensitively by
+/// bytes. Length first makes most comparisons of a binary search one integer test.
+fn literal_order(stored_lower: &str, segment: &str) -> Ordering {
+    let (a, b) = (stored_lower.as_bytes(), segment.as_bytes());
+    match a.len().cmp(&b.len()) {
+        Ordering::Equal => {}
+        o => return o,
+    }
+    for (&x, &y) in a.iter().zip(b) {
+        let y = y.to_ascii_lowercase();
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    Ordering::Equal
 }
 
 impl Router {
@@ -302,7 +313,7 @@ impl Router {
                     let lower = text.to_ascii_lowercase();
                     match self.nodes[node]
                         .literals
-                        .binary_search_by(|(l, _)| l.as_ref().cmp(lower.as_str()))
+                        .binary_search_by(|(l, _)| literal_order(l, &lower))
                     {
                         Ok(at) => self.nodes[node].literals[at].1 as usize,
                         Err(at) => {
@@ -333,10 +344,7 @@ impl Router {
             return n.exact.lookup(method);
         }
         let (seg, tail) = rest.split_once('/').unwrap_or((rest, ""));
-        if let Ok(at) = n
-            .literals
-            .binary_search_by(|(l, _)| cmp_ignore_case(l, seg))
-        {
+        if let Ok(at) = n.literals.binary_search_by(|(l, _)| literal_order(l, seg)) {
             if let Some(found) = self.walk(n.literals[at].1 as usize, tail, method) {
                 return Some(found);
             }

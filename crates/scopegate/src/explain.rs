@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use scopegate_core::{
-    Allowance, Caller, Decision, Policy, Requirement, ScopeSet, path::canonicalize,
+    Allowance, Caller, Decision, Held, Policy, Requirement, ScopeSet, path::canonicalize,
 };
 
 use crate::policy_file::load_or_report;
@@ -96,7 +96,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             &policy,
             &decision,
             &args.method,
-            held.as_ref().map(|(given, _)| given)
+            held.as_ref().map(|(given, _)| given),
+            held.as_ref().map(|(_, held)| held),
         )
     );
     Ok(if decision.is_allow() {
@@ -137,6 +138,7 @@ fn describe_decision(
     decision: &Decision,
     method: &str,
     granted: Option<&ScopeSet>,
+    held: Option<&Held>,
 ) -> String {
     let catalog = &policy.catalog;
     match decision {
@@ -171,15 +173,18 @@ fn describe_decision(
             "deny (unauthenticated, 401): the route needs credentials and none were given"
                 .to_owned()
         }
-        Decision::InsufficientScope { route, missing } => match policy.route(*route).requirement {
-            Requirement::AllOf(_) => format!(
-                "deny (insufficient_scope, 403): missing {}",
-                catalog.display(missing)
-            ),
-            _ => format!(
-                "deny (insufficient_scope, 403): holds none of {}",
-                catalog.display(missing)
-            ),
-        },
+        Decision::InsufficientScope { route } => {
+            let missing = &held.map(|h| policy.missing(*route, h)).unwrap_or_default();
+            match policy.route(*route).requirement {
+                Requirement::AllOf(_) => format!(
+                    "deny (insufficient_scope, 403): missing {}",
+                    catalog.display(missing)
+                ),
+                _ => format!(
+                    "deny (insufficient_scope, 403): holds none of {}",
+                    catalog.display(missing)
+                ),
+            }
+        }
     }
 }

@@ -1,6 +1,12 @@
 //! Rules of SPEC sections 1 and 2, one test per rule, through the public API.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::needless_range_loop, clippy::op_ref)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::needless_range_loop,
+    clippy::op_ref
+)]
 
 mod cover;
 mod decisions;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod readmes;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
