@@ -31,15 +31,30 @@ fn main() {
     drop(source);
     let after = rss_kib().unwrap_or(0);
     match policy {
-        Ok(p) => println!(
-            "compiled {} routes, {} scopes ({} KiB of TOML) in {:.1} ms; trie nodes {}; RSS grew {:.1} MiB (includes allocator slack from parsing)",
-            p.routes().len(),
-            p.catalog.len(),
-            bytes / 1024,
-            elapsed.as_secs_f64() * 1e3,
-            p.router_nodes(),
-            after.saturating_sub(before) as f64 / 1024.0
-        ),
+        Ok(p) => {
+            let endpoints: Vec<String> = scopegate_bench::generated_requests(routes)
+                .into_iter()
+                .take(50)
+                .map(|(m, t)| format!("{m} {t}"))
+                .collect();
+            let started = Instant::now();
+            let cover = p.scopes_for(&endpoints, scopegate_core::CoverFor::default());
+            println!(
+                "scopes-for on {} endpoints: {:.2} ms ({} scopes)",
+                endpoints.len(),
+                started.elapsed().as_secs_f64() * 1e3,
+                cover.map(|c| c.scopes.len()).unwrap_or(0)
+            );
+            println!(
+                "compiled {} routes, {} scopes ({} KiB of TOML) in {:.1} ms; trie nodes {}; RSS grew {:.1} MiB (includes allocator slack from parsing)",
+                p.routes().len(),
+                p.catalog.len(),
+                bytes / 1024,
+                elapsed.as_secs_f64() * 1e3,
+                p.router_nodes(),
+                after.saturating_sub(before) as f64 / 1024.0
+            );
+        }
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);

@@ -8,8 +8,8 @@
 //! open constraint with the fewest options, bound with a count of pairwise
 //! disjoint open constraints (each needs its own scope). Among covers of minimal
 //! size the least privileged wins (fewest routes opened, then fewest scopes
-//! implied), then the earliest in declaration order, so the answer is
-//! deterministic.
+//! implied); remaining ties go to the first found, so the answer is
+//! deterministic. Constraints that share no option are solved apart.
 
 use std::fmt;
 
@@ -147,13 +147,20 @@ impl Policy {
                 self.reach(id) as usize * catalog.len() + catalog.closure_of(id).len()
             })
             .collect();
-        let mut search = Search {
-            constraints: &constraints,
-            cost: &cost,
-            best: None,
-        };
-        search.run(ScopeSet::new(), 0, 0);
-        let scopes = search.best.map(|(set, _, _)| set).unwrap_or_default();
+        // Constraints that share no option are independent: solve each group
+        // alone, so the work grows with the largest group, not with their product.
+        let mut scopes = ScopeSet::new();
+        for group in components(constraints) {
+            let mut search = Search {
+                constraints: &group,
+                cost: &cost,
+                best: None,
+            };
+            search.run(ScopeSet::new(), 0, 0);
+            if let Some((set, _, _)) = search.best {
+                scopes.union_with(&set);
+            }
+        }
         Ok(Cover { scopes, routes })
     }
 }
@@ -198,8 +205,9 @@ impl Search<'_> {
             }
             return;
         }
-        if let Some((_, best_size, _)) = &self.best {
-            if size + disjoint_lower_bound(&open) > *best_size {
+        if let Some((_, best_size, best_priv)) = &self.best {
+            let (more, more_priv) = disjoint_lower_bound(&open, self.cost);
+            if (size + more, privilege + more_priv) >= (*best_size, *best_priv) {
                 return;
             }
         }
@@ -224,18 +232,40 @@ fn order_key(set: &ScopeSet) -> Vec<ScopeId> {
     set.iter().collect()
 }
 
-/// How many open constraints are pairwise disjoint (greedily): each of those
-/// needs a scope of its own, so at least that many more are needed.
-fn disjoint_lower_bound(open: &[&ScopeSet]) -> usize {
+/// How many open constraints are pairwise disjoint (greedily), and the least
+/// privilege they add: each of them needs a scope of its own, costing at least
+/// its cheapest option. A lower bound on what completing the cover adds.
+fn disjoint_lower_bound(open: &[&ScopeSet], cost: &[usize]) -> (usize, usize) {
     let mut used = ScopeSet::new();
-    let mut count = 0;
+    let (mut count, mut privilege) = (0, 0);
     let mut by_size: Vec<&&ScopeSet> = open.iter().collect();
     by_size.sort_by_key(|c| c.len());
     for c in by_size {
         if !c.intersects(&used) {
             used.union_with(c);
             count += 1;
+            privilege += c.iter().map(|o| cost[o.index()]).min().unwrap_or(0);
         }
     }
-    count
+    (count, privilege)
+}
+
+/// Splits constraints into groups that share no option, in a stable order.
+fn components(constraints: Vec<ScopeSet>) -> Vec<Vec<ScopeSet>> {
+    let mut groups: Vec<(ScopeSet, Vec<ScopeSet>)> = Vec::new();
+    for c in constraints {
+        let mut merged = (c.clone(), vec![c]);
+        let mut i = 0;
+        while i < groups.len() {
+            if groups[i].0.intersects(&merged.0) {
+                let (options, members) = groups.remove(i);
+                merged.0.union_with(&options);
+                merged.1.extend(members);
+            } else {
+                i += 1;
+            }
+        }
+        groups.push(merged);
+    }
+    groups.into_iter().map(|(_, members)| members).collect()
 }

@@ -253,8 +253,10 @@ impl Methods {
 
 #[derive(Default, Debug)]
 struct Node {
-    /// Literal children, lower-cased, in [`literal_order`] for binary search.
-    literals: Vec<(Box<str>, u32)>,
+    /// Literal children: (case-folded hash, lower-cased text, child), sorted by
+    /// hash then [`literal_order`]. A binary search compares integers held
+    /// inline and touches one string at the end.
+    literals: Vec<(u64, Box<str>, u32)>,
     one: Option<u32>,
     /// Routes whose path ends here.
     exact: Methods,
@@ -276,7 +278,22 @@ impl Default for Router {
     }
 }
 
-/// The order of literal children: by length, then ASCII-case-insensitively by
+impl Node {
+    fn find_literal(&self, segment: &str) -> Result<usize, usize> {
+        let hash = fold_hash(segment);
+        self.literals
+            .binary_search_by(|(h, l, _)| h.cmp(&hash).then_with(|| literal_order(l, segment)))
+    }
+}
+
+/// FNV-1a over ASCII-lower-cased bytes: equal for segments that match.
+fn fold_hash(segment: &str) -> u64 {
+    segment.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The order of literal children with equal hashes: by length, then ASCII-case-insensitively by
 /// bytes. Length first makes most comparisons of a binary search one integer test.
 fn literal_order(stored_lower: &str, segment: &str) -> Ordering {
     let (a, b) = (stored_lower.as_bytes(), segment.as_bytes());
@@ -311,14 +328,14 @@ impl Router {
                 },
                 Segment::Literal(text) => {
                     let lower = text.to_ascii_lowercase();
-                    match self.nodes[node]
-                        .literals
-                        .binary_search_by(|(l, _)| literal_order(l, &lower))
-                    {
-                        Ok(at) => self.nodes[node].literals[at].1 as usize,
+                    match self.nodes[node].find_literal(&lower) {
+                        Ok(at) => self.nodes[node].literals[at].2 as usize,
                         Err(at) => {
                             let child = self.push_node();
-                            self.nodes[node].literals.insert(at, (lower.into(), child));
+                            let hash = fold_hash(&lower);
+                            self.nodes[node]
+                                .literals
+                                .insert(at, (hash, lower.into(), child));
                             child as usize
                         }
                     }
@@ -344,8 +361,8 @@ impl Router {
             return n.exact.lookup(method);
         }
         let (seg, tail) = rest.split_once('/').unwrap_or((rest, ""));
-        if let Ok(at) = n.literals.binary_search_by(|(l, _)| literal_order(l, seg)) {
-            if let Some(found) = self.walk(n.literals[at].1 as usize, tail, method) {
+        if let Ok(at) = n.find_literal(seg) {
+            if let Some(found) = self.walk(n.literals[at].2 as usize, tail, method) {
                 return Some(found);
             }
         }
