@@ -1,6 +1,8 @@
 //! Decision path (canonicalize + match + scope check), minimal cover and
 //! policy compilation. Figures and the command: docs/performance.md.
 
+// A benchmark on a broken fixture should stop loudly.
+#![allow(clippy::panic)]
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
