@@ -743,36 +743,27 @@ impl Compiler<'_> {
             self.err(list.span(), format!("{label}: `{key}` may not be empty; use `require = \"client\"` for any authenticated app"));
             return None;
         }
-        let Some(catalog) = catalog else {
-            for name in list.get_ref() {
-                if !self.declared.contains(name.get_ref()) {
-                    let hint = suggest(name.get_ref(), &self.families);
-                    self.err(
-                        name.span(),
-                        format!(
-                            "{label}: `{key}` names undeclared scope {:?}{hint}",
-                            name.get_ref()
-                        ),
-                    );
-                }
-            }
-            return Some(crate::ScopeSet::new());
-        };
+        // Without a catalog (its own errors are reported) names are still
+        // checked against what was declared, so one run reports everything.
         let before = self.errors.len();
-        let mut set = catalog.empty_set();
+        let mut set = crate::ScopeSet::new();
         for name in list.get_ref() {
-            match catalog.lookup(name.get_ref()) {
-                Some(id) => set.insert(id),
-                None => {
-                    let hint = suggest(name.get_ref(), &self.families);
-                    self.err(
-                        name.span(),
-                        format!(
-                            "{label}: `{key}` names undeclared scope {:?}{hint}",
-                            name.get_ref()
-                        ),
-                    );
-                }
+            let found = match catalog {
+                Some(catalog) => catalog
+                    .lookup(name.get_ref())
+                    .map(|id| set.insert(id))
+                    .is_some(),
+                None => self.declared.contains(name.get_ref()),
+            };
+            if !found {
+                let hint = suggest(name.get_ref(), &self.families);
+                self.err(
+                    name.span(),
+                    format!(
+                        "{label}: `{key}` names undeclared scope {:?}{hint}",
+                        name.get_ref()
+                    ),
+                );
             }
         }
         (self.errors.len() == before).then_some(set)
