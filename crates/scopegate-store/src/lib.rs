@@ -1,6 +1,158 @@
-//! scopegate's storage layer (issue 3): one async `Store` trait with SQLite and
-//! PostgreSQL implementations on sqlx, and one conformance suite run against both.
+//! scopegate's storage: one [`Store`] trait with two real implementations on
+//! sqlx, [`SqliteStore`] (the embedded default, WAL) and [`PgStore`] (for
+//! several nodes). Both run the same SQL (see `impl_store!`) over their own
+//! migrations, and one conformance suite (`tests/conformance.rs`) runs against both.
 //!
-//! Not built yet: the policy core and commands that need no storage come first.
-//! This crate holds its place in the workspace so that the dependency direction
-//! (core <- store <- server <- binary) is fixed from the start.
+//! It holds apps and their per-environment keys, users, tokens (by hash only)
+//! and the audit trail. It is not where decisions are made: handlers load from
+//! here, ask `scopegate-core`, and write the outcome back.
+//!
+//! Not-found is `Ok(None)` (or `Ok(false)` for an update that touched nothing);
+//! any backend failure is one opaque [`StoreError`] that is logged, never shown.
+
+mod migrate;
+mod records;
+mod sql;
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use records::{AuditEvent, ClientRecord, TokenKind, TokenRecord, UserRecord};
+
+/// A storage failure. Its text is for logs only; callers answer 500.
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(String);
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+type R<T> = Result<T, StoreError>;
+
+/// Everything scopegate persists. Every method is one atomic step.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Creates or upgrades the schema (idempotent).
+    fn migrate(&self) -> impl Future<Output = R<()>> + Send;
+
+    /// Registers an app with its first key set.
+    fn create_app(
+        &self,
+        app_id: &str,
+        name: &str,
+        owner: Option<&str>,
+        client: &ClientRecord,
+    ) -> impl Future<Output = R<()>> + Send;
+    fn client(&self, client_id: &str) -> impl Future<Output = R<Option<ClientRecord>>> + Send;
+    fn clients(&self) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
+    /// Deletes the app owning `client_id`, all its keys and their tokens.
+    fn delete_app(&self, client_id: &str) -> impl Future<Output = R<bool>> + Send;
+    fn set_client_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &[u8],
+    ) -> impl Future<Output = R<bool>> + Send;
+
+    /// Adds a user; `false` if the login is taken.
+    fn create_user(&self, user: &UserRecord) -> impl Future<Output = R<bool>> + Send;
+    fn user(&self, login: &str) -> impl Future<Output = R<Option<UserRecord>>> + Send;
+    fn users(&self) -> impl Future<Output = R<Vec<UserRecord>>> + Send;
+    fn set_permissions(
+        &self,
+        login: &str,
+        permissions: &[String],
+    ) -> impl Future<Output = R<bool>> + Send;
+    fn set_user_enabled(&self, login: &str, enabled: bool) -> impl Future<Output = R<bool>> + Send;
+
+    /// Stores freshly issued tokens, all or none.
+    fn insert_tokens(&self, tokens: &[TokenRecord]) -> impl Future<Output = R<()>> + Send;
+    fn token(&self, hash: &[u8]) -> impl Future<Output = R<Option<TokenRecord>>> + Send;
+    /// Marks refresh token `old` used and stores `new`, atomically, only if `old`
+    /// was neither used nor revoked. `false` means reuse: of two concurrent
+    /// refreshes at most one returns `true`.
+    fn rotate_refresh(
+        &self,
+        old: &[u8],
+        new: &[TokenRecord],
+    ) -> impl Future<Output = R<bool>> + Send;
+    /// Revokes every token of a grant; returns how many were live.
+    fn revoke_family(&self, family: &str) -> impl Future<Output = R<u64>> + Send;
+
+    fn audit(&self, event: &AuditEvent) -> impl Future<Output = R<()>> + Send;
+    /// The newest audit events, newest first.
+    fn audit_log(&self, limit: i64) -> impl Future<Output = R<Vec<AuditEvent>>> + Send;
+}
+
+/// The embedded default.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: sqlx::SqlitePool,
+}
+
+/// PostgreSQL, for several nodes.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: sqlx::PgPool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) `sqlite://FILE` in WAL mode.
+    pub async fn connect(url: &str) -> R<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> R<Self> {
+        Self::connect_with(PgConnectOptions::from_str(url)?).await
+    }
+
+    /// Connects with explicit options (the conformance suite uses its own schema).
+    pub async fn connect_with(options: PgConnectOptions) -> R<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &sqlx::PgPool {
+        &self.pool
+    }
+}
+
+/// Which backend a `database` URL names.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Pure OAuth 2.0 protocol decisions: which scope a token gets, how long it
+//! lives, whether a refresh may proceed. Handlers load data, call these, and
+//! persist the answer. Time is a parameter (Unix seconds).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::catalog::{Catalog, GrantKind};
+use crate::policy::Policy;
+use crate::scope::split_scope_list;
+use crate::scopeset::ScopeSet;
+
+/// RFC 6749 section 5.2 error codes (plus RFC 6750's `invalid_token` and
+/// `insufficient_scope`, which share the vocabulary).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    AccessDenied,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::AccessDenied => "access_denied",
+        }
+    }
+}
+
+/// An RFC 6749 error with a human description (`error_description`).
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("{}: {description}", code.as_str())]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+}
+
+/// Why a requested scope is refused: the four reasons of SPEC section 4.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ScopeRefusal {
+    Undeclared,
+    NotAssigned,
+    GrantNotAllowed(GrantKind),
+    NotInEnvironment,
+}
+
+impl fmt::Display for ScopeRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScopeRefusal::Undeclared => f.write_str("is not declared by this server"),
+            ScopeRefusal::NotAssigned => f.write_str("is not assigned to this client"),
+            ScopeRefusal::GrantNotAllowed(g) => {
+                write!(f, "is not allowed for {g} ({})", g.token_kind())
+            }
+            ScopeRefusal::NotInEnvironment => {
+                f.write_str("is not available in this client's environment")
+            }
+        }
+    }
+}
+
+/// What the token endpoint knows of the client when deciding scope.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientScopes<'a> {
+    /// Assigned scopes (names, as stored).
+    pub assigned: &'a [String],
+    /// Default scopes (a subset of assigned).
+    pub default: &'a [String],
+    pub environment: &'a str,
+}
+
+/// The scope list a token request asks for: the `scope` parameter and the
+/// `X-OAuth-Scope` header are two spellings of one list; both present and
+/// different is `invalid_request`.
+pub fn requested_scope<'a>(
+    param: Option<&'a str>,
+    header: Option<&'a str>,
+) -> Result<Option<&'a str>, OAuthError> {
+    match (param, header) {
+        (Some(p), Some(h)) => {
+            let a: Vec<&str> = split_scope_list(p).collect();
+            let b: Vec<&str> = split_scope_list(h).collect();
+            let (mut a, mut b) = (a, b);
+            a.sort_unstable();
+            b.sort_unstable();
+            if a == b {
+                Ok(Some(p))
+            } else {
+                Err(OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    "the scope parameter and the X-OAuth-Scope header name different scopes; send one of them",
+                ))
+            }
+        }
+        (p, h) => Ok(p.or(h)),
+    }
+}
+
+/// Checks one scope name against the four refusal reasons.
+pub fn check_scope(
+    catalog: &Catalog,
+    client: ClientScopes<'_>,
+    grant: GrantKind,
+    name: &str,
+) -> Result<crate::ScopeId, ScopeRefusal> {
+    let id = catalog.lookup(name).ok_or(ScopeRefusal::Undeclared)?;
+    if !client.assigned.iter().any(|a| a == name) {
+        return Err(ScopeRefusal::NotAssigned);
+    }
+    let info = catalog.info(id);
+    if !info.allows_grant(grant) {
+        return Err(ScopeRefusal::GrantNotAllowed(grant));
+    }
+    if !info.available_in(client.environment) {
+        return Err(ScopeRefusal::NotInEnvironment);
+    }
+    Ok(id)
+}
+
+/// The scope a new grant gets (SPEC section 4, token issuance rules). With no
+/// request, the client's defaults that this grant may carry; otherwise every
+/// requested scope must pass [`check_scope`].
+pub fn decide_scope(
+    policy: &Policy,
+    client: ClientScopes<'_>,
+    grant: GrantKind,
+    requested: Option<&str>,
+) -> Result<ScopeSet, OAuthError> {
+    let catalog = &policy.catalog;
+    let mut set = catalog.empty_set();
+    match requested {
+        None => {
+            for name in client.default {
+                if let Ok(id) = check_scope(catalog, client, grant, name) {
+                    set.insert(id);
+                }
+            }
+            if set.is_empty() {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    format!(
+                        "no scope was requested and none of this client's default scopes may be carried by {grant} ({})",
+                        grant.token_kind()
+                    ),
+                ));
+            }
+        }
+        Some(list) => {
+            for name in split_scope_list(list) {
+                let id = check_scope(catalog, client, grant, name).map_err(|why| {
+                    OAuthError::new(ErrorCode::InvalidScope, format!("scope \"{name}\" {why}"))
+                })?;
+                set.insert(id);
+            }
+            if set.is_empty() {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    "the scope list is empty",
+                ));
+            }
+        }
+    }
+    Ok(catalog.normalize(&set))
+}
+
+/// The scope of a refreshed token: the grant's scope, or a narrowing of it.
+/// A scope outside the grant is `invalid_scope` (tokens never widen); a scope
+/// the client lost since is refused too.
+pub fn decide_refresh_scope(
+    policy: &Policy,
+    client: ClientScopes<'_>,
+    grant: GrantKind,
+    grant_scope: &str,
+    requested: Option<&str>,
+) -> Result<ScopeSet, OAuthError> {
+    let catalog = &policy.catalog;
+    let granted = catalog.parse_list(grant_scope).map_err(|e| {
+        OAuthError::new(
+            ErrorCode::InvalidGrant,
+            format!(
+                "the grant carries a scope the policy no longer declares ({e}); obtain a new grant"
+            ),
+        )
+    })?;
+    let held = catalog.close(&granted);
+    let wanted = match requested {
+        None => granted.clone(),
+        Some(list) => {
+            let mut set = catalog.empty_set();
+            for name in split_scope_list(list) {
+                let id = catalog.lookup(name).ok_or_else(|| {
+                    OAuthError::new(
+                        ErrorCode::InvalidScope,
+                        format!("scope \"{name}\" {}", ScopeRefusal::Undeclared),
+                    )
+                })?;
+                if !held.contains(id) {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidScope,
+                        format!(
+                            "scope \"{name}\" was not granted; a refresh may narrow the scope, never widen it (obtain a new grant)"
+                        ),
+                    ));
+                }
+                set.insert(id);
+            }
+            set
+        }
+    };
+    for id in wanted.iter() {
+        check_scope(catalog, client, grant, catalog.name(id)).map_err(|why| {
+            OAuthError::new(
+                ErrorCode::InvalidScope,
+                format!("scope \"{}\" {why}", catalog.name(id)),
+            )
+        })?;
+    }
+    Ok(catalog.normalize(&wanted))
+}
+
+/// How long a token lives. `None` means it never expires.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Lifetimes {
+    /// Unix time the access token expires.
+    pub access_expires_at: Option<i64>,
+    /// Whether a refresh token is issued, and when it expires.
+    pub refresh: Option<Option<i64>>,
+}
+
+impl Lifetimes {
+    /// `expires_in` for the token response.
+    pub fn expires_in(&self, now: i64) -> Option<i64> {
+        self.access_expires_at.map(|at| (at - now).max(0))
+    }
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Lifetimes for a token with `scope`, issued `now` under a grant made at
+/// `granted_at` (SPEC section 4): `client_credentials` and `no_expiry` tokens
+/// get no refresh token; `no_expiry` tokens no expiry, unless a
+/// `max_lifetime` caps them; every `max_lifetime` caps every token, counted
+/// from the original grant.
+pub fn lifetimes(
+    policy: &Policy,
+    scope: &ScopeSet,
+    grant: GrantKind,
+    granted_at: i64,
+    now: i64,
+) -> Lifetimes {
+    let catalog = &policy.catalog;
+    let tokens = &policy.settings.tokens;
+    let held = catalog.close(scope);
+    let no_expiry = held.set().iter().any(|id| catalog.info(id).no_expiry);
+    let cap = held
+        .set()
+        .iter()
+        .filter_map(|id| catalog.info(id).max_lifetime)
+        .min()
+        .map(|d| granted_at.saturating_add(secs(d)));
+    let access = if no_expiry {
+        None
+    } else {
+        Some(now.saturating_add(secs(tokens.access_ttl)))
+    };
+    let access_expires_at = match (access, cap) {
+        (Some(a), Some(c)) => Some(a.min(c)),
+        (a, c) => a.or(c),
+    };
+    let refresh = (grant == GrantKind::AuthorizationCode && !no_expiry).then(|| {
+        let r = now.saturating_add(secs(tokens.refresh_ttl));
+        Some(cap.map_or(r, |c| r.min(c)))
+    });
+    Lifetimes {
+        access_expires_at,
+        refresh,
+    }
+}

@@ -1,0 +1,117 @@
+//! What the store holds, as plain values. Secrets appear only as hashes.
+
+/// One key set of an app in one environment: an OAuth client.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub app_id: String,
+    pub app_name: String,
+    pub owner: Option<String>,
+    pub environment: String,
+    /// SHA-256 of the secret; `None` for a public client.
+    pub secret_hash: Option<Vec<u8>>,
+    pub public: bool,
+    /// May introspect every token of its environment.
+    pub resource_server: bool,
+    pub scopes: Vec<String>,
+    pub default_scopes: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub login: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub permissions: Vec<String>,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("login", &self.login)
+            .field("permissions", &self.permissions)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> TokenKind {
+        if s == "refresh" {
+            TokenKind::Refresh
+        } else {
+            TokenKind::Access
+        }
+    }
+}
+
+/// An issued token, known by its SHA-256 only.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TokenRecord {
+    pub hash: Vec<u8>,
+    pub kind: TokenKind,
+    /// The grant: every token it and its refreshes produced.
+    pub family: String,
+    pub client_id: String,
+    /// The user's login, for user tokens.
+    pub subject: Option<String>,
+    /// `client_credentials` or `authorization_code`; a refresh keeps it.
+    pub grant_kind: String,
+    /// This token's scope, normalized, space-separated.
+    pub scope: String,
+    /// The grant's scope: what a refresh may narrow from.
+    pub grant_scope: String,
+    pub environment: String,
+    /// When the original grant was made (for `max_lifetime`).
+    pub granted_at: i64,
+    pub issued_at: i64,
+    pub expires_at: Option<i64>,
+    /// A refresh token already exchanged.
+    pub used: bool,
+    pub revoked: bool,
+}
+
+impl TokenRecord {
+    /// Live at `now`: not revoked, not used (refresh), not expired.
+    pub fn is_live(&self, now: i64) -> bool {
+        !self.revoked && !self.used && self.expires_at.is_none_or(|at| now < at)
+    }
+}
+
+/// One line of the audit trail: issuance, refresh, revocation, refusal.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AuditEvent {
+    pub at: i64,
+    pub event: String,
+    pub client_id: Option<String>,
+    pub subject: Option<String>,
+    pub detail: String,
+}
+
+pub(crate) fn join(items: &[String]) -> String {
+    items.join(" ")
+}
+
+pub(crate) fn split(s: &str) -> Vec<String> {
+    s.split(' ')
+        .filter(|i| !i.is_empty())
+        .map(str::to_owned)
+        .collect()
+}

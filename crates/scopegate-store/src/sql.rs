@@ -1,0 +1,325 @@
+//! The SQL behind [`Store`], written once and expanded for each backend, so
+//! SQLite and PostgreSQL cannot drift apart. Both accept `$N` placeholders,
+//! `TRUE`/`FALSE` and the column types used here.
+
+use sqlx::Row;
+
+use crate::migrate::{POSTGRES, SQLITE, statements};
+use crate::records::{join, split};
+use crate::{
+    AuditEvent, ClientRecord, PgStore, R, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+};
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+const CLIENT_COLUMNS: &str = "c.client_id, c.app_id, a.name, a.owner, c.environment, c.secret_hash, c.public, \
+     c.resource_server, c.scopes, c.default_scopes, c.redirect_uris, c.created_at";
+
+const TOKEN_COLUMNS: &str = "hash, kind, family, client_id, subject, grant_kind, scope, grant_scope, environment, \
+     granted_at, issued_at, expires_at, used, revoked";
+
+macro_rules! impl_store {
+    ($store:ty, $row:ty, $migrations:expr) => {
+        impl $store {
+            fn client_row(r: &$row) -> R<ClientRecord> {
+                Ok(ClientRecord {
+                    client_id: r.try_get(0)?,
+                    app_id: r.try_get(1)?,
+                    app_name: r.try_get(2)?,
+                    owner: r.try_get(3)?,
+                    environment: r.try_get(4)?,
+                    secret_hash: r.try_get(5)?,
+                    public: r.try_get(6)?,
+                    resource_server: r.try_get(7)?,
+                    scopes: split(r.try_get(8)?),
+                    default_scopes: split(r.try_get(9)?),
+                    redirect_uris: split(r.try_get(10)?),
+                    created_at: r.try_get(11)?,
+                })
+            }
+
+            fn user_row(r: &$row) -> R<UserRecord> {
+                Ok(UserRecord {
+                    login: r.try_get(0)?,
+                    password_hash: r.try_get(1)?,
+                    permissions: split(r.try_get(2)?),
+                    enabled: r.try_get(3)?,
+                    created_at: r.try_get(4)?,
+                })
+            }
+
+            fn token_row(r: &$row) -> R<TokenRecord> {
+                Ok(TokenRecord {
+                    hash: r.try_get(0)?,
+                    kind: TokenKind::parse(r.try_get(1)?),
+                    family: r.try_get(2)?,
+                    client_id: r.try_get(3)?,
+                    subject: r.try_get(4)?,
+                    grant_kind: r.try_get(5)?,
+                    scope: r.try_get(6)?,
+                    grant_scope: r.try_get(7)?,
+                    environment: r.try_get(8)?,
+                    granted_at: r.try_get(9)?,
+                    issued_at: r.try_get(10)?,
+                    expires_at: r.try_get(11)?,
+                    used: r.try_get(12)?,
+                    revoked: r.try_get(13)?,
+                })
+            }
+
+            async fn insert_token<'c, E>(executor: E, t: &TokenRecord) -> R<()>
+            where
+                E: sqlx::Executor<'c, Database = <$row as sqlx::Row>::Database>,
+            {
+                sqlx::query(&format!(
+                    "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                ))
+                .bind(&t.hash)
+                .bind(t.kind.as_str())
+                .bind(&t.family)
+                .bind(&t.client_id)
+                .bind(&t.subject)
+                .bind(&t.grant_kind)
+                .bind(&t.scope)
+                .bind(&t.grant_scope)
+                .bind(&t.environment)
+                .bind(t.granted_at)
+                .bind(t.issued_at)
+                .bind(t.expires_at)
+                .bind(t.used)
+                .bind(t.revoked)
+                .execute(executor)
+                .await?;
+                Ok(())
+            }
+        }
+
+        impl Store for $store {
+            async fn migrate(&self) -> R<()> {
+                sqlx::query("CREATE TABLE IF NOT EXISTS scopegate_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+                    .execute(&self.pool)
+                    .await?;
+                for (version, sql) in $migrations {
+                    let mut tx = self.pool.begin().await?;
+                    let done: Option<i64> = sqlx::query_scalar("SELECT version FROM scopegate_migrations WHERE version = $1")
+                        .bind(version)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if done.is_some() {
+                        continue;
+                    }
+                    for statement in statements(sql) {
+                        sqlx::query(statement).execute(&mut *tx).await?;
+                    }
+                    sqlx::query("INSERT INTO scopegate_migrations (version, applied_at) VALUES ($1, $2)")
+                        .bind(version)
+                        .bind(unix_now())
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    tracing::info!(version, "applied migration");
+                }
+                Ok(())
+            }
+
+            async fn create_app(&self, app_id: &str, name: &str, owner: Option<&str>, c: &ClientRecord) -> R<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("INSERT INTO apps (id, name, owner, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(app_id)
+                    .bind(name)
+                    .bind(owner)
+                    .bind(c.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO clients (client_id, app_id, environment, secret_hash, public, resource_server, scopes, \
+                     default_scopes, redirect_uris, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&c.client_id)
+                .bind(app_id)
+                .bind(&c.environment)
+                .bind(&c.secret_hash)
+                .bind(c.public)
+                .bind(c.resource_server)
+                .bind(join(&c.scopes))
+                .bind(join(&c.default_scopes))
+                .bind(join(&c.redirect_uris))
+                .bind(c.created_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn client(&self, client_id: &str) -> R<Option<ClientRecord>> {
+                let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients c JOIN apps a ON a.id = c.app_id WHERE c.client_id = $1"))
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::client_row).transpose()
+            }
+
+            async fn clients(&self) -> R<Vec<ClientRecord>> {
+                let rows = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients c JOIN apps a ON a.id = c.app_id ORDER BY c.created_at, c.client_id"))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::client_row).collect()
+            }
+
+            async fn delete_app(&self, client_id: &str) -> R<bool> {
+                let mut tx = self.pool.begin().await?;
+                let app: Option<String> = sqlx::query_scalar("SELECT app_id FROM clients WHERE client_id = $1")
+                    .bind(client_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(app) = app else { return Ok(false) };
+                sqlx::query("DELETE FROM tokens WHERE client_id IN (SELECT client_id FROM clients WHERE app_id = $1)")
+                    .bind(&app)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM clients WHERE app_id = $1").bind(&app).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM apps WHERE id = $1").bind(&app).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn set_client_secret(&self, client_id: &str, secret_hash: &[u8]) -> R<bool> {
+                let done = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE client_id = $2 AND public = FALSE")
+                    .bind(secret_hash)
+                    .bind(client_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn create_user(&self, u: &UserRecord) -> R<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO users (login, password_hash, permissions, enabled, created_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (login) DO NOTHING",
+                )
+                .bind(&u.login)
+                .bind(&u.password_hash)
+                .bind(join(&u.permissions))
+                .bind(u.enabled)
+                .bind(u.created_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn user(&self, login: &str) -> R<Option<UserRecord>> {
+                let row = sqlx::query("SELECT login, password_hash, permissions, enabled, created_at FROM users WHERE login = $1")
+                    .bind(login)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::user_row).transpose()
+            }
+
+            async fn users(&self) -> R<Vec<UserRecord>> {
+                let rows = sqlx::query("SELECT login, password_hash, permissions, enabled, created_at FROM users ORDER BY login")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::user_row).collect()
+            }
+
+            async fn set_permissions(&self, login: &str, permissions: &[String]) -> R<bool> {
+                let done = sqlx::query("UPDATE users SET permissions = $1 WHERE login = $2")
+                    .bind(join(permissions))
+                    .bind(login)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_user_enabled(&self, login: &str, enabled: bool) -> R<bool> {
+                let done = sqlx::query("UPDATE users SET enabled = $1 WHERE login = $2")
+                    .bind(enabled)
+                    .bind(login)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn insert_tokens(&self, tokens: &[TokenRecord]) -> R<()> {
+                if let [one] = tokens {
+                    return Self::insert_token(&self.pool, one).await;
+                }
+                let mut tx = self.pool.begin().await?;
+                for t in tokens {
+                    Self::insert_token(&mut *tx, t).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn token(&self, hash: &[u8]) -> R<Option<TokenRecord>> {
+                let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = $1"))
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::token_row).transpose()
+            }
+
+            async fn rotate_refresh(&self, old: &[u8], new: &[TokenRecord]) -> R<bool> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query("UPDATE tokens SET used = TRUE WHERE hash = $1 AND kind = 'refresh' AND used = FALSE AND revoked = FALSE")
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                for t in new {
+                    Self::insert_token(&mut *tx, t).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn revoke_family(&self, family: &str) -> R<u64> {
+                let done = sqlx::query("UPDATE tokens SET revoked = TRUE WHERE family = $1 AND revoked = FALSE")
+                    .bind(family)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn audit(&self, e: &AuditEvent) -> R<()> {
+                sqlx::query("INSERT INTO audit (at, event, client_id, subject, detail) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(e.at)
+                    .bind(&e.event)
+                    .bind(&e.client_id)
+                    .bind(&e.subject)
+                    .bind(&e.detail)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn audit_log(&self, limit: i64) -> R<Vec<AuditEvent>> {
+                let rows = sqlx::query("SELECT at, event, client_id, subject, detail FROM audit ORDER BY id DESC LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(AuditEvent {
+                            at: r.try_get(0)?,
+                            event: r.try_get(1)?,
+                            client_id: r.try_get(2)?,
+                            subject: r.try_get(3)?,
+                            detail: r.try_get(4)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+impl_store!(SqliteStore, sqlx::sqlite::SqliteRow, SQLITE);
+impl_store!(PgStore, sqlx::postgres::PgRow, POSTGRES);
