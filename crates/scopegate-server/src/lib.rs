@@ -1,4 +1,56 @@
-//! scopegate's HTTP surface (issues 3 and 4): the OAuth 2.0 endpoints, the
-//! gateway, forward-auth, portal, admin API and metrics, on axum.
+//! scopegate's HTTP surface on axum: today the OAuth 2.0 token, introspection
+//! and revocation endpoints, RFC 8414 metadata and `/healthz`. The authorize
+//! endpoint, gateway, forward-auth, portal and admin API build on this router.
 //!
-//! Not built yet; see `scopegate-core` for the engine every endpoint will ask.
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! use scopegate_core::Policy;
+//! use scopegate_server::{AppState, router, state::system_clock};
+//! use scopegate_store::{SqliteStore, Store};
+//!
+//! let policy = Arc::new(Policy::compile("p.toml", "").unwrap());
+//! let store = SqliteStore::connect("sqlite://scopegate.db").await.unwrap();
+//! store.migrate().await.unwrap();
+//! let app = router(AppState::new(policy, store, system_clock()));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+
+mod client_auth;
+pub mod error;
+mod form;
+pub mod oauth;
+pub mod passwords;
+pub mod paths;
+pub mod secrets;
+pub mod state;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use scopegate_store::Store;
+
+pub use state::AppState;
+
+/// Every scopegate endpoint, on one router.
+pub fn router<S: Store>(state: AppState<S>) -> Router {
+    Router::new()
+        .route(paths::METADATA, get(oauth::metadata::metadata::<S>))
+        .route(paths::TOKEN, post(oauth::token::token::<S>))
+        .route(paths::INTROSPECT, post(oauth::introspect::introspect::<S>))
+        .route(paths::REVOKE, post(oauth::revoke::revoke::<S>))
+        .route(paths::HEALTHZ, get(|| async { "ok\n" }))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Until the gateway lands (issue 4), other paths are simply not found.
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({"error": "not_found"})),
+    )
+}

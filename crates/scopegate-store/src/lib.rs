@@ -81,6 +81,8 @@ pub trait Store: Clone + Send + Sync + 'static {
         old: &[u8],
         new: &[TokenRecord],
     ) -> impl Future<Output = R<bool>> + Send;
+    /// Revokes one token; `false` if it was unknown or already revoked.
+    fn revoke_token(&self, hash: &[u8]) -> impl Future<Output = R<bool>> + Send;
     /// Revokes every token of a grant; returns how many were live.
     fn revoke_family(&self, family: &str) -> impl Future<Output = R<u64>> + Send;
 

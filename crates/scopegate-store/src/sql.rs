@@ -280,6 +280,14 @@ macro_rules! impl_store {
                 Ok(true)
             }
 
+            async fn revoke_token(&self, hash: &[u8]) -> R<bool> {
+                let done = sqlx::query("UPDATE tokens SET revoked = TRUE WHERE hash = $1 AND revoked = FALSE")
+                    .bind(hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn revoke_family(&self, family: &str) -> R<u64> {
                 let done = sqlx::query("UPDATE tokens SET revoked = TRUE WHERE family = $1 AND revoked = FALSE")
                     .bind(family)

@@ -251,6 +251,9 @@ async fn revoking_a_family_revokes_every_token<S: Store>(s: S) {
     assert!(s.token(&[31; 32]).await.unwrap().unwrap().revoked);
     assert!(!s.token(&[32; 32]).await.unwrap().unwrap().revoked);
     assert_eq!(s.revoke_family("fam").await.unwrap(), 0);
+    assert!(s.revoke_token(&[32; 32]).await.unwrap());
+    assert!(!s.revoke_token(&[32; 32]).await.unwrap(), "already revoked");
+    assert!(!s.revoke_token(&[99; 32]).await.unwrap(), "unknown");
 }
 
 async fn audit_trail_keeps_order<S: Store>(s: S) {

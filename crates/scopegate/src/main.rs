@@ -1,9 +1,13 @@
 //! The `scopegate` command: one binary for every part of scopegate.
 
+mod app;
 mod check;
 mod explain;
 mod policy_file;
 mod scopes_for;
+mod serve;
+mod store_cmd;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +35,14 @@ enum Command {
     /// requires, what the caller holds after implication, and the decision.
     /// Exit 0 allow, 1 deny, 2 bad input.
     Explain(explain::Args),
+    /// Run the authorization server on the policy's `listen` address.
+    Serve(serve::Args),
+    /// Register and list apps and their keys.
+    #[command(subcommand)]
+    App(app::Command),
+    /// Create users who sign in and consent.
+    #[command(subcommand)]
+    User(user::Command),
     /// Print the smallest scope set that lets an app call every listed endpoint:
     /// first the space-separated list, then `scope=` and its URL-encoded form.
     ScopesFor(scopes_for::Args),
@@ -42,6 +54,9 @@ fn main() -> ExitCode {
         Command::Check { config } => check::run(&config),
         Command::Explain(args) => explain::run(&args),
         Command::ScopesFor(args) => scopes_for::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::App(command) => app::run(&command),
+        Command::User(command) => user::run(&command),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,104 @@
+//! Client authentication at the token, introspection and revocation endpoints:
+//! `client_secret_basic` and `client_secret_post` (RFC 6749 section 2.3.1),
+//! exactly one of them, and public clients by `client_id` alone where allowed.
+
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use scopegate_core::oauth::{ErrorCode, OAuthError};
+use scopegate_store::{ClientRecord, Store};
+
+use crate::error::EndpointError;
+use crate::form::Form;
+use crate::secrets;
+
+/// Credentials as presented, before looking anything up.
+#[derive(Debug)]
+pub struct Presented {
+    pub client_id: String,
+    pub secret: Option<String>,
+}
+
+fn bad_client(description: &str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidClient, description)
+}
+
+fn form_decode(s: &str) -> Result<String, OAuthError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}"))
+        .map_err(|_| bad_client("malformed Basic credentials"))?;
+    Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
+}
+
+/// Reads the client's credentials from the `Authorization: Basic` header or
+/// the form; both at once is `invalid_request`.
+pub fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthError> {
+    let basic = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let value = value
+                .to_str()
+                .map_err(|_| bad_client("malformed Authorization header"))?;
+            let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+            if !scheme.eq_ignore_ascii_case("basic") {
+                return Err(bad_client(
+                    "client authentication must use HTTP Basic or client_secret_post",
+                ));
+            }
+            let decoded = STANDARD
+                .decode(rest.trim())
+                .map_err(|_| bad_client("malformed Basic credentials"))?;
+            let decoded = String::from_utf8(decoded)
+                .map_err(|_| bad_client("malformed Basic credentials"))?;
+            let (id, secret) = decoded
+                .split_once(':')
+                .ok_or_else(|| bad_client("malformed Basic credentials"))?;
+            // RFC 6749 section 2.3.1: both parts are form-encoded before Base64.
+            Some(Presented {
+                client_id: form_decode(id)?,
+                secret: Some(form_decode(secret)?),
+            })
+        }
+    };
+    let posted = form.get("client_id").map(|id| Presented {
+        client_id: id.to_owned(),
+        secret: form.get("client_secret").map(str::to_owned),
+    });
+    match (basic, posted) {
+        (Some(_), Some(_)) => Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "use one client authentication method, not both",
+        )),
+        (Some(b), None) => Ok(b),
+        (None, Some(p)) => Ok(p),
+        (None, None) if form.get("client_secret").is_some() => Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "client_secret without client_id",
+        )),
+        (None, None) => Err(bad_client("client authentication is required")),
+    }
+}
+
+/// Authenticates a client. A confidential client must present its secret; a
+/// public client may present only its id, and only where `allow_public`.
+pub async fn authenticate<S: Store>(
+    store: &S,
+    headers: &HeaderMap,
+    form: &Form,
+    allow_public: bool,
+) -> Result<ClientRecord, EndpointError> {
+    let presented = presented(headers, form)?;
+    let unknown = || bad_client("unknown client or wrong secret");
+    let Some(client) = store.client(&presented.client_id).await? else {
+        return Err(unknown().into());
+    };
+    match (&client.secret_hash, presented.secret.as_deref()) {
+        (Some(stored), Some(secret)) if secrets::verify(secret, stored) => Ok(client),
+        (None, None) if client.public && allow_public => Ok(client),
+        (None, None) if client.public => Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "public clients may not use this endpoint or grant",
+        )
+        .into()),
+        _ => Err(unknown().into()),
+    }
+}

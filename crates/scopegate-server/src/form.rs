@@ -1,0 +1,57 @@
+//! `application/x-www-form-urlencoded` request bodies, strictly: a parameter
+//! sent twice is refused (RFC 6749 section 3.2), and so is a body that is not
+//! form-encoded.
+
+use axum::http::{HeaderMap, header};
+use scopegate_core::oauth::{ErrorCode, OAuthError};
+
+#[derive(Debug, Default)]
+pub struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Form, OAuthError> {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "the body must be application/x-www-form-urlencoded",
+            ));
+        }
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
+            OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "the body is not valid form encoding",
+            )
+        })?;
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(n, _)| n == name) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("parameter \"{name}\" is sent more than once"),
+                ));
+            }
+        }
+        Ok(Form(pairs))
+    }
+
+    /// A parameter's value; empty values count as absent (RFC 6749 section 3.1).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name).ok_or_else(|| {
+            OAuthError::new(
+                ErrorCode::InvalidRequest,
+                format!("missing parameter \"{name}\""),
+            )
+        })
+    }
+}

@@ -1,0 +1,65 @@
+//! `POST /oauth2/introspect` (RFC 7662). Callers authenticate as confidential
+//! clients; a client sees its own tokens, a resource server every token of its
+//! environment; anything else is `{"active": false}` and nothing more.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use scopegate_store::{Store, TokenKind};
+use serde_json::json;
+
+use crate::client_auth::authenticate;
+use crate::error::{EndpointError, no_store};
+use crate::form::Form;
+use crate::secrets;
+use crate::state::AppState;
+
+pub async fn introspect<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&state, &headers, &body).await {
+        Ok(answer) => no_store(Json(answer).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Value, EndpointError> {
+    let form = Form::parse(headers, body)?;
+    let caller = authenticate(&state.store, headers, &form, false).await?;
+    let token = form.require("token")?;
+    let now = state.now();
+    let Some(t) = state.store.token(&secrets::hash(token)).await? else {
+        return Ok(json!({"active": false}));
+    };
+    let visible = t.client_id == caller.client_id
+        || (caller.resource_server && t.environment == caller.environment);
+    if !visible || !t.is_live(now) {
+        return Ok(json!({"active": false}));
+    }
+    let mut answer = json!({
+        "active": true,
+        "scope": t.scope,
+        "client_id": t.client_id,
+        "token_type": match t.kind { TokenKind::Access => "Bearer", TokenKind::Refresh => "refresh_token" },
+        "iat": t.issued_at,
+        "iss": state.policy.settings.issuer,
+        "sub": t.subject.as_deref().unwrap_or(&t.client_id),
+        "environment": t.environment,
+        "grant_type": t.grant_kind,
+    });
+    if let Some(exp) = t.expires_at {
+        answer["exp"] = json!(exp);
+    }
+    if let Some(login) = &t.subject {
+        answer["username"] = json!(login);
+    }
+    Ok(answer)
+}

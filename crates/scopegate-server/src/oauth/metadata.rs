@@ -1,0 +1,33 @@
+//! RFC 8414 authorization server metadata, built from the same path constants
+//! the router uses. It advertises only what is implemented.
+
+use axum::Json;
+use axum::extract::State;
+use scopegate_store::Store;
+use serde_json::{Value, json};
+
+use crate::paths;
+use crate::state::AppState;
+
+pub async fn metadata<S: Store>(State(state): State<AppState<S>>) -> Json<Value> {
+    let issuer = state.policy.settings.issuer.trim_end_matches('/');
+    let scopes: Vec<&str> = state
+        .policy
+        .catalog
+        .iter()
+        .map(|(_, s)| s.name.as_str())
+        .collect();
+    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    Json(json!({
+        "issuer": state.policy.settings.issuer,
+        "token_endpoint": format!("{issuer}{}", paths::TOKEN),
+        "introspection_endpoint": format!("{issuer}{}", paths::INTROSPECT),
+        "revocation_endpoint": format!("{issuer}{}", paths::REVOKE),
+        "scopes_supported": scopes,
+        "grant_types_supported": ["client_credentials", "refresh_token"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+    }))
+}

@@ -1,0 +1,58 @@
+//! `POST /oauth2/revoke` (RFC 7009). A client may revoke its own tokens;
+//! revoking a refresh token revokes its whole grant. Unknown or foreign
+//! tokens get the same 200, so the endpoint reveals nothing.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use scopegate_store::{Store, TokenKind};
+
+use crate::client_auth::authenticate;
+use crate::error::{EndpointError, no_store};
+use crate::form::Form;
+use crate::secrets;
+use crate::state::AppState;
+
+pub async fn revoke<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&state, &headers, &body).await {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), EndpointError> {
+    let form = Form::parse(headers, body)?;
+    let client = authenticate(&state.store, headers, &form, true).await?;
+    let token = form.require("token")?;
+    let hash = secrets::hash(token);
+    let Some(t) = state.store.token(&hash).await? else {
+        return Ok(());
+    };
+    if t.client_id != client.client_id {
+        return Ok(());
+    }
+    match t.kind {
+        TokenKind::Refresh => {
+            state.store.revoke_family(&t.family).await?;
+        }
+        TokenKind::Access => {
+            state.store.revoke_token(&hash).await?;
+        }
+    }
+    state.audit(
+        "revoke",
+        Some(&client.client_id),
+        t.subject.as_deref(),
+        format!("{} token", t.kind.as_str()),
+    );
+    Ok(())
+}

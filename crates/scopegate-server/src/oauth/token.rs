@@ -1,0 +1,357 @@
+//! `POST /oauth2/token` (RFC 6749 sections 4.4 and 6): `client_credentials`
+//! and `refresh_token`. The handler loads, `scopegate_core::oauth` decides,
+//! the handler persists.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use scopegate_core::oauth::{
+    self, ClientScopes, ErrorCode, OAuthError, decide_refresh_scope, decide_scope, lifetimes,
+    requested_scope,
+};
+use scopegate_core::{GrantKind, ScopeSet};
+use scopegate_store::{ClientRecord, Store, TokenKind, TokenRecord};
+use serde::Serialize;
+
+use crate::client_auth::authenticate;
+use crate::error::{EndpointError, no_store};
+use crate::form::Form;
+use crate::secrets::{self, SecretKind};
+use crate::state::AppState;
+
+/// The header our users send to narrow scope (seeds 000/001), also accepted here.
+pub const X_OAUTH_SCOPE: &str = "x-oauth-scope";
+
+/// RFC 6749 section 5.1.
+#[derive(Serialize, Debug)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    scope: String,
+}
+
+pub async fn token<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&state, &headers, &body).await {
+        Ok(response) => no_store(Json(response).into_response()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, EndpointError> {
+    let form = Form::parse(headers, body)?;
+    match form.require("grant_type")? {
+        "client_credentials" => client_credentials(state, headers, &form).await,
+        "refresh_token" => refresh(state, headers, &form).await,
+        other => Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!(
+                "grant_type \"{other}\" is not supported; use client_credentials or refresh_token"
+            ),
+        )
+        .into()),
+    }
+}
+
+fn client_scopes(client: &ClientRecord) -> ClientScopes<'_> {
+    ClientScopes {
+        assigned: &client.scopes,
+        default: &client.default_scopes,
+        environment: &client.environment,
+    }
+}
+
+fn header_scope(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
+    headers
+        .get(X_OAUTH_SCOPE)
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                OAuthError::new(ErrorCode::InvalidRequest, "X-OAuth-Scope is not valid text")
+            })
+        })
+        .transpose()
+}
+
+/// Audits a refusal and passes it on.
+fn refused<S: Store>(
+    state: &AppState<S>,
+    client: &ClientRecord,
+    subject: Option<&str>,
+    e: OAuthError,
+) -> EndpointError {
+    state.audit("refuse", Some(&client.client_id), subject, e.to_string());
+    e.into()
+}
+
+async fn client_credentials<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<TokenResponse, EndpointError> {
+    let client = authenticate(&state.store, headers, form, false).await?;
+    let requested = requested_scope(form.get("scope"), header_scope(headers)?)?;
+    let scope = decide_scope(
+        &state.policy,
+        client_scopes(&client),
+        GrantKind::ClientCredentials,
+        requested,
+    )
+    .map_err(|e| refused(state, &client, None, e))?;
+    let now = state.now();
+    let life = lifetimes(
+        &state.policy,
+        &scope,
+        GrantKind::ClientCredentials,
+        now,
+        now,
+    );
+    let (access, record) = new_token(
+        state,
+        &client,
+        TokenKind::Access,
+        &scope,
+        &scope,
+        None,
+        GrantKind::ClientCredentials,
+        now,
+        now,
+        life.access_expires_at,
+        &secrets::generate(SecretKind::Family),
+    );
+    state.store.insert_tokens(&[record]).await?;
+    let shown = state.policy.catalog.display(&scope);
+    state.audit(
+        "issue",
+        Some(&client.client_id),
+        None,
+        format!("client_credentials scope=\"{shown}\""),
+    );
+    Ok(TokenResponse {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: life.expires_in(now),
+        refresh_token: None,
+        scope: shown,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_token<S: Store>(
+    state: &AppState<S>,
+    client: &ClientRecord,
+    kind: TokenKind,
+    scope: &ScopeSet,
+    grant_scope: &ScopeSet,
+    subject: Option<&str>,
+    grant: GrantKind,
+    granted_at: i64,
+    now: i64,
+    expires_at: Option<i64>,
+    family: &str,
+) -> (String, TokenRecord) {
+    let secret = secrets::generate(match kind {
+        TokenKind::Access => SecretKind::AccessToken,
+        TokenKind::Refresh => SecretKind::RefreshToken,
+    });
+    let record = TokenRecord {
+        hash: secrets::hash(&secret),
+        kind,
+        family: family.to_owned(),
+        client_id: client.client_id.clone(),
+        subject: subject.map(str::to_owned),
+        grant_kind: grant.as_str().to_owned(),
+        scope: state.policy.catalog.display(scope),
+        grant_scope: state.policy.catalog.display(grant_scope),
+        environment: client.environment.clone(),
+        granted_at,
+        issued_at: now,
+        expires_at,
+        used: false,
+        revoked: false,
+    };
+    (secret, record)
+}
+
+fn invalid_grant(description: &str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidGrant, description)
+}
+
+async fn refresh<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<TokenResponse, EndpointError> {
+    let client = authenticate(&state.store, headers, form, true).await?;
+    let presented = form.require("refresh_token")?;
+    let now = state.now();
+    let old = match state.store.token(&secrets::hash(presented)).await? {
+        Some(t) if t.kind == TokenKind::Refresh && t.client_id == client.client_id => t,
+        _ => {
+            return Err(refused(
+                state,
+                &client,
+                None,
+                invalid_grant("unknown refresh token, or one issued to another client"),
+            ));
+        }
+    };
+    let subject = old.subject.as_deref();
+    if old.used {
+        state.store.revoke_family(&old.family).await?;
+        let e = invalid_grant(
+            "this refresh token was already used; every token of its grant is now revoked",
+        );
+        state.audit(
+            "refresh_reuse",
+            Some(&client.client_id),
+            subject,
+            format!("family={}", old.family),
+        );
+        return Err(refused(state, &client, subject, e));
+    }
+    if !old.is_live(now) {
+        return Err(refused(
+            state,
+            &client,
+            subject,
+            invalid_grant("the refresh token is expired or revoked"),
+        ));
+    }
+    let grant = GrantKind::parse(&old.grant_kind).unwrap_or(GrantKind::AuthorizationCode);
+    let requested = requested_scope(form.get("scope"), header_scope(headers)?)?;
+    let scope = decide_refresh_scope(
+        &state.policy,
+        client_scopes(&client),
+        grant,
+        &old.grant_scope,
+        requested,
+    )
+    .map_err(|e| refused(state, &client, subject, e))?;
+    if let Some(login) = subject {
+        check_user_still_allowed(state, login, &scope)
+            .await
+            .map_err(|e| match e {
+                EndpointError::OAuth(o) => refused(state, &client, subject, o.error),
+                other => other,
+            })?;
+    }
+    let grant_scope = state
+        .policy
+        .catalog
+        .parse_list(&old.grant_scope)
+        .unwrap_or_default();
+    let life = lifetimes(&state.policy, &scope, grant, old.granted_at, now);
+    if life.access_expires_at.is_some_and(|at| at <= now) {
+        return Err(refused(
+            state,
+            &client,
+            subject,
+            invalid_grant("the grant has outlived a scope's max_lifetime; obtain a new grant"),
+        ));
+    }
+    let (access, access_record) = new_token(
+        state,
+        &client,
+        TokenKind::Access,
+        &scope,
+        &grant_scope,
+        subject,
+        grant,
+        old.granted_at,
+        now,
+        life.access_expires_at,
+        &old.family,
+    );
+    let mut records = vec![access_record];
+    let mut refresh_token = None;
+    if let Some(refresh_expires) = life.refresh {
+        // The new refresh token keeps the grant's scope, so a later refresh
+        // may still ask for anything the grant allowed.
+        let (secret, record) = new_token(
+            state,
+            &client,
+            TokenKind::Refresh,
+            &grant_scope,
+            &grant_scope,
+            subject,
+            grant,
+            old.granted_at,
+            now,
+            refresh_expires,
+            &old.family,
+        );
+        records.push(record);
+        refresh_token = Some(secret);
+    }
+    if !state.store.rotate_refresh(&old.hash, &records).await? {
+        state.store.revoke_family(&old.family).await?;
+        state.audit(
+            "refresh_reuse",
+            Some(&client.client_id),
+            subject,
+            format!("family={} (concurrent)", old.family),
+        );
+        return Err(invalid_grant(
+            "this refresh token was already used; every token of its grant is now revoked",
+        )
+        .into());
+    }
+    let shown = state.policy.catalog.display(&scope);
+    state.audit(
+        "refresh",
+        Some(&client.client_id),
+        subject,
+        format!("scope=\"{shown}\""),
+    );
+    Ok(TokenResponse {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: life.expires_in(now),
+        refresh_token,
+        scope: shown,
+    })
+}
+
+/// A user token's scopes need the user enabled and holding every scope's
+/// `requires_permissions`, now, not only when the grant was made.
+async fn check_user_still_allowed<S: Store>(
+    state: &AppState<S>,
+    login: &str,
+    scope: &ScopeSet,
+) -> Result<(), EndpointError> {
+    let user = state.store.user(login).await?;
+    let Some(user) = user.filter(|u| u.enabled) else {
+        return Err(
+            invalid_grant("the user who made this grant no longer exists or is disabled").into(),
+        );
+    };
+    let catalog = &state.policy.catalog;
+    for id in scope.iter() {
+        if let Some(missing) = catalog
+            .info(id)
+            .requires_permissions
+            .iter()
+            .find(|p| !user.permissions.contains(p))
+        {
+            return Err(oauth::OAuthError::new(
+                ErrorCode::InvalidScope,
+                format!("scope \"{}\" requires permission \"{missing}\", which user \"{login}\" no longer holds", catalog.name(id)),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! scopegate's own paths, defined once: the router and the RFC 8414 metadata
+//! document both read them.
+
+pub const METADATA: &str = "/.well-known/oauth-authorization-server";
+pub const AUTHORIZE: &str = "/oauth2/authorize";
+pub const TOKEN: &str = "/oauth2/token";
+pub const INTROSPECT: &str = "/oauth2/introspect";
+pub const REVOKE: &str = "/oauth2/revoke";
+pub const JWKS: &str = "/oauth2/jwks";
+pub const HEALTHZ: &str = "/healthz";

@@ -1,0 +1,92 @@
+//! What every handler shares: the compiled policy, the store, the clock and
+//! the audit writer. No globals.
+
+use std::sync::Arc;
+
+use scopegate_core::Policy;
+use scopegate_store::{AuditEvent, Store};
+use tokio::sync::mpsc;
+
+/// Unix seconds; a parameter so that tests can move time.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    })
+}
+
+pub struct AppState<S: Store> {
+    pub policy: Arc<Policy>,
+    pub store: S,
+    pub clock: Clock,
+    audit: mpsc::Sender<AuditEvent>,
+}
+
+impl<S: Store> std::fmt::Debug for AppState<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("policy", &self.policy.file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        Self {
+            policy: Arc::clone(&self.policy),
+            store: self.store.clone(),
+            clock: Arc::clone(&self.clock),
+            audit: self.audit.clone(),
+        }
+    }
+}
+
+impl<S: Store> AppState<S> {
+    /// Builds the state and starts the audit writer (needs a Tokio runtime).
+    pub fn new(policy: Arc<Policy>, store: S, clock: Clock) -> Self {
+        let (audit, mut rx) = mpsc::channel::<AuditEvent>(4096);
+        let writer = store.clone();
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                if let Err(e) = writer.audit(&event).await {
+                    tracing::error!(error = %e, event = %event.event, "audit write failed");
+                }
+            }
+        });
+        Self {
+            policy,
+            store,
+            clock,
+            audit,
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Records an audit event off the request path. If the writer falls
+    /// behind, the event is logged instead of blocking the request.
+    pub fn audit(
+        &self,
+        event: &str,
+        client_id: Option<&str>,
+        subject: Option<&str>,
+        detail: String,
+    ) {
+        let e = AuditEvent {
+            at: self.now(),
+            event: event.to_owned(),
+            client_id: client_id.map(str::to_owned),
+            subject: subject.map(str::to_owned),
+            detail,
+        };
+        tracing::info!(event = %e.event, client_id = ?e.client_id, subject = ?e.subject, detail = %e.detail, "audit");
+        if self.audit.try_send(e).is_err() {
+            tracing::warn!("audit writer is behind; event kept in the log only");
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `scopegate app`: registering apps and their keys.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use scopegate_core::Policy;
+use scopegate_core::scope::split_scope_list;
+use scopegate_server::secrets::{self, SecretKind};
+use scopegate_store::{ClientRecord, Store};
+
+use crate::policy_file::load_or_report;
+use crate::store_cmd::{runtime, unix_now, with_store};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Register an app's keys in one environment; prints client_id and client_secret once.
+    Create(CreateArgs),
+    /// List every app's keys (never their secrets).
+    List {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    #[arg(long, short, value_name = "FILE")]
+    config: PathBuf,
+    /// The app's name, shown on consent pages.
+    #[arg(long)]
+    name: String,
+    /// The environment these keys belong to.
+    #[arg(long)]
+    env: String,
+    /// Scopes assigned to the keys, space- or comma-separated.
+    #[arg(long)]
+    scopes: String,
+    /// Scopes a token gets when none are requested (default: all assigned).
+    #[arg(long, value_name = "SCOPES")]
+    default_scopes: Option<String>,
+    /// A redirect URI for the authorization code grant (repeatable).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// A public client (no secret; PKCE required).
+    #[arg(long)]
+    public: bool,
+    /// May introspect every token of its environment.
+    #[arg(long)]
+    resource_server: bool,
+    /// Ties the app to a portal user.
+    #[arg(long, value_name = "LOGIN")]
+    owner: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Create(args) => create(args),
+        Command::List { config, json } => list(config, *json),
+    }
+}
+
+/// Checks a scope list against the policy and the environment, in input order.
+fn scope_list(policy: &Policy, flag: &str, list: &str, env: &str) -> anyhow::Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for name in split_scope_list(list) {
+        let Some(id) = policy.catalog.lookup(name) else {
+            bail!("{flag}: scope {name:?} is not declared in {}", policy.file);
+        };
+        if !policy.catalog.info(id).available_in(env) {
+            bail!("{flag}: scope {name:?} is not available in environment {env:?}");
+        }
+        if !out.iter().any(|o| o == name) {
+            out.push(name.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+fn check_redirect_uri(uri: &str, public: bool) -> anyhow::Result<()> {
+    let (scheme, rest) = uri.split_once("://").unwrap_or(("", ""));
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host_only = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let loopback = matches!(host_only, "127.0.0.1" | "[::1]" | "localhost");
+    let ok = match scheme {
+        "https" => !host.is_empty(),
+        "http" => loopback,
+        // Private-use schemes for native apps (RFC 8252 section 7.1).
+        s => public && s.contains('.') && !rest.is_empty(),
+    };
+    if !ok || uri.contains('#') || uri.contains(char::is_whitespace) {
+        bail!(
+            "--redirect-uri {uri:?} must be an https:// URI, http:// on a loopback host, or (public clients) a reverse-domain private scheme, with no fragment"
+        );
+    }
+    Ok(())
+}
+
+fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
+    let policy = load_or_report(&args.config)?;
+    if !policy.environments.contains(&args.env) {
+        bail!(
+            "--env: environment {:?} is not declared in {} ({})",
+            args.env,
+            policy.file,
+            policy.environments.join(", ")
+        );
+    }
+    if args.name.trim().is_empty() {
+        bail!("--name may not be empty");
+    }
+    let scopes = scope_list(&policy, "--scopes", &args.scopes, &args.env)?;
+    if scopes.is_empty() {
+        bail!("--scopes: assign at least one scope");
+    }
+    let default_scopes = match &args.default_scopes {
+        None => scopes.clone(),
+        Some(list) => {
+            let d = scope_list(&policy, "--default-scopes", list, &args.env)?;
+            if let Some(extra) = d.iter().find(|s| !scopes.contains(s)) {
+                bail!("--default-scopes: {extra:?} is not among the assigned --scopes");
+            }
+            d
+        }
+    };
+    for uri in &args.redirect_uris {
+        check_redirect_uri(uri, args.public)?;
+    }
+    if args.public && args.resource_server {
+        bail!(
+            "--resource-server needs a confidential client: it authenticates to introspect; drop --public"
+        );
+    }
+    let secret = (!args.public).then(|| secrets::generate(SecretKind::ClientSecret));
+    let client = ClientRecord {
+        client_id: secrets::generate(SecretKind::ClientId),
+        app_id: secrets::generate(SecretKind::ClientId).replacen("sgci_", "app_", 1),
+        app_name: args.name.clone(),
+        owner: args.owner.clone(),
+        environment: args.env.clone(),
+        secret_hash: secret.as_deref().map(secrets::hash),
+        public: args.public,
+        resource_server: args.resource_server,
+        scopes,
+        default_scopes,
+        redirect_uris: args.redirect_uris.clone(),
+        created_at: unix_now(),
+    };
+    runtime()?.block_on(async {
+        with_store!(policy, store => {
+            if let Some(owner) = &args.owner {
+                if store.user(owner).await?.is_none() {
+                    bail!("--owner: no user {owner:?}; create it first with `scopegate user create`");
+                }
+            }
+            store.create_app(&client.app_id, &client.app_name, client.owner.as_deref(), &client).await?;
+        });
+        Ok::<_, anyhow::Error>(())
+    })?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "client_id": client.client_id,
+                "client_secret": secret,
+                "environment": client.environment,
+                "scopes": client.scopes.join(" "),
+                "default_scopes": client.default_scopes.join(" "),
+            })
+        );
+    } else {
+        println!("client_id:     {}", client.client_id);
+        match &secret {
+            Some(s) => println!(
+                "client_secret: {s}\n(shown once: store it now; scopegate keeps only its hash)"
+            ),
+            None => println!("public client: no secret; use PKCE (S256)"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(config: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    let policy = load_or_report(config)?;
+    let clients = runtime()?.block_on(async {
+        with_store!(policy, store => Ok::<_, anyhow::Error>(store.clients().await?))
+    })?;
+    if json {
+        let rows: Vec<_> = clients
+            .iter()
+            .map(|c| serde_json::json!({"client_id": c.client_id, "name": c.app_name, "environment": c.environment, "public": c.public,
+                "resource_server": c.resource_server, "scopes": c.scopes.join(" "), "default_scopes": c.default_scopes.join(" "), "owner": c.owner}))
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+    } else {
+        for c in &clients {
+            println!(
+                "{}  {:<12} {:<20} scopes: {}",
+                c.client_id,
+                c.environment,
+                c.app_name,
+                c.scopes.join(" ")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,85 @@
+//! `scopegate user`: people who sign in and consent.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use scopegate_server::passwords::hash_password;
+use scopegate_store::{Store, UserRecord};
+
+use crate::policy_file::load_or_report;
+use crate::store_cmd::{runtime, unix_now, with_store};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Create a user; the password is read from the first line of standard input.
+    Create {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        login: String,
+        /// Read the password from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// A permission the user holds (repeatable); `admin` makes a portal administrator.
+        #[arg(long = "permission", value_name = "P")]
+        permissions: Vec<String>,
+    },
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+}
+
+pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Create {
+            config,
+            login,
+            permissions,
+            ..
+        } => {
+            let policy = load_or_report(config)?;
+            if !valid_name(login) {
+                bail!("--login {login:?}: use letters, digits and - _ . @ (at most 128)");
+            }
+            if let Some(p) = permissions.iter().find(|p| !valid_name(p)) {
+                bail!("--permission {p:?}: use letters, digits and - _ . @");
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let password_hash =
+                hash_password(password).map_err(|e| anyhow::anyhow!("--password-stdin: {e}"))?;
+            let user = UserRecord {
+                login: login.clone(),
+                password_hash,
+                permissions: permissions.clone(),
+                enabled: true,
+                created_at: unix_now(),
+            };
+            let created = runtime()?.block_on(async {
+                with_store!(policy, store => Ok::<_, anyhow::Error>(store.create_user(&user).await?))
+            })?;
+            if !created {
+                bail!("--login: user {login:?} already exists");
+            }
+            println!(
+                "user {login} created{}",
+                if permissions.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with permissions {}", permissions.join(" "))
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
