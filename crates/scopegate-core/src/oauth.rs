@@ -123,7 +123,14 @@ pub fn check_scope(
     name: &str,
 ) -> Result<crate::ScopeId, ScopeRefusal> {
     let id = catalog.lookup(name).ok_or(ScopeRefusal::Undeclared)?;
-    if !client.assigned.iter().any(|a| a == name) {
+    // Assignment is closed under implication: a client assigned `orders` may
+    // ask for `read_orders`.
+    let assigned = client
+        .assigned
+        .iter()
+        .filter_map(|a| catalog.lookup(a))
+        .any(|a| catalog.closure_of(a).contains(id));
+    if !assigned {
         return Err(ScopeRefusal::NotAssigned);
     }
     let info = catalog.info(id);

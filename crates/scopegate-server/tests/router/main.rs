@@ -1,0 +1,248 @@
+//! The token, introspection and revocation endpoints through the router
+//! (`tower::ServiceExt::oneshot`), on a real SQLite store and a clock the
+//! tests move. Tokens for the refresh rules are seeded straight into the
+//! store, as the authorization code grant would have issued them.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_debug_implementations
+)]
+
+mod refresh;
+mod token;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use scopegate_core::Policy;
+use scopegate_server::secrets::{self, SecretKind};
+use scopegate_server::{AppState, router};
+use scopegate_store::{ClientRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord};
+use tower::ServiceExt;
+
+pub const POLICY: &str = r#"
+environments = ["sandbox", "production"]
+
+[[scope]]
+name   = "account"
+levels = ["read", "write"]
+
+[[scope]]
+name = "read_orders"
+requires_permissions = ["Orders"]
+
+[[scope]]
+name    = "orders"
+implies = ["read_orders"]
+requires_permissions = ["Orders", "OrderStatuses"]
+
+[[scope]]
+name   = "sell.inventory"
+grants = ["authorization_code"]
+
+[[scope]]
+name         = "feed"
+environments = ["production"]
+
+[[scope]]
+name      = "no_expiry"
+no_expiry = true
+
+[[scope]]
+name         = "decrypt"
+max_lifetime = "90d"
+"#;
+
+pub struct Harness {
+    pub app: axum::Router,
+    pub store: SqliteStore,
+    pub now: Arc<AtomicI64>,
+    _dir: TempDir,
+}
+
+pub struct TempDir(std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub struct Client {
+    pub id: String,
+    pub secret: String,
+}
+
+pub const T0: i64 = 1_800_000_000;
+
+impl Harness {
+    pub async fn new() -> Harness {
+        let dir = std::env::temp_dir().join(format!("scopegate-router-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let policy = Arc::new(Policy::compile("test.toml", POLICY).unwrap());
+        let now = Arc::new(AtomicI64::new(T0));
+        let clock_now = Arc::clone(&now);
+        let state = AppState::new(
+            policy,
+            store.clone(),
+            Arc::new(move || clock_now.load(Ordering::SeqCst)),
+        );
+        Harness {
+            app: router(state),
+            store,
+            now,
+            _dir: TempDir(dir),
+        }
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.now.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    /// Registers a confidential client in `env` with these scopes (defaults: `default`).
+    pub async fn client(
+        &self,
+        env: &str,
+        scopes: &str,
+        default: &str,
+        resource_server: bool,
+    ) -> Client {
+        let secret = secrets::generate(SecretKind::ClientSecret);
+        let id = secrets::generate(SecretKind::ClientId);
+        let split = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        let record = ClientRecord {
+            client_id: id.clone(),
+            app_id: format!("app-{id}"),
+            app_name: "Test".into(),
+            owner: None,
+            environment: env.into(),
+            secret_hash: Some(secrets::hash(&secret)),
+            public: false,
+            resource_server,
+            scopes: split(scopes),
+            default_scopes: split(default),
+            redirect_uris: vec![],
+            created_at: T0,
+        };
+        self.store
+            .create_app(&record.app_id, "Test", None, &record)
+            .await
+            .unwrap();
+        Client { id, secret }
+    }
+
+    pub async fn user(&self, login: &str, permissions: &[&str]) {
+        let u = UserRecord {
+            login: login.into(),
+            password_hash: "x".into(),
+            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+            enabled: true,
+            created_at: T0,
+        };
+        assert!(self.store.create_user(&u).await.unwrap());
+    }
+
+    /// Seeds a user grant's refresh token, as the authorization code grant issues it.
+    pub async fn seed_refresh(
+        &self,
+        client: &Client,
+        subject: &str,
+        grant_scope: &str,
+        granted_at: i64,
+    ) -> String {
+        let secret = secrets::generate(SecretKind::RefreshToken);
+        let t = TokenRecord {
+            hash: secrets::hash(&secret),
+            kind: TokenKind::Refresh,
+            family: secrets::generate(SecretKind::Family),
+            client_id: client.id.clone(),
+            subject: Some(subject.into()),
+            grant_kind: "authorization_code".into(),
+            scope: grant_scope.into(),
+            grant_scope: grant_scope.into(),
+            environment: "production".into(),
+            granted_at,
+            issued_at: T0,
+            expires_at: Some(T0 + 30 * 86_400),
+            used: false,
+            revoked: false,
+        };
+        self.store.insert_tokens(&[t]).await.unwrap();
+        secret
+    }
+
+    /// POSTs a form with HTTP Basic client authentication (if given) and extra headers.
+    pub async fn post(
+        &self,
+        path: &str,
+        client: Option<&Client>,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let body = serde_urlencoded::to_string(form).unwrap();
+        let mut req =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = client {
+            let basic =
+                base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.id, c.secret));
+            req = req.header(header::AUTHORIZATION, format!("Basic {basic}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let response = self
+            .app
+            .clone()
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Answer {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    pub async fn token(&self, client: &Client, form: &[(&str, &str)]) -> Answer {
+        self.post("/oauth2/token", Some(client), form, &[]).await
+    }
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub json: serde_json::Value,
+}
+
+impl Answer {
+    pub fn ok(&self) -> &serde_json::Value {
+        assert_eq!(self.status, StatusCode::OK, "{:#}", self.json);
+        &self.json
+    }
+
+    /// Asserts an RFC 6749 error with this code whose description has `fragment`.
+    pub fn error(&self, code: &str, fragment: &str) {
+        assert_eq!(self.json["error"], code, "{:#}", self.json);
+        let description = self.json["error_description"].as_str().unwrap_or("");
+        assert!(
+            description.contains(fragment),
+            "{description:?} lacks {fragment:?}"
+        );
+        assert_eq!(self.headers[header::CACHE_CONTROL], "no-store");
+    }
+}
