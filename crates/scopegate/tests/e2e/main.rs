@@ -1,9 +1,15 @@
 //! The real `scopegate` binary, driven as users drive it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_debug_implementations
+)]
 
 mod cli;
 mod readmes;
+mod server;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

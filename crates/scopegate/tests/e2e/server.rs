@@ -1,0 +1,357 @@
+//! `scopegate serve` as users run it: a policy, `app create`, then a standard
+//! OAuth client (the `oauth2` crate) and plain HTTP against the real binary.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use oauth2::basic::BasicClient;
+use oauth2::{ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
+
+/// A running `scopegate serve` on a free port with its own SQLite file; killed on drop.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub config: PathBuf,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Server {
+    /// Starts the server on a copy of `example` whose database lives in a temp dir.
+    pub fn start(example: &str) -> Server {
+        let dir = std::env::temp_dir().join(format!(
+            "scopegate-e2e-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let source = std::fs::read_to_string(
+            crate::workspace_root().join(format!("examples/{example}/scopegate.toml")),
+        )
+        .unwrap();
+        let db = format!("sqlite://{}/scopegate.db", dir.display());
+        let config = dir.join("scopegate.toml");
+        std::fs::write(&config, source.replace("sqlite://scopegate.db", &db)).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
+            .args([
+                "serve",
+                "--config",
+                config.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        Server {
+            child,
+            base,
+            config,
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `scopegate app create … --json` against this server's database.
+    pub fn app(&self, extra: &[&str]) -> (String, String) {
+        let mut args = vec![
+            "app",
+            "create",
+            "--config",
+            self.config.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = crate::scopegate(&args);
+        assert!(o.status.success(), "{}", crate::stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (
+            v["client_id"].as_str().unwrap().to_owned(),
+            v["client_secret"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_standard_oauth_client_gets_an_app_token() {
+    let s = Server::start("app-analytics");
+    let (id, secret) = s.app(&[
+        "--name",
+        "Reports",
+        "--env",
+        "production",
+        "--scopes",
+        "account:read products:write",
+        "--default-scopes",
+        "account:read",
+    ]);
+    let client = BasicClient::new(ClientId::new(id))
+        .set_client_secret(ClientSecret::new(secret))
+        .set_token_uri(TokenUrl::new(s.url("/oauth2/token")).unwrap());
+    let token = client
+        .exchange_client_credentials()
+        .add_scope(Scope::new("products:write".into()))
+        .request_async(&http())
+        .await
+        .unwrap();
+    assert!(token.access_token().secret().starts_with("sgat_"));
+    assert_eq!(
+        token
+            .scopes()
+            .map(|s| s.iter().map(|x| x.to_string()).collect::<Vec<_>>()),
+        Some(vec!["products:write".to_owned()])
+    );
+    assert!(
+        token.refresh_token().is_none(),
+        "client_credentials gives no refresh token"
+    );
+    assert_eq!(token.expires_in().map(|d| d.as_secs()), Some(3600));
+}
+
+#[tokio::test]
+async fn token_introspect_revoke_round_trip_over_http() {
+    let s = Server::start("app-analytics");
+    let (id, secret) = s.app(&[
+        "--name",
+        "Reports",
+        "--env",
+        "production",
+        "--scopes",
+        "account:read account:write",
+    ]);
+    let h = http();
+    let issued: serde_json::Value = h
+        .post(s.url("/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        issued["scope"], "account:write",
+        "defaults are all assigned scopes, normalized"
+    );
+    let token = issued["access_token"].as_str().unwrap();
+    let introspect = || async {
+        h.post(s.url("/oauth2/introspect"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(introspect().await["active"], true);
+    let revoked = h
+        .post(s.url("/oauth2/revoke"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(introspect().await, serde_json::json!({"active": false}));
+}
+
+#[tokio::test]
+async fn metadata_advertises_every_endpoint_and_scope() {
+    let s = Server::start("storefront");
+    let m: serde_json::Value = http()
+        .get(s.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["issuer"], "http://127.0.0.1:8080");
+    assert_eq!(m["token_endpoint"], "http://127.0.0.1:8080/oauth2/token");
+    assert_eq!(
+        m["introspection_endpoint"],
+        "http://127.0.0.1:8080/oauth2/introspect"
+    );
+    assert_eq!(
+        m["revocation_endpoint"],
+        "http://127.0.0.1:8080/oauth2/revoke"
+    );
+    let scopes: Vec<&str> = m["scopes_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        scopes.contains(&"orders") && scopes.contains(&"no_expiry") && scopes.len() == 16,
+        "{scopes:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_client_credentials_are_401_with_a_basic_challenge() {
+    let s = Server::start("app-analytics");
+    let r = http()
+        .post(s.url("/oauth2/token"))
+        .basic_auth("sgci_nobody", Some("x"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"scopegate\"");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+}
+
+#[test]
+fn app_create_refuses_bad_input_in_one_line_and_writes_nothing() {
+    let s = Server::start("marketplace");
+    let config = s.config.to_str().unwrap();
+    let inv = "https://api.example.com/oauth/api_scope/sell.inventory";
+    for (args, fragment) in [
+        (
+            vec!["--env", "staging", "--scopes", inv],
+            "--env: environment \"staging\" is not declared",
+        ),
+        (
+            vec!["--env", "sandbox", "--scopes", "nope"],
+            "--scopes: scope \"nope\" is not declared",
+        ),
+        (
+            vec![
+                "--env",
+                "sandbox",
+                "--scopes",
+                "https://api.example.com/oauth/api_scope/buy.item.feed",
+            ],
+            "not available in environment \"sandbox\"",
+        ),
+        (
+            vec![
+                "--env",
+                "sandbox",
+                "--scopes",
+                inv,
+                "--default-scopes",
+                "https://api.example.com/oauth/api_scope",
+            ],
+            "is not among the assigned --scopes",
+        ),
+        (
+            vec![
+                "--env",
+                "sandbox",
+                "--scopes",
+                inv,
+                "--redirect-uri",
+                "http://evil.example/cb",
+            ],
+            "--redirect-uri",
+        ),
+        (
+            vec!["--env", "sandbox", "--scopes", inv, "--owner", "ghost"],
+            "--owner: no user \"ghost\"",
+        ),
+    ] {
+        let mut full = vec!["app", "create", "--config", config, "--name", "X"];
+        full.extend(args);
+        let o = crate::scopegate(&full);
+        assert_eq!(o.status.code(), Some(2), "{full:?}");
+        let err = crate::stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(fragment), "{err} lacks {fragment}");
+    }
+    let listed = crate::scopegate(&["app", "list", "--config", config, "--json"]);
+    assert_eq!(crate::stdout(&listed).trim(), "[]", "nothing half-written");
+}
+
+#[test]
+fn user_create_reads_the_password_from_stdin_and_refuses_duplicates() {
+    let s = Server::start("storefront");
+    let config = s.config.to_str().unwrap();
+    let create = |password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
+            .args([
+                "user",
+                "create",
+                "--config",
+                config,
+                "--login",
+                "alice",
+                "--password-stdin",
+                "--permission",
+                "Orders",
+                "--permission",
+                "OrderStatuses",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = create("short\n");
+    assert_eq!(short.status.code(), Some(2));
+    assert!(
+        crate::stderr(&short).contains("at least 8 characters"),
+        "{}",
+        crate::stderr(&short)
+    );
+    let ok = create("correct horse battery\n");
+    assert!(ok.status.success(), "{}", crate::stderr(&ok));
+    assert_eq!(
+        crate::stdout(&ok).trim(),
+        "user alice created with permissions Orders OrderStatuses"
+    );
+    let again = create("correct horse battery\n");
+    assert!(
+        crate::stderr(&again).contains("already exists"),
+        "{}",
+        crate::stderr(&again)
+    );
+}
