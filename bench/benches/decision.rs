@@ -10,10 +10,7 @@ use scopegate_bench::{generated_policy, generated_requests};
 use scopegate_core::{Caller, CoverFor, Policy};
 
 fn storefront() -> Policy {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/storefront/scopegate.toml"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/storefront/scopegate.toml");
     let source = std::fs::read_to_string(path).unwrap_or_default();
     Policy::compile(path, &source).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -28,10 +25,7 @@ fn decide_all(policy: &Policy, requests: &[(&str, String)], caller: Caller<'_>) 
 fn decision(c: &mut Criterion) {
     let mut group = c.benchmark_group("decision");
     let sf = storefront();
-    let granted = sf
-        .catalog
-        .parse_list("orders read_catalog decrypt")
-        .unwrap_or_default();
+    let granted = sf.catalog.parse_list("orders read_catalog decrypt").unwrap_or_default();
     let held = sf.catalog.close(&granted);
     let requests: Vec<(&str, String)> = vec![
         ("GET", "/api/v1/orders/12345".into()),
@@ -49,8 +43,8 @@ fn decision(c: &mut Criterion) {
     });
 
     for routes in [100usize, 1_000, 10_000] {
-        let policy = Policy::compile("generated.toml", &generated_policy(routes, 1_000))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let policy =
+            Policy::compile("generated.toml", &generated_policy(routes, 1_000)).unwrap_or_else(|e| panic!("{e}"));
         let granted = policy
             .catalog
             .parse_list("area0:write area1:read area2:read area3:write area4:read")
@@ -58,18 +52,15 @@ fn decision(c: &mut Criterion) {
         let held = policy.catalog.close(&granted);
         let requests = generated_requests(routes);
         group.throughput(criterion::Throughput::Elements(requests.len() as u64));
-        group.bench_with_input(
-            BenchmarkId::new("generated_1000_scopes", routes),
-            &routes,
-            |b, _| b.iter(|| decide_all(&policy, black_box(&requests), Caller::Client(&held))),
-        );
+        group.bench_with_input(BenchmarkId::new("generated_1000_scopes", routes), &routes, |b, _| {
+            b.iter(|| decide_all(&policy, black_box(&requests), Caller::Client(&held)))
+        });
     }
     group.finish();
 }
 
 fn cover(c: &mut Criterion) {
-    let policy = Policy::compile("generated.toml", &generated_policy(10_000, 1_000))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let policy = Policy::compile("generated.toml", &generated_policy(10_000, 1_000)).unwrap_or_else(|e| panic!("{e}"));
     let endpoints: Vec<String> = generated_requests(10_000)
         .into_iter()
         .take(50)

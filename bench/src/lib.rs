@@ -15,8 +15,7 @@ pub fn generated_policy(routes: usize, scopes: usize) -> String {
         let f = r % families;
         let base = format!("/svc{svc}/v1/res{res}");
         src += &format!("[[route]]\nmatch = \"GET {base}\"\nany_of = [\"area{f}:read\"]\n\n");
-        src +=
-            &format!("[[route]]\nmatch = \"GET {base}/{{id}}\"\nany_of = [\"area{f}:read\"]\n\n");
+        src += &format!("[[route]]\nmatch = \"GET {base}/{{id}}\"\nany_of = [\"area{f}:read\"]\n\n");
         src += &format!("[[route]]\nmatch = \"* {base}/{{id}}\"\nall_of = [\"area{f}:write\"]\n\n");
         src += &format!(
             "[[route]]\nmatch = \"GET {base}/{{id}}/sub/*\"\nany_of = [\"area{f}:read\", \"area{}:read\"]\n\n",

@@ -14,14 +14,8 @@ fn rss_kib() -> Option<u64> {
 }
 
 fn main() {
-    let routes: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(10_000);
-    let scopes: usize = std::env::args()
-        .nth(2)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1_000);
+    let routes: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let scopes: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(1_000);
     let source = generated_policy(routes, scopes);
     let bytes = source.len();
     let before = rss_kib().unwrap_or(0);

@@ -168,10 +168,7 @@ impl Catalog {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (ScopeId, &ScopeInfo)> {
-        self.scopes
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (ScopeId(i as u32), s))
+        self.scopes.iter().enumerate().map(|(i, s)| (ScopeId(i as u32), s))
     }
 
     /// `id` and everything it implies.
@@ -192,10 +189,7 @@ impl Catalog {
     pub fn parse_list(&self, list: &str) -> Result<ScopeSet, UndeclaredScope> {
         let mut set = self.empty_set();
         for name in crate::scope::split_scope_list(list) {
-            set.insert(
-                self.lookup(name)
-                    .ok_or_else(|| UndeclaredScope(name.to_owned()))?,
-            );
+            set.insert(self.lookup(name).ok_or_else(|| UndeclaredScope(name.to_owned()))?);
         }
         Ok(set)
     }

@@ -42,9 +42,7 @@ pub enum CoverError {
     BadPath { endpoint: String, reason: String },
     #[error("{endpoint:?}: no route matches, so no scope can allow it")]
     NoRoute { endpoint: String },
-    #[error(
-        "{endpoint:?} (route \"{route}\") needs {needs}, but no scope that grants it is available {under}"
-    )]
+    #[error("{endpoint:?} (route \"{route}\") needs {needs}, but no scope that grants it is available {under}")]
     Unsatisfiable {
         endpoint: String,
         route: String,
@@ -67,11 +65,7 @@ impl fmt::Display for CoverFor<'_> {
 impl Policy {
     /// The smallest scope set under which a token may call every endpoint
     /// (`"METHOD PATH"`). Provably minimal in size; see the module docs.
-    pub fn scopes_for<S: AsRef<str>>(
-        &self,
-        endpoints: &[S],
-        under: CoverFor<'_>,
-    ) -> Result<Cover, CoverError> {
+    pub fn scopes_for<S: AsRef<str>>(&self, endpoints: &[S], under: CoverFor<'_>) -> Result<Cover, CoverError> {
         let catalog = &self.catalog;
         let mut candidates = catalog.empty_set();
         for (id, info) in catalog.iter() {
@@ -93,8 +87,7 @@ impl Policy {
         for endpoint in endpoints {
             let endpoint = endpoint.as_ref().trim();
             let mut parts = endpoint.split_whitespace();
-            let (Some(method), Some(target), None) = (parts.next(), parts.next(), parts.next())
-            else {
+            let (Some(method), Some(target), None) = (parts.next(), parts.next(), parts.next()) else {
                 return Err(CoverError::BadEndpoint {
                     endpoint: endpoint.to_owned(),
                 });
@@ -103,11 +96,11 @@ impl Policy {
                 endpoint: endpoint.to_owned(),
                 reason: e.to_string(),
             })?;
-            let route_id =
-                self.match_route(method, &target.path)
-                    .ok_or_else(|| CoverError::NoRoute {
-                        endpoint: endpoint.to_owned(),
-                    })?;
+            let route_id = self
+                .match_route(method, &target.path)
+                .ok_or_else(|| CoverError::NoRoute {
+                    endpoint: endpoint.to_owned(),
+                })?;
             routes.push(route_id);
             let route = self.route(route_id);
             let unsatisfiable = |needs: String| CoverError::Unsatisfiable {
@@ -187,11 +180,7 @@ struct Search<'a> {
 
 impl Search<'_> {
     fn run(&mut self, picked: ScopeSet, size: usize, privilege: usize) {
-        let open: Vec<&ScopeSet> = self
-            .constraints
-            .iter()
-            .filter(|c| !c.intersects(&picked))
-            .collect();
+        let open: Vec<&ScopeSet> = self.constraints.iter().filter(|c| !c.intersects(&picked)).collect();
         if open.is_empty() {
             let better = match &self.best {
                 None => true,

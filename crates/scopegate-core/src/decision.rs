@@ -110,10 +110,7 @@ impl Policy {
         };
         let because = match requirement {
             Requirement::None | Requirement::Client => Some(Allowance::AnyClient),
-            Requirement::AnyOf(any) => any
-                .iter()
-                .find(|&id| held.contains(id))
-                .map(Allowance::Holds),
+            Requirement::AnyOf(any) => any.iter().find(|&id| held.contains(id)).map(Allowance::Holds),
             Requirement::AllOf(all) => all.is_subset(held.set()).then_some(Allowance::HoldsAll),
         };
         match because {

@@ -45,10 +45,7 @@ mod tests {
         assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
         assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
-        assert_eq!(
-            parse_duration("30d"),
-            Some(Duration::from_secs(30 * 86_400))
-        );
+        assert_eq!(parse_duration("30d"), Some(Duration::from_secs(30 * 86_400)));
         for bad in [
             "",
             "h",

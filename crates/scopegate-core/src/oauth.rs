@@ -21,6 +21,7 @@ pub enum ErrorCode {
     UnsupportedGrantType,
     InvalidScope,
     AccessDenied,
+    UnsupportedResponseType,
 }
 
 impl ErrorCode {
@@ -33,6 +34,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
         }
     }
 }
@@ -71,9 +73,7 @@ impl fmt::Display for ScopeRefusal {
             ScopeRefusal::GrantNotAllowed(g) => {
                 write!(f, "is not allowed for {g} ({})", g.token_kind())
             }
-            ScopeRefusal::NotInEnvironment => {
-                f.write_str("is not available in this client's environment")
-            }
+            ScopeRefusal::NotInEnvironment => f.write_str("is not available in this client's environment"),
         }
     }
 }
@@ -91,10 +91,7 @@ pub struct ClientScopes<'a> {
 /// The scope list a token request asks for: the `scope` parameter and the
 /// `X-OAuth-Scope` header are two spellings of one list; both present and
 /// different is `invalid_request`.
-pub fn requested_scope<'a>(
-    param: Option<&'a str>,
-    header: Option<&'a str>,
-) -> Result<Option<&'a str>, OAuthError> {
+pub fn requested_scope<'a>(param: Option<&'a str>, header: Option<&'a str>) -> Result<Option<&'a str>, OAuthError> {
     match (param, header) {
         (Some(p), Some(h)) => {
             let a: Vec<&str> = split_scope_list(p).collect();
@@ -173,16 +170,12 @@ pub fn decide_scope(
         }
         Some(list) => {
             for name in split_scope_list(list) {
-                let id = check_scope(catalog, client, grant, name).map_err(|why| {
-                    OAuthError::new(ErrorCode::InvalidScope, format!("scope \"{name}\" {why}"))
-                })?;
+                let id = check_scope(catalog, client, grant, name)
+                    .map_err(|why| OAuthError::new(ErrorCode::InvalidScope, format!("scope \"{name}\" {why}")))?;
                 set.insert(id);
             }
             if set.is_empty() {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidScope,
-                    "the scope list is empty",
-                ));
+                return Err(OAuthError::new(ErrorCode::InvalidScope, "the scope list is empty"));
             }
         }
     }
@@ -203,9 +196,7 @@ pub fn decide_refresh_scope(
     let granted = catalog.parse_list(grant_scope).map_err(|e| {
         OAuthError::new(
             ErrorCode::InvalidGrant,
-            format!(
-                "the grant carries a scope the policy no longer declares ({e}); obtain a new grant"
-            ),
+            format!("the grant carries a scope the policy no longer declares ({e}); obtain a new grant"),
         )
     })?;
     let held = catalog.close(&granted);
@@ -234,12 +225,8 @@ pub fn decide_refresh_scope(
         }
     };
     for id in wanted.iter() {
-        check_scope(catalog, client, grant, catalog.name(id)).map_err(|why| {
-            OAuthError::new(
-                ErrorCode::InvalidScope,
-                format!("scope \"{}\" {why}", catalog.name(id)),
-            )
-        })?;
+        check_scope(catalog, client, grant, catalog.name(id))
+            .map_err(|why| OAuthError::new(ErrorCode::InvalidScope, format!("scope \"{}\" {why}", catalog.name(id))))?;
     }
     Ok(catalog.normalize(&wanted))
 }
@@ -269,13 +256,7 @@ fn secs(d: Duration) -> i64 {
 /// get no refresh token; `no_expiry` tokens no expiry, unless a
 /// `max_lifetime` caps them; every `max_lifetime` caps every token, counted
 /// from the original grant.
-pub fn lifetimes(
-    policy: &Policy,
-    scope: &ScopeSet,
-    grant: GrantKind,
-    granted_at: i64,
-    now: i64,
-) -> Lifetimes {
+pub fn lifetimes(policy: &Policy, scope: &ScopeSet, grant: GrantKind, granted_at: i64, now: i64) -> Lifetimes {
     let catalog = &policy.catalog;
     let tokens = &policy.settings.tokens;
     let held = catalog.close(scope);
@@ -302,5 +283,157 @@ pub fn lifetimes(
     Lifetimes {
         access_expires_at,
         refresh,
+    }
+}
+
+/// A redirect URI the client registered (or, for a public client, the same
+/// loopback URI on another port). Only [`match_redirect`] makes one, so an
+/// authorize endpoint cannot redirect anywhere else.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RegisteredRedirectUri(String);
+
+impl RegisteredRedirectUri {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// This URI with `params` appended to its query (RFC 6749 section 4.1.2).
+    pub fn with_params(&self, params: &str) -> String {
+        let separator = if self.0.contains('?') { '&' } else { '?' };
+        format!("{}{separator}{params}", self.0)
+    }
+}
+
+/// Why no redirect may happen. The endpoint shows an error page instead.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum RedirectError {
+    #[error("this app has no redirect URI registered")]
+    NoneRegistered,
+    #[error("redirect_uri is required: this app registers more than one")]
+    Ambiguous,
+    #[error("redirect_uri {0:?} is not registered for this app (redirect URIs must match exactly)")]
+    NotRegistered(String),
+}
+
+/// `(host, port, path and query)` of an `http://127.0.0.1` or `http://[::1]` URI.
+fn loopback_parts(uri: &str) -> Option<(&str, &str, &str)> {
+    let rest = uri.strip_prefix("http://")?;
+    let (authority, path) = rest.find(['/', '?']).map_or((rest, ""), |i| rest.split_at(i));
+    let (host, port) = if let Some(v6) = authority.strip_prefix("[::1]") {
+        ("[::1]", v6.strip_prefix(':').unwrap_or(v6))
+    } else {
+        let (h, p) = authority.split_once(':').unwrap_or((authority, ""));
+        (h, p)
+    };
+    let port_ok = port.is_empty() || (port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()));
+    (matches!(host, "127.0.0.1" | "[::1]") && port_ok).then_some((host, port, path))
+}
+
+/// Matches a requested redirect URI against the registered ones (RFC 9700
+/// section 4.1.3: exact string match), with the one exception of RFC 8252
+/// section 7.3: a public client's loopback URI may use any port.
+pub fn match_redirect(
+    registered: &[String],
+    requested: Option<&str>,
+    public: bool,
+) -> Result<RegisteredRedirectUri, RedirectError> {
+    let Some(requested) = requested else {
+        return match registered {
+            [] => Err(RedirectError::NoneRegistered),
+            [only] => Ok(RegisteredRedirectUri(only.clone())),
+            _ => Err(RedirectError::Ambiguous),
+        };
+    };
+    if registered.iter().any(|r| r == requested) {
+        return Ok(RegisteredRedirectUri(requested.to_owned()));
+    }
+    if public {
+        if let Some((host, _, path)) = loopback_parts(requested) {
+            let same = registered
+                .iter()
+                .filter_map(|r| loopback_parts(r))
+                .any(|(h, _, p)| h == host && p == path);
+            if same {
+                return Ok(RegisteredRedirectUri(requested.to_owned()));
+            }
+        }
+    }
+    if registered.is_empty() {
+        Err(RedirectError::NoneRegistered)
+    } else {
+        Err(RedirectError::NotRegistered(requested.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::*;
+
+    fn reg(uris: &[&str]) -> Vec<String> {
+        uris.iter().map(|u| (*u).to_owned()).collect()
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly() {
+        let r = reg(&["https://app.example/cb"]);
+        assert!(match_redirect(&r, Some("https://app.example/cb"), false).is_ok());
+        for bad in [
+            "https://app.example/cb/",
+            "https://app.example/cb?x=1",
+            "https://APP.example/cb",
+            "https://app.example/c",
+            "https://app.example/cb#f",
+        ] {
+            assert_eq!(
+                match_redirect(&r, Some(bad), false),
+                Err(RedirectError::NotRegistered(bad.to_owned())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn omitted_redirect_uri_needs_exactly_one_registered() {
+        assert_eq!(
+            match_redirect(&reg(&["https://a/cb"]), None, false).map(|r| r.0),
+            Ok("https://a/cb".to_owned())
+        );
+        assert_eq!(
+            match_redirect(&reg(&["https://a/cb", "https://b/cb"]), None, false),
+            Err(RedirectError::Ambiguous)
+        );
+        assert_eq!(match_redirect(&[], None, false), Err(RedirectError::NoneRegistered));
+    }
+
+    #[test]
+    fn loopback_port_may_vary_for_public_clients_only() {
+        let r = reg(&["http://127.0.0.1/callback", "http://[::1]:8000/cb"]);
+        assert!(match_redirect(&r, Some("http://127.0.0.1:51234/callback"), true).is_ok());
+        assert!(match_redirect(&r, Some("http://[::1]:9/cb"), true).is_ok());
+        assert!(
+            match_redirect(&r, Some("http://127.0.0.1:51234/callback"), false).is_err(),
+            "confidential: exact only"
+        );
+        assert!(
+            match_redirect(&r, Some("http://127.0.0.1:51234/other"), true).is_err(),
+            "path must match"
+        );
+        assert!(match_redirect(&r, Some("http://127.0.0.1.evil.example:80/callback"), true).is_err());
+        assert!(
+            match_redirect(&r, Some("http://localhost:5000/callback"), true).is_err(),
+            "localhost is not a loopback literal"
+        );
+    }
+
+    #[test]
+    fn with_params_appends_to_an_existing_query() {
+        assert_eq!(
+            RegisteredRedirectUri("https://a/cb?x=1".into()).with_params("code=c"),
+            "https://a/cb?x=1&code=c"
+        );
+        assert_eq!(
+            RegisteredRedirectUri("https://a/cb".into()).with_params("code=c"),
+            "https://a/cb?code=c"
+        );
     }
 }

@@ -61,9 +61,7 @@ pub enum PathError {
     AmbiguousByte { byte: u8, at: usize },
     #[error("empty segment ('//') at byte {at}")]
     EmptySegment { at: usize },
-    #[error(
-        "dot segment {segment:?}: '.' and '..' segments, and segments ending in '.', are refused"
-    )]
+    #[error("dot segment {segment:?}: '.' and '..' segments, and segments ending in '.', are refused")]
     DotSegment { segment: String },
     #[error("the percent-decoded path is not valid UTF-8 (overlong and truncated forms included)")]
     InvalidUtf8,
@@ -97,9 +95,7 @@ enum Raw {
 const fn raw_class(b: u8) -> Raw {
     match b {
         b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => Raw::Keep,
-        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@' => {
-            Raw::Keep
-        }
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@' => Raw::Keep,
         b'"' | b'<' | b'>' | b'[' | b']' | b'^' | b'`' | b'{' | b'|' | b'}' => Raw::Encode,
         0x80..=0xFF => Raw::Encode,
         _ => Raw::Refuse, // controls, space, '\\', ';', and '%', '/', '?', '#' handled apart
@@ -190,15 +186,10 @@ pub fn canonicalize_path(path: &str) -> Result<Cow<'_, str>, PathError> {
                     _ => return Err(PathError::BadEscape { at: i }),
                 };
                 if refused_encoded(decoded) {
-                    return Err(PathError::EncodedDelimiter {
-                        byte: decoded,
-                        at: i,
-                    });
+                    return Err(PathError::EncodedDelimiter { byte: decoded, at: i });
                 }
                 // Canonical escapes are upper-case and never of an unreserved byte.
-                if is_unreserved_not_dot(decoded)
-                    || bytes[i + 1..i + 3].iter().any(u8::is_ascii_lowercase)
-                {
+                if is_unreserved_not_dot(decoded) || bytes[i + 1..i + 3].iter().any(u8::is_ascii_lowercase) {
                     rewrite = true;
                 }
                 has_escape_or_utf8 = true;
@@ -229,8 +220,7 @@ pub fn canonicalize_path(path: &str) -> Result<Cow<'_, str>, PathError> {
     while i < bytes.len() {
         let b = bytes[i];
         if b == b'%' {
-            let decoded =
-                (hex_val(bytes[i + 1]).unwrap_or(0) << 4) | hex_val(bytes[i + 2]).unwrap_or(0);
+            let decoded = (hex_val(bytes[i + 1]).unwrap_or(0) << 4) | hex_val(bytes[i + 2]).unwrap_or(0);
             if is_unreserved_not_dot(decoded) {
                 out.push(decoded as char);
             } else {

@@ -227,9 +227,7 @@ struct Compiler<'a> {
 const NAME_RULE: &str = "letters, digits, '-' and '_'";
 
 fn is_simple_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Compiler<'_> {
@@ -256,15 +254,10 @@ impl Compiler<'_> {
             if !is_simple_name(name) {
                 self.err(
                     env.span(),
-                    format!(
-                        "`environments`: {name:?} is not a valid environment name ({NAME_RULE})"
-                    ),
+                    format!("`environments`: {name:?} is not a valid environment name ({NAME_RULE})"),
                 );
             } else if out.contains(name) {
-                self.err(
-                    env.span(),
-                    format!("`environments`: {name:?} is listed twice"),
-                );
+                self.err(env.span(), format!("`environments`: {name:?} is listed twice"));
             } else {
                 out.push(name.clone());
             }
@@ -309,7 +302,10 @@ impl Compiler<'_> {
                     .iter()
                     .any(|p| v.starts_with(p) && v.len() > p.len());
                 if !ok {
-                    self.err(d.span(), format!("`database`: {v:?} must be \"sqlite://FILE\" or \"postgres://USER@HOST/DB\""));
+                    self.err(
+                        d.span(),
+                        format!("`database`: {v:?} must be \"sqlite://FILE\" or \"postgres://USER@HOST/DB\""),
+                    );
                 }
                 v.clone()
             }
@@ -325,20 +321,12 @@ impl Compiler<'_> {
         })
     }
 
-    fn duration(
-        &mut self,
-        key: &str,
-        raw: Option<&Spanned<String>>,
-        default: Duration,
-    ) -> Duration {
+    fn duration(&mut self, key: &str, raw: Option<&Spanned<String>>, default: Duration) -> Duration {
         let Some(raw) = raw else { return default };
         parse_duration(raw.get_ref()).unwrap_or_else(|| {
             self.err(
                 raw.span(),
-                format!(
-                    "`{key}`: {:?} is not a duration; use {DURATION_FORMAT}",
-                    raw.get_ref()
-                ),
+                format!("`{key}`: {:?} is not a duration; use {DURATION_FORMAT}", raw.get_ref()),
             );
             default
         })
@@ -351,7 +339,10 @@ impl Compiler<'_> {
                 "opaque" => TokenFormat::Opaque,
                 "jwt" => TokenFormat::Jwt,
                 other => {
-                    self.err(f.span(), format!("`tokens.format`: {other:?} is not a token format; use \"opaque\" or \"jwt\""));
+                    self.err(
+                        f.span(),
+                        format!("`tokens.format`: {other:?} is not a token format; use \"opaque\" or \"jwt\""),
+                    );
                     TokenFormat::Opaque
                 }
             },
@@ -405,13 +396,17 @@ impl Compiler<'_> {
             None if environments.len() == 1 => environments[0].clone(),
             None if environments.iter().any(|e| e == "production") => "production".to_owned(),
             None => {
-                self.err(0..0, format!("`gateway.environment` must name the environment the gateway serves (one of {})", environments.join(", ")));
+                self.err(
+                    0..0,
+                    format!(
+                        "`gateway.environment` must name the environment the gateway serves (one of {})",
+                        environments.join(", ")
+                    ),
+                );
                 String::new()
             }
         };
-        let basic_auth = raw
-            .and_then(|g| g.basic_auth.as_ref())
-            .is_some_and(|b| *b.get_ref());
+        let basic_auth = raw.and_then(|g| g.basic_auth.as_ref()).is_some_and(|b| *b.get_ref());
         GatewaySettings {
             upstream,
             environment,
@@ -436,21 +431,20 @@ impl Compiler<'_> {
             let token = match ScopeToken::parse(name) {
                 Ok(token) => token,
                 Err(e) => {
-                    self.err(
-                        scope.name.span(),
-                        format!("{label}: `name` is not a valid scope: {e}"),
-                    );
+                    self.err(scope.name.span(), format!("{label}: `name` is not a valid scope: {e}"));
                     continue;
                 }
             };
             if name.contains(',') {
-                self.err(scope.name.span(), format!("{label}: `name` may not contain ',' because X-OAuth-Scope separates scopes with commas"));
+                self.err(
+                    scope.name.span(),
+                    format!("{label}: `name` may not contain ',' because X-OAuth-Scope separates scopes with commas"),
+                );
                 continue;
             }
             let grants = self.grants(&label, scope.grants.as_ref());
             let envs = self.scope_environments(&label, scope.environments.as_ref(), environments);
-            let requires_permissions =
-                self.permissions(&label, scope.requires_permissions.as_ref());
+            let requires_permissions = self.permissions(&label, scope.requires_permissions.as_ref());
             let max_lifetime = scope.max_lifetime.as_ref().and_then(|m| {
                 parse_duration(m.get_ref()).or_else(|| {
                     self.err(
@@ -475,29 +469,25 @@ impl Compiler<'_> {
                 implies: Vec::new(),
                 line,
             };
-            let mut declare =
-                |c: &mut Self, info: ScopeInfo, span: Range<usize>| -> Option<usize> {
-                    let key = info.name.as_str().to_owned();
-                    if let Some(&first) = by_name.get(&key) {
-                        let first_line = infos[first].line;
-                        c.err(
-                            span,
-                            format!("scope {key:?} is declared twice (first at line {first_line})"),
-                        );
-                        return None;
-                    }
-                    infos.push(info);
-                    by_name.insert(key, infos.len() - 1);
-                    Some(infos.len() - 1)
-                };
+            let mut declare = |c: &mut Self, info: ScopeInfo, span: Range<usize>| -> Option<usize> {
+                let key = info.name.as_str().to_owned();
+                if let Some(&first) = by_name.get(&key) {
+                    let first_line = infos[first].line;
+                    c.err(
+                        span,
+                        format!("scope {key:?} is declared twice (first at line {first_line})"),
+                    );
+                    return None;
+                }
+                infos.push(info);
+                by_name.insert(key, infos.len() - 1);
+                Some(infos.len() - 1)
+            };
 
             match &scope.levels {
                 None => {
                     if let Some(ld) = &scope.level_descriptions {
-                        self.err(
-                            ld.span(),
-                            format!("{label}: `level_descriptions` needs `levels`"),
-                        );
+                        self.err(ld.span(), format!("{label}: `level_descriptions` needs `levels`"));
                     }
                     if let Some(id) = declare(self, base, scope.name.span()) {
                         if let Some(implies) = &scope.implies {
@@ -510,7 +500,12 @@ impl Compiler<'_> {
                         self.err(implies.span(), format!("{label}: `implies` cannot be combined with `levels` (which level would imply it?); declare the implied scope's relation on a plain scope instead"));
                     }
                     if levels.get_ref().is_empty() {
-                        self.err(levels.span(), format!("{label}: `levels` may not be empty; list them lowest first, e.g. [\"read\", \"write\"]"));
+                        self.err(
+                            levels.span(),
+                            format!(
+                                "{label}: `levels` may not be empty; list them lowest first, e.g. [\"read\", \"write\"]"
+                            ),
+                        );
                     }
                     let mut seen: Vec<&str> = Vec::new();
                     let mut prev: Option<usize> = None;
@@ -565,19 +560,15 @@ impl Compiler<'_> {
             let label = format!("scope {:?}", infos[id].name.as_str());
             for target in implies.get_ref() {
                 match by_name.get(target.get_ref()) {
-                    Some(&t) if t == id => self.err(
-                        target.span(),
-                        format!("{label}: `implies` names the scope itself"),
-                    ),
+                    Some(&t) if t == id => {
+                        self.err(target.span(), format!("{label}: `implies` names the scope itself"))
+                    }
                     Some(&t) => infos[id].implies.push(ScopeId(t as u32)),
                     None => {
                         let hint = suggest(target.get_ref(), &families);
                         self.err(
                             target.span(),
-                            format!(
-                                "{label}: `implies` names undeclared scope {:?}{hint}",
-                                target.get_ref()
-                            ),
+                            format!("{label}: `implies` names undeclared scope {:?}{hint}", target.get_ref()),
                         );
                     }
                 }
@@ -613,17 +604,17 @@ impl Compiler<'_> {
             }
         }
         if list.get_ref().is_empty() {
-            self.err(list.span(), format!("{label}: `grants` may not be empty (no token could carry the scope); omit it to allow every grant"));
+            self.err(
+                list.span(),
+                format!(
+                    "{label}: `grants` may not be empty (no token could carry the scope); omit it to allow every grant"
+                ),
+            );
         }
         out
     }
 
-    fn scope_environments(
-        &mut self,
-        label: &str,
-        raw: Option<&List>,
-        declared: &[String],
-    ) -> Vec<String> {
+    fn scope_environments(&mut self, label: &str, raw: Option<&List>, declared: &[String]) -> Vec<String> {
         let Some(list) = raw else {
             return declared.to_vec();
         };
@@ -636,7 +627,10 @@ impl Compiler<'_> {
             }
         }
         if list.get_ref().is_empty() {
-            self.err(list.span(), format!("{label}: `environments` may not be empty; omit it to make the scope available everywhere"));
+            self.err(
+                list.span(),
+                format!("{label}: `environments` may not be empty; omit it to make the scope available everywhere"),
+            );
         }
         out
     }
@@ -696,12 +690,7 @@ impl Compiler<'_> {
         (routes, router)
     }
 
-    fn requirement(
-        &mut self,
-        label: &str,
-        r: &RawRoute,
-        catalog: Option<&Catalog>,
-    ) -> Option<Requirement> {
+    fn requirement(&mut self, label: &str, r: &RawRoute, catalog: Option<&Catalog>) -> Option<Requirement> {
         let span = r.pattern.span();
         match (&r.require, &r.any_of, &r.all_of) {
             (Some(req), None, None) => match req.get_ref().as_str() {
@@ -712,12 +701,8 @@ impl Compiler<'_> {
                     None
                 }
             },
-            (None, Some(list), None) => self
-                .scope_list(label, "any_of", list, catalog)
-                .map(Requirement::AnyOf),
-            (None, None, Some(list)) => self
-                .scope_list(label, "all_of", list, catalog)
-                .map(Requirement::AllOf),
+            (None, Some(list), None) => self.scope_list(label, "any_of", list, catalog).map(Requirement::AnyOf),
+            (None, None, Some(list)) => self.scope_list(label, "all_of", list, catalog).map(Requirement::AllOf),
             (None, None, None) => {
                 self.err(span, format!("{label}: says nothing about access; give `require = \"none\"`, `require = \"client\"`, `any_of` or `all_of`"));
                 None
@@ -740,7 +725,10 @@ impl Compiler<'_> {
         catalog: Option<&Catalog>,
     ) -> Option<crate::ScopeSet> {
         if list.get_ref().is_empty() {
-            self.err(list.span(), format!("{label}: `{key}` may not be empty; use `require = \"client\"` for any authenticated app"));
+            self.err(
+                list.span(),
+                format!("{label}: `{key}` may not be empty; use `require = \"client\"` for any authenticated app"),
+            );
             return None;
         }
         // Without a catalog (its own errors are reported) names are still
@@ -749,20 +737,14 @@ impl Compiler<'_> {
         let mut set = crate::ScopeSet::new();
         for name in list.get_ref() {
             let found = match catalog {
-                Some(catalog) => catalog
-                    .lookup(name.get_ref())
-                    .map(|id| set.insert(id))
-                    .is_some(),
+                Some(catalog) => catalog.lookup(name.get_ref()).map(|id| set.insert(id)).is_some(),
                 None => self.declared.contains(name.get_ref()),
             };
             if !found {
                 let hint = suggest(name.get_ref(), &self.families);
                 self.err(
                     name.span(),
-                    format!(
-                        "{label}: `{key}` names undeclared scope {:?}{hint}",
-                        name.get_ref()
-                    ),
+                    format!("{label}: `{key}` names undeclared scope {:?}{hint}", name.get_ref()),
                 );
             }
         }
@@ -793,12 +775,7 @@ fn find_cycle(infos: &[ScopeInfo]) -> Option<Vec<usize>> {
         Active,
         Done,
     }
-    fn visit(
-        i: usize,
-        infos: &[ScopeInfo],
-        marks: &mut [Mark],
-        stack: &mut Vec<usize>,
-    ) -> Option<Vec<usize>> {
+    fn visit(i: usize, infos: &[ScopeInfo], marks: &mut [Mark], stack: &mut Vec<usize>) -> Option<Vec<usize>> {
         marks[i] = Mark::Active;
         stack.push(i);
         for j in infos[i].implies.iter().map(|j| j.index()) {

@@ -152,11 +152,10 @@ impl MatchPattern {
                     }
                     s => {
                         let path = format!("/{s}");
-                        let canonical =
-                            canonicalize_path(&path).map_err(|e| PatternError::Literal {
-                                segment: s.to_owned(),
-                                reason: e.to_string(),
-                            })?;
+                        let canonical = canonicalize_path(&path).map_err(|e| PatternError::Literal {
+                            segment: s.to_owned(),
+                            reason: e.to_string(),
+                        })?;
                         Segment::Literal(canonical[1..].into())
                     }
                 });
@@ -333,9 +332,7 @@ impl Router {
                         Err(at) => {
                             let child = self.push_node();
                             let hash = fold_hash(&lower);
-                            self.nodes[node]
-                                .literals
-                                .insert(at, (hash, lower.into(), child));
+                            self.nodes[node].literals.insert(at, (hash, lower.into(), child));
                             child as usize
                         }
                     }

@@ -93,10 +93,7 @@ mod tests {
     #[test]
     fn url_scopes_are_plain_scopes() {
         let s = "https://api.example.com/oauth/api_scope/sell.inventory";
-        assert_eq!(
-            ScopeToken::parse(s).map(|t| t.to_string()),
-            Ok(s.to_owned())
-        );
+        assert_eq!(ScopeToken::parse(s).map(|t| t.to_string()), Ok(s.to_owned()));
     }
 
     #[test]
@@ -110,15 +107,11 @@ mod tests {
     #[test]
     fn both_list_spellings_are_accepted() {
         let want = vec!["products:write", "private:read", "account:read"];
-        let header: Vec<_> =
-            split_scope_list("products:write, private:read, account:read").collect();
+        let header: Vec<_> = split_scope_list("products:write, private:read, account:read").collect();
         let param: Vec<_> = split_scope_list("products:write private:read account:read").collect();
         assert_eq!(header, want);
         assert_eq!(param, want);
-        assert_eq!(
-            split_scope_list(" a ,b ,, c").collect::<Vec<_>>(),
-            vec!["a", "b", "c"]
-        );
+        assert_eq!(split_scope_list(" a ,b ,, c").collect::<Vec<_>>(), vec!["a", "b", "c"]);
     }
 
     #[test]

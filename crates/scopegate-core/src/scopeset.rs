@@ -156,10 +156,7 @@ mod tests {
         assert!(b.is_subset(&a));
         assert!(!a.is_subset(&b));
         assert!(a.intersects(&b));
-        assert_eq!(
-            a.iter().map(|i| i.0).collect::<Vec<_>>(),
-            vec![1, 63, 64, 200]
-        );
+        assert_eq!(a.iter().map(|i| i.0).collect::<Vec<_>>(), vec![1, 63, 64, 200]);
         let mut d = a.clone();
         d.difference_with(&b);
         assert_eq!(d, set(&[1, 63]));

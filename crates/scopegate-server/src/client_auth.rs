@@ -24,8 +24,8 @@ fn bad_client(description: &str) -> OAuthError {
 }
 
 fn form_decode(s: &str) -> Result<String, OAuthError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}"))
-        .map_err(|_| bad_client("malformed Basic credentials"))?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| bad_client("malformed Basic credentials"))?;
     Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
 }
 
@@ -47,8 +47,7 @@ pub fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthErr
             let decoded = STANDARD
                 .decode(rest.trim())
                 .map_err(|_| bad_client("malformed Basic credentials"))?;
-            let decoded = String::from_utf8(decoded)
-                .map_err(|_| bad_client("malformed Basic credentials"))?;
+            let decoded = String::from_utf8(decoded).map_err(|_| bad_client("malformed Basic credentials"))?;
             let (id, secret) = decoded
                 .split_once(':')
                 .ok_or_else(|| bad_client("malformed Basic credentials"))?;

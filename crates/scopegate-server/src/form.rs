@@ -1,6 +1,5 @@
-//! `application/x-www-form-urlencoded` request bodies, strictly: a parameter
-//! sent twice is refused (RFC 6749 section 3.2), and so is a body that is not
-//! form-encoded.
+//! Form-encoded parameters, strictly: a parameter sent twice is refused (RFC
+//! 6749 section 3.2), and so is a body that is not form-encoded.
 
 use axum::http::{HeaderMap, header};
 use scopegate_core::oauth::{ErrorCode, OAuthError};
@@ -9,6 +8,7 @@ use scopegate_core::oauth::{ErrorCode, OAuthError};
 pub struct Form(Vec<(String, String)>);
 
 impl Form {
+    /// An `application/x-www-form-urlencoded` request body.
     pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Form, OAuthError> {
         let content_type = headers
             .get(header::CONTENT_TYPE)
@@ -21,12 +21,17 @@ impl Form {
                 "the body must be application/x-www-form-urlencoded",
             ));
         }
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
-            OAuthError::new(
-                ErrorCode::InvalidRequest,
-                "the body is not valid form encoding",
-            )
-        })?;
+        Form::decode(body)
+    }
+
+    /// A query string, with the same rules as a form body.
+    pub fn query(query: Option<&str>) -> Result<Form, OAuthError> {
+        Form::decode(query.unwrap_or("").as_bytes())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Form, OAuthError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
+            .map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the parameters are not valid form encoding"))?;
         for (i, (name, _)) in pairs.iter().enumerate() {
             if pairs[..i].iter().any(|(n, _)| n == name) {
                 return Err(OAuthError::new(
@@ -46,12 +51,13 @@ impl Form {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every parameter, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name).ok_or_else(|| {
-            OAuthError::new(
-                ErrorCode::InvalidRequest,
-                format!("missing parameter \"{name}\""),
-            )
-        })
+        self.get(name)
+            .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, format!("missing parameter \"{name}\"")))
     }
 }

@@ -22,6 +22,7 @@ mod client_auth;
 pub mod error;
 mod form;
 pub mod oauth;
+mod pages;
 pub mod passwords;
 pub mod paths;
 pub mod secrets;
@@ -39,6 +40,10 @@ pub use state::AppState;
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     Router::new()
         .route(paths::METADATA, get(oauth::metadata::metadata::<S>))
+        .route(
+            paths::AUTHORIZE,
+            get(oauth::authorize::authorize_get::<S>).post(oauth::authorize::authorize_post::<S>),
+        )
         .route(paths::TOKEN, post(oauth::token::token::<S>))
         .route(paths::INTROSPECT, post(oauth::introspect::introspect::<S>))
         .route(paths::REVOKE, post(oauth::revoke::revoke::<S>))

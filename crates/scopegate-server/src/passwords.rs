@@ -2,9 +2,7 @@
 //! secrets use SHA-256, see [`crate::secrets`]).
 
 use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 
 /// Shortest password accepted.
 pub const MIN_LEN: usize = 8;
@@ -12,9 +10,7 @@ pub const MIN_LEN: usize = 8;
 /// The PHC string for `password`, or why it cannot be used.
 pub fn hash_password(password: &str) -> Result<String, String> {
     if password.chars().count() < MIN_LEN {
-        return Err(format!(
-            "the password must be at least {MIN_LEN} characters"
-        ));
+        return Err(format!("the password must be at least {MIN_LEN} characters"));
     }
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
@@ -25,11 +21,7 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 
 /// Whether `password` matches the stored PHC string (constant time inside argon2).
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 #[cfg(test)]

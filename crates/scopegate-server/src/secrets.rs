@@ -16,6 +16,9 @@ pub enum SecretKind {
     ClientSecret,
     ClientId,
     Family,
+    Code,
+    Session,
+    Csrf,
 }
 
 impl SecretKind {
@@ -26,6 +29,9 @@ impl SecretKind {
             SecretKind::ClientSecret => "sgcs_",
             SecretKind::ClientId => "sgci_",
             SecretKind::Family => "sgfm_",
+            SecretKind::Code => "sgac_",
+            SecretKind::Session => "sgss_",
+            SecretKind::Csrf => "sgcf_",
         }
     }
 }
@@ -48,4 +54,14 @@ pub fn hash(secret: &str) -> Vec<u8> {
 /// Whether `presented` hashes to `stored`, in constant time.
 pub fn verify(presented: &str, stored: &[u8]) -> bool {
     hash(presented).ct_eq(stored).into()
+}
+
+/// The PKCE S256 challenge for `verifier` (RFC 7636 section 4.2).
+pub fn pkce_s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Constant-time equality of two presented strings (CSRF tokens, challenges).
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }

@@ -70,13 +70,7 @@ impl<S: Store> AppState<S> {
 
     /// Records an audit event off the request path. If the writer falls
     /// behind, the event is logged instead of blocking the request.
-    pub fn audit(
-        &self,
-        event: &str,
-        client_id: Option<&str>,
-        subject: Option<&str>,
-        detail: String,
-    ) {
+    pub fn audit(&self, event: &str, client_id: Option<&str>, subject: Option<&str>, detail: String) {
         let e = AuditEvent {
             at: self.now(),
             event: event.to_owned(),

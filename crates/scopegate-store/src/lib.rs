@@ -21,7 +21,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use records::{AuditEvent, ClientRecord, TokenKind, TokenRecord, UserRecord};
+pub use records::{AuditEvent, ClientRecord, CodeRecord, SessionRecord, TokenKind, TokenRecord, UserRecord};
 
 /// A storage failure. Its text is for logs only; callers answer 500.
 #[derive(Debug, thiserror::Error)]
@@ -53,21 +53,13 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn clients(&self) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
     /// Deletes the app owning `client_id`, all its keys and their tokens.
     fn delete_app(&self, client_id: &str) -> impl Future<Output = R<bool>> + Send;
-    fn set_client_secret(
-        &self,
-        client_id: &str,
-        secret_hash: &[u8],
-    ) -> impl Future<Output = R<bool>> + Send;
+    fn set_client_secret(&self, client_id: &str, secret_hash: &[u8]) -> impl Future<Output = R<bool>> + Send;
 
     /// Adds a user; `false` if the login is taken.
     fn create_user(&self, user: &UserRecord) -> impl Future<Output = R<bool>> + Send;
     fn user(&self, login: &str) -> impl Future<Output = R<Option<UserRecord>>> + Send;
     fn users(&self) -> impl Future<Output = R<Vec<UserRecord>>> + Send;
-    fn set_permissions(
-        &self,
-        login: &str,
-        permissions: &[String],
-    ) -> impl Future<Output = R<bool>> + Send;
+    fn set_permissions(&self, login: &str, permissions: &[String]) -> impl Future<Output = R<bool>> + Send;
     fn set_user_enabled(&self, login: &str, enabled: bool) -> impl Future<Output = R<bool>> + Send;
 
     /// Stores freshly issued tokens, all or none.
@@ -76,15 +68,20 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Marks refresh token `old` used and stores `new`, atomically, only if `old`
     /// was neither used nor revoked. `false` means reuse: of two concurrent
     /// refreshes at most one returns `true`.
-    fn rotate_refresh(
-        &self,
-        old: &[u8],
-        new: &[TokenRecord],
-    ) -> impl Future<Output = R<bool>> + Send;
+    fn rotate_refresh(&self, old: &[u8], new: &[TokenRecord]) -> impl Future<Output = R<bool>> + Send;
     /// Revokes one token; `false` if it was unknown or already revoked.
     fn revoke_token(&self, hash: &[u8]) -> impl Future<Output = R<bool>> + Send;
     /// Revokes every token of a grant; returns how many were live.
     fn revoke_family(&self, family: &str) -> impl Future<Output = R<u64>> + Send;
+
+    fn create_session(&self, session: &SessionRecord) -> impl Future<Output = R<()>> + Send;
+    fn session(&self, hash: &[u8]) -> impl Future<Output = R<Option<SessionRecord>>> + Send;
+    fn delete_session(&self, hash: &[u8]) -> impl Future<Output = R<bool>> + Send;
+
+    fn insert_code(&self, code: &CodeRecord) -> impl Future<Output = R<()>> + Send;
+    /// Marks a code used and returns it, with whether this was its first use.
+    /// Of concurrent redemptions exactly one sees `true`.
+    fn take_code(&self, hash: &[u8]) -> impl Future<Output = R<Option<(CodeRecord, bool)>>> + Send;
 
     fn audit(&self, event: &AuditEvent) -> impl Future<Output = R<()>> + Send;
     /// The newest audit events, newest first.

@@ -1,10 +1,15 @@
 //! Embedded migrations, one list per backend, applied in order inside one
 //! transaction each and recorded in `scopegate_migrations`.
 
-pub(crate) const SQLITE: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
-pub(crate) const POSTGRES: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+pub(crate) const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_authorize.sql")),
+];
+
+pub(crate) const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_authorize.sql")),
+];
 
 /// Splits a migration file into statements (no statement here contains ';').
 pub(crate) fn statements(sql: &str) -> impl Iterator<Item = &str> {

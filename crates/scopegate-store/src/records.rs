@@ -110,8 +110,35 @@ pub(crate) fn join(items: &[String]) -> String {
 }
 
 pub(crate) fn split(s: &str) -> Vec<String> {
-    s.split(' ')
-        .filter(|i| !i.is_empty())
-        .map(str::to_owned)
-        .collect()
+    s.split(' ').filter(|i| !i.is_empty()).map(str::to_owned).collect()
+}
+
+/// A signed-in user's session at the authorize endpoint.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SessionRecord {
+    pub hash: Vec<u8>,
+    pub login: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An authorization code, known by its SHA-256 only.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CodeRecord {
+    pub hash: Vec<u8>,
+    pub client_id: String,
+    pub subject: String,
+    /// The redirect URI the code was issued for.
+    pub redirect_uri: String,
+    /// Whether the authorization request named it (then the token request must too).
+    pub redirect_sent: bool,
+    /// The consented scope, normalized.
+    pub scope: String,
+    /// PKCE S256 challenge, if the client sent one.
+    pub code_challenge: Option<String>,
+    /// The grant the code starts.
+    pub family: String,
+    pub granted_at: i64,
+    pub expires_at: i64,
+    pub used: bool,
 }

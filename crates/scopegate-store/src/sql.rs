@@ -7,7 +7,8 @@ use sqlx::Row;
 use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{join, split};
 use crate::{
-    AuditEvent, ClientRecord, PgStore, R, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+    AuditEvent, ClientRecord, CodeRecord, PgStore, R, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord,
+    UserRecord,
 };
 
 fn unix_now() -> i64 {
@@ -294,6 +295,89 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn create_session(&self, x: &SessionRecord) -> R<()> {
+                sqlx::query("INSERT INTO sessions (hash, login, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&x.hash)
+                    .bind(&x.login)
+                    .bind(x.created_at)
+                    .bind(x.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn session(&self, hash: &[u8]) -> R<Option<SessionRecord>> {
+                let row = sqlx::query("SELECT hash, login, created_at, expires_at FROM sessions WHERE hash = $1")
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok(SessionRecord { hash: r.try_get(0)?, login: r.try_get(1)?, created_at: r.try_get(2)?, expires_at: r.try_get(3)? })
+                })
+                .transpose()
+            }
+
+            async fn delete_session(&self, hash: &[u8]) -> R<bool> {
+                let done = sqlx::query("DELETE FROM sessions WHERE hash = $1").bind(hash).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn insert_code(&self, c: &CodeRecord) -> R<()> {
+                sqlx::query(
+                    "INSERT INTO codes (hash, client_id, subject, redirect_uri, redirect_sent, scope, code_challenge, family, \
+                     granted_at, expires_at, used) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&c.hash)
+                .bind(&c.client_id)
+                .bind(&c.subject)
+                .bind(&c.redirect_uri)
+                .bind(c.redirect_sent)
+                .bind(&c.scope)
+                .bind(&c.code_challenge)
+                .bind(&c.family)
+                .bind(c.granted_at)
+                .bind(c.expires_at)
+                .bind(c.used)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn take_code(&self, hash: &[u8]) -> R<Option<(CodeRecord, bool)>> {
+                let mut tx = self.pool.begin().await?;
+                let first = sqlx::query("UPDATE codes SET used = TRUE WHERE hash = $1 AND used = FALSE")
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                let row = sqlx::query(
+                    "SELECT hash, client_id, subject, redirect_uri, redirect_sent, scope, code_challenge, family, granted_at, \
+                     expires_at, used FROM codes WHERE hash = $1",
+                )
+                .bind(hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                row.map(|r| {
+                    let code = CodeRecord {
+                        hash: r.try_get(0)?,
+                        client_id: r.try_get(1)?,
+                        subject: r.try_get(2)?,
+                        redirect_uri: r.try_get(3)?,
+                        redirect_sent: r.try_get(4)?,
+                        scope: r.try_get(5)?,
+                        code_challenge: r.try_get(6)?,
+                        family: r.try_get(7)?,
+                        granted_at: r.try_get(8)?,
+                        expires_at: r.try_get(9)?,
+                        used: r.try_get(10)?,
+                    };
+                    Ok((code, first))
+                })
+                .transpose()
             }
 
             async fn audit(&self, e: &AuditEvent) -> R<()> {

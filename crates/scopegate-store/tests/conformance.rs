@@ -10,7 +10,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use scopegate_store::{
-    AuditEvent, ClientRecord, PgStore, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+    AuditEvent, ClientRecord, CodeRecord, PgStore, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord,
+    UserRecord,
 };
 use sqlx::postgres::PgConnectOptions;
 
@@ -32,8 +33,8 @@ async fn sqlite() -> (SqliteStore, TempDir) {
 }
 
 async fn postgres() -> Option<(PgStore, String)> {
-    let url = std::env::var("SCOPEGATE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url =
+        std::env::var("SCOPEGATE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let schema = format!("sg_test_{}", rand::random::<u32>());
     let admin = match PgStore::connect(&url).await {
         Ok(s) => s,
@@ -63,8 +64,8 @@ async fn postgres() -> Option<(PgStore, String)> {
 }
 
 async fn drop_schema(schema: &str) {
-    let url = std::env::var("SCOPEGATE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url =
+        std::env::var("SCOPEGATE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     if let Ok(admin) = PgStore::connect(&url).await {
         let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
             .execute(admin.pool())
@@ -97,6 +98,8 @@ conformance!(
     refresh_rotates_once_even_when_concurrent,
     revoking_a_family_revokes_every_token,
     audit_trail_keeps_order,
+    sessions_round_trip,
+    a_code_is_taken_once_even_when_concurrent,
 );
 
 fn client(id: &str) -> ClientRecord {
@@ -149,18 +152,13 @@ async fn app_and_client_round_trip<S: Store>(s: S) {
     assert_eq!(s.client("nope").await.unwrap(), None);
     assert_eq!(s.clients().await.unwrap(), vec![c]);
     assert!(s.set_client_secret("c1", &[9; 32]).await.unwrap());
-    assert_eq!(
-        s.client("c1").await.unwrap().unwrap().secret_hash,
-        Some(vec![9; 32])
-    );
+    assert_eq!(s.client("c1").await.unwrap().unwrap().secret_hash, Some(vec![9; 32]));
     assert!(!s.set_client_secret("nope", &[9; 32]).await.unwrap());
 }
 
 async fn delete_app_removes_keys_and_tokens<S: Store>(s: S) {
     let c = client("c2");
-    s.create_app(&c.app_id, &c.app_name, None, &c)
-        .await
-        .unwrap();
+    s.create_app(&c.app_id, &c.app_name, None, &c).await.unwrap();
     s.insert_tokens(&[token(1, TokenKind::Access, "f", "c2")])
         .await
         .unwrap();
@@ -181,17 +179,10 @@ async fn users_round_trip_and_logins_are_unique<S: Store>(s: S) {
     assert!(s.create_user(&u).await.unwrap());
     assert!(!s.create_user(&u).await.unwrap(), "a login is unique");
     assert_eq!(s.user("alice").await.unwrap(), Some(u.clone()));
-    assert!(
-        s.set_permissions("alice", &["Orders".into()])
-            .await
-            .unwrap()
-    );
+    assert!(s.set_permissions("alice", &["Orders".into()]).await.unwrap());
     assert!(s.set_user_enabled("alice", false).await.unwrap());
     let got = s.user("alice").await.unwrap().unwrap();
-    assert_eq!(
-        (got.permissions, got.enabled),
-        (vec!["Orders".to_owned()], false)
-    );
+    assert_eq!((got.permissions, got.enabled), (vec!["Orders".to_owned()], false));
     assert!(!s.set_permissions("bob", &[]).await.unwrap());
     assert_eq!(s.users().await.unwrap().len(), 1);
 }
@@ -204,10 +195,7 @@ async fn tokens_round_trip_by_hash<S: Store>(s: S) {
         .await
         .unwrap();
     assert_eq!(s.token(&[3; 32]).await.unwrap(), Some(t));
-    assert_eq!(
-        s.token(&[4; 32]).await.unwrap().unwrap().kind,
-        TokenKind::Refresh
-    );
+    assert_eq!(s.token(&[4; 32]).await.unwrap().unwrap().kind, TokenKind::Refresh);
     assert_eq!(s.token(&[5; 32]).await.unwrap(), None);
 }
 
@@ -273,4 +261,49 @@ async fn audit_trail_keeps_order<S: Store>(s: S) {
         log.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
         ["revoke", "refresh"]
     );
+}
+
+async fn sessions_round_trip<S: Store>(s: S) {
+    let x = SessionRecord {
+        hash: vec![1; 32],
+        login: "alice".into(),
+        created_at: 1,
+        expires_at: 2,
+    };
+    s.create_session(&x).await.unwrap();
+    assert_eq!(s.session(&[1; 32]).await.unwrap(), Some(x));
+    assert!(s.delete_session(&[1; 32]).await.unwrap());
+    assert_eq!(s.session(&[1; 32]).await.unwrap(), None);
+}
+
+async fn a_code_is_taken_once_even_when_concurrent<S: Store>(s: S) {
+    let code = CodeRecord {
+        hash: vec![5; 32],
+        client_id: "c".into(),
+        subject: "alice".into(),
+        redirect_uri: "https://app.example/cb".into(),
+        redirect_sent: true,
+        scope: "orders".into(),
+        code_challenge: Some("abc".into()),
+        family: "fam".into(),
+        granted_at: 10,
+        expires_at: 70,
+        used: false,
+    };
+    s.insert_code(&code).await.unwrap();
+    let s = Arc::new(s);
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move { s.take_code(&[5; 32]).await.unwrap() })
+        })
+        .collect();
+    let mut firsts = 0;
+    for t in tasks {
+        let (got, first) = t.await.unwrap().unwrap();
+        assert_eq!(got.client_id, "c");
+        firsts += u32::from(first);
+    }
+    assert_eq!(firsts, 1, "exactly one redemption is the first");
+    assert_eq!(s.take_code(&[6; 32]).await.unwrap(), None);
 }

@@ -133,9 +133,7 @@ fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
         check_redirect_uri(uri, args.public)?;
     }
     if args.public && args.resource_server {
-        bail!(
-            "--resource-server needs a confidential client: it authenticates to introspect; drop --public"
-        );
+        bail!("--resource-server needs a confidential client: it authenticates to introspect; drop --public");
     }
     let secret = (!args.public).then(|| secrets::generate(SecretKind::ClientSecret));
     let client = ClientRecord {
@@ -177,9 +175,7 @@ fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("client_id:     {}", client.client_id);
         match &secret {
-            Some(s) => println!(
-                "client_secret: {s}\n(shown once: store it now; scopegate keeps only its hash)"
-            ),
+            Some(s) => println!("client_secret: {s}\n(shown once: store it now; scopegate keeps only its hash)"),
             None => println!("public client: no secret; use PKCE (S256)"),
         }
     }
@@ -188,9 +184,8 @@ fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
 
 fn list(config: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(config)?;
-    let clients = runtime()?.block_on(async {
-        with_store!(policy, store => Ok::<_, anyhow::Error>(store.clients().await?))
-    })?;
+    let clients =
+        runtime()?.block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.clients().await?)) })?;
     if json {
         let rows: Vec<_> = clients
             .iter()

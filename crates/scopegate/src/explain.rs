@@ -4,9 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use scopegate_core::{
-    Allowance, Caller, Decision, Held, Policy, Requirement, ScopeSet, path::canonicalize,
-};
+use scopegate_core::{Allowance, Caller, Decision, Held, Policy, Requirement, ScopeSet, path::canonicalize};
 
 use crate::policy_file::load_or_report;
 
@@ -74,10 +72,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             if let Some(id) = route {
                 let r = policy.route(id);
                 println!("route      {}  ({}:{})", r.pattern, policy.file, r.line);
-                println!(
-                    "requires   {}",
-                    describe_requirement(&policy, &r.requirement)
-                );
+                println!("requires   {}", describe_requirement(&policy, &r.requirement));
             }
             policy.decide_route(route, caller)
         }
@@ -108,19 +103,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 fn or_none(s: String) -> String {
-    if s.is_empty() {
-        "no scopes".to_owned()
-    } else {
-        s
-    }
+    if s.is_empty() { "no scopes".to_owned() } else { s }
 }
 
 fn declared_hint(policy: &Policy) -> String {
-    let names: Vec<&str> = policy
-        .catalog
-        .iter()
-        .map(|(_, s)| s.name.as_str())
-        .collect();
+    let names: Vec<&str> = policy.catalog.iter().map(|(_, s)| s.name.as_str()).collect();
     format!("declared scopes are: {}", names.join(" "))
 }
 
@@ -144,21 +131,12 @@ fn describe_decision(
     match decision {
         Decision::Allow { because, .. } => match because {
             Allowance::Open => "allow: the route is open to everyone".to_owned(),
-            Allowance::AnyClient => {
-                "allow: any authenticated client may call this route".to_owned()
-            }
+            Allowance::AnyClient => "allow: any authenticated client may call this route".to_owned(),
             Allowance::Holds(id) => {
-                let implier = granted.and_then(|g| {
-                    g.iter()
-                        .find(|&s| s != *id && catalog.closure_of(s).contains(*id))
-                });
+                let implier = granted.and_then(|g| g.iter().find(|&s| s != *id && catalog.closure_of(s).contains(*id)));
                 match implier {
                     Some(by) if !granted.is_some_and(|g| g.contains(*id)) => {
-                        format!(
-                            "allow: holds {} (implied by {})",
-                            catalog.name(*id),
-                            catalog.name(by)
-                        )
+                        format!("allow: holds {} (implied by {})", catalog.name(*id), catalog.name(by))
                     }
                     _ => format!("allow: holds {}", catalog.name(*id)),
                 }
@@ -170,16 +148,14 @@ fn describe_decision(
             format!("deny (route_not_found, 404): no route matches {method} on this path")
         }
         Decision::Unauthenticated { .. } => {
-            "deny (unauthenticated, 401): the route needs credentials and none were given"
-                .to_owned()
+            "deny (unauthenticated, 401): the route needs credentials and none were given".to_owned()
         }
         Decision::InsufficientScope { route } => {
             let missing = &held.map(|h| policy.missing(*route, h)).unwrap_or_default();
             match policy.route(*route).requirement {
-                Requirement::AllOf(_) => format!(
-                    "deny (insufficient_scope, 403): missing {}",
-                    catalog.display(missing)
-                ),
+                Requirement::AllOf(_) => {
+                    format!("deny (insufficient_scope, 403): missing {}", catalog.display(missing))
+                }
                 _ => format!(
                     "deny (insufficient_scope, 403): holds none of {}",
                     catalog.display(missing)

@@ -29,9 +29,7 @@ pub(crate) use with_store;
 
 /// A Tokio runtime for commands that touch the store or the network.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
 pub fn unix_now() -> i64 {

@@ -56,8 +56,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
                 .read_line(&mut password)
                 .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let password_hash =
-                hash_password(password).map_err(|e| anyhow::anyhow!("--password-stdin: {e}"))?;
+            let password_hash = hash_password(password).map_err(|e| anyhow::anyhow!("--password-stdin: {e}"))?;
             let user = UserRecord {
                 login: login.clone(),
                 password_hash,

@@ -7,25 +7,16 @@ use scopegate_core::{Caller, CoverError, CoverFor, GrantKind, Policy, ScopeSet};
 use crate::example;
 
 fn cover(p: &Policy, endpoints: &[&str], under: CoverFor<'_>) -> String {
-    let c = p
-        .scopes_for(endpoints, under)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let c = p.scopes_for(endpoints, under).unwrap_or_else(|e| panic!("{e}"));
     p.catalog.display(&c.scopes)
 }
 
 #[test]
 fn cover_prefers_the_least_privileged_level() {
     let p = example("app-analytics");
+    assert_eq!(cover(&p, &["GET /account/x"], CoverFor::default()), "account:read");
     assert_eq!(
-        cover(&p, &["GET /account/x"], CoverFor::default()),
-        "account:read"
-    );
-    assert_eq!(
-        cover(
-            &p,
-            &["GET /account/x", "POST /events/1"],
-            CoverFor::default()
-        ),
+        cover(&p, &["GET /account/x", "POST /events/1"], CoverFor::default()),
         "account:write"
     );
 }
@@ -50,10 +41,7 @@ fn cover_is_one_scope_per_area_for_the_seed_example() {
 #[test]
 fn cover_of_open_routes_is_empty() {
     let p = example("app-analytics");
-    assert_eq!(
-        cover(&p, &["GET /", "GET /data/a"], CoverFor::default()),
-        ""
-    );
+    assert_eq!(cover(&p, &["GET /", "GET /data/a"], CoverFor::default()), "");
 }
 
 #[test]
@@ -63,14 +51,9 @@ fn cover_honours_the_grant() {
         grant: Some(GrantKind::ClientCredentials),
         environment: None,
     };
-    let err = p
-        .scopes_for(&["GET /sell/inventory/v1/offer"], cc)
-        .unwrap_err();
+    let err = p.scopes_for(&["GET /sell/inventory/v1/offer"], cc).unwrap_err();
     assert!(matches!(err, CoverError::Unsatisfiable { .. }));
-    assert!(
-        err.to_string().contains("app tokens (client_credentials)"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("app tokens (client_credentials)"), "{err}");
     let ac = CoverFor {
         grant: Some(GrantKind::AuthorizationCode),
         environment: None,
@@ -146,10 +129,7 @@ fn small_policy() -> impl Strategy<Value = (String, usize)> {
     n_scopes.prop_flat_map(|n| {
         let implies = proptest::collection::vec(proptest::collection::vec(any::<bool>(), n), n);
         let user_only = proptest::collection::vec(proptest::bool::weighted(0.2), n);
-        let routes = proptest::collection::vec(
-            (any::<bool>(), proptest::collection::btree_set(0..n, 1..4)),
-            1..7,
-        );
+        let routes = proptest::collection::vec((any::<bool>(), proptest::collection::btree_set(0..n, 1..4)), 1..7);
         (Just(n), implies, user_only, routes).prop_map(|(n, implies, user_only, routes)| {
             let mut src = String::new();
             for i in 0..n {
@@ -162,18 +142,12 @@ fn small_policy() -> impl Strategy<Value = (String, usize)> {
                 } else {
                     ""
                 };
-                src += &format!(
-                    "[[scope]]\nname = \"s{i}\"\nimplies = [{}]\n{grants}\n",
-                    imp.join(", ")
-                );
+                src += &format!("[[scope]]\nname = \"s{i}\"\nimplies = [{}]\n{grants}\n", imp.join(", "));
             }
             for (k, (any, scopes)) in routes.iter().enumerate() {
                 let list: Vec<String> = scopes.iter().map(|j| format!("\"s{j}\"")).collect();
                 let key = if *any { "any_of" } else { "all_of" };
-                src += &format!(
-                    "[[route]]\nmatch = \"GET /r{k}\"\n{key} = [{}]\n\n",
-                    list.join(", ")
-                );
+                src += &format!("[[route]]\nmatch = \"GET /r{k}\"\n{key} = [{}]\n\n", list.join(", "));
             }
             (src, routes.len())
         })

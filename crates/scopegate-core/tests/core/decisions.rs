@@ -7,10 +7,7 @@ use crate::{example, held, policy};
 #[test]
 fn unmatched_request_is_denied_whatever_the_credentials() {
     let p = example("app-analytics");
-    let all = held(
-        &p,
-        "account:write public:write private:write products:write",
-    );
+    let all = held(&p, "account:write public:write private:write products:write");
     assert_eq!(
         p.decide("GET", "/nowhere", Caller::Client(&all)),
         Decision::RouteNotFound
@@ -26,10 +23,7 @@ fn unmatched_request_is_denied_whatever_the_credentials() {
 fn write_implies_read() {
     let p = example("app-analytics");
     let h = held(&p, "account:write");
-    assert!(
-        p.decide("GET", "/account/settings", Caller::Client(&h))
-            .is_allow()
-    );
+    assert!(p.decide("GET", "/account/settings", Caller::Client(&h)).is_allow());
     assert!(p.decide("POST", "/events/1", Caller::Client(&h)).is_allow());
 }
 
@@ -82,32 +76,17 @@ fn require_none_allows_without_credentials() {
 fn orders_supersedes_read_orders() {
     let p = example("storefront");
     let h = held(&p, "orders");
-    assert!(
-        p.decide("GET", "/api/v1/orders/1", Caller::Client(&h))
-            .is_allow()
-    );
-    assert!(
-        p.decide("PUT", "/api/v1/orders/1", Caller::Client(&h))
-            .is_allow()
-    );
+    assert!(p.decide("GET", "/api/v1/orders/1", Caller::Client(&h)).is_allow());
+    assert!(p.decide("PUT", "/api/v1/orders/1", Caller::Client(&h)).is_allow());
     let r = held(&p, "read_orders");
-    assert!(
-        p.decide("GET", "/api/v1/orders", Caller::Client(&r))
-            .is_allow()
-    );
-    assert!(
-        !p.decide("PUT", "/api/v1/orders/1", Caller::Client(&r))
-            .is_allow()
-    );
+    assert!(p.decide("GET", "/api/v1/orders", Caller::Client(&r)).is_allow());
+    assert!(!p.decide("PUT", "/api/v1/orders/1", Caller::Client(&r)).is_allow());
 }
 
 #[test]
 fn any_of_url_scopes_one_suffices() {
     let p = example("marketplace");
-    let h = held(
-        &p,
-        "https://api.example.com/oauth/api_scope/sell.inventory.readonly",
-    );
+    let h = held(&p, "https://api.example.com/oauth/api_scope/sell.inventory.readonly");
     assert!(
         p.decide("GET", "/sell/inventory/v1/offer/1", Caller::Client(&h))
             .is_allow()
@@ -138,10 +117,7 @@ fn all_of_needs_every_scope_and_reports_the_missing_ones() {
         panic!()
     };
     assert_eq!(p.catalog.display(&p.missing(route, &h)), "b c");
-    assert!(
-        p.decide("GET", "/x", Caller::Client(&held(&p, "a b c")))
-            .is_allow()
-    );
+    assert!(p.decide("GET", "/x", Caller::Client(&held(&p, "a b c"))).is_allow());
 }
 
 #[test]
@@ -149,13 +125,11 @@ fn ambiguous_path_is_refused_before_matching() {
     let p = example("app-analytics");
     let h = held(&p, "account:write");
     assert_eq!(
-        p.decide("GET", "/data/..%2f/account", Caller::Client(&h))
-            .outcome(),
+        p.decide("GET", "/data/..%2f/account", Caller::Client(&h)).outcome(),
         "bad_path"
     );
     assert_eq!(
-        p.decide("GET", "/nowhere/%2e%2e", Caller::Anonymous)
-            .outcome(),
+        p.decide("GET", "/nowhere/%2e%2e", Caller::Anonymous).outcome(),
         "bad_path"
     );
 }
@@ -166,8 +140,7 @@ fn encoded_unreserved_characters_match_their_decoded_route() {
     let p = example("app-analytics");
     let h = held(&p, "public:read");
     assert_eq!(
-        p.decide("GET", "/%70roducts/mine", Caller::Client(&h))
-            .outcome(),
+        p.decide("GET", "/%70roducts/mine", Caller::Client(&h)).outcome(),
         "insufficient_scope"
     );
 }
@@ -185,10 +158,7 @@ fn narrowing_restricts_a_request_to_the_named_scopes() {
         .catalog
         .narrow(&granted, &narrowed)
         .unwrap_or_else(|e| panic!("{e:?}"));
-    assert!(
-        p.decide("PUT", "/products/1", Caller::Client(&h))
-            .is_allow()
-    );
+    assert!(p.decide("PUT", "/products/1", Caller::Client(&h)).is_allow());
     assert!(!p.decide("POST", "/events/1", Caller::Client(&h)).is_allow());
     assert!(!p.decide("GET", "/ranks", Caller::Client(&h)).is_allow());
 }
@@ -197,10 +167,7 @@ fn narrowing_restricts_a_request_to_the_named_scopes() {
 fn narrowing_to_an_unheld_scope_is_refused() {
     let p = example("app-analytics");
     let granted = held(&p, "account:read");
-    let wider = p
-        .catalog
-        .parse_list("account:write")
-        .unwrap_or_else(|e| panic!("{e}"));
+    let wider = p.catalog.parse_list("account:write").unwrap_or_else(|e| panic!("{e}"));
     let err = p
         .catalog
         .narrow(&granted, &wider)
@@ -222,28 +189,19 @@ fn shown_scope_is_normalized() {
         .catalog
         .parse_list("account:write account:read")
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        a.catalog.display(&a.catalog.normalize(&set)),
-        "account:write"
-    );
+    assert_eq!(a.catalog.display(&a.catalog.normalize(&set)), "account:write");
 }
 
 #[test]
 fn scope_attributes_are_exposed_for_the_token_server() {
     let p = example("storefront");
-    let info = |n: &str| {
-        p.catalog
-            .info(p.catalog.lookup(n).unwrap_or_else(|| panic!("{n}")))
-    };
+    let info = |n: &str| p.catalog.info(p.catalog.lookup(n).unwrap_or_else(|| panic!("{n}")));
     assert_eq!(
         info("decrypt").max_lifetime,
         Some(std::time::Duration::from_secs(90 * 86_400))
     );
     assert!(info("no_expiry").no_expiry);
-    assert_eq!(
-        info("orders").requires_permissions,
-        ["Orders", "OrderStatuses"]
-    );
+    assert_eq!(info("orders").requires_permissions, ["Orders", "OrderStatuses"]);
     assert!(!info("decrypt").allows_grant(scopegate_core::GrantKind::ClientCredentials));
     let m = example("marketplace");
     let feed = m.catalog.info(
@@ -260,7 +218,5 @@ fn decision_names_the_route_and_requirement() {
     let d = p.decide("PUT", "/products/42", Caller::Client(&held(&p, "")));
     let route = p.route(d.route().unwrap_or_else(|| panic!("route")));
     assert_eq!(route.pattern.to_string(), "PUT /products/{product_id}");
-    assert!(
-        matches!(&route.requirement, Requirement::AnyOf(s) if p.catalog.display(s) == "products:write")
-    );
+    assert!(matches!(&route.requirement, Requirement::AnyOf(s) if p.catalog.display(s) == "products:write"));
 }

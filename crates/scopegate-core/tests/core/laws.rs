@@ -7,24 +7,17 @@ use scopegate_core::{Policy, ScopeId, ScopeSet};
 /// A random acyclic catalog: scope i may imply only scopes with a larger index.
 fn catalog_source() -> impl Strategy<Value = String> {
     (2usize..14).prop_flat_map(|n| {
-        proptest::collection::vec(proptest::collection::vec(any::<bool>(), n), n).prop_map(
-            move |edges| {
-                let mut src = String::from(
-                    "[[scope]]\nname = \"lv\"\nlevels = [\"read\", \"write\", \"admin\"]\n\n",
-                );
-                for i in 0..n {
-                    let implies: Vec<String> = (i + 1..n)
-                        .filter(|&j| edges[i][j])
-                        .map(|j| format!("\"s{j}\""))
-                        .collect();
-                    src += &format!(
-                        "[[scope]]\nname = \"s{i}\"\nimplies = [{}]\n\n",
-                        implies.join(", ")
-                    );
-                }
-                src
-            },
-        )
+        proptest::collection::vec(proptest::collection::vec(any::<bool>(), n), n).prop_map(move |edges| {
+            let mut src = String::from("[[scope]]\nname = \"lv\"\nlevels = [\"read\", \"write\", \"admin\"]\n\n");
+            for i in 0..n {
+                let implies: Vec<String> = (i + 1..n)
+                    .filter(|&j| edges[i][j])
+                    .map(|j| format!("\"s{j}\""))
+                    .collect();
+                src += &format!("[[scope]]\nname = \"s{i}\"\nimplies = [{}]\n\n", implies.join(", "));
+            }
+            src
+        })
     })
 }
 

@@ -16,11 +16,7 @@ fn assert_error(source: &str, line: usize, fragments: &[&str]) {
     let errs = errors(source);
     assert_eq!(errs.len(), 1, "expected one error, got {errs:#?}");
     let prefix = format!("test.toml:{line}: ");
-    assert!(
-        errs[0].starts_with(&prefix),
-        "expected {prefix}..., got {}",
-        errs[0]
-    );
+    assert!(errs[0].starts_with(&prefix), "expected {prefix}..., got {}", errs[0]);
     for f in fragments {
         assert!(errs[0].contains(f), "{:?} should contain {f:?}", errs[0]);
     }
@@ -69,11 +65,7 @@ fn undeclared_scope_in_implies_is_refused() {
     assert_error(
         "[[scope]]\nname = \"orders\"\nimplies = [\"read_orders\"]\n",
         3,
-        &[
-            "scope \"orders\"",
-            "`implies`",
-            "undeclared scope \"read_orders\"",
-        ],
+        &["scope \"orders\"", "`implies`", "undeclared scope \"read_orders\""],
     );
 }
 
@@ -150,8 +142,7 @@ fn bad_match_string_is_refused() {
             errs[0]
         );
         assert!(
-            errs[0].contains(fragment.trim_matches('\\').replace("\\\"", "\"").as_str())
-                || errs[0].contains(fragment),
+            errs[0].contains(fragment.trim_matches('\\').replace("\\\"", "\"").as_str()) || errs[0].contains(fragment),
             "{m}: {} lacks {fragment}",
             errs[0]
         );
@@ -165,15 +156,9 @@ fn bad_require_is_refused() {
         3,
         &["`require` is \"admin\"", "\"none\"", "\"client\""],
     );
+    assert_error("[[route]]\nmatch = \"GET /\"\n", 2, &["says nothing about access"]);
     assert_error(
-        "[[route]]\nmatch = \"GET /\"\n",
-        2,
-        &["says nothing about access"],
-    );
-    assert_error(
-        &format!(
-            "{SCOPES}[[route]]\nmatch = \"GET /\"\nrequire = \"client\"\nany_of = [\"orders\"]\n"
-        ),
+        &format!("{SCOPES}[[route]]\nmatch = \"GET /\"\nrequire = \"client\"\nany_of = [\"orders\"]\n"),
         8,
         &["exactly one of"],
     );
@@ -203,11 +188,7 @@ fn unknown_grant_is_refused() {
     assert_error(
         "[[scope]]\nname = \"x\"\ngrants = [\"password\"]\n",
         3,
-        &[
-            "unknown grant \"password\"",
-            "client_credentials",
-            "authorization_code",
-        ],
+        &["unknown grant \"password\"", "client_credentials", "authorization_code"],
     );
     assert_error(
         "[[scope]]\nname = \"x\"\ngrants = []\n",
@@ -219,11 +200,7 @@ fn unknown_grant_is_refused() {
 #[test]
 fn unknown_environment_is_refused() {
     let src = "environments = [\"sandbox\", \"production\"]\n\n[[scope]]\nname = \"x\"\nenvironments = [\"staging\"]\n";
-    assert_error(
-        src,
-        5,
-        &["\"staging\"", "not declared", "sandbox, production"],
-    );
+    assert_error(src, 5, &["\"staging\"", "not declared", "sandbox, production"]);
     assert_error(
         "environments = [\"sandbox\"]\n[gateway]\nenvironment = \"production\"\n",
         3,
@@ -254,17 +231,9 @@ fn scope_outside_the_rfc6749_grammar_is_refused() {
 
 #[test]
 fn bad_settings_are_refused() {
-    assert_error(
-        "listen = \"localhost\"\n",
-        1,
-        &["`listen`", "127.0.0.1:8080"],
-    );
+    assert_error("listen = \"localhost\"\n", 1, &["`listen`", "127.0.0.1:8080"]);
     assert_error("issuer = \"ftp://x\"\n", 1, &["`issuer`", "RFC 8414"]);
-    assert_error(
-        "database = \"mysql://x\"\n",
-        1,
-        &["`database`", "sqlite://"],
-    );
+    assert_error("database = \"mysql://x\"\n", 1, &["`database`", "sqlite://"]);
     assert_error(
         "[tokens]\nformat = \"paseto\"\n",
         2,
@@ -292,10 +261,7 @@ fn toml_syntax_error_names_its_line() {
 fn every_problem_is_reported_in_line_order() {
     let src = "[[scope]]\nname = \"a b\"\n\n[[scope]]\nname = \"x\"\ngrants = [\"password\"]\n\n[[route]]\nmatch = \"GET /\"\nrequire = \"maybe\"\n";
     let errs = errors(src);
-    let lines: Vec<&str> = errs
-        .iter()
-        .map(|e| e.split(':').nth(1).unwrap_or(""))
-        .collect();
+    let lines: Vec<&str> = errs.iter().map(|e| e.split(':').nth(1).unwrap_or("")).collect();
     assert_eq!(lines, ["2", "6", "10"], "{errs:#?}");
 }
 

@@ -27,18 +27,12 @@ pub fn policy(source: &str) -> Policy {
 
 /// The closed set for a scope list.
 pub fn held(policy: &Policy, scopes: &str) -> Held {
-    let set = policy
-        .catalog
-        .parse_list(scopes)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let set = policy.catalog.parse_list(scopes).unwrap_or_else(|e| panic!("{e}"));
     policy.catalog.close(&set)
 }
 
 pub fn example(name: &str) -> Policy {
-    let file = format!(
-        "{}/../../examples/{name}/scopegate.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let file = format!("{}/../../examples/{name}/scopegate.toml", env!("CARGO_MANIFEST_DIR"));
     let source = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
     Policy::compile(&file, &source).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -16,29 +16,18 @@ fn table(patterns: &[&str]) -> scopegate_core::Policy {
 /// Which pattern wins for `method path`, as written in the table.
 fn winner(patterns: &[&str], method: &str, path: &str) -> Option<String> {
     let p = table(patterns);
-    p.match_route(method, path)
-        .map(|id| p.route(id).pattern.to_string())
+    p.match_route(method, path).map(|id| p.route(id).pattern.to_string())
 }
 
 #[test]
 fn literal_beats_param_beats_rest() {
-    let t = [
-        "GET /products/mine",
-        "GET /products/{id}",
-        "GET /products/*",
-    ];
+    let t = ["GET /products/mine", "GET /products/{id}", "GET /products/*"];
     assert_eq!(
         winner(&t, "GET", "/products/mine").as_deref(),
         Some("GET /products/mine")
     );
-    assert_eq!(
-        winner(&t, "GET", "/products/42").as_deref(),
-        Some("GET /products/{id}")
-    );
-    assert_eq!(
-        winner(&t, "GET", "/products/42/x").as_deref(),
-        Some("GET /products/*")
-    );
+    assert_eq!(winner(&t, "GET", "/products/42").as_deref(), Some("GET /products/{id}"));
+    assert_eq!(winner(&t, "GET", "/products/42/x").as_deref(), Some("GET /products/*"));
 }
 
 #[test]
@@ -54,23 +43,14 @@ fn longer_beats_shorter() {
         winner(&t, "GET", "/reviews/7/response").as_deref(),
         Some("GET /reviews/*/response")
     );
-    assert_eq!(
-        winner(&t, "GET", "/reviews/7/other").as_deref(),
-        Some("GET /reviews/*")
-    );
+    assert_eq!(winner(&t, "GET", "/reviews/7/other").as_deref(), Some("GET /reviews/*"));
 }
 
 #[test]
 fn named_method_beats_any_method() {
     let t = ["GET /events/*", "* /events/*"];
-    assert_eq!(
-        winner(&t, "GET", "/events/1").as_deref(),
-        Some("GET /events/*")
-    );
-    assert_eq!(
-        winner(&t, "POST", "/events/1").as_deref(),
-        Some("* /events/*")
-    );
+    assert_eq!(winner(&t, "GET", "/events/1").as_deref(), Some("GET /events/*"));
+    assert_eq!(winner(&t, "POST", "/events/1").as_deref(), Some("* /events/*"));
 }
 
 #[test]
@@ -88,14 +68,8 @@ fn a_route_for_another_method_falls_back_to_a_less_specific_path() {
 #[test]
 fn get_also_covers_head() {
     assert_eq!(winner(&["GET /x"], "HEAD", "/x").as_deref(), Some("GET /x"));
-    assert_eq!(
-        winner(&["GET /x", "HEAD /x"], "HEAD", "/x").as_deref(),
-        Some("HEAD /x")
-    );
-    assert_eq!(
-        winner(&["GET /x", "* /x"], "HEAD", "/x").as_deref(),
-        Some("GET /x")
-    );
+    assert_eq!(winner(&["GET /x", "HEAD /x"], "HEAD", "/x").as_deref(), Some("HEAD /x"));
+    assert_eq!(winner(&["GET /x", "* /x"], "HEAD", "/x").as_deref(), Some("GET /x"));
     assert_eq!(winner(&["GET /x"], "POST", "/x"), None);
 }
 

@@ -16,11 +16,7 @@ use crate::form::Form;
 use crate::secrets;
 use crate::state::AppState;
 
-pub async fn introspect<S: Store>(
-    State(state): State<AppState<S>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn introspect<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body).await {
         Ok(answer) => no_store(Json(answer).into_response()),
         Err(e) => e.into_response(),
@@ -39,8 +35,7 @@ async fn handle<S: Store>(
     let Some(t) = state.store.token(&secrets::hash(token)).await? else {
         return Ok(json!({"active": false}));
     };
-    let visible = t.client_id == caller.client_id
-        || (caller.resource_server && t.environment == caller.environment);
+    let visible = t.client_id == caller.client_id || (caller.resource_server && t.environment == caller.environment);
     if !visible || !t.is_live(now) {
         return Ok(json!({"active": false}));
     }

@@ -11,22 +11,21 @@ use crate::state::AppState;
 
 pub async fn metadata<S: Store>(State(state): State<AppState<S>>) -> Json<Value> {
     let issuer = state.policy.settings.issuer.trim_end_matches('/');
-    let scopes: Vec<&str> = state
-        .policy
-        .catalog
-        .iter()
-        .map(|(_, s)| s.name.as_str())
-        .collect();
+    let scopes: Vec<&str> = state.policy.catalog.iter().map(|(_, s)| s.name.as_str()).collect();
     let auth_methods = ["client_secret_basic", "client_secret_post"];
     Json(json!({
         "issuer": state.policy.settings.issuer,
+        "authorization_endpoint": format!("{issuer}{}", paths::AUTHORIZE),
         "token_endpoint": format!("{issuer}{}", paths::TOKEN),
         "introspection_endpoint": format!("{issuer}{}", paths::INTROSPECT),
         "revocation_endpoint": format!("{issuer}{}", paths::REVOKE),
         "scopes_supported": scopes,
-        "grant_types_supported": ["client_credentials", "refresh_token"],
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": auth_methods,
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
     }))

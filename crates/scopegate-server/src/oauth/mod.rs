@@ -1,5 +1,6 @@
 //! The OAuth 2.0 endpoints.
 
+pub mod authorize;
 pub mod introspect;
 pub mod metadata;
 pub mod revoke;

@@ -14,22 +14,14 @@ use crate::form::Form;
 use crate::secrets;
 use crate::state::AppState;
 
-pub async fn revoke<S: Store>(
-    State(state): State<AppState<S>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn revoke<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle<S: Store>(
-    state: &AppState<S>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), EndpointError> {
+async fn handle<S: Store>(state: &AppState<S>, headers: &HeaderMap, body: &[u8]) -> Result<(), EndpointError> {
     let form = Form::parse(headers, body)?;
     let client = authenticate(&state.store, headers, &form, true).await?;
     let token = form.require("token")?;

@@ -8,8 +8,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use scopegate_core::oauth::{
-    self, ClientScopes, ErrorCode, OAuthError, decide_refresh_scope, decide_scope, lifetimes,
-    requested_scope,
+    self, ClientScopes, ErrorCode, OAuthError, decide_refresh_scope, decide_scope, lifetimes, requested_scope,
 };
 use scopegate_core::{GrantKind, ScopeSet};
 use scopegate_store::{ClientRecord, Store, TokenKind, TokenRecord};
@@ -36,11 +35,7 @@ struct TokenResponse {
     scope: String,
 }
 
-pub async fn token<S: Store>(
-    State(state): State<AppState<S>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn token<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body).await {
         Ok(response) => no_store(Json(response).into_response()),
         Err(e) => e.into_response(),
@@ -56,10 +51,11 @@ async fn handle<S: Store>(
     match form.require("grant_type")? {
         "client_credentials" => client_credentials(state, headers, &form).await,
         "refresh_token" => refresh(state, headers, &form).await,
+        "authorization_code" => authorization_code(state, headers, &form).await,
         other => Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
             format!(
-                "grant_type \"{other}\" is not supported; use client_credentials or refresh_token"
+                "grant_type \"{other}\" is not supported; use authorization_code, client_credentials or refresh_token"
             ),
         )
         .into()),
@@ -78,9 +74,8 @@ fn header_scope(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
     headers
         .get(X_OAUTH_SCOPE)
         .map(|v| {
-            v.to_str().map_err(|_| {
-                OAuthError::new(ErrorCode::InvalidRequest, "X-OAuth-Scope is not valid text")
-            })
+            v.to_str()
+                .map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "X-OAuth-Scope is not valid text"))
         })
         .transpose()
 }
@@ -111,13 +106,7 @@ async fn client_credentials<S: Store>(
     )
     .map_err(|e| refused(state, &client, None, e))?;
     let now = state.now();
-    let life = lifetimes(
-        &state.policy,
-        &scope,
-        GrantKind::ClientCredentials,
-        now,
-        now,
-    );
+    let life = lifetimes(&state.policy, &scope, GrantKind::ClientCredentials, now, now);
     let (access, record) = new_token(
         state,
         &client,
@@ -211,9 +200,7 @@ async fn refresh<S: Store>(
     let subject = old.subject.as_deref();
     if old.used {
         state.store.revoke_family(&old.family).await?;
-        let e = invalid_grant(
-            "this refresh token was already used; every token of its grant is now revoked",
-        );
+        let e = invalid_grant("this refresh token was already used; every token of its grant is now revoked");
         state.audit(
             "refresh_reuse",
             Some(&client.client_id),
@@ -248,11 +235,7 @@ async fn refresh<S: Store>(
                 other => other,
             })?;
     }
-    let grant_scope = state
-        .policy
-        .catalog
-        .parse_list(&old.grant_scope)
-        .unwrap_or_default();
+    let grant_scope = state.policy.catalog.parse_list(&old.grant_scope).unwrap_or_default();
     let life = lifetimes(&state.policy, &scope, grant, old.granted_at, now);
     if life.access_expires_at.is_some_and(|at| at <= now) {
         return Err(refused(
@@ -304,10 +287,9 @@ async fn refresh<S: Store>(
             subject,
             format!("family={} (concurrent)", old.family),
         );
-        return Err(invalid_grant(
-            "this refresh token was already used; every token of its grant is now revoked",
-        )
-        .into());
+        return Err(
+            invalid_grant("this refresh token was already used; every token of its grant is now revoked").into(),
+        );
     }
     let shown = state.policy.catalog.display(&scope);
     state.audit(
@@ -334,9 +316,7 @@ async fn check_user_still_allowed<S: Store>(
 ) -> Result<(), EndpointError> {
     let user = state.store.user(login).await?;
     let Some(user) = user.filter(|u| u.enabled) else {
-        return Err(
-            invalid_grant("the user who made this grant no longer exists or is disabled").into(),
-        );
+        return Err(invalid_grant("the user who made this grant no longer exists or is disabled").into());
     };
     let catalog = &state.policy.catalog;
     for id in scope.iter() {
@@ -348,10 +328,156 @@ async fn check_user_still_allowed<S: Store>(
         {
             return Err(oauth::OAuthError::new(
                 ErrorCode::InvalidScope,
-                format!("scope \"{}\" requires permission \"{missing}\", which user \"{login}\" no longer holds", catalog.name(id)),
+                format!(
+                    "scope \"{}\" requires permission \"{missing}\", which user \"{login}\" no longer holds",
+                    catalog.name(id)
+                ),
             )
             .into());
         }
     }
     Ok(())
+}
+
+/// RFC 6749 section 4.1.3 with RFC 7636: a code is single-use, bound to its
+/// client and redirect URI, and to the PKCE verifier when a challenge was sent.
+/// A replayed code revokes every token it issued.
+async fn authorization_code<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<TokenResponse, EndpointError> {
+    let client = authenticate(&state.store, headers, form, true).await?;
+    let presented = form.require("code")?;
+    let now = state.now();
+    let Some((code, first_use)) = state.store.take_code(&secrets::hash(presented)).await? else {
+        return Err(refused(
+            state,
+            &client,
+            None,
+            invalid_grant("unknown authorization code"),
+        ));
+    };
+    let subject = Some(code.subject.as_str());
+    if code.client_id != client.client_id {
+        return Err(refused(
+            state,
+            &client,
+            subject,
+            invalid_grant("the code was issued to another client"),
+        ));
+    }
+    if !first_use {
+        state.store.revoke_family(&code.family).await?;
+        state.audit(
+            "code_replay",
+            Some(&client.client_id),
+            subject,
+            format!("family={}", code.family),
+        );
+        return Err(refused(
+            state,
+            &client,
+            subject,
+            invalid_grant("the code was already used; every token it issued is now revoked"),
+        ));
+    }
+    if code.expires_at <= now {
+        return Err(refused(state, &client, subject, invalid_grant("the code has expired")));
+    }
+    let redirect_ok = match form.get("redirect_uri") {
+        Some(uri) => uri == code.redirect_uri,
+        None => !code.redirect_sent,
+    };
+    if !redirect_ok {
+        return Err(refused(
+            state,
+            &client,
+            subject,
+            invalid_grant("redirect_uri does not match the authorization request"),
+        ));
+    }
+    match (&code.code_challenge, form.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) if secrets::same(&secrets::pkce_s256(verifier), challenge) => {}
+        (Some(_), Some(_)) => {
+            return Err(refused(
+                state,
+                &client,
+                subject,
+                invalid_grant("code_verifier does not match the code_challenge"),
+            ));
+        }
+        (Some(_), None) => {
+            return Err(OAuthError::new(ErrorCode::InvalidRequest, "missing parameter \"code_verifier\"").into());
+        }
+        (None, Some(_)) => {
+            return Err(refused(
+                state,
+                &client,
+                subject,
+                invalid_grant("code_verifier sent, but the authorization request had no code_challenge"),
+            ));
+        }
+        (None, None) => {}
+    }
+    let scope = state
+        .policy
+        .catalog
+        .parse_list(&code.scope)
+        .map_err(|e| refused(state, &client, subject, invalid_grant(&format!("{e}; start again"))))?;
+    check_user_still_allowed(state, &code.subject, &scope)
+        .await
+        .map_err(|e| match e {
+            EndpointError::OAuth(o) => refused(state, &client, subject, o.error),
+            other => other,
+        })?;
+    let grant = GrantKind::AuthorizationCode;
+    let life = lifetimes(&state.policy, &scope, grant, now, now);
+    let (access, access_record) = new_token(
+        state,
+        &client,
+        TokenKind::Access,
+        &scope,
+        &scope,
+        subject,
+        grant,
+        now,
+        now,
+        life.access_expires_at,
+        &code.family,
+    );
+    let mut records = vec![access_record];
+    let mut refresh_token = None;
+    if let Some(refresh_expires) = life.refresh {
+        let (secret, record) = new_token(
+            state,
+            &client,
+            TokenKind::Refresh,
+            &scope,
+            &scope,
+            subject,
+            grant,
+            now,
+            now,
+            refresh_expires,
+            &code.family,
+        );
+        records.push(record);
+        refresh_token = Some(secret);
+    }
+    state.store.insert_tokens(&records).await?;
+    let shown = state.policy.catalog.display(&scope);
+    state.audit(
+        "issue",
+        Some(&client.client_id),
+        subject,
+        format!("authorization_code scope=\"{shown}\""),
+    );
+    Ok(TokenResponse {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: life.expires_in(now),
+        refresh_token,
+        scope: shown,
+    })
 }

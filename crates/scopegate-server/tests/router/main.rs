@@ -108,13 +108,7 @@ impl Harness {
     }
 
     /// Registers a confidential client in `env` with these scopes (defaults: `default`).
-    pub async fn client(
-        &self,
-        env: &str,
-        scopes: &str,
-        default: &str,
-        resource_server: bool,
-    ) -> Client {
+    pub async fn client(&self, env: &str, scopes: &str, default: &str, resource_server: bool) -> Client {
         let secret = secrets::generate(SecretKind::ClientSecret);
         let id = secrets::generate(SecretKind::ClientId);
         let split = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
@@ -151,13 +145,7 @@ impl Harness {
     }
 
     /// Seeds a user grant's refresh token, as the authorization code grant issues it.
-    pub async fn seed_refresh(
-        &self,
-        client: &Client,
-        subject: &str,
-        grant_scope: &str,
-        granted_at: i64,
-    ) -> String {
+    pub async fn seed_refresh(&self, client: &Client, subject: &str, grant_scope: &str, granted_at: i64) -> String {
         let secret = secrets::generate(SecretKind::RefreshToken);
         let t = TokenRecord {
             hash: secrets::hash(&secret),
@@ -188,11 +176,9 @@ impl Harness {
         headers: &[(&str, &str)],
     ) -> Answer {
         let body = serde_urlencoded::to_string(form).unwrap();
-        let mut req =
-            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(c) = client {
-            let basic =
-                base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.id, c.secret));
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.id, c.secret));
             req = req.header(header::AUTHORIZATION, format!("Basic {basic}"));
         }
         for (k, v) in headers {
@@ -206,15 +192,9 @@ impl Harness {
             .unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
         let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        Answer {
-            status,
-            headers,
-            json,
-        }
+        Answer { status, headers, json }
     }
 
     pub async fn token(&self, client: &Client, form: &[(&str, &str)]) -> Answer {
@@ -239,10 +219,7 @@ impl Answer {
     pub fn error(&self, code: &str, fragment: &str) {
         assert_eq!(self.json["error"], code, "{:#}", self.json);
         let description = self.json["error_description"].as_str().unwrap_or("");
-        assert!(
-            description.contains(fragment),
-            "{description:?} lacks {fragment:?}"
-        );
+        assert!(description.contains(fragment), "{description:?} lacks {fragment:?}");
         assert_eq!(self.headers[header::CACHE_CONTROL], "no-store");
     }
 }

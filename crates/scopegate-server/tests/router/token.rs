@@ -9,12 +9,7 @@ use crate::Harness;
 async fn no_scope_parameter_gives_the_default_scopes() {
     let h = Harness::new().await;
     let c = h
-        .client(
-            "production",
-            "account:read account:write orders",
-            "account:read",
-            false,
-        )
+        .client("production", "account:read account:write orders", "account:read", false)
         .await;
     let a = h.token(&c, &[("grant_type", "client_credentials")]).await;
     assert_eq!(a.ok()["scope"], "account:read");
@@ -35,14 +30,10 @@ async fn user_only_defaults_are_dropped_from_an_app_token() {
         )
         .await;
     assert_eq!(
-        h.token(&c, &[("grant_type", "client_credentials")])
-            .await
-            .ok()["scope"],
+        h.token(&c, &[("grant_type", "client_credentials")]).await.ok()["scope"],
         "account:read"
     );
-    let only_user = h
-        .client("production", "sell.inventory", "sell.inventory", false)
-        .await;
+    let only_user = h.client("production", "sell.inventory", "sell.inventory", false).await;
     h.token(&only_user, &[("grant_type", "client_credentials")])
         .await
         .error("invalid_scope", "none of this client's default scopes");
@@ -51,9 +42,7 @@ async fn user_only_defaults_are_dropped_from_an_app_token() {
 #[tokio::test]
 async fn client_credentials_gives_no_refresh_token() {
     let h = Harness::new().await;
-    let c = h
-        .client("production", "account:read", "account:read", false)
-        .await;
+    let c = h.client("production", "account:read", "account:read", false).await;
     let a = h.token(&c, &[("grant_type", "client_credentials")]).await;
     assert!(a.ok().get("refresh_token").is_none(), "{:#}", a.json);
 }
@@ -61,86 +50,55 @@ async fn client_credentials_gives_no_refresh_token() {
 #[tokio::test]
 async fn undeclared_scope_is_invalid_scope_naming_it() {
     let h = Harness::new().await;
-    let c = h
-        .client("production", "account:read", "account:read", false)
-        .await;
-    h.token(
-        &c,
-        &[("grant_type", "client_credentials"), ("scope", "admin")],
-    )
-    .await
-    .error("invalid_scope", "scope \"admin\" is not declared");
+    let c = h.client("production", "account:read", "account:read", false).await;
+    h.token(&c, &[("grant_type", "client_credentials"), ("scope", "admin")])
+        .await
+        .error("invalid_scope", "scope \"admin\" is not declared");
 }
 
 #[tokio::test]
 async fn unassigned_scope_is_invalid_scope_naming_it() {
     let h = Harness::new().await;
-    let c = h
-        .client("production", "account:read", "account:read", false)
-        .await;
-    h.token(
-        &c,
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", "account:write"),
-        ],
-    )
-    .await
-    .error(
-        "invalid_scope",
-        "scope \"account:write\" is not assigned to this client",
-    );
+    let c = h.client("production", "account:read", "account:read", false).await;
+    h.token(&c, &[("grant_type", "client_credentials"), ("scope", "account:write")])
+        .await
+        .error(
+            "invalid_scope",
+            "scope \"account:write\" is not assigned to this client",
+        );
 }
 
 #[tokio::test]
 async fn scope_not_allowed_for_the_grant_is_invalid_scope_naming_it() {
     let h = Harness::new().await;
     let c = h
-        .client(
-            "production",
-            "sell.inventory account:read",
-            "account:read",
-            false,
-        )
+        .client("production", "sell.inventory account:read", "account:read", false)
         .await;
-    h.token(
-        &c,
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", "sell.inventory"),
-        ],
-    )
-    .await
-    .error(
-        "invalid_scope",
-        "scope \"sell.inventory\" is not allowed for client_credentials (app tokens)",
-    );
+    h.token(&c, &[("grant_type", "client_credentials"), ("scope", "sell.inventory")])
+        .await
+        .error(
+            "invalid_scope",
+            "scope \"sell.inventory\" is not allowed for client_credentials (app tokens)",
+        );
 }
 
 #[tokio::test]
 async fn scope_not_in_the_environment_is_invalid_scope_naming_it() {
     let h = Harness::new().await;
     // Assigned by a careless admin (the CLI refuses it), still refused at issuance.
-    let c = h
-        .client("sandbox", "feed account:read", "account:read", false)
-        .await;
-    h.token(
-        &c,
-        &[("grant_type", "client_credentials"), ("scope", "feed")],
-    )
-    .await
-    .error(
-        "invalid_scope",
-        "scope \"feed\" is not available in this client's environment",
-    );
+    let c = h.client("sandbox", "feed account:read", "account:read", false).await;
+    h.token(&c, &[("grant_type", "client_credentials"), ("scope", "feed")])
+        .await
+        .error(
+            "invalid_scope",
+            "scope \"feed\" is not available in this client's environment",
+        );
 }
 
 #[tokio::test]
 async fn an_assigned_scope_allows_the_scopes_it_implies() {
     let h = Harness::new().await;
-    let c = h
-        .client("production", "orders account:write", "orders", false)
-        .await;
+    let c = h.client("production", "orders account:write", "orders", false).await;
     let a = h
         .token(
             &c,
@@ -203,10 +161,7 @@ async fn x_oauth_scope_differing_from_scope_is_invalid_request() {
         .post(
             "/oauth2/token",
             Some(&c),
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", "orders account:read"),
-            ],
+            &[("grant_type", "client_credentials"), ("scope", "orders account:read")],
             &[("X-OAuth-Scope", "account:read,orders")],
         )
         .await;
@@ -225,25 +180,18 @@ async fn x_oauth_scope_differing_from_scope_is_invalid_request() {
 #[tokio::test]
 async fn failed_basic_client_authentication_is_401_with_a_basic_challenge() {
     let h = Harness::new().await;
-    let mut c = h
-        .client("production", "account:read", "account:read", false)
-        .await;
+    let mut c = h.client("production", "account:read", "account:read", false).await;
     c.secret = "wrong".into();
     let a = h.token(&c, &[("grant_type", "client_credentials")]).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        a.headers[header::WWW_AUTHENTICATE],
-        "Basic realm=\"scopegate\""
-    );
+    assert_eq!(a.headers[header::WWW_AUTHENTICATE], "Basic realm=\"scopegate\"");
     a.error("invalid_client", "unknown client or wrong secret");
 }
 
 #[tokio::test]
 async fn client_secret_post_is_accepted_and_two_methods_at_once_are_not() {
     let h = Harness::new().await;
-    let c = h
-        .client("production", "account:read", "account:read", false)
-        .await;
+    let c = h.client("production", "account:read", "account:read", false).await;
     let a = h
         .post(
             "/oauth2/token",
@@ -275,9 +223,7 @@ async fn client_secret_post_is_accepted_and_two_methods_at_once_are_not() {
 #[tokio::test]
 async fn malformed_requests_are_invalid_request() {
     let h = Harness::new().await;
-    let c = h
-        .client("production", "account:read", "account:read", false)
-        .await;
+    let c = h.client("production", "account:read", "account:read", false).await;
     h.token(&c, &[])
         .await
         .error("invalid_request", "missing parameter \"grant_type\"");
@@ -305,16 +251,9 @@ async fn introspect(h: &Harness, caller: &crate::Client, token: &str) -> serde_j
 #[tokio::test]
 async fn a_client_introspects_its_own_tokens_only() {
     let h = Harness::new().await;
-    let a = h
-        .client("production", "account:read", "account:read", false)
-        .await;
-    let b = h
-        .client("production", "account:read", "account:read", false)
-        .await;
-    let token = h
-        .token(&a, &[("grant_type", "client_credentials")])
-        .await
-        .ok()["access_token"]
+    let a = h.client("production", "account:read", "account:read", false).await;
+    let b = h.client("production", "account:read", "account:read", false).await;
+    let token = h.token(&a, &[("grant_type", "client_credentials")]).await.ok()["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -323,10 +262,7 @@ async fn a_client_introspects_its_own_tokens_only() {
     assert_eq!(mine["scope"], "account:read");
     assert_eq!(mine["client_id"], a.id);
     assert_eq!(mine["exp"], crate::T0 + 3600);
-    assert_eq!(
-        introspect(&h, &b, &token).await,
-        serde_json::json!({"active": false})
-    );
+    assert_eq!(introspect(&h, &b, &token).await, serde_json::json!({"active": false}));
     assert_eq!(
         introspect(&h, &a, "sgat_nope").await,
         serde_json::json!({"active": false})
@@ -336,19 +272,10 @@ async fn a_client_introspects_its_own_tokens_only() {
 #[tokio::test]
 async fn a_resource_server_introspects_every_token_of_its_environment() {
     let h = Harness::new().await;
-    let app = h
-        .client("production", "account:read", "account:read", false)
-        .await;
-    let rs = h
-        .client("production", "account:read", "account:read", true)
-        .await;
-    let other_env = h
-        .client("sandbox", "account:read", "account:read", true)
-        .await;
-    let token = h
-        .token(&app, &[("grant_type", "client_credentials")])
-        .await
-        .ok()["access_token"]
+    let app = h.client("production", "account:read", "account:read", false).await;
+    let rs = h.client("production", "account:read", "account:read", true).await;
+    let other_env = h.client("sandbox", "account:read", "account:read", true).await;
+    let token = h.token(&app, &[("grant_type", "client_credentials")]).await.ok()["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -362,42 +289,25 @@ async fn a_resource_server_introspects_every_token_of_its_environment() {
 #[tokio::test]
 async fn expired_tokens_are_inactive() {
     let h = Harness::new().await;
-    let a = h
-        .client("production", "account:read", "account:read", false)
-        .await;
-    let token = h
-        .token(&a, &[("grant_type", "client_credentials")])
-        .await
-        .ok()["access_token"]
+    let a = h.client("production", "account:read", "account:read", false).await;
+    let token = h.token(&a, &[("grant_type", "client_credentials")]).await.ok()["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
     h.advance(3600);
-    assert_eq!(
-        introspect(&h, &a, &token).await,
-        serde_json::json!({"active": false})
-    );
+    assert_eq!(introspect(&h, &a, &token).await, serde_json::json!({"active": false}));
 }
 
 #[tokio::test]
 async fn revoked_tokens_are_inactive_and_revocation_of_foreign_tokens_is_silent() {
     let h = Harness::new().await;
-    let a = h
-        .client("production", "account:read", "account:read", false)
-        .await;
-    let b = h
-        .client("production", "account:read", "account:read", false)
-        .await;
-    let token = h
-        .token(&a, &[("grant_type", "client_credentials")])
-        .await
-        .ok()["access_token"]
+    let a = h.client("production", "account:read", "account:read", false).await;
+    let b = h.client("production", "account:read", "account:read", false).await;
+    let token = h.token(&a, &[("grant_type", "client_credentials")]).await.ok()["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let foreign = h
-        .post("/oauth2/revoke", Some(&b), &[("token", &token)], &[])
-        .await;
+    let foreign = h.post("/oauth2/revoke", Some(&b), &[("token", &token)], &[]).await;
     assert_eq!(foreign.status, StatusCode::OK);
     assert_eq!(
         introspect(&h, &a, &token).await["active"],
@@ -410,10 +320,7 @@ async fn revoked_tokens_are_inactive_and_revocation_of_foreign_tokens_is_silent(
             .status,
         StatusCode::OK
     );
-    assert_eq!(
-        introspect(&h, &a, &token).await,
-        serde_json::json!({"active": false})
-    );
+    assert_eq!(introspect(&h, &a, &token).await, serde_json::json!({"active": false}));
     assert_eq!(
         h.post("/oauth2/revoke", Some(&a), &[("token", "unknown")], &[])
             .await
@@ -426,12 +333,7 @@ async fn revoked_tokens_are_inactive_and_revocation_of_foreign_tokens_is_silent(
 async fn no_expiry_tokens_have_no_expires_in() {
     let h = Harness::new().await;
     let c = h
-        .client(
-            "production",
-            "account:read no_expiry",
-            "account:read",
-            false,
-        )
+        .client("production", "account:read no_expiry", "account:read", false)
         .await;
     let a = h
         .token(
@@ -450,12 +352,7 @@ async fn no_expiry_tokens_have_no_expires_in() {
 async fn max_lifetime_caps_a_no_expiry_token() {
     let h = Harness::new().await;
     let c = h
-        .client(
-            "production",
-            "no_expiry decrypt",
-            "no_expiry decrypt",
-            false,
-        )
+        .client("production", "no_expiry decrypt", "no_expiry decrypt", false)
         .await;
     let a = h.token(&c, &[("grant_type", "client_credentials")]).await;
     assert_eq!(a.ok()["expires_in"], 90 * 86_400);

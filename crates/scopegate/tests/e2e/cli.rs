@@ -32,9 +32,7 @@ mod tempfile_lite {
                 N.fetch_add(1, Ordering::Relaxed)
             ));
             std::fs::create_dir_all(&dir).unwrap();
-            Self {
-                path: dir.join(name),
-            }
+            Self { path: dir.join(name) }
         }
         pub fn arg(&self) -> &str {
             self.path.to_str().unwrap()
@@ -54,11 +52,7 @@ fn check_accepts_every_shipped_example() {
     for file in [ANALYTICS, MARKETPLACE, STOREFRONT] {
         let o = scopegate(&["check", "--config", file]);
         assert!(o.status.success(), "{file}: {}", stderr(&o));
-        assert!(
-            stdout(&o).starts_with(&format!("{file}: ok (")),
-            "{}",
-            stdout(&o)
-        );
+        assert!(stdout(&o).starts_with(&format!("{file}: ok (")), "{}", stdout(&o));
     }
 }
 
@@ -82,10 +76,7 @@ fn check_of_a_missing_file_is_one_line_and_non_zero() {
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("cannot read policy file does/not/exist.toml"),
-        "{err}"
-    );
+    assert!(err.contains("cannot read policy file does/not/exist.toml"), "{err}");
 }
 
 #[test]
@@ -136,21 +127,11 @@ fn explain_deny_exits_1_and_says_why() {
 
     let o = scopegate(&["explain", "-c", ANALYTICS, "--anonymous", "GET", "/data/x"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stdout(&o).contains("deny (unauthenticated, 401)"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(stdout(&o).contains("deny (unauthenticated, 401)"), "{}", stdout(&o));
 
-    let o = scopegate(&[
-        "explain", "-c", ANALYTICS, "--scopes", "", "GET", "/nowhere",
-    ]);
+    let o = scopegate(&["explain", "-c", ANALYTICS, "--scopes", "", "GET", "/nowhere"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stdout(&o).contains("deny (route_not_found, 404)"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(stdout(&o).contains("deny (route_not_found, 404)"), "{}", stdout(&o));
 
     let o = scopegate(&[
         "explain",
@@ -214,18 +195,12 @@ fn explain_shows_the_canonical_path_when_it_differs() {
         "/%70roducts/mine?x=1",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert!(
-        stdout(&o).contains("canonical  /products/mine"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(stdout(&o).contains("canonical  /products/mine"), "{}", stdout(&o));
 }
 
 #[test]
 fn explain_refuses_an_undeclared_scope_in_one_line() {
-    let o = scopegate(&[
-        "explain", "-c", ANALYTICS, "--scopes", "account", "GET", "/",
-    ]);
+    let o = scopegate(&["explain", "-c", ANALYTICS, "--scopes", "account", "GET", "/"]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -292,22 +267,14 @@ fn scopes_for_names_the_unsatisfiable_endpoint() {
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(
-        err.contains("\"GET /sell/inventory/v1/x\"")
-            && err.contains("app tokens (client_credentials)"),
+        err.contains("\"GET /sell/inventory/v1/x\"") && err.contains("app tokens (client_credentials)"),
         "{err}"
     );
 }
 
 #[test]
 fn scopes_for_refuses_unknown_grant_and_environment() {
-    let o = scopegate(&[
-        "scopes-for",
-        "-c",
-        MARKETPLACE,
-        "--grant",
-        "password",
-        "GET /",
-    ]);
+    let o = scopegate(&["scopes-for", "-c", MARKETPLACE, "--grant", "password", "GET /"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("--grant: unknown grant \"password\""),

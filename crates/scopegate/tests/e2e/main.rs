@@ -7,6 +7,7 @@
     missing_debug_implementations
 )]
 
+mod authorize;
 mod cli;
 mod readmes;
 mod server;

@@ -27,27 +27,16 @@ impl Drop for Server {
 impl Server {
     /// Starts the server on a copy of `example` whose database lives in a temp dir.
     pub fn start(example: &str) -> Server {
-        let dir = std::env::temp_dir().join(format!(
-            "scopegate-e2e-{}-{}",
-            std::process::id(),
-            rand_suffix()
-        ));
+        let dir = std::env::temp_dir().join(format!("scopegate-e2e-{}-{}", std::process::id(), rand_suffix()));
         std::fs::create_dir_all(&dir).unwrap();
-        let source = std::fs::read_to_string(
-            crate::workspace_root().join(format!("examples/{example}/scopegate.toml")),
-        )
-        .unwrap();
+        let source =
+            std::fs::read_to_string(crate::workspace_root().join(format!("examples/{example}/scopegate.toml")))
+                .unwrap();
         let db = format!("sqlite://{}/scopegate.db", dir.display());
         let config = dir.join("scopegate.toml");
         std::fs::write(&config, source.replace("sqlite://scopegate.db", &db)).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
-            .args([
-                "serve",
-                "--config",
-                config.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
+            .args(["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -76,13 +65,7 @@ impl Server {
 
     /// `scopegate app create … --json` against this server's database.
     pub fn app(&self, extra: &[&str]) -> (String, String) {
-        let mut args = vec![
-            "app",
-            "create",
-            "--config",
-            self.config.to_str().unwrap(),
-            "--json",
-        ];
+        let mut args = vec!["app", "create", "--config", self.config.to_str().unwrap(), "--json"];
         args.extend_from_slice(extra);
         let o = crate::scopegate(&args);
         assert!(o.status.success(), "{}", crate::stderr(&o));
@@ -206,14 +189,8 @@ async fn metadata_advertises_every_endpoint_and_scope() {
         .unwrap();
     assert_eq!(m["issuer"], "http://127.0.0.1:8080");
     assert_eq!(m["token_endpoint"], "http://127.0.0.1:8080/oauth2/token");
-    assert_eq!(
-        m["introspection_endpoint"],
-        "http://127.0.0.1:8080/oauth2/introspect"
-    );
-    assert_eq!(
-        m["revocation_endpoint"],
-        "http://127.0.0.1:8080/oauth2/revoke"
-    );
+    assert_eq!(m["introspection_endpoint"], "http://127.0.0.1:8080/oauth2/introspect");
+    assert_eq!(m["revocation_endpoint"], "http://127.0.0.1:8080/oauth2/revoke");
     let scopes: Vec<&str> = m["scopes_supported"]
         .as_array()
         .unwrap()
@@ -327,12 +304,7 @@ fn user_create_reads_the_password_from_stdin_and_refuses_duplicates() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(password.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     };
     let short = create("short\n");

@@ -1,0 +1,502 @@
+//! `/oauth2/authorize` (RFC 6749 section 4.1, RFC 7636, RFC 9207, RFC 9700):
+//! sign-in, consent, and a redirect with `code`, `state` and `iss`.
+//!
+//! The request is validated in full on every step (GET and each POST), so the
+//! parameters carried through the pages in hidden fields can be tampered with
+//! no more than a fresh request could. Errors before the client and its
+//! redirect URI are known show a page; only [`match_redirect`] yields a URI to
+//! redirect to. Forms carry a CSRF token checked against a cookie.
+
+use std::sync::OnceLock;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use scopegate_core::oauth::{
+    ErrorCode, OAuthError, RegisteredRedirectUri, decide_scope, match_redirect, requested_scope,
+};
+use scopegate_core::{GrantKind, ScopeSet};
+use scopegate_store::{ClientRecord, CodeRecord, SessionRecord, Store, UserRecord};
+
+use crate::form::Form;
+use crate::pages::{Consent, Login, ScopeView, error_page, page};
+use crate::passwords::{hash_password, verify_password};
+use crate::paths;
+use crate::secrets::{self, SecretKind};
+use crate::state::AppState;
+
+pub const CSRF_COOKIE: &str = "sg_csrf";
+pub const SESSION_COOKIE: &str = "sg_session";
+const SESSION_TTL: i64 = 12 * 3600;
+/// Codes are exchanged at once by real clients; a minute is plenty (RFC 6749 section 4.1.2).
+const CODE_TTL: i64 = 60;
+/// The authorization request parameters carried through the pages.
+const CARRIED: [&str; 7] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+/// A validated authorization request.
+struct AuthzRequest {
+    client: ClientRecord,
+    redirect: RegisteredRedirectUri,
+    redirect_sent: bool,
+    scope: ScopeSet,
+    state: Option<String>,
+    challenge: Option<String>,
+    carried: Vec<(String, String)>,
+}
+
+enum Refusal {
+    /// Shown as a page: there is no safe place to redirect to.
+    Page(String),
+    /// Sent back to the client's registered redirect URI.
+    Redirect {
+        to: RegisteredRedirectUri,
+        error: OAuthError,
+        state: Option<String>,
+    },
+    Internal,
+}
+
+impl From<scopegate_store::StoreError> for Refusal {
+    fn from(e: scopegate_store::StoreError) -> Self {
+        tracing::error!(error = %e, "store failure at authorize");
+        Refusal::Internal
+    }
+}
+
+fn valid_challenge(c: &str) -> bool {
+    (43..=128).contains(&c.len())
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+async fn validate<S: Store>(state: &AppState<S>, params: &Form) -> Result<AuthzRequest, Refusal> {
+    let Some(client_id) = params.get("client_id") else {
+        return Err(Refusal::Page("The request names no client_id.".into()));
+    };
+    let Some(client) = state.store.client(client_id).await? else {
+        return Err(Refusal::Page(format!("No app has the client_id {client_id:?}.")));
+    };
+    let redirect = match_redirect(&client.redirect_uris, params.get("redirect_uri"), client.public)
+        .map_err(|e| Refusal::Page(format!("The app's request is not valid: {e}.")))?;
+    let st = params.get("state").map(str::to_owned);
+    let fail = |code: ErrorCode, description: &str| Refusal::Redirect {
+        to: redirect.clone(),
+        error: OAuthError::new(code, description),
+        state: st.clone(),
+    };
+    match params.get("response_type") {
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
+        None => return Err(fail(ErrorCode::InvalidRequest, "missing parameter \"response_type\"")),
+    }
+    let challenge = params.get("code_challenge");
+    match (params.get("code_challenge_method"), challenge) {
+        (Some("S256"), Some(c)) if valid_challenge(c) => {}
+        (Some("S256"), Some(_)) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]",
+            ));
+        }
+        (Some("S256"), None) => return Err(fail(ErrorCode::InvalidRequest, "missing parameter \"code_challenge\"")),
+        (Some("plain"), _) | (None, Some(_)) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "PKCE method plain is refused; use code_challenge_method=S256",
+            ));
+        }
+        (Some(other), _) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                &format!("unknown code_challenge_method {other:?}; use S256"),
+            ));
+        }
+        (None, None) if client.public => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "PKCE with S256 is required for public clients",
+            ));
+        }
+        (None, None) => {}
+    }
+    let requested = requested_scope(params.get("scope"), None).map_err(|e| fail(e.code, &e.description))?;
+    let scopes = scopegate_core::oauth::ClientScopes {
+        assigned: &client.scopes,
+        default: &client.default_scopes,
+        environment: &client.environment,
+    };
+    let scope = decide_scope(&state.policy, scopes, GrantKind::AuthorizationCode, requested)
+        .map_err(|e| fail(e.code, &e.description))?;
+    let carried = params
+        .pairs()
+        .iter()
+        .filter(|(n, _)| CARRIED.contains(&n.as_str()))
+        .cloned()
+        .collect();
+    Ok(AuthzRequest {
+        redirect_sent: params.get("redirect_uri").is_some(),
+        client,
+        redirect,
+        scope,
+        state: st,
+        challenge: challenge.map(str::to_owned),
+        carried,
+    })
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, v),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        Err(_) => error_page(StatusCode::BAD_REQUEST, "The redirect address is not valid."),
+    }
+}
+
+/// Redirects to the client with `params`, `state` and `iss` (RFC 9207).
+fn redirect_to<S: Store>(
+    state: &AppState<S>,
+    to: &RegisteredRedirectUri,
+    mut params: Vec<(&str, String)>,
+    st: Option<&str>,
+) -> Response {
+    if let Some(s) = st {
+        params.push(("state", s.to_owned()));
+    }
+    params.push(("iss", state.policy.settings.issuer.clone()));
+    let query = serde_urlencoded::to_string(&params).unwrap_or_default();
+    see_other(&to.with_params(&query))
+}
+
+fn refusal_response<S: Store>(state: &AppState<S>, refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Page(message) => error_page(StatusCode::BAD_REQUEST, &message),
+        Refusal::Redirect { to, error, state: st } => {
+            let params = vec![
+                ("error", error.code.as_str().to_owned()),
+                ("error_description", error.description),
+            ];
+            redirect_to(state, &to, params, st.as_deref())
+        }
+        Refusal::Internal => error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side. Please try again.",
+        ),
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+fn set_cookie<S: Store>(state: &AppState<S>, response: &mut Response, name: &str, value: &str, max_age: i64) {
+    let secure = if state.policy.settings.issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let line = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    if let Ok(v) = HeaderValue::from_str(&line) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+async fn signed_in<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<Option<UserRecord>, Refusal> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let Some(session) = state.store.session(&secrets::hash(token)).await? else {
+        return Ok(None);
+    };
+    if session.expires_at <= state.now() {
+        return Ok(None);
+    }
+    Ok(state.store.user(&session.login).await?.filter(|u| u.enabled))
+}
+
+/// (scope, permission) pairs: every scope the token would hold, implied ones
+/// included, needs its `requires_permissions`.
+fn missing_permissions<S: Store>(state: &AppState<S>, scope: &ScopeSet, user: &UserRecord) -> Vec<(String, String)> {
+    let catalog = &state.policy.catalog;
+    let mut missing = Vec::new();
+    for id in catalog.close(scope).set().iter() {
+        for p in &catalog.info(id).requires_permissions {
+            if !user.permissions.contains(p) {
+                missing.push((catalog.name(id).to_owned(), p.clone()));
+            }
+        }
+    }
+    missing
+}
+
+/// What a scope lets the app call, from the route table.
+fn allows<S: Store>(state: &AppState<S>, id: scopegate_core::ScopeId) -> String {
+    let closure = state.policy.catalog.closure_of(id);
+    let routes: Vec<String> = state
+        .policy
+        .routes()
+        .iter()
+        .filter(|r| r.requirement.scopes().is_some_and(|s| s.intersects(closure)))
+        .map(|r| r.pattern.to_string())
+        .collect();
+    match routes.len() {
+        0 => String::new(),
+        n if n <= 6 => routes.join(", "),
+        n => format!("{} and {} more", routes[..6].join(", "), n - 6),
+    }
+}
+
+fn consent_page<S: Store>(
+    state: &AppState<S>,
+    req: &AuthzRequest,
+    user: &UserRecord,
+    csrf: &str,
+    missing: Vec<(String, String)>,
+) -> Response {
+    let catalog = &state.policy.catalog;
+    let scopes = req
+        .scope
+        .iter()
+        .map(|id| ScopeView {
+            name: catalog.name(id).to_owned(),
+            description: catalog.info(id).description.clone(),
+            allows: allows(state, id),
+        })
+        .collect();
+    let status = if missing.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    page(
+        status,
+        &Consent {
+            action: paths::AUTHORIZE,
+            app_name: &req.client.app_name,
+            environment: &req.client.environment,
+            login: &user.login,
+            scopes,
+            missing,
+            hidden: &req.carried,
+            csrf,
+        },
+    )
+}
+
+fn login_page(req: &AuthzRequest, csrf: &str, error: Option<&str>) -> Response {
+    page(
+        StatusCode::OK,
+        &Login {
+            action: paths::AUTHORIZE,
+            app_name: &req.client.app_name,
+            error,
+            hidden: &req.carried,
+            csrf,
+        },
+    )
+}
+
+pub async fn authorize_get<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap, uri: Uri) -> Response {
+    let params = match Form::query(uri.query()) {
+        Ok(p) => p,
+        Err(e) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                &format!("The app's request is not valid: {}.", e.description),
+            );
+        }
+    };
+    let req = match validate(&state, &params).await {
+        Ok(r) => r,
+        Err(refusal) => return refusal_response(&state, refusal),
+    };
+    let (csrf, fresh) = match cookie(&headers, CSRF_COOKIE) {
+        Some(c) => (c.to_owned(), false),
+        None => (secrets::generate(SecretKind::Csrf), true),
+    };
+    let mut response = match signed_in(&state, &headers).await {
+        Ok(Some(user)) => {
+            let missing = missing_permissions(&state, &req.scope, &user);
+            consent_page(&state, &req, &user, &csrf, missing)
+        }
+        Ok(None) => login_page(&req, &csrf, None),
+        Err(refusal) => return refusal_response(&state, refusal),
+    };
+    if fresh {
+        set_cookie(&state, &mut response, CSRF_COOKIE, &csrf, SESSION_TTL);
+    }
+    response
+}
+
+pub async fn authorize_post<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = match Form::parse(&headers, &body) {
+        Ok(f) => f,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
+    };
+    let csrf = match (cookie(&headers, CSRF_COOKIE), form.get("csrf")) {
+        (Some(c), Some(f)) if secrets::same(c, f) => c.to_owned(),
+        _ => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This form has expired or was not sent from this site. Go back to the app and start again.",
+            );
+        }
+    };
+    let req = match validate(&state, &form).await {
+        Ok(r) => r,
+        Err(refusal) => return refusal_response(&state, refusal),
+    };
+    let result = match form.get("action") {
+        Some("login") => sign_in(&state, &req, &form, &csrf).await,
+        Some("approve") => approve(&state, &req, &headers, &csrf).await,
+        Some("deny") => {
+            state.audit(
+                "deny",
+                Some(&req.client.client_id),
+                None,
+                "the user denied access".into(),
+            );
+            let params = vec![
+                ("error", "access_denied".to_owned()),
+                ("error_description", "the user denied access".to_owned()),
+            ];
+            Ok(redirect_to(&state, &req.redirect, params, req.state.as_deref()))
+        }
+        _ => Ok(error_page(StatusCode::BAD_REQUEST, "Unknown action.")),
+    };
+    result.unwrap_or_else(|refusal| refusal_response(&state, refusal))
+}
+
+/// A valid Argon2id hash to verify against when the login is unknown, so that
+/// unknown and known logins take the same time.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("scopegate-timing-equalizer").unwrap_or_default())
+}
+
+async fn sign_in<S: Store>(
+    state: &AppState<S>,
+    req: &AuthzRequest,
+    form: &Form,
+    csrf: &str,
+) -> Result<Response, Refusal> {
+    let login = form.get("login").unwrap_or_default().to_owned();
+    let password = form.get("password").unwrap_or_default().to_owned();
+    let user = state.store.user(&login).await?;
+    let phc = user
+        .as_ref()
+        .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
+    // Argon2 is deliberately slow: keep it off the async workers.
+    let verified = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .unwrap_or(false);
+    let Some(user) = user.filter(|u| verified && u.enabled) else {
+        state.audit(
+            "sign_in_failed",
+            Some(&req.client.client_id),
+            Some(&login),
+            String::new(),
+        );
+        return Ok(login_page(req, csrf, Some("Wrong login or password.")));
+    };
+    let token = secrets::generate(SecretKind::Session);
+    let now = state.now();
+    state
+        .store
+        .create_session(&SessionRecord {
+            hash: secrets::hash(&token),
+            login: user.login.clone(),
+            created_at: now,
+            expires_at: now + SESSION_TTL,
+        })
+        .await?;
+    state.audit("sign_in", Some(&req.client.client_id), Some(&user.login), String::new());
+    let query = serde_urlencoded::to_string(&req.carried).unwrap_or_default();
+    let mut response = see_other(&format!("{}?{query}", paths::AUTHORIZE));
+    set_cookie(state, &mut response, SESSION_COOKIE, &token, SESSION_TTL);
+    Ok(response)
+}
+
+async fn approve<S: Store>(
+    state: &AppState<S>,
+    req: &AuthzRequest,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<Response, Refusal> {
+    let Some(user) = signed_in(state, headers).await? else {
+        return Ok(login_page(req, csrf, Some("Your session has ended; sign in again.")));
+    };
+    let missing = missing_permissions(state, &req.scope, &user);
+    if !missing.is_empty() {
+        let detail = missing
+            .iter()
+            .map(|(s, p)| format!("{s} needs {p}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        state.audit(
+            "refuse",
+            Some(&req.client.client_id),
+            Some(&user.login),
+            format!("missing permissions: {detail}"),
+        );
+        return Ok(consent_page(state, req, &user, csrf, missing));
+    }
+    let code = secrets::generate(SecretKind::Code);
+    let now = state.now();
+    let scope = state.policy.catalog.display(&req.scope);
+    state
+        .store
+        .insert_code(&CodeRecord {
+            hash: secrets::hash(&code),
+            client_id: req.client.client_id.clone(),
+            subject: user.login.clone(),
+            redirect_uri: req.redirect.as_str().to_owned(),
+            redirect_sent: req.redirect_sent,
+            scope: scope.clone(),
+            code_challenge: req.challenge.clone(),
+            family: secrets::generate(SecretKind::Family),
+            granted_at: now,
+            expires_at: now + CODE_TTL,
+            used: false,
+        })
+        .await?;
+    state.audit(
+        "consent",
+        Some(&req.client.client_id),
+        Some(&user.login),
+        format!("scope=\"{scope}\""),
+    );
+    Ok(redirect_to(
+        state,
+        &req.redirect,
+        vec![("code", code)],
+        req.state.as_deref(),
+    ))
+}

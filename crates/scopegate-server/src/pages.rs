@@ -1,0 +1,71 @@
+//! Server-rendered pages (askama templates, checked at compile time) and the
+//! headers every page carries: no framing, no referrer, no caching, no script.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct Login<'a> {
+    pub action: &'a str,
+    pub app_name: &'a str,
+    pub error: Option<&'a str>,
+    pub hidden: &'a [(String, String)],
+    pub csrf: &'a str,
+}
+
+pub struct ScopeView {
+    pub name: String,
+    pub description: Option<String>,
+    /// The routes the scope opens, for "what it allows".
+    pub allows: String,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct Consent<'a> {
+    pub action: &'a str,
+    pub app_name: &'a str,
+    pub environment: &'a str,
+    pub login: &'a str,
+    pub scopes: Vec<ScopeView>,
+    /// (scope, permission) pairs the user lacks.
+    pub missing: Vec<(String, String)>,
+    pub hidden: &'a [(String, String)],
+    pub csrf: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub message: &'a str,
+}
+
+/// Renders a template as a page with scopegate's security headers.
+pub fn page(status: StatusCode, template: &impl Template) -> Response {
+    let html = match template.render() {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let mut response = (status, Html(html)).into_response();
+    let h = response.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    page(status, &ErrorPage { message })
+}
