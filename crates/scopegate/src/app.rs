@@ -24,6 +24,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show one app's keys: environment, scopes, redirect URIs (never the secret).
+    Show {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        client_id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a confidential client's secret; prints the new one once. The old one stops working.
+    RotateSecret {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        client_id: String,
+    },
+    /// Delete the app owning these keys, all its keys and every token issued to them.
+    Delete {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        client_id: String,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -63,7 +84,91 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Create(args) => create(args),
         Command::List { config, json } => list(config, *json),
+        Command::Show {
+            config,
+            client_id,
+            json,
+        } => show(config, client_id, *json),
+        Command::RotateSecret { config, client_id } => rotate_secret(config, client_id),
+        Command::Delete { config, client_id } => delete(config, client_id),
     }
+}
+
+fn client_json(c: &ClientRecord) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": c.client_id, "name": c.app_name, "environment": c.environment, "public": c.public,
+        "resource_server": c.resource_server, "scopes": c.scopes.join(" "), "default_scopes": c.default_scopes.join(" "),
+        "redirect_uris": c.redirect_uris, "owner": c.owner,
+    })
+}
+
+fn show(config: &std::path::Path, client_id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let policy = load_or_report(config)?;
+    let client = runtime()?
+        .block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.client(client_id).await?)) })?;
+    let Some(c) = client else {
+        bail!("no app has the client_id {client_id:?}")
+    };
+    if json {
+        println!("{}", client_json(&c));
+    } else {
+        println!("client_id       {}", c.client_id);
+        println!("name            {}", c.app_name);
+        println!("environment     {}", c.environment);
+        println!(
+            "type            {}",
+            if c.public {
+                "public (PKCE, no secret)"
+            } else if c.resource_server {
+                "confidential, resource server"
+            } else {
+                "confidential"
+            }
+        );
+        println!("scopes          {}", c.scopes.join(" "));
+        println!("default scopes  {}", c.default_scopes.join(" "));
+        println!(
+            "redirect URIs   {}",
+            if c.redirect_uris.is_empty() {
+                "none".to_owned()
+            } else {
+                c.redirect_uris.join(" ")
+            }
+        );
+        println!("owner           {}", c.owner.as_deref().unwrap_or("none"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rotate_secret(config: &std::path::Path, client_id: &str) -> anyhow::Result<ExitCode> {
+    let policy = load_or_report(config)?;
+    let secret = secrets::generate(SecretKind::ClientSecret);
+    let hash = secrets::hash(&secret);
+    let outcome = runtime()?.block_on(async {
+        with_store!(policy, store => {
+            match store.client(client_id).await? {
+                None => Ok::<_, anyhow::Error>(Err(format!("no app has the client_id {client_id:?}"))),
+                Some(c) if c.public => Ok(Err(format!("{client_id} is a public client: it has no secret to rotate"))),
+                Some(_) => Ok(Ok(store.set_client_secret(client_id, &hash).await?)),
+            }
+        })
+    })?;
+    match outcome {
+        Err(message) => bail!(message),
+        Ok(_) => println!("client_secret: {secret}\n(shown once: the previous secret no longer works)"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn delete(config: &std::path::Path, client_id: &str) -> anyhow::Result<ExitCode> {
+    let policy = load_or_report(config)?;
+    let deleted = runtime()?
+        .block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.delete_app(client_id).await?)) })?;
+    if !deleted {
+        bail!("no app has the client_id {client_id:?}");
+    }
+    println!("deleted the app of {client_id}, its keys and their tokens");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Checks a scope list against the policy and the environment, in input order.
@@ -187,11 +292,7 @@ fn list(config: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     let clients =
         runtime()?.block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.clients().await?)) })?;
     if json {
-        let rows: Vec<_> = clients
-            .iter()
-            .map(|c| serde_json::json!({"client_id": c.client_id, "name": c.app_name, "environment": c.environment, "public": c.public,
-                "resource_server": c.resource_server, "scopes": c.scopes.join(" "), "default_scopes": c.default_scopes.join(" "), "owner": c.owner}))
-            .collect();
+        let rows: Vec<_> = clients.iter().map(client_json).collect();
         println!("{}", serde_json::Value::Array(rows));
     } else {
         for c in &clients {

@@ -15,13 +15,16 @@ pub struct Args {
     config: PathBuf,
     /// The caller's granted scopes, space- or comma-separated ("" for an
     /// authenticated client with no scope).
-    #[arg(long, value_name = "SCOPES", required_unless_present = "anonymous")]
+    #[arg(long, value_name = "SCOPES", required_unless_present_any = ["anonymous", "token"], conflicts_with = "token")]
     scopes: Option<String>,
+    /// An access token issued by this server: its scopes, if it is live.
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
     /// Explain the request as made with no credentials at all.
-    #[arg(long, conflicts_with = "scopes")]
+    #[arg(long, conflicts_with_all = ["scopes", "token"])]
     anonymous: bool,
     /// An X-OAuth-Scope value that narrows the scopes for this request.
-    #[arg(long, value_name = "SCOPES", requires = "scopes")]
+    #[arg(long, value_name = "SCOPES", conflicts_with = "anonymous")]
     narrow: Option<String>,
     /// The HTTP method, e.g. GET.
     method: String,
@@ -32,7 +35,19 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(&args.config)?;
     let catalog = &policy.catalog;
-    let held = match &args.scopes {
+    let token_scope = match &args.token {
+        None => None,
+        Some(token) => match token_scope(&policy, token)? {
+            Ok(scope) => Some(scope),
+            Err(why) => {
+                println!("request    {} {}", args.method, args.path);
+                println!("holds      no valid credentials: {why}");
+                println!("decision   deny (invalid_token, 401): {why}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+    };
+    let held = match args.scopes.as_ref().or(token_scope.as_ref().map(|(scope, _)| scope)) {
         None => None,
         Some(list) => {
             let granted = catalog
@@ -62,6 +77,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
 
     println!("request    {} {}", args.method, args.path);
+    if let Some((_, who)) = &token_scope {
+        println!("token      {who}");
+    }
     let decision = match canonicalize(&args.path) {
         Err(e) => Decision::BadPath(e),
         Ok(target) => {
@@ -163,4 +181,34 @@ fn describe_decision(
             }
         }
     }
+}
+
+/// The scope of a live access token, or why it gives no credentials.
+fn token_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, String), String>> {
+    use scopegate_store::{Store, TokenKind};
+
+    use crate::store_cmd::{runtime, unix_now, with_store};
+    let hash = scopegate_server::secrets::hash(token);
+    let record = runtime()?
+        .block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.token(&hash).await?)) })?;
+    let now = unix_now();
+    Ok(match record {
+        None => Err("the token is unknown to this server".to_owned()),
+        Some(t) if t.kind != TokenKind::Access => {
+            Err("that is a refresh token; API calls take access tokens".to_owned())
+        }
+        Some(t) if t.revoked => Err("the token was revoked".to_owned()),
+        Some(t) if !t.is_live(now) => Err("the token has expired".to_owned()),
+        Some(t) if t.environment != policy.settings.gateway.environment => Err(format!(
+            "the token belongs to environment {:?}, the gateway serves {:?}",
+            t.environment, policy.settings.gateway.environment
+        )),
+        Some(t) => {
+            let who = t.subject.as_deref().map_or_else(String::new, |s| format!(", user {s}"));
+            Ok((
+                t.scope,
+                format!("client {}{who}, environment {}", t.client_id, t.environment),
+            ))
+        }
+    })
 }

@@ -7,6 +7,7 @@ mod policy_file;
 mod scopes_for;
 mod serve;
 mod store_cmd;
+mod token_cmd;
 mod user;
 
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ enum Command {
     /// Create users who sign in and consent.
     #[command(subcommand)]
     User(user::Command),
+    /// Revoke issued tokens.
+    #[command(subcommand)]
+    Token(token_cmd::Command),
     /// Print the smallest scope set that lets an app call every listed endpoint:
     /// first the space-separated list, then `scope=` and its URL-encoded form.
     ScopesFor(scopes_for::Args),
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::App(command) => app::run(&command),
         Command::User(command) => user::run(&command),
+        Command::Token(command) => token_cmd::run(&command),
     };
     match result {
         Ok(code) => code,

@@ -26,6 +26,36 @@ pub enum Command {
         #[arg(long = "permission", value_name = "P")]
         permissions: Vec<String>,
     },
+    /// List users, their permissions and whether they may sign in.
+    List {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a user's permissions (none given: no permissions). Takes effect at the next refresh.
+    SetPermissions {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        login: String,
+        #[arg(long = "permission", value_name = "P")]
+        permissions: Vec<String>,
+    },
+    /// Stop a user from signing in; their grants stop refreshing.
+    Disable {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        login: String,
+    },
+    /// Let a disabled user sign in again.
+    Enable {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        login: String,
+    },
 }
 
 fn valid_name(s: &str) -> bool {
@@ -37,6 +67,61 @@ fn valid_name(s: &str) -> bool {
 
 pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::List { config, json } => {
+            let policy = load_or_report(config)?;
+            let users = runtime()?
+                .block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.users().await?)) })?;
+            if *json {
+                let rows: Vec<_> = users
+                    .iter()
+                    .map(|u| serde_json::json!({"login": u.login, "permissions": u.permissions.join(" "), "enabled": u.enabled}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                for u in &users {
+                    let state = if u.enabled { "enabled " } else { "disabled" };
+                    println!("{:<24} {state}  {}", u.login, u.permissions.join(" "));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SetPermissions {
+            config,
+            login,
+            permissions,
+        } => {
+            if let Some(p) = permissions.iter().find(|p| !valid_name(p)) {
+                bail!("--permission {p:?}: use letters, digits and - _ . @");
+            }
+            let policy = load_or_report(config)?;
+            let done = runtime()?.block_on(async {
+                with_store!(policy, store => Ok::<_, anyhow::Error>(store.set_permissions(login, permissions).await?))
+            })?;
+            if !done {
+                bail!("--login: no user {login:?}");
+            }
+            println!(
+                "user {login} now holds: {}",
+                if permissions.is_empty() {
+                    "no permissions".to_owned()
+                } else {
+                    permissions.join(" ")
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Disable { config, login } | Command::Enable { config, login } => {
+            let enabled = matches!(command, Command::Enable { .. });
+            let policy = load_or_report(config)?;
+            let done = runtime()?.block_on(async {
+                with_store!(policy, store => Ok::<_, anyhow::Error>(store.set_user_enabled(login, enabled).await?))
+            })?;
+            if !done {
+                bail!("--login: no user {login:?}");
+            }
+            println!("user {login} {}", if enabled { "enabled" } else { "disabled" });
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Create {
             config,
             login,

@@ -327,3 +327,199 @@ fn user_create_reads_the_password_from_stdin_and_refuses_duplicates() {
         crate::stderr(&again)
     );
 }
+
+async fn cc_token(s: &Server, id: &str, secret: &str) -> reqwest::Response {
+    http()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rotate_secret_prints_a_new_secret_and_the_old_one_stops_working() {
+    let s = Server::start("app-analytics");
+    let (id, old) = s.app(&["--name", "R", "--env", "production", "--scopes", "account:read"]);
+    let o = crate::scopegate(&["app", "rotate-secret", "--config", s.config.to_str().unwrap(), &id]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let new = crate::stdout(&o)
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("client_secret: ")
+        .unwrap()
+        .to_owned();
+    assert_eq!(cc_token(&s, &id, &old).await.status(), 401);
+    assert_eq!(cc_token(&s, &id, &new).await.status(), 200);
+}
+
+#[tokio::test]
+async fn app_show_and_delete() {
+    let s = Server::start("app-analytics");
+    let config = s.config.to_str().unwrap().to_owned();
+    let (id, secret) = s.app(&[
+        "--name",
+        "Reports",
+        "--env",
+        "production",
+        "--scopes",
+        "account:read products:write",
+        "--resource-server",
+    ]);
+    let shown = crate::scopegate(&["app", "show", "--config", &config, &id, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(
+        (v["name"].as_str(), v["resource_server"].as_bool(), v["scopes"].as_str()),
+        (Some("Reports"), Some(true), Some("account:read products:write"))
+    );
+    assert!(!crate::stdout(&shown).contains(&secret), "never the secret");
+    let token: serde_json::Value = cc_token(&s, &id, &secret).await.json().await.unwrap();
+    assert!(
+        crate::scopegate(&["app", "delete", "--config", &config, &id])
+            .status
+            .success()
+    );
+    assert_eq!(cc_token(&s, &id, &secret).await.status(), 401, "the keys are gone");
+    let o = crate::scopegate(&["app", "show", "--config", &config, &id]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(crate::stderr(&o).contains("no app has the client_id"));
+    let o = crate::scopegate(&[
+        "explain",
+        "--config",
+        &config,
+        "--token",
+        token["access_token"].as_str().unwrap(),
+        "GET",
+        "/account/x",
+    ]);
+    assert!(
+        crate::stdout(&o).contains("the token is unknown"),
+        "its tokens went with it: {}",
+        crate::stdout(&o)
+    );
+}
+
+#[tokio::test]
+async fn explain_token_uses_the_tokens_scope_until_it_is_revoked() {
+    let s = Server::start("app-analytics");
+    let config = s.config.to_str().unwrap().to_owned();
+    let (id, secret) = s.app(&["--name", "R", "--env", "production", "--scopes", "account:write"]);
+    let issued: serde_json::Value = cc_token(&s, &id, &secret).await.json().await.unwrap();
+    let token = issued["access_token"].as_str().unwrap().to_owned();
+    let o = crate::scopegate(&[
+        "explain",
+        "--config",
+        &config,
+        "--token",
+        &token,
+        "GET",
+        "/account/settings",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::stdout(&o));
+    let out = crate::stdout(&o);
+    assert!(
+        out.contains(&format!("token      client {id}, environment production")),
+        "{out}"
+    );
+    assert!(
+        out.contains("allow: holds account:read (implied by account:write)"),
+        "{out}"
+    );
+    let o = crate::scopegate(&["token", "revoke", "--config", &config, &token]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let o = crate::scopegate(&[
+        "explain",
+        "--config",
+        &config,
+        "--token",
+        &token,
+        "GET",
+        "/account/settings",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        crate::stdout(&o).contains("deny (invalid_token, 401): the token was revoked"),
+        "{}",
+        crate::stdout(&o)
+    );
+    let introspected: serde_json::Value = http()
+        .post(s.url("/oauth2/introspect"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected, serde_json::json!({"active": false}));
+    let o = crate::scopegate(&["token", "revoke", "--config", &config, "sgat_unknown"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn user_list_set_permissions_disable_and_enable() {
+    let s = Server::start("storefront");
+    let config = s.config.to_str().unwrap().to_owned();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .args([
+            "user",
+            "create",
+            "--config",
+            &config,
+            "--login",
+            "carol",
+            "--password-stdin",
+            "--permission",
+            "Orders",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long password\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let list = |c: &str| -> serde_json::Value {
+        serde_json::from_slice(&crate::scopegate(&["user", "list", "--config", c, "--json"]).stdout).unwrap()
+    };
+    assert_eq!(
+        list(&config),
+        serde_json::json!([{"login": "carol", "permissions": "Orders", "enabled": true}])
+    );
+    assert!(
+        crate::scopegate(&[
+            "user",
+            "set-permissions",
+            "--config",
+            &config,
+            "--login",
+            "carol",
+            "--permission",
+            "Orders",
+            "--permission",
+            "OrderStatuses"
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        crate::scopegate(&["user", "disable", "--config", &config, "--login", "carol"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        list(&config),
+        serde_json::json!([{"login": "carol", "permissions": "Orders OrderStatuses", "enabled": false}])
+    );
+    assert!(
+        crate::scopegate(&["user", "enable", "--config", &config, "--login", "carol"])
+            .status
+            .success()
+    );
+    assert_eq!(list(&config)[0]["enabled"], true);
+    let o = crate::scopegate(&["user", "disable", "--config", &config, "--login", "nobody"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(crate::stderr(&o).contains("no user \"nobody\""));
+}

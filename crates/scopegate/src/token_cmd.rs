@@ -1,0 +1,51 @@
+//! `scopegate token`: acting on issued tokens by their value.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use scopegate_server::secrets;
+use scopegate_store::{Store, TokenKind};
+
+use crate::policy_file::load_or_report;
+use crate::store_cmd::{runtime, with_store};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Revoke a token; a refresh token takes every token of its grant with it.
+    Revoke {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// The access or refresh token.
+        token: String,
+    },
+}
+
+pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Revoke { config, token } => {
+            let policy = load_or_report(config)?;
+            let hash = secrets::hash(token);
+            let outcome = runtime()?.block_on(async {
+                with_store!(policy, store => {
+                    let Some(t) = store.token(&hash).await? else { return Ok::<_, anyhow::Error>(None) };
+                    let revoked = match t.kind {
+                        TokenKind::Refresh => store.revoke_family(&t.family).await?,
+                        TokenKind::Access => u64::from(store.revoke_token(&hash).await?),
+                    };
+                    Ok(Some((t, revoked)))
+                })
+            })?;
+            let Some((t, revoked)) = outcome else {
+                bail!("no such token (scopegate keeps only hashes, so check the value)")
+            };
+            println!(
+                "revoked {} token(s) of client {} ({} token given)",
+                revoked,
+                t.client_id,
+                t.kind.as_str()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
