@@ -12,7 +12,8 @@
 //! let policy = Arc::new(Policy::compile("p.toml", "").unwrap());
 //! let store = SqliteStore::connect("sqlite://scopegate.db").await.unwrap();
 //! store.migrate().await.unwrap();
-//! let app = router(AppState::new(policy, store, system_clock()));
+//! let keys = Arc::new(scopegate_server::keys::Keys::load_or_create(&store, 0).await.unwrap());
+//! let app = router(AppState::new(policy, store, system_clock(), keys));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! axum::serve(listener, app).await
 //! # }
@@ -21,6 +22,7 @@
 mod client_auth;
 pub mod error;
 mod form;
+pub mod keys;
 pub mod oauth;
 mod pages;
 pub mod passwords;
@@ -47,9 +49,15 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route(paths::TOKEN, post(oauth::token::token::<S>))
         .route(paths::INTROSPECT, post(oauth::introspect::introspect::<S>))
         .route(paths::REVOKE, post(oauth::revoke::revoke::<S>))
+        .route(paths::JWKS, get(jwks::<S>))
         .route(paths::HEALTHZ, get(|| async { "ok\n" }))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// `/oauth2/jwks`: the public keys of every signing key (RFC 7517).
+async fn jwks<S: Store>(axum::extract::State(state): axum::extract::State<AppState<S>>) -> impl IntoResponse {
+    axum::Json(state.keys.jwks().clone())
 }
 
 /// Until the gateway lands (issue 4), other paths are simply not found.

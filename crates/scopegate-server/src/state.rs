@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use scopegate_core::Policy;
+
+use crate::keys::Keys;
 use scopegate_store::{AuditEvent, Store};
 use tokio::sync::mpsc;
 
@@ -22,6 +24,7 @@ pub struct AppState<S: Store> {
     pub policy: Arc<Policy>,
     pub store: S,
     pub clock: Clock,
+    pub keys: Arc<Keys>,
     audit: mpsc::Sender<AuditEvent>,
 }
 
@@ -39,6 +42,7 @@ impl<S: Store> Clone for AppState<S> {
             policy: Arc::clone(&self.policy),
             store: self.store.clone(),
             clock: Arc::clone(&self.clock),
+            keys: Arc::clone(&self.keys),
             audit: self.audit.clone(),
         }
     }
@@ -46,7 +50,7 @@ impl<S: Store> Clone for AppState<S> {
 
 impl<S: Store> AppState<S> {
     /// Builds the state and starts the audit writer (needs a Tokio runtime).
-    pub fn new(policy: Arc<Policy>, store: S, clock: Clock) -> Self {
+    pub fn new(policy: Arc<Policy>, store: S, clock: Clock, keys: Arc<Keys>) -> Self {
         let (audit, mut rx) = mpsc::channel::<AuditEvent>(4096);
         let writer = store.clone();
         tokio::spawn(async move {
@@ -60,6 +64,7 @@ impl<S: Store> AppState<S> {
             policy,
             store,
             clock,
+            keys,
             audit,
         }
     }

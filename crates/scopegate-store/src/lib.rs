@@ -21,7 +21,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use records::{AuditEvent, ClientRecord, CodeRecord, SessionRecord, TokenKind, TokenRecord, UserRecord};
+pub use records::{AuditEvent, ClientRecord, CodeRecord, KeyRecord, SessionRecord, TokenKind, TokenRecord, UserRecord};
 
 /// A storage failure. Its text is for logs only; callers answer 500.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Marks a code used and returns it, with whether this was its first use.
     /// Of concurrent redemptions exactly one sees `true`.
     fn take_code(&self, hash: &[u8]) -> impl Future<Output = R<Option<(CodeRecord, bool)>>> + Send;
+
+    /// Every signing key, newest first.
+    fn signing_keys(&self) -> impl Future<Output = R<Vec<KeyRecord>>> + Send;
+    fn insert_signing_key(&self, key: &KeyRecord) -> impl Future<Output = R<()>> + Send;
 
     fn audit(&self, event: &AuditEvent) -> impl Future<Output = R<()>> + Send;
     /// The newest audit events, newest first.

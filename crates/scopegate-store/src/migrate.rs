@@ -4,11 +4,13 @@
 pub(crate) const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_authorize.sql")),
+    (3, include_str!("../migrations/sqlite/0003_signing_keys.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_authorize.sql")),
+    (3, include_str!("../migrations/postgres/0003_signing_keys.sql")),
 ];
 
 /// Splits a migration file into statements (no statement here contains ';').

@@ -142,3 +142,27 @@ pub struct CodeRecord {
     pub expires_at: i64,
     pub used: bool,
 }
+
+/// A key that signs JWT access tokens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub kid: String,
+    /// JOSE algorithm, e.g. `EdDSA`.
+    pub alg: String,
+    /// PKCS#8 DER of the private key.
+    pub private_der: Vec<u8>,
+    /// The public key, base64url (the JWK `x`).
+    pub public_x: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+impl std::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}

@@ -7,8 +7,8 @@ use sqlx::Row;
 use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{join, split};
 use crate::{
-    AuditEvent, ClientRecord, CodeRecord, PgStore, R, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord,
-    UserRecord,
+    AuditEvent, ClientRecord, CodeRecord, KeyRecord, PgStore, R, SessionRecord, SqliteStore, Store, TokenKind,
+    TokenRecord, UserRecord,
 };
 
 fn unix_now() -> i64 {
@@ -378,6 +378,41 @@ macro_rules! impl_store {
                     Ok((code, first))
                 })
                 .transpose()
+            }
+
+            async fn signing_keys(&self) -> R<Vec<KeyRecord>> {
+                let rows = sqlx::query(
+                    "SELECT kid, alg, private_der, public_x, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(KeyRecord {
+                            kid: r.try_get(0)?,
+                            alg: r.try_get(1)?,
+                            private_der: r.try_get(2)?,
+                            public_x: r.try_get(3)?,
+                            created_at: r.try_get(4)?,
+                            retired_at: r.try_get(5)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn insert_signing_key(&self, k: &KeyRecord) -> R<()> {
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, alg, private_der, public_x, created_at, retired_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&k.kid)
+                .bind(&k.alg)
+                .bind(&k.private_der)
+                .bind(&k.public_x)
+                .bind(k.created_at)
+                .bind(k.retired_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn audit(&self, e: &AuditEvent) -> R<()> {

@@ -10,8 +10,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use scopegate_store::{
-    AuditEvent, ClientRecord, CodeRecord, PgStore, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord,
-    UserRecord,
+    AuditEvent, ClientRecord, CodeRecord, KeyRecord, PgStore, SessionRecord, SqliteStore, Store, TokenKind,
+    TokenRecord, UserRecord,
 };
 use sqlx::postgres::PgConnectOptions;
 
@@ -100,6 +100,7 @@ conformance!(
     audit_trail_keeps_order,
     sessions_round_trip,
     a_code_is_taken_once_even_when_concurrent,
+    signing_keys_newest_first,
 );
 
 fn client(id: &str) -> ClientRecord {
@@ -306,4 +307,22 @@ async fn a_code_is_taken_once_even_when_concurrent<S: Store>(s: S) {
     }
     assert_eq!(firsts, 1, "exactly one redemption is the first");
     assert_eq!(s.take_code(&[6; 32]).await.unwrap(), None);
+}
+
+async fn signing_keys_newest_first<S: Store>(s: S) {
+    assert!(s.signing_keys().await.unwrap().is_empty());
+    for (kid, at) in [("k1", 10), ("k2", 20)] {
+        let k = KeyRecord {
+            kid: kid.into(),
+            alg: "EdDSA".into(),
+            private_der: vec![1, 2, 3],
+            public_x: "x".into(),
+            created_at: at,
+            retired_at: None,
+        };
+        s.insert_signing_key(&k).await.unwrap();
+    }
+    let keys = s.signing_keys().await.unwrap();
+    assert_eq!(keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["k2", "k1"]);
+    assert_eq!(keys[0].private_der, vec![1, 2, 3]);
 }

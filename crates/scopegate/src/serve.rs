@@ -32,7 +32,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
         with_store!(policy, store => {
-            let app = router(AppState::new(Arc::clone(&policy), store, system_clock()));
+            let clock = system_clock();
+            let keys = scopegate_server::keys::Keys::load_or_create(&store, clock()).await?;
+            let app = router(AppState::new(Arc::clone(&policy), store, clock, Arc::new(keys)));
             // One line that scripts (and the tests) wait for.
             println!("scopegate listening on http://{local} (issuer {}, database {})", policy.settings.issuer, policy.settings.database);
             axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;

@@ -19,6 +19,7 @@ pub async fn metadata<S: Store>(State(state): State<AppState<S>>) -> Json<Value>
         "token_endpoint": format!("{issuer}{}", paths::TOKEN),
         "introspection_endpoint": format!("{issuer}{}", paths::INTROSPECT),
         "revocation_endpoint": format!("{issuer}{}", paths::REVOKE),
+        "jwks_uri": format!("{issuer}{}", paths::JWKS),
         "scopes_supported": scopes,
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
         "response_types_supported": ["code"],

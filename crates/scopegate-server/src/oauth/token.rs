@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use scopegate_core::oauth::{
     self, ClientScopes, ErrorCode, OAuthError, decide_refresh_scope, decide_scope, lifetimes, requested_scope,
 };
-use scopegate_core::{GrantKind, ScopeSet};
+use scopegate_core::{GrantKind, ScopeSet, TokenFormat};
 use scopegate_store::{ClientRecord, Store, TokenKind, TokenRecord};
 use serde::Serialize;
 
@@ -119,7 +119,7 @@ async fn client_credentials<S: Store>(
         now,
         life.access_expires_at,
         &secrets::generate(SecretKind::Family),
-    );
+    )?;
     state.store.insert_tokens(&[record]).await?;
     let shown = state.policy.catalog.display(&scope);
     state.audit(
@@ -150,11 +150,35 @@ fn new_token<S: Store>(
     now: i64,
     expires_at: Option<i64>,
     family: &str,
-) -> (String, TokenRecord) {
-    let secret = secrets::generate(match kind {
-        TokenKind::Access => SecretKind::AccessToken,
-        TokenKind::Refresh => SecretKind::RefreshToken,
-    });
+) -> Result<(String, TokenRecord), EndpointError> {
+    let jwt_expiry =
+        expires_at.filter(|_| kind == TokenKind::Access && state.policy.settings.tokens.format == TokenFormat::Jwt);
+    let secret = match jwt_expiry {
+        // RFC 9068 requires `exp`: a never-expiring token stays opaque, so it
+        // can always be revoked at the store.
+        Some(exp) => {
+            let claims = AccessClaims {
+                iss: &state.policy.settings.issuer,
+                aud: &state.policy.settings.issuer,
+                sub: subject.unwrap_or(&client.client_id),
+                client_id: &client.client_id,
+                iat: now,
+                nbf: now,
+                exp,
+                jti: secrets::generate(SecretKind::Family),
+                scope: state.policy.catalog.display(scope),
+                env: &client.environment,
+            };
+            state.keys.sign(&claims).map_err(|e| {
+                tracing::error!(error = %e, "signing an access token failed");
+                EndpointError::Internal
+            })?
+        }
+        None => secrets::generate(match kind {
+            TokenKind::Access => SecretKind::AccessToken,
+            TokenKind::Refresh => SecretKind::RefreshToken,
+        }),
+    };
     let record = TokenRecord {
         hash: secrets::hash(&secret),
         kind,
@@ -171,7 +195,22 @@ fn new_token<S: Store>(
         used: false,
         revoked: false,
     };
-    (secret, record)
+    Ok((secret, record))
+}
+
+/// RFC 9068 section 2.2 claims, plus `env`: the environment of the client's keys.
+#[derive(Serialize, Debug)]
+struct AccessClaims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    sub: &'a str,
+    client_id: &'a str,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    jti: String,
+    scope: String,
+    env: &'a str,
 }
 
 fn invalid_grant(description: &str) -> OAuthError {
@@ -257,7 +296,7 @@ async fn refresh<S: Store>(
         now,
         life.access_expires_at,
         &old.family,
-    );
+    )?;
     let mut records = vec![access_record];
     let mut refresh_token = None;
     if let Some(refresh_expires) = life.refresh {
@@ -275,7 +314,7 @@ async fn refresh<S: Store>(
             now,
             refresh_expires,
             &old.family,
-        );
+        )?;
         records.push(record);
         refresh_token = Some(secret);
     }
@@ -445,7 +484,7 @@ async fn authorization_code<S: Store>(
         now,
         life.access_expires_at,
         &code.family,
-    );
+    )?;
     let mut records = vec![access_record];
     let mut refresh_token = None;
     if let Some(refresh_expires) = life.refresh {
@@ -461,7 +500,7 @@ async fn authorization_code<S: Store>(
             now,
             refresh_expires,
             &code.family,
-        );
+        )?;
         records.push(record);
         refresh_token = Some(secret);
     }

@@ -10,6 +10,7 @@
     missing_debug_implementations
 )]
 
+mod jwt;
 mod refresh;
 mod token;
 
@@ -62,6 +63,7 @@ pub struct Harness {
     pub app: axum::Router,
     pub store: SqliteStore,
     pub now: Arc<AtomicI64>,
+    pub keys: Arc<scopegate_server::keys::Keys>,
     _dir: TempDir,
 }
 
@@ -81,24 +83,37 @@ pub const T0: i64 = 1_800_000_000;
 
 impl Harness {
     pub async fn new() -> Harness {
+        Harness::with_policy(POLICY).await
+    }
+
+    /// The same policy with access tokens as RFC 9068 JWTs.
+    pub async fn jwt() -> Harness {
+        Harness::with_policy(&format!("{POLICY}\n[tokens]\nformat = \"jwt\"\n")).await
+    }
+
+    pub async fn with_policy(source: &str) -> Harness {
         let dir = std::env::temp_dir().join(format!("scopegate-router-{}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir).unwrap();
         let store = SqliteStore::connect(&format!("sqlite://{}/t.db", dir.display()))
             .await
             .unwrap();
         store.migrate().await.unwrap();
-        let policy = Arc::new(Policy::compile("test.toml", POLICY).unwrap());
+        let policy = Arc::new(Policy::compile("test.toml", source).unwrap());
         let now = Arc::new(AtomicI64::new(T0));
         let clock_now = Arc::clone(&now);
+        let keys = Arc::new(scopegate_server::keys::Keys::load_or_create(&store, T0).await.unwrap());
+        let keys_for_tests = Arc::clone(&keys);
         let state = AppState::new(
             policy,
             store.clone(),
             Arc::new(move || clock_now.load(Ordering::SeqCst)),
+            keys,
         );
         Harness {
             app: router(state),
             store,
             now,
+            keys: keys_for_tests,
             _dir: TempDir(dir),
         }
     }
@@ -195,6 +210,23 @@ impl Harness {
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
         let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         Answer { status, headers, json }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        let response = self
+            .app
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        Answer {
+            status,
+            headers,
+            json: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        }
     }
 
     pub async fn token(&self, client: &Client, form: &[(&str, &str)]) -> Answer {

@@ -1,0 +1,139 @@
+//! Keys that sign JWT access tokens (RFC 9068): Ed25519 (`EdDSA`), generated
+//! on first start and kept in the store; `kid` is the RFC 7638 thumbprint.
+//! Every key in the store is published at `/oauth2/jwks`; the newest that is
+//! not retired signs.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use scopegate_store::{KeyRecord, Store, StoreError};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// `typ` of an RFC 9068 access token.
+pub const AT_JWT: &str = "at+jwt";
+
+pub struct Keys {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: Vec<(String, DecodingKey)>,
+    jwks: Value,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+/// Why keys could not be loaded or made.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("{0}")]
+    Store(StoreError),
+    #[error("signing key: {0}")]
+    Crypto(String),
+}
+
+impl From<StoreError> for KeyError {
+    fn from(e: StoreError) -> Self {
+        KeyError::Store(e)
+    }
+}
+
+/// RFC 7638 thumbprint of an Ed25519 JWK.
+fn thumbprint(x: &str) -> String {
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// A fresh Ed25519 key as the store keeps it.
+pub fn generate_key(now: i64) -> Result<KeyRecord, KeyError> {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|e| KeyError::Crypto(e.to_string()))?;
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| KeyError::Crypto(e.to_string()))?;
+    let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+    Ok(KeyRecord {
+        kid: thumbprint(&x),
+        alg: "EdDSA".into(),
+        private_der: pkcs8.as_ref().to_vec(),
+        public_x: x,
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+impl Keys {
+    /// Loads the store's keys, creating the first one if there is none in use.
+    pub async fn load_or_create<S: Store>(store: &S, now: i64) -> Result<Keys, KeyError> {
+        let mut records = store.signing_keys().await?;
+        if records.iter().all(|k| k.retired_at.is_some()) {
+            let key = generate_key(now)?;
+            store.insert_signing_key(&key).await?;
+            tracing::info!(kid = %key.kid, "created a signing key");
+            records = store.signing_keys().await?;
+        }
+        Keys::from_records(&records)
+    }
+
+    pub fn from_records(records: &[KeyRecord]) -> Result<Keys, KeyError> {
+        let active = records
+            .iter()
+            .find(|k| k.retired_at.is_none())
+            .ok_or_else(|| KeyError::Crypto("no signing key in use".into()))?;
+        let encoding = EncodingKey::from_ed_der(&active.private_der);
+        let mut decoding = Vec::new();
+        let mut published = Vec::new();
+        for k in records.iter().filter(|k| k.alg == "EdDSA") {
+            let key = DecodingKey::from_ed_components(&k.public_x).map_err(|e| KeyError::Crypto(e.to_string()))?;
+            decoding.push((k.kid.clone(), key));
+            published.push(
+                json!({"kty": "OKP", "crv": "Ed25519", "x": k.public_x, "kid": k.kid, "alg": "EdDSA", "use": "sig"}),
+            );
+        }
+        Ok(Keys {
+            kid: active.kid.clone(),
+            encoding,
+            decoding,
+            jwks: json!({ "keys": published }),
+        })
+    }
+
+    /// The JWK Set (RFC 7517) of every published key.
+    pub fn jwks(&self) -> &Value {
+        &self.jwks
+    }
+
+    /// Signs `claims` as an RFC 9068 access token.
+    pub fn sign(&self, claims: &impl Serialize) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(AT_JWT.into());
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+    }
+
+    /// Verifies an access token signed by one of our keys: `typ`, `alg`
+    /// (EdDSA only), `kid`, signature, `iss`, `aud`, `exp` and `nbf`.
+    pub fn verify<C: serde::de::DeserializeOwned>(&self, token: &str, issuer: &str) -> Option<C> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.typ.as_deref() != Some(AT_JWT)
+            || header.alg != Algorithm::EdDSA
+            || header.jwk.is_some()
+            || header.jku.is_some()
+        {
+            return None;
+        }
+        let kid = header.kid?;
+        let (_, key) = self.decoding.iter().find(|(k, _)| *k == kid)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[issuer]);
+        validation.validate_nbf = true;
+        validation.leeway = 0;
+        jsonwebtoken::decode::<C>(token, key, &validation)
+            .ok()
+            .map(|d| d.claims)
+    }
+}

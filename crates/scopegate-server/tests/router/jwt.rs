@@ -1,0 +1,156 @@
+//! `tokens.format = "jwt"`: RFC 9068 access tokens, signed with the key the
+//! JWKS publishes, and the verifier that the gateway will use.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use crate::{Harness, T0};
+
+fn part(token: &str, i: usize) -> Value {
+    let raw = token.split('.').nth(i).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(raw).unwrap()).unwrap()
+}
+
+async fn issue(h: &Harness) -> (crate::Client, String) {
+    let c = h
+        .client("production", "account:read orders", "account:read orders", false)
+        .await;
+    let t = h.token(&c, &[("grant_type", "client_credentials")]).await.ok()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (c, t)
+}
+
+#[tokio::test]
+async fn jwt_access_tokens_follow_rfc9068() {
+    let h = Harness::jwt().await;
+    let (c, token) = issue(&h).await;
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    let header = part(&token, 0);
+    assert_eq!(
+        (header["typ"].as_str(), header["alg"].as_str()),
+        (Some("at+jwt"), Some("EdDSA"))
+    );
+    let claims = part(&token, 1);
+    assert_eq!(claims["iss"], "http://127.0.0.1:8080");
+    assert_eq!(claims["aud"], "http://127.0.0.1:8080");
+    assert_eq!(claims["client_id"], c.id.as_str());
+    assert_eq!(claims["sub"], c.id.as_str(), "an app token's subject is the client");
+    assert_eq!(claims["scope"], "account:read orders");
+    assert_eq!(claims["env"], "production");
+    assert_eq!(
+        (claims["iat"].as_i64(), claims["exp"].as_i64()),
+        (Some(T0), Some(T0 + 3600))
+    );
+    assert!(claims["jti"].as_str().is_some_and(|j| j.len() > 16));
+}
+
+#[tokio::test]
+async fn jwks_publishes_the_key_that_signs() {
+    let h = Harness::jwt().await;
+    let (_, token) = issue(&h).await;
+    let jwks = h.get("/oauth2/jwks").await;
+    let key = &jwks.ok()["keys"][0];
+    assert_eq!(
+        (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
+    assert_eq!(key["kid"], part(&token, 0)["kid"]);
+    assert!(key.get("d").is_none(), "never the private key");
+    let meta = h.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(meta.ok()["jwks_uri"], "http://127.0.0.1:8080/oauth2/jwks");
+}
+
+#[tokio::test]
+async fn jwt_tokens_are_introspected_and_revoked_like_opaque_ones() {
+    let h = Harness::jwt().await;
+    let (c, token) = issue(&h).await;
+    let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &token)], &[]).await;
+    assert_eq!(seen.ok()["active"], true);
+    h.post("/oauth2/revoke", Some(&c), &[("token", &token)], &[]).await;
+    let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &token)], &[]).await;
+    assert_eq!(seen.ok(), &json!({"active": false}));
+}
+
+#[tokio::test]
+async fn no_expiry_tokens_stay_opaque_in_jwt_format() {
+    // RFC 9068 requires `exp`; a token that never expires must stay revocable at the store.
+    let h = Harness::jwt().await;
+    let c = h
+        .client("production", "account:read no_expiry", "account:read no_expiry", false)
+        .await;
+    let t = h.token(&c, &[("grant_type", "client_credentials")]).await;
+    assert!(t.ok()["access_token"].as_str().unwrap().starts_with("sgat_"));
+}
+
+#[derive(serde::Deserialize, Debug)]
+struct Claims {
+    scope: String,
+}
+
+fn forge(header: Value, claims: &Value, signature: &[u8]) -> String {
+    let enc = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+    format!("{}.{}.{}", enc(&header), enc(claims), URL_SAFE_NO_PAD.encode(signature))
+}
+
+#[tokio::test]
+async fn the_verifier_accepts_our_tokens_and_refuses_forgeries() {
+    let h = Harness::jwt().await;
+    let (_, token) = issue(&h).await;
+    let iss = "http://127.0.0.1:8080";
+    // Our token verifies while it is valid (the verifier uses the real clock, so check the signature path).
+    let mut claims = part(&token, 1);
+    claims["exp"] = json!(i64::MAX / 2);
+    claims["iat"] = json!(1);
+    claims["nbf"] = json!(1);
+    let kid = part(&token, 0)["kid"].clone();
+    let sig = URL_SAFE_NO_PAD.decode(token.split('.').nth(2).unwrap()).unwrap();
+    let tampered = forge(json!({"typ": "at+jwt", "alg": "EdDSA", "kid": kid}), &claims, &sig);
+    assert!(
+        h.keys.verify::<Claims>(&tampered, iss).is_none(),
+        "changed claims break the signature"
+    );
+    let none = forge(json!({"typ": "at+jwt", "alg": "none", "kid": kid}), &claims, b"");
+    assert!(h.keys.verify::<Claims>(&none, iss).is_none(), "alg none");
+    let public_x = h.get("/oauth2/jwks").await.json["keys"][0]["x"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hmac = jsonwebtoken::encode(
+        &jsonwebtoken::Header {
+            alg: jsonwebtoken::Algorithm::HS256,
+            typ: Some("at+jwt".into()),
+            kid: kid.as_str().map(str::to_owned),
+            ..Default::default()
+        },
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(public_x.as_bytes()),
+    )
+    .unwrap();
+    assert!(
+        h.keys.verify::<Claims>(&hmac, iss).is_none(),
+        "HMAC with the public key as secret"
+    );
+    let plain_jwt = forge(json!({"typ": "JWT", "alg": "EdDSA", "kid": kid}), &claims, &sig);
+    assert!(h.keys.verify::<Claims>(&plain_jwt, iss).is_none(), "typ must be at+jwt");
+    let embedded = forge(
+        json!({"typ": "at+jwt", "alg": "EdDSA", "kid": kid, "jwk": {"kty": "OKP", "crv": "Ed25519", "x": public_x}}),
+        &claims,
+        &sig,
+    );
+    assert!(h.keys.verify::<Claims>(&embedded, iss).is_none(), "embedded jwk");
+    assert!(
+        h.keys.verify::<Claims>(&token, "https://other.example").is_none(),
+        "another issuer"
+    );
+    let fresh = h
+        .keys
+        .sign(&json!({"iss": iss, "aud": iss, "exp": i64::MAX / 2, "nbf": 1, "scope": "orders"}))
+        .unwrap();
+    assert_eq!(
+        h.keys.verify::<Claims>(&fresh, iss).map(|c| c.scope).as_deref(),
+        Some("orders")
+    );
+}
