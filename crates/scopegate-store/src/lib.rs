@@ -86,6 +86,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Every signing key, newest first.
     fn signing_keys(&self) -> impl Future<Output = R<Vec<KeyRecord>>> + Send;
     fn insert_signing_key(&self, key: &KeyRecord) -> impl Future<Output = R<()>> + Send;
+    /// Adds `key` and retires every other key in use, atomically (rotation).
+    fn rotate_signing_key(&self, key: &KeyRecord) -> impl Future<Output = R<()>> + Send;
 
     fn audit(&self, event: &AuditEvent) -> impl Future<Output = R<()>> + Send;
     /// The newest audit events, newest first.

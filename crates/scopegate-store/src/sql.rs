@@ -415,6 +415,26 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn rotate_signing_key(&self, k: &KeyRecord) -> R<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+                    .bind(k.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, alg, private_der, public_x, created_at, retired_at) VALUES ($1, $2, $3, $4, $5, NULL)",
+                )
+                .bind(&k.kid)
+                .bind(&k.alg)
+                .bind(&k.private_der)
+                .bind(&k.public_x)
+                .bind(k.created_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn audit(&self, e: &AuditEvent) -> R<()> {
                 sqlx::query("INSERT INTO audit (at, event, client_id, subject, detail) VALUES ($1, $2, $3, $4, $5)")
                     .bind(e.at)

@@ -325,4 +325,21 @@ async fn signing_keys_newest_first<S: Store>(s: S) {
     let keys = s.signing_keys().await.unwrap();
     assert_eq!(keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["k2", "k1"]);
     assert_eq!(keys[0].private_der, vec![1, 2, 3]);
+    let k3 = KeyRecord {
+        kid: "k3".into(),
+        alg: "EdDSA".into(),
+        private_der: vec![4],
+        public_x: "y".into(),
+        created_at: 30,
+        retired_at: None,
+    };
+    s.rotate_signing_key(&k3).await.unwrap();
+    let keys = s.signing_keys().await.unwrap();
+    let live: Vec<_> = keys
+        .iter()
+        .filter(|k| k.retired_at.is_none())
+        .map(|k| k.kid.as_str())
+        .collect();
+    assert_eq!(live, ["k3"], "rotation retires every other key");
+    assert_eq!(keys.len(), 3, "retired keys stay, for verification");
 }

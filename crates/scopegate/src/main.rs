@@ -3,6 +3,7 @@
 mod app;
 mod check;
 mod explain;
+mod keys_cmd;
 mod policy_file;
 mod scopes_for;
 mod serve;
@@ -47,6 +48,9 @@ enum Command {
     /// Revoke issued tokens.
     #[command(subcommand)]
     Token(token_cmd::Command),
+    /// Rotate and list the keys that sign JWT access tokens.
+    #[command(subcommand)]
+    Keys(keys_cmd::Command),
     /// Print the smallest scope set that lets an app call every listed endpoint:
     /// first the space-separated list, then `scope=` and its URL-encoded form.
     ScopesFor(scopes_for::Args),
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::App(command) => app::run(&command),
         Command::User(command) => user::run(&command),
         Command::Token(command) => token_cmd::run(&command),
+        Command::Keys(command) => keys_cmd::run(&command),
     };
     match result {
         Ok(code) => code,

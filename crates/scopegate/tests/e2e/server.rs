@@ -35,28 +35,22 @@ impl Server {
         let db = format!("sqlite://{}/scopegate.db", dir.display());
         let config = dir.join("scopegate.toml");
         std::fs::write(&config, source.replace("sqlite://scopegate.db", &db)).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
-            .args(["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
+        let (child, base) = spawn(&config);
         Server {
             child,
             base,
             config,
             dir,
         }
+    }
+
+    /// Stops the server and starts it again on the same policy and database.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, base) = spawn(&self.config);
+        self.child = child;
+        self.base = base;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -75,6 +69,26 @@ impl Server {
             v["client_secret"].as_str().unwrap_or_default().to_owned(),
         )
     }
+}
+
+fn spawn(config: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .args(["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (child, base)
 }
 
 fn rand_suffix() -> u64 {
@@ -522,4 +536,57 @@ fn user_list_set_permissions_disable_and_enable() {
     let o = crate::scopegate(&["user", "disable", "--config", &config, "--login", "nobody"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(crate::stderr(&o).contains("no user \"nobody\""));
+}
+
+#[tokio::test]
+async fn key_rotation_keeps_old_keys_published() {
+    let s = Server::start("storefront");
+    let config = s.config.to_str().unwrap().to_owned();
+    let before: serde_json::Value = http()
+        .get(s.url("/oauth2/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let old_kid = before["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let o = crate::scopegate(&["keys", "rotate", "--config", &config]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let listed = crate::stdout(&crate::scopegate(&["keys", "list", "--config", &config]));
+    assert!(listed.contains(&format!("{old_kid}  EdDSA  retired")), "{listed}");
+    assert_eq!(listed.matches("signing").count(), 1, "{listed}");
+    // A restarted server signs with the new key and still publishes the old one.
+    let mut s = s;
+    s.restart();
+    let after: serde_json::Value = http()
+        .get(s.url("/oauth2/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = after["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    assert!(kids.contains(&old_kid.as_str()));
+    let (id, secret) = s.app(&["--name", "A", "--env", "production", "--scopes", "orders"]);
+    let token: serde_json::Value = cc_token(&s, &id, &secret).await.json().await.unwrap();
+    let header = token["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .to_owned();
+    use base64::Engine;
+    let header: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    assert_ne!(header["kid"].as_str(), Some(old_kid.as_str()), "signs with the new key");
+    assert!(kids.contains(&header["kid"].as_str().unwrap()));
 }
