@@ -29,6 +29,7 @@ pub mod passwords;
 pub mod paths;
 pub mod secrets;
 pub mod state;
+pub mod writer;
 
 use axum::Router;
 use axum::http::StatusCode;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use scopegate_core::Policy;
 
 use crate::keys::Keys;
+use crate::writer::Writer;
 use scopegate_store::{AuditEvent, Store};
-use tokio::sync::mpsc;
 
 /// Unix seconds; a parameter so that tests can move time.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -25,7 +25,7 @@ pub struct AppState<S: Store> {
     pub store: S,
     pub clock: Clock,
     pub keys: Arc<Keys>,
-    audit: mpsc::Sender<AuditEvent>,
+    pub writer: Writer,
 }
 
 impl<S: Store> std::fmt::Debug for AppState<S> {
@@ -43,7 +43,7 @@ impl<S: Store> Clone for AppState<S> {
             store: self.store.clone(),
             clock: Arc::clone(&self.clock),
             keys: Arc::clone(&self.keys),
-            audit: self.audit.clone(),
+            writer: self.writer.clone(),
         }
     }
 }
@@ -51,21 +51,13 @@ impl<S: Store> Clone for AppState<S> {
 impl<S: Store> AppState<S> {
     /// Builds the state and starts the audit writer (needs a Tokio runtime).
     pub fn new(policy: Arc<Policy>, store: S, clock: Clock, keys: Arc<Keys>) -> Self {
-        let (audit, mut rx) = mpsc::channel::<AuditEvent>(4096);
-        let writer = store.clone();
-        tokio::spawn(async move {
-            while let Some(event) = rx.recv().await {
-                if let Err(e) = writer.audit(&event).await {
-                    tracing::error!(error = %e, event = %event.event, "audit write failed");
-                }
-            }
-        });
+        let writer = Writer::start(store.clone());
         Self {
             policy,
             store,
             clock,
             keys,
-            audit,
+            writer,
         }
     }
 
@@ -84,8 +76,6 @@ impl<S: Store> AppState<S> {
             detail,
         };
         tracing::info!(event = %e.event, client_id = ?e.client_id, subject = ?e.subject, detail = %e.detail, "audit");
-        if self.audit.try_send(e).is_err() {
-            tracing::warn!("audit writer is behind; event kept in the log only");
-        }
+        self.writer.audit(e);
     }
 }

@@ -90,6 +90,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn rotate_signing_key(&self, key: &KeyRecord) -> impl Future<Output = R<()>> + Send;
 
     fn audit(&self, event: &AuditEvent) -> impl Future<Output = R<()>> + Send;
+    /// Appends several audit events in one transaction.
+    fn audit_batch(&self, events: &[AuditEvent]) -> impl Future<Output = R<()>> + Send;
     /// The newest audit events, newest first.
     fn audit_log(&self, limit: i64) -> impl Future<Output = R<Vec<AuditEvent>>> + Send;
 }

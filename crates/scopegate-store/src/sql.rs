@@ -447,6 +447,22 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn audit_batch(&self, events: &[AuditEvent]) -> R<()> {
+                let mut tx = self.pool.begin().await?;
+                for e in events {
+                    sqlx::query("INSERT INTO audit (at, event, client_id, subject, detail) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(e.at)
+                        .bind(&e.event)
+                        .bind(&e.client_id)
+                        .bind(&e.subject)
+                        .bind(&e.detail)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn audit_log(&self, limit: i64) -> R<Vec<AuditEvent>> {
                 let rows = sqlx::query("SELECT at, event, client_id, subject, detail FROM audit ORDER BY id DESC LIMIT $1")
                     .bind(limit)

@@ -258,6 +258,18 @@ async fn audit_trail_keeps_order<S: Store>(s: S) {
         .unwrap();
     }
     let log = s.audit_log(2).await.unwrap();
+    let batch: Vec<AuditEvent> = (0..3)
+        .map(|i| AuditEvent {
+            at: 10 + i,
+            event: format!("b{i}"),
+            client_id: None,
+            subject: None,
+            detail: String::new(),
+        })
+        .collect();
+    s.audit_batch(&batch).await.unwrap();
+    let newest = s.audit_log(1).await.unwrap();
+    assert_eq!(newest[0].event, "b2", "a batch keeps its order");
     assert_eq!(
         log.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(),
         ["revoke", "refresh"]

@@ -120,7 +120,9 @@ async fn client_credentials<S: Store>(
         life.access_expires_at,
         &secrets::generate(SecretKind::Family),
     )?;
-    state.store.insert_tokens(&[record]).await?;
+    if !state.writer.store_tokens(vec![record]).await {
+        return Err(EndpointError::Internal);
+    }
     let shown = state.policy.catalog.display(&scope);
     state.audit(
         "issue",
@@ -504,7 +506,9 @@ async fn authorization_code<S: Store>(
         records.push(record);
         refresh_token = Some(secret);
     }
-    state.store.insert_tokens(&records).await?;
+    if !state.writer.store_tokens(records).await {
+        return Err(EndpointError::Internal);
+    }
     let shown = state.policy.catalog.display(&scope);
     state.audit(
         "issue",
