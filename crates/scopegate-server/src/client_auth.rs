@@ -11,6 +11,8 @@ use scopegate_store::{ClientRecord, Store};
 use crate::error::EndpointError;
 use crate::form::Form;
 use crate::secrets;
+use crate::state::AppState;
+use std::sync::Arc;
 
 /// Credentials as presented, before looking anything up.
 #[derive(Debug)]
@@ -80,14 +82,14 @@ pub fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthErr
 /// Authenticates a client. A confidential client must present its secret; a
 /// public client may present only its id, and only where `allow_public`.
 pub async fn authenticate<S: Store>(
-    store: &S,
+    state: &AppState<S>,
     headers: &HeaderMap,
     form: &Form,
     allow_public: bool,
-) -> Result<ClientRecord, EndpointError> {
+) -> Result<Arc<ClientRecord>, EndpointError> {
     let presented = presented(headers, form)?;
     let unknown = || bad_client("unknown client or wrong secret");
-    let Some(client) = store.client(&presented.client_id).await? else {
+    let Some(client) = state.clients.get(&state.store, &presented.client_id).await? else {
         return Err(unknown().into());
     };
     match (&client.secret_hash, presented.secret.as_deref()) {

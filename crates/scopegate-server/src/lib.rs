@@ -20,6 +20,7 @@
 //! ```
 
 mod client_auth;
+mod client_cache;
 pub mod error;
 mod form;
 pub mod keys;

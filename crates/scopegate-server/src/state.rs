@@ -1,13 +1,14 @@
-//! What every handler shares: the compiled policy, the store, the clock and
-//! the audit writer. No globals.
+//! What every handler shares: the compiled policy, the store, the clock, the
+//! signing keys, the batching writer and the client cache. No globals.
 
 use std::sync::Arc;
 
 use scopegate_core::Policy;
+use scopegate_store::{AuditEvent, Store};
 
+use crate::client_cache::ClientCache;
 use crate::keys::Keys;
 use crate::writer::Writer;
-use scopegate_store::{AuditEvent, Store};
 
 /// Unix seconds; a parameter so that tests can move time.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -26,6 +27,7 @@ pub struct AppState<S: Store> {
     pub clock: Clock,
     pub keys: Arc<Keys>,
     pub writer: Writer,
+    pub clients: ClientCache,
 }
 
 impl<S: Store> std::fmt::Debug for AppState<S> {
@@ -44,12 +46,13 @@ impl<S: Store> Clone for AppState<S> {
             clock: Arc::clone(&self.clock),
             keys: Arc::clone(&self.keys),
             writer: self.writer.clone(),
+            clients: self.clients.clone(),
         }
     }
 }
 
 impl<S: Store> AppState<S> {
-    /// Builds the state and starts the audit writer (needs a Tokio runtime).
+    /// Builds the state and starts the writer tasks (needs a Tokio runtime).
     pub fn new(policy: Arc<Policy>, store: S, clock: Clock, keys: Arc<Keys>) -> Self {
         let writer = Writer::start(store.clone());
         Self {
@@ -58,6 +61,7 @@ impl<S: Store> AppState<S> {
             clock,
             keys,
             writer,
+            clients: ClientCache::default(),
         }
     }
 
@@ -65,8 +69,7 @@ impl<S: Store> AppState<S> {
         (self.clock)()
     }
 
-    /// Records an audit event off the request path. If the writer falls
-    /// behind, the event is logged instead of blocking the request.
+    /// Records an audit event off the request path (batched by the writer).
     pub fn audit(&self, event: &str, client_id: Option<&str>, subject: Option<&str>, detail: String) {
         let e = AuditEvent {
             at: self.now(),

@@ -23,6 +23,29 @@ const CLIENT_COLUMNS: &str = "c.client_id, c.app_id, a.name, a.owner, c.environm
 const TOKEN_COLUMNS: &str = "hash, kind, family, client_id, subject, grant_kind, scope, grant_scope, environment, \
      granted_at, issued_at, expires_at, used, revoked";
 
+/// Columns per token row, and rows per INSERT (well under SQLite's 32,766 variables).
+const TOKEN_FIELDS: usize = 14;
+const TOKENS_PER_STATEMENT: usize = 256;
+
+/// `INSERT INTO tokens (...) VALUES ($1, ..., $14), ($15, ...)` for `rows` rows.
+fn multi_row_insert(rows: usize) -> String {
+    let mut sql = format!("INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..TOKEN_FIELDS {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * TOKEN_FIELDS + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 macro_rules! impl_store {
     ($store:ty, $row:ty, $migrations:expr) => {
         impl $store {
@@ -249,9 +272,30 @@ macro_rules! impl_store {
                 if let [one] = tokens {
                     return Self::insert_token(&self.pool, one).await;
                 }
+                // One multi-row INSERT per chunk: a statement per row costs a
+                // round trip each (to SQLite's worker thread, or to PostgreSQL).
                 let mut tx = self.pool.begin().await?;
-                for t in tokens {
-                    Self::insert_token(&mut *tx, t).await?;
+                for chunk in tokens.chunks(TOKENS_PER_STATEMENT) {
+                    let sql = multi_row_insert(chunk.len());
+                    let mut q = sqlx::query(&sql);
+                    for t in chunk {
+                        q = q
+                            .bind(&t.hash)
+                            .bind(t.kind.as_str())
+                            .bind(&t.family)
+                            .bind(&t.client_id)
+                            .bind(&t.subject)
+                            .bind(&t.grant_kind)
+                            .bind(&t.scope)
+                            .bind(&t.grant_scope)
+                            .bind(&t.environment)
+                            .bind(t.granted_at)
+                            .bind(t.issued_at)
+                            .bind(t.expires_at)
+                            .bind(t.used)
+                            .bind(t.revoked);
+                    }
+                    q.execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())

@@ -95,6 +95,7 @@ conformance!(
     delete_app_removes_keys_and_tokens,
     users_round_trip_and_logins_are_unique,
     tokens_round_trip_by_hash,
+    many_tokens_are_stored_in_one_call,
     refresh_rotates_once_even_when_concurrent,
     revoking_a_family_revokes_every_token,
     audit_trail_keeps_order,
@@ -186,6 +187,21 @@ async fn users_round_trip_and_logins_are_unique<S: Store>(s: S) {
     assert_eq!((got.permissions, got.enabled), (vec!["Orders".to_owned()], false));
     assert!(!s.set_permissions("bob", &[]).await.unwrap());
     assert_eq!(s.users().await.unwrap().len(), 1);
+}
+
+async fn many_tokens_are_stored_in_one_call<S: Store>(s: S) {
+    let tokens: Vec<TokenRecord> = (0..300u16)
+        .map(|i| {
+            let mut t = token(0, TokenKind::Access, "bulk", "c");
+            t.hash = i.to_be_bytes().repeat(16);
+            t
+        })
+        .collect();
+    s.insert_tokens(&tokens).await.unwrap();
+    for t in [&tokens[0], &tokens[255], &tokens[256], &tokens[299]] {
+        assert_eq!(s.token(&t.hash).await.unwrap().as_ref(), Some(t));
+    }
+    assert_eq!(s.revoke_family("bulk").await.unwrap(), 300);
 }
 
 async fn tokens_round_trip_by_hash<S: Store>(s: S) {

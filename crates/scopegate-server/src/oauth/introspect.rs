@@ -29,7 +29,7 @@ async fn handle<S: Store>(
     body: &[u8],
 ) -> Result<serde_json::Value, EndpointError> {
     let form = Form::parse(headers, body)?;
-    let caller = authenticate(&state.store, headers, &form, false).await?;
+    let caller = authenticate(state, headers, &form, false).await?;
     let token = form.require("token")?;
     let now = state.now();
     let Some(t) = state.store.token(&secrets::hash(token)).await? else {

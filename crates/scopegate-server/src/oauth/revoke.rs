@@ -23,7 +23,7 @@ pub async fn revoke<S: Store>(State(state): State<AppState<S>>, headers: HeaderM
 
 async fn handle<S: Store>(state: &AppState<S>, headers: &HeaderMap, body: &[u8]) -> Result<(), EndpointError> {
     let form = Form::parse(headers, body)?;
-    let client = authenticate(&state.store, headers, &form, true).await?;
+    let client = authenticate(state, headers, &form, true).await?;
     let token = form.require("token")?;
     let hash = secrets::hash(token);
     let Some(t) = state.store.token(&hash).await? else {

@@ -96,7 +96,7 @@ async fn client_credentials<S: Store>(
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<TokenResponse, EndpointError> {
-    let client = authenticate(&state.store, headers, form, false).await?;
+    let client = authenticate(state, headers, form, false).await?;
     let requested = requested_scope(form.get("scope"), header_scope(headers)?)?;
     let scope = decide_scope(
         &state.policy,
@@ -224,7 +224,7 @@ async fn refresh<S: Store>(
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<TokenResponse, EndpointError> {
-    let client = authenticate(&state.store, headers, form, true).await?;
+    let client = authenticate(state, headers, form, true).await?;
     let presented = form.require("refresh_token")?;
     let now = state.now();
     let old = match state.store.token(&secrets::hash(presented)).await? {
@@ -388,7 +388,7 @@ async fn authorization_code<S: Store>(
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<TokenResponse, EndpointError> {
-    let client = authenticate(&state.store, headers, form, true).await?;
+    let client = authenticate(state, headers, form, true).await?;
     let presented = form.require("code")?;
     let now = state.now();
     let Some((code, first_use)) = state.store.take_code(&secrets::hash(presented)).await? else {
