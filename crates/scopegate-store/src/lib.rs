@@ -92,6 +92,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn audit(&self, event: &AuditEvent) -> impl Future<Output = R<()>> + Send;
     /// Appends several audit events in one transaction.
     fn audit_batch(&self, events: &[AuditEvent]) -> impl Future<Output = R<()>> + Send;
+    /// Stores tokens and audit events in one transaction: the group commit of
+    /// a single writer, which never contends with itself for the write lock.
+    fn commit_batch(&self, tokens: &[TokenRecord], events: &[AuditEvent]) -> impl Future<Output = R<()>> + Send;
     /// The newest audit events, newest first.
     fn audit_log(&self, limit: i64) -> impl Future<Output = R<Vec<AuditEvent>>> + Send;
 }

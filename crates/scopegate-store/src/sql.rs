@@ -95,6 +95,30 @@ macro_rules! impl_store {
                 })
             }
 
+            fn bind_tokens<'q>(
+                mut q: sqlx::query::Query<'q, <$row as sqlx::Row>::Database, <<$row as sqlx::Row>::Database as sqlx::Database>::Arguments<'q>>,
+                tokens: &'q [TokenRecord],
+            ) -> sqlx::query::Query<'q, <$row as sqlx::Row>::Database, <<$row as sqlx::Row>::Database as sqlx::Database>::Arguments<'q>> {
+                for t in tokens {
+                    q = q
+                        .bind(&t.hash)
+                        .bind(t.kind.as_str())
+                        .bind(&t.family)
+                        .bind(&t.client_id)
+                        .bind(&t.subject)
+                        .bind(&t.grant_kind)
+                        .bind(&t.scope)
+                        .bind(&t.grant_scope)
+                        .bind(&t.environment)
+                        .bind(t.granted_at)
+                        .bind(t.issued_at)
+                        .bind(t.expires_at)
+                        .bind(t.used)
+                        .bind(t.revoked);
+                }
+                q
+            }
+
             async fn insert_token<'c, E>(executor: E, t: &TokenRecord) -> R<()>
             where
                 E: sqlx::Executor<'c, Database = <$row as sqlx::Row>::Database>,
@@ -276,26 +300,7 @@ macro_rules! impl_store {
                 // round trip each (to SQLite's worker thread, or to PostgreSQL).
                 let mut tx = self.pool.begin().await?;
                 for chunk in tokens.chunks(TOKENS_PER_STATEMENT) {
-                    let sql = multi_row_insert(chunk.len());
-                    let mut q = sqlx::query(&sql);
-                    for t in chunk {
-                        q = q
-                            .bind(&t.hash)
-                            .bind(t.kind.as_str())
-                            .bind(&t.family)
-                            .bind(&t.client_id)
-                            .bind(&t.subject)
-                            .bind(&t.grant_kind)
-                            .bind(&t.scope)
-                            .bind(&t.grant_scope)
-                            .bind(&t.environment)
-                            .bind(t.granted_at)
-                            .bind(t.issued_at)
-                            .bind(t.expires_at)
-                            .bind(t.used)
-                            .bind(t.revoked);
-                    }
-                    q.execute(&mut *tx).await?;
+                    Self::bind_tokens(sqlx::query(&multi_row_insert(chunk.len())), chunk).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -493,6 +498,25 @@ macro_rules! impl_store {
 
             async fn audit_batch(&self, events: &[AuditEvent]) -> R<()> {
                 let mut tx = self.pool.begin().await?;
+                for e in events {
+                    sqlx::query("INSERT INTO audit (at, event, client_id, subject, detail) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(e.at)
+                        .bind(&e.event)
+                        .bind(&e.client_id)
+                        .bind(&e.subject)
+                        .bind(&e.detail)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn commit_batch(&self, tokens: &[TokenRecord], events: &[AuditEvent]) -> R<()> {
+                let mut tx = self.pool.begin().await?;
+                for chunk in tokens.chunks(TOKENS_PER_STATEMENT) {
+                    Self::bind_tokens(sqlx::query(&multi_row_insert(chunk.len())), chunk).execute(&mut *tx).await?;
+                }
                 for e in events {
                     sqlx::query("INSERT INTO audit (at, event, client_id, subject, detail) VALUES ($1, $2, $3, $4, $5)")
                         .bind(e.at)

@@ -202,6 +202,18 @@ async fn many_tokens_are_stored_in_one_call<S: Store>(s: S) {
         assert_eq!(s.token(&t.hash).await.unwrap().as_ref(), Some(t));
     }
     assert_eq!(s.revoke_family("bulk").await.unwrap(), 300);
+    let mut t = token(77, TokenKind::Access, "batch", "c");
+    t.hash = vec![77; 32];
+    let e = AuditEvent {
+        at: 1,
+        event: "issue".into(),
+        client_id: Some("c".into()),
+        subject: None,
+        detail: "batched".into(),
+    };
+    s.commit_batch(&[t.clone()], &[e]).await.unwrap();
+    assert_eq!(s.token(&[77; 32]).await.unwrap(), Some(t));
+    assert_eq!(s.audit_log(1).await.unwrap()[0].detail, "batched");
 }
 
 async fn tokens_round_trip_by_hash<S: Store>(s: S) {

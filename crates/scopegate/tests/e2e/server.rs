@@ -399,7 +399,10 @@ async fn app_show_and_delete() {
     // another process takes effect within that bound, not necessarily at once.
     let deleted_at = std::time::Instant::now();
     while cc_token(&s, &id, &secret).await.status() != 401 {
-        assert!(deleted_at.elapsed() < std::time::Duration::from_secs(7), "the keys still work 7 s after deletion");
+        assert!(
+            deleted_at.elapsed() < std::time::Duration::from_secs(7),
+            "the keys still work 7 s after deletion"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     let o = crate::scopegate(&["app", "show", "--config", &config, &id]);
