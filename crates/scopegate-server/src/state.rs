@@ -71,6 +71,17 @@ impl<S: Store> AppState<S> {
 
     /// Records an audit event off the request path (batched by the writer).
     pub fn audit(&self, event: &str, client_id: Option<&str>, subject: Option<&str>, detail: String) {
+        self.writer.audit(self.audit_event(event, client_id, subject, detail));
+    }
+
+    /// An audit event stamped now, and logged.
+    pub fn audit_event(
+        &self,
+        event: &str,
+        client_id: Option<&str>,
+        subject: Option<&str>,
+        detail: String,
+    ) -> AuditEvent {
         let e = AuditEvent {
             at: self.now(),
             event: event.to_owned(),
@@ -79,6 +90,6 @@ impl<S: Store> AppState<S> {
             detail,
         };
         tracing::info!(event = %e.event, client_id = ?e.client_id, subject = ?e.subject, detail = %e.detail, "audit");
-        self.writer.audit(e);
+        e
     }
 }

@@ -1,8 +1,8 @@
 //! Group commit: one task writes issued tokens and audit events for many
-//! requests in one transaction. A request still waits until its own tokens are
-//! committed before answering, so nothing is handed out that is not stored;
-//! batching saves a commit per request, and having a single writer means it
-//! never contends with itself for SQLite's write lock.
+//! requests in one transaction. A request still waits until its own tokens
+//! (and the audit event recording them) are committed before answering, so
+//! nothing is handed out that is not stored; batching saves a commit per
+//! request, and a single writer never contends with itself for SQLite's lock.
 
 use scopegate_store::{AuditEvent, Store, TokenRecord};
 use tokio::sync::{mpsc, oneshot};
@@ -13,6 +13,7 @@ const MAX_BATCH: usize = 512;
 enum Message {
     Tokens {
         tokens: Vec<TokenRecord>,
+        event: AuditEvent,
         done: oneshot::Sender<bool>,
     },
     Audit(AuditEvent),
@@ -36,14 +37,19 @@ impl Writer {
                 let mut waiting = Vec::new();
                 for message in buffer.drain(..) {
                     match message {
-                        Message::Tokens { tokens: t, done } => {
+                        Message::Tokens { tokens: t, event, done } => {
                             tokens.extend(t);
+                            events.push(event);
                             waiting.push(done);
                         }
                         Message::Audit(e) => events.push(e),
                     }
                 }
-                let ok = match store.commit_batch(&tokens, &events).await {
+                let started = std::time::Instant::now();
+                let result = store.commit_batch(&tokens, &events).await;
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                tracing::debug!(tokens = tokens.len(), events = events.len(), micros, "batch committed");
+                let ok = match result {
                     Ok(()) => true,
                     Err(e) => {
                         tracing::error!(error = %e, tokens = tokens.len(), events = events.len(), "batch commit failed");
@@ -58,10 +64,11 @@ impl Writer {
         Writer { queue }
     }
 
-    /// Stores `tokens`, batched with other requests'; `false` if that failed.
-    pub async fn store_tokens(&self, tokens: Vec<TokenRecord>) -> bool {
+    /// Stores `tokens` with the audit event that records their issuance, in
+    /// the same transaction, batched with other requests'; `false` if that failed.
+    pub async fn store_tokens(&self, tokens: Vec<TokenRecord>, event: AuditEvent) -> bool {
         let (done, wait) = oneshot::channel();
-        if self.queue.send(Message::Tokens { tokens, done }).await.is_err() {
+        if self.queue.send(Message::Tokens { tokens, event, done }).await.is_err() {
             return false;
         }
         wait.await.unwrap_or(false)

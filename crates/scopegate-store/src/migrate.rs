@@ -5,6 +5,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_authorize.sql")),
     (3, include_str!("../migrations/sqlite/0003_signing_keys.sql")),
+    (4, include_str!("../migrations/sqlite/0004_tokens_clustered.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[

@@ -120,16 +120,16 @@ async fn client_credentials<S: Store>(
         life.access_expires_at,
         &secrets::generate(SecretKind::Family),
     )?;
-    if !state.writer.store_tokens(vec![record]).await {
-        return Err(EndpointError::Internal);
-    }
     let shown = state.policy.catalog.display(&scope);
-    state.audit(
+    let event = state.audit_event(
         "issue",
         Some(&client.client_id),
         None,
         format!("client_credentials scope=\"{shown}\""),
     );
+    if !state.writer.store_tokens(vec![record], event).await {
+        return Err(EndpointError::Internal);
+    }
     Ok(TokenResponse {
         access_token: access,
         token_type: "Bearer",
@@ -506,16 +506,16 @@ async fn authorization_code<S: Store>(
         records.push(record);
         refresh_token = Some(secret);
     }
-    if !state.writer.store_tokens(records).await {
-        return Err(EndpointError::Internal);
-    }
     let shown = state.policy.catalog.display(&scope);
-    state.audit(
+    let event = state.audit_event(
         "issue",
         Some(&client.client_id),
         subject,
         format!("authorization_code scope=\"{shown}\""),
     );
+    if !state.writer.store_tokens(records, event).await {
+        return Err(EndpointError::Internal);
+    }
     Ok(TokenResponse {
         access_token: access,
         token_type: "Bearer",
