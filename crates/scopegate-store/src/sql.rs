@@ -46,6 +46,22 @@ fn multi_row_insert(rows: usize) -> String {
     sql
 }
 
+const AUDIT_FIELDS: usize = 5;
+const EVENTS_PER_STATEMENT: usize = 512;
+
+/// `INSERT INTO audit (...) VALUES (...), (...)` for `rows` rows.
+fn multi_row_audit(rows: usize) -> String {
+    let mut sql = String::from("INSERT INTO audit (at, event, client_id, subject, detail) VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        let b = r * AUDIT_FIELDS;
+        sql.push_str(&format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5));
+    }
+    sql
+}
+
 macro_rules! impl_store {
     ($store:ty, $row:ty, $migrations:expr) => {
         impl $store {
@@ -515,17 +531,16 @@ macro_rules! impl_store {
             async fn commit_batch(&self, tokens: &[TokenRecord], events: &[AuditEvent]) -> R<()> {
                 let mut tx = self.pool.begin().await?;
                 for chunk in tokens.chunks(TOKENS_PER_STATEMENT) {
-                    Self::bind_tokens(sqlx::query(&multi_row_insert(chunk.len())), chunk).execute(&mut *tx).await?;
+                    let sql = multi_row_insert(chunk.len());
+                    Self::bind_tokens(sqlx::query(&sql), chunk).execute(&mut *tx).await?;
                 }
-                for e in events {
-                    sqlx::query("INSERT INTO audit (at, event, client_id, subject, detail) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(e.at)
-                        .bind(&e.event)
-                        .bind(&e.client_id)
-                        .bind(&e.subject)
-                        .bind(&e.detail)
-                        .execute(&mut *tx)
-                        .await?;
+                for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+                    let sql = multi_row_audit(chunk.len());
+                    let mut q = sqlx::query(&sql);
+                    for e in chunk {
+                        q = q.bind(e.at).bind(&e.event).bind(&e.client_id).bind(&e.subject).bind(&e.detail);
+                    }
+                    q.execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
