@@ -21,7 +21,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use records::{AuditEvent, ClientRecord, CodeRecord, KeyRecord, SessionRecord, TokenKind, TokenRecord, UserRecord};
+pub use records::{
+    AuditEvent, ClientRecord, CodeRecord, ConsentRecord, KeyRecord, SessionRecord, TokenKind, TokenRecord, UserRecord,
+};
 
 /// A storage failure. Its text is for logs only; callers answer 500.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +84,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Marks a code used and returns it, with whether this was its first use.
     /// Of concurrent redemptions exactly one sees `true`.
     fn take_code(&self, hash: &[u8]) -> impl Future<Output = R<Option<(CodeRecord, bool)>>> + Send;
+
+    /// Records (or replaces) a user's consent to a client.
+    fn record_consent(&self, consent: &ConsentRecord) -> impl Future<Output = R<()>> + Send;
+    /// A user's consents, newest first.
+    fn consents(&self, login: &str) -> impl Future<Output = R<Vec<ConsentRecord>>> + Send;
 
     /// Every signing key, newest first.
     fn signing_keys(&self) -> impl Future<Output = R<Vec<KeyRecord>>> + Send;

@@ -166,3 +166,13 @@ impl std::fmt::Debug for KeyRecord {
             .finish_non_exhaustive()
     }
 }
+
+/// A user's newest approval of a client's request.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ConsentRecord {
+    pub client_id: String,
+    pub login: String,
+    /// The approved scope, normalized.
+    pub scope: String,
+    pub granted_at: i64,
+}

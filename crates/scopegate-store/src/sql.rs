@@ -7,8 +7,8 @@ use sqlx::Row;
 use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{join, split};
 use crate::{
-    AuditEvent, ClientRecord, CodeRecord, KeyRecord, PgStore, R, SessionRecord, SqliteStore, Store, TokenKind,
-    TokenRecord, UserRecord,
+    AuditEvent, ClientRecord, CodeRecord, ConsentRecord, KeyRecord, PgStore, R, SessionRecord, SqliteStore, Store,
+    TokenKind, TokenRecord, UserRecord,
 };
 
 fn unix_now() -> i64 {
@@ -443,6 +443,34 @@ macro_rules! impl_store {
                     Ok((code, first))
                 })
                 .transpose()
+            }
+
+            async fn record_consent(&self, c: &ConsentRecord) -> R<()> {
+                sqlx::query(
+                    "INSERT INTO consents (client_id, login, scope, granted_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (client_id, login) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+                )
+                .bind(&c.client_id)
+                .bind(&c.login)
+                .bind(&c.scope)
+                .bind(c.granted_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn consents(&self, login: &str) -> R<Vec<ConsentRecord>> {
+                let rows = sqlx::query(
+                    "SELECT client_id, login, scope, granted_at FROM consents WHERE login = $1 ORDER BY granted_at DESC, client_id",
+                )
+                .bind(login)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(ConsentRecord { client_id: r.try_get(0)?, login: r.try_get(1)?, scope: r.try_get(2)?, granted_at: r.try_get(3)? })
+                    })
+                    .collect()
             }
 
             async fn signing_keys(&self) -> R<Vec<KeyRecord>> {

@@ -10,8 +10,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use scopegate_store::{
-    AuditEvent, ClientRecord, CodeRecord, KeyRecord, PgStore, SessionRecord, SqliteStore, Store, TokenKind,
-    TokenRecord, UserRecord,
+    AuditEvent, ClientRecord, CodeRecord, ConsentRecord, KeyRecord, PgStore, SessionRecord, SqliteStore, Store,
+    TokenKind, TokenRecord, UserRecord,
 };
 use sqlx::postgres::PgConnectOptions;
 
@@ -102,6 +102,7 @@ conformance!(
     sessions_round_trip,
     a_code_is_taken_once_even_when_concurrent,
     signing_keys_newest_first,
+    a_new_consent_replaces_the_old_one,
 );
 
 fn client(id: &str) -> ClientRecord {
@@ -382,4 +383,17 @@ async fn signing_keys_newest_first<S: Store>(s: S) {
         .collect();
     assert_eq!(live, ["k3"], "rotation retires every other key");
     assert_eq!(keys.len(), 3, "retired keys stay, for verification");
+}
+
+async fn a_new_consent_replaces_the_old_one<S: Store>(s: S) {
+    let c = |scope: &str, at| ConsentRecord {
+        client_id: "c".into(),
+        login: "alice".into(),
+        scope: scope.into(),
+        granted_at: at,
+    };
+    s.record_consent(&c("read_orders", 1)).await.unwrap();
+    s.record_consent(&c("orders", 2)).await.unwrap();
+    assert_eq!(s.consents("alice").await.unwrap(), vec![c("orders", 2)]);
+    assert!(s.consents("bob").await.unwrap().is_empty());
 }

@@ -17,7 +17,7 @@ use scopegate_core::oauth::{
     ErrorCode, OAuthError, RegisteredRedirectUri, decide_scope, match_redirect, requested_scope,
 };
 use scopegate_core::{GrantKind, ScopeSet};
-use scopegate_store::{ClientRecord, CodeRecord, SessionRecord, Store, UserRecord};
+use scopegate_store::{ClientRecord, CodeRecord, ConsentRecord, SessionRecord, Store, UserRecord};
 
 use crate::form::Form;
 use crate::pages::{Consent, Login, ScopeView, error_page, page};
@@ -485,6 +485,15 @@ async fn approve<S: Store>(
             granted_at: now,
             expires_at: now + CODE_TTL,
             used: false,
+        })
+        .await?;
+    state
+        .store
+        .record_consent(&ConsentRecord {
+            client_id: req.client.client_id.clone(),
+            login: user.login.clone(),
+            scope: scope.clone(),
+            granted_at: now,
         })
         .await?;
     state.audit(

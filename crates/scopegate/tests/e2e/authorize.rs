@@ -247,6 +247,20 @@ async fn authorization_code_with_pkce_sign_in_consent_exchange_and_refresh() {
     assert_eq!(query_param(&back, "state").as_deref(), Some(csrf.secret().as_str()));
     assert_eq!(query_param(&back, "iss").as_deref(), Some("http://127.0.0.1:8080"));
     let code = query_param(&back, "code").unwrap();
+    let db = scopegate_store::SqliteStore::connect(&format!(
+        "sqlite://{}",
+        s.config.with_file_name("scopegate.db").display()
+    ))
+    .await
+    .unwrap();
+    let consents = scopegate_store::Store::consents(&db, "alice").await.unwrap();
+    assert_eq!(
+        consents
+            .iter()
+            .map(|c| (c.client_id.as_str(), c.scope.as_str()))
+            .collect::<Vec<_>>(),
+        [(id.as_str(), "orders")]
+    );
 
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -1,0 +1,8 @@
+-- What each user approved for each client: the newest consent per pair.
+CREATE TABLE consents (
+    client_id  TEXT NOT NULL,
+    login      TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    granted_at BIGINT NOT NULL,
+    PRIMARY KEY (client_id, login)
+)
