@@ -97,8 +97,6 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn rotate_signing_key(&self, key: &KeyRecord) -> impl Future<Output = R<()>> + Send;
 
     fn audit(&self, event: &AuditEvent) -> impl Future<Output = R<()>> + Send;
-    /// Appends several audit events in one transaction.
-    fn audit_batch(&self, events: &[AuditEvent]) -> impl Future<Output = R<()>> + Send;
     /// Stores tokens and audit events in one transaction: the group commit of
     /// a single writer, which never contends with itself for the write lock.
     fn commit_batch(&self, tokens: &[TokenRecord], events: &[AuditEvent]) -> impl Future<Output = R<()>> + Send;

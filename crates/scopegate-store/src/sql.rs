@@ -134,32 +134,6 @@ macro_rules! impl_store {
                 }
                 q
             }
-
-            async fn insert_token<'c, E>(executor: E, t: &TokenRecord) -> R<()>
-            where
-                E: sqlx::Executor<'c, Database = <$row as sqlx::Row>::Database>,
-            {
-                sqlx::query(&format!(
-                    "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-                ))
-                .bind(&t.hash)
-                .bind(t.kind.as_str())
-                .bind(&t.family)
-                .bind(&t.client_id)
-                .bind(&t.subject)
-                .bind(&t.grant_kind)
-                .bind(&t.scope)
-                .bind(&t.grant_scope)
-                .bind(&t.environment)
-                .bind(t.granted_at)
-                .bind(t.issued_at)
-                .bind(t.expires_at)
-                .bind(t.used)
-                .bind(t.revoked)
-                .execute(executor)
-                .await?;
-                Ok(())
-            }
         }
 
         impl Store for $store {
@@ -309,17 +283,7 @@ macro_rules! impl_store {
             }
 
             async fn insert_tokens(&self, tokens: &[TokenRecord]) -> R<()> {
-                if let [one] = tokens {
-                    return Self::insert_token(&self.pool, one).await;
-                }
-                // One multi-row INSERT per chunk: a statement per row costs a
-                // round trip each (to SQLite's worker thread, or to PostgreSQL).
-                let mut tx = self.pool.begin().await?;
-                for chunk in tokens.chunks(TOKENS_PER_STATEMENT) {
-                    Self::bind_tokens(sqlx::query(&multi_row_insert(chunk.len())), chunk).execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                self.commit_batch(tokens, &[]).await
             }
 
             async fn token(&self, hash: &[u8]) -> R<Option<TokenRecord>> {
@@ -339,8 +303,9 @@ macro_rules! impl_store {
                 if done.rows_affected() != 1 {
                     return Ok(false);
                 }
-                for t in new {
-                    Self::insert_token(&mut *tx, t).await?;
+                if !new.is_empty() {
+                    let sql = multi_row_insert(new.len());
+                    Self::bind_tokens(sqlx::query(&sql), new).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(true)
@@ -529,31 +494,7 @@ macro_rules! impl_store {
             }
 
             async fn audit(&self, e: &AuditEvent) -> R<()> {
-                sqlx::query("INSERT INTO audit (at, event, client_id, subject, detail) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(e.at)
-                    .bind(&e.event)
-                    .bind(&e.client_id)
-                    .bind(&e.subject)
-                    .bind(&e.detail)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn audit_batch(&self, events: &[AuditEvent]) -> R<()> {
-                let mut tx = self.pool.begin().await?;
-                for e in events {
-                    sqlx::query("INSERT INTO audit (at, event, client_id, subject, detail) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(e.at)
-                        .bind(&e.event)
-                        .bind(&e.client_id)
-                        .bind(&e.subject)
-                        .bind(&e.detail)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                self.commit_batch(&[], std::slice::from_ref(e)).await
             }
 
             async fn commit_batch(&self, tokens: &[TokenRecord], events: &[AuditEvent]) -> R<()> {

@@ -296,7 +296,7 @@ async fn audit_trail_keeps_order<S: Store>(s: S) {
             detail: String::new(),
         })
         .collect();
-    s.audit_batch(&batch).await.unwrap();
+    s.commit_batch(&[], &batch).await.unwrap();
     let newest = s.audit_log(1).await.unwrap();
     assert_eq!(newest[0].event, "b2", "a batch keeps its order");
     assert_eq!(

@@ -215,6 +215,68 @@ struct AccessClaims<'a> {
     env: &'a str,
 }
 
+/// The tokens a user grant step hands out.
+struct Issued {
+    access: String,
+    refresh: Option<String>,
+    records: Vec<TokenRecord>,
+}
+
+/// An access token for `scope` and, where the lifetimes allow one, a refresh
+/// token. The refresh token carries the grant's whole scope, so a later refresh
+/// may still ask for anything the grant allowed.
+#[allow(clippy::too_many_arguments)]
+fn issue_user_tokens<S: Store>(
+    state: &AppState<S>,
+    client: &ClientRecord,
+    scope: &ScopeSet,
+    grant_scope: &ScopeSet,
+    subject: Option<&str>,
+    grant: GrantKind,
+    granted_at: i64,
+    now: i64,
+    life: &oauth::Lifetimes,
+    family: &str,
+) -> Result<Issued, EndpointError> {
+    let (access, access_record) = new_token(
+        state,
+        client,
+        TokenKind::Access,
+        scope,
+        grant_scope,
+        subject,
+        grant,
+        granted_at,
+        now,
+        life.access_expires_at,
+        family,
+    )?;
+    let mut records = vec![access_record];
+    let mut refresh = None;
+    if let Some(refresh_expires) = life.refresh {
+        let (secret, record) = new_token(
+            state,
+            client,
+            TokenKind::Refresh,
+            grant_scope,
+            grant_scope,
+            subject,
+            grant,
+            granted_at,
+            now,
+            refresh_expires,
+            family,
+        )?;
+        records.push(record);
+        refresh = Some(secret);
+    }
+    Ok(Issued {
+        access,
+        refresh,
+        records,
+    })
+}
+
 fn invalid_grant(description: &str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidGrant, description)
 }
@@ -286,40 +348,22 @@ async fn refresh<S: Store>(
             invalid_grant("the grant has outlived a scope's max_lifetime; obtain a new grant"),
         ));
     }
-    let (access, access_record) = new_token(
+    let Issued {
+        access,
+        refresh: refresh_token,
+        records,
+    } = issue_user_tokens(
         state,
         &client,
-        TokenKind::Access,
         &scope,
         &grant_scope,
         subject,
         grant,
         old.granted_at,
         now,
-        life.access_expires_at,
+        &life,
         &old.family,
     )?;
-    let mut records = vec![access_record];
-    let mut refresh_token = None;
-    if let Some(refresh_expires) = life.refresh {
-        // The new refresh token keeps the grant's scope, so a later refresh
-        // may still ask for anything the grant allowed.
-        let (secret, record) = new_token(
-            state,
-            &client,
-            TokenKind::Refresh,
-            &grant_scope,
-            &grant_scope,
-            subject,
-            grant,
-            old.granted_at,
-            now,
-            refresh_expires,
-            &old.family,
-        )?;
-        records.push(record);
-        refresh_token = Some(secret);
-    }
     if !state.store.rotate_refresh(&old.hash, &records).await? {
         state.store.revoke_family(&old.family).await?;
         state.audit(
@@ -474,38 +518,22 @@ async fn authorization_code<S: Store>(
         })?;
     let grant = GrantKind::AuthorizationCode;
     let life = lifetimes(&state.policy, &scope, grant, now, now);
-    let (access, access_record) = new_token(
+    let Issued {
+        access,
+        refresh: refresh_token,
+        records,
+    } = issue_user_tokens(
         state,
         &client,
-        TokenKind::Access,
         &scope,
         &scope,
         subject,
         grant,
         now,
         now,
-        life.access_expires_at,
+        &life,
         &code.family,
     )?;
-    let mut records = vec![access_record];
-    let mut refresh_token = None;
-    if let Some(refresh_expires) = life.refresh {
-        let (secret, record) = new_token(
-            state,
-            &client,
-            TokenKind::Refresh,
-            &scope,
-            &scope,
-            subject,
-            grant,
-            now,
-            now,
-            refresh_expires,
-            &code.family,
-        )?;
-        records.push(record);
-        refresh_token = Some(secret);
-    }
     let shown = state.policy.catalog.display(&scope);
     let event = state.audit_event(
         "issue",
