@@ -9,7 +9,7 @@ use scopegate_server::{AppState, router, state::system_clock};
 use tracing_subscriber::EnvFilter;
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{runtime, with_store};
+use crate::store_cmd::with_store;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -19,6 +19,9 @@ pub struct Args {
     /// Listen here instead of the policy's `listen` (e.g. 127.0.0.1:0 for any free port).
     #[arg(long, value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
+    /// Worker threads for request handling (default: one per CPU).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -27,7 +30,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
     let policy = Arc::new(load_or_report(&args.config)?);
-    runtime()?.block_on(async {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        builder.worker_threads(usize::from(n));
+    }
+    builder.enable_all().build()?.block_on(async {
         let addr = args.listen.unwrap_or(policy.settings.listen);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
