@@ -73,8 +73,13 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn rotate_refresh(&self, old: &[u8], new: &[TokenRecord]) -> impl Future<Output = R<bool>> + Send;
     /// Revokes one token; `false` if it was unknown or already revoked.
     fn revoke_token(&self, hash: &[u8]) -> impl Future<Output = R<bool>> + Send;
-    /// Revokes every token of a grant; returns how many were live.
+    /// Revokes every token of a grant, stored ones and stateless (JWT) ones;
+    /// returns how many stored tokens were live.
     fn revoke_family(&self, family: &str) -> impl Future<Output = R<u64>> + Send;
+    /// Revokes one stateless token by its `jti`, remembered until `expires_at`.
+    fn revoke_jti(&self, jti: &str, expires_at: Option<i64>) -> impl Future<Output = R<()>> + Send;
+    /// Whether a stateless token with this `jti` and grant was revoked.
+    fn is_revoked(&self, jti: &str, family: &str) -> impl Future<Output = R<bool>> + Send;
 
     fn create_session(&self, session: &SessionRecord) -> impl Future<Output = R<()>> + Send;
     fn session(&self, hash: &[u8]) -> impl Future<Output = R<Option<SessionRecord>>> + Send;

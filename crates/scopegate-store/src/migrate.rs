@@ -7,6 +7,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (3, include_str!("../migrations/sqlite/0003_signing_keys.sql")),
     (4, include_str!("../migrations/sqlite/0004_tokens_clustered.sql")),
     (5, include_str!("../migrations/sqlite/0005_consents.sql")),
+    (6, include_str!("../migrations/sqlite/0006_revocations.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -14,6 +15,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (2, include_str!("../migrations/postgres/0002_authorize.sql")),
     (3, include_str!("../migrations/postgres/0003_signing_keys.sql")),
     (4, include_str!("../migrations/postgres/0004_consents.sql")),
+    (5, include_str!("../migrations/postgres/0005_revocations.sql")),
 ];
 
 /// Splits a migration file into statements (no statement here contains ';').

@@ -320,11 +320,35 @@ macro_rules! impl_store {
             }
 
             async fn revoke_family(&self, family: &str) -> R<u64> {
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query("UPDATE tokens SET revoked = TRUE WHERE family = $1 AND revoked = FALSE")
                     .bind(family)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO revocations (id, expires_at) VALUES ($1, NULL) ON CONFLICT (id) DO NOTHING")
+                    .bind(format!("gid:{family}"))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn revoke_jti(&self, jti: &str, expires_at: Option<i64>) -> R<()> {
+                sqlx::query("INSERT INTO revocations (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+                    .bind(format!("jti:{jti}"))
+                    .bind(expires_at)
                     .execute(&self.pool)
                     .await?;
-                Ok(done.rows_affected())
+                Ok(())
+            }
+
+            async fn is_revoked(&self, jti: &str, family: &str) -> R<bool> {
+                let hit: Option<String> = sqlx::query_scalar("SELECT id FROM revocations WHERE id = $1 OR id = $2 LIMIT 1")
+                    .bind(format!("jti:{jti}"))
+                    .bind(format!("gid:{family}"))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(hit.is_some())
             }
 
             async fn create_session(&self, x: &SessionRecord) -> R<()> {

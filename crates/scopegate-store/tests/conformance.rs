@@ -103,6 +103,7 @@ conformance!(
     a_code_is_taken_once_even_when_concurrent,
     signing_keys_newest_first,
     a_new_consent_replaces_the_old_one,
+    stateless_tokens_are_revoked_by_jti_or_by_grant,
 );
 
 fn client(id: &str) -> ClientRecord {
@@ -396,4 +397,18 @@ async fn a_new_consent_replaces_the_old_one<S: Store>(s: S) {
     s.record_consent(&c("orders", 2)).await.unwrap();
     assert_eq!(s.consents("alice").await.unwrap(), vec![c("orders", 2)]);
     assert!(s.consents("bob").await.unwrap().is_empty());
+}
+
+async fn stateless_tokens_are_revoked_by_jti_or_by_grant<S: Store>(s: S) {
+    assert!(!s.is_revoked("j1", "g1").await.unwrap());
+    s.revoke_jti("j1", Some(100)).await.unwrap();
+    s.revoke_jti("j1", Some(100)).await.unwrap();
+    assert!(s.is_revoked("j1", "g1").await.unwrap());
+    assert!(!s.is_revoked("j2", "g1").await.unwrap());
+    s.revoke_family("g1").await.unwrap();
+    assert!(
+        s.is_revoked("j2", "g1").await.unwrap(),
+        "revoking a grant reaches its stateless tokens"
+    );
+    assert!(!s.is_revoked("j2", "g2").await.unwrap());
 }

@@ -188,6 +188,9 @@ fn token_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, S
     use scopegate_store::{Store, TokenKind};
 
     use crate::store_cmd::{runtime, unix_now, with_store};
+    if scopegate_server::keys::looks_like_jwt(token) {
+        return jwt_scope(policy, token);
+    }
     let hash = scopegate_server::secrets::hash(token);
     let record = runtime()?
         .block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.token(&hash).await?)) })?;
@@ -210,5 +213,31 @@ fn token_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, S
                 format!("client {}{who}, environment {}", t.client_id, t.environment),
             ))
         }
+    })
+}
+
+/// A stateless JWT: verified with the keys in the store, then checked against revocations.
+fn jwt_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, String), String>> {
+    use scopegate_server::keys::Keys;
+    use scopegate_store::Store;
+
+    use crate::store_cmd::{runtime, unix_now, with_store};
+    let now = unix_now();
+    let issuer = policy.settings.issuer.clone();
+    runtime()?.block_on(async {
+        with_store!(policy, store => {
+            let keys = Keys::from_records(&store.signing_keys().await?)?;
+            let Some(c) = keys.verify(token, &issuer, now) else {
+                return Ok(Err("the JWT is not valid here (signature, issuer, audience or time)".to_owned()));
+            };
+            if store.is_revoked(&c.jti, &c.gid).await? {
+                return Ok(Err("the token was revoked".to_owned()));
+            }
+            if c.env != policy.settings.gateway.environment {
+                return Ok(Err(format!("the token belongs to environment {:?}, the gateway serves {:?}", c.env, policy.settings.gateway.environment)));
+            }
+            let who = if c.sub == c.client_id { String::new() } else { format!(", user {}", c.sub) };
+            Ok(Ok((c.scope, format!("client {}{who}, environment {}", c.client_id, c.env))))
+        })
     })
 }

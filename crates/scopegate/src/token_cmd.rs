@@ -25,6 +25,9 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Revoke { config, token } => {
             let policy = load_or_report(config)?;
+            if scopegate_server::keys::looks_like_jwt(token) {
+                return revoke_jwt(&policy, token);
+            }
             let hash = secrets::hash(token);
             let outcome = runtime()?.block_on(async {
                 with_store!(policy, store => {
@@ -48,4 +51,25 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A stateless JWT access token: its `jti` goes into the revocation table.
+fn revoke_jwt(policy: &scopegate_core::Policy, token: &str) -> anyhow::Result<ExitCode> {
+    use scopegate_server::keys::Keys;
+
+    use crate::store_cmd::unix_now;
+    let issuer = policy.settings.issuer.clone();
+    let client = runtime()?.block_on(async {
+        with_store!(policy, store => {
+            let keys = Keys::from_records(&store.signing_keys().await?)?;
+            let Some(c) = keys.verify(token, &issuer, unix_now()) else { return Ok::<_, anyhow::Error>(None) };
+            store.revoke_jti(&c.jti, Some(c.exp)).await?;
+            Ok(Some(c.client_id))
+        })
+    })?;
+    let Some(client) = client else {
+        bail!("the JWT is not one of ours, or has already expired")
+    };
+    println!("revoked 1 token(s) of client {client} (access token given)");
+    Ok(ExitCode::SUCCESS)
 }

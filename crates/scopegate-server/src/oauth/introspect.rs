@@ -7,12 +7,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use scopegate_store::{Store, TokenKind};
+use scopegate_store::{ClientRecord, Store, TokenKind};
 use serde_json::json;
 
 use crate::client_auth::authenticate;
 use crate::error::{EndpointError, no_store};
 use crate::form::Form;
+use crate::keys::looks_like_jwt;
 use crate::secrets;
 use crate::state::AppState;
 
@@ -32,6 +33,9 @@ async fn handle<S: Store>(
     let caller = authenticate(state, headers, &form, false).await?;
     let token = form.require("token")?;
     let now = state.now();
+    if looks_like_jwt(token) {
+        return jwt(state, &caller, token, now).await;
+    }
     let Some(t) = state.store.token(&secrets::hash(token)).await? else {
         return Ok(json!({"active": false}));
     };
@@ -55,6 +59,41 @@ async fn handle<S: Store>(
     }
     if let Some(login) = &t.subject {
         answer["username"] = json!(login);
+    }
+    Ok(answer)
+}
+
+/// A stateless JWT access token: its signature and claims answer, plus the
+/// revocation table (by `jti` or by grant).
+async fn jwt<S: Store>(
+    state: &AppState<S>,
+    caller: &ClientRecord,
+    token: &str,
+    now: i64,
+) -> Result<serde_json::Value, EndpointError> {
+    let Some(c) = state.keys.verify(token, &state.policy.settings.issuer, now) else {
+        return Ok(json!({"active": false}));
+    };
+    let visible = c.client_id == caller.client_id || (caller.resource_server && c.env == caller.environment);
+    if !visible || state.store.is_revoked(&c.jti, &c.gid).await? {
+        return Ok(json!({"active": false}));
+    }
+    let mut answer = json!({
+        "active": true,
+        "scope": c.scope,
+        "client_id": c.client_id,
+        "token_type": "Bearer",
+        "iat": c.iat,
+        "nbf": c.nbf,
+        "exp": c.exp,
+        "iss": c.iss,
+        "aud": c.aud,
+        "sub": c.sub,
+        "jti": c.jti,
+        "environment": c.env,
+    });
+    if c.sub != c.client_id {
+        answer["username"] = json!(c.sub);
     }
     Ok(answer)
 }

@@ -11,6 +11,7 @@ use scopegate_store::{Store, TokenKind};
 use crate::client_auth::authenticate;
 use crate::error::{EndpointError, no_store};
 use crate::form::Form;
+use crate::keys::looks_like_jwt;
 use crate::secrets;
 use crate::state::AppState;
 
@@ -25,6 +26,21 @@ async fn handle<S: Store>(state: &AppState<S>, headers: &HeaderMap, body: &[u8])
     let form = Form::parse(headers, body)?;
     let client = authenticate(state, headers, &form, true).await?;
     let token = form.require("token")?;
+    if looks_like_jwt(token) {
+        // A stateless access token: remember its `jti` until it would expire anyway.
+        if let Some(c) = state.keys.verify(token, &state.policy.settings.issuer, state.now()) {
+            if c.client_id == client.client_id {
+                state.store.revoke_jti(&c.jti, Some(c.exp)).await?;
+                state.audit(
+                    "revoke",
+                    Some(&client.client_id),
+                    Some(&c.sub),
+                    "access token (jwt)".into(),
+                );
+            }
+        }
+        return Ok(());
+    }
     let hash = secrets::hash(token);
     let Some(t) = state.store.token(&hash).await? else {
         return Ok(());

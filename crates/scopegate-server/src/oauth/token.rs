@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::client_auth::authenticate;
 use crate::error::{EndpointError, no_store};
 use crate::form::Form;
+use crate::keys::AccessClaims;
 use crate::secrets::{self, SecretKind};
 use crate::state::AppState;
 
@@ -127,8 +128,15 @@ async fn client_credentials<S: Store>(
         None,
         format!("client_credentials scope=\"{shown}\""),
     );
-    if !state.writer.store_tokens(vec![record], event).await {
-        return Err(EndpointError::Internal);
+    match record {
+        // Stored before it is handed out, with its audit event.
+        Some(record) => {
+            if !state.writer.store_tokens(vec![record], event).await {
+                return Err(EndpointError::Internal);
+            }
+        }
+        // A stateless JWT: nothing to store but the audit event.
+        None => state.writer.audit(event),
     }
     Ok(TokenResponse {
         access_token: access,
@@ -152,7 +160,7 @@ fn new_token<S: Store>(
     now: i64,
     expires_at: Option<i64>,
     family: &str,
-) -> Result<(String, TokenRecord), EndpointError> {
+) -> Result<(String, Option<TokenRecord>), EndpointError> {
     let jwt_expiry =
         expires_at.filter(|_| kind == TokenKind::Access && state.policy.settings.tokens.format == TokenFormat::Jwt);
     let secret = match jwt_expiry {
@@ -160,16 +168,17 @@ fn new_token<S: Store>(
         // can always be revoked at the store.
         Some(exp) => {
             let claims = AccessClaims {
-                iss: &state.policy.settings.issuer,
-                aud: &state.policy.settings.issuer,
-                sub: subject.unwrap_or(&client.client_id),
-                client_id: &client.client_id,
+                iss: state.policy.settings.issuer.clone(),
+                aud: state.policy.settings.issuer.clone(),
+                sub: subject.unwrap_or(&client.client_id).to_owned(),
+                client_id: client.client_id.clone(),
                 iat: now,
                 nbf: now,
                 exp,
                 jti: secrets::generate(SecretKind::Family),
                 scope: state.policy.catalog.display(scope),
-                env: &client.environment,
+                env: client.environment.clone(),
+                gid: family.to_owned(),
             };
             state.keys.sign(&claims).map_err(|e| {
                 tracing::error!(error = %e, "signing an access token failed");
@@ -197,22 +206,9 @@ fn new_token<S: Store>(
         used: false,
         revoked: false,
     };
-    Ok((secret, record))
-}
-
-/// RFC 9068 section 2.2 claims, plus `env`: the environment of the client's keys.
-#[derive(Serialize, Debug)]
-struct AccessClaims<'a> {
-    iss: &'a str,
-    aud: &'a str,
-    sub: &'a str,
-    client_id: &'a str,
-    iat: i64,
-    nbf: i64,
-    exp: i64,
-    jti: String,
-    scope: String,
-    env: &'a str,
+    // A JWT access token is stateless: it verifies by its signature, and only
+    // its revocation is ever stored.
+    Ok((secret, jwt_expiry.is_none().then_some(record)))
 }
 
 /// The tokens a user grant step hands out.
@@ -251,7 +247,7 @@ fn issue_user_tokens<S: Store>(
         life.access_expires_at,
         family,
     )?;
-    let mut records = vec![access_record];
+    let mut records: Vec<TokenRecord> = access_record.into_iter().collect();
     let mut refresh = None;
     if let Some(refresh_expires) = life.refresh {
         let (secret, record) = new_token(
@@ -267,7 +263,7 @@ fn issue_user_tokens<S: Store>(
             refresh_expires,
             family,
         )?;
-        records.push(record);
+        records.extend(record);
         refresh = Some(secret);
     }
     Ok(Issued {

@@ -85,11 +85,6 @@ async fn no_expiry_tokens_stay_opaque_in_jwt_format() {
     assert!(t.ok()["access_token"].as_str().unwrap().starts_with("sgat_"));
 }
 
-#[derive(serde::Deserialize, Debug)]
-struct Claims {
-    scope: String,
-}
-
 fn forge(header: Value, claims: &Value, signature: &[u8]) -> String {
     let enc = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
     format!("{}.{}.{}", enc(&header), enc(claims), URL_SAFE_NO_PAD.encode(signature))
@@ -109,11 +104,11 @@ async fn the_verifier_accepts_our_tokens_and_refuses_forgeries() {
     let sig = URL_SAFE_NO_PAD.decode(token.split('.').nth(2).unwrap()).unwrap();
     let tampered = forge(json!({"typ": "at+jwt", "alg": "EdDSA", "kid": kid}), &claims, &sig);
     assert!(
-        h.keys.verify::<Claims>(&tampered, iss).is_none(),
+        h.keys.verify(&tampered, iss, T0).is_none(),
         "changed claims break the signature"
     );
     let none = forge(json!({"typ": "at+jwt", "alg": "none", "kid": kid}), &claims, b"");
-    assert!(h.keys.verify::<Claims>(&none, iss).is_none(), "alg none");
+    assert!(h.keys.verify(&none, iss, T0).is_none(), "alg none");
     let public_x = h.get("/oauth2/jwks").await.json["keys"][0]["x"]
         .as_str()
         .unwrap()
@@ -130,27 +125,72 @@ async fn the_verifier_accepts_our_tokens_and_refuses_forgeries() {
     )
     .unwrap();
     assert!(
-        h.keys.verify::<Claims>(&hmac, iss).is_none(),
+        h.keys.verify(&hmac, iss, T0).is_none(),
         "HMAC with the public key as secret"
     );
     let plain_jwt = forge(json!({"typ": "JWT", "alg": "EdDSA", "kid": kid}), &claims, &sig);
-    assert!(h.keys.verify::<Claims>(&plain_jwt, iss).is_none(), "typ must be at+jwt");
+    assert!(h.keys.verify(&plain_jwt, iss, T0).is_none(), "typ must be at+jwt");
     let embedded = forge(
         json!({"typ": "at+jwt", "alg": "EdDSA", "kid": kid, "jwk": {"kty": "OKP", "crv": "Ed25519", "x": public_x}}),
         &claims,
         &sig,
     );
-    assert!(h.keys.verify::<Claims>(&embedded, iss).is_none(), "embedded jwk");
+    assert!(h.keys.verify(&embedded, iss, T0).is_none(), "embedded jwk");
     assert!(
-        h.keys.verify::<Claims>(&token, "https://other.example").is_none(),
+        h.keys.verify(&token, "https://other.example", T0).is_none(),
         "another issuer"
     );
-    let fresh = h
+    let ours = h
         .keys
-        .sign(&json!({"iss": iss, "aud": iss, "exp": i64::MAX / 2, "nbf": 1, "scope": "orders"}))
+        .verify(&token, iss, T0)
+        .expect("our own token verifies at issue time");
+    assert_eq!(ours.scope, "account:read orders");
+    assert!(h.keys.verify(&token, iss, ours.exp).is_none(), "expired at exp");
+    assert!(
+        h.keys.verify(&token, iss, ours.nbf - 1).is_none(),
+        "not yet valid before nbf"
+    );
+}
+
+#[tokio::test]
+async fn jwt_access_tokens_are_stateless() {
+    let h = Harness::jwt().await;
+    let (_, token) = issue(&h).await;
+    let stored = scopegate_store::Store::token(&h.store, &scopegate_server::secrets::hash(&token))
+        .await
         .unwrap();
     assert_eq!(
-        h.keys.verify::<Claims>(&fresh, iss).map(|c| c.scope).as_deref(),
-        Some("orders")
+        stored, None,
+        "a JWT access token is verified by its signature, not stored"
     );
+}
+
+#[tokio::test]
+async fn expired_jwt_is_inactive() {
+    let h = Harness::jwt().await;
+    let (c, token) = issue(&h).await;
+    h.advance(3600);
+    let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &token)], &[]).await;
+    assert_eq!(seen.ok(), &json!({"active": false}));
+}
+
+#[tokio::test]
+async fn revoking_a_grant_reaches_its_jwt_access_tokens() {
+    let h = Harness::jwt().await;
+    h.user("alice", &[]).await;
+    let c = h.client("production", "account:read", "account:read", false).await;
+    let rt = h.seed_refresh(&c, "alice", "account:read", T0).await;
+    let first = h
+        .token(&c, &[("grant_type", "refresh_token"), ("refresh_token", &rt)])
+        .await;
+    let access = first.ok()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(part(&access, 1)["sub"], "alice");
+    let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &access)], &[]).await;
+    assert_eq!(seen.ok()["active"], true);
+    // Reusing the rotated refresh token revokes the whole grant, JWTs included.
+    h.token(&c, &[("grant_type", "refresh_token"), ("refresh_token", &rt)])
+        .await
+        .error("invalid_grant", "already used");
+    let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &access)], &[]).await;
+    assert_eq!(seen.ok(), &json!({"active": false}));
 }

@@ -599,3 +599,56 @@ async fn key_rotation_keeps_old_keys_published() {
     assert_ne!(header["kid"].as_str(), Some(old_kid.as_str()), "signs with the new key");
     assert!(kids.contains(&header["kid"].as_str().unwrap()));
 }
+
+#[tokio::test]
+async fn explain_and_revoke_a_jwt_access_token() {
+    let s = Server::start("storefront");
+    let config = s.config.to_str().unwrap().to_owned();
+    let (id, secret) = s.app(&["--name", "Sync", "--env", "production", "--scopes", "orders"]);
+    let issued: serde_json::Value = cc_token(&s, &id, &secret).await.json().await.unwrap();
+    let token = issued["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(token.split('.').count(), 3, "storefront issues JWTs");
+    let o = crate::scopegate(&[
+        "explain",
+        "--config",
+        &config,
+        "--token",
+        &token,
+        "GET",
+        "/api/v1/orders/7",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::stdout(&o));
+    assert!(
+        crate::stdout(&o).contains("allow: holds read_orders (implied by orders)"),
+        "{}",
+        crate::stdout(&o)
+    );
+    let o = crate::scopegate(&["token", "revoke", "--config", &config, &token]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let o = crate::scopegate(&[
+        "explain",
+        "--config",
+        &config,
+        "--token",
+        &token,
+        "GET",
+        "/api/v1/orders/7",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        crate::stdout(&o).contains("the token was revoked"),
+        "{}",
+        crate::stdout(&o)
+    );
+    let seen: serde_json::Value = http()
+        .post(s.url("/oauth2/introspect"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen, serde_json::json!({"active": false}));
+}
