@@ -30,6 +30,7 @@ pub mod passwords;
 pub mod paths;
 pub mod secrets;
 pub mod state;
+pub mod verified;
 pub mod writer;
 
 use axum::Router;

@@ -8,6 +8,7 @@ use scopegate_store::{AuditEvent, Store};
 
 use crate::client_cache::ClientCache;
 use crate::keys::Keys;
+use crate::verified::VerifiedTokens;
 use crate::writer::Writer;
 
 /// Unix seconds; a parameter so that tests can move time.
@@ -28,6 +29,7 @@ pub struct AppState<S: Store> {
     pub keys: Arc<Keys>,
     pub writer: Writer,
     pub clients: ClientCache,
+    pub verified: VerifiedTokens,
 }
 
 impl<S: Store> std::fmt::Debug for AppState<S> {
@@ -47,6 +49,7 @@ impl<S: Store> Clone for AppState<S> {
             keys: Arc::clone(&self.keys),
             writer: self.writer.clone(),
             clients: self.clients.clone(),
+            verified: self.verified.clone(),
         }
     }
 }
@@ -62,6 +65,7 @@ impl<S: Store> AppState<S> {
             keys,
             writer,
             clients: ClientCache::default(),
+            verified: VerifiedTokens::default(),
         }
     }
 

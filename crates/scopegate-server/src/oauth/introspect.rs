@@ -71,7 +71,10 @@ async fn jwt<S: Store>(
     token: &str,
     now: i64,
 ) -> Result<serde_json::Value, EndpointError> {
-    let Some(c) = state.keys.verify(token, &state.policy.settings.issuer, now) else {
+    let Some(c) = state
+        .verified
+        .verify(&state.keys, token, &state.policy.settings.issuer, now)
+    else {
         return Ok(json!({"active": false}));
     };
     let visible = c.client_id == caller.client_id || (caller.resource_server && c.env == caller.environment);

@@ -169,6 +169,9 @@ async fn jwt_access_tokens_are_stateless() {
 async fn expired_jwt_is_inactive() {
     let h = Harness::jwt().await;
     let (c, token) = issue(&h).await;
+    // Verified once (and remembered), then its time runs out.
+    let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &token)], &[]).await;
+    assert_eq!(seen.ok()["active"], true);
     h.advance(3600);
     let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &token)], &[]).await;
     assert_eq!(seen.ok(), &json!({"active": false}));
