@@ -108,19 +108,16 @@ async fn client_credentials<S: Store>(
     .map_err(|e| refused(state, &client, None, e))?;
     let now = state.now();
     let life = lifetimes(&state.policy, &scope, GrantKind::ClientCredentials, now, now);
-    let (access, record) = new_token(
-        state,
-        &client,
-        TokenKind::Access,
-        &scope,
-        &scope,
-        None,
-        GrantKind::ClientCredentials,
+    let family = secrets::generate(SecretKind::Family);
+    let grant = TokenGrant {
+        client: &client,
+        subject: None,
+        kind: GrantKind::ClientCredentials,
+        granted_at: now,
         now,
-        now,
-        life.access_expires_at,
-        &secrets::generate(SecretKind::Family),
-    )?;
+        family: &family,
+    };
+    let (access, record) = new_token(state, &grant, TokenKind::Access, &scope, &scope, life.access_expires_at)?;
     let shown = state.policy.catalog.display(&scope);
     let event = state.audit_event(
         "issue",
@@ -147,20 +144,22 @@ async fn client_credentials<S: Store>(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn new_token<S: Store>(
     state: &AppState<S>,
-    client: &ClientRecord,
+    g: &TokenGrant<'_>,
     kind: TokenKind,
     scope: &ScopeSet,
     grant_scope: &ScopeSet,
-    subject: Option<&str>,
-    grant: GrantKind,
-    granted_at: i64,
-    now: i64,
     expires_at: Option<i64>,
-    family: &str,
 ) -> Result<(String, Option<TokenRecord>), EndpointError> {
+    let TokenGrant {
+        client,
+        subject,
+        kind: grant,
+        granted_at,
+        now,
+        family,
+    } = *g;
     let jwt_expiry =
         expires_at.filter(|_| kind == TokenKind::Access && state.policy.settings.tokens.format == TokenFormat::Jwt);
     let secret = match jwt_expiry {
@@ -211,6 +210,20 @@ fn new_token<S: Store>(
     Ok((secret, jwt_expiry.is_none().then_some(record)))
 }
 
+/// Whose tokens these are and which grant they belong to: what every token
+/// of one issuance shares.
+#[derive(Clone, Copy)]
+struct TokenGrant<'a> {
+    client: &'a ClientRecord,
+    /// The user's login, for user tokens.
+    subject: Option<&'a str>,
+    kind: GrantKind,
+    /// When the original grant was made (for `max_lifetime`).
+    granted_at: i64,
+    now: i64,
+    family: &'a str,
+}
+
 /// The tokens a user grant step hands out.
 struct Issued {
     access: String,
@@ -221,48 +234,18 @@ struct Issued {
 /// An access token for `scope` and, where the lifetimes allow one, a refresh
 /// token. The refresh token carries the grant's whole scope, so a later refresh
 /// may still ask for anything the grant allowed.
-#[allow(clippy::too_many_arguments)]
 fn issue_user_tokens<S: Store>(
     state: &AppState<S>,
-    client: &ClientRecord,
+    g: &TokenGrant<'_>,
     scope: &ScopeSet,
     grant_scope: &ScopeSet,
-    subject: Option<&str>,
-    grant: GrantKind,
-    granted_at: i64,
-    now: i64,
     life: &oauth::Lifetimes,
-    family: &str,
 ) -> Result<Issued, EndpointError> {
-    let (access, access_record) = new_token(
-        state,
-        client,
-        TokenKind::Access,
-        scope,
-        grant_scope,
-        subject,
-        grant,
-        granted_at,
-        now,
-        life.access_expires_at,
-        family,
-    )?;
+    let (access, access_record) = new_token(state, g, TokenKind::Access, scope, grant_scope, life.access_expires_at)?;
     let mut records: Vec<TokenRecord> = access_record.into_iter().collect();
     let mut refresh = None;
     if let Some(refresh_expires) = life.refresh {
-        let (secret, record) = new_token(
-            state,
-            client,
-            TokenKind::Refresh,
-            grant_scope,
-            grant_scope,
-            subject,
-            grant,
-            granted_at,
-            now,
-            refresh_expires,
-            family,
-        )?;
+        let (secret, record) = new_token(state, g, TokenKind::Refresh, grant_scope, grant_scope, refresh_expires)?;
         records.extend(record);
         refresh = Some(secret);
     }
@@ -350,15 +333,17 @@ async fn refresh<S: Store>(
         records,
     } = issue_user_tokens(
         state,
-        &client,
+        &TokenGrant {
+            client: &client,
+            subject,
+            kind: grant,
+            granted_at: old.granted_at,
+            now,
+            family: &old.family,
+        },
         &scope,
         &grant_scope,
-        subject,
-        grant,
-        old.granted_at,
-        now,
         &life,
-        &old.family,
     )?;
     if !state.store.rotate_refresh(&old.hash, &records).await? {
         state.store.revoke_family(&old.family).await?;
@@ -520,15 +505,17 @@ async fn authorization_code<S: Store>(
         records,
     } = issue_user_tokens(
         state,
-        &client,
+        &TokenGrant {
+            client: &client,
+            subject,
+            kind: grant,
+            granted_at: now,
+            now,
+            family: &code.family,
+        },
         &scope,
         &scope,
-        subject,
-        grant,
-        now,
-        now,
         &life,
-        &code.family,
     )?;
     let shown = state.policy.catalog.display(&scope);
     let event = state.audit_event(
