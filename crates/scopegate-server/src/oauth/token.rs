@@ -310,12 +310,7 @@ async fn refresh<S: Store>(
     )
     .map_err(|e| refused(state, &client, subject, e))?;
     if let Some(login) = subject {
-        check_user_still_allowed(state, login, &scope)
-            .await
-            .map_err(|e| match e {
-                EndpointError::OAuth(o) => refused(state, &client, subject, o.error),
-                other => other,
-            })?;
+        check_user_still_allowed(state, &client, login, &scope).await?;
     }
     let grant_scope = state.policy.catalog.parse_list(&old.grant_scope).unwrap_or_default();
     let life = lifetimes(&state.policy, &scope, grant, old.granted_at, now);
@@ -377,12 +372,14 @@ async fn refresh<S: Store>(
 /// `requires_permissions`, now, not only when the grant was made.
 async fn check_user_still_allowed<S: Store>(
     state: &AppState<S>,
+    client: &ClientRecord,
     login: &str,
     scope: &ScopeSet,
 ) -> Result<(), EndpointError> {
     let user = state.store.user(login).await?;
     let Some(user) = user.filter(|u| u.enabled) else {
-        return Err(invalid_grant("the user who made this grant no longer exists or is disabled").into());
+        let e = invalid_grant("the user who made this grant no longer exists or is disabled");
+        return Err(refused(state, client, Some(login), e));
     };
     let catalog = &state.policy.catalog;
     for id in scope.iter() {
@@ -392,14 +389,14 @@ async fn check_user_still_allowed<S: Store>(
             .iter()
             .find(|p| !user.permissions.contains(p))
         {
-            return Err(oauth::OAuthError::new(
+            let e = OAuthError::new(
                 ErrorCode::InvalidScope,
                 format!(
                     "scope \"{}\" requires permission \"{missing}\", which user \"{login}\" no longer holds",
                     catalog.name(id)
                 ),
-            )
-            .into());
+            );
+            return Err(refused(state, client, Some(login), e));
         }
     }
     Ok(())
@@ -491,12 +488,7 @@ async fn authorization_code<S: Store>(
         .catalog
         .parse_list(&code.scope)
         .map_err(|e| refused(state, &client, subject, invalid_grant(&format!("{e}; start again"))))?;
-    check_user_still_allowed(state, &code.subject, &scope)
-        .await
-        .map_err(|e| match e {
-            EndpointError::OAuth(o) => refused(state, &client, subject, o.error),
-            other => other,
-        })?;
+    check_user_still_allowed(state, &client, &code.subject, &scope).await?;
     let grant = GrantKind::AuthorizationCode;
     let life = lifetimes(&state.policy, &scope, grant, now, now);
     let Issued {
