@@ -167,18 +167,7 @@ async fn token_introspect_revoke_round_trip_over_http() {
         "defaults are all assigned scopes, normalized"
     );
     let token = issued["access_token"].as_str().unwrap();
-    let introspect = || async {
-        h.post(s.url("/oauth2/introspect"))
-            .basic_auth(&id, Some(&secret))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()
-    };
-    assert_eq!(introspect().await["active"], true);
+    assert_eq!(introspect(&s, &id, &secret, token).await["active"], true);
     let revoked = h
         .post(s.url("/oauth2/revoke"))
         .basic_auth(&id, Some(&secret))
@@ -187,7 +176,10 @@ async fn token_introspect_revoke_round_trip_over_http() {
         .await
         .unwrap();
     assert_eq!(revoked.status(), 200);
-    assert_eq!(introspect().await, serde_json::json!({"active": false}));
+    assert_eq!(
+        introspect(&s, &id, &secret, token).await,
+        serde_json::json!({"active": false})
+    );
 }
 
 #[tokio::test]
@@ -342,6 +334,18 @@ fn user_create_reads_the_password_from_stdin_and_refuses_duplicates() {
     );
 }
 
+/// RFC 7662 introspection of `token` by the client `id`.
+async fn introspect(s: &Server, id: &str, secret: &str, token: &str) -> serde_json::Value {
+    let r = http()
+        .post(s.url("/oauth2/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    r.json().await.unwrap()
+}
+
 async fn cc_token(s: &Server, id: &str, secret: &str) -> reqwest::Response {
     http()
         .post(s.url("/oauth2/token"))
@@ -467,16 +471,7 @@ async fn explain_token_uses_the_tokens_scope_until_it_is_revoked() {
         "{}",
         crate::stdout(&o)
     );
-    let introspected: serde_json::Value = http()
-        .post(s.url("/oauth2/introspect"))
-        .basic_auth(&id, Some(&secret))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let introspected: serde_json::Value = introspect(&s, &id, &secret, &token).await;
     assert_eq!(introspected, serde_json::json!({"active": false}));
     let o = crate::scopegate(&["token", "revoke", "--config", &config, "sgat_unknown"]);
     assert_eq!(o.status.code(), Some(2));
@@ -640,15 +635,6 @@ async fn explain_and_revoke_a_jwt_access_token() {
         "{}",
         crate::stdout(&o)
     );
-    let seen: serde_json::Value = http()
-        .post(s.url("/oauth2/introspect"))
-        .basic_auth(&id, Some(&secret))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen: serde_json::Value = introspect(&s, &id, &secret, &token).await;
     assert_eq!(seen, serde_json::json!({"active": false}));
 }
