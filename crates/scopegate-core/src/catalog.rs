@@ -203,6 +203,30 @@ impl Catalog {
         Held(held)
     }
 
+    /// The part of `held` that `keep` accepts, still closed under implication:
+    /// a scope that implies a dropped one is dropped too, so that losing
+    /// `read_orders` also loses `orders`. Deny by default.
+    pub fn restrict(&self, held: &Held, keep: impl Fn(ScopeId) -> bool) -> Held {
+        let mut kept = held.0.clone();
+        for id in held.0.iter() {
+            if !keep(id) {
+                kept.remove(id);
+            }
+        }
+        loop {
+            let before = kept.len();
+            let snapshot = kept.clone();
+            for id in snapshot.iter() {
+                if !self.closure[id.index()].is_subset(&snapshot) {
+                    kept.remove(id);
+                }
+            }
+            if kept.len() == before {
+                return Held(kept);
+            }
+        }
+    }
+
     /// Drops every member that another member implies (`orders read_orders`
     /// becomes `orders`). The result has the same closure as `set`.
     pub fn normalize(&self, set: &ScopeSet) -> ScopeSet {

@@ -5,9 +5,16 @@ use std::time::Duration;
 
 /// What a duration string should look like, for error messages.
 pub const DURATION_FORMAT: &str =
-    "a positive whole number followed by s, m, h or d (e.g. \"90s\", \"15m\", \"1h\", \"30d\")";
+    "a positive whole number followed by ms, s, m, h or d (e.g. \"500ms\", \"90s\", \"15m\", \"1h\", \"30d\")";
 
 pub fn parse_duration(s: &str) -> Option<Duration> {
+    if let Some(ms) = s.strip_suffix("ms") {
+        if ms.is_empty() || !ms.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: u64 = ms.parse().ok()?;
+        return (n > 0).then(|| Duration::from_millis(n));
+    }
     let unit_at = s.len().checked_sub(1)?;
     let (digits, unit) = s.split_at(unit_at);
     let per_unit: u64 = match unit {
@@ -27,6 +34,9 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 
 /// The shortest exact spelling of `d` in the policy file's units.
 pub fn format_duration(d: Duration) -> String {
+    if d.subsec_millis() != 0 {
+        return format!("{}ms", d.as_millis());
+    }
     let s = d.as_secs();
     match s {
         _ if s % 86_400 == 0 => format!("{}d", s / 86_400),

@@ -30,6 +30,7 @@ mod config;
 mod cover;
 mod decision;
 pub mod duration;
+pub mod enforce;
 pub mod oauth;
 pub mod path;
 mod policy;

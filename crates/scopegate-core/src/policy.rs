@@ -75,6 +75,25 @@ pub struct GatewaySettings {
     pub upstream: Upstream,
     pub environment: String,
     pub basic_auth: bool,
+    /// Time allowed to open a connection to the upstream (502 past it).
+    pub connect_timeout: Duration,
+    /// Time allowed for the upstream's response headers (504 past it).
+    pub response_timeout: Duration,
+    /// Largest request head (request line and headers) accepted (431 past it).
+    pub max_header_bytes: usize,
+    /// Largest request body accepted (413 past it).
+    pub max_body_bytes: u64,
+    /// How long a verified credential is trusted before the store is asked
+    /// again: the bound on a revocation made by another node or process.
+    pub cache_ttl: Duration,
+}
+
+impl GatewaySettings {
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
+    pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+    pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5);
 }
 
 /// The server half of the policy file.
@@ -332,6 +351,23 @@ impl Compiler<'_> {
         })
     }
 
+    fn byte_limit(&mut self, key: &str, raw: Option<&Spanned<i64>>, min: u64, default: u64) -> u64 {
+        let Some(raw) = raw else { return default };
+        match u64::try_from(*raw.get_ref()) {
+            Ok(n) if n >= min => n,
+            _ => {
+                self.err(
+                    raw.span(),
+                    format!(
+                        "`{key}`: {} is not a byte count; use a whole number of at least {min}",
+                        raw.get_ref()
+                    ),
+                );
+                default
+            }
+        }
+    }
+
     fn tokens(&mut self, raw: Option<&RawTokens>) -> TokenSettings {
         let format = match raw.and_then(|t| t.format.as_ref()) {
             None => TokenFormat::Opaque,
@@ -407,10 +443,42 @@ impl Compiler<'_> {
             }
         };
         let basic_auth = raw.and_then(|g| g.basic_auth.as_ref()).is_some_and(|b| *b.get_ref());
+        let connect_timeout = self.duration(
+            "gateway.connect_timeout",
+            raw.and_then(|g| g.connect_timeout.as_ref()),
+            GatewaySettings::DEFAULT_CONNECT_TIMEOUT,
+        );
+        let response_timeout = self.duration(
+            "gateway.response_timeout",
+            raw.and_then(|g| g.response_timeout.as_ref()),
+            GatewaySettings::DEFAULT_RESPONSE_TIMEOUT,
+        );
+        let cache_ttl = self.duration(
+            "gateway.cache_ttl",
+            raw.and_then(|g| g.cache_ttl.as_ref()),
+            GatewaySettings::DEFAULT_CACHE_TTL,
+        );
+        let max_header_bytes = self.byte_limit(
+            "gateway.max_header_bytes",
+            raw.and_then(|g| g.max_header_bytes.as_ref()),
+            1024,
+            GatewaySettings::DEFAULT_MAX_HEADER_BYTES as u64,
+        );
+        let max_body_bytes = self.byte_limit(
+            "gateway.max_body_bytes",
+            raw.and_then(|g| g.max_body_bytes.as_ref()),
+            0,
+            GatewaySettings::DEFAULT_MAX_BODY_BYTES,
+        );
         GatewaySettings {
             upstream,
             environment,
             basic_auth,
+            connect_timeout,
+            response_timeout,
+            max_header_bytes: usize::try_from(max_header_bytes).unwrap_or(usize::MAX),
+            max_body_bytes,
+            cache_ttl,
         }
     }
 

@@ -142,7 +142,8 @@ impl Keys {
 }
 
 /// RFC 9068 section 2.2 claims, plus `env` (the environment of the client's
-/// keys) and `gid` (the grant, so that revoking a grant reaches its JWTs).
+/// keys), `gid` (the grant, so that revoking a grant reaches its JWTs) and
+/// `granted_at` (when that grant was made).
 #[derive(Serialize, serde::Deserialize, Clone, PartialEq, Eq, Debug)]
 pub struct AccessClaims {
     pub iss: String,
@@ -156,6 +157,9 @@ pub struct AccessClaims {
     pub scope: String,
     pub env: String,
     pub gid: String,
+    /// When the grant was made, for `max_lifetime` at request time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_at: Option<i64>,
 }
 
 /// Whether `token` has the shape of a JWT (three base64url parts).

@@ -1,6 +1,7 @@
-//! scopegate's HTTP surface on axum: today the OAuth 2.0 token, introspection
-//! and revocation endpoints, RFC 8414 metadata and `/healthz`. The authorize
-//! endpoint, gateway, forward-auth, portal and admin API build on this router.
+//! scopegate's HTTP surface on axum: the OAuth 2.0 endpoints (authorize, token,
+//! introspection, revocation, JWKS, RFC 8414 metadata), the forward-auth
+//! endpoint `/authz`, `/metrics`, `/healthz`, and the gateway on every other
+//! path. The portal and admin API build on this router.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -20,23 +21,24 @@
 //! ```
 
 mod client_auth;
-mod client_cache;
 pub mod error;
 mod form;
+pub mod gateway;
 pub mod keys;
+pub mod metrics;
 pub mod oauth;
 mod pages;
 pub mod passwords;
 pub mod paths;
+mod record_cache;
 pub mod secrets;
 pub mod state;
 pub mod verified;
 pub mod writer;
 
 use axum::Router;
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use scopegate_store::Store;
 
 pub use state::AppState;
@@ -54,7 +56,10 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route(paths::REVOKE, post(oauth::revoke::revoke::<S>))
         .route(paths::JWKS, get(jwks::<S>))
         .route(paths::HEALTHZ, get(|| async { "ok\n" }))
-        .fallback(not_found)
+        .route(paths::METRICS, get(metrics::<S>))
+        .route(paths::AUTHZ, any(gateway::forward_auth::forward_auth::<S>))
+        .route(paths::AUTHZ_PATH, any(gateway::forward_auth::forward_auth::<S>))
+        .fallback(gateway::gateway::<S>)
         .with_state(state)
 }
 
@@ -63,10 +68,10 @@ async fn jwks<S: Store>(axum::extract::State(state): axum::extract::State<AppSta
     axum::Json(state.keys.jwks().clone())
 }
 
-/// Until the gateway lands (issue 4), other paths are simply not found.
-async fn not_found() -> impl IntoResponse {
+/// `/metrics`: Prometheus text format.
+async fn metrics<S: Store>(axum::extract::State(state): axum::extract::State<AppState<S>>) -> impl IntoResponse {
     (
-        StatusCode::NOT_FOUND,
-        axum::Json(serde_json::json!({"error": "not_found"})),
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.live.load().metrics.render(),
     )
 }

@@ -8,3 +8,6 @@ pub const INTROSPECT: &str = "/oauth2/introspect";
 pub const REVOKE: &str = "/oauth2/revoke";
 pub const JWKS: &str = "/oauth2/jwks";
 pub const HEALTHZ: &str = "/healthz";
+pub const AUTHZ: &str = "/authz";
+pub const AUTHZ_PATH: &str = "/authz/{*original}";
+pub const METRICS: &str = "/metrics";

@@ -1,13 +1,25 @@
-//! What every handler shares: the compiled policy, the store, the clock, the
-//! signing keys, the batching writer and the client cache. No globals.
+//! What every handler shares: the live policy generation, the store, the
+//! clock, the signing keys, the batching writer and the record caches. No
+//! globals.
+//!
+//! The policy can be replaced while serving (SIGHUP, file change). Everything
+//! derived from one policy (compiled routes, scope ids, the credential cache,
+//! the upstream client, metrics) lives in one [`Generation`], swapped as a
+//! whole, and each request works on the one generation it started with.
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use scopegate_core::Policy;
 use scopegate_store::{AuditEvent, Store};
 
-use crate::client_cache::ClientCache;
+use crate::gateway::identity::IdentityCache;
+use crate::gateway::proxy::Upstream;
 use crate::keys::Keys;
+use crate::metrics::Metrics;
+use crate::record_cache::{ClientCache, UserCache};
 use crate::verified::VerifiedTokens;
 use crate::writer::Writer;
 
@@ -22,13 +34,43 @@ pub fn system_clock() -> Clock {
     })
 }
 
-pub struct AppState<S: Store> {
+/// One compiled policy and everything that depends on it.
+#[derive(Debug)]
+pub struct Generation {
     pub policy: Arc<Policy>,
+    /// Credentials already verified under this policy.
+    pub identities: IdentityCache,
+    pub upstream: Upstream,
+    pub metrics: Metrics,
+}
+
+impl Generation {
+    pub fn new(policy: Arc<Policy>) -> Self {
+        let metrics = Metrics::new(&policy);
+        Self::with_metrics(policy, metrics)
+    }
+
+    fn with_metrics(policy: Arc<Policy>, metrics: Metrics) -> Self {
+        Self {
+            identities: IdentityCache::default(),
+            upstream: Upstream::new(&policy.settings.gateway),
+            policy,
+            metrics,
+        }
+    }
+}
+
+pub struct AppState<S: Store> {
+    /// The policy of this request: a snapshot of the live generation, taken
+    /// by the [`Current`] extractor.
+    pub policy: Arc<Policy>,
+    pub live: Arc<ArcSwap<Generation>>,
     pub store: S,
     pub clock: Clock,
     pub keys: Arc<Keys>,
     pub writer: Writer,
     pub clients: ClientCache,
+    pub users: UserCache,
     pub verified: VerifiedTokens,
 }
 
@@ -44,11 +86,13 @@ impl<S: Store> Clone for AppState<S> {
     fn clone(&self) -> Self {
         Self {
             policy: Arc::clone(&self.policy),
+            live: Arc::clone(&self.live),
             store: self.store.clone(),
             clock: Arc::clone(&self.clock),
             keys: Arc::clone(&self.keys),
             writer: self.writer.clone(),
             clients: self.clients.clone(),
+            users: self.users.clone(),
             verified: self.verified.clone(),
         }
     }
@@ -59,14 +103,42 @@ impl<S: Store> AppState<S> {
     pub fn new(policy: Arc<Policy>, store: S, clock: Clock, keys: Arc<Keys>) -> Self {
         let writer = Writer::start(store.clone());
         Self {
+            live: Arc::new(ArcSwap::from_pointee(Generation::new(Arc::clone(&policy)))),
             policy,
             store,
             clock,
             keys,
             writer,
             clients: ClientCache::default(),
+            users: UserCache::default(),
             verified: VerifiedTokens::default(),
         }
+    }
+
+    /// Swaps in a new policy (already compiled, hence valid). Requests in
+    /// flight finish on the generation they started with.
+    pub fn install(&self, policy: Arc<Policy>) {
+        let old = self.live.load();
+        let metrics = old.metrics.succeed(&policy);
+        metrics.reload_result(true);
+        self.live.store(Arc::new(Generation::with_metrics(policy, metrics)));
+    }
+
+    /// Counts a reload refused because the new policy was invalid.
+    pub fn reload_refused(&self) {
+        self.live.load().metrics.reload_result(false);
+    }
+
+    /// This state with the live policy.
+    pub fn current(&self) -> Self {
+        let mut state = self.clone();
+        state.policy = Arc::clone(&self.live.load().policy);
+        state
+    }
+
+    /// Forgets every verified credential: a token or grant was revoked here.
+    pub fn forget_credentials(&self) {
+        self.live.load().identities.clear();
     }
 
     pub fn now(&self) -> i64 {
@@ -95,5 +167,19 @@ impl<S: Store> AppState<S> {
         };
         tracing::info!(event = %e.event, client_id = ?e.client_id, subject = ?e.subject, detail = %e.detail, "audit");
         e
+    }
+}
+
+/// The app state with the policy that is live when the request arrives.
+/// Handlers take this rather than `State`, so that one request never mixes
+/// two policies.
+#[derive(Debug)]
+pub struct Current<S: Store>(pub AppState<S>);
+
+impl<S: Store> FromRequestParts<AppState<S>> for Current<S> {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(_: &mut Parts, state: &AppState<S>) -> Result<Self, Self::Rejection> {
+        Ok(Current(state.current()))
     }
 }

@@ -5,6 +5,7 @@ mod check;
 mod explain;
 mod keys_cmd;
 mod policy_file;
+mod reload;
 mod scopes_for;
 mod serve;
 mod store_cmd;

@@ -1,4 +1,5 @@
-//! `scopegate serve`: the authorization server on `listen`.
+//! `scopegate serve`: the authorization server, gateway and forward-auth
+//! endpoint on `listen`, with policy hot reload.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use scopegate_server::{AppState, router, state::system_clock};
 use tracing_subscriber::EnvFilter;
 
 use crate::policy_file::load_or_report;
+use crate::reload;
 use crate::store_cmd::with_store;
 
 #[derive(clap::Args, Debug)]
@@ -41,7 +43,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         with_store!(policy, store => {
             let clock = system_clock();
             let keys = scopegate_server::keys::Keys::load_or_create(&store, clock()).await?;
-            let app = router(AppState::new(Arc::clone(&policy), store, clock, Arc::new(keys)));
+            let state = AppState::new(Arc::clone(&policy), store, clock, Arc::new(keys));
+            reload::spawn(args.config.clone(), state.clone());
+            let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
             // One line that scripts (and the tests) wait for.
             println!("scopegate listening on http://{local} (issuer {}, database {})", policy.settings.issuer, policy.settings.database);
             axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;

@@ -10,7 +10,6 @@
 use std::sync::OnceLock;
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use scopegate_core::oauth::{
@@ -24,7 +23,7 @@ use crate::pages::{Consent, Login, ScopeView, error_page, page};
 use crate::passwords::{hash_password, verify_password};
 use crate::paths;
 use crate::secrets::{self, SecretKind};
-use crate::state::AppState;
+use crate::state::{AppState, Current};
 
 pub const CSRF_COOKIE: &str = "sg_csrf";
 pub const SESSION_COOKIE: &str = "sg_session";
@@ -323,7 +322,7 @@ fn login_page(req: &AuthzRequest, csrf: &str, error: Option<&str>) -> Response {
     )
 }
 
-pub async fn authorize_get<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn authorize_get<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: Uri) -> Response {
     let params = match Form::query(uri.query()) {
         Ok(p) => p,
         Err(e) => {
@@ -355,7 +354,7 @@ pub async fn authorize_get<S: Store>(State(state): State<AppState<S>>, headers: 
     response
 }
 
-pub async fn authorize_post<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn authorize_post<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
     let form = match Form::parse(&headers, &body) {
         Ok(f) => f,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),

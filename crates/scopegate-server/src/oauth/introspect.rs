@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use scopegate_store::{ClientRecord, Store, TokenKind};
@@ -15,9 +14,9 @@ use crate::error::{EndpointError, no_store};
 use crate::form::Form;
 use crate::keys::looks_like_jwt;
 use crate::secrets;
-use crate::state::AppState;
+use crate::state::{AppState, Current};
 
-pub async fn introspect<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn introspect<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body).await {
         Ok(answer) => no_store(Json(answer).into_response()),
         Err(e) => e.into_response(),

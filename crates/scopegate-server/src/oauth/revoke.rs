@@ -3,7 +3,6 @@
 //! tokens get the same 200, so the endpoint reveals nothing.
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use scopegate_store::{Store, TokenKind};
@@ -13,9 +12,9 @@ use crate::error::{EndpointError, no_store};
 use crate::form::Form;
 use crate::keys::looks_like_jwt;
 use crate::secrets;
-use crate::state::AppState;
+use crate::state::{AppState, Current};
 
-pub async fn revoke<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => e.into_response(),
@@ -31,6 +30,7 @@ async fn handle<S: Store>(state: &AppState<S>, headers: &HeaderMap, body: &[u8])
         if let Some(c) = state.keys.verify(token, &state.policy.settings.issuer, state.now()) {
             if c.client_id == client.client_id {
                 state.store.revoke_jti(&c.jti, Some(c.exp)).await?;
+                state.forget_credentials();
                 state.audit(
                     "revoke",
                     Some(&client.client_id),
@@ -51,9 +51,11 @@ async fn handle<S: Store>(state: &AppState<S>, headers: &HeaderMap, body: &[u8])
     match t.kind {
         TokenKind::Refresh => {
             state.store.revoke_family(&t.family).await?;
+            state.forget_credentials();
         }
         TokenKind::Access => {
             state.store.revoke_token(&hash).await?;
+            state.forget_credentials();
         }
     }
     state.audit(

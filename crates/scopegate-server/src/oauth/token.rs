@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use scopegate_core::oauth::{
@@ -19,7 +18,7 @@ use crate::error::{EndpointError, no_store};
 use crate::form::Form;
 use crate::keys::AccessClaims;
 use crate::secrets::{self, SecretKind};
-use crate::state::AppState;
+use crate::state::{AppState, Current};
 
 /// The header our users send to narrow scope (seeds 000/001), also accepted here.
 pub const X_OAUTH_SCOPE: &str = "x-oauth-scope";
@@ -36,7 +35,7 @@ struct TokenResponse {
     scope: String,
 }
 
-pub async fn token<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body).await {
         Ok(response) => no_store(Json(response).into_response()),
         Err(e) => e.into_response(),
@@ -178,6 +177,7 @@ fn new_token<S: Store>(
                 scope: state.policy.catalog.display(scope),
                 env: client.environment.clone(),
                 gid: family.to_owned(),
+                granted_at: Some(granted_at),
             };
             state.keys.sign(&claims).map_err(|e| {
                 tracing::error!(error = %e, "signing an access token failed");
@@ -282,6 +282,7 @@ async fn refresh<S: Store>(
     let subject = old.subject.as_deref();
     if old.used {
         state.store.revoke_family(&old.family).await?;
+        state.forget_credentials();
         let e = invalid_grant("this refresh token was already used; every token of its grant is now revoked");
         state.audit(
             "refresh_reuse",
@@ -342,6 +343,7 @@ async fn refresh<S: Store>(
     )?;
     if !state.store.rotate_refresh(&old.hash, &records).await? {
         state.store.revoke_family(&old.family).await?;
+        state.forget_credentials();
         state.audit(
             "refresh_reuse",
             Some(&client.client_id),
@@ -432,6 +434,7 @@ async fn authorization_code<S: Store>(
     }
     if !first_use {
         state.store.revoke_family(&code.family).await?;
+        state.forget_credentials();
         state.audit(
             "code_replay",
             Some(&client.client_id),

@@ -1,0 +1,386 @@
+//! The enforcement rules of SPEC section 4 as pure functions, shared by the
+//! reverse proxy, the forward-auth endpoint and the tower layer: reading the
+//! credentials of an API request, narrowing by `X-OAuth-Scope`, finding the
+//! original request of a forward-auth call, and the exact shape of every
+//! refusal (status, `WWW-Authenticate`, JSON body). What a credential *is*
+//! (a token in the store, a JWT, an app's key) is the caller's business.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::catalog::{Catalog, Held};
+use crate::path::PathError;
+use crate::policy::Policy;
+use crate::route::{Requirement, RouteId};
+use crate::scope::split_scope_list;
+use crate::scopeset::ScopeSet;
+
+/// The realm of every `WWW-Authenticate` challenge.
+pub const REALM: &str = "scopegate";
+
+/// Identity headers the upstream receives (SPEC section 4), lower case.
+pub const CLIENT_ID_HEADER: &str = "x-scopegate-client-id";
+pub const SUBJECT_HEADER: &str = "x-scopegate-subject";
+pub const SCOPES_HEADER: &str = "x-scopegate-scopes";
+pub const ENVIRONMENT_HEADER: &str = "x-scopegate-environment";
+/// Narrows the effective scope of one request; never forwarded.
+pub const NARROW_HEADER: &str = "x-oauth-scope";
+
+/// Whether a header name is in scopegate's namespace in any spelling
+/// (`X-Scopegate-Scopes`, `x_scopegate_scopes`, `X-SCOPEGATE_SCOPES`): callers'
+/// copies of these are removed before anything reaches the upstream, so the
+/// upstream can trust every `x-scopegate-*` header it sees.
+pub fn is_reserved_header(name: &str) -> bool {
+    const PREFIX: &[u8] = b"x-scopegate-";
+    let name = name.as_bytes();
+    name.len() > PREFIX.len()
+        && name[..PREFIX.len()]
+            .iter()
+            .zip(PREFIX)
+            .all(|(&b, &p)| b.to_ascii_lowercase() == p || (b == b'_' && p == b'-'))
+}
+
+/// Whether a header name is `X-OAuth-Scope` in any spelling.
+pub fn is_narrow_header(name: &str) -> bool {
+    name.len() == NARROW_HEADER.len()
+        && name
+            .bytes()
+            .zip(NARROW_HEADER.bytes())
+            .all(|(b, p)| b.to_ascii_lowercase() == p || (b == b'_' && p == b'-'))
+}
+
+/// Credentials of an API request, as presented.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Credentials<'a> {
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(&'a str),
+    /// `Authorization: Basic` with an app's `client_id:client_secret`.
+    Basic {
+        client_id: String,
+        secret: String,
+    },
+}
+
+/// Why a request is refused. Each variant knows its answer ([`Refusal::answer`]).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Refusal {
+    /// 400: the path is ambiguous.
+    BadPath(PathError),
+    /// 400 `invalid_request`: malformed in a way that is not about the token.
+    InvalidRequest(String),
+    /// 404: no route matches.
+    RouteNotFound,
+    /// 401 without `error`: the route needs credentials and none came.
+    Unauthenticated,
+    /// 401 `invalid_token`: credentials came and are bad, expired, revoked or
+    /// of another environment. The reason goes in the body, never the header.
+    InvalidToken(String),
+    /// 403 `insufficient_scope`: the caller lacks what the route requires.
+    InsufficientScope { route: RouteId, held: Held },
+    /// 403 `insufficient_scope`: `X-OAuth-Scope` names scopes not held.
+    NarrowBeyondHeld { missing: ScopeSet, held: Held },
+}
+
+impl Refusal {
+    /// A short stable name for logs and metric labels.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Refusal::BadPath(_) => "bad_path",
+            Refusal::InvalidRequest(_) => "invalid_request",
+            Refusal::RouteNotFound => "route_not_found",
+            Refusal::Unauthenticated => "unauthenticated",
+            Refusal::InvalidToken(_) => "invalid_token",
+            Refusal::InsufficientScope { .. } | Refusal::NarrowBeyondHeld { .. } => "insufficient_scope",
+        }
+    }
+
+    /// The HTTP answer, per RFC 6750 section 3 and SPEC section 4.
+    pub fn answer(&self, policy: &Policy) -> Answer {
+        let catalog = &policy.catalog;
+        let names = |set: &ScopeSet| -> Vec<String> { catalog.names(set).map(str::to_owned).collect() };
+        let granted = |held: &Held| names(&catalog.normalize(held.set()));
+        let challenge = format!("Bearer realm=\"{REALM}\"");
+        match self {
+            Refusal::BadPath(e) => Answer::json(
+                400,
+                None,
+                serde_json::json!({"error": "invalid_request", "error_description": format!("ambiguous path: {e}")}),
+            ),
+            Refusal::InvalidRequest(why) => Answer::json(
+                400,
+                None,
+                serde_json::json!({"error": "invalid_request", "error_description": why}),
+            ),
+            Refusal::RouteNotFound => Answer::json(404, None, serde_json::json!({"error": "route_not_found"})),
+            Refusal::Unauthenticated => Answer::json(
+                401,
+                Some(challenge),
+                serde_json::json!({
+                    "error": "unauthenticated",
+                    "error_description": "this route needs credentials: Authorization: Bearer <access token>",
+                }),
+            ),
+            Refusal::InvalidToken(why) => Answer::json(
+                401,
+                Some(format!("{challenge}, error=\"invalid_token\"")),
+                serde_json::json!({"error": "invalid_token", "error_description": why}),
+            ),
+            Refusal::InsufficientScope { route, held } => {
+                let route = policy.route(*route);
+                let (key, listed) = match &route.requirement {
+                    Requirement::AllOf(set) => ("all_of", names(set)),
+                    Requirement::AnyOf(set) => ("any_of", names(set)),
+                    Requirement::None | Requirement::Client => ("any_of", Vec::new()),
+                };
+                Answer::json(
+                    403,
+                    Some(format!(
+                        "Bearer error=\"insufficient_scope\", scope=\"{}\"",
+                        listed.join(" ")
+                    )),
+                    serde_json::json!({
+                        "error": "insufficient_scope",
+                        "required": {key: listed},
+                        "granted": granted(held),
+                        "route": route.pattern.to_string(),
+                    }),
+                )
+            }
+            Refusal::NarrowBeyondHeld { missing, held } => {
+                let listed = names(missing);
+                Answer::json(
+                    403,
+                    Some(format!(
+                        "Bearer error=\"insufficient_scope\", scope=\"{}\"",
+                        listed.join(" ")
+                    )),
+                    serde_json::json!({
+                        "error": "insufficient_scope",
+                        "error_description": "X-OAuth-Scope names scopes the credentials do not hold",
+                        "required": {"all_of": listed},
+                        "granted": granted(held),
+                    }),
+                )
+            }
+        }
+    }
+}
+
+/// A refusal as HTTP: what every front end sends.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub www_authenticate: Option<String>,
+    /// A JSON document.
+    pub body: String,
+}
+
+impl Answer {
+    fn json(status: u16, www_authenticate: Option<String>, body: serde_json::Value) -> Self {
+        Self {
+            status,
+            www_authenticate,
+            body: body.to_string(),
+        }
+    }
+}
+
+fn invalid_token(why: &str) -> Refusal {
+    Refusal::InvalidToken(why.to_owned())
+}
+
+/// RFC 6750 section 2.1 `b64token`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
+/// Whether the query string carries an `access_token` parameter.
+fn has_query_token(query: Option<&str>) -> bool {
+    query.is_some_and(|q| q.split('&').any(|pair| pair.split('=').next() == Some("access_token")))
+}
+
+/// Reads the credentials of an API request from its `Authorization` headers
+/// (all of them: more than one is refused) and its query string. A token in
+/// the URI is refused (RFC 9700 section 2.4), and given two ways it is a
+/// 400 `invalid_request` (RFC 6750 section 2).
+pub fn read_credentials<'a>(
+    mut authorization: impl Iterator<Item = &'a [u8]>,
+    query: Option<&str>,
+    basic_auth: bool,
+) -> Result<Credentials<'a>, Refusal> {
+    let first = authorization.next();
+    if authorization.next().is_some() {
+        return Err(Refusal::InvalidRequest("more than one Authorization header".into()));
+    }
+    if has_query_token(query) {
+        return Err(Refusal::InvalidRequest(if first.is_some() {
+            "the request carries a token two ways (Authorization header and access_token query parameter)".into()
+        } else {
+            "access tokens in the URI are not accepted: send Authorization: Bearer <token>".into()
+        }));
+    }
+    let Some(value) = first else {
+        return Ok(Credentials::None);
+    };
+    let value = std::str::from_utf8(value).map_err(|_| invalid_token("the Authorization header is not ASCII"))?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let rest = rest.trim_start_matches(' ');
+    if scheme.eq_ignore_ascii_case("bearer") {
+        if !is_b64token(rest) {
+            return Err(invalid_token("malformed bearer token"));
+        }
+        return Ok(Credentials::Bearer(rest));
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        if !basic_auth {
+            return Err(invalid_token(
+                "HTTP Basic is not accepted here (gateway.basic_auth is off): use Authorization: Bearer",
+            ));
+        }
+        let malformed = || invalid_token("malformed Basic credentials");
+        let decoded = STANDARD.decode(rest.trim_end()).map_err(|_| malformed())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+        if id.is_empty() || secret.is_empty() {
+            return Err(malformed());
+        }
+        return Ok(Credentials::Basic {
+            client_id: id.to_owned(),
+            secret: secret.to_owned(),
+        });
+    }
+    Err(invalid_token("unsupported Authorization scheme: use Bearer"))
+}
+
+/// Applies `X-OAuth-Scope` (every value of it) to what the caller holds: the
+/// effective scope of this one request. Undeclared names are a 400; names not
+/// held a 403.
+pub fn narrow_request<'a>(
+    catalog: &Catalog,
+    held: &Held,
+    values: impl Iterator<Item = &'a [u8]>,
+) -> Result<Held, Refusal> {
+    let mut requested = catalog.empty_set();
+    let mut any = false;
+    for value in values {
+        let value =
+            std::str::from_utf8(value).map_err(|_| Refusal::InvalidRequest("X-OAuth-Scope is not ASCII".into()))?;
+        for name in split_scope_list(value) {
+            any = true;
+            let id = catalog
+                .lookup(name)
+                .ok_or_else(|| Refusal::InvalidRequest(format!("X-OAuth-Scope names undeclared scope `{name}`")))?;
+            requested.insert(id);
+        }
+    }
+    if !any {
+        return Err(Refusal::InvalidRequest("X-OAuth-Scope is empty".into()));
+    }
+    catalog
+        .narrow(held, &requested)
+        .map_err(|not_held| Refusal::NarrowBeyondHeld {
+            missing: not_held.0,
+            held: held.clone(),
+        })
+}
+
+/// The headers a forward-auth call may carry the original request in.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct ForwardedHeaders<'a> {
+    /// Traefik ForwardAuth.
+    pub forwarded_method: Option<&'a str>,
+    pub forwarded_uri: Option<&'a str>,
+    /// nginx `auth_request`, as configured in `docs/forward-auth.md`.
+    pub original_method: Option<&'a str>,
+    pub original_uri: Option<&'a str>,
+}
+
+/// Finds the original request of a forward-auth call: from Traefik's or
+/// nginx's headers, or from the path after `/authz` with the call's own
+/// method (Envoy `ext_authz`). Sources that disagree are a 400, and so is a
+/// call with none: forward-auth fails closed.
+pub fn original_request<'a>(
+    method: &'a str,
+    path_after_authz: Option<&'a str>,
+    headers: ForwardedHeaders<'a>,
+) -> Result<(&'a str, &'a str), Refusal> {
+    let pair = |m: Option<&'a str>, u: Option<&'a str>, names: &str| match (m, u) {
+        (Some(m), Some(u)) => Ok(Some((m, u))),
+        (None, None) => Ok(None),
+        _ => Err(Refusal::InvalidRequest(format!(
+            "forward-auth: {names} must come together"
+        ))),
+    };
+    let traefik = pair(
+        headers.forwarded_method,
+        headers.forwarded_uri,
+        "X-Forwarded-Method and X-Forwarded-Uri",
+    )?;
+    let nginx = pair(
+        headers.original_method,
+        headers.original_uri,
+        "X-Original-Method and X-Original-URI",
+    )?;
+    let envoy = path_after_authz.filter(|p| !p.is_empty()).map(|p| (method, p));
+    let mut found: Option<(&str, &str)> = None;
+    for source in [traefik, nginx, envoy].into_iter().flatten() {
+        match found {
+            None => found = Some(source),
+            Some(seen) if seen.0.eq_ignore_ascii_case(source.0) && seen.1 == source.1 => {}
+            Some(_) => {
+                return Err(Refusal::InvalidRequest(
+                    "forward-auth: the original request is given two ways that disagree".into(),
+                ));
+            }
+        }
+    }
+    found.ok_or_else(|| {
+        Refusal::InvalidRequest(
+            "forward-auth needs the original request: X-Forwarded-Method and X-Forwarded-Uri (Traefik), \
+             X-Original-Method and X-Original-URI (nginx), or /authz/<path> (Envoy)"
+                .into(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_headers_in_any_spelling() {
+        for name in [
+            "x-scopegate-scopes",
+            "X-Scopegate-Client-Id",
+            "x_scopegate_subject",
+            "X-SCOPEGATE_ENVIRONMENT",
+            "x-scopegate-anything",
+        ] {
+            assert!(is_reserved_header(name), "{name}");
+        }
+        for name in [
+            "x-scopegate",
+            "x-scopegate-",
+            "x-scopegates-a",
+            "scopegate-scopes",
+            "x-forwarded-for",
+        ] {
+            assert!(!is_reserved_header(name), "{name}");
+        }
+        assert!(is_narrow_header("X_OAuth_Scope"));
+        assert!(!is_narrow_header("x-oauth-scopes"));
+    }
+
+    #[test]
+    fn query_token_is_found_only_as_a_parameter_name() {
+        assert!(has_query_token(Some("a=1&access_token=x")));
+        assert!(has_query_token(Some("access_token")));
+        assert!(!has_query_token(Some("my_access_token=1")));
+        assert!(!has_query_token(None));
+    }
+}

@@ -1,0 +1,94 @@
+//! `/authz`: the forward-auth decision endpoint for nginx `auth_request`,
+//! Traefik ForwardAuth and Envoy `ext_authz` (HTTP). Same decision path as the
+//! reverse proxy; answers 200 with the identity headers, or the refusal.
+//! Nothing here is proxied, and bad input is never a 5xx: it fails closed.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Request, Response, StatusCode};
+use scopegate_core::enforce::{ForwardedHeaders, original_request};
+use scopegate_store::Store;
+
+use super::identity::AuthError;
+use super::{Denied, authorize, headers, record, refusal_reason, refusal_response};
+use crate::paths;
+use crate::state::AppState;
+
+fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: Request<Body>) -> Response<Body> {
+    let started = Instant::now();
+    let generation = state.live.load_full();
+    let headers = request.headers();
+    let raw = request.uri().path_and_query().map_or("", |pq| pq.as_str());
+    // Envoy puts the original path after the prefix; the rest is the
+    // original query. `/authz` alone (with or without a query) carries none.
+    let after = raw.strip_prefix(paths::AUTHZ).filter(|rest| rest.starts_with('/'));
+    let forwarded = ForwardedHeaders {
+        forwarded_method: text(headers, "x-forwarded-method"),
+        forwarded_uri: text(headers, "x-forwarded-uri"),
+        original_method: text(headers, "x-original-method"),
+        original_uri: text(headers, "x-original-uri"),
+    };
+    let (method, target) = match original_request(request.method().as_str(), after, forwarded) {
+        Ok(found) => found,
+        Err(refusal) => {
+            let denied = Denied {
+                route: None,
+                why: AuthError::Refused(refusal),
+            };
+            let why = refusal_reason(&denied);
+            record(
+                &generation,
+                request.method().as_str(),
+                paths::AUTHZ,
+                None,
+                denied.outcome(),
+                started,
+                None,
+                why.as_deref(),
+            );
+            return refusal_response(&generation, &denied);
+        }
+    };
+    let path = target.split('?').next().unwrap_or(target);
+    match authorize(&state, &generation, method, target, headers).await {
+        Ok(pass) => {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::OK;
+            if let Some(identity) = pass.identity.as_deref() {
+                headers::insert_identity(response.headers_mut(), identity, pass.narrowed_scopes.clone());
+            }
+            let client_id = pass.identity.as_ref().map(|i| i.client_id.as_str());
+            record(
+                &generation,
+                method,
+                &pass.target.path,
+                Some(pass.route),
+                "allow",
+                started,
+                client_id,
+                None,
+            );
+            response
+        }
+        Err(denied) => {
+            let why = refusal_reason(&denied);
+            record(
+                &generation,
+                method,
+                path,
+                denied.route,
+                denied.outcome(),
+                started,
+                None,
+                why.as_deref(),
+            );
+            refusal_response(&generation, &denied)
+        }
+    }
+}

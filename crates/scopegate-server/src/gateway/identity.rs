@@ -1,0 +1,291 @@
+//! Who a request's credentials speak for, and with which scopes *now*.
+//!
+//! A credential is checked against the store once, then trusted from memory
+//! until the first of: the policy's `gateway.cache_ttl` (the bound on a
+//! revocation made by another process or node), the token's expiry, or the
+//! moment a `max_lifetime` removes one of its scopes. A revocation made by
+//! this process empties the cache at once. The cache is keyed by the SHA-256
+//! of the whole `Authorization` value: no raw token or secret is kept, and a
+//! hit costs one hash and one map lookup, with no parsing and no allocation.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use axum::http::HeaderValue;
+use scopegate_core::enforce::{Credentials, Refusal};
+use scopegate_core::{Held, Policy};
+use scopegate_store::{Store, StoreError, TokenKind};
+use sha2::{Digest, Sha256};
+
+use crate::keys::looks_like_jwt;
+use crate::secrets;
+use crate::state::AppState;
+
+/// Past this many entries the cache starts over (bounded memory).
+const MAX_ENTRIES: usize = 100_000;
+
+/// An authenticated caller, as the gateway forwards it.
+#[derive(Debug)]
+pub struct Identity {
+    pub client_id: String,
+    /// The user's login, for user tokens.
+    pub subject: Option<String>,
+    pub environment: String,
+    /// What the caller holds now, closed under implication.
+    pub held: Held,
+    /// The identity headers, ready to send.
+    pub client_id_value: HeaderValue,
+    pub subject_value: Option<HeaderValue>,
+    pub scopes_value: HeaderValue,
+    pub environment_value: HeaderValue,
+    /// Unix time from which this identity must be looked at again.
+    valid_until: i64,
+    checked: Instant,
+}
+
+type Key = [u8; 32];
+
+/// The key is already a uniform hash: its first eight bytes are the map's hash.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes.iter().take(8) {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+}
+
+type Entries = HashMap<Key, Arc<Identity>, BuildHasherDefault<KeyHasher>>;
+
+#[derive(Debug, Default)]
+pub struct IdentityCache {
+    entries: RwLock<Entries>,
+}
+
+impl std::fmt::Debug for KeyHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyHasher")
+    }
+}
+
+impl IdentityCache {
+    fn get(&self, key: &Key, now: i64, policy: &Policy) -> Option<Arc<Identity>> {
+        let entries = self.entries.read().ok()?;
+        let identity = entries.get(key)?;
+        (now < identity.valid_until && identity.checked.elapsed() < policy.settings.gateway.cache_ttl)
+            .then(|| Arc::clone(identity))
+    }
+
+    fn insert(&self, key: Key, identity: Arc<Identity>) {
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, identity);
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+    }
+}
+
+/// Why credentials could not be checked.
+#[derive(Debug)]
+pub enum AuthError {
+    Refused(Refusal),
+    /// The store could not answer: fail closed, but say it is not the caller's fault.
+    Store(StoreError),
+}
+
+impl From<Refusal> for AuthError {
+    fn from(r: Refusal) -> Self {
+        AuthError::Refused(r)
+    }
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        AuthError::Store(e)
+    }
+}
+
+fn invalid(why: impl Into<String>) -> AuthError {
+    AuthError::Refused(Refusal::InvalidToken(why.into()))
+}
+
+/// What a credential says before the request-time checks.
+struct Claimed {
+    client_id: String,
+    subject: Option<String>,
+    environment: String,
+    scope: String,
+    granted_at: i64,
+    expires_at: Option<i64>,
+}
+
+/// The identity behind `credentials` (never `Credentials::None`), from the
+/// cache or the store. `authorization` is the raw header value (the key).
+pub async fn identify<S: Store>(
+    state: &AppState<S>,
+    policy: &Policy,
+    cache: &IdentityCache,
+    credentials: Credentials<'_>,
+    authorization: &[u8],
+    now: i64,
+) -> Result<Arc<Identity>, AuthError> {
+    let key: Key = Sha256::digest(authorization).into();
+    if let Some(identity) = cache.get(&key, now, policy) {
+        return Ok(identity);
+    }
+    let claimed = match credentials {
+        Credentials::None => return Err(Refusal::Unauthenticated.into()),
+        Credentials::Bearer(token) if looks_like_jwt(token) => jwt(state, policy, token, now).await?,
+        Credentials::Bearer(token) => opaque(state, token, now).await?,
+        Credentials::Basic { client_id, secret } => basic(state, &client_id, &secret).await?,
+    };
+    let identity = Arc::new(check_now(state, policy, claimed, now).await?);
+    cache.insert(key, Arc::clone(&identity));
+    Ok(identity)
+}
+
+async fn jwt<S: Store>(state: &AppState<S>, policy: &Policy, token: &str, now: i64) -> Result<Claimed, AuthError> {
+    let Some(c) = state.keys.verify(token, &policy.settings.issuer, now) else {
+        return Err(invalid(
+            "the token is not valid: bad signature, issuer or type, or expired",
+        ));
+    };
+    if state.store.is_revoked(&c.jti, &c.gid).await? {
+        return Err(invalid("the token was revoked"));
+    }
+    Ok(Claimed {
+        subject: (c.sub != c.client_id).then(|| c.sub.clone()),
+        client_id: c.client_id,
+        environment: c.env,
+        scope: c.scope,
+        granted_at: c.granted_at.unwrap_or(c.iat),
+        expires_at: Some(c.exp),
+    })
+}
+
+async fn opaque<S: Store>(state: &AppState<S>, token: &str, now: i64) -> Result<Claimed, AuthError> {
+    let Some(t) = state.store.token(&secrets::hash(token)).await? else {
+        return Err(invalid("unknown token"));
+    };
+    if t.kind != TokenKind::Access {
+        return Err(invalid("a refresh token is not an access token"));
+    }
+    if t.revoked {
+        return Err(invalid("the token was revoked"));
+    }
+    if !t.is_live(now) {
+        return Err(invalid("the token has expired"));
+    }
+    Ok(Claimed {
+        client_id: t.client_id,
+        subject: t.subject,
+        environment: t.environment,
+        scope: t.scope,
+        granted_at: t.granted_at,
+        expires_at: t.expires_at,
+    })
+}
+
+/// An app's `client_id:client_secret`: acts with the app's default scopes.
+async fn basic<S: Store>(state: &AppState<S>, client_id: &str, secret: &str) -> Result<Claimed, AuthError> {
+    let client = state.clients.get(&state.store, client_id).await?;
+    let Some(client) = client.filter(|c| c.secret_hash.as_ref().is_some_and(|h| secrets::verify(secret, h))) else {
+        return Err(invalid("unknown client or wrong secret"));
+    };
+    Ok(Claimed {
+        client_id: client.client_id.clone(),
+        subject: None,
+        environment: client.environment.clone(),
+        scope: client.default_scopes.join(" "),
+        granted_at: i64::MAX,
+        expires_at: None,
+    })
+}
+
+/// Scopes in a stored list that this policy still declares (a reload may
+/// have removed some: they simply no longer count).
+fn declared(policy: &Policy, list: &str) -> scopegate_core::ScopeSet {
+    let mut set = policy.catalog.empty_set();
+    for name in scopegate_core::scope::split_scope_list(list) {
+        if let Some(id) = policy.catalog.lookup(name) {
+            set.insert(id);
+        }
+    }
+    set
+}
+
+/// The request-time checks of SPEC section 4: the environment, the app still
+/// existing and assigned each scope, the user still enabled and holding each
+/// scope's `requires_permissions`, and each scope's `max_lifetime`.
+async fn check_now<S: Store>(
+    state: &AppState<S>,
+    policy: &Policy,
+    c: Claimed,
+    now: i64,
+) -> Result<Identity, AuthError> {
+    let serves = &policy.settings.gateway.environment;
+    if &c.environment != serves {
+        return Err(invalid(format!(
+            "credentials of environment `{}`; this gateway serves `{serves}`",
+            c.environment
+        )));
+    }
+    let Some(client) = state.clients.get(&state.store, &c.client_id).await? else {
+        return Err(invalid("the app was deleted"));
+    };
+    let permissions = match &c.subject {
+        None => None,
+        Some(login) => match state.users.get(&state.store, login).await? {
+            Some(user) if user.enabled => Some(user),
+            _ => return Err(invalid("the user is disabled or deleted")),
+        },
+    };
+    let catalog = &policy.catalog;
+    let assigned = catalog.close(&declared(policy, &client.scopes.join(" ")));
+    let granted = catalog.close(&declared(policy, &c.scope));
+    let capped_at = |id| {
+        catalog.info(id).max_lifetime.map(|life| {
+            c.granted_at
+                .saturating_add(i64::try_from(life.as_secs()).unwrap_or(i64::MAX))
+        })
+    };
+    let held = catalog.restrict(&granted, |id| {
+        let info = catalog.info(id);
+        assigned.contains(id)
+            && permissions
+                .as_ref()
+                .is_none_or(|user| info.requires_permissions.iter().all(|p| user.permissions.contains(p)))
+            && capped_at(id).is_none_or(|cap| now < cap)
+    });
+    let next_cap = held.set().iter().filter_map(capped_at).min();
+    let valid_until = [c.expires_at, next_cap].into_iter().flatten().min().unwrap_or(i64::MAX);
+    let header =
+        |s: &str| HeaderValue::from_str(s).map_err(|_| invalid("the credentials cannot be forwarded as a header"));
+    Ok(Identity {
+        client_id_value: header(&c.client_id)?,
+        subject_value: c.subject.as_deref().map(header).transpose()?,
+        scopes_value: header(&catalog.display(&catalog.normalize(held.set())))?,
+        environment_value: header(&c.environment)?,
+        client_id: c.client_id,
+        subject: c.subject,
+        environment: c.environment,
+        held,
+        valid_until,
+        checked: Instant::now(),
+    })
+}

@@ -1,0 +1,193 @@
+//! Forwarding an allowed request: to `gateway.upstream` through a pooled
+//! HTTP/1.1 client with streaming bodies both ways, or to the built-in `echo`
+//! upstream. Failures answer 502 (cannot connect), 504 (no response in time)
+//! or 413 (body over the limit), each with a JSON body.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use scopegate_core::{GatewaySettings, Upstream as Target};
+
+use super::headers::remove_hop_by_hop;
+
+/// Where allowed requests go, with the client that takes them there.
+#[derive(Debug)]
+pub struct Upstream {
+    target: Target,
+    client: Client<HttpConnector, Body>,
+    response_timeout: Duration,
+    max_body_bytes: u64,
+}
+
+impl Upstream {
+    pub fn new(settings: &GatewaySettings) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(settings.connect_timeout));
+        connector.set_nodelay(true);
+        connector.enforce_http(false);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        Self {
+            target: settings.upstream.clone(),
+            client,
+            response_timeout: settings.response_timeout,
+            max_body_bytes: settings.max_body_bytes,
+        }
+    }
+
+    /// Sends `request` (headers already prepared) to the upstream with
+    /// `path_and_query` as its target, and streams the answer back, with the
+    /// outcome for metrics (`allow`, `too_large` or `upstream_error`).
+    pub async fn forward(&self, request: Request<Body>, path_and_query: &str) -> (Response<Body>, &'static str) {
+        let response = self.send(request, path_and_query).await;
+        match response {
+            Ok(response) => (response, "allow"),
+            Err(Failure::TooLarge) => (too_large(self.max_body_bytes), "too_large"),
+            Err(Failure::Upstream(response)) => (response, "upstream_error"),
+        }
+    }
+
+    async fn send(&self, mut request: Request<Body>, path_and_query: &str) -> Result<Response<Body>, Failure> {
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body_bytes) {
+            return Err(Failure::TooLarge);
+        }
+        let base = match &self.target {
+            Target::Echo => return echo(request, path_and_query, self.max_body_bytes).await,
+            Target::Url(base) => base,
+        };
+        let Ok(uri) = format!("{base}{path_and_query}").parse::<Uri>() else {
+            return Err(Failure::Upstream(error(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "the upstream URL is not valid",
+            )));
+        };
+        *request.uri_mut() = uri;
+        *request.version_mut() = axum::http::Version::HTTP_11;
+        let max = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
+        let request = request.map(|body| Body::new(Limited::new(body, max)));
+        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+            Err(_) => Err(Failure::Upstream(error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway_timeout",
+                &format!(
+                    "the upstream did not answer within {}",
+                    scopegate_core::duration::format_duration(self.response_timeout)
+                ),
+            ))),
+            Ok(Err(e)) if is_length_limit(&e) => Err(Failure::TooLarge),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, upstream = %base, "upstream request failed");
+                let what = if e.is_connect() {
+                    "cannot connect to the upstream"
+                } else {
+                    "the upstream closed the connection without a response"
+                };
+                Err(Failure::Upstream(error(StatusCode::BAD_GATEWAY, "bad_gateway", what)))
+            }
+            Ok(Ok(response)) => {
+                let (mut parts, body) = response.into_parts();
+                remove_hop_by_hop(&mut parts.headers);
+                Ok(Response::from_parts(parts, Body::new(body)))
+            }
+        }
+    }
+}
+
+enum Failure {
+    TooLarge,
+    /// The upstream could not be reached or did not answer; the response says which.
+    Upstream(Response<Body>),
+}
+
+fn is_length_limit(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+pub fn error(status: StatusCode, code: &str, description: &str) -> Response<Body> {
+    let body = serde_json::json!({"error": code, "error_description": description}).to_string();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+pub fn too_large(limit: u64) -> Response<Body> {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request_too_large",
+        &format!("the request body is larger than gateway.max_body_bytes ({limit} bytes)"),
+    )
+}
+
+/// The built-in upstream (SPEC section 2): answers with what it received,
+/// exactly as a real upstream would have received it.
+async fn echo(request: Request<Body>, path_and_query: &str, max_body_bytes: u64) -> Result<Response<Body>, Failure> {
+    let (parts, body) = request.into_parts();
+    let max = usize::try_from(max_body_bytes).unwrap_or(usize::MAX);
+    let body_bytes = match Limited::new(body, max).collect().await {
+        Ok(collected) => collected.to_bytes().len(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(Failure::TooLarge),
+        Err(_) => {
+            return Err(Failure::Upstream(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the request body could not be read",
+            )));
+        }
+    };
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let answer = serde_json::json!({
+        "method": parts.method.as_str(),
+        "path": path,
+        "query": query,
+        "headers": header_object(&parts.headers),
+        "body_bytes": body_bytes,
+    });
+    let mut response = Response::new(Body::from(answer.to_string()));
+    if parts.method == Method::HEAD {
+        *response.body_mut() = Body::empty();
+    }
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+/// Headers as a JSON object; repeated headers joined with ", ".
+fn header_object(headers: &HeaderMap) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for name in headers.keys() {
+        let values: Vec<String> = headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        out.insert(name.as_str().to_owned(), values.join(", ").into());
+    }
+    out
+}

@@ -1,0 +1,184 @@
+//! Prometheus counters and latency histograms per route and outcome, served
+//! at `/metrics`. Recording is a few relaxed atomic adds, no lock and no
+//! allocation; a route's block is allocated the first time it is used, so a
+//! 10,000-route policy pays only for the routes that see traffic. On a policy
+//! reload, a route with the same `match` keeps its series.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use scopegate_core::{Policy, RouteId};
+
+/// Every outcome a request through the gateway or forward-auth can have.
+pub const OUTCOMES: [&str; 10] = [
+    "allow",
+    "bad_path",
+    "invalid_request",
+    "route_not_found",
+    "unauthenticated",
+    "invalid_token",
+    "insufficient_scope",
+    "too_large",
+    "upstream_error",
+    "unavailable",
+];
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+#[derive(Debug, Default)]
+struct Series {
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+    /// Non-cumulative; made cumulative when rendered. Last slot is +Inf.
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+}
+
+#[derive(Debug, Default)]
+struct RouteStats {
+    by_outcome: [Series; OUTCOMES.len()],
+}
+
+/// The metrics of one policy generation.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Route labels (`GET /account/*`); the last slot is requests with no route.
+    labels: Vec<String>,
+    stats: Vec<OnceLock<Arc<RouteStats>>>,
+    reloads_ok: Arc<AtomicU64>,
+    reloads_failed: Arc<AtomicU64>,
+}
+
+pub fn outcome_index(outcome: &str) -> usize {
+    OUTCOMES
+        .iter()
+        .position(|&o| o == outcome)
+        .unwrap_or(OUTCOMES.len() - 1)
+}
+
+impl Metrics {
+    pub fn new(policy: &Policy) -> Self {
+        let mut labels: Vec<String> = policy.routes().iter().map(|r| r.pattern.to_string()).collect();
+        labels.push(String::new());
+        let stats = labels.iter().map(|_| OnceLock::new()).collect();
+        Self {
+            labels,
+            stats,
+            reloads_ok: Arc::default(),
+            reloads_failed: Arc::default(),
+        }
+    }
+
+    /// Metrics for a reloaded policy, continuing the series of every route
+    /// whose `match` is unchanged.
+    pub fn succeed(&self, policy: &Policy) -> Self {
+        let next = Self::new(policy);
+        for (label, slot) in next.labels.iter().zip(&next.stats) {
+            if let Some(i) = self.labels.iter().position(|l| l == label) {
+                if let Some(stats) = self.stats[i].get() {
+                    let _ = slot.set(Arc::clone(stats));
+                }
+            }
+        }
+        Self {
+            reloads_ok: Arc::clone(&self.reloads_ok),
+            reloads_failed: Arc::clone(&self.reloads_failed),
+            ..next
+        }
+    }
+
+    /// The route's `match` as a label; `-` for requests with no route.
+    pub fn label(&self, route: Option<RouteId>) -> &str {
+        match route.and_then(|r| self.labels.get(r.index())) {
+            Some(label) if !label.is_empty() => label,
+            _ => "-",
+        }
+    }
+
+    pub fn reload_result(&self, ok: bool) {
+        let counter = if ok { &self.reloads_ok } else { &self.reloads_failed };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn record(&self, route: Option<RouteId>, outcome: &str, elapsed: Duration) {
+        let slot = route.map_or(self.stats.len() - 1, RouteId::index);
+        let Some(stats) = self.stats.get(slot) else { return };
+        let stats = stats.get_or_init(Arc::default);
+        let series = &stats.by_outcome[outcome_index(outcome)];
+        series.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        series.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        let secs = elapsed.as_secs_f64();
+        let bucket = BUCKETS.iter().position(|&b| secs <= b).unwrap_or(BUCKETS.len());
+        series.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP scopegate_requests_total Requests decided by the gateway and forward-auth.\n");
+        out.push_str("# TYPE scopegate_requests_total counter\n");
+        self.each(|route, outcome, s| {
+            let _ = writeln!(
+                out,
+                "scopegate_requests_total{{route=\"{route}\",outcome=\"{outcome}\"}} {}",
+                s.count.load(Ordering::Relaxed)
+            );
+        });
+        out.push_str("# HELP scopegate_request_duration_seconds Time from request to response head.\n");
+        out.push_str("# TYPE scopegate_request_duration_seconds histogram\n");
+        self.each(|route, outcome, s| {
+            let labels = format!("route=\"{route}\",outcome=\"{outcome}\"");
+            let mut cumulative = 0;
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                cumulative += s.buckets[i].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "scopegate_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            cumulative += s.buckets[BUCKETS.len()].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "scopegate_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {cumulative}"
+            );
+            let sum = s.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            let _ = writeln!(out, "scopegate_request_duration_seconds_sum{{{labels}}} {sum}");
+            let _ = writeln!(out, "scopegate_request_duration_seconds_count{{{labels}}} {cumulative}");
+        });
+        out.push_str("# HELP scopegate_policy_reloads_total Policy reloads, by result.\n");
+        out.push_str("# TYPE scopegate_policy_reloads_total counter\n");
+        let _ = writeln!(
+            out,
+            "scopegate_policy_reloads_total{{result=\"ok\"}} {}",
+            self.reloads_ok.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "scopegate_policy_reloads_total{{result=\"invalid\"}} {}",
+            self.reloads_failed.load(Ordering::Relaxed)
+        );
+        out
+    }
+
+    fn each(&self, mut f: impl FnMut(&str, &str, &Series)) {
+        for (label, stats) in self.labels.iter().zip(&self.stats) {
+            let Some(stats) = stats.get() else { continue };
+            let route = escape(label);
+            for (outcome, series) in OUTCOMES.iter().zip(&stats.by_outcome) {
+                if series.count.load(Ordering::Relaxed) > 0 {
+                    f(&route, outcome, series);
+                }
+            }
+        }
+    }
+}
+
+/// Label values escape `\`, `"` and newlines.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}

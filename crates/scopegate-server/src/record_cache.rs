@@ -1,0 +1,86 @@
+//! Short-lived in-memory caches of client and user records, so that
+//! authenticating a client or re-checking a user's permissions costs no
+//! database read on the hot path. Entries live [`TTL`]: a secret rotated, an
+//! app deleted or a permission withdrawn by `scopegate app …` / `scopegate
+//! user …` (another process) takes effect within that time on every node.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use scopegate_store::{ClientRecord, Store, StoreError, UserRecord};
+
+pub const TTL: Duration = Duration::from_secs(5);
+/// Past this many entries a cache starts over (bounded memory).
+const MAX_ENTRIES: usize = 50_000;
+
+type Entries<V> = HashMap<String, (Option<Arc<V>>, Instant)>;
+
+/// Records by key, absent ones included (so an unknown id costs one read per
+/// `TTL`, not one per request).
+#[derive(Debug)]
+pub struct RecordCache<V> {
+    entries: Arc<RwLock<Entries<V>>>,
+}
+
+impl<V> Clone for RecordCache<V> {
+    fn clone(&self) -> Self {
+        Self {
+            entries: Arc::clone(&self.entries),
+        }
+    }
+}
+
+impl<V> Default for RecordCache<V> {
+    fn default() -> Self {
+        Self {
+            entries: Arc::default(),
+        }
+    }
+}
+
+impl<V> RecordCache<V> {
+    async fn get_or_load<F>(&self, key: &str, load: F) -> Result<Option<Arc<V>>, StoreError>
+    where
+        F: Future<Output = Result<Option<V>, StoreError>>,
+    {
+        if let Ok(entries) = self.entries.read() {
+            if let Some((record, at)) = entries.get(key) {
+                if at.elapsed() < TTL {
+                    return Ok(record.clone());
+                }
+            }
+        }
+        let record = load.await?.map(Arc::new);
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key.to_owned(), (record.clone(), Instant::now()));
+        }
+        Ok(record)
+    }
+
+    /// Forgets one key: this process changed the record.
+    pub fn forget(&self, key: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(key);
+        }
+    }
+}
+
+pub type ClientCache = RecordCache<ClientRecord>;
+pub type UserCache = RecordCache<UserRecord>;
+
+impl RecordCache<ClientRecord> {
+    pub async fn get<S: Store>(&self, store: &S, client_id: &str) -> Result<Option<Arc<ClientRecord>>, StoreError> {
+        self.get_or_load(client_id, store.client(client_id)).await
+    }
+}
+
+impl RecordCache<UserRecord> {
+    pub async fn get<S: Store>(&self, store: &S, login: &str) -> Result<Option<Arc<UserRecord>>, StoreError> {
+        self.get_or_load(login, store.user(login)).await
+    }
+}
