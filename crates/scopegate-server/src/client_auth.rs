@@ -89,7 +89,11 @@ pub async fn authenticate<S: Store>(
 ) -> Result<Arc<ClientRecord>, EndpointError> {
     let presented = presented(headers, form)?;
     let unknown = || bad_client("unknown client or wrong secret");
-    let Some(client) = state.clients.get(&state.store, &presented.client_id).await? else {
+    let Some(client) = state
+        .clients
+        .get(&state.store, &presented.client_id, state.now())
+        .await?
+    else {
         return Err(unknown().into());
     };
     match (&client.secret_hash, presented.secret.as_deref()) {

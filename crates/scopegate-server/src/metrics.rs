@@ -46,7 +46,7 @@ struct RouteStats {
 /// The metrics of one policy generation.
 #[derive(Debug)]
 pub struct Metrics {
-    /// Route labels (`GET /account/*`); the last slot is requests with no route.
+    /// Route labels (`GET /account/*`); the last slot, `-`, is requests with no route.
     labels: Vec<String>,
     stats: Vec<OnceLock<Arc<RouteStats>>>,
     reloads_ok: Arc<AtomicU64>,
@@ -63,7 +63,7 @@ pub fn outcome_index(outcome: &str) -> usize {
 impl Metrics {
     pub fn new(policy: &Policy) -> Self {
         let mut labels: Vec<String> = policy.routes().iter().map(|r| r.pattern.to_string()).collect();
-        labels.push(String::new());
+        labels.push("-".to_owned());
         let stats = labels.iter().map(|_| OnceLock::new()).collect();
         Self {
             labels,
@@ -93,10 +93,7 @@ impl Metrics {
 
     /// The route's `match` as a label; `-` for requests with no route.
     pub fn label(&self, route: Option<RouteId>) -> &str {
-        match route.and_then(|r| self.labels.get(r.index())) {
-            Some(label) if !label.is_empty() => label,
-            _ => "-",
-        }
+        route.and_then(|r| self.labels.get(r.index())).map_or("-", String::as_str)
     }
 
     pub fn reload_result(&self, ok: bool) {

@@ -1,21 +1,22 @@
 //! Short-lived in-memory caches of client and user records, so that
 //! authenticating a client or re-checking a user's permissions costs no
-//! database read on the hot path. Entries live [`TTL`]: a secret rotated, an
+//! database read on the hot path. Entries live [`TTL`] seconds of the state's clock: a secret rotated, an
 //! app deleted or a permission withdrawn by `scopegate app …` / `scopegate
 //! user …` (another process) takes effect within that time on every node.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
 use scopegate_store::{ClientRecord, Store, StoreError, UserRecord};
 
-pub const TTL: Duration = Duration::from_secs(5);
+/// Seconds an entry is trusted.
+pub const TTL: i64 = 5;
 /// Past this many entries a cache starts over (bounded memory).
 const MAX_ENTRIES: usize = 50_000;
 
-type Entries<V> = HashMap<String, (Option<Arc<V>>, Instant)>;
+/// Each record with the (clock) time it was read.
+type Entries<V> = HashMap<String, (Option<Arc<V>>, i64)>;
 
 /// Records by key, absent ones included (so an unknown id costs one read per
 /// `TTL`, not one per request).
@@ -41,13 +42,13 @@ impl<V> Default for RecordCache<V> {
 }
 
 impl<V> RecordCache<V> {
-    async fn get_or_load<F>(&self, key: &str, load: F) -> Result<Option<Arc<V>>, StoreError>
+    async fn get_or_load<F>(&self, key: &str, now: i64, load: F) -> Result<Option<Arc<V>>, StoreError>
     where
         F: Future<Output = Result<Option<V>, StoreError>>,
     {
         if let Ok(entries) = self.entries.read() {
             if let Some((record, at)) = entries.get(key) {
-                if at.elapsed() < TTL {
+                if now.saturating_sub(*at) < TTL {
                     return Ok(record.clone());
                 }
             }
@@ -57,7 +58,7 @@ impl<V> RecordCache<V> {
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
-            entries.insert(key.to_owned(), (record.clone(), Instant::now()));
+            entries.insert(key.to_owned(), (record.clone(), now));
         }
         Ok(record)
     }
@@ -74,13 +75,18 @@ pub type ClientCache = RecordCache<ClientRecord>;
 pub type UserCache = RecordCache<UserRecord>;
 
 impl RecordCache<ClientRecord> {
-    pub async fn get<S: Store>(&self, store: &S, client_id: &str) -> Result<Option<Arc<ClientRecord>>, StoreError> {
-        self.get_or_load(client_id, store.client(client_id)).await
+    pub async fn get<S: Store>(
+        &self,
+        store: &S,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<Arc<ClientRecord>>, StoreError> {
+        self.get_or_load(client_id, now, store.client(client_id)).await
     }
 }
 
 impl RecordCache<UserRecord> {
-    pub async fn get<S: Store>(&self, store: &S, login: &str) -> Result<Option<Arc<UserRecord>>, StoreError> {
-        self.get_or_load(login, store.user(login)).await
+    pub async fn get<S: Store>(&self, store: &S, login: &str, now: i64) -> Result<Option<Arc<UserRecord>>, StoreError> {
+        self.get_or_load(login, now, store.user(login)).await
     }
 }

@@ -1,9 +1,9 @@
 //! Who a request's credentials speak for, and with which scopes *now*.
 //!
 //! A credential is checked against the store once, then trusted from memory
-//! until the first of: the policy's `gateway.cache_ttl` (the bound on a
-//! revocation made by another process or node), the token's expiry, or the
-//! moment a `max_lifetime` removes one of its scopes. A revocation made by
+//! until the first of: the policy's `gateway.cache_ttl` (whole seconds of the
+//! state's clock; the bound on a revocation made by another process or node),
+//! the token's expiry, or the moment a `max_lifetime` removes one of its scopes. A revocation made by
 //! this process empties the cache at once. The cache is keyed by the SHA-256
 //! of the whole `Authorization` value: no raw token or secret is kept, and a
 //! hit costs one hash and one map lookup, with no parsing and no allocation.
@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
 
 use axum::http::HeaderValue;
 use scopegate_core::enforce::{Credentials, Refusal};
@@ -40,9 +39,9 @@ pub struct Identity {
     pub subject_value: Option<HeaderValue>,
     pub scopes_value: HeaderValue,
     pub environment_value: HeaderValue,
-    /// Unix time from which this identity must be looked at again.
+    /// Unix time from which this identity must be looked at again: the
+    /// first of expiry, a `max_lifetime` cap, and `gateway.cache_ttl`.
     valid_until: i64,
-    checked: Instant,
 }
 
 type Key = [u8; 32];
@@ -77,11 +76,10 @@ impl std::fmt::Debug for KeyHasher {
 }
 
 impl IdentityCache {
-    fn get(&self, key: &Key, now: i64, policy: &Policy) -> Option<Arc<Identity>> {
+    fn get(&self, key: &Key, now: i64) -> Option<Arc<Identity>> {
         let entries = self.entries.read().ok()?;
         let identity = entries.get(key)?;
-        (now < identity.valid_until && identity.checked.elapsed() < policy.settings.gateway.cache_ttl)
-            .then(|| Arc::clone(identity))
+        (now < identity.valid_until).then(|| Arc::clone(identity))
     }
 
     fn insert(&self, key: Key, identity: Arc<Identity>) {
@@ -145,14 +143,14 @@ pub async fn identify<S: Store>(
     now: i64,
 ) -> Result<Arc<Identity>, AuthError> {
     let key: Key = Sha256::digest(authorization).into();
-    if let Some(identity) = cache.get(&key, now, policy) {
+    if let Some(identity) = cache.get(&key, now) {
         return Ok(identity);
     }
     let claimed = match credentials {
         Credentials::None => return Err(Refusal::Unauthenticated.into()),
         Credentials::Bearer(token) if looks_like_jwt(token) => jwt(state, policy, token, now).await?,
         Credentials::Bearer(token) => opaque(state, token, now).await?,
-        Credentials::Basic { client_id, secret } => basic(state, &client_id, &secret).await?,
+        Credentials::Basic { client_id, secret } => basic(state, &client_id, &secret, now).await?,
     };
     let identity = Arc::new(check_now(state, policy, claimed, now).await?);
     cache.insert(key, Arc::clone(&identity));
@@ -202,8 +200,8 @@ async fn opaque<S: Store>(state: &AppState<S>, token: &str, now: i64) -> Result<
 }
 
 /// An app's `client_id:client_secret`: acts with the app's default scopes.
-async fn basic<S: Store>(state: &AppState<S>, client_id: &str, secret: &str) -> Result<Claimed, AuthError> {
-    let client = state.clients.get(&state.store, client_id).await?;
+async fn basic<S: Store>(state: &AppState<S>, client_id: &str, secret: &str, now: i64) -> Result<Claimed, AuthError> {
+    let client = state.clients.get(&state.store, client_id, now).await?;
     let Some(client) = client.filter(|c| c.secret_hash.as_ref().is_some_and(|h| secrets::verify(secret, h))) else {
         return Err(invalid("unknown client or wrong secret"));
     };
@@ -245,12 +243,12 @@ async fn check_now<S: Store>(
             c.environment
         )));
     }
-    let Some(client) = state.clients.get(&state.store, &c.client_id).await? else {
+    let Some(client) = state.clients.get(&state.store, &c.client_id, now).await? else {
         return Err(invalid("the app was deleted"));
     };
     let permissions = match &c.subject {
         None => None,
-        Some(login) => match state.users.get(&state.store, login).await? {
+        Some(login) => match state.users.get(&state.store, login, now).await? {
             Some(user) if user.enabled => Some(user),
             _ => return Err(invalid("the user is disabled or deleted")),
         },
@@ -273,7 +271,12 @@ async fn check_now<S: Store>(
             && capped_at(id).is_none_or(|cap| now < cap)
     });
     let next_cap = held.set().iter().filter_map(capped_at).min();
-    let valid_until = [c.expires_at, next_cap].into_iter().flatten().min().unwrap_or(i64::MAX);
+    let ttl = i64::try_from(policy.settings.gateway.cache_ttl.as_secs().max(1)).unwrap_or(i64::MAX);
+    let valid_until = [c.expires_at, next_cap, Some(now.saturating_add(ttl))]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(i64::MAX);
     let header =
         |s: &str| HeaderValue::from_str(s).map_err(|_| invalid("the credentials cannot be forwarded as a header"));
     Ok(Identity {
@@ -286,6 +289,5 @@ async fn check_now<S: Store>(
         environment: c.environment,
         held,
         valid_until,
-        checked: Instant::now(),
     })
 }

@@ -10,6 +10,7 @@
     missing_debug_implementations
 )]
 
+mod gateway;
 mod jwt;
 mod refresh;
 mod token;
@@ -61,6 +62,7 @@ max_lifetime = "90d"
 
 pub struct Harness {
     pub app: axum::Router,
+    pub state: AppState<SqliteStore>,
     pub store: SqliteStore,
     pub now: Arc<AtomicI64>,
     pub keys: Arc<scopegate_server::keys::Keys>,
@@ -110,7 +112,8 @@ impl Harness {
             keys,
         );
         Harness {
-            app: router(state),
+            app: router(state.clone()),
+            state,
             store,
             now,
             keys: keys_for_tests,
@@ -229,9 +232,69 @@ impl Harness {
         }
     }
 
+    /// An API request through the gateway (or `/authz`) with these headers.
+    pub async fn api(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let response = self
+            .app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        Answer {
+            status,
+            headers,
+            json: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// Seeds an opaque access token as the token endpoint would have issued it.
+    pub async fn seed_access(&self, seed: Seed<'_>) -> String {
+        let secret = secrets::generate(SecretKind::AccessToken);
+        let t = TokenRecord {
+            hash: secrets::hash(&secret),
+            kind: TokenKind::Access,
+            family: secrets::generate(SecretKind::Family),
+            client_id: seed.client.id.clone(),
+            subject: seed.subject.map(str::to_owned),
+            grant_kind: if seed.subject.is_some() {
+                "authorization_code"
+            } else {
+                "client_credentials"
+            }
+            .into(),
+            scope: seed.scope.into(),
+            grant_scope: seed.scope.into(),
+            environment: seed.environment.into(),
+            granted_at: seed.granted_at,
+            issued_at: seed.granted_at,
+            expires_at: seed.expires_at,
+            used: false,
+            revoked: false,
+        };
+        self.store.insert_tokens(&[t]).await.unwrap();
+        secret
+    }
+
     pub async fn token(&self, client: &Client, form: &[(&str, &str)]) -> Answer {
         self.post("/oauth2/token", Some(client), form, &[]).await
     }
+}
+
+/// What [`Harness::seed_access`] seeds.
+pub struct Seed<'a> {
+    pub client: &'a Client,
+    pub subject: Option<&'a str>,
+    pub scope: &'a str,
+    pub environment: &'a str,
+    pub granted_at: i64,
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug)]
