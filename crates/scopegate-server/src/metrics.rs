@@ -93,7 +93,9 @@ impl Metrics {
 
     /// The route's `match` as a label; `-` for requests with no route.
     pub fn label(&self, route: Option<RouteId>) -> &str {
-        route.and_then(|r| self.labels.get(r.index())).map_or("-", String::as_str)
+        route
+            .and_then(|r| self.labels.get(r.index()))
+            .map_or("-", String::as_str)
     }
 
     pub fn reload_result(&self, ok: bool) {

@@ -9,6 +9,7 @@
 
 mod authorize;
 mod cli;
+mod gateway;
 mod readmes;
 mod server;
 

@@ -27,6 +27,11 @@ impl Drop for Server {
 impl Server {
     /// Starts the server on a copy of `example` whose database lives in a temp dir.
     pub fn start(example: &str) -> Server {
+        Server::start_edited(example, |policy| policy)
+    }
+
+    /// Like [`Server::start`], with the policy passed through `edit` first.
+    pub fn start_edited(example: &str, edit: impl FnOnce(String) -> String) -> Server {
         let dir = std::env::temp_dir().join(format!("scopegate-e2e-{}-{}", std::process::id(), rand_suffix()));
         std::fs::create_dir_all(&dir).unwrap();
         let source =
@@ -34,7 +39,7 @@ impl Server {
                 .unwrap();
         let db = format!("sqlite://{}/scopegate.db", dir.display());
         let config = dir.join("scopegate.toml");
-        std::fs::write(&config, source.replace("sqlite://scopegate.db", &db)).unwrap();
+        std::fs::write(&config, edit(source.replace("sqlite://scopegate.db", &db))).unwrap();
         let (child, base) = spawn(&config);
         Server {
             child,
@@ -97,7 +102,7 @@ fn rand_suffix() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-fn http() -> reqwest::Client {
+pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

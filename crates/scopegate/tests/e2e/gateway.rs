@@ -1,0 +1,552 @@
+//! SPEC section 4's gateway and forward-auth rules through the real binary:
+//! the built-in echo upstream, a real upstream in this test process that
+//! counts what reaches it, raw HTTP for paths no client library would send.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::server::{Server, http};
+
+/// An app on app-analytics with `scopes`, and a client_credentials token for it.
+async fn app_and_token(s: &Server, scopes: &str) -> (String, String, String) {
+    let (id, secret) = s.app(&["--name", "Gw", "--env", "production", "--scopes", scopes]);
+    let r = http()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = r.json().await.unwrap();
+    (id, secret, v["access_token"].as_str().unwrap().to_owned())
+}
+
+async fn json(r: reqwest::Response) -> (StatusCode, reqwest::header::HeaderMap, serde_json::Value) {
+    let status = r.status();
+    let headers = r.headers().clone();
+    let body = r.json().await.unwrap_or(serde_json::Value::Null);
+    (status, headers, body)
+}
+
+/// Sends `head` as is (it must ask for `Connection: close`) and returns the status.
+async fn raw_status(base: &str, head: &[u8]) -> u16 {
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(head).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text:?}"))
+}
+
+/// A real upstream: counts requests, answers with the headers it saw, and
+/// takes three seconds on `/slow`.
+struct Upstream {
+    base: String,
+    hits: Arc<AtomicUsize>,
+}
+
+async fn upstream() -> Upstream {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap| {
+        let counter = Arc::clone(&counter);
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            if uri.path() == "/account/slow" {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            let headers: serde_json::Map<String, serde_json::Value> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").into()))
+                .collect();
+            axum::Json(serde_json::json!({"uri": uri.to_string(), "headers": headers}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Upstream { base, hits }
+}
+
+fn with_upstream(base: &str, extra: &str) -> impl FnOnce(String) -> String {
+    let replacement = format!("upstream   = \"{base}\"\n{extra}");
+    move |policy: String| policy.replacen("upstream   = \"echo\"", &replacement, 1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upstream_sees_identity_headers_and_the_canonical_path_and_nothing_spoofed() {
+    let up = upstream().await;
+    let s = Server::start_edited("app-analytics", with_upstream(&up.base, ""));
+    let (id, _, token) = app_and_token(&s, "account:read public:write").await;
+    let r = http()
+        .get(s.url("/account/%7esettings/%41?q=%2F&b"))
+        .bearer_auth(&token)
+        .header("X-Scopegate-Client-Id", "forged")
+        .header("x_scopegate_scopes", "admin")
+        .header("X-SCOPEGATE-SUBJECT", "root")
+        .header("X-Scopegate-Anything", "1")
+        .header("X-OAuth-Scope", "account:read")
+        .header("Connection", "x-scopegate-client-id, x-scopegate-scopes, keep-alive")
+        .header("X-Forwarded-For", "10.0.0.9")
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = json(r).await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert_eq!(
+        body["uri"], "/account/~settings/A?q=%2F&b",
+        "canonical path, query unchanged"
+    );
+    let h = &body["headers"];
+    assert_eq!(h["x-scopegate-client-id"], id.as_str());
+    assert_eq!(h["x-scopegate-scopes"], "account:read", "narrowed by X-OAuth-Scope");
+    assert_eq!(h["x-scopegate-environment"], "production");
+    for gone in [
+        "x-scopegate-subject",
+        "x_scopegate_scopes",
+        "x-scopegate-anything",
+        "x-oauth-scope",
+        "authorization",
+    ] {
+        assert!(h.get(gone).is_none(), "{gone} reached the upstream: {h:#}");
+    }
+    assert_eq!(h["x-forwarded-for"], "10.0.0.9, 127.0.0.1");
+    assert_eq!(h["x-forwarded-proto"], "http");
+    assert!(h["x-forwarded-host"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert_eq!(up.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denials_never_reach_the_upstream() {
+    let up = upstream().await;
+    let s = Server::start_edited("app-analytics", with_upstream(&up.base, ""));
+    let (_, _, token) = app_and_token(&s, "public:read").await;
+    let c = http();
+    let no_scope = c.get(s.url("/account/x")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(no_scope.status(), StatusCode::FORBIDDEN);
+    let no_route = c.get(s.url("/nowhere")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(no_route.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        no_route.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"error": "route_not_found"})
+    );
+    let anonymous = c.get(s.url("/account/x")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let bad_token = c
+        .get(s.url("/account/x"))
+        .bearer_auth("sgat_nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_token.status(), StatusCode::UNAUTHORIZED);
+    let narrowed_beyond = c
+        .get(s.url("/reviews"))
+        .bearer_auth(&token)
+        .header("X-OAuth-Scope", "account:read")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(narrowed_beyond.status(), StatusCode::FORBIDDEN);
+    let bad_path = raw_status(
+        &s.base,
+        b"GET /reviews/..%2Faccount HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(bad_path, 400);
+    assert_eq!(
+        up.hits.load(Ordering::SeqCst),
+        0,
+        "the upstream was contacted on a denial"
+    );
+}
+
+#[tokio::test]
+async fn refusals_follow_rfc_6750() {
+    let s = Server::start("app-analytics");
+    let (_, _, token) = app_and_token(&s, "account:read").await;
+    let c = http();
+    let (status, headers, _) = json(c.get(s.url("/account/x")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers["www-authenticate"], "Bearer realm=\"scopegate\"");
+    let (status, headers, body) = json(c.get(s.url("/account/x")).bearer_auth("sgat_x").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        headers["www-authenticate"],
+        "Bearer realm=\"scopegate\", error=\"invalid_token\""
+    );
+    assert_eq!(body["error"], "invalid_token");
+    let (status, headers, body) = json(c.put(s.url("/products/42")).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        headers["www-authenticate"],
+        "Bearer error=\"insufficient_scope\", scope=\"products:write\""
+    );
+    assert_eq!(body["error"], "insufficient_scope");
+    assert_eq!(body["required"], serde_json::json!({"any_of": ["products:write"]}));
+    assert_eq!(body["granted"], serde_json::json!(["account:read"]));
+    let (status, _, body) = json(
+        c.get(s.url("/account/x"))
+            .bearer_auth(&token)
+            .header("X-OAuth-Scope", "no_such_scope")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "naming an undeclared scope");
+    assert_eq!(body["error"], "invalid_request");
+    let (status, _, body) = json(
+        c.get(s.url(&format!("/account/x?access_token={token}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a token given two ways");
+    assert_eq!(body["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn http_basic_acts_with_the_default_scopes() {
+    let s = Server::start("app-analytics");
+    let (id, secret) = s.app(&[
+        "--name",
+        "Basic",
+        "--env",
+        "production",
+        "--scopes",
+        "account:read products:write",
+        "--default-scopes",
+        "account:read",
+    ]);
+    let c = http();
+    let r = c
+        .get(s.url("/account/x"))
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = json(r).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["headers"]["x-scopegate-scopes"], "account:read");
+    assert_eq!(body["headers"]["x-scopegate-client-id"], id.as_str());
+    let r = c
+        .put(s.url("/products/1"))
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "products:write is assigned but not a default"
+    );
+    let r = c
+        .get(s.url("/account/x"))
+        .basic_auth(&id, Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = c.get(s.url("/")).basic_auth(&id, Some(&secret)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "`require = \"client\"` routes take any app");
+}
+
+#[tokio::test]
+async fn http_basic_is_refused_where_basic_auth_is_off() {
+    let s = Server::start_edited("app-analytics", |p| {
+        p.replace("basic_auth = true", "basic_auth = false")
+    });
+    let (id, secret) = s.app(&["--name", "B", "--env", "production", "--scopes", "account:read"]);
+    let r = http()
+        .get(s.url("/account/x"))
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = json(r).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["error_description"].as_str().unwrap().contains("basic_auth"));
+}
+
+#[tokio::test]
+async fn keys_of_another_environment_are_refused() {
+    let s = Server::start("marketplace");
+    let (id, secret) = s.app(&[
+        "--name",
+        "Sandbox",
+        "--env",
+        "sandbox",
+        "--scopes",
+        "https://api.example.com/oauth/api_scope",
+    ]);
+    let r = http()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = json(r).await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    let token = body["access_token"].as_str().unwrap();
+    let r = http()
+        .get(s.url("/buy/browse/v1/item/1"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let (status, headers, body) = json(r).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body:#}");
+    assert!(headers["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert!(body["error_description"].as_str().unwrap().contains("sandbox"));
+}
+
+#[tokio::test]
+async fn a_token_revoked_by_another_process_is_refused_within_the_cache_ttl() {
+    let s = Server::start_edited("app-analytics", |p| {
+        p.replace("basic_auth = true", "basic_auth = true\ncache_ttl  = \"1s\"")
+    });
+    let (_, _, token) = app_and_token(&s, "account:read").await;
+    let c = http();
+    let r = c.get(s.url("/account/x")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let o = crate::scopegate(&["token", "revoke", "--config", s.config.to_str().unwrap(), &token]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = c.get(s.url("/account/x")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn upstream_down_is_502_and_slow_is_504() {
+    let s = Server::start_edited("app-analytics", with_upstream("http://127.0.0.1:9", ""));
+    let (_, _, token) = app_and_token(&s, "account:read").await;
+    let (status, _, body) = json(
+        http()
+            .get(s.url("/account/x"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["error"], "bad_gateway");
+
+    let up = upstream().await;
+    let s = Server::start_edited("app-analytics", with_upstream(&up.base, "response_timeout = \"1s\""));
+    let (_, _, token) = app_and_token(&s, "account:read").await;
+    let (status, _, body) = json(
+        http()
+            .get(s.url("/account/slow"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(body["error"], "gateway_timeout");
+}
+
+#[tokio::test]
+async fn oversized_heads_are_431_and_bodies_413() {
+    let s = Server::start_edited("app-analytics", |p| {
+        p.replace("basic_auth = true", "basic_auth = true\nmax_body_bytes = 1024")
+    });
+    let (_, _, token) = app_and_token(&s, "account:write").await;
+    let c = http();
+    let r = c
+        .post(s.url("/events"))
+        .bearer_auth(&token)
+        .body(vec![b'x'; 2048])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let r = c
+        .post(s.url("/events"))
+        .bearer_auth(&token)
+        .body(vec![b'x'; 1000])
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = json(r).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["body_bytes"], 1000);
+    let r = c
+        .get(s.url("/account/x"))
+        .bearer_auth(&token)
+        .header("X-Big", "y".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+}
+
+/// One path per attack class of docs/paths.md: each would reach
+/// `GET /account/*` (account:read) from `GET /reviews/*` (public:read).
+const ATTACKS: &[&str] = &[
+    "/reviews/a%2F..%2F..%2Faccount%2Fx",
+    "/reviews/a%5C..%5C..%5Caccount",
+    "/reviews/%2e%2e/%2e%2e/account/x",
+    "/reviews/../account/x",
+    "/reviews/./x",
+    "/reviews/x.",
+    "/reviews/a%252F..%252Faccount",
+    "/reviews;x=1/a",
+    "/reviews/..;/account/x",
+    "/reviews/a%3B/x",
+    "/reviews/a%00.json",
+    "/reviews/a%0d%0aX:1",
+    "//reviews/a",
+    "/reviews//a",
+    "/reviews/%C0%AF..%C0%AFaccount",
+    "/reviews/%FF",
+    "/reviews/%ED%A0%80",
+    "/reviews/%EF%BC%8Faccount",
+    "/reviews/a%zz",
+    "/reviews/a%",
+];
+
+#[tokio::test]
+async fn every_path_attack_class_is_400_through_the_proxy_and_forward_auth() {
+    let s = Server::start("app-analytics");
+    let (_, _, token) = app_and_token(&s, "public:read").await;
+    for path in ATTACKS {
+        let head =
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+        assert_eq!(raw_status(&s.base, head.as_bytes()).await, 400, "proxy: {path}");
+        let head = format!(
+            "GET /authz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nX-Original-Method: GET\r\nX-Original-URI: {path}\r\nConnection: close\r\n\r\n"
+        );
+        assert_eq!(raw_status(&s.base, head.as_bytes()).await, 400, "forward-auth: {path}");
+    }
+    // Raw bytes no client library would send.
+    for raw in [
+        &b"/reviews/a\\..\\account"[..],
+        "/reviews/\u{FF0F}account".as_bytes(),
+        b"/reviews/a\x01",
+    ] {
+        let mut head = b"GET ".to_vec();
+        head.extend_from_slice(raw);
+        head.extend_from_slice(
+            format!(" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(
+            raw_status(&s.base, &head).await,
+            400,
+            "proxy: {}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+    let deep = format!("/reviews{}", "/a".repeat(200));
+    let r = http()
+        .get(s.url("/authz"))
+        .bearer_auth(&token)
+        .header("X-Original-Method", "GET")
+        .header("X-Original-URI", &deep)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "over 128 segments");
+    for not_origin in ["reviews/a", "*", "/reviews/a#x"] {
+        let r = http()
+            .get(s.url("/authz"))
+            .bearer_auth(&token)
+            .header("X-Forwarded-Method", "GET")
+            .header("X-Forwarded-Uri", not_origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{not_origin}");
+    }
+    // And the legitimate path still works.
+    let r = http()
+        .get(s.url("/reviews/a"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn forward_auth_answers_200_with_identity_headers() {
+    let s = Server::start("app-analytics");
+    let (id, _, token) = app_and_token(&s, "account:read").await;
+    let r = http()
+        .get(s.url("/authz"))
+        .bearer_auth(&token)
+        .header("X-Original-Method", "GET")
+        .header("X-Original-URI", "/account/x?y=1")
+        .header("X-Scopegate-Client-Id", "forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-scopegate-client-id"], id.as_str());
+    assert_eq!(r.headers()["x-scopegate-scopes"], "account:read");
+    let r = http()
+        .post(s.url("/authz/account/x"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "Envoy: POST /account/x has no route");
+}
+
+#[tokio::test]
+async fn the_policy_reloads_when_its_file_changes_and_an_invalid_one_is_not_taken() {
+    let s = Server::start("app-analytics");
+    let (_, _, token) = app_and_token(&s, "account:read").await;
+    let c = http();
+    let status = |path: &'static str| {
+        let c = c.clone();
+        let url = s.url(path);
+        let token = token.clone();
+        async move { c.get(url).bearer_auth(token).send().await.unwrap().status() }
+    };
+    assert_eq!(status("/reports/custom").await, StatusCode::NOT_FOUND);
+    let original = std::fs::read_to_string(&s.config).unwrap();
+    let added = format!("{original}\n[[route]]\nmatch = \"GET /reports/custom\"\nany_of = [\"account:read\"]\n");
+    std::fs::write(&s.config, &added).unwrap();
+    let mut reloaded = false;
+    for _ in 0..50 {
+        if status("/reports/custom").await == StatusCode::OK {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reloaded, "the new route never took effect");
+    std::fs::write(
+        &s.config,
+        format!("{added}\n[[route]]\nmatch = \"GET /bad\"\nany_of = [\"undeclared\"]\n"),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(status("/reports/custom").await, StatusCode::OK, "the old policy stays");
+    let metrics = c.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("scopegate_policy_reloads_total{result=\"invalid\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("scopegate_policy_reloads_total{result=\"ok\"} 1"),
+        "{metrics}"
+    );
+}
