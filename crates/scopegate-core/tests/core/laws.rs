@@ -39,6 +39,27 @@ fn id(policy: &Policy, i: usize) -> ScopeId {
 }
 
 proptest! {
+    /// Dropping scopes at request time (a lost permission, a passed
+    /// `max_lifetime`) keeps what is held closed, never keeps a dropped scope,
+    /// and keeps every scope whose whole closure survives.
+    #[test]
+    fn restriction_stays_closed_and_keeps_exactly_what_survives(
+        src in catalog_source(),
+        bits in proptest::collection::vec(any::<bool>(), 20),
+        keep in proptest::collection::vec(any::<bool>(), 20),
+    ) {
+        let p = Policy::compile("t.toml", &src).unwrap();
+        let held = p.catalog.close(&subset(&p, &bits));
+        let kept_ids = subset(&p, &keep);
+        let out = p.catalog.restrict(&held, |id| kept_ids.contains(id));
+        prop_assert_eq!(p.catalog.close(out.set()), out.clone());
+        prop_assert!(out.set().is_subset(held.set()));
+        for id in held.set().iter() {
+            let survives = p.catalog.closure_of(id).iter().all(|j| kept_ids.contains(j));
+            prop_assert_eq!(out.contains(id), survives, "scope {}", p.catalog.name(id));
+        }
+    }
+
     #[test]
     fn closure_is_idempotent_and_extensive(src in catalog_source(), bits in proptest::collection::vec(any::<bool>(), 20)) {
         let p = Policy::compile("t.toml", &src).unwrap();

@@ -244,6 +244,18 @@ fn bad_settings_are_refused() {
         2,
         &["`gateway.upstream`", "\"echo\""],
     );
+    assert_error(
+        "[gateway]\nresponse_timeout = \"soon\"\n",
+        2,
+        &["`gateway.response_timeout`", "500ms"],
+    );
+    assert_error(
+        "[gateway]\nmax_header_bytes = 10\n",
+        2,
+        &["`gateway.max_header_bytes`", "at least 1024"],
+    );
+    assert_error("[gateway]\nmax_body_bytes = -1\n", 2, &["`gateway.max_body_bytes`"]);
+    assert_error("[gateway]\ncache_ttl = \"0s\"\n", 2, &["`gateway.cache_ttl`"]);
 }
 
 #[test]
