@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::server::{Server, http};
 
 /// An app on app-analytics with `scopes`, and a client_credentials token for it.
-async fn app_and_token(s: &Server, scopes: &str) -> (String, String, String) {
+pub async fn app_and_token(s: &Server, scopes: &str) -> (String, String, String) {
     let (id, secret) = s.app(&["--name", "Gw", "--env", "production", "--scopes", scopes]);
     let r = http()
         .post(s.url("/oauth2/token"))
@@ -51,12 +51,12 @@ async fn raw_status(base: &str, head: &[u8]) -> u16 {
 
 /// A real upstream: counts requests, answers with the headers it saw, and
 /// takes three seconds on `/slow`.
-struct Upstream {
-    base: String,
-    hits: Arc<AtomicUsize>,
+pub struct Upstream {
+    pub base: String,
+    pub hits: Arc<AtomicUsize>,
 }
 
-async fn upstream() -> Upstream {
+pub async fn upstream() -> Upstream {
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
     let app = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap| {

@@ -1,0 +1,137 @@
+//! A real nginx with `auth_request` to scopegate's `/authz`, in front of an
+//! upstream that echoes what it receives: the shipped
+//! examples/forward-auth/nginx.conf with its three addresses replaced.
+//! Without nginx the test says it was skipped; with `CI=true` it fails.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::gateway::{app_and_token, upstream};
+use crate::server::{Server, http};
+
+struct Nginx {
+    child: Child,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn nginx_binary() -> Option<String> {
+    ["nginx", "/usr/sbin/nginx"].into_iter().map(str::to_owned).find(|bin| {
+        Command::new(bin)
+            .arg("-v")
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_auth_request_allows_and_denies_through_scopegate() {
+    let Some(bin) = nginx_binary() else {
+        assert!(std::env::var("CI").is_err(), "CI=true but nginx is not installed");
+        eprintln!("SKIPPED: nginx is not installed; the forward-auth test through nginx did not run");
+        return;
+    };
+    let up = upstream().await;
+    let s = Server::start("app-analytics");
+    let (id, _, token) = app_and_token(&s, "account:read").await;
+
+    let dir = std::env::temp_dir().join(format!("scopegate-nginx-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let conf = std::fs::read_to_string(crate::workspace_root().join("examples/forward-auth/nginx.conf"))
+        .unwrap()
+        .replace("127.0.0.1:8000", &listen)
+        .replace("127.0.0.1:8080", s.base.trim_start_matches("http://"))
+        .replace("127.0.0.1:9000", up.base.trim_start_matches("http://"))
+        .replace(
+            "http {",
+            &format!(
+                "http {{\n    access_log off;\n    client_body_temp_path {0}/body;\n    proxy_temp_path {0}/proxy;\n    fastcgi_temp_path {0}/fastcgi;\n    uwsgi_temp_path {0}/uwsgi;\n    scgi_temp_path {0}/scgi;",
+                dir.display()
+            ),
+        );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let globals = format!(
+        "daemon off; pid {0}/nginx.pid; error_log {0}/error.log warn;",
+        dir.display()
+    );
+    let child = Command::new(&bin)
+        .args([
+            "-p",
+            dir.to_str().unwrap(),
+            "-c",
+            conf_path.to_str().unwrap(),
+            "-g",
+            &globals,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let nginx = Nginx { child, dir };
+    let base = format!("http://{listen}");
+    let c = http();
+    let mut up_and_running = false;
+    for _ in 0..100 {
+        if c.get(format!("{base}/")).send().await.is_ok() {
+            up_and_running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = std::fs::read_to_string(nginx.dir.join("error.log")).unwrap_or_default();
+    assert!(up_and_running, "nginx did not start: {log}");
+
+    let r = c
+        .get(format!("{base}/account/x?y=1"))
+        .bearer_auth(&token)
+        .header("X-Scopegate-Client-Id", "forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["uri"], "/account/x?y=1");
+    assert_eq!(body["headers"]["x-scopegate-client-id"], id.as_str());
+    assert_eq!(body["headers"]["x-scopegate-scopes"], "account:read");
+    assert!(body["headers"].get("authorization").is_none());
+    assert_eq!(up.hits.load(Ordering::SeqCst), 1);
+
+    let r = c
+        .put(format!("{base}/products/1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "not enough scope");
+    let r = c.get(format!("{base}/account/x")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "no credentials");
+    let r = c
+        .get(format!("{base}/account/x"))
+        .bearer_auth("sgat_nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a bad token");
+    assert_eq!(up.hits.load(Ordering::SeqCst), 1, "denials never reached the upstream");
+}
