@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Gateway load benchmark, every case in one run on loopback, same load generator
+# (wrk -t2 -c32, the peers' get.lua) and the same upstream: nginx serving a small
+# fixed JSON file.
+#   a  the upstream directly
+#   b  nginx proxy_pass in front of it, no auth
+#   c  scopegate gateway, JWT access token
+#   d  scopegate gateway, opaque access token
+#   e  scopegate gateway, HTTP Basic (client_id:client_secret)
+#   f  nginx auth_request to scopegate's /authz, then proxy_pass
+#   g  nginx auth_request to a trivial nginx location answering 204
+#
+# usage: bench/gateway/run.sh          (from the repository root; ~2.5 min)
+# env:   DURATION=10 WARMUP=3 CONNS=32 PEERS=../shared/peers PROFILE=1 (perf record on case d)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PEERS=${PEERS:-$ROOT/../shared/peers}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-3}
+CONNS=${CONNS:-32}
+WORK=$(mktemp -d /tmp/scopegate-gw-bench.XXXXXX)
+BIN=$ROOT/target/release/scopegate
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+cleanup() {
+  [[ -f $WORK/nginx.pid ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  pkill -f "scopegate serve --config $WORK" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
+[[ -x $NGINX ]] || { echo "needs nginx (apt-get install nginx)" >&2; exit 1; }
+(cd "$ROOT" && cargo build --release -q -p scopegate)
+
+# ---- nginx: origin, proxy, auth_request baselines, auth_request to scopegate --------
+mkdir -p "$WORK/www" "$WORK/logs" "$WORK/tmp"
+chmod 755 "$WORK" "$WORK/www"   # nginx workers may run as another user
+printf '{"id":42,"name":"bench","items":[1,2,3],"ok":true,"note":"fixed payload"}\n' > "$WORK/www/data.json"
+cat > "$WORK/nginx.conf" <<NGINX
+worker_processes auto;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log warn;
+events { worker_connections 4096; multi_accept on; }
+http {
+    access_log off;
+    sendfile on; tcp_nopush on; tcp_nodelay on;
+    keepalive_timeout 65; keepalive_requests 10000000;
+    open_file_cache max=16 inactive=60s; open_file_cache_valid 60s;
+    client_body_temp_path $WORK/tmp/body; proxy_temp_path $WORK/tmp/proxy;
+    fastcgi_temp_path $WORK/tmp/fastcgi; uwsgi_temp_path $WORK/tmp/uwsgi; scgi_temp_path $WORK/tmp/scgi;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    upstream origin    { server 127.0.0.1:18181; keepalive 64; }
+    upstream noop      { server 127.0.0.1:18185; keepalive 64; }
+    upstream scopegate { server 127.0.0.1:18191; keepalive 64; }
+    server { listen 127.0.0.1:18181 reuseport backlog=4096; root $WORK/www;
+             location = /data.json { default_type application/json; } }
+    server { listen 127.0.0.1:18182 reuseport backlog=4096; location / { proxy_pass http://origin; } }
+    server { listen 127.0.0.1:18183 reuseport backlog=4096;
+             location / { auth_request /_auth; proxy_pass http://origin; }
+             location = /_auth { internal; proxy_pass http://noop/check; proxy_pass_request_body off;
+                                 proxy_set_header Content-Length ""; proxy_set_header Connection ""; } }
+    server { listen 127.0.0.1:18185 reuseport backlog=4096; location = /check { return 204; } }
+    server { listen 127.0.0.1:18184 reuseport backlog=4096;
+             location / {
+                 auth_request /_scopegate;
+                 auth_request_set \$sg_client \$upstream_http_x_scopegate_client_id;
+                 auth_request_set \$sg_scopes \$upstream_http_x_scopegate_scopes;
+                 proxy_set_header X-Scopegate-Client-Id \$sg_client;
+                 proxy_set_header X-Scopegate-Scopes \$sg_scopes;
+                 proxy_set_header Authorization "";
+                 proxy_set_header Connection "";
+                 proxy_pass http://origin;
+             }
+             location = /_scopegate { internal; proxy_pass http://scopegate/authz; proxy_pass_request_body off;
+                 proxy_set_header Content-Length ""; proxy_set_header Connection "";
+                 proxy_set_header X-Original-Method \$request_method; proxy_set_header X-Original-URI \$request_uri; } }
+}
+NGINX
+"$NGINX" -p "$WORK" -c "$WORK/nginx.conf"
+sleep 0.5
+
+# ---- scopegate: one JWT instance, one opaque instance, both in front of the origin ----
+policy() { # FILE FORMAT
+  sed -e "s|sqlite://scopegate.db|sqlite://$WORK/$2.db|" -e "s|^format *= *\"opaque\"|format = \"$2\"|" \
+      -e "s|^upstream *= *\"echo\"|upstream = \"http://127.0.0.1:18181\"|" \
+      "$ROOT/examples/app-analytics/scopegate.toml" > "$1"
+  printf '\n[[route]]\nmatch  = "GET /data.json"\nany_of = ["account:read"]\n' >> "$1"
+}
+start() { # NAME PORT FORMAT -> sets ID SECRET TOKEN
+  policy "$WORK/$1.toml" "$3"
+  local app; app=$("$BIN" app create --config "$WORK/$1.toml" --name Bench --env production --scopes "account:read" --json)
+  ID=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['client_id'])" "$app")
+  SECRET=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['client_secret'])" "$app")
+  RUST_LOG=${RUST_LOG:-info} "$BIN" serve --config "$WORK/$1.toml" --listen "127.0.0.1:$2" > "$WORK/$1.log" 2>&1 &
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && break; sleep 0.1; done
+  TOKEN=$(curl -s -u "$ID:$SECRET" -d grant_type=client_credentials "http://127.0.0.1:$2/oauth2/token" \
+    | python3 -c "import json,sys;print(json.load(sys.stdin)['access_token'])")
+}
+start jwt 18190 jwt;       JWT=$TOKEN
+start opaque 18191 opaque; OPAQUE=$TOKEN; BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
+pid_of() { pgrep -f "scopegate serve --config $WORK/$1.toml"; }
+
+run() { # LABEL URL [wrk args...]
+  local label=$1 url=$2; shift 2
+  local code; code=$(curl -s -o /dev/null -w '%{http_code}' "$@" "$url")
+  [[ $code == 200 ]] || { echo "| $label | smoke check answered $code | | | | |"; return; }
+  (cd "$PEERS/lua" && wrk -t2 -c"$CONNS" -d"${WARMUP}s" -s get.lua "${WRK_ARGS[@]}" "$url" >/dev/null)
+  local line; line=$(cd "$PEERS/lua" && wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s get.lua "${WRK_ARGS[@]}" "$url" | grep RESULT)
+  python3 - "$label" "$line" "${RSS:-}" <<'PY'
+import sys
+label, line, rss = sys.argv[1], sys.argv[2], sys.argv[3]
+kv = dict(f.split("=") for f in line.split()[1:])
+rss = f"{int(rss)/1024:.0f} MB" if rss else ""
+print(f"| {label} | {float(kv['rps']):,.0f} | {kv['p50_ms']} | {kv['p99_ms']} | {rss} | {kv['non2xx3xx']} |")
+PY
+}
+rss() { ps -o rss= -p "$(pid_of "$1")" | tr -d ' '; }
+
+echo "| case | req/s | p50 ms | p99 ms | scopegate RSS | non-2xx |"
+echo "|---|---:|---:|---:|---:|---:|"
+WRK_ARGS=();                                   RSS=     run "a upstream direct"          http://127.0.0.1:18181/data.json
+WRK_ARGS=();                                   RSS=     run "b nginx proxy_pass"         http://127.0.0.1:18182/data.json
+WRK_ARGS=(-H "Authorization: Bearer $JWT");    RSS=     run "c scopegate, JWT"           http://127.0.0.1:18190/data.json -H "Authorization: Bearer $JWT"
+echo "$(rss jwt)" > "$WORK/rss.jwt"
+if [[ ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
+  perf record -F 999 -g -o "$WORK/perf.data" -p "$(pid_of opaque)" -- sleep "$((WARMUP + DURATION))" >/dev/null 2>&1 &
+fi
+WRK_ARGS=(-H "Authorization: Bearer $OPAQUE"); RSS=     run "d scopegate, opaque token"  http://127.0.0.1:18191/data.json -H "Authorization: Bearer $OPAQUE"
+if [[ ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
+  wait
+  perf report -i "$WORK/perf.data" --no-children --percent-limit 0.5 --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -40 > "$ROOT/target/gateway-profile.txt" || true
+  echo "(profile of case d: target/gateway-profile.txt)"
+fi
+WRK_ARGS=(-H "Authorization: Basic $BASIC");   RSS=     run "e scopegate, HTTP Basic"    http://127.0.0.1:18191/data.json -H "Authorization: Basic $BASIC"
+WRK_ARGS=(-H "Authorization: Bearer $OPAQUE"); RSS=     run "f nginx auth_request → scopegate /authz" http://127.0.0.1:18184/data.json -H "Authorization: Bearer $OPAQUE"
+WRK_ARGS=();                                   RSS=     run "g nginx auth_request → nginx 204" http://127.0.0.1:18183/data.json
+echo
+echo "scopegate RSS after load: JWT instance $(( $(cat "$WORK/rss.jwt") / 1024 )) MB, opaque instance $(( $(rss opaque) / 1024 )) MB"
