@@ -125,10 +125,11 @@ WRK_ARGS=(-H "Authorization: Bearer $JWT");    RSS=     run "c scopegate, JWT"  
 echo "$(rss jwt)" > "$WORK/rss.jwt"
 if [[ ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
   perf record -F 999 -g -o "$WORK/perf.data" -p "$(pid_of opaque)" -- sleep "$((WARMUP + DURATION))" >/dev/null 2>&1 &
+  PERF=$!
 fi
 WRK_ARGS=(-H "Authorization: Bearer $OPAQUE"); RSS=     run "d scopegate, opaque token"  http://127.0.0.1:18191/data.json -H "Authorization: Bearer $OPAQUE"
 if [[ ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
-  wait
+  wait "$PERF" || true
   perf report -i "$WORK/perf.data" --no-children --percent-limit 0.5 --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -40 > "$ROOT/target/gateway-profile.txt" || true
   echo "(profile of case d: target/gateway-profile.txt)"
 fi

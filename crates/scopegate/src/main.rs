@@ -17,6 +17,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: the request path allocates small, short-lived buffers on every
+/// worker thread; glibc's malloc spent about 7% of a proxied request there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Scoped access to your HTTP API: an OAuth 2.0 authorization server and the
 /// enforcement point in front of the API, driven by one policy file.
 #[derive(Parser, Debug)]

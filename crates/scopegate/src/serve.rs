@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use std::net::SocketAddr;
+
 use scopegate_server::{AppState, router, state::system_clock};
+use scopegate_store::Store;
 use tracing_subscriber::EnvFilter;
 
 use crate::policy_file::load_or_report;
@@ -21,7 +24,7 @@ pub struct Args {
     /// Listen here instead of the policy's `listen` (e.g. 127.0.0.1:0 for any free port).
     #[arg(long, value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
-    /// Worker threads for request handling (default: one per CPU).
+    /// Worker threads, each serving its own connections (default: one per CPU).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
 }
@@ -32,26 +35,101 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
     let policy = Arc::new(load_or_report(&args.config)?);
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.threads {
-        builder.worker_threads(usize::from(n));
+    let threads = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    // The control runtime owns the store, the writer, reload and signals; each
+    // worker thread serves its own listener on its own runtime (below).
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let addr = args.listen.unwrap_or(policy.settings.listen);
+            let listeners = bind(addr, threads).with_context(|| format!("cannot listen on {addr}"))?;
+            let local = listeners[0].local_addr()?;
+            with_store!(policy, store => {
+                let clock = system_clock();
+                let keys = scopegate_server::keys::Keys::load_or_create(&store, clock()).await?;
+                let state = AppState::new(Arc::clone(&policy), store, clock, Arc::new(keys));
+                reload::spawn(args.config.clone(), state.clone());
+                // One line that scripts (and the tests) wait for.
+                println!("scopegate listening on http://{local} (issuer {}, database {})", policy.settings.issuer, policy.settings.database);
+                serve_workers(state, listeners).await?;
+            });
+            Ok(ExitCode::SUCCESS)
+        })
+}
+
+/// One listening socket per worker, all on the same address (`SO_REUSEPORT`),
+/// so the kernel spreads connections and a connection never changes thread.
+fn bind(addr: SocketAddr, workers: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let mut listeners = Vec::with_capacity(workers);
+    let mut at = addr;
+    for _ in 0..workers {
+        let socket = if at.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        #[cfg(unix)]
+        socket.set_reuseport(workers > 1)?;
+        socket.set_nodelay(true)?;
+        socket.bind(at)?;
+        let listener = socket.listen(4096)?;
+        // With port 0, every further socket joins the port the first one got.
+        at = listener.local_addr()?;
+        listeners.push(listener.into_std()?);
     }
-    builder.enable_all().build()?.block_on(async {
-        let addr = args.listen.unwrap_or(policy.settings.listen);
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        let local = listener.local_addr()?;
-        with_store!(policy, store => {
-            let clock = system_clock();
-            let keys = scopegate_server::keys::Keys::load_or_create(&store, clock()).await?;
-            let state = AppState::new(Arc::clone(&policy), store, clock, Arc::new(keys));
-            reload::spawn(args.config.clone(), state.clone());
-            let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-            // One line that scripts (and the tests) wait for.
-            println!("scopegate listening on http://{local} (issuer {}, database {})", policy.settings.issuer, policy.settings.database);
-            axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
-        });
-        Ok(ExitCode::SUCCESS)
+    Ok(listeners)
+}
+
+/// Thread-per-core serving: each worker runs a single-threaded runtime with
+/// its own listener and its own upstream connection pool, so a proxied
+/// request is handled start to end on one thread with no cross-thread
+/// wake-ups. Shared state (policy generation, caches, store) is `Arc`ed.
+async fn serve_workers<S: Store>(state: AppState<S>, listeners: Vec<std::net::TcpListener>) -> anyhow::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::with_capacity(listeners.len());
+    for (index, listener) in listeners.into_iter().enumerate() {
+        let state = state.clone();
+        let mut stopped = stopped.clone();
+        let worker = std::thread::Builder::new()
+            .name(format!("scopegate-worker-{index}"))
+            .spawn(move || -> anyhow::Result<()> {
+                scopegate_server::gateway::proxy::set_worker(index);
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+                    .block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(listener)?;
+                        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+                        axum::serve(listener, app)
+                            .with_graceful_shutdown(async move {
+                                let _ = stopped.wait_for(|stop| *stop).await;
+                            })
+                            .await?;
+                        Ok(())
+                    })
+            })?;
+        workers.push(worker);
+    }
+    shutdown().await;
+    let _ = stop.send(true);
+    // Let workers finish their requests without blocking this runtime, which
+    // still drives the store and the writer they may be waiting on.
+    tokio::task::spawn_blocking(move || {
+        for worker in workers {
+            match worker.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "a worker stopped with an error"),
+                Err(_) => tracing::error!("a worker panicked"),
+            }
+        }
     })
+    .await?;
+    Ok(())
 }
 
 async fn shutdown() {

@@ -3,6 +3,8 @@
 //! upstream. Failures answer 502 (cannot connect), 504 (no response in time)
 //! or 413 (body over the limit), each with a JSON body.
 
+use std::cell::Cell;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -15,31 +17,55 @@ use scopegate_core::{GatewaySettings, Upstream as Target};
 
 use super::headers::remove_hop_by_hop;
 
-/// Where allowed requests go, with the client that takes them there.
+/// Connection pools per worker thread: a pooled connection is driven by a
+/// task of the runtime that opened it, so sharing one pool between worker
+/// runtimes would hand every request to another thread and back.
+const POOLS: usize = 64;
+
+thread_local! {
+    /// 1 + this thread's worker index; 0 on threads that are not workers.
+    static WORKER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks the current thread as worker `index` (see `scopegate serve`).
+pub fn set_worker(index: usize) {
+    WORKER.with(|w| w.set(index + 1));
+}
+
+/// Where allowed requests go, with the clients that take them there.
 #[derive(Debug)]
 pub struct Upstream {
     target: Target,
-    client: Client<HttpConnector, Body>,
+    pools: Box<[OnceLock<Client<HttpConnector, Body>>]>,
+    connect_timeout: Duration,
     response_timeout: Duration,
     max_body_bytes: u64,
 }
 
 impl Upstream {
     pub fn new(settings: &GatewaySettings) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(settings.connect_timeout));
-        connector.set_nodelay(true);
-        connector.enforce_http(false);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .build(connector);
         Self {
             target: settings.upstream.clone(),
-            client,
+            pools: (0..POOLS).map(|_| OnceLock::new()).collect(),
+            connect_timeout: settings.connect_timeout,
             response_timeout: settings.response_timeout,
             max_body_bytes: settings.max_body_bytes,
         }
+    }
+
+    /// This thread's pooled client.
+    fn client(&self) -> &Client<HttpConnector, Body> {
+        let slot = WORKER.with(Cell::get) % POOLS;
+        self.pools[slot].get_or_init(|| {
+            let mut connector = HttpConnector::new();
+            connector.set_connect_timeout(Some(self.connect_timeout));
+            connector.set_nodelay(true);
+            connector.enforce_http(false);
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(256)
+                .build(connector)
+        })
     }
 
     /// Sends `request` (headers already prepared) to the upstream with
@@ -78,7 +104,7 @@ impl Upstream {
         *request.version_mut() = axum::http::Version::HTTP_11;
         let max = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
         let request = request.map(|body| Body::new(Limited::new(body, max)));
-        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+        match tokio::time::timeout(self.response_timeout, self.client().request(request)).await {
             Err(_) => Err(Failure::Upstream(error(
                 StatusCode::GATEWAY_TIMEOUT,
                 "gateway_timeout",
