@@ -5,20 +5,17 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::signature::{Ed25519KeyPair, KeyPair};
+pub use scopegate_layer::jwt::{AT_JWT, AccessClaims, PublicKeys, looks_like_jwt};
 use scopegate_store::{KeyRecord, Store, StoreError};
-use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-/// `typ` of an RFC 9068 access token.
-pub const AT_JWT: &str = "at+jwt";
 
 pub struct Keys {
     kid: String,
     encoding: EncodingKey,
-    decoding: Vec<(String, DecodingKey)>,
+    decoding: PublicKeys,
     jwks: Value,
 }
 
@@ -84,11 +81,12 @@ impl Keys {
             .find(|k| k.retired_at.is_none())
             .ok_or_else(|| KeyError::Crypto("no signing key in use".into()))?;
         let encoding = EncodingKey::from_ed_der(&active.private_der);
-        let mut decoding = Vec::new();
+        let mut decoding = PublicKeys::default();
         let mut published = Vec::new();
         for k in records.iter().filter(|k| k.alg == "EdDSA") {
-            let key = DecodingKey::from_ed_components(&k.public_x).map_err(|e| KeyError::Crypto(e.to_string()))?;
-            decoding.push((k.kid.clone(), key));
+            decoding
+                .add(&k.kid, &k.public_x)
+                .map_err(|e| KeyError::Crypto(e.to_string()))?;
             published.push(
                 json!({"kty": "OKP", "crv": "Ed25519", "x": k.public_x, "kid": k.kid, "alg": "EdDSA", "use": "sig"}),
             );
@@ -114,55 +112,9 @@ impl Keys {
         jsonwebtoken::encode(&header, claims, &self.encoding)
     }
 
-    /// Verifies an access token signed by one of our keys at time `now`:
-    /// `typ`, `alg` (EdDSA only, never a key carried in the header), `kid`,
-    /// signature, `iss`, `aud`, `exp` and `nbf`.
+    /// Verifies an access token signed by one of our keys at time `now`
+    /// (see [`PublicKeys::verify`]).
     pub fn verify(&self, token: &str, issuer: &str, now: i64) -> Option<AccessClaims> {
-        let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.typ.as_deref() != Some(AT_JWT)
-            || header.alg != Algorithm::EdDSA
-            || header.jwk.is_some()
-            || header.jku.is_some()
-        {
-            return None;
-        }
-        let kid = header.kid?;
-        let (_, key) = self.decoding.iter().find(|(k, _)| *k == kid)?;
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[issuer]);
-        // Time is a parameter: checked below against `now`, not the system clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
-            .ok()?
-            .claims;
-        (claims.nbf <= now && now < claims.exp).then_some(claims)
+        self.decoding.verify(token, issuer, now)
     }
-}
-
-/// RFC 9068 section 2.2 claims, plus `env` (the environment of the client's
-/// keys), `gid` (the grant, so that revoking a grant reaches its JWTs) and
-/// `granted_at` (when that grant was made).
-#[derive(Serialize, serde::Deserialize, Clone, PartialEq, Eq, Debug)]
-pub struct AccessClaims {
-    pub iss: String,
-    pub aud: String,
-    pub sub: String,
-    pub client_id: String,
-    pub iat: i64,
-    pub nbf: i64,
-    pub exp: i64,
-    pub jti: String,
-    pub scope: String,
-    pub env: String,
-    pub gid: String,
-    /// When the grant was made, for `max_lifetime` at request time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub granted_at: Option<i64>,
-}
-
-/// Whether `token` has the shape of a JWT (three base64url parts).
-pub fn looks_like_jwt(token: &str) -> bool {
-    token.split('.').count() == 3
 }

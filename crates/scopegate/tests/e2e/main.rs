@@ -10,6 +10,7 @@
 mod authorize;
 mod cli;
 mod gateway;
+mod layer;
 mod nginx;
 mod readmes;
 mod server;

@@ -1,0 +1,119 @@
+//! RFC 9068 access tokens as scopegate signs them, and their verification
+//! against a set of public keys. The token server verifies with the keys in
+//! its store, the layer with the JWKS it fetched: one verifier for both.
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+
+/// `typ` of an RFC 9068 access token.
+pub const AT_JWT: &str = "at+jwt";
+
+/// RFC 9068 section 2.2 claims, plus `env` (the environment of the client's
+/// keys), `gid` (the grant, so that revoking a grant reaches its JWTs) and
+/// `granted_at` (when that grant was made).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub client_id: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub scope: String,
+    pub env: String,
+    pub gid: String,
+    /// When the grant was made, for `max_lifetime` at request time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_at: Option<i64>,
+}
+
+/// Whether `token` has the shape of a JWT (three base64url parts).
+pub fn looks_like_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+}
+
+/// Ed25519 public keys by `kid`.
+#[derive(Default)]
+pub struct PublicKeys {
+    keys: Vec<(String, DecodingKey)>,
+}
+
+impl std::fmt::Debug for PublicKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.keys.iter().map(|(kid, _)| kid)).finish()
+    }
+}
+
+/// A JWK that is not an Ed25519 signing key we can use.
+#[derive(Debug, thiserror::Error)]
+#[error("JWKS: {0}")]
+pub struct JwksError(pub String);
+
+impl PublicKeys {
+    /// Adds an Ed25519 key given by its `x` (base64url) under `kid`.
+    pub fn add(&mut self, kid: &str, x: &str) -> Result<(), JwksError> {
+        let key = DecodingKey::from_ed_components(x).map_err(|e| JwksError(format!("key {kid}: {e}")))?;
+        self.keys.push((kid.to_owned(), key));
+        Ok(())
+    }
+
+    /// Reads a JWK Set (RFC 7517): every `OKP`/`Ed25519` key with a `kid`;
+    /// other keys are skipped, since scopegate never signs with them.
+    pub fn from_jwks(jwks: &serde_json::Value) -> Result<PublicKeys, JwksError> {
+        let list = jwks["keys"]
+            .as_array()
+            .ok_or_else(|| JwksError("no \"keys\" array".into()))?;
+        let mut keys = PublicKeys::default();
+        for jwk in list {
+            let (Some(kid), Some(x)) = (jwk["kid"].as_str(), jwk["x"].as_str()) else {
+                continue;
+            };
+            if jwk["kty"] == "OKP" && jwk["crv"] == "Ed25519" {
+                keys.add(kid, x)?;
+            }
+        }
+        Ok(keys)
+    }
+
+    pub fn has(&self, kid: &str) -> bool {
+        self.keys.iter().any(|(k, _)| k == kid)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Verifies an access token at time `now`: `typ`, `alg` (EdDSA only,
+    /// never a key carried or pointed to by the header), `kid`, signature,
+    /// `iss`, `aud`, `exp` and `nbf`.
+    pub fn verify(&self, token: &str, issuer: &str, now: i64) -> Option<AccessClaims> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.typ.as_deref() != Some(AT_JWT)
+            || header.alg != Algorithm::EdDSA
+            || header.jwk.is_some()
+            || header.jku.is_some()
+            || header.x5u.is_some()
+        {
+            return None;
+        }
+        let kid = header.kid?;
+        let (_, key) = self.keys.iter().find(|(k, _)| *k == kid)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[issuer]);
+        // Time is a parameter: checked below against `now`, not the system clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
+            .ok()?
+            .claims;
+        (claims.nbf <= now && now < claims.exp).then_some(claims)
+    }
+
+    /// The `kid` a token names, if it is shaped like one of ours.
+    pub fn kid_of(token: &str) -> Option<String> {
+        jsonwebtoken::decode_header(token).ok()?.kid
+    }
+}

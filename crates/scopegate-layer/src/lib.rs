@@ -1,0 +1,454 @@
+//! scopegate's decisions inside your own service: a [`tower::Layer`] that any
+//! axum or tower service wraps around its router. It reads the same policy
+//! file as `scopegate serve`, checks JWT access tokens against the issuer's
+//! JWKS (no network round trip per request) or opaque ones by RFC 7662
+//! introspection (cached), and decides with the same core and the same
+//! answers as the gateway (SPEC section 4). It does not pull in a database.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use scopegate_layer::{Identity, ScopegateLayer};
+//!
+//! let policy = scopegate_core::Policy::compile("api.toml", &std::fs::read_to_string("api.toml")?)?;
+//! let layer = ScopegateLayer::builder(policy)
+//!     .jwks("http://127.0.0.1:8080/oauth2/jwks")?
+//!     .introspection("http://127.0.0.1:8080/oauth2/introspect", "sgci_…", "sgcs_…")?
+//!     .build();
+//! let app: axum::Router = axum::Router::new()
+//!     .route("/account/{*rest}", axum::routing::get(|id: axum::Extension<Identity>| async move {
+//!         format!("hello {}", id.client_id)
+//!     }))
+//!     .layer(layer);
+//! # Ok(()) }
+//! ```
+//!
+//! An allowed request reaches the inner service with its path in canonical
+//! form, the `X-Scopegate-*` identity headers (caller copies removed) and an
+//! [`Identity`] request extension. A refused one never reaches it.
+
+pub mod jwt;
+mod remote;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
+use scopegate_core::enforce::{
+    CLIENT_ID_HEADER, Credentials, ENVIRONMENT_HEADER, NARROW_HEADER, Refusal, SCOPES_HEADER, SUBJECT_HEADER,
+    is_narrow_header, is_reserved_header, narrow_request, read_credentials,
+};
+use scopegate_core::{Caller, Decision, Held, Policy, ScopeSet};
+use sha2::{Digest, Sha256};
+
+use remote::{Introspection, Jwks, RemoteError};
+
+/// Who an allowed request came from: a request extension for the inner service.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Identity {
+    pub client_id: String,
+    /// The user's login, for user tokens.
+    pub subject: Option<String>,
+    /// Normalized, after `X-OAuth-Scope`.
+    pub scopes: Vec<String>,
+    pub environment: String,
+}
+
+/// A bad URL given to the builder.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {url:?} is not an http:// URL")]
+pub struct BadUrl {
+    what: &'static str,
+    url: String,
+}
+
+/// Builds a [`ScopegateLayer`].
+#[derive(Debug)]
+pub struct Builder {
+    policy: Policy,
+    jwks: Option<Jwks>,
+    introspection: Option<Introspection>,
+    cache_ttl: Duration,
+}
+
+impl Builder {
+    /// Verify JWT access tokens with the JWK Set at `url` (scopegate's
+    /// `/oauth2/jwks`), fetched on first use and again when a token names a
+    /// key it does not know (at most every few seconds).
+    pub fn jwks(mut self, url: &str) -> Result<Self, BadUrl> {
+        self.jwks = Some(Jwks::new(parse_url("jwks", url)?));
+        Ok(self)
+    }
+
+    /// Check opaque tokens (and JWTs, when no JWKS is set) by RFC 7662
+    /// introspection, authenticating as this confidential client. Answers are
+    /// cached for `cache_ttl`: the bound on how late a revocation is seen.
+    pub fn introspection(mut self, url: &str, client_id: &str, client_secret: &str) -> Result<Self, BadUrl> {
+        self.introspection = Some(Introspection::new(
+            parse_url("introspection", url)?,
+            client_id,
+            client_secret,
+        ));
+        Ok(self)
+    }
+
+    /// How long a checked token is trusted (default: the policy's `gateway.cache_ttl`).
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    pub fn build(self) -> ScopegateLayer {
+        ScopegateLayer {
+            shared: Arc::new(Shared {
+                policy: self.policy,
+                jwks: self.jwks,
+                introspection: self.introspection,
+                cache_ttl: self.cache_ttl,
+                cache: RwLock::default(),
+            }),
+        }
+    }
+}
+
+fn parse_url(what: &'static str, url: &str) -> Result<http::Uri, BadUrl> {
+    let bad = || BadUrl {
+        what,
+        url: url.to_owned(),
+    };
+    let uri: http::Uri = url.parse().map_err(|_| bad())?;
+    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+        return Err(bad());
+    }
+    Ok(uri)
+}
+
+/// The layer: clone it freely, every clone shares one cache.
+#[derive(Clone, Debug)]
+pub struct ScopegateLayer {
+    shared: Arc<Shared>,
+}
+
+impl ScopegateLayer {
+    pub fn builder(policy: Policy) -> Builder {
+        let cache_ttl = policy.settings.gateway.cache_ttl;
+        Builder {
+            policy,
+            jwks: None,
+            introspection: None,
+            cache_ttl,
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for ScopegateLayer {
+    type Service = Scopegate<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Scopegate {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The service [`ScopegateLayer`] wraps around yours.
+#[derive(Clone, Debug)]
+pub struct Scopegate<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+/// Past this many entries the cache starts over (bounded memory).
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Debug)]
+struct Checked {
+    identity: Identity,
+    held: Held,
+    /// Unix time from which the token must be checked again.
+    valid_until: i64,
+}
+
+#[derive(Debug)]
+struct Shared {
+    policy: Policy,
+    jwks: Option<Jwks>,
+    introspection: Option<Introspection>,
+    cache_ttl: Duration,
+    cache: RwLock<HashMap<[u8; 32], Arc<Checked>>>,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// What a token said, before the policy's request-time checks.
+struct Claimed {
+    client_id: String,
+    subject: Option<String>,
+    environment: Option<String>,
+    scope: String,
+    granted_at: Option<i64>,
+    expires_at: Option<i64>,
+}
+
+impl Shared {
+    /// The decision path of SPEC section 4, on `request` in place: `Ok` with
+    /// the request rewritten for the inner service, or the refusal.
+    async fn authorize<B>(&self, request: &mut Request<B>) -> Result<(), Refusal> {
+        let policy = &self.policy;
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+        let resolved = policy
+            .resolve(request.method().as_str(), &target)
+            .map_err(Refusal::BadPath)?;
+        let canonical = match &resolved.target.query {
+            Some(q) => format!("{}?{q}", resolved.target.path),
+            None => resolved.target.path.clone().into_owned(),
+        };
+        let route = match policy.decide_route(resolved.route, Caller::Anonymous) {
+            Decision::Allow { .. } => {
+                prepare(request, &canonical, None);
+                return Ok(());
+            }
+            Decision::Unauthenticated { route } | Decision::InsufficientScope { route } => route,
+            Decision::RouteNotFound | Decision::BadPath(_) => return Err(Refusal::RouteNotFound),
+        };
+        let headers = request.headers();
+        let credentials = read_credentials(
+            headers.get_all(header::AUTHORIZATION).iter().map(HeaderValue::as_bytes),
+            resolved.target.query,
+            false,
+        )?;
+        let token = match credentials {
+            Credentials::None => return Err(Refusal::Unauthenticated),
+            Credentials::Bearer(token) => token,
+            Credentials::Basic { .. } => {
+                return Err(Refusal::InvalidToken("HTTP Basic is not accepted here".into()));
+            }
+        };
+        let checked = self.check(token).await?;
+        let narrow = headers.get_all(NARROW_HEADER);
+        let narrowed = if narrow.iter().next().is_some() {
+            Some(narrow_request(
+                &policy.catalog,
+                &checked.held,
+                narrow.iter().map(HeaderValue::as_bytes),
+            )?)
+        } else {
+            None
+        };
+        let held = narrowed.as_ref().unwrap_or(&checked.held);
+        if !policy.decide_route(Some(route), Caller::Client(held)).is_allow() {
+            return Err(Refusal::InsufficientScope {
+                route,
+                held: held.clone(),
+            });
+        }
+        let mut identity = checked.identity.clone();
+        if narrowed.is_some() {
+            identity.scopes = scope_names(policy, held.set());
+        }
+        prepare(request, &canonical, Some(identity));
+        Ok(())
+    }
+
+    /// The token's identity, from the cache or checked now.
+    async fn check(&self, token: &str) -> Result<Arc<Checked>, Refusal> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = unix_now();
+        if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(&key).cloned()) {
+            if now < hit.valid_until {
+                return Ok(hit);
+            }
+        }
+        let claimed = self.claimed(token, now).await.map_err(|e| match e {
+            RemoteError::Refused(why) => Refusal::InvalidToken(why),
+            RemoteError::Unavailable(why) => {
+                tracing::warn!(error = %why, "scopegate-layer cannot check a token");
+                Refusal::InvalidToken(format!("the token could not be checked: {why}"))
+            }
+        })?;
+        let checked = Arc::new(self.check_now(claimed, now)?);
+        if let Ok(mut cache) = self.cache.write() {
+            if cache.len() >= MAX_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(key, Arc::clone(&checked));
+        }
+        Ok(checked)
+    }
+
+    async fn claimed(&self, token: &str, now: i64) -> Result<Claimed, RemoteError> {
+        let issuer = &self.policy.settings.issuer;
+        if let (true, Some(jwks)) = (jwt::looks_like_jwt(token), &self.jwks) {
+            let c = jwks.verify(token, issuer, now).await?;
+            return Ok(Claimed {
+                subject: (c.sub != c.client_id).then(|| c.sub.clone()),
+                client_id: c.client_id,
+                environment: Some(c.env),
+                scope: c.scope,
+                granted_at: c.granted_at.or(Some(c.iat)),
+                expires_at: Some(c.exp),
+            });
+        }
+        let Some(introspection) = &self.introspection else {
+            return Err(RemoteError::Refused(
+                "opaque tokens need introspection, which this service does not have".into(),
+            ));
+        };
+        let answer = introspection.introspect(token).await?;
+        if answer["active"] != true {
+            return Err(RemoteError::Refused("the token is not active".into()));
+        }
+        let text = |k: &str| answer[k].as_str().map(str::to_owned);
+        Ok(Claimed {
+            client_id: text("client_id").unwrap_or_default(),
+            subject: text("username"),
+            environment: text("environment"),
+            scope: text("scope").unwrap_or_default(),
+            granted_at: None,
+            expires_at: answer["exp"].as_i64(),
+        })
+    }
+
+    /// The checks a token's own claims allow without a store: environment,
+    /// expiry, `max_lifetime`.
+    fn check_now(&self, c: Claimed, now: i64) -> Result<Checked, Refusal> {
+        let policy = &self.policy;
+        let serves = &policy.settings.gateway.environment;
+        let environment = c.environment.unwrap_or_else(|| serves.clone());
+        if &environment != serves {
+            return Err(Refusal::InvalidToken(format!(
+                "credentials of environment `{environment}`; this service serves `{serves}`"
+            )));
+        }
+        if c.expires_at.is_some_and(|exp| exp <= now) {
+            return Err(Refusal::InvalidToken("the token has expired".into()));
+        }
+        let catalog = &policy.catalog;
+        let mut granted = catalog.empty_set();
+        for name in scopegate_core::scope::split_scope_list(&c.scope) {
+            if let Some(id) = catalog.lookup(name) {
+                granted.insert(id);
+            }
+        }
+        let cap = |id| {
+            let life = catalog.info(id).max_lifetime?;
+            Some(
+                c.granted_at?
+                    .saturating_add(i64::try_from(life.as_secs()).unwrap_or(i64::MAX)),
+            )
+        };
+        let held = catalog.restrict(&catalog.close(&granted), |id| cap(id).is_none_or(|at| now < at));
+        let ttl = i64::try_from(self.cache_ttl.as_secs().max(1)).unwrap_or(i64::MAX);
+        let next_cap = held.set().iter().filter_map(cap).min();
+        let valid_until = [c.expires_at, next_cap, Some(now.saturating_add(ttl))]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(i64::MAX);
+        Ok(Checked {
+            identity: Identity {
+                client_id: c.client_id,
+                subject: c.subject,
+                scopes: scope_names(policy, held.set()),
+                environment,
+            },
+            held,
+            valid_until,
+        })
+    }
+}
+
+fn scope_names(policy: &Policy, held: &ScopeSet) -> Vec<String> {
+    policy
+        .catalog
+        .names(&policy.catalog.normalize(held))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Rewrites an allowed request for the inner service: canonical path, caller
+/// copies of scopegate's headers and `X-OAuth-Scope` removed, ours added.
+fn prepare<B>(request: &mut Request<B>, canonical: &str, identity: Option<Identity>) {
+    if let Ok(uri) = canonical.parse::<http::Uri>() {
+        let mut parts = request.uri().clone().into_parts();
+        parts.path_and_query = uri.path_and_query().cloned();
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    let headers = request.headers_mut();
+    let ours: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| is_reserved_header(n.as_str()) || is_narrow_header(n.as_str()))
+        .cloned()
+        .collect();
+    for name in ours {
+        headers.remove(name);
+    }
+    let Some(identity) = identity else { return };
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    set(CLIENT_ID_HEADER, &identity.client_id);
+    if let Some(subject) = &identity.subject {
+        set(SUBJECT_HEADER, subject);
+    }
+    set(SCOPES_HEADER, &identity.scopes.join(" "));
+    set(ENVIRONMENT_HEADER, &identity.environment);
+    request.extensions_mut().insert(identity);
+}
+
+fn refusal_response<B: From<String>>(policy: &Policy, refusal: &Refusal) -> Response<B> {
+    let answer = refusal.answer(policy);
+    let mut response = Response::new(B::from(answer.body));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::FORBIDDEN);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(challenge) = answer.www_authenticate.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert(header::WWW_AUTHENTICATE, challenge);
+    }
+    response
+}
+
+impl<S, ReqBody, ResBody> tower::Service<Request<ReqBody>> for Scopegate<S>
+where
+    S: tower::Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<String> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The clone that was made ready is the one that serves this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            match shared.authorize(&mut request).await {
+                Ok(()) => inner.call(request).await,
+                Err(refusal) => Ok(refusal_response(&shared.policy, &refusal)),
+            }
+        })
+    }
+}

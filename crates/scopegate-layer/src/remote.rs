@@ -1,0 +1,154 @@
+//! What the layer asks the authorization server: its JWK Set (rarely) and,
+//! for opaque tokens, RFC 7662 introspection (once per token per cache TTL).
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::{Method, Request, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::jwt::{AccessClaims, PublicKeys};
+
+/// Longest answer read from the authorization server.
+const MAX_ANSWER: usize = 1 << 20;
+/// Time allowed for one call to the authorization server.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// A token naming an unknown key refetches the JWKS at most this often.
+const REFETCH_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+pub enum RemoteError {
+    /// The token is not valid: 401 `invalid_token`.
+    Refused(String),
+    /// The authorization server could not be asked: also refused (fail closed).
+    Unavailable(String),
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+fn client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
+}
+
+async fn call(client: &HttpClient, request: Request<Full<Bytes>>) -> Result<serde_json::Value, RemoteError> {
+    let unavailable = |e: &dyn std::fmt::Display| RemoteError::Unavailable(e.to_string());
+    let response = tokio::time::timeout(TIMEOUT, client.request(request))
+        .await
+        .map_err(|_| RemoteError::Unavailable("the authorization server did not answer in time".into()))?
+        .map_err(|e| unavailable(&e))?;
+    let status = response.status();
+    let body = Limited::new(response.into_body(), MAX_ANSWER)
+        .collect()
+        .await
+        .map_err(|e| unavailable(&e))?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(RemoteError::Unavailable(format!(
+            "the authorization server answered {status}"
+        )));
+    }
+    serde_json::from_slice(&body).map_err(|e| unavailable(&e))
+}
+
+/// The issuer's JWK Set, fetched on first use and when a token names a key
+/// that is not in it (a rotation), at most every [`REFETCH_EVERY`].
+#[derive(Debug)]
+pub struct Jwks {
+    url: http::Uri,
+    client: HttpClient,
+    keys: RwLock<Arc<PublicKeys>>,
+    fetched: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl Jwks {
+    pub fn new(url: http::Uri) -> Self {
+        Self {
+            url,
+            client: client(),
+            keys: RwLock::default(),
+            fetched: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn current(&self) -> Arc<PublicKeys> {
+        self.keys.read().map(|k| Arc::clone(&k)).unwrap_or_default()
+    }
+
+    pub async fn verify(&self, token: &str, issuer: &str, now: i64) -> Result<AccessClaims, RemoteError> {
+        let invalid =
+            || RemoteError::Refused("the token is not valid: bad signature, issuer or type, or expired".into());
+        let kid = PublicKeys::kid_of(token).ok_or_else(invalid)?;
+        if !self.current().has(&kid) {
+            self.refetch().await?;
+        }
+        self.current().verify(token, issuer, now).ok_or_else(invalid)
+    }
+
+    async fn refetch(&self) -> Result<(), RemoteError> {
+        let mut fetched = self.fetched.lock().await;
+        if fetched.is_some_and(|at| at.elapsed() < REFETCH_EVERY) {
+            return Ok(());
+        }
+        *fetched = Some(Instant::now());
+        let request = Request::get(self.url.clone())
+            .body(Full::default())
+            .map_err(|e| RemoteError::Unavailable(e.to_string()))?;
+        let jwks = call(&self.client, request).await?;
+        let keys = PublicKeys::from_jwks(&jwks).map_err(|e| RemoteError::Unavailable(e.to_string()))?;
+        tracing::info!(url = %self.url, keys = ?keys, "fetched the JWKS");
+        if let Ok(mut current) = self.keys.write() {
+            *current = Arc::new(keys);
+        }
+        Ok(())
+    }
+}
+
+/// RFC 7662 introspection as a confidential client (`client_secret_basic`).
+#[derive(Debug)]
+pub struct Introspection {
+    url: http::Uri,
+    client: HttpClient,
+    authorization: String,
+}
+
+impl Introspection {
+    pub fn new(url: http::Uri, client_id: &str, client_secret: &str) -> Self {
+        Self {
+            url,
+            client: client(),
+            authorization: format!("Basic {}", STANDARD.encode(format!("{client_id}:{client_secret}"))),
+        }
+    }
+
+    pub async fn introspect(&self, token: &str) -> Result<serde_json::Value, RemoteError> {
+        let form = format!("token={}&token_type_hint=access_token", form_encode(token));
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(self.url.clone())
+            .header(header::AUTHORIZATION, &self.authorization)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from(form)))
+            .map_err(|e| RemoteError::Unavailable(e.to_string()))?;
+        call(&self.client, request).await
+    }
+}
+
+/// `application/x-www-form-urlencoded` for a token (RFC 6750 `b64token`
+/// characters; anything else escaped).
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

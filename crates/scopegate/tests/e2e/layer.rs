@@ -1,0 +1,160 @@
+//! `scopegate-layer` around an axum router, against a real `scopegate serve`:
+//! JWTs checked with the served JWKS, opaque tokens by introspection, and the
+//! same answers as the gateway for the same requests.
+
+use std::time::Duration;
+
+use axum::Extension;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::{get, put};
+use scopegate_layer::{Identity, ScopegateLayer};
+use tower::ServiceExt;
+
+use crate::gateway::app_and_token;
+use crate::server::{Server, http};
+
+fn api(layer: ScopegateLayer) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/account/{*rest}",
+            get(
+                |Extension(who): Extension<Identity>, headers: axum::http::HeaderMap| async move {
+                    axum::Json(serde_json::json!({
+                        "client_id": who.client_id,
+                        "scopes": who.scopes,
+                        "header": headers.get("x-scopegate-client-id").and_then(|v| v.to_str().ok()),
+                        "forged": headers.get("x-scopegate-forged").is_some(),
+                    }))
+                },
+            ),
+        )
+        .route("/products/{id}", put(|| async { "changed" }))
+        .layer(layer)
+}
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
+    let mut request = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn policy_of(s: &Server) -> scopegate_core::Policy {
+    scopegate_core::Policy::compile("p.toml", &std::fs::read_to_string(&s.config).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_checks_jwts_with_the_jwks_and_decides_like_the_gateway() {
+    let s = Server::start_edited("app-analytics", |p| {
+        p.replace("format      = \"opaque\"", "format      = \"jwt\"")
+    });
+    let (id, _, token) = app_and_token(&s, "account:read").await;
+    assert_eq!(token.split('.').count(), 3, "a JWT");
+    let app = api(ScopegateLayer::builder(policy_of(&s))
+        .jwks(&s.url("/oauth2/jwks"))
+        .unwrap()
+        .build());
+    let auth = format!("Bearer {token}");
+
+    let (status, body) = call(
+        &app,
+        "GET",
+        "/account/x",
+        &[("authorization", &auth), ("x-scopegate-forged", "1")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert_eq!(body["client_id"], id.as_str());
+    assert_eq!(body["header"], id.as_str());
+    assert_eq!(body["scopes"], serde_json::json!(["account:read"]));
+    assert_eq!(body["forged"], false);
+
+    // Same requests through the gateway: same status, same body.
+    for (method, path, headers) in [
+        ("PUT", "/products/1", vec![("authorization", auth.as_str())]),
+        ("GET", "/account/x", vec![]),
+        ("GET", "/nowhere", vec![("authorization", auth.as_str())]),
+        (
+            "GET",
+            "/account/x",
+            vec![("authorization", auth.as_str()), ("x-oauth-scope", "account:write")],
+        ),
+        ("GET", "/account/a;b", vec![("authorization", auth.as_str())]),
+    ] {
+        let (layer_status, layer_body) = call(&app, method, path, &headers).await;
+        let mut request = http().request(method.parse().unwrap(), s.url(path));
+        for (k, v) in &headers {
+            request = request.header(*k, *v);
+        }
+        let r = request.send().await.unwrap();
+        let gateway_status = r.status().as_u16();
+        let gateway_body: serde_json::Value = r.json().await.unwrap_or_default();
+        assert_eq!(layer_status.as_u16(), gateway_status, "{method} {path}");
+        assert_eq!(layer_body, gateway_body, "{method} {path}");
+    }
+
+    let mut tampered = token.clone();
+    let at = tampered.len() - 20;
+    tampered.replace_range(at..=at, if &token[at..=at] == "A" { "B" } else { "A" });
+    let (status, body) = call(
+        &app,
+        "GET",
+        "/account/x",
+        &[("authorization", &format!("Bearer {tampered}"))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "invalid_token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_introspects_opaque_tokens_and_sees_a_revocation_within_its_cache_ttl() {
+    let s = Server::start("app-analytics");
+    let (id, secret, token) = app_and_token(&s, "account:read").await;
+    let (rs_id, rs_secret) = s.app(&[
+        "--name",
+        "API",
+        "--env",
+        "production",
+        "--scopes",
+        "account:read",
+        "--resource-server",
+    ]);
+    let layer = ScopegateLayer::builder(policy_of(&s))
+        .introspection(&s.url("/oauth2/introspect"), &rs_id, &rs_secret)
+        .unwrap()
+        .cache_ttl(Duration::from_secs(1))
+        .build();
+    let app = api(layer);
+    let auth = format!("Bearer {token}");
+    let (status, body) = call(&app, "GET", "/account/x", &[("authorization", &auth)]).await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert_eq!(body["client_id"], id.as_str());
+    let (status, _) = call(&app, "PUT", "/products/1", &[("authorization", &auth)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let r = http()
+        .post(s.url("/oauth2/revoke"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, body) = call(&app, "GET", "/account/x", &[("authorization", &auth)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body:#}");
+}
