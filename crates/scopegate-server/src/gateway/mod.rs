@@ -14,6 +14,7 @@
 pub mod forward_auth;
 pub mod headers;
 pub mod identity;
+mod pool;
 pub mod proxy;
 
 use std::net::SocketAddr;

@@ -1,21 +1,19 @@
-//! Forwarding an allowed request: to `gateway.upstream` through a pooled
-//! HTTP/1.1 client with streaming bodies both ways, or to the built-in `echo`
+//! Forwarding an allowed request: to `gateway.upstream` through per-worker
+//! pools of keep-alive HTTP/1.1 connections with streaming bodies both ways, or to the built-in `echo`
 //! upstream. Failures answer 502 (cannot connect), 504 (no response in time)
 //! or 413 (body over the limit), each with a JSON body.
 
 use std::cell::Cell;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use scopegate_core::{GatewaySettings, Upstream as Target};
 
 use super::headers::remove_hop_by_hop;
+use super::pool::{Pool, SendError};
 
 /// Connection pools per worker thread: a pooled connection is driven by a
 /// task of the runtime that opened it, so sharing one pool between worker
@@ -32,11 +30,14 @@ pub fn set_worker(index: usize) {
     WORKER.with(|w| w.set(index + 1));
 }
 
-/// Where allowed requests go, with the clients that take them there.
+/// Where allowed requests go, with the connection pools that take them there.
 #[derive(Debug)]
 pub struct Upstream {
     target: Target,
-    pools: Box<[OnceLock<Client<HttpConnector, Body>>]>,
+    /// `host:port` and the `Host` header value of a URL upstream.
+    address: String,
+    host: Option<HeaderValue>,
+    pools: Box<[OnceLock<Arc<Pool>>]>,
     connect_timeout: Duration,
     response_timeout: Duration,
     max_body_bytes: u64,
@@ -44,8 +45,17 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(settings: &GatewaySettings) -> Self {
+        let authority = match &settings.upstream {
+            Target::Echo => None,
+            Target::Url(url) => url.parse::<Uri>().ok().and_then(|u| u.authority().cloned()),
+        };
         Self {
             target: settings.upstream.clone(),
+            address: authority
+                .as_ref()
+                .map(|a| format!("{}:{}", a.host(), a.port_u16().unwrap_or(80)))
+                .unwrap_or_default(),
+            host: authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
             pools: (0..POOLS).map(|_| OnceLock::new()).collect(),
             connect_timeout: settings.connect_timeout,
             response_timeout: settings.response_timeout,
@@ -53,19 +63,10 @@ impl Upstream {
         }
     }
 
-    /// This thread's pooled client.
-    fn client(&self) -> &Client<HttpConnector, Body> {
+    /// This thread's pool.
+    fn pool(&self) -> &Arc<Pool> {
         let slot = WORKER.with(Cell::get) % POOLS;
-        self.pools[slot].get_or_init(|| {
-            let mut connector = HttpConnector::new();
-            connector.set_connect_timeout(Some(self.connect_timeout));
-            connector.set_nodelay(true);
-            connector.enforce_http(false);
-            Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
-                .pool_max_idle_per_host(256)
-                .build(connector)
-        })
+        self.pools[slot].get_or_init(|| Pool::new(self.address.clone(), self.connect_timeout))
     }
 
     /// Sends `request` (headers already prepared) to the upstream with
@@ -93,7 +94,7 @@ impl Upstream {
             Target::Echo => return echo(request, path_and_query, self.max_body_bytes).await,
             Target::Url(base) => base,
         };
-        let Ok(uri) = format!("{base}{path_and_query}").parse::<Uri>() else {
+        let (Ok(uri), Some(host)) = (path_and_query.parse::<Uri>(), &self.host) else {
             return Err(Failure::Upstream(error(
                 StatusCode::BAD_GATEWAY,
                 "bad_gateway",
@@ -102,9 +103,10 @@ impl Upstream {
         };
         *request.uri_mut() = uri;
         *request.version_mut() = axum::http::Version::HTTP_11;
+        request.headers_mut().insert(header::HOST, host.clone());
         let max = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
         let request = request.map(|body| Body::new(Limited::new(body, max)));
-        match tokio::time::timeout(self.response_timeout, self.client().request(request)).await {
+        match tokio::time::timeout(self.response_timeout, self.pool().send(request)).await {
             Err(_) => Err(Failure::Upstream(error(
                 StatusCode::GATEWAY_TIMEOUT,
                 "gateway_timeout",
@@ -113,20 +115,19 @@ impl Upstream {
                     scopegate_core::duration::format_duration(self.response_timeout)
                 ),
             ))),
-            Ok(Err(e)) if is_length_limit(&e) => Err(Failure::TooLarge),
+            Ok(Err(SendError::Request(e))) if is_length_limit(&e) => Err(Failure::TooLarge),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, upstream = %base, "upstream request failed");
-                let what = if e.is_connect() {
-                    "cannot connect to the upstream"
-                } else {
-                    "the upstream closed the connection without a response"
+                let what = match e {
+                    SendError::Connect(_) => "cannot connect to the upstream",
+                    SendError::Request(_) => "the upstream closed the connection without a response",
                 };
                 Err(Failure::Upstream(error(StatusCode::BAD_GATEWAY, "bad_gateway", what)))
             }
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
                 remove_hop_by_hop(&mut parts.headers);
-                Ok(Response::from_parts(parts, Body::new(body)))
+                Ok(Response::from_parts(parts, body))
             }
         }
     }
@@ -138,7 +139,7 @@ enum Failure {
     Upstream(Response<Body>),
 }
 
-fn is_length_limit(e: &hyper_util::client::legacy::Error) -> bool {
+fn is_length_limit(e: &hyper::Error) -> bool {
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         if s.is::<http_body_util::LengthLimitError>() {

@@ -550,3 +550,53 @@ async fn the_policy_reloads_when_its_file_changes_and_an_invalid_one_is_not_take
         "{metrics}"
     );
 }
+
+/// An upstream that answers each connection's first request, claiming
+/// keep-alive, then closes it: what an upstream's idle timeout looks like to a
+/// pool. Returns its base URL and how many connections it accepted.
+async fn closing_upstream() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut read = 0;
+                while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf[read..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => read += n,
+                    }
+                }
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}",
+                    )
+                    .await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (base, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_the_upstream_closed_is_not_an_error() {
+    let (base, accepted) = closing_upstream().await;
+    let s = Server::start_edited("app-analytics", with_upstream(&base, ""));
+    let (_, _, token) = app_and_token(&s, "account:read").await;
+    let c = http();
+    for i in 0..6 {
+        let r = c.get(s.url("/account/x")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "request {i}");
+        assert_eq!(r.text().await.unwrap(), "{\"ok\":true}");
+        // Half the time at once, so that the close can race the next request.
+        if i % 2 == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 6, "one connection per request");
+}
