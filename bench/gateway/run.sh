@@ -12,6 +12,7 @@
 #
 # usage: bench/gateway/run.sh          (from the repository root; ~2.5 min)
 # env:   DURATION=10 WARMUP=3 CONNS=32 PEERS=../shared/peers PROFILE=1 (perf record on case d)
+#        THREADS=N (scopegate worker threads; default one per CPU)  RUST_LOG (default info: every decision logged)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
@@ -92,7 +93,7 @@ start() { # NAME PORT FORMAT -> sets ID SECRET TOKEN
   local app; app=$("$BIN" app create --config "$WORK/$1.toml" --name Bench --env production --scopes "account:read" --json)
   ID=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['client_id'])" "$app")
   SECRET=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['client_secret'])" "$app")
-  RUST_LOG=${RUST_LOG:-info} "$BIN" serve --config "$WORK/$1.toml" --listen "127.0.0.1:$2" > "$WORK/$1.log" 2>&1 &
+  RUST_LOG=${RUST_LOG:-info} "$BIN" serve --config "$WORK/$1.toml" --listen "127.0.0.1:$2" ${THREADS:+--threads "$THREADS"} > "$WORK/$1.log" 2>&1 &
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && break; sleep 0.1; done
   TOKEN=$(curl -s -u "$ID:$SECRET" -d grant_type=client_credentials "http://127.0.0.1:$2/oauth2/token" \
     | python3 -c "import json,sys;print(json.load(sys.stdin)['access_token'])")

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
-use scopegate_store::{ClientRecord, Store, StoreError, UserRecord};
+use scopegate_store::{ClientRecord, Store, StoreError, TokenRecord, UserRecord};
 
 /// Seconds an entry is trusted.
 pub const TTL: i64 = 5;
@@ -63,6 +63,13 @@ impl<V> RecordCache<V> {
         Ok(record)
     }
 
+    /// Forgets everything: this process revoked something.
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+    }
+
     /// Forgets one key: this process changed the record.
     pub fn forget(&self, key: &str) {
         if let Ok(mut entries) = self.entries.write() {
@@ -73,6 +80,11 @@ impl<V> RecordCache<V> {
 
 pub type ClientCache = RecordCache<ClientRecord>;
 pub type UserCache = RecordCache<UserRecord>;
+/// Tokens by hash, for introspection: a token revoked, rotated or used by this
+/// process is forgotten at once; by another process, seen within [`TTL`].
+pub type TokenCache = RecordCache<TokenRecord>;
+/// Revoked JWTs by `jti` and grant (`Some(())` = revoked), for introspection.
+pub type RevocationCache = RecordCache<()>;
 
 impl RecordCache<ClientRecord> {
     pub async fn get<S: Store>(
@@ -89,4 +101,32 @@ impl RecordCache<UserRecord> {
     pub async fn get<S: Store>(&self, store: &S, login: &str, now: i64) -> Result<Option<Arc<UserRecord>>, StoreError> {
         self.get_or_load(login, now, store.user(login)).await
     }
+}
+
+impl RecordCache<TokenRecord> {
+    pub async fn get<S: Store>(
+        &self,
+        store: &S,
+        hash: &[u8],
+        now: i64,
+    ) -> Result<Option<Arc<TokenRecord>>, StoreError> {
+        self.get_or_load(&hex(hash), now, store.token(hash)).await
+    }
+
+    pub fn forget_hash(&self, hash: &[u8]) {
+        self.forget(&hex(hash));
+    }
+}
+
+impl RecordCache<()> {
+    /// Whether the JWT `jti` or its grant `gid` is revoked.
+    pub async fn is_revoked<S: Store>(&self, store: &S, jti: &str, gid: &str, now: i64) -> Result<bool, StoreError> {
+        let key = format!("{jti} {gid}");
+        let load = async { Ok(store.is_revoked(jti, gid).await?.then_some(())) };
+        Ok(self.get_or_load(&key, now, load).await?.is_some())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

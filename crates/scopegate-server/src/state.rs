@@ -19,7 +19,7 @@ use crate::gateway::identity::IdentityCache;
 use crate::gateway::proxy::Upstream;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
-use crate::record_cache::{ClientCache, UserCache};
+use crate::record_cache::{ClientCache, RevocationCache, TokenCache, UserCache};
 use crate::verified::VerifiedTokens;
 use crate::writer::Writer;
 
@@ -71,6 +71,8 @@ pub struct AppState<S: Store> {
     pub writer: Writer,
     pub clients: ClientCache,
     pub users: UserCache,
+    pub tokens: TokenCache,
+    pub revocations: RevocationCache,
     pub verified: VerifiedTokens,
 }
 
@@ -93,6 +95,8 @@ impl<S: Store> Clone for AppState<S> {
             writer: self.writer.clone(),
             clients: self.clients.clone(),
             users: self.users.clone(),
+            tokens: self.tokens.clone(),
+            revocations: self.revocations.clone(),
             verified: self.verified.clone(),
         }
     }
@@ -111,6 +115,8 @@ impl<S: Store> AppState<S> {
             writer,
             clients: ClientCache::default(),
             users: UserCache::default(),
+            tokens: TokenCache::default(),
+            revocations: RevocationCache::default(),
             verified: VerifiedTokens::default(),
         }
     }
@@ -139,6 +145,8 @@ impl<S: Store> AppState<S> {
     /// Forgets every verified credential: a token or grant was revoked here.
     pub fn forget_credentials(&self) {
         self.live.load().identities.clear();
+        self.tokens.clear();
+        self.revocations.clear();
     }
 
     pub fn now(&self) -> i64 {

@@ -24,7 +24,7 @@ pub struct Args {
     /// Listen here instead of the policy's `listen` (e.g. 127.0.0.1:0 for any free port).
     #[arg(long, value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
-    /// Worker threads, each serving its own connections (default: one per CPU).
+    /// Worker threads, each serving its own connections (default: one per CPU but one).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
 }
@@ -35,10 +35,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
     let policy = Arc::new(load_or_report(&args.config)?);
-    let threads = args.threads.map_or_else(
-        || std::thread::available_parallelism().map_or(1, usize::from),
-        usize::from,
-    );
+    let threads = args.threads.map_or_else(default_workers, usize::from);
     // The control runtime owns the store, the writer, reload and signals; each
     // worker thread serves its own listener on its own runtime (below).
     tokio::runtime::Builder::new_current_thread()
@@ -59,6 +56,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             });
             Ok(ExitCode::SUCCESS)
         })
+}
+
+/// One worker per CPU but one: a worker owns its connections (no work
+/// stealing), so when it is preempted they all wait; leaving a CPU to the
+/// control thread, the store's threads and the log keeps tail latency low.
+/// On 2 CPUs this measured better in throughput and p99 than 2 workers.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| usize::from(n).saturating_sub(1).max(1))
 }
 
 /// One listening socket per worker, all on the same address (`SO_REUSEPORT`),

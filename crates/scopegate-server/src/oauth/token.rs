@@ -341,7 +341,9 @@ async fn refresh<S: Store>(
         &grant_scope,
         &life,
     )?;
-    if !state.store.rotate_refresh(&old.hash, &records).await? {
+    let rotated = state.store.rotate_refresh(&old.hash, &records).await?;
+    state.tokens.forget_hash(&old.hash);
+    if !rotated {
         state.store.revoke_family(&old.family).await?;
         state.forget_credentials();
         state.audit(

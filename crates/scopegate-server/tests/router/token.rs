@@ -357,3 +357,26 @@ async fn max_lifetime_caps_a_no_expiry_token() {
     let a = h.token(&c, &[("grant_type", "client_credentials")]).await;
     assert_eq!(a.ok()["expires_in"], 90 * 86_400);
 }
+
+#[tokio::test]
+async fn introspection_sees_a_revocation_here_at_once_and_elsewhere_within_five_seconds() {
+    use scopegate_store::Store;
+    let h = Harness::new().await;
+    let a = h.client("production", "account:read", "account:read", false).await;
+    let first = h.token(&a, &[("grant_type", "client_credentials")]).await;
+    let first = first.ok()["access_token"].as_str().unwrap().to_owned();
+    let second = h.token(&a, &[("grant_type", "client_credentials")]).await;
+    let second = second.ok()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&h, &a, &first).await["active"], true);
+    assert_eq!(introspect(&h, &a, &second).await["active"], true);
+    // Here: the revocation endpoint empties the cache.
+    h.post("/oauth2/revoke", Some(&a), &[("token", &first)], &[]).await;
+    assert_eq!(introspect(&h, &a, &first).await["active"], false);
+    // Elsewhere (another node, `scopegate token revoke`): within the cache's 5 s.
+    h.store
+        .revoke_token(&scopegate_server::secrets::hash(&second))
+        .await
+        .unwrap();
+    h.advance(5);
+    assert_eq!(introspect(&h, &a, &second).await["active"], false);
+}
