@@ -86,6 +86,9 @@ pub struct GatewaySettings {
     /// How long a verified credential is trusted before the store is asked
     /// again: the bound on a revocation made by another node or process.
     pub cache_ttl: Duration,
+    /// Speak HTTP/2 to the upstream with prior knowledge (h2c), one
+    /// multiplexed connection per worker, instead of pooled HTTP/1.1.
+    pub upstream_http2: bool,
 }
 
 impl GatewaySettings {
@@ -484,6 +487,9 @@ impl Compiler<'_> {
             max_header_bytes: usize::try_from(max_header_bytes).unwrap_or(usize::MAX),
             max_body_bytes,
             cache_ttl,
+            upstream_http2: raw
+                .and_then(|g| g.upstream_http2.as_ref())
+                .is_some_and(|b| *b.get_ref()),
         }
     }
 

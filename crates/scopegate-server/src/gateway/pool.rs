@@ -1,5 +1,6 @@
 //! Keep-alive HTTP/1.1 connections to the upstream, one pool per worker
-//! thread. A connection is checked out for one request and goes back when its
+//! thread (or, with `gateway.upstream_http2`, one multiplexed HTTP/2
+//! connection per worker). A connection is checked out for one request and goes back when its
 //! response body has been read to the end; a body dropped half-read closes
 //! it. A request that finds a pooled connection closed under it (the upstream
 //! timed it out) is retried once on a new connection, but only if none of it
@@ -16,7 +17,8 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::http2;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 /// Most idle connections kept per pool.
 const MAX_IDLE: usize = 256;
@@ -45,15 +47,55 @@ pub struct Pool {
     address: String,
     connect_timeout: Duration,
     idle: Mutex<Vec<SendRequest<Body>>>,
+    /// With `gateway.upstream_http2`: the one multiplexed connection.
+    http2: Option<Mutex<Option<http2::SendRequest<Body>>>>,
 }
 
 impl Pool {
-    pub fn new(address: String, connect_timeout: Duration) -> Arc<Self> {
+    pub fn new(address: String, connect_timeout: Duration, http2: bool) -> Arc<Self> {
         Arc::new(Self {
             address,
             connect_timeout,
             idle: Mutex::new(Vec::new()),
+            http2: http2.then(|| Mutex::new(None)),
         })
+    }
+
+    async fn tcp(&self) -> Result<TokioIo<tokio::net::TcpStream>, SendError> {
+        let stream = tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect(&self.address))
+            .await
+            .map_err(|_| SendError::Connect(std::io::ErrorKind::TimedOut.into()))?
+            .map_err(SendError::Connect)?;
+        stream.set_nodelay(true).map_err(SendError::Connect)?;
+        Ok(TokioIo::new(stream))
+    }
+
+    /// HTTP/2 with prior knowledge: every request of this worker shares one
+    /// connection; a closed one is replaced on the next request.
+    async fn send_http2(
+        &self,
+        shared: &Mutex<Option<http2::SendRequest<Body>>>,
+        request: Request<Body>,
+    ) -> Result<Response<Body>, SendError> {
+        let open = shared.lock().ok().and_then(|s| s.clone()).filter(|s| !s.is_closed());
+        let mut sender = match open {
+            Some(sender) => sender,
+            None => {
+                let (sender, connection) = http2::handshake(TokioExecutor::new(), self.tcp().await?)
+                    .await
+                    .map_err(SendError::Request)?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                if let Ok(mut slot) = shared.lock() {
+                    *slot = Some(sender.clone());
+                }
+                sender
+            }
+        };
+        sender.ready().await.map_err(SendError::Request)?;
+        let response = sender.send_request(request).await.map_err(SendError::Request)?;
+        Ok(response.map(Body::new))
     }
 
     /// An idle connection that is still open, ready for a request.
@@ -77,14 +119,7 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
-        let stream = tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect(&self.address))
-            .await
-            .map_err(|_| SendError::Connect(std::io::ErrorKind::TimedOut.into()))?
-            .map_err(SendError::Connect)?;
-        stream.set_nodelay(true).map_err(SendError::Connect)?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(SendError::Request)?;
+        let (sender, connection) = http1::handshake(self.tcp().await?).await.map_err(SendError::Request)?;
         // Driven on this worker's runtime, like everything else of the request.
         tokio::spawn(async move {
             let _ = connection.await;
@@ -92,9 +127,13 @@ impl Pool {
         Ok(sender)
     }
 
-    /// Sends `request` (origin-form URI, `Host` set) and returns the response,
+    /// Sends `request` (HTTP/1.1: origin-form URI and `Host`; HTTP/2: absolute
+    /// URI) and returns the response,
     /// whose body returns the connection to the pool once read to the end.
     pub async fn send(self: &Arc<Self>, request: Request<Body>) -> Result<Response<Body>, SendError> {
+        if let Some(shared) = &self.http2 {
+            return self.send_http2(shared, request).await;
+        }
         let (mut sender, reused) = match self.checkout().await {
             Some(sender) => (sender, true),
             None => (self.connect().await?, false),

@@ -41,6 +41,7 @@ pub struct Upstream {
     connect_timeout: Duration,
     response_timeout: Duration,
     max_body_bytes: u64,
+    http2: bool,
 }
 
 impl Upstream {
@@ -60,13 +61,14 @@ impl Upstream {
             connect_timeout: settings.connect_timeout,
             response_timeout: settings.response_timeout,
             max_body_bytes: settings.max_body_bytes,
+            http2: settings.upstream_http2,
         }
     }
 
     /// This thread's pool.
     fn pool(&self) -> &Arc<Pool> {
         let slot = WORKER.with(Cell::get) % POOLS;
-        self.pools[slot].get_or_init(|| Pool::new(self.address.clone(), self.connect_timeout))
+        self.pools[slot].get_or_init(|| Pool::new(self.address.clone(), self.connect_timeout, self.http2))
     }
 
     /// Sends `request` (headers already prepared) to the upstream with
@@ -94,7 +96,12 @@ impl Upstream {
             Target::Echo => return echo(request, path_and_query, self.max_body_bytes).await,
             Target::Url(base) => base,
         };
-        let (Ok(uri), Some(host)) = (path_and_query.parse::<Uri>(), &self.host) else {
+        let target = if self.http2 {
+            format!("{base}{path_and_query}")
+        } else {
+            path_and_query.to_owned()
+        };
+        let (Ok(uri), Some(host)) = (target.parse::<Uri>(), &self.host) else {
             return Err(Failure::Upstream(error(
                 StatusCode::BAD_GATEWAY,
                 "bad_gateway",
@@ -102,8 +109,14 @@ impl Upstream {
             )));
         };
         *request.uri_mut() = uri;
-        *request.version_mut() = axum::http::Version::HTTP_11;
-        request.headers_mut().insert(header::HOST, host.clone());
+        if self.http2 {
+            // HTTP/2 names the host in `:authority`, from the URI.
+            *request.version_mut() = axum::http::Version::HTTP_2;
+            request.headers_mut().remove(header::HOST);
+        } else {
+            *request.version_mut() = axum::http::Version::HTTP_11;
+            request.headers_mut().insert(header::HOST, host.clone());
+        }
         let max = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
         let request = request.map(|body| Body::new(Limited::new(body, max)));
         match tokio::time::timeout(self.response_timeout, self.pool().send(request)).await {

@@ -600,3 +600,28 @@ async fn a_pooled_connection_the_upstream_closed_is_not_an_error() {
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 6, "one connection per request");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_http2_speaks_h2c_to_the_upstream() {
+    let app = axum::Router::new().fallback(|request: axum::extract::Request| async move {
+        axum::Json(serde_json::json!({
+            "version": format!("{:?}", request.version()),
+            "uri": request.uri().to_string(),
+            "client": request.headers().get("x-scopegate-client-id").and_then(|v| v.to_str().ok()),
+        }))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let s = Server::start_edited("app-analytics", with_upstream(&base, "upstream_http2 = true"));
+    let (id, _, token) = app_and_token(&s, "account:read").await;
+    let c = http();
+    for _ in 0..3 {
+        let r = c.get(s.url("/account/x?y=1")).bearer_auth(&token).send().await.unwrap();
+        let (status, _, body) = json(r).await;
+        assert_eq!(status, StatusCode::OK, "{body:#}");
+        assert_eq!(body["version"], "HTTP/2.0");
+        assert!(body["uri"].as_str().unwrap().ends_with("/account/x?y=1"), "{body:#}");
+        assert_eq!(body["client"], id.as_str());
+    }
+}
