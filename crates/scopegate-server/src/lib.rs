@@ -31,6 +31,7 @@ mod pages;
 pub mod passwords;
 pub mod paths;
 mod record_cache;
+pub mod revocations;
 pub mod secrets;
 pub mod state;
 pub mod verified;

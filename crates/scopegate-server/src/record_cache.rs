@@ -83,8 +83,6 @@ pub type UserCache = RecordCache<UserRecord>;
 /// Tokens by hash, for introspection: a token revoked, rotated or used by this
 /// process is forgotten at once; by another process, seen within [`TTL`].
 pub type TokenCache = RecordCache<TokenRecord>;
-/// Revoked JWTs by `jti` and grant (`Some(())` = revoked), for introspection.
-pub type RevocationCache = RecordCache<()>;
 
 impl RecordCache<ClientRecord> {
     pub async fn get<S: Store>(
@@ -115,15 +113,6 @@ impl RecordCache<TokenRecord> {
 
     pub fn forget_hash(&self, hash: &[u8]) {
         self.forget(&hex(hash));
-    }
-}
-
-impl RecordCache<()> {
-    /// Whether the JWT `jti` or its grant `gid` is revoked.
-    pub async fn is_revoked<S: Store>(&self, store: &S, jti: &str, gid: &str, now: i64) -> Result<bool, StoreError> {
-        let key = format!("{jti} {gid}");
-        let load = async { Ok(store.is_revoked(jti, gid).await?.then_some(())) };
-        Ok(self.get_or_load(&key, now, load).await?.is_some())
     }
 }
 

@@ -19,7 +19,8 @@ use crate::gateway::identity::IdentityCache;
 use crate::gateway::proxy::Upstream;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
-use crate::record_cache::{ClientCache, RevocationCache, TokenCache, UserCache};
+use crate::record_cache::{ClientCache, TokenCache, UserCache};
+use crate::revocations::Revocations;
 use crate::verified::VerifiedTokens;
 use crate::writer::Writer;
 
@@ -72,7 +73,8 @@ pub struct AppState<S: Store> {
     pub clients: ClientCache,
     pub users: UserCache,
     pub tokens: TokenCache,
-    pub revocations: RevocationCache,
+    /// Revoked JWTs, in memory.
+    pub revocations: Revocations,
     pub verified: VerifiedTokens,
 }
 
@@ -106,6 +108,8 @@ impl<S: Store> AppState<S> {
     /// Builds the state and starts the writer tasks (needs a Tokio runtime).
     pub fn new(policy: Arc<Policy>, store: S, clock: Clock, keys: Arc<Keys>) -> Self {
         let writer = Writer::start(store.clone());
+        let revocations = Revocations::default();
+        revocations.spawn_refresh(store.clone(), Arc::clone(&clock));
         Self {
             live: Arc::new(ArcSwap::from_pointee(Generation::new(Arc::clone(&policy)))),
             policy,
@@ -116,7 +120,7 @@ impl<S: Store> AppState<S> {
             clients: ClientCache::default(),
             users: UserCache::default(),
             tokens: TokenCache::default(),
-            revocations: RevocationCache::default(),
+            revocations,
             verified: VerifiedTokens::default(),
         }
     }
@@ -146,7 +150,18 @@ impl<S: Store> AppState<S> {
     pub fn forget_credentials(&self) {
         self.live.load().identities.clear();
         self.tokens.clear();
-        self.revocations.clear();
+    }
+
+    /// This process revoked a grant (all its tokens, JWTs included).
+    pub fn revoked_grant(&self, family: &str) {
+        self.revocations.add(format!("gid:{family}"));
+        self.forget_credentials();
+    }
+
+    /// This process revoked one JWT.
+    pub fn revoked_jwt(&self, jti: &str) {
+        self.revocations.add(format!("jti:{jti}"));
+        self.forget_credentials();
     }
 
     pub fn now(&self) -> i64 {

@@ -80,6 +80,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn revoke_jti(&self, jti: &str, expires_at: Option<i64>) -> impl Future<Output = R<()>> + Send;
     /// Whether a stateless token with this `jti` and grant was revoked.
     fn is_revoked(&self, jti: &str, family: &str) -> impl Future<Output = R<bool>> + Send;
+    /// Every revocation still in force at `now`: `jti:<jti>` and `gid:<grant>`.
+    fn revocations(&self, now: i64) -> impl Future<Output = R<Vec<String>>> + Send;
 
     fn create_session(&self, session: &SessionRecord) -> impl Future<Output = R<()>> + Send;
     fn session(&self, hash: &[u8]) -> impl Future<Output = R<Option<SessionRecord>>> + Send;

@@ -351,6 +351,13 @@ macro_rules! impl_store {
                 Ok(hit.is_some())
             }
 
+            async fn revocations(&self, now: i64) -> R<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT id FROM revocations WHERE expires_at IS NULL OR expires_at > $1")
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             async fn create_session(&self, x: &SessionRecord) -> R<()> {
                 sqlx::query("INSERT INTO sessions (hash, login, created_at, expires_at) VALUES ($1, $2, $3, $4)")
                     .bind(&x.hash)

@@ -411,4 +411,12 @@ async fn stateless_tokens_are_revoked_by_jti_or_by_grant<S: Store>(s: S) {
         "revoking a grant reaches its stateless tokens"
     );
     assert!(!s.is_revoked("j2", "g2").await.unwrap());
+    let mut live = s.revocations(50).await.unwrap();
+    live.sort();
+    assert_eq!(live, ["gid:g1", "jti:j1"]);
+    assert_eq!(
+        s.revocations(100).await.unwrap(),
+        ["gid:g1"],
+        "a jti revocation ends with the token's expiry"
+    );
 }

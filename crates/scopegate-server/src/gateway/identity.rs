@@ -163,7 +163,7 @@ async fn jwt<S: Store>(state: &AppState<S>, policy: &Policy, token: &str, now: i
             "the token is not valid: bad signature, issuer or type, or expired",
         ));
     };
-    if state.store.is_revoked(&c.jti, &c.gid).await? {
+    if state.revocations.is_revoked(&state.store, &c.jti, &c.gid).await? {
         return Err(invalid("the token was revoked"));
     }
     Ok(Claimed {

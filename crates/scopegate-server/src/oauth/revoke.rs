@@ -30,7 +30,7 @@ async fn handle<S: Store>(state: &AppState<S>, headers: &HeaderMap, body: &[u8])
         if let Some(c) = state.keys.verify(token, &state.policy.settings.issuer, state.now()) {
             if c.client_id == client.client_id {
                 state.store.revoke_jti(&c.jti, Some(c.exp)).await?;
-                state.forget_credentials();
+                state.revoked_jwt(&c.jti);
                 state.audit(
                     "revoke",
                     Some(&client.client_id),
@@ -51,7 +51,7 @@ async fn handle<S: Store>(state: &AppState<S>, headers: &HeaderMap, body: &[u8])
     match t.kind {
         TokenKind::Refresh => {
             state.store.revoke_family(&t.family).await?;
-            state.forget_credentials();
+            state.revoked_grant(&t.family);
         }
         TokenKind::Access => {
             state.store.revoke_token(&hash).await?;

@@ -282,7 +282,7 @@ async fn refresh<S: Store>(
     let subject = old.subject.as_deref();
     if old.used {
         state.store.revoke_family(&old.family).await?;
-        state.forget_credentials();
+        state.revoked_grant(&old.family);
         let e = invalid_grant("this refresh token was already used; every token of its grant is now revoked");
         state.audit(
             "refresh_reuse",
@@ -345,7 +345,7 @@ async fn refresh<S: Store>(
     state.tokens.forget_hash(&old.hash);
     if !rotated {
         state.store.revoke_family(&old.family).await?;
-        state.forget_credentials();
+        state.revoked_grant(&old.family);
         state.audit(
             "refresh_reuse",
             Some(&client.client_id),
@@ -436,7 +436,7 @@ async fn authorization_code<S: Store>(
     }
     if !first_use {
         state.store.revoke_family(&code.family).await?;
-        state.forget_credentials();
+        state.revoked_grant(&code.family);
         state.audit(
             "code_replay",
             Some(&client.client_id),

@@ -458,3 +458,23 @@ async fn forward_auth_refuses_sources_that_disagree_or_are_missing() {
         .await;
     assert_eq!(bad_path.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_jwt_revoked_elsewhere_is_refused_after_the_revocation_list_reloads() {
+    let h = Harness::with_policy(&gateway_policy("[tokens]\nformat = \"jwt\"\n")).await;
+    let c = h.client("production", "account:read", "account:read", false).await;
+    let issued = h.token(&c, &[("grant_type", "client_credentials")]).await;
+    let t = issued.ok()["access_token"].as_str().unwrap().to_owned();
+    let claims = h.keys.verify(&t, "http://127.0.0.1:8080", T0).unwrap();
+    let auth = bearer(&t);
+    h.state.revocations.reload(&h.store, T0).await.unwrap();
+    assert_eq!(h.api("GET", "/account/x", &[("authorization", &auth)]).await.status, StatusCode::OK);
+    // Another process revokes the JWT in the shared store...
+    h.store.revoke_jti(&claims.jti, Some(claims.exp)).await.unwrap();
+    // ...and this one sees it at its next reload, once the cached identity expires.
+    h.state.revocations.reload(&h.store, T0).await.unwrap();
+    h.advance(5);
+    let a = h.api("GET", "/account/x", &[("authorization", &auth)]).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a.json["error_description"].as_str().unwrap().contains("revoked"));
+}

@@ -640,6 +640,9 @@ async fn explain_and_revoke_a_jwt_access_token() {
         "{}",
         crate::stdout(&o)
     );
+    // Revoked by another process: the server's in-memory revocation list
+    // reloads every 2 s.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
     let seen: serde_json::Value = introspect(&s, &id, &secret, &token).await;
     assert_eq!(seen, serde_json::json!({"active": false}));
 }

@@ -1,0 +1,70 @@
+//! Revoked JWT access tokens, held in memory so that checking a JWT costs no
+//! database round trip. The whole list of revocations still in force is
+//! reloaded every [`REFRESH`] (they are few: a `jti` revocation ends with its
+//! token's expiry), and a revocation made by this process is added at once.
+//! Until the first load, callers ask the store.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use scopegate_store::{Store, StoreError};
+
+/// The bound on seeing a revocation made by another process or node.
+pub const REFRESH: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Default)]
+struct Inner {
+    ids: RwLock<HashSet<String>>,
+    loaded: AtomicBool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Revocations {
+    inner: Arc<Inner>,
+}
+
+impl Revocations {
+    /// Replaces the list with the store's (keeping nothing it does not list:
+    /// a local addition is in the store too, since it was written first).
+    pub async fn reload<S: Store>(&self, store: &S, now: i64) -> Result<(), StoreError> {
+        let ids: HashSet<String> = store.revocations(now).await?.into_iter().collect();
+        if let Ok(mut current) = self.inner.ids.write() {
+            *current = ids;
+        }
+        self.inner.loaded.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Records a revocation this process just wrote to the store.
+    pub fn add(&self, id: String) {
+        if let Ok(mut ids) = self.inner.ids.write() {
+            ids.insert(id);
+        }
+    }
+
+    /// Whether the JWT `jti` of grant `gid` is revoked: from memory once
+    /// loaded, else from the store.
+    pub async fn is_revoked<S: Store>(&self, store: &S, jti: &str, gid: &str) -> Result<bool, StoreError> {
+        if self.inner.loaded.load(Ordering::Acquire) {
+            if let Ok(ids) = self.inner.ids.read() {
+                return Ok(ids.contains(&format!("jti:{jti}")) || ids.contains(&format!("gid:{gid}")));
+            }
+        }
+        store.is_revoked(jti, gid).await
+    }
+
+    /// Reloads every [`REFRESH`] until the process ends.
+    pub fn spawn_refresh<S: Store>(&self, store: S, clock: crate::state::Clock) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = this.reload(&store, clock()).await {
+                    tracing::warn!(error = %e, "cannot reload the revocation list; JWTs are checked against the last one");
+                }
+                tokio::time::sleep(REFRESH).await;
+            }
+        });
+    }
+}
