@@ -133,38 +133,38 @@ impl Refusal {
                     Requirement::AnyOf(set) => ("any_of", names(set)),
                     Requirement::None | Requirement::Client => ("any_of", Vec::new()),
                 };
-                Answer::json(
-                    403,
-                    Some(format!(
-                        "Bearer error=\"insufficient_scope\", scope=\"{}\"",
-                        listed.join(" ")
-                    )),
-                    serde_json::json!({
-                        "error": "insufficient_scope",
-                        "required": {key: listed},
-                        "granted": granted(held),
-                        "route": route.pattern.to_string(),
-                    }),
-                )
+                let mut body = serde_json::json!({
+                    "error": "insufficient_scope",
+                    "required": {key: listed},
+                    "granted": granted(held),
+                    "route": route.pattern.to_string(),
+                });
+                insufficient(&listed, &mut body)
             }
             Refusal::NarrowBeyondHeld { missing, held } => {
                 let listed = names(missing);
-                Answer::json(
-                    403,
-                    Some(format!(
-                        "Bearer error=\"insufficient_scope\", scope=\"{}\"",
-                        listed.join(" ")
-                    )),
-                    serde_json::json!({
-                        "error": "insufficient_scope",
-                        "error_description": "X-OAuth-Scope names scopes the credentials do not hold",
-                        "required": {"all_of": listed},
-                        "granted": granted(held),
-                    }),
-                )
+                let mut body = serde_json::json!({
+                    "error": "insufficient_scope",
+                    "error_description": "X-OAuth-Scope names scopes the credentials do not hold",
+                    "required": {"all_of": listed},
+                    "granted": granted(held),
+                });
+                insufficient(&listed, &mut body)
             }
         }
     }
+}
+
+/// A 403 `insufficient_scope` naming `scopes` in its challenge.
+fn insufficient(scopes: &[String], body: &mut serde_json::Value) -> Answer {
+    Answer::json(
+        403,
+        Some(format!(
+            "Bearer error=\"insufficient_scope\", scope=\"{}\"",
+            scopes.join(" ")
+        )),
+        body.take(),
+    )
 }
 
 /// A refusal as HTTP: what every front end sends.

@@ -72,6 +72,18 @@ async fn app_token(h: &Harness, client: &Client, scope: &str) -> String {
     .await
 }
 
+async fn user_token(h: &Harness, client: &Client, login: &str, scope: &str) -> String {
+    h.seed_access(Seed {
+        client,
+        subject: Some(login),
+        scope,
+        environment: "production",
+        granted_at: T0,
+        expires_at: Some(T0 + 3600),
+    })
+    .await
+}
+
 #[tokio::test]
 async fn allowed_request_reaches_the_echo_upstream_with_identity_headers() {
     let h = harness().await;
@@ -103,16 +115,7 @@ async fn user_tokens_carry_the_subject() {
     let h = harness().await;
     h.user("alice", &["Orders"]).await;
     let c = h.client("production", "read_orders", "read_orders", false).await;
-    let t = h
-        .seed_access(Seed {
-            client: &c,
-            subject: Some("alice"),
-            scope: "read_orders",
-            environment: "production",
-            granted_at: T0,
-            expires_at: Some(T0 + 3600),
-        })
-        .await;
+    let t = user_token(&h, &c, "alice", "read_orders").await;
     let a = h.api("GET", "/orders", &[("authorization", &bearer(&t))]).await;
     assert_eq!(a.ok()["headers"]["x-scopegate-subject"], "alice");
 }
@@ -122,16 +125,7 @@ async fn a_scope_whose_permission_the_user_lost_no_longer_counts() {
     let h = harness().await;
     h.user("alice", &["Orders", "OrderStatuses"]).await;
     let c = h.client("production", "orders", "orders", false).await;
-    let t = h
-        .seed_access(Seed {
-            client: &c,
-            subject: Some("alice"),
-            scope: "orders",
-            environment: "production",
-            granted_at: T0,
-            expires_at: Some(T0 + 3600),
-        })
-        .await;
+    let t = user_token(&h, &c, "alice", "orders").await;
     let auth = bearer(&t);
     assert_eq!(
         h.api("POST", "/orders", &[("authorization", &auth)]).await.status,
@@ -155,16 +149,7 @@ async fn a_disabled_user_s_tokens_are_invalid() {
     let h = harness().await;
     h.user("bob", &["Orders"]).await;
     let c = h.client("production", "read_orders", "read_orders", false).await;
-    let t = h
-        .seed_access(Seed {
-            client: &c,
-            subject: Some("bob"),
-            scope: "read_orders",
-            environment: "production",
-            granted_at: T0,
-            expires_at: Some(T0 + 3600),
-        })
-        .await;
+    let t = user_token(&h, &c, "bob", "read_orders").await;
     h.store.set_user_enabled("bob", false).await.unwrap();
     let a = h.api("GET", "/orders", &[("authorization", &bearer(&t))]).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
@@ -468,7 +453,10 @@ async fn a_jwt_revoked_elsewhere_is_refused_after_the_revocation_list_reloads() 
     let claims = h.keys.verify(&t, "http://127.0.0.1:8080", T0).unwrap();
     let auth = bearer(&t);
     h.state.revocations.reload(&h.store, T0).await.unwrap();
-    assert_eq!(h.api("GET", "/account/x", &[("authorization", &auth)]).await.status, StatusCode::OK);
+    assert_eq!(
+        h.api("GET", "/account/x", &[("authorization", &auth)]).await.status,
+        StatusCode::OK
+    );
     // Another process revokes the JWT in the shared store...
     h.store.revoke_jti(&claims.jti, Some(claims.exp)).await.unwrap();
     // ...and this one sees it at its next reload, once the cached identity expires.

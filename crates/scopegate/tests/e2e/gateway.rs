@@ -34,6 +34,11 @@ async fn json(r: reqwest::Response) -> (StatusCode, reqwest::header::HeaderMap, 
     (status, headers, body)
 }
 
+/// `GET path` with a bearer token, as status, headers and JSON body.
+async fn get_json(s: &Server, path: &str, token: &str) -> (StatusCode, reqwest::header::HeaderMap, serde_json::Value) {
+    json(http().get(s.url(path)).bearer_auth(token).send().await.unwrap()).await
+}
+
 /// Sends `head` as is (it must ask for `Connection: close`) and returns the status.
 async fn raw_status(base: &str, head: &[u8]) -> u16 {
     let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
@@ -334,30 +339,14 @@ async fn a_token_revoked_by_another_process_is_refused_within_the_cache_ttl() {
 async fn upstream_down_is_502_and_slow_is_504() {
     let s = Server::start_edited("app-analytics", with_upstream("http://127.0.0.1:9", ""));
     let (_, _, token) = app_and_token(&s, "account:read").await;
-    let (status, _, body) = json(
-        http()
-            .get(s.url("/account/x"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _, body) = get_json(&s, "/account/x", &token).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error"], "bad_gateway");
 
     let up = upstream().await;
     let s = Server::start_edited("app-analytics", with_upstream(&up.base, "response_timeout = \"1s\""));
     let (_, _, token) = app_and_token(&s, "account:read").await;
-    let (status, _, body) = json(
-        http()
-            .get(s.url("/account/slow"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _, body) = get_json(&s, "/account/slow", &token).await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(body["error"], "gateway_timeout");
 }
