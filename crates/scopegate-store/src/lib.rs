@@ -42,6 +42,8 @@ type R<T> = Result<T, StoreError>;
 pub trait Store: Clone + Send + Sync + 'static {
     /// Creates or upgrades the schema (idempotent).
     fn migrate(&self) -> impl Future<Output = R<()>> + Send;
+    /// How many batch commits may be in flight at once (see the server's writer).
+    fn parallel_commits(&self) -> usize;
 
     /// Registers an app with its first key set.
     fn create_app(
