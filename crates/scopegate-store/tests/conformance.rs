@@ -216,6 +216,22 @@ async fn many_tokens_are_stored_in_one_call<S: Store>(s: S) {
     s.commit_batch(&[t.clone()], &[e]).await.unwrap();
     assert_eq!(s.token(&[77; 32]).await.unwrap(), Some(t));
     assert_eq!(s.audit_log(1).await.unwrap()[0].detail, "batched");
+    let mut lone = token(78, TokenKind::Access, "batch", "c");
+    lone.hash = vec![78; 32];
+    s.commit_batch(&[lone.clone()], &[]).await.unwrap();
+    assert_eq!(s.token(&[78; 32]).await.unwrap(), Some(lone), "tokens without events");
+    // More rows than one statement takes: the same outcome.
+    let many: Vec<TokenRecord> = (0..300u32)
+        .map(|i| {
+            let mut t = token(79, TokenKind::Access, "many", "c");
+            t.hash = [vec![0xAB; 28], i.to_be_bytes().to_vec()].concat();
+            t
+        })
+        .collect();
+    s.commit_batch(&many, &[]).await.unwrap();
+    for t in [&many[0], &many[299]] {
+        assert_eq!(s.token(&t.hash).await.unwrap().as_ref(), Some(t));
+    }
 }
 
 async fn tokens_round_trip_by_hash<S: Store>(s: S) {
