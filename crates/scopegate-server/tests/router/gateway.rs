@@ -56,6 +56,11 @@ async fn harness() -> Harness {
     Harness::with_policy(&gateway_policy("")).await
 }
 
+/// A request carrying `auth` as its `Authorization` header.
+async fn with_token(h: &Harness, method: &str, path: &str, auth: &str) -> super::Answer {
+    h.api(method, path, &[("authorization", auth)]).await
+}
+
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
@@ -127,21 +132,15 @@ async fn a_scope_whose_permission_the_user_lost_no_longer_counts() {
     let c = h.client("production", "orders", "orders", false).await;
     let t = user_token(&h, &c, "alice", "orders").await;
     let auth = bearer(&t);
-    assert_eq!(
-        h.api("POST", "/orders", &[("authorization", &auth)]).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(with_token(&h, "POST", "/orders", &auth).await.status, StatusCode::OK);
     h.store.set_permissions("alice", &["Orders".into()]).await.unwrap();
     // Within the cache bound the old answer may stand; past it, it may not.
     h.advance(6);
-    let a = h.api("POST", "/orders", &[("authorization", &auth)]).await;
+    let a = with_token(&h, "POST", "/orders", &auth).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{:#}", a.json);
     assert_eq!(a.json["granted"], serde_json::json!(["read_orders"]));
     // `read_orders` needs only `Orders`, which alice still holds.
-    assert_eq!(
-        h.api("GET", "/orders", &[("authorization", &auth)]).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(with_token(&h, "GET", "/orders", &auth).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -174,18 +173,12 @@ async fn a_scope_past_its_max_lifetime_no_longer_counts() {
         })
         .await;
     let auth = bearer(&t);
-    assert_eq!(
-        h.api("GET", "/secrets", &[("authorization", &auth)]).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(with_token(&h, "GET", "/secrets", &auth).await.status, StatusCode::OK);
     h.advance(10);
-    let a = h.api("GET", "/secrets", &[("authorization", &auth)]).await;
+    let a = with_token(&h, "GET", "/secrets", &auth).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{:#}", a.json);
     assert_eq!(a.json["granted"], serde_json::json!(["account:read"]));
-    assert_eq!(
-        h.api("GET", "/account/x", &[("authorization", &auth)]).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(with_token(&h, "GET", "/account/x", &auth).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -249,13 +242,10 @@ async fn a_token_revoked_here_is_refused_at_once() {
     let c = h.client("production", "account:read", "account:read", false).await;
     let t = app_token(&h, &c, "account:read").await;
     let auth = bearer(&t);
-    assert_eq!(
-        h.api("GET", "/account/x", &[("authorization", &auth)]).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(with_token(&h, "GET", "/account/x", &auth).await.status, StatusCode::OK);
     let r = h.post("/oauth2/revoke", Some(&c), &[("token", &t)], &[]).await;
     assert_eq!(r.status, StatusCode::OK);
-    let a = h.api("GET", "/account/x", &[("authorization", &auth)]).await;
+    let a = with_token(&h, "GET", "/account/x", &auth).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED, "the cached identity was forgotten");
 }
 
@@ -265,10 +255,7 @@ async fn a_token_revoked_elsewhere_is_refused_within_the_cache_ttl() {
     let c = h.client("production", "account:read", "account:read", false).await;
     let t = app_token(&h, &c, "account:read").await;
     let auth = bearer(&t);
-    assert_eq!(
-        h.api("GET", "/account/x", &[("authorization", &auth)]).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(with_token(&h, "GET", "/account/x", &auth).await.status, StatusCode::OK);
     // Another process revokes it in the shared store.
     h.store
         .revoke_token(&scopegate_server::secrets::hash(&t))
@@ -276,7 +263,7 @@ async fn a_token_revoked_elsewhere_is_refused_within_the_cache_ttl() {
         .unwrap();
     h.advance(5);
     assert_eq!(
-        h.api("GET", "/account/x", &[("authorization", &auth)]).await.status,
+        with_token(&h, "GET", "/account/x", &auth).await.status,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -289,7 +276,7 @@ async fn jwt_access_tokens_are_verified_and_their_revocation_is_seen() {
     let t = issued.ok()["access_token"].as_str().unwrap().to_owned();
     assert_eq!(t.split('.').count(), 3);
     let auth = bearer(&t);
-    let a = h.api("GET", "/account/x", &[("authorization", &auth)]).await;
+    let a = with_token(&h, "GET", "/account/x", &auth).await;
     assert_eq!(a.ok()["headers"]["x-scopegate-scopes"], "account:read");
     // Flip one character in the middle of the signature.
     let at = t.len() - 20;
@@ -301,7 +288,7 @@ async fn jwt_access_tokens_are_verified_and_their_revocation_is_seen() {
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     h.post("/oauth2/revoke", Some(&c), &[("token", &t)], &[]).await;
     assert_eq!(
-        h.api("GET", "/account/x", &[("authorization", &auth)]).await.status,
+        with_token(&h, "GET", "/account/x", &auth).await.status,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -312,15 +299,12 @@ async fn a_reloaded_policy_applies_to_the_next_request() {
     let c = h.client("production", "account:read", "account:read", false).await;
     let auth = bearer(&app_token(&h, &c, "account:read").await);
     assert_eq!(
-        h.api("GET", "/reports", &[("authorization", &auth)]).await.status,
+        with_token(&h, "GET", "/reports", &auth).await.status,
         StatusCode::NOT_FOUND
     );
     let next = gateway_policy("[[route]]\nmatch = \"GET /reports\"\nany_of = [\"account:read\"]\n");
     h.state.install(Arc::new(Policy::compile("next.toml", &next).unwrap()));
-    assert_eq!(
-        h.api("GET", "/reports", &[("authorization", &auth)]).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(with_token(&h, "GET", "/reports", &auth).await.status, StatusCode::OK);
     let metrics = h.api("GET", "/metrics", &[]).await;
     assert_eq!(metrics.status, StatusCode::OK);
 }
@@ -330,9 +314,9 @@ async fn metrics_count_requests_per_route_and_outcome() {
     let h = harness().await;
     let c = h.client("production", "account:read", "account:read", false).await;
     let auth = bearer(&app_token(&h, &c, "account:read").await);
-    h.api("GET", "/account/x", &[("authorization", &auth)]).await;
-    h.api("GET", "/account/y", &[("authorization", &auth)]).await;
-    h.api("PUT", "/account/x", &[("authorization", &auth)]).await;
+    with_token(&h, "GET", "/account/x", &auth).await;
+    with_token(&h, "GET", "/account/y", &auth).await;
+    with_token(&h, "PUT", "/account/x", &auth).await;
     h.api("GET", "/nowhere", &[]).await;
     h.state.reload_refused();
     let response = tower::ServiceExt::oneshot(
@@ -392,13 +376,13 @@ async fn forward_auth_reads_nginx_traefik_and_envoy() {
         )
         .await;
     assert_eq!(traefik.status, StatusCode::FORBIDDEN);
-    let envoy = h.api("GET", "/authz/account/x", &[("authorization", &auth)]).await;
+    let envoy = with_token(&h, "GET", "/authz/account/x", &auth).await;
     assert_eq!(envoy.status, StatusCode::OK);
     assert_eq!(envoy.headers["x-scopegate-environment"], "production");
-    let envoy = h.api("PUT", "/authz/account/x", &[("authorization", &auth)]).await;
+    let envoy = with_token(&h, "PUT", "/authz/account/x", &auth).await;
     assert_eq!(envoy.status, StatusCode::FORBIDDEN);
     assert_eq!(
-        h.api("GET", "/authz/nowhere", &[("authorization", &auth)]).await.status,
+        with_token(&h, "GET", "/authz/nowhere", &auth).await.status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -453,16 +437,13 @@ async fn a_jwt_revoked_elsewhere_is_refused_after_the_revocation_list_reloads() 
     let claims = h.keys.verify(&t, "http://127.0.0.1:8080", T0).unwrap();
     let auth = bearer(&t);
     h.state.revocations.reload(&h.store, T0).await.unwrap();
-    assert_eq!(
-        h.api("GET", "/account/x", &[("authorization", &auth)]).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(with_token(&h, "GET", "/account/x", &auth).await.status, StatusCode::OK);
     // Another process revokes the JWT in the shared store...
     h.store.revoke_jti(&claims.jti, Some(claims.exp)).await.unwrap();
     // ...and this one sees it at its next reload, once the cached identity expires.
     h.state.revocations.reload(&h.store, T0).await.unwrap();
     h.advance(5);
-    let a = h.api("GET", "/account/x", &[("authorization", &auth)]).await;
+    let a = with_token(&h, "GET", "/account/x", &auth).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert!(a.json["error_description"].as_str().unwrap().contains("revoked"));
 }
