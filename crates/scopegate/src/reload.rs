@@ -44,10 +44,12 @@ fn stamp(path: &Path) -> Option<Stamp> {
 
 /// Watches `path` and reloads into `state` until the process ends.
 pub fn spawn<S: Store>(path: PathBuf, state: AppState<S>) {
+    // Registered before `spawn` returns, so a SIGHUP sent as soon as `serve`
+    // says it is listening reloads instead of ending the process.
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     tokio::spawn(async move {
         let mut last = stamp(&path);
-        #[cfg(unix)]
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         loop {
             #[cfg(unix)]
             let signalled = {

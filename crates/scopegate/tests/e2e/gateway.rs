@@ -614,3 +614,59 @@ async fn upstream_http2_speaks_h2c_to_the_upstream() {
         assert_eq!(body["client"], id.as_str());
     }
 }
+
+#[tokio::test]
+async fn sighup_reloads_the_policy() {
+    let dir = std::env::temp_dir().join(format!("scopegate-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = std::fs::read_to_string(crate::workspace_root().join("examples/app-analytics/scopegate.toml"))
+        .unwrap()
+        .replace("sqlite://scopegate.db", &format!("sqlite://{}/db", dir.display()));
+    let config = dir.join("scopegate.toml");
+    std::fs::write(&config, source).unwrap();
+    let log = dir.join("log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .args(["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info,scopegate::decision=warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut seen = false;
+    for _ in 0..50 {
+        if std::fs::read_to_string(&log).unwrap_or_default().contains("SIGHUP") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let metrics = http()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(seen, "no reload logged after SIGHUP:\n{log}");
+    assert!(
+        metrics.contains("scopegate_policy_reloads_total{result=\"ok\"} 1"),
+        "{metrics}"
+    );
+}
