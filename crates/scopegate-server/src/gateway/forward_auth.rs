@@ -72,7 +72,7 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
                 "allow",
                 started,
                 client_id,
-                None,
+                Some(pass.reason(&generation.policy)),
             );
             response
         }

@@ -26,7 +26,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use scopegate_core::enforce::{Credentials, NARROW_HEADER, Refusal, narrow_request, read_credentials};
 use scopegate_core::path::CanonicalTarget;
-use scopegate_core::{Caller, Decision, RouteId};
+use scopegate_core::{Allowance, Caller, Decision, RouteId};
 use scopegate_store::Store;
 
 use crate::state::{AppState, Generation};
@@ -41,6 +41,20 @@ pub struct Pass<'t> {
     pub identity: Option<Arc<Identity>>,
     /// The scopes header after `X-OAuth-Scope` narrowed them.
     pub narrowed_scopes: Option<HeaderValue>,
+    /// Why the core allowed it.
+    pub because: Allowance,
+}
+
+impl Pass<'_> {
+    /// The reason for the decision log: borrowed from the policy, no allocation.
+    pub fn reason<'p>(&self, policy: &'p scopegate_core::Policy) -> &'p str {
+        match self.because {
+            Allowance::Open => "open route",
+            Allowance::AnyClient => "any authenticated client",
+            Allowance::Holds(id) => policy.catalog.name(id),
+            Allowance::HoldsAll => "holds every scope listed",
+        }
+    }
 }
 
 /// A refused request, with its route when one matched (for metrics and logs).
@@ -77,12 +91,13 @@ pub async fn authorize<'t, S: Store>(
         .resolve(method, target)
         .map_err(|e| Denied::new(None, Refusal::BadPath(e)))?;
     let route = match policy.decide_route(resolved.route, Caller::Anonymous) {
-        Decision::Allow { route, .. } => {
+        Decision::Allow { route, because } => {
             return Ok(Pass {
                 route,
                 target: resolved.target,
                 identity: None,
                 narrowed_scopes: None,
+                because,
             });
         }
         Decision::Unauthenticated { route } | Decision::InsufficientScope { route } => route,
@@ -119,7 +134,7 @@ pub async fn authorize<'t, S: Store>(
     };
     let held = narrowed.as_ref().unwrap_or(&identity.held);
     match policy.decide_route(Some(route), Caller::Client(held)) {
-        Decision::Allow { route, .. } => {
+        Decision::Allow { route, because } => {
             let narrowed_scopes = narrowed.as_ref().and_then(|held| {
                 HeaderValue::from_str(&policy.catalog.display(&policy.catalog.normalize(held.set()))).ok()
             });
@@ -128,6 +143,7 @@ pub async fn authorize<'t, S: Store>(
                 target: resolved.target,
                 identity: Some(identity),
                 narrowed_scopes,
+                because,
             })
         }
         _ => Err(deny(
@@ -290,7 +306,7 @@ pub async fn gateway<S: Store>(State(state): State<AppState<S>>, mut request: Re
         outcome,
         started,
         client_id,
-        None,
+        Some(pass.reason(&generation.policy)),
     );
     response
 }

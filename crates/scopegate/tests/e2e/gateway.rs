@@ -615,58 +615,144 @@ async fn upstream_http2_speaks_h2c_to_the_upstream() {
     }
 }
 
+/// `scopegate serve` on app-analytics with its log (at `filter`) in a file.
+struct Logged {
+    child: std::process::Child,
+    base: String,
+    config: std::path::PathBuf,
+    log: std::path::PathBuf,
+    dir: std::path::PathBuf,
+}
+
+impl Logged {
+    fn start(name: &str, filter: &str) -> Logged {
+        let dir = std::env::temp_dir().join(format!("scopegate-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let source = std::fs::read_to_string(crate::workspace_root().join("examples/app-analytics/scopegate.toml"))
+            .unwrap()
+            .replace("sqlite://scopegate.db", &format!("sqlite://{}/db", dir.display()));
+        let config = dir.join("scopegate.toml");
+        std::fs::write(&config, source).unwrap();
+        let log = dir.join("log");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
+            .args(["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", filter)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap()
+            .to_owned();
+        Logged {
+            child,
+            base,
+            config,
+            log,
+            dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls the log for `needle` for up to 2.5 s.
+    async fn wait_for(&self, needle: &str) -> bool {
+        for _ in 0..50 {
+            if self.log().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[tokio::test]
 async fn sighup_reloads_the_policy() {
-    let dir = std::env::temp_dir().join(format!("scopegate-hup-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let source = std::fs::read_to_string(crate::workspace_root().join("examples/app-analytics/scopegate.toml"))
-        .unwrap()
-        .replace("sqlite://scopegate.db", &format!("sqlite://{}/db", dir.display()));
-    let config = dir.join("scopegate.toml");
-    std::fs::write(&config, source).unwrap();
-    let log = dir.join("log");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
-        .args(["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info,scopegate::decision=warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let s = Logged::start("hup", "info,scopegate::decision=warn");
     let status = std::process::Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
+        .args(["-HUP", &s.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let mut seen = false;
-    for _ in 0..50 {
-        if std::fs::read_to_string(&log).unwrap_or_default().contains("SIGHUP") {
-            seen = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(
+        s.wait_for("SIGHUP").await,
+        "no reload logged after SIGHUP:\n{}",
+        s.log()
+    );
     let metrics = http()
-        .get(format!("{base}/metrics"))
+        .get(format!("{}/metrics", s.base))
         .send()
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    let log = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(seen, "no reload logged after SIGHUP:\n{log}");
     assert!(
         metrics.contains("scopegate_policy_reloads_total{result=\"ok\"} 1"),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn every_decision_is_logged_with_its_route_and_reason_and_no_secret() {
+    let s = Logged::start("log", "warn,scopegate::decision=info");
+    let (id, secret) = {
+        let o = crate::scopegate(&[
+            "app",
+            "create",
+            "--config",
+            s.config.to_str().unwrap(),
+            "--json",
+            "--name",
+            "Log",
+            "--env",
+            "production",
+            "--scopes",
+            "account:read",
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (
+            v["client_id"].as_str().unwrap().to_owned(),
+            v["client_secret"].as_str().unwrap().to_owned(),
+        )
+    };
+    let c = http();
+    let allowed = c
+        .get(format!("{}/account/x?secret_query=1", s.base))
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    let denied = c
+        .put(format!("{}/products/1", s.base))
+        .basic_auth(&id, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    assert!(s.wait_for("insufficient_scope").await, "{}", s.log());
+    let log = s.log();
+    assert!(
+        log.contains("GET /account/*") && log.contains("account:read") && log.contains("allow"),
+        "{log}"
+    );
+    assert!(log.contains("PUT /products/{product_id}"), "{log}");
+    assert!(!log.contains(&secret), "a client secret reached the log");
+    assert!(!log.contains("secret_query"), "a query string reached the log");
 }
