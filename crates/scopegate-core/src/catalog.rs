@@ -194,6 +194,17 @@ impl Catalog {
         Ok(set)
     }
 
+    /// The scopes of a stored list that this catalog declares. A name it no
+    /// longer declares (the policy was reloaded without it) is skipped: such a
+    /// scope simply no longer counts.
+    pub fn known(&self, list: &str) -> ScopeSet {
+        let mut set = self.empty_set();
+        for id in crate::scope::split_scope_list(list).filter_map(|name| self.lookup(name)) {
+            set.insert(id);
+        }
+        set
+    }
+
     /// Closes `set` under implication.
     pub fn close(&self, set: &ScopeSet) -> Held {
         let mut held = self.empty_set();

@@ -13,7 +13,7 @@ use crate::path::PathError;
 use crate::policy::Policy;
 use crate::route::{Requirement, RouteId};
 use crate::scope::split_scope_list;
-use crate::scopeset::ScopeSet;
+use crate::scopeset::{ScopeId, ScopeSet};
 
 /// The realm of every `WWW-Authenticate` challenge.
 pub const REALM: &str = "scopegate";
@@ -287,6 +287,50 @@ pub fn narrow_request<'a>(
             missing: not_held.0,
             held: held.clone(),
         })
+}
+
+/// What a credential still holds at request time, and until when that answer stands.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct HeldNow {
+    /// Closed under implication.
+    pub held: Held,
+    /// Unix time from which the credential must be looked at again: the first
+    /// of its expiry, the next `max_lifetime` cap among what it holds, and
+    /// `now + ttl` (at least one second).
+    pub recheck_at: i64,
+}
+
+impl Policy {
+    /// The request-time rule of SPEC section 4: of the scopes `granted` (at
+    /// `granted_at`, when known), a credential holds those that `keep` accepts
+    /// (assignment, permissions) and whose `max_lifetime` has not passed; a
+    /// scope that implies a dropped one is dropped too.
+    pub fn held_now(
+        &self,
+        granted: &ScopeSet,
+        granted_at: Option<i64>,
+        expires_at: Option<i64>,
+        now: i64,
+        ttl: std::time::Duration,
+        keep: impl Fn(ScopeId) -> bool,
+    ) -> HeldNow {
+        let catalog = &self.catalog;
+        let cap = |id: ScopeId| {
+            let life = catalog.info(id).max_lifetime?;
+            Some(granted_at?.saturating_add(i64::try_from(life.as_secs()).unwrap_or(i64::MAX)))
+        };
+        let held = catalog.restrict(&catalog.close(granted), |id| {
+            keep(id) && cap(id).is_none_or(|at| now < at)
+        });
+        let ttl = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
+        let next_cap = held.set().iter().filter_map(cap).min();
+        let recheck_at = [expires_at, next_cap, Some(now.saturating_add(ttl))]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(i64::MAX);
+        HeldNow { held, recheck_at }
+    }
 }
 
 /// The headers a forward-auth call may carry the original request in.

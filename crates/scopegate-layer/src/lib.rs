@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
 use scopegate_core::enforce::{
-    CLIENT_ID_HEADER, Credentials, ENVIRONMENT_HEADER, NARROW_HEADER, Refusal, SCOPES_HEADER, SUBJECT_HEADER,
+    CLIENT_ID_HEADER, Credentials, ENVIRONMENT_HEADER, HeldNow, NARROW_HEADER, Refusal, SCOPES_HEADER, SUBJECT_HEADER,
     is_narrow_header, is_reserved_header, narrow_request, read_credentials,
 };
 use scopegate_core::{Caller, Decision, Held, Policy, ScopeSet};
@@ -334,28 +334,14 @@ impl Shared {
         if c.expires_at.is_some_and(|exp| exp <= now) {
             return Err(Refusal::InvalidToken("the token has expired".into()));
         }
-        let catalog = &policy.catalog;
-        let mut granted = catalog.empty_set();
-        for name in scopegate_core::scope::split_scope_list(&c.scope) {
-            if let Some(id) = catalog.lookup(name) {
-                granted.insert(id);
-            }
-        }
-        let cap = |id| {
-            let life = catalog.info(id).max_lifetime?;
-            Some(
-                c.granted_at?
-                    .saturating_add(i64::try_from(life.as_secs()).unwrap_or(i64::MAX)),
-            )
-        };
-        let held = catalog.restrict(&catalog.close(&granted), |id| cap(id).is_none_or(|at| now < at));
-        let ttl = i64::try_from(self.cache_ttl.as_secs().max(1)).unwrap_or(i64::MAX);
-        let next_cap = held.set().iter().filter_map(cap).min();
-        let valid_until = [c.expires_at, next_cap, Some(now.saturating_add(ttl))]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(i64::MAX);
+        let HeldNow { held, recheck_at } = policy.held_now(
+            &policy.catalog.known(&c.scope),
+            c.granted_at,
+            c.expires_at,
+            now,
+            self.cache_ttl,
+            |_| true,
+        );
         Ok(Checked {
             identity: Identity {
                 client_id: c.client_id,
@@ -364,7 +350,7 @@ impl Shared {
                 environment,
             },
             held,
-            valid_until,
+            valid_until: recheck_at,
         })
     }
 }

@@ -13,7 +13,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
 use axum::http::HeaderValue;
-use scopegate_core::enforce::{Credentials, Refusal};
+use scopegate_core::enforce::{Credentials, HeldNow, Refusal};
 use scopegate_core::{Held, Policy};
 use scopegate_store::{Store, StoreError, TokenKind};
 use sha2::{Digest, Sha256};
@@ -215,18 +215,6 @@ async fn basic<S: Store>(state: &AppState<S>, client_id: &str, secret: &str, now
     })
 }
 
-/// Scopes in a stored list that this policy still declares (a reload may
-/// have removed some: they simply no longer count).
-fn declared(policy: &Policy, list: &str) -> scopegate_core::ScopeSet {
-    let mut set = policy.catalog.empty_set();
-    for name in scopegate_core::scope::split_scope_list(list) {
-        if let Some(id) = policy.catalog.lookup(name) {
-            set.insert(id);
-        }
-    }
-    set
-}
-
 /// The request-time checks of SPEC section 4: the environment, the app still
 /// existing and assigned each scope, the user still enabled and holding each
 /// scope's `requires_permissions`, and each scope's `max_lifetime`.
@@ -254,29 +242,24 @@ async fn check_now<S: Store>(
         },
     };
     let catalog = &policy.catalog;
-    let assigned = catalog.close(&declared(policy, &client.scopes.join(" ")));
-    let granted = catalog.close(&declared(policy, &c.scope));
-    let capped_at = |id| {
-        catalog.info(id).max_lifetime.map(|life| {
-            c.granted_at
-                .saturating_add(i64::try_from(life.as_secs()).unwrap_or(i64::MAX))
-        })
-    };
-    let held = catalog.restrict(&granted, |id| {
-        let info = catalog.info(id);
-        assigned.contains(id)
-            && permissions
-                .as_ref()
-                .is_none_or(|user| info.requires_permissions.iter().all(|p| user.permissions.contains(p)))
-            && capped_at(id).is_none_or(|cap| now < cap)
-    });
-    let next_cap = held.set().iter().filter_map(capped_at).min();
-    let ttl = i64::try_from(policy.settings.gateway.cache_ttl.as_secs().max(1)).unwrap_or(i64::MAX);
-    let valid_until = [c.expires_at, next_cap, Some(now.saturating_add(ttl))]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(i64::MAX);
+    let assigned = catalog.close(&catalog.known(&client.scopes.join(" ")));
+    let HeldNow { held, recheck_at } = policy.held_now(
+        &catalog.known(&c.scope),
+        Some(c.granted_at),
+        c.expires_at,
+        now,
+        policy.settings.gateway.cache_ttl,
+        |id| {
+            assigned.contains(id)
+                && permissions.as_ref().is_none_or(|user| {
+                    catalog
+                        .info(id)
+                        .requires_permissions
+                        .iter()
+                        .all(|p| user.permissions.contains(p))
+                })
+        },
+    );
     let header =
         |s: &str| HeaderValue::from_str(s).map_err(|_| invalid("the credentials cannot be forwarded as a header"));
     Ok(Identity {
@@ -288,6 +271,6 @@ async fn check_now<S: Store>(
         subject: c.subject,
         environment: c.environment,
         held,
-        valid_until,
+        valid_until: recheck_at,
     })
 }
