@@ -397,7 +397,9 @@ fn prepare<B>(request: &mut Request<B>, canonical: &str, identity: Option<Identi
     request.extensions_mut().insert(identity);
 }
 
-fn refusal_response<B: From<String>>(policy: &Policy, refusal: &Refusal) -> Response<B> {
+/// A refusal as an HTTP response: status, `WWW-Authenticate`, JSON body,
+/// `Cache-Control: no-store`. The gateway answers with it too.
+pub fn refusal_response<B: From<String>>(policy: &Policy, refusal: &Refusal) -> Response<B> {
     let answer = refusal.answer(policy);
     let mut response = Response::new(B::from(answer.body));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::FORBIDDEN);

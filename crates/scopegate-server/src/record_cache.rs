@@ -4,8 +4,10 @@
 //! app deleted or a permission withdrawn by `scopegate app …` / `scopegate
 //! user …` (another process) takes effect within that time on every node.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::Hash;
 use std::sync::{Arc, RwLock};
 
 use scopegate_store::{ClientRecord, Store, StoreError, TokenRecord, UserRecord};
@@ -16,16 +18,16 @@ pub const TTL: i64 = 5;
 const MAX_ENTRIES: usize = 50_000;
 
 /// Each record with the (clock) time it was read.
-type Entries<V> = HashMap<String, (Option<Arc<V>>, i64)>;
+type Entries<K, V> = HashMap<K, (Option<Arc<V>>, i64)>;
 
 /// Records by key, absent ones included (so an unknown id costs one read per
 /// `TTL`, not one per request).
 #[derive(Debug)]
-pub struct RecordCache<V> {
-    entries: Arc<RwLock<Entries<V>>>,
+pub struct RecordCache<V, K = String> {
+    entries: Arc<RwLock<Entries<K, V>>>,
 }
 
-impl<V> Clone for RecordCache<V> {
+impl<V, K> Clone for RecordCache<V, K> {
     fn clone(&self) -> Self {
         Self {
             entries: Arc::clone(&self.entries),
@@ -33,7 +35,7 @@ impl<V> Clone for RecordCache<V> {
     }
 }
 
-impl<V> Default for RecordCache<V> {
+impl<V, K> Default for RecordCache<V, K> {
     fn default() -> Self {
         Self {
             entries: Arc::default(),
@@ -41,9 +43,11 @@ impl<V> Default for RecordCache<V> {
     }
 }
 
-impl<V> RecordCache<V> {
-    async fn get_or_load<F>(&self, key: &str, now: i64, load: F) -> Result<Option<Arc<V>>, StoreError>
+impl<V, K: Hash + Eq> RecordCache<V, K> {
+    async fn get_or_load<Q, F>(&self, key: &Q, now: i64, load: F) -> Result<Option<Arc<V>>, StoreError>
     where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
         F: Future<Output = Result<Option<V>, StoreError>>,
     {
         if let Ok(entries) = self.entries.read() {
@@ -71,7 +75,11 @@ impl<V> RecordCache<V> {
     }
 
     /// Forgets one key: this process changed the record.
-    pub fn forget(&self, key: &str) {
+    pub fn forget<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         if let Ok(mut entries) = self.entries.write() {
             entries.remove(key);
         }
@@ -82,7 +90,7 @@ pub type ClientCache = RecordCache<ClientRecord>;
 pub type UserCache = RecordCache<UserRecord>;
 /// Tokens by hash, for introspection: a token revoked, rotated or used by this
 /// process is forgotten at once; by another process, seen within [`TTL`].
-pub type TokenCache = RecordCache<TokenRecord>;
+pub type TokenCache = RecordCache<TokenRecord, Vec<u8>>;
 
 impl RecordCache<ClientRecord> {
     pub async fn get<S: Store>(
@@ -101,21 +109,17 @@ impl RecordCache<UserRecord> {
     }
 }
 
-impl RecordCache<TokenRecord> {
+impl RecordCache<TokenRecord, Vec<u8>> {
     pub async fn get<S: Store>(
         &self,
         store: &S,
         hash: &[u8],
         now: i64,
     ) -> Result<Option<Arc<TokenRecord>>, StoreError> {
-        self.get_or_load(&hex(hash), now, store.token(hash)).await
+        self.get_or_load(hash, now, store.token(hash)).await
     }
 
     pub fn forget_hash(&self, hash: &[u8]) {
-        self.forget(&hex(hash));
+        self.forget(hash);
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -14,9 +14,27 @@ use scopegate_store::{Store, StoreError};
 /// The bound on seeing a revocation made by another process or node.
 pub const REFRESH: Duration = Duration::from_secs(2);
 
+/// Revoked `jti`s and grants, apart, so that a lookup borrows the name.
+#[derive(Debug, Default)]
+struct Sets {
+    jtis: HashSet<String>,
+    grants: HashSet<String>,
+}
+
+impl Sets {
+    /// Files a store id (`jti:<jti>` or `gid:<grant>`).
+    fn add(&mut self, id: &str) {
+        if let Some(jti) = id.strip_prefix("jti:") {
+            self.jtis.insert(jti.to_owned());
+        } else if let Some(gid) = id.strip_prefix("gid:") {
+            self.grants.insert(gid.to_owned());
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    ids: RwLock<HashSet<String>>,
+    sets: RwLock<Sets>,
     loaded: AtomicBool,
 }
 
@@ -29,18 +47,21 @@ impl Revocations {
     /// Replaces the list with the store's (keeping nothing it does not list:
     /// a local addition is in the store too, since it was written first).
     pub async fn reload<S: Store>(&self, store: &S, now: i64) -> Result<(), StoreError> {
-        let ids: HashSet<String> = store.revocations(now).await?.into_iter().collect();
-        if let Ok(mut current) = self.inner.ids.write() {
-            *current = ids;
+        let mut sets = Sets::default();
+        for id in store.revocations(now).await? {
+            sets.add(&id);
+        }
+        if let Ok(mut current) = self.inner.sets.write() {
+            *current = sets;
         }
         self.inner.loaded.store(true, Ordering::Release);
         Ok(())
     }
 
-    /// Records a revocation this process just wrote to the store.
-    pub fn add(&self, id: String) {
-        if let Ok(mut ids) = self.inner.ids.write() {
-            ids.insert(id);
+    /// Records a revocation this process just wrote to the store (its store id).
+    pub fn add(&self, id: &str) {
+        if let Ok(mut sets) = self.inner.sets.write() {
+            sets.add(id);
         }
     }
 
@@ -48,8 +69,8 @@ impl Revocations {
     /// loaded, else from the store.
     pub async fn is_revoked<S: Store>(&self, store: &S, jti: &str, gid: &str) -> Result<bool, StoreError> {
         if self.inner.loaded.load(Ordering::Acquire) {
-            if let Ok(ids) = self.inner.ids.read() {
-                return Ok(ids.contains(&format!("jti:{jti}")) || ids.contains(&format!("gid:{gid}")));
+            if let Ok(sets) = self.inner.sets.read() {
+                return Ok(sets.jtis.contains(jti) || sets.grants.contains(gid));
             }
         }
         store.is_revoked(jti, gid).await

@@ -154,13 +154,13 @@ impl<S: Store> AppState<S> {
 
     /// This process revoked a grant (all its tokens, JWTs included).
     pub fn revoked_grant(&self, family: &str) {
-        self.revocations.add(format!("gid:{family}"));
+        self.revocations.add(&format!("gid:{family}"));
         self.forget_credentials();
     }
 
     /// This process revoked one JWT.
     pub fn revoked_jwt(&self, jti: &str) {
-        self.revocations.add(format!("jti:{jti}"));
+        self.revocations.add(&format!("jti:{jti}"));
         self.forget_credentials();
     }
 

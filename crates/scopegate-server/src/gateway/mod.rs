@@ -158,34 +158,21 @@ pub async fn authorize<'t, S: Store>(
 
 /// The HTTP answer to a refused request.
 pub fn refusal_response(generation: &Generation, denied: &Denied) -> Response<Body> {
-    let (status, challenge, body) = match &denied.why {
-        AuthError::Refused(refusal) => {
-            let answer = refusal.answer(&generation.policy);
-            (
-                StatusCode::from_u16(answer.status).unwrap_or(StatusCode::FORBIDDEN),
-                answer.www_authenticate,
-                answer.body,
-            )
+    match &denied.why {
+        // The same answer the tower layer gives.
+        AuthError::Refused(refusal) => scopegate_layer::refusal_response(&generation.policy, refusal),
+        AuthError::Store(_) => {
+            let mut response = proxy::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the credential store did not answer; try again",
+            );
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
         }
-        AuthError::Store(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-            serde_json::json!({
-                "error": "temporarily_unavailable",
-                "error_description": "the credential store did not answer; try again",
-            })
-            .to_string(),
-        ),
-    };
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(challenge) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        h.insert(header::WWW_AUTHENTICATE, challenge);
     }
-    response
 }
 
 /// Request line and headers, in bytes, as a limit sees them.
