@@ -417,15 +417,7 @@ async fn app_show_and_delete() {
     let o = crate::scopegate(&["app", "show", "--config", &config, &id]);
     assert_eq!(o.status.code(), Some(2));
     assert!(crate::stderr(&o).contains("no app has the client_id"));
-    let o = crate::scopegate(&[
-        "explain",
-        "--config",
-        &config,
-        "--token",
-        token["access_token"].as_str().unwrap(),
-        "GET",
-        "/account/x",
-    ]);
+    let o = explain_token(&config, token["access_token"].as_str().unwrap(), "GET", "/account/x");
     assert!(
         crate::stdout(&o).contains("the token is unknown"),
         "its tokens went with it: {}",
@@ -440,15 +432,7 @@ async fn explain_token_uses_the_tokens_scope_until_it_is_revoked() {
     let (id, secret) = s.app(&["--name", "R", "--env", "production", "--scopes", "account:write"]);
     let issued: serde_json::Value = cc_token(&s, &id, &secret).await.json().await.unwrap();
     let token = issued["access_token"].as_str().unwrap().to_owned();
-    let o = crate::scopegate(&[
-        "explain",
-        "--config",
-        &config,
-        "--token",
-        &token,
-        "GET",
-        "/account/settings",
-    ]);
+    let o = explain_token(&config, &token, "GET", "/account/settings");
     assert_eq!(o.status.code(), Some(0), "{}", crate::stdout(&o));
     let out = crate::stdout(&o);
     assert!(
@@ -461,15 +445,7 @@ async fn explain_token_uses_the_tokens_scope_until_it_is_revoked() {
     );
     let o = crate::scopegate(&["token", "revoke", "--config", &config, &token]);
     assert!(o.status.success(), "{}", crate::stderr(&o));
-    let o = crate::scopegate(&[
-        "explain",
-        "--config",
-        &config,
-        "--token",
-        &token,
-        "GET",
-        "/account/settings",
-    ]);
+    let o = explain_token(&config, &token, "GET", "/account/settings");
     assert_eq!(o.status.code(), Some(1));
     assert!(
         crate::stdout(&o).contains("deny (invalid_token, 401): the token was revoked"),
@@ -608,15 +584,7 @@ async fn explain_and_revoke_a_jwt_access_token() {
     let issued: serde_json::Value = cc_token(&s, &id, &secret).await.json().await.unwrap();
     let token = issued["access_token"].as_str().unwrap().to_owned();
     assert_eq!(token.split('.').count(), 3, "storefront issues JWTs");
-    let o = crate::scopegate(&[
-        "explain",
-        "--config",
-        &config,
-        "--token",
-        &token,
-        "GET",
-        "/api/v1/orders/7",
-    ]);
+    let o = explain_token(&config, &token, "GET", "/api/v1/orders/7");
     assert_eq!(o.status.code(), Some(0), "{}", crate::stdout(&o));
     assert!(
         crate::stdout(&o).contains("allow: holds read_orders (implied by orders)"),
@@ -625,15 +593,7 @@ async fn explain_and_revoke_a_jwt_access_token() {
     );
     let o = crate::scopegate(&["token", "revoke", "--config", &config, &token]);
     assert!(o.status.success(), "{}", crate::stderr(&o));
-    let o = crate::scopegate(&[
-        "explain",
-        "--config",
-        &config,
-        "--token",
-        &token,
-        "GET",
-        "/api/v1/orders/7",
-    ]);
+    let o = explain_token(&config, &token, "GET", "/api/v1/orders/7");
     assert_eq!(o.status.code(), Some(1));
     assert!(
         crate::stdout(&o).contains("the token was revoked"),
@@ -645,4 +605,9 @@ async fn explain_and_revoke_a_jwt_access_token() {
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
     let seen: serde_json::Value = introspect(&s, &id, &secret, &token).await;
     assert_eq!(seen, serde_json::json!({"active": false}));
+}
+
+/// `scopegate explain --token TOKEN METHOD PATH` against `config`.
+fn explain_token(config: &str, token: &str, method: &str, path: &str) -> std::process::Output {
+    crate::scopegate(&["explain", "--config", config, "--token", token, method, path])
 }
