@@ -6,6 +6,7 @@
 #
 # usage: bench/oauth/run.sh            (from the repository root; ~4 min)
 # env:   DURATION=10  PG=postgres://postgres@127.0.0.1:5432/scopegate_bench  PEERS=../shared/peers
+#        CASES="sqlite-opaque sqlite-jwt postgres-opaque postgres-jwt node"  (a subset runs only those)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
@@ -26,8 +27,12 @@ if pg_ready; then
 fi
 
 # case NAME DATABASE_URL FORMAT
+CASES=${CASES:-sqlite-opaque sqlite-jwt postgres-opaque postgres-jwt node}
+wanted() { [[ " $CASES " == *" $1 "* ]]; }
+
 case_run() {
   local name=$1 db=$2 format=$3 policy=$WORK/$1.toml
+  wanted "$name" || return 0
   sed -e "s|sqlite://scopegate.db|$db|" -e "s|^format *= *\"opaque\"|format = \"$format\"|" \
     "$ROOT/examples/app-analytics/scopegate.toml" > "$policy"
   local app; app=$("$BIN" app create --config "$policy" --name Bench --env production --scopes "account:read products:read" --json)
@@ -72,5 +77,6 @@ else
   echo "| postgres | skipped: no server at $PG | | | | |"
 fi
 # The reference, same machine, same run.
+wanted node || exit 0
 (cd "$PEERS" && CASES=node DURATION=$DURATION SKIP_INSTALL=${SKIP_INSTALL:-0} ./run.sh 2>/dev/null) \
   | grep -E '^\| oidcp' | awk -F'|' '{gsub(/ /, "", $2); printf "| node-oidc-provider %s | %s | %s | %s | | |\n", $2, $3, $4, $6}'
