@@ -9,10 +9,46 @@
 use scopegate_store::{AuditEvent, Store, TokenRecord};
 use std::sync::Arc;
 
+use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
 
 /// Most requests committed in one transaction.
 const MAX_BATCH: usize = 512;
+
+/// How long a batch of audit events alone (nobody waiting on it) gathers more
+/// before it is committed. A stateless JWT's issuance writes only its audit
+/// event; committing those one wake-up at a time took 40% of the process's CPU
+/// at 13k issuances/s. Events are queued fire-and-forget either way, so a crash
+/// loses at most this much more of the trail (the log line of each stays).
+const AUDIT_LINGER: Duration = Duration::from_millis(20);
+
+/// One batch: what to write and who waits for it.
+#[derive(Default)]
+struct Batch {
+    tokens: Vec<TokenRecord>,
+    events: Vec<AuditEvent>,
+    waiting: Vec<oneshot::Sender<bool>>,
+}
+
+impl Batch {
+    fn take(&mut self, buffer: &mut Vec<Message>) {
+        for message in buffer.drain(..) {
+            match message {
+                Message::Tokens { tokens, event, done } => {
+                    self.tokens.extend(tokens);
+                    self.events.push(event);
+                    self.waiting.push(done);
+                }
+                Message::Audit(e) => self.events.push(e),
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.events.len()
+    }
+}
 
 enum Message {
     Tokens {
@@ -45,19 +81,22 @@ impl Writer {
                 if rx.recv_many(&mut buffer, MAX_BATCH).await == 0 {
                     return;
                 }
-                let mut tokens = Vec::new();
-                let mut events = Vec::new();
-                let mut waiting = Vec::new();
-                for message in buffer.drain(..) {
-                    match message {
-                        Message::Tokens { tokens: t, event, done } => {
-                            tokens.extend(t);
-                            events.push(event);
-                            waiting.push(done);
-                        }
-                        Message::Audit(e) => events.push(e),
+                let mut batch = Batch::default();
+                batch.take(&mut buffer);
+                // Audit events alone can wait for company; anyone waiting on
+                // their tokens ends the wait at once.
+                let until = Instant::now() + AUDIT_LINGER;
+                while batch.waiting.is_empty() && batch.len() < MAX_BATCH {
+                    match tokio::time::timeout_at(until, rx.recv_many(&mut buffer, MAX_BATCH - batch.len())).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => batch.take(&mut buffer),
                     }
                 }
+                let Batch {
+                    tokens,
+                    events,
+                    waiting,
+                } = batch;
                 let store = store.clone();
                 tokio::spawn(async move {
                     let started = std::time::Instant::now();

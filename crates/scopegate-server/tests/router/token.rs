@@ -380,3 +380,44 @@ async fn introspection_sees_a_revocation_here_at_once_and_elsewhere_within_five_
     h.advance(5);
     assert_eq!(introspect(&h, &a, &second).await["active"], false);
 }
+
+/// The store's audit trail, newest first, once it holds at least `n` events
+/// (audit events alone are committed in batches, a few milliseconds late).
+async fn audit_trail(h: &Harness, n: usize) -> Vec<scopegate_store::AuditEvent> {
+    for _ in 0..200 {
+        let log = scopegate_store::Store::audit_log(&h.store, 100).await.unwrap();
+        if log.len() >= n {
+            return log;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the audit trail never reached {n} events");
+}
+
+#[tokio::test]
+async fn the_audit_trail_records_issuance_refusal_and_revocation() {
+    let h = Harness::jwt().await;
+    let c = h.client("production", "account:read", "account:read", false).await;
+    let token = h.token(&c, &[("grant_type", "client_credentials")]).await.ok()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.token(&c, &[("grant_type", "client_credentials"), ("scope", "admin")])
+        .await
+        .error("invalid_scope", "\"admin\"");
+    h.post("/oauth2/revoke", Some(&c), &[("token", &token)], &[]).await;
+    let log = audit_trail(&h, 3).await;
+    let events: Vec<&str> = log.iter().rev().map(|e| e.event.as_str()).collect();
+    assert_eq!(events, ["issue", "refuse", "revoke"], "{log:#?}");
+    assert!(log.iter().all(|e| e.client_id.as_deref() == Some(c.id.as_str())));
+    assert!(
+        log[1].detail.contains("admin"),
+        "the refusal says why: {:?}",
+        log[1].detail
+    );
+    assert!(
+        log.iter()
+            .all(|e| !e.detail.contains(&token) && !e.detail.contains(&c.secret)),
+        "no secret in the trail"
+    );
+}
