@@ -151,12 +151,15 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "1000");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .connect_with(options.clone())
+            .await?;
+        // SQLite has one writer at a time anyway: one connection for the
+        // batches keeps their cached statements in one place.
+        let batch_pool = SqlitePoolOptions::new()
+            .max_connections(1)
             .connect_with(options)
             .await?;
-        Ok(Self {
-            batch_pool: pool.clone(),
-            pool,
-        })
+        Ok(Self { pool, batch_pool })
     }
 }
 

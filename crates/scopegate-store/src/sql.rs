@@ -27,26 +27,35 @@ const TOKEN_COLUMNS: &str = "hash, kind, family, client_id, subject, grant_kind,
 const TOKEN_FIELDS: usize = 14;
 const AUDIT_FIELDS: usize = 5;
 
-/// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows of `fields`.
-fn multi_row(head: &str, fields: usize, rows: usize) -> String {
+/// `INSERT INTO table (columns) VALUES (…), (…)` for `rows` rows of `fields`,
+/// with `$N` placeholders if `numbered`, else anonymous `?` (SQLite): sqlx
+/// looks up the name of each named SQLite parameter, a linear scan, so binding
+/// 900 `$N` parameters was quadratic.
+fn multi_row(head: &str, fields: usize, rows: usize, numbered: bool) -> String {
     use std::fmt::Write;
-    let mut sql = String::with_capacity(head.len() + rows * fields * 6);
+    let mut sql = String::with_capacity(head.len() + rows * (fields * 6 + 2));
     sql.push_str(head);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..fields {
-            let _ = write!(sql, "{}${}", if c == 0 { "" } else { ", " }, r * fields + c + 1);
+            sql.push_str(if c == 0 { "" } else { ", " });
+            if numbered {
+                let _ = write!(sql, "${}", r * fields + c + 1);
+            } else {
+                sql.push('?');
+            }
         }
         sql.push(')');
     }
     sql
 }
 
-fn multi_row_insert(rows: usize) -> String {
+fn multi_row_insert(rows: usize, numbered: bool) -> String {
     multi_row(
         &format!("INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES "),
         TOKEN_FIELDS,
         rows,
+        numbered,
     )
 }
 
@@ -55,27 +64,21 @@ fn multi_row_audit(rows: usize) -> String {
         "INSERT INTO audit (at, event, client_id, subject, detail) VALUES ",
         AUDIT_FIELDS,
         rows,
+        false,
     )
 }
 
-/// Most rows per statement when rows are split into [`cached_shapes`].
-const ROWS_PER_CACHED_SHAPE: usize = 64;
+/// Most rows per SQLite batch statement.
+const ROWS_PER_STATEMENT: usize = 32;
 
-/// `rows` in chunks of 64, 32, 16, … 1 rows, largest first. Every statement
-/// shape is cached per connection, and a batch of any size uses at most
-/// seven shapes per table: sized exactly, 20 ms of audit events (hundreds of
+/// `rows` in statements of at most 32 rows. Every statement shape is cached
+/// on the one batch connection, so there are at most 32 shapes per table, each
+/// small: sized exactly without a cap, 20 ms of audit events (hundreds of
 /// rows, each size its own cached statement of up to 2,500 variables) grew the
-/// process by 30 MB.
-fn cached_shapes<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        if rows.is_empty() {
-            return None;
-        }
-        let n = ROWS_PER_CACHED_SHAPE.min(1 << rows.len().ilog2());
-        let (chunk, rest) = rows.split_at(n);
-        rows = rest;
-        Some(chunk)
-    })
+/// process by 30 MB. A typical batch (15 tokens) is one statement per table:
+/// every statement is a round trip to sqlx's SQLite thread.
+fn cached_shapes<T>(rows: &[T]) -> std::slice::Chunks<'_, T> {
+    rows.chunks(ROWS_PER_STATEMENT)
 }
 
 /// PostgreSQL: tokens and audit events of any number in one statement of one
@@ -93,7 +96,7 @@ impl SqliteStore {
     async fn write_batch(&self, tokens: &[TokenRecord], events: &[AuditEvent]) -> R<()> {
         let mut tx = self.batch_pool.begin().await?;
         for chunk in cached_shapes(tokens) {
-            let sql = multi_row_insert(chunk.len());
+            let sql = multi_row_insert(chunk.len(), false);
             Self::bind_tokens(sqlx::query(&sql), chunk).execute(&mut *tx).await?;
         }
         for chunk in cached_shapes(events) {
@@ -147,7 +150,7 @@ impl PgStore {
 }
 
 macro_rules! impl_store {
-    ($store:ty, $row:ty, $migrations:expr, $parallel_commits:expr) => {
+    ($store:ty, $row:ty, $migrations:expr, $parallel_commits:expr, $numbered:expr) => {
         impl $store {
             fn client_row(r: &$row) -> R<ClientRecord> {
                 Ok(ClientRecord {
@@ -392,7 +395,7 @@ macro_rules! impl_store {
                     return Ok(false);
                 }
                 if !new.is_empty() {
-                    let sql = multi_row_insert(new.len());
+                    let sql = multi_row_insert(new.len(), $numbered);
                     Self::bind_tokens(sqlx::query(&sql), new).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
@@ -646,6 +649,6 @@ macro_rules! impl_store {
 
 // SQLite takes one writer at a time; PostgreSQL overlaps commits (and groups
 // their WAL flushes), so batches are committed four at a time, each in one
-// statement.
-impl_store!(SqliteStore, sqlx::sqlite::SqliteRow, SQLITE, 1);
-impl_store!(PgStore, sqlx::postgres::PgRow, POSTGRES, 4);
+// statement. The last argument: `$N` placeholders (PostgreSQL) or `?` (SQLite).
+impl_store!(SqliteStore, sqlx::sqlite::SqliteRow, SQLITE, 1, false);
+impl_store!(PgStore, sqlx::postgres::PgRow, POSTGRES, 4, true);
