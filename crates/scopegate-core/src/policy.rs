@@ -413,12 +413,7 @@ impl Compiler<'_> {
                     matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.starts_with('/')
                 });
                 if !host_ok || v.contains(['?', '#']) {
-                    self.err(u.span(), format!("`gateway.upstream`: {v:?} must be \"echo\" or an http:// URL such as \"http://127.0.0.1:9000\""));
-                } else if v.starts_with("https://") {
-                    self.err(
-                        u.span(),
-                        format!("`gateway.upstream`: {v:?}: https:// upstreams are not supported yet; use http:// on a trusted network"),
-                    );
+                    self.err(u.span(), format!("`gateway.upstream`: {v:?} must be \"echo\" or an http:// or https:// URL such as \"http://127.0.0.1:9000\""));
                 }
                 Upstream::Url(v.trim_end_matches('/').to_owned())
             }

@@ -28,6 +28,7 @@
 
 pub mod jwt;
 mod remote;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -59,7 +60,7 @@ pub struct Identity {
 
 /// A bad URL given to the builder.
 #[derive(Debug, thiserror::Error)]
-#[error("{what}: {url:?} is not an http:// URL")]
+#[error("{what}: {url:?} is not an http:// or https:// URL")]
 pub struct BadUrl {
     what: &'static str,
     url: String,
@@ -69,9 +70,10 @@ pub struct BadUrl {
 #[derive(Debug)]
 pub struct Builder {
     policy: Policy,
-    jwks: Option<Jwks>,
-    introspection: Option<Introspection>,
+    jwks: Option<http::Uri>,
+    introspection: Option<(http::Uri, String, String)>,
     cache_ttl: Duration,
+    roots: Option<Arc<rustls::RootCertStore>>,
 }
 
 impl Builder {
@@ -79,7 +81,7 @@ impl Builder {
     /// `/oauth2/jwks`), fetched on first use and again when a token names a
     /// key it does not know (at most every few seconds).
     pub fn jwks(mut self, url: &str) -> Result<Self, BadUrl> {
-        self.jwks = Some(Jwks::new(parse_url("jwks", url)?));
+        self.jwks = Some(parse_url("jwks", url)?);
         Ok(self)
     }
 
@@ -87,11 +89,18 @@ impl Builder {
     /// introspection, authenticating as this confidential client. Answers are
     /// cached for `cache_ttl`: the bound on how late a revocation is seen.
     pub fn introspection(mut self, url: &str, client_id: &str, client_secret: &str) -> Result<Self, BadUrl> {
-        self.introspection = Some(Introspection::new(
+        self.introspection = Some((
             parse_url("introspection", url)?,
-            client_id,
-            client_secret,
+            client_id.to_owned(),
+            client_secret.to_owned(),
         ));
+        Ok(self)
+    }
+
+    /// Trust these CA certificates (PEM) for `https://` JWKS and introspection
+    /// URLs, instead of the system's roots (or `SSL_CERT_FILE`).
+    pub fn tls_roots_pem(mut self, pem: &[u8]) -> Result<Self, tls::TlsError> {
+        self.roots = Some(tls::roots_from_pem(pem)?);
         Ok(self)
     }
 
@@ -102,11 +111,14 @@ impl Builder {
     }
 
     pub fn build(self) -> ScopegateLayer {
+        let client = remote::client(self.roots);
         ScopegateLayer {
             shared: Arc::new(Shared {
                 policy: self.policy,
-                jwks: self.jwks,
-                introspection: self.introspection,
+                jwks: self.jwks.map(|url| Jwks::new(url, client.clone())),
+                introspection: self
+                    .introspection
+                    .map(|(url, id, secret)| Introspection::new(url, &id, &secret, client)),
                 cache_ttl: self.cache_ttl,
                 cache: RwLock::default(),
             }),
@@ -120,7 +132,7 @@ fn parse_url(what: &'static str, url: &str) -> Result<http::Uri, BadUrl> {
         url: url.to_owned(),
     };
     let uri: http::Uri = url.parse().map_err(|_| bad())?;
-    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
         return Err(bad());
     }
     Ok(uri)
@@ -140,6 +152,7 @@ impl ScopegateLayer {
             jwks: None,
             introspection: None,
             cache_ttl,
+            roots: None,
         }
     }
 }

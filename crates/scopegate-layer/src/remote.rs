@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::{Method, Request, header};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -30,14 +31,38 @@ pub enum RemoteError {
     Unavailable(String),
 }
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+type Inner = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-fn client() -> HttpClient {
-    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
+/// One client for the JWKS and introspection calls: `http://` as is,
+/// `https://` over TLS trusting the given roots (default: the system's).
+/// Without any trusted root, `https://` calls fail, and so do the checks that
+/// need them (fail closed).
+#[derive(Clone, Debug)]
+pub struct HttpClient(Option<Inner>);
+
+pub fn client(roots: Option<Arc<rustls::RootCertStore>>) -> HttpClient {
+    // hyper-rustls sets ALPN itself (and refuses a config that has it).
+    let alpn: &[&[u8]] = &[];
+    let config = crate::tls::client_config(roots, alpn).or_else(|e| {
+        tracing::error!(error = %e, "https:// calls to the authorization server will fail");
+        crate::tls::client_config(Some(Arc::new(rustls::RootCertStore::empty())), alpn)
+    });
+    HttpClient(config.ok().map(|config| {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Client::builder(TokioExecutor::new()).build(connector)
+    }))
 }
 
 async fn call(client: &HttpClient, request: Request<Full<Bytes>>) -> Result<serde_json::Value, RemoteError> {
     let unavailable = |e: &dyn std::fmt::Display| RemoteError::Unavailable(e.to_string());
+    let client = client
+        .0
+        .as_ref()
+        .ok_or_else(|| RemoteError::Unavailable("no HTTP client: TLS could not be set up".into()))?;
     let response = tokio::time::timeout(TIMEOUT, client.request(request))
         .await
         .map_err(|_| RemoteError::Unavailable("the authorization server did not answer in time".into()))?
@@ -67,10 +92,10 @@ pub struct Jwks {
 }
 
 impl Jwks {
-    pub fn new(url: http::Uri) -> Self {
+    pub fn new(url: http::Uri, client: HttpClient) -> Self {
         Self {
             url,
-            client: client(),
+            client,
             keys: RwLock::default(),
             fetched: tokio::sync::Mutex::new(None),
         }
@@ -118,10 +143,10 @@ pub struct Introspection {
 }
 
 impl Introspection {
-    pub fn new(url: http::Uri, client_id: &str, client_secret: &str) -> Self {
+    pub fn new(url: http::Uri, client_id: &str, client_secret: &str, client: HttpClient) -> Self {
         Self {
             url,
-            client: client(),
+            client,
             authorization: format!("Basic {}", STANDARD.encode(format!("{client_id}:{client_secret}"))),
         }
     }

@@ -4,7 +4,8 @@
 //! response body has been read to the end; a body dropped half-read closes
 //! it. A request that finds a pooled connection closed under it (the upstream
 //! timed it out) is retried once on a new connection, but only if none of it
-//! was sent.
+//! was sent. An `https://` upstream is reached over TLS (rustls; the
+//! system's roots or `SSL_CERT_FILE`), with ALPN `h2` or `http/1.1`.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,9 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::ServerName;
 
 /// Most idle connections kept per pool.
 const MAX_IDLE: usize = 256;
@@ -28,6 +32,8 @@ const MAX_IDLE: usize = 256;
 pub enum SendError {
     /// No connection could be opened.
     Connect(std::io::Error),
+    /// The TLS handshake failed (for example, an untrusted certificate).
+    Tls(std::io::Error),
     /// The connection failed while sending or waiting.
     Request(hyper::Error),
 }
@@ -36,6 +42,7 @@ impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SendError::Connect(e) => write!(f, "cannot connect: {e}"),
+            SendError::Tls(e) => write!(f, "TLS handshake failed: {e}"),
             SendError::Request(e) => write!(f, "{e}"),
         }
     }
@@ -46,28 +53,53 @@ pub struct Pool {
     /// `host:port` of the upstream.
     address: String,
     connect_timeout: Duration,
+    /// For an `https://` upstream: the connector and the name to verify.
+    tls: Option<Tls>,
     idle: Mutex<Vec<SendRequest<Body>>>,
     /// With `gateway.upstream_http2`: the one multiplexed connection.
     http2: Option<Mutex<Option<http2::SendRequest<Body>>>>,
 }
 
+/// How to speak TLS to one upstream.
+#[derive(Clone)]
+pub struct Tls {
+    pub connector: TlsConnector,
+    pub name: ServerName<'static>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
 impl Pool {
-    pub fn new(address: String, connect_timeout: Duration, http2: bool) -> Arc<Self> {
+    pub fn new(address: String, connect_timeout: Duration, http2: bool, tls: Option<Tls>) -> Arc<Self> {
         Arc::new(Self {
             address,
             connect_timeout,
+            tls,
             idle: Mutex::new(Vec::new()),
             http2: http2.then(|| Mutex::new(None)),
         })
     }
 
-    async fn tcp(&self) -> Result<TokioIo<tokio::net::TcpStream>, SendError> {
-        let stream = tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect(&self.address))
+    /// A connected socket, within the connect timeout.
+    async fn tcp(&self) -> Result<TcpStream, SendError> {
+        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(&self.address))
             .await
             .map_err(|_| SendError::Connect(std::io::ErrorKind::TimedOut.into()))?
             .map_err(SendError::Connect)?;
         stream.set_nodelay(true).map_err(SendError::Connect)?;
-        Ok(TokioIo::new(stream))
+        Ok(stream)
+    }
+
+    /// The TLS handshake on `tcp`, also within the connect timeout.
+    async fn tls(&self, tls: &Tls, tcp: TcpStream) -> Result<tokio_rustls::client::TlsStream<TcpStream>, SendError> {
+        tokio::time::timeout(self.connect_timeout, tls.connector.connect(tls.name.clone(), tcp))
+            .await
+            .map_err(|_| SendError::Tls(std::io::ErrorKind::TimedOut.into()))?
+            .map_err(SendError::Tls)
     }
 
     /// HTTP/2 with prior knowledge: every request of this worker shares one
@@ -81,12 +113,11 @@ impl Pool {
         let mut sender = match open {
             Some(sender) => sender,
             None => {
-                let (sender, connection) = http2::handshake(TokioExecutor::new(), self.tcp().await?)
-                    .await
-                    .map_err(SendError::Request)?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
+                let tcp = self.tcp().await?;
+                let sender = match &self.tls {
+                    None => handshake2(TokioIo::new(tcp)).await?,
+                    Some(tls) => handshake2(TokioIo::new(self.tls(tls, tcp).await?)).await?,
+                };
                 if let Ok(mut slot) = shared.lock() {
                     *slot = Some(sender.clone());
                 }
@@ -119,12 +150,11 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
-        let (sender, connection) = http1::handshake(self.tcp().await?).await.map_err(SendError::Request)?;
-        // Driven on this worker's runtime, like everything else of the request.
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(sender)
+        let tcp = self.tcp().await?;
+        match &self.tls {
+            None => handshake1(TokioIo::new(tcp)).await,
+            Some(tls) => handshake1(TokioIo::new(self.tls(tls, tcp).await?)).await,
+        }
     }
 
     /// Sends `request` (HTTP/1.1: origin-form URI and `Host`; HTTP/2: absolute
@@ -156,6 +186,33 @@ impl Pool {
             })
         }))
     }
+}
+
+/// An HTTP/1.1 connection on `io`, driven by a task of this worker's runtime,
+/// like everything else of the request.
+async fn handshake1<T>(io: T) -> Result<SendRequest<Body>, SendError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, connection) = http1::handshake(io).await.map_err(SendError::Request)?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// An HTTP/2 connection on `io` (prior knowledge, or ALPN `h2` over TLS).
+async fn handshake2<T>(io: T) -> Result<http2::SendRequest<Body>, SendError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, connection) = http2::handshake(TokioExecutor::new(), io)
+        .await
+        .map_err(SendError::Request)?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
 }
 
 /// A response body that hands its connection back when it has been read.

@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Limited};
 use scopegate_core::{GatewaySettings, Upstream as Target};
 
 use super::headers::remove_hop_by_hop;
-use super::pool::{Pool, SendError};
+use super::pool::{Pool, SendError, Tls};
 
 /// Connection pools per worker thread: a pooled connection is driven by a
 /// task of the runtime that opened it, so sharing one pool between worker
@@ -38,6 +38,8 @@ pub struct Upstream {
     address: String,
     host: Option<HeaderValue>,
     pools: Box<[OnceLock<Arc<Pool>>]>,
+    /// For an `https://` upstream, how to speak TLS to it, or why we cannot.
+    tls: Result<Option<Tls>, String>,
     connect_timeout: Duration,
     response_timeout: Duration,
     max_body_bytes: u64,
@@ -46,18 +48,28 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(settings: &GatewaySettings) -> Self {
-        let authority = match &settings.upstream {
+        let uri = match &settings.upstream {
             Target::Echo => None,
-            Target::Url(url) => url.parse::<Uri>().ok().and_then(|u| u.authority().cloned()),
+            Target::Url(url) => url.parse::<Uri>().ok(),
         };
+        let https = uri.as_ref().is_some_and(|u| u.scheme_str() == Some("https"));
+        let authority = uri.as_ref().and_then(|u| u.authority().cloned());
+        let tls = match &authority {
+            Some(a) if https => upstream_tls(a.host(), settings.upstream_http2).map(Some),
+            _ => Ok(None),
+        };
+        if let Err(e) = &tls {
+            tracing::error!(error = %e, "cannot speak TLS to the upstream; every allowed request will answer 502");
+        }
         Self {
             target: settings.upstream.clone(),
             address: authority
                 .as_ref()
-                .map(|a| format!("{}:{}", a.host(), a.port_u16().unwrap_or(80)))
+                .map(|a| format!("{}:{}", a.host(), a.port_u16().unwrap_or(if https { 443 } else { 80 })))
                 .unwrap_or_default(),
             host: authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
             pools: (0..POOLS).map(|_| OnceLock::new()).collect(),
+            tls,
             connect_timeout: settings.connect_timeout,
             response_timeout: settings.response_timeout,
             max_body_bytes: settings.max_body_bytes,
@@ -68,7 +80,10 @@ impl Upstream {
     /// This thread's pool.
     fn pool(&self) -> &Arc<Pool> {
         let slot = WORKER.with(Cell::get) % POOLS;
-        self.pools[slot].get_or_init(|| Pool::new(self.address.clone(), self.connect_timeout, self.http2))
+        self.pools[slot].get_or_init(|| {
+            let tls = self.tls.as_ref().ok().cloned().flatten();
+            Pool::new(self.address.clone(), self.connect_timeout, self.http2, tls)
+        })
     }
 
     /// Sends `request` (headers already prepared) to the upstream with
@@ -101,6 +116,14 @@ impl Upstream {
         } else {
             path_and_query.to_owned()
         };
+        if let Err(e) = &self.tls {
+            tracing::warn!(error = %e, upstream = %base, "no TLS to the upstream");
+            return Err(Failure::Upstream(error(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "scopegate cannot verify the upstream's TLS certificate (no trusted roots)",
+            )));
+        }
         let (Ok(uri), Some(host)) = (target.parse::<Uri>(), &self.host) else {
             return Err(Failure::Upstream(error(
                 StatusCode::BAD_GATEWAY,
@@ -133,6 +156,7 @@ impl Upstream {
                 tracing::warn!(error = %e, upstream = %base, "upstream request failed");
                 let what = match e {
                     SendError::Connect(_) => "cannot connect to the upstream",
+                    SendError::Tls(_) => "the TLS handshake with the upstream failed",
                     SendError::Request(_) => "the upstream closed the connection without a response",
                 };
                 Err(Failure::Upstream(error(StatusCode::BAD_GATEWAY, "bad_gateway", what)))
@@ -144,6 +168,19 @@ impl Upstream {
             }
         }
     }
+}
+
+/// TLS to `host` (a DNS name or an IP address), offering `h2` or `http/1.1`.
+fn upstream_tls(host: &str, http2: bool) -> Result<Tls, String> {
+    let alpn: &[&[u8]] = if http2 { &[b"h2"] } else { &[b"http/1.1"] };
+    let config = scopegate_layer::tls::client_config(None, alpn).map_err(|e| e.to_string())?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("{host:?} is not a name TLS can verify: {e}"))?;
+    Ok(Tls {
+        connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        name,
+    })
 }
 
 enum Failure {

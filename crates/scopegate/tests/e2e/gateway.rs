@@ -756,3 +756,168 @@ async fn every_decision_is_logged_with_its_route_and_reason_and_no_secret() {
     assert!(!log.contains(&secret), "a client secret reached the log");
     assert!(!log.contains("secret_query"), "a query string reached the log");
 }
+
+/// A certificate authority made for one test, and a server certificate it
+/// signed for `localhost` and 127.0.0.1: (CA PEM, server chain, server key).
+fn test_pki() -> (
+    String,
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "scopegate test CA");
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    (ca.pem(), cert.der().clone(), key)
+}
+
+/// axum over TLS: the handshake happens in `accept`.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// `app` served over TLS on 127.0.0.1, offering ALPN `h2` or `http/1.1`,
+/// with a certificate from a fresh CA; (port, the CA's PEM).
+pub async fn tls_server(app: axum::Router, h2: bool) -> (u16, String) {
+    let (ca, cert, key) = test_pki();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    config.alpn_protocols = vec![if h2 { b"h2".to_vec() } else { b"http/1.1".to_vec() }];
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let listener = TlsListener {
+        tcp,
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (port, ca)
+}
+
+/// An HTTPS upstream answering what it saw; (port, CA PEM, hits).
+async fn tls_upstream(h2: bool) -> (u16, String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let counter = Arc::clone(&counter);
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let client = request
+                .headers()
+                .get("x-scopegate-client-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let uri = request.uri();
+            let target = uri.path_and_query().map_or(String::new(), ToString::to_string);
+            axum::Json(
+                serde_json::json!({"uri": target, "client": client, "version": format!("{:?}", request.version())}),
+            )
+        }
+    });
+    let (port, ca) = tls_server(app, h2).await;
+    (port, ca, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_upstream_is_reached_over_tls_verified_against_the_trusted_roots() {
+    let (port, ca, hits) = tls_upstream(false).await;
+    let dir = std::env::temp_dir().join(format!("scopegate-tls-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    for base in [format!("https://localhost:{port}"), format!("https://127.0.0.1:{port}")] {
+        let s = Server::start_with_env(
+            "app-analytics",
+            with_upstream(&base, ""),
+            &[("SSL_CERT_FILE", ca_file.to_str().unwrap())],
+        );
+        let (id, _, token) = app_and_token(&s, "account:read").await;
+        for _ in 0..2 {
+            let (status, _, body) = get_json(&s, "/account/x?y=1", &token).await;
+            assert_eq!(status, StatusCode::OK, "{base}: {body:#}");
+            assert_eq!(body["uri"], "/account/x?y=1");
+            assert_eq!(body["client"], id.as_str());
+            assert_eq!(body["version"], "HTTP/1.1");
+        }
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_upstream_with_an_untrusted_certificate_is_502_and_never_sent_the_request() {
+    let (port, _, hits) = tls_upstream(false).await;
+    // Trust only another CA: the upstream's certificate must not be accepted.
+    let (other_ca, _, _) = test_pki();
+    let dir = std::env::temp_dir().join(format!("scopegate-tls-untrusted-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("other-ca.pem");
+    std::fs::write(&ca_file, other_ca).unwrap();
+    let s = Server::start_with_env(
+        "app-analytics",
+        with_upstream(&format!("https://localhost:{port}"), ""),
+        &[("SSL_CERT_FILE", ca_file.to_str().unwrap())],
+    );
+    let (_, _, token) = app_and_token(&s, "account:read").await;
+    let (status, _, body) = get_json(&s, "/account/x", &token).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body:#}");
+    assert_eq!(body["error"], "bad_gateway");
+    assert_eq!(body["error_description"], "the TLS handshake with the upstream failed");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_http2_over_tls_negotiates_h2_by_alpn() {
+    let (port, ca, hits) = tls_upstream(true).await;
+    let dir = std::env::temp_dir().join(format!("scopegate-tls-h2-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let s = Server::start_with_env(
+        "app-analytics",
+        with_upstream(&format!("https://localhost:{port}"), "upstream_http2 = true"),
+        &[("SSL_CERT_FILE", ca_file.to_str().unwrap())],
+    );
+    let (id, _, token) = app_and_token(&s, "account:read").await;
+    for _ in 0..3 {
+        let (status, _, body) = get_json(&s, "/account/x?y=1", &token).await;
+        assert_eq!(status, StatusCode::OK, "{body:#}");
+        assert_eq!(body["version"], "HTTP/2.0");
+        assert_eq!(body["uri"], "/account/x?y=1");
+        assert_eq!(body["client"], id.as_str());
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -158,3 +158,47 @@ async fn the_layer_introspects_opaque_tokens_and_sees_a_revocation_within_its_ca
     let (status, body) = call(&app, "GET", "/account/x", &[("authorization", &auth)]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_fetches_the_jwks_over_tls_from_a_trusted_server_only() {
+    let s = Server::start_edited("app-analytics", |p| {
+        p.replace("format      = \"opaque\"", "format      = \"jwt\"")
+    });
+    let (id, _, token) = app_and_token(&s, "account:read").await;
+    // The same JWK Set, served over TLS.
+    let jwks: serde_json::Value = http()
+        .get(s.url("/oauth2/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let served = axum::Router::new().route("/jwks", get(move || async move { axum::Json(jwks) }));
+    let (port, ca) = crate::gateway::tls_server(served, false).await;
+    let url = format!("https://localhost:{port}/jwks");
+    let auth = format!("Bearer {token}");
+
+    let trusting = api(ScopegateLayer::builder(policy_of(&s))
+        .jwks(&url)
+        .unwrap()
+        .tls_roots_pem(ca.as_bytes())
+        .unwrap()
+        .build());
+    let (status, body) = call(&trusting, "GET", "/account/x", &[("authorization", &auth)]).await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert_eq!(body["client_id"], id.as_str());
+
+    // The system's roots do not include the test CA: the key set cannot be
+    // fetched, and the token is refused (fail closed).
+    let untrusting = api(ScopegateLayer::builder(policy_of(&s)).jwks(&url).unwrap().build());
+    let (status, body) = call(&untrusting, "GET", "/account/x", &[("authorization", &auth)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body:#}");
+    assert_eq!(body["error"], "invalid_token");
+
+    assert!(
+        ScopegateLayer::builder(policy_of(&s))
+            .tls_roots_pem(b"not a certificate")
+            .is_err()
+    );
+}

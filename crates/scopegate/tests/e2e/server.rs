@@ -14,6 +14,7 @@ pub struct Server {
     pub base: String,
     pub config: PathBuf,
     dir: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl Drop for Server {
@@ -32,6 +33,11 @@ impl Server {
 
     /// Like [`Server::start`], with the policy passed through `edit` first.
     pub fn start_edited(example: &str, edit: impl FnOnce(String) -> String) -> Server {
+        Server::start_with_env(example, edit, &[])
+    }
+
+    /// Like [`Server::start_edited`], with these environment variables set.
+    pub fn start_with_env(example: &str, edit: impl FnOnce(String) -> String, env: &[(&str, &str)]) -> Server {
         let dir = std::env::temp_dir().join(format!("scopegate-e2e-{}-{}", std::process::id(), rand_suffix()));
         std::fs::create_dir_all(&dir).unwrap();
         let source =
@@ -40,12 +46,14 @@ impl Server {
         let db = format!("sqlite://{}/scopegate.db", dir.display());
         let config = dir.join("scopegate.toml");
         std::fs::write(&config, edit(source.replace("sqlite://scopegate.db", &db))).unwrap();
-        let (child, base) = spawn(&config);
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let (child, base) = spawn(&config, &env);
         Server {
             child,
             base,
             config,
             dir,
+            env,
         }
     }
 
@@ -53,7 +61,7 @@ impl Server {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, base) = spawn(&self.config);
+        let (child, base) = spawn(&self.config, &self.env);
         self.child = child;
         self.base = base;
     }
@@ -76,10 +84,11 @@ impl Server {
     }
 }
 
-fn spawn(config: &std::path::Path) -> (Child, String) {
+fn spawn(config: &std::path::Path, env: &[(String, String)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
         .args(["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
