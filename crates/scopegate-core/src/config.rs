@@ -28,6 +28,7 @@ pub(crate) struct RawPolicy {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTokens {
     pub format: Option<Spanned<String>>,
+    pub algorithm: Option<Spanned<String>>,
     pub access_ttl: Option<Spanned<String>>,
     pub refresh_ttl: Option<Spanned<String>>,
 }

@@ -54,9 +54,29 @@ pub enum TokenFormat {
     Jwt,
 }
 
+/// What signs JWT access tokens (`tokens.algorithm`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SigningAlgorithm {
+    /// Ed25519, the default: small, fast, deterministic signatures.
+    EdDSA,
+    /// ECDSA on P-256 with SHA-256, for verifiers without Ed25519.
+    ES256,
+}
+
+impl SigningAlgorithm {
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlgorithm::EdDSA => "EdDSA",
+            SigningAlgorithm::ES256 => "ES256",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct TokenSettings {
     pub format: TokenFormat,
+    pub algorithm: SigningAlgorithm,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
 }
@@ -386,6 +406,20 @@ impl Compiler<'_> {
                 }
             },
         };
+        let algorithm = match raw.and_then(|t| t.algorithm.as_ref()) {
+            None => SigningAlgorithm::EdDSA,
+            Some(a) => match a.get_ref().as_str() {
+                "EdDSA" => SigningAlgorithm::EdDSA,
+                "ES256" => SigningAlgorithm::ES256,
+                other => {
+                    self.err(
+                        a.span(),
+                        format!("`tokens.algorithm`: {other:?} is not a signing algorithm; use \"EdDSA\" or \"ES256\""),
+                    );
+                    SigningAlgorithm::EdDSA
+                }
+            },
+        };
         let access_ttl = self.duration(
             "tokens.access_ttl",
             raw.and_then(|t| t.access_ttl.as_ref()),
@@ -398,6 +432,7 @@ impl Compiler<'_> {
         );
         TokenSettings {
             format,
+            algorithm,
             access_ttl,
             refresh_ttl,
         }

@@ -34,19 +34,20 @@ pub fn looks_like_jwt(token: &str) -> bool {
     token.split('.').count() == 3
 }
 
-/// Ed25519 public keys by `kid`.
+/// Public keys by `kid`, each with the one algorithm it verifies: Ed25519
+/// (`EdDSA`) or P-256 (`ES256`).
 #[derive(Default)]
 pub struct PublicKeys {
-    keys: Vec<(String, DecodingKey)>,
+    keys: Vec<(String, Algorithm, DecodingKey)>,
 }
 
 impl std::fmt::Debug for PublicKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.keys.iter().map(|(kid, _)| kid)).finish()
+        f.debug_list().entries(self.keys.iter().map(|(kid, _, _)| kid)).finish()
     }
 }
 
-/// A JWK that is not an Ed25519 signing key we can use.
+/// A JWK that is not a signing key we can use.
 #[derive(Debug, thiserror::Error)]
 #[error("JWKS: {0}")]
 pub struct JwksError(pub String);
@@ -55,12 +56,20 @@ impl PublicKeys {
     /// Adds an Ed25519 key given by its `x` (base64url) under `kid`.
     pub fn add(&mut self, kid: &str, x: &str) -> Result<(), JwksError> {
         let key = DecodingKey::from_ed_components(x).map_err(|e| JwksError(format!("key {kid}: {e}")))?;
-        self.keys.push((kid.to_owned(), key));
+        self.keys.push((kid.to_owned(), Algorithm::EdDSA, key));
         Ok(())
     }
 
-    /// Reads a JWK Set (RFC 7517): every `OKP`/`Ed25519` key with a `kid`;
-    /// other keys are skipped, since scopegate never signs with them.
+    /// Adds a P-256 key given by its `x` and `y` (base64url) under `kid`.
+    pub fn add_p256(&mut self, kid: &str, x: &str, y: &str) -> Result<(), JwksError> {
+        let key = DecodingKey::from_ec_components(x, y).map_err(|e| JwksError(format!("key {kid}: {e}")))?;
+        self.keys.push((kid.to_owned(), Algorithm::ES256, key));
+        Ok(())
+    }
+
+    /// Reads a JWK Set (RFC 7517): every `OKP`/`Ed25519` and `EC`/`P-256` key
+    /// with a `kid`; other keys are skipped, since scopegate never signs
+    /// with them.
     pub fn from_jwks(jwks: &serde_json::Value) -> Result<PublicKeys, JwksError> {
         let list = jwks["keys"]
             .as_array()
@@ -72,35 +81,37 @@ impl PublicKeys {
             };
             if jwk["kty"] == "OKP" && jwk["crv"] == "Ed25519" {
                 keys.add(kid, x)?;
+            } else if let (true, Some(y)) = (jwk["kty"] == "EC" && jwk["crv"] == "P-256", jwk["y"].as_str()) {
+                keys.add_p256(kid, x, y)?;
             }
         }
         Ok(keys)
     }
 
     pub fn has(&self, kid: &str) -> bool {
-        self.keys.iter().any(|(k, _)| k == kid)
+        self.keys.iter().any(|(k, _, _)| k == kid)
     }
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 
-    /// Verifies an access token at time `now`: `typ`, `alg` (EdDSA only,
-    /// never a key carried or pointed to by the header), `kid`, signature,
-    /// `iss`, `aud`, `exp` and `nbf`.
+    /// Verifies an access token at time `now`: `typ`, `alg` (the one
+    /// algorithm of the key the `kid` names, EdDSA or ES256; never a key
+    /// carried or pointed to by the header), signature, `iss`, `aud`, `exp`
+    /// and `nbf`.
     pub fn verify(&self, token: &str, issuer: &str, now: i64) -> Option<AccessClaims> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.typ.as_deref() != Some(AT_JWT)
-            || header.alg != Algorithm::EdDSA
-            || header.jwk.is_some()
-            || header.jku.is_some()
-            || header.x5u.is_some()
+        if header.typ.as_deref() != Some(AT_JWT) || header.jwk.is_some() || header.jku.is_some() || header.x5u.is_some()
         {
             return None;
         }
         let kid = header.kid?;
-        let (_, key) = self.keys.iter().find(|(k, _)| *k == kid)?;
-        let mut validation = Validation::new(Algorithm::EdDSA);
+        let (_, alg, key) = self.keys.iter().find(|(k, _, _)| *k == kid)?;
+        if header.alg != *alg {
+            return None;
+        }
+        let mut validation = Validation::new(*alg);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[issuer]);
         // Time is a parameter: checked below against `now`, not the system clock.

@@ -1,21 +1,33 @@
-//! Keys that sign JWT access tokens (RFC 9068): Ed25519 (`EdDSA`), generated
-//! on first start and kept in the store; `kid` is the RFC 7638 thumbprint.
-//! Every key in the store is published at `/oauth2/jwks`; the newest that is
-//! not retired signs.
+//! Keys that sign JWT access tokens (RFC 9068): Ed25519 (`EdDSA`, the
+//! default) or P-256 (`ES256`), per `tokens.algorithm`; generated on first
+//! start (and when the algorithm changes) and kept in the store; `kid` is the
+//! RFC 7638 thumbprint. Every key in the store is published at
+//! `/oauth2/jwks`; the newest that is not retired signs.
+//!
+//! A key record's `public_x` holds the public key as the JWK needs it: the
+//! Ed25519 key itself (the JWK's `x`), or the uncompressed P-256 point
+//! (`0x04 ‖ x ‖ y`), split into `x` and `y` when published.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::signature::{Ed25519KeyPair, KeyPair};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use scopegate_core::SigningAlgorithm;
 pub use scopegate_layer::jwt::{AT_JWT, AccessClaims, PublicKeys, looks_like_jwt};
 use scopegate_store::{KeyRecord, Store, StoreError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+/// The key that signs, parsed once: deriving it from PKCS#8 costs a scalar
+/// multiplication, as much as a signature.
+enum Signer {
+    Ed25519(Ed25519KeyPair),
+    P256(EcdsaKeyPair, SystemRandom),
+}
+
 pub struct Keys {
     kid: String,
-    /// The signing key pair, parsed once: deriving it from the PKCS#8 seed
-    /// costs a scalar multiplication, as much as the signature itself.
-    signing: Ed25519KeyPair,
+    signing: Signer,
     /// The protected header, encoded once.
     header: String,
     decoding: PublicKeys,
@@ -43,36 +55,85 @@ impl From<StoreError> for KeyError {
     }
 }
 
-/// RFC 7638 thumbprint of an Ed25519 JWK.
-fn thumbprint(x: &str) -> String {
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+fn crypto(e: impl std::fmt::Display) -> KeyError {
+    KeyError::Crypto(e.to_string())
+}
+
+/// The public JWK of a stored key (RFC 7517/7518), without `kid`, `alg`, `use`.
+fn public_jwk(alg: &str, public: &str) -> Result<Value, KeyError> {
+    match alg {
+        "EdDSA" => Ok(json!({"kty": "OKP", "crv": "Ed25519", "x": public})),
+        "ES256" => {
+            let point = URL_SAFE_NO_PAD.decode(public).map_err(crypto)?;
+            if point.len() != 65 || point[0] != 4 {
+                return Err(KeyError::Crypto("a P-256 key that is not an uncompressed point".into()));
+            }
+            Ok(json!({
+                "kty": "EC",
+                "crv": "P-256",
+                "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+                "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+            }))
+        }
+        other => Err(KeyError::Crypto(format!("unknown key algorithm {other:?}"))),
+    }
+}
+
+/// RFC 7638 thumbprint: SHA-256 of the required members, in order, no spaces.
+fn thumbprint(jwk: &Value) -> String {
+    let canonical = match jwk["kty"].as_str() {
+        Some("EC") => format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk["x"].as_str().unwrap_or_default(),
+            jwk["y"].as_str().unwrap_or_default()
+        ),
+        _ => format!(
+            r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+            jwk["x"].as_str().unwrap_or_default()
+        ),
+    };
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// A fresh Ed25519 key as the store keeps it.
-pub fn generate_key(now: i64) -> Result<KeyRecord, KeyError> {
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|e| KeyError::Crypto(e.to_string()))?;
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| KeyError::Crypto(e.to_string()))?;
-    let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+/// A fresh key for `alg` as the store keeps it.
+pub fn generate_key(now: i64, alg: SigningAlgorithm) -> Result<KeyRecord, KeyError> {
+    let rng = SystemRandom::new();
+    let (pkcs8, public) = match alg {
+        SigningAlgorithm::EdDSA => {
+            let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(crypto)?;
+            let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(crypto)?;
+            (pkcs8, pair.public_key().as_ref().to_vec())
+        }
+        SigningAlgorithm::ES256 => {
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(crypto)?;
+            let pair =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).map_err(crypto)?;
+            (pkcs8, pair.public_key().as_ref().to_vec())
+        }
+    };
+    let public = URL_SAFE_NO_PAD.encode(public);
     Ok(KeyRecord {
-        kid: thumbprint(&x),
-        alg: "EdDSA".into(),
+        kid: thumbprint(&public_jwk(alg.as_str(), &public)?),
+        alg: alg.as_str().into(),
         private_der: pkcs8.as_ref().to_vec(),
-        public_x: x,
+        public_x: public,
         created_at: now,
         retired_at: None,
     })
 }
 
 impl Keys {
-    /// Loads the store's keys, creating the first one if there is none in use.
-    pub async fn load_or_create<S: Store>(store: &S, now: i64) -> Result<Keys, KeyError> {
+    /// Loads the store's keys. With no key in use, or one of another
+    /// algorithm than `alg` (the policy changed it), a new key of `alg` signs
+    /// from now on; earlier keys stay published, so the tokens they signed
+    /// keep verifying until they expire.
+    pub async fn load_or_create<S: Store>(store: &S, now: i64, alg: SigningAlgorithm) -> Result<Keys, KeyError> {
         let mut records = store.signing_keys().await?;
-        if records.iter().all(|k| k.retired_at.is_some()) {
-            let key = generate_key(now)?;
-            store.insert_signing_key(&key).await?;
-            tracing::info!(kid = %key.kid, "created a signing key");
+        let signing = records.iter().find(|k| k.retired_at.is_none());
+        if signing.is_none_or(|k| k.alg != alg.as_str()) {
+            let key = generate_key(now, alg)?;
+            store.rotate_signing_key(&key).await?;
+            tracing::info!(kid = %key.kid, alg = alg.as_str(), "created a signing key");
             records = store.signing_keys().await?;
         }
         Keys::from_records(&records)
@@ -83,20 +144,31 @@ impl Keys {
             .iter()
             .find(|k| k.retired_at.is_none())
             .ok_or_else(|| KeyError::Crypto("no signing key in use".into()))?;
-        let signing = Ed25519KeyPair::from_pkcs8(&active.private_der).map_err(|e| KeyError::Crypto(e.to_string()))?;
-        let header = URL_SAFE_NO_PAD.encode(
-            serde_json::to_vec(&json!({"alg": "EdDSA", "typ": AT_JWT, "kid": active.kid}))
-                .map_err(|e| KeyError::Crypto(e.to_string()))?,
-        );
+        let signing = match active.alg.as_str() {
+            "ES256" => {
+                let rng = SystemRandom::new();
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &active.private_der, &rng)
+                    .map_err(crypto)?;
+                Signer::P256(pair, rng)
+            }
+            _ => Signer::Ed25519(Ed25519KeyPair::from_pkcs8(&active.private_der).map_err(crypto)?),
+        };
+        let header = URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&json!({"alg": active.alg, "typ": AT_JWT, "kid": active.kid})).map_err(crypto)?);
         let mut decoding = PublicKeys::default();
         let mut published = Vec::new();
-        for k in records.iter().filter(|k| k.alg == "EdDSA") {
-            decoding
-                .add(&k.kid, &k.public_x)
-                .map_err(|e| KeyError::Crypto(e.to_string()))?;
-            published.push(
-                json!({"kty": "OKP", "crv": "Ed25519", "x": k.public_x, "kid": k.kid, "alg": "EdDSA", "use": "sig"}),
-            );
+        for k in records {
+            let mut jwk = public_jwk(&k.alg, &k.public_x)?;
+            match (jwk["x"].as_str(), jwk["y"].as_str()) {
+                (Some(x), Some(y)) => decoding.add_p256(&k.kid, x, y),
+                (Some(x), None) => decoding.add(&k.kid, x),
+                _ => continue,
+            }
+            .map_err(crypto)?;
+            jwk["kid"] = k.kid.clone().into();
+            jwk["alg"] = k.alg.clone().into();
+            jwk["use"] = "sig".into();
+            published.push(jwk);
         }
         Ok(Keys {
             kid: active.kid.clone(),
@@ -113,10 +185,14 @@ impl Keys {
     }
 
     /// Signs `claims` as an RFC 9068 access token.
-    pub fn sign(&self, claims: &AccessClaims) -> Result<String, serde_json::Error> {
-        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?);
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, KeyError> {
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(crypto)?);
         let mut token = format!("{}.{payload}", self.header);
-        let signature = self.signing.sign(token.as_bytes());
+        let signature = match &self.signing {
+            Signer::Ed25519(pair) => pair.sign(token.as_bytes()),
+            // `FIXED`: r ‖ s, 64 bytes, as JWS wants (RFC 7518 section 3.4).
+            Signer::P256(pair, rng) => pair.sign(rng, token.as_bytes()).map_err(crypto)?,
+        };
         token.push('.');
         token.push_str(&URL_SAFE_NO_PAD.encode(signature.as_ref()));
         Ok(token)

@@ -13,7 +13,7 @@
 //! let policy = Arc::new(Policy::compile("p.toml", "").unwrap());
 //! let store = SqliteStore::connect("sqlite://scopegate.db").await.unwrap();
 //! store.migrate().await.unwrap();
-//! let keys = Arc::new(scopegate_server::keys::Keys::load_or_create(&store, 0).await.unwrap());
+//! let keys = Arc::new(scopegate_server::keys::Keys::load_or_create(&store, 0, scopegate_core::SigningAlgorithm::EdDSA).await.unwrap());
 //! let app = router(AppState::new(policy, store, system_clock(), keys));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! axum::serve(listener, app).await

@@ -29,7 +29,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Rotate { config } => {
             let policy = load_or_report(config)?;
-            let key = generate_key(unix_now())?;
+            let key = generate_key(unix_now(), policy.settings.tokens.algorithm)?;
             runtime()?.block_on(async {
                 with_store!(policy, store => Ok::<_, anyhow::Error>(store.rotate_signing_key(&key).await?))
             })?;

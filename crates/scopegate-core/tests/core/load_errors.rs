@@ -240,6 +240,11 @@ fn bad_settings_are_refused() {
         &["`tokens.format`", "\"opaque\" or \"jwt\""],
     );
     assert_error(
+        "[tokens]\nformat = \"jwt\"\nalgorithm = \"RS256\"\n",
+        3,
+        &["`tokens.algorithm`", "\"RS256\"", "\"EdDSA\" or \"ES256\""],
+    );
+    assert_error(
         "[gateway]\nupstream = \"127.0.0.1:9000\"\n",
         2,
         &["`gateway.upstream`", "\"echo\""],
@@ -282,4 +287,15 @@ fn shipped_examples_pass_check() {
     for name in ["app-analytics", "marketplace", "storefront"] {
         crate::example(name);
     }
+}
+
+#[test]
+fn tokens_algorithm_defaults_to_eddsa_and_takes_es256() {
+    let default = Policy::compile("test.toml", "[tokens]\nformat = \"jwt\"\n").unwrap();
+    assert_eq!(
+        default.settings.tokens.algorithm,
+        scopegate_core::SigningAlgorithm::EdDSA
+    );
+    let es = Policy::compile("test.toml", "[tokens]\nformat = \"jwt\"\nalgorithm = \"ES256\"\n").unwrap();
+    assert_eq!(es.settings.tokens.algorithm, scopegate_core::SigningAlgorithm::ES256);
 }

@@ -197,3 +197,100 @@ async fn revoking_a_grant_reaches_its_jwt_access_tokens() {
     let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &access)], &[]).await;
     assert_eq!(seen.ok(), &json!({"active": false}));
 }
+
+/// The harness's policy with ES256-signed JWT access tokens.
+async fn es256() -> Harness {
+    Harness::with_policy(&format!(
+        "{}\n[tokens]\nformat = \"jwt\"\nalgorithm = \"ES256\"\n",
+        crate::POLICY
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn es256_tokens_verify_with_the_published_p256_key_alone() {
+    let h = es256().await;
+    let (c, token) = issue(&h).await;
+    let header = part(&token, 0);
+    assert_eq!(
+        (header["typ"].as_str(), header["alg"].as_str()),
+        (Some("at+jwt"), Some("ES256"))
+    );
+    let jwks = h.get("/oauth2/jwks").await;
+    let key = &jwks.ok()["keys"][0];
+    assert_eq!(
+        (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()),
+        (Some("EC"), Some("P-256"), Some("ES256"))
+    );
+    assert_eq!(key["kid"], header["kid"]);
+    assert!(key.get("d").is_none(), "never the private key");
+    // Any JOSE library can check it with the JWKS: here, jsonwebtoken.
+    let decoding =
+        jsonwebtoken::DecodingKey::from_ec_components(key["x"].as_str().unwrap(), key["y"].as_str().unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&["http://127.0.0.1:8080"]);
+    validation.validate_exp = false;
+    let claims = jsonwebtoken::decode::<Value>(&token, &decoding, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["client_id"], c.id.as_str());
+    // RFC 7638: the kid is the thumbprint of the required members.
+    let canonical = format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+        key["x"].as_str().unwrap(),
+        key["y"].as_str().unwrap()
+    );
+    use sha2::Digest;
+    assert_eq!(
+        key["kid"].as_str().unwrap(),
+        URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(canonical.as_bytes()))
+    );
+    let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &token)], &[]).await;
+    assert_eq!(seen.ok()["active"], true);
+}
+
+#[tokio::test]
+async fn a_token_whose_alg_is_not_its_keys_is_refused() {
+    let h = es256().await;
+    let (_, token) = issue(&h).await;
+    let iss = "http://127.0.0.1:8080";
+    let mut header = part(&token, 0);
+    header["alg"] = json!("EdDSA");
+    let sig = URL_SAFE_NO_PAD.decode(token.split('.').nth(2).unwrap()).unwrap();
+    let confused = forge(header, &part(&token, 1), &sig);
+    assert!(
+        h.keys.verify(&confused, iss, T0).is_none(),
+        "EdDSA named on a P-256 key"
+    );
+    assert!(h.keys.verify(&token, iss, T0).is_some());
+}
+
+#[tokio::test]
+async fn changing_the_algorithm_signs_with_a_new_key_and_old_tokens_still_verify() {
+    let h = Harness::jwt().await;
+    let (_, old) = issue(&h).await;
+    assert_eq!(part(&old, 0)["alg"], "EdDSA");
+    // The same store, started again with `algorithm = "ES256"`.
+    let keys = scopegate_server::keys::Keys::load_or_create(&h.store, T0 + 10, scopegate_core::SigningAlgorithm::ES256)
+        .await
+        .unwrap();
+    let jwks = keys.jwks()["keys"].as_array().unwrap().clone();
+    let algs: Vec<&str> = jwks.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    assert_eq!(algs.len(), 2, "{jwks:#?}");
+    assert!(algs.contains(&"EdDSA") && algs.contains(&"ES256"));
+    let iss = "http://127.0.0.1:8080";
+    assert!(
+        keys.verify(&old, iss, T0).is_some(),
+        "the retired EdDSA key still verifies"
+    );
+    let claims = keys.verify(&old, iss, T0).unwrap();
+    let new = keys.sign(&claims).unwrap();
+    assert_eq!(part(&new, 0)["alg"], "ES256");
+    assert!(keys.verify(&new, iss, T0).is_some());
+    // Started again with the same algorithm: no new key.
+    let again =
+        scopegate_server::keys::Keys::load_or_create(&h.store, T0 + 20, scopegate_core::SigningAlgorithm::ES256)
+            .await
+            .unwrap();
+    assert_eq!(again.jwks()["keys"].as_array().unwrap().len(), 2);
+}

@@ -103,7 +103,11 @@ impl Harness {
         let policy = Arc::new(Policy::compile("test.toml", source).unwrap());
         let now = Arc::new(AtomicI64::new(T0));
         let clock_now = Arc::clone(&now);
-        let keys = Arc::new(scopegate_server::keys::Keys::load_or_create(&store, T0).await.unwrap());
+        let keys = Arc::new(
+            scopegate_server::keys::Keys::load_or_create(&store, T0, policy.settings.tokens.algorithm)
+                .await
+                .unwrap(),
+        );
         let keys_for_tests = Arc::clone(&keys);
         let state = AppState::new(
             policy,

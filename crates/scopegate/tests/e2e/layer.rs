@@ -202,3 +202,35 @@ async fn the_layer_fetches_the_jwks_over_tls_from_a_trusted_server_only() {
             .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_verifies_es256_tokens_with_the_p256_key_of_the_jwks() {
+    let s = Server::start_edited("app-analytics", |p| {
+        p.replace(
+            "format      = \"opaque\"",
+            "format      = \"jwt\"\nalgorithm   = \"ES256\"",
+        )
+    });
+    let (id, _, token) = app_and_token(&s, "account:read").await;
+    let app = api(ScopegateLayer::builder(policy_of(&s))
+        .jwks(&s.url("/oauth2/jwks"))
+        .unwrap()
+        .build());
+    let (status, body) = call(
+        &app,
+        "GET",
+        "/account/x",
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert_eq!(body["client_id"], id.as_str());
+    // And the gateway of the same server agrees.
+    let r = http()
+        .get(s.url("/account/x"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+}
