@@ -6,7 +6,7 @@
 #
 # usage: bench/oauth/run.sh            (from the repository root; ~4 min)
 # env:   DURATION=10  PG=postgres://postgres@127.0.0.1:5432/scopegate_bench  PEERS=../shared/peers
-#        CASES="sqlite-opaque sqlite-jwt postgres-opaque postgres-jwt node"  (a subset runs only those)
+#        CASES="sqlite-opaque sqlite-jwt sqlite-es256 postgres-opaque postgres-jwt node"  (a subset runs only those)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
@@ -27,13 +27,15 @@ if pg_ready; then
 fi
 
 # case NAME DATABASE_URL FORMAT
-CASES=${CASES:-sqlite-opaque sqlite-jwt postgres-opaque postgres-jwt node}
+CASES=${CASES:-sqlite-opaque sqlite-jwt sqlite-es256 postgres-opaque postgres-jwt node}
 wanted() { [[ " $CASES " == *" $1 "* ]]; }
 
 case_run() {
   local name=$1 db=$2 format=$3 policy=$WORK/$1.toml
   wanted "$name" || return 0
-  sed -e "s|sqlite://scopegate.db|$db|" -e "s|^format *= *\"opaque\"|format = \"$format\"|" \
+  local tokens="format = \"$format\""
+  [[ $format == es256 ]] && tokens='format = "jwt"\nalgorithm = "ES256"'
+  sed -e "s|sqlite://scopegate.db|$db|" -e "s|^format *= *\"opaque\"|$tokens|" \
     "$ROOT/examples/app-analytics/scopegate.toml" > "$policy"
   local app; app=$("$BIN" app create --config "$policy" --name Bench --env production --scopes "account:read products:read" --json)
   local id secret
@@ -69,6 +71,7 @@ echo "| case | req/s | p50 ms | p99 ms | RSS | non-2xx |"
 echo "|---|---:|---:|---:|---:|---:|"
 case_run sqlite-opaque "sqlite://$WORK/opaque.db" opaque
 case_run sqlite-jwt "sqlite://$WORK/jwt.db" jwt
+case_run sqlite-es256 "sqlite://$WORK/es256.db" es256
 if pg_ready; then
   case_run postgres-opaque "$PG" opaque
   psql "${PG%/*}/postgres" -qc "DROP DATABASE ${PG##*/} WITH (FORCE)" >/dev/null; psql "${PG%/*}/postgres" -qc "CREATE DATABASE ${PG##*/}" >/dev/null
