@@ -1,6 +1,7 @@
 //! The `scopegate` command: one binary for every part of scopegate.
 
 mod app;
+mod audit_cmd;
 mod check;
 mod explain;
 mod keys_cmd;
@@ -57,6 +58,9 @@ enum Command {
     /// Rotate and list the keys that sign JWT access tokens.
     #[command(subcommand)]
     Keys(keys_cmd::Command),
+    /// Show the newest entries of the audit trail: issuance, refresh, reuse,
+    /// revocation, refusal, sign-in and consent, oldest first.
+    Audit(audit_cmd::Args),
     /// Print the smallest scope set that lets an app call every listed endpoint:
     /// first the space-separated list, then `scope=` and its URL-encoded form.
     ScopesFor(scopes_for::Args),
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::User(command) => user::run(&command),
         Command::Token(command) => token_cmd::run(&command),
         Command::Keys(command) => keys_cmd::run(&command),
+        Command::Audit(args) => audit_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

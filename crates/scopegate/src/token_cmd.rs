@@ -5,10 +5,21 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use scopegate_server::secrets;
-use scopegate_store::{Store, TokenKind};
+use scopegate_store::{AuditEvent, Store, TokenKind};
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{runtime, with_store};
+use crate::store_cmd::{runtime, unix_now, with_store};
+
+/// The audit entry of a revocation made with this command.
+fn revoked(client_id: &str, subject: Option<&str>, what: &str) -> AuditEvent {
+    AuditEvent {
+        at: unix_now(),
+        event: "revoke".into(),
+        client_id: Some(client_id.to_owned()),
+        subject: subject.map(str::to_owned),
+        detail: format!("{what} (scopegate token revoke)"),
+    }
+}
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -32,11 +43,13 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
             let outcome = runtime()?.block_on(async {
                 with_store!(policy, store => {
                     let Some(t) = store.token(&hash).await? else { return Ok::<_, anyhow::Error>(None) };
-                    let revoked = match t.kind {
+                    let count = match t.kind {
                         TokenKind::Refresh => store.revoke_family(&t.family).await?,
                         TokenKind::Access => u64::from(store.revoke_token(&hash).await?),
                     };
-                    Ok(Some((t, revoked)))
+                    let what = format!("{} token", t.kind.as_str());
+                    store.audit(&revoked(&t.client_id, t.subject.as_deref(), &what)).await?;
+                    Ok(Some((t, count)))
                 })
             })?;
             let Some((t, revoked)) = outcome else {
@@ -57,13 +70,13 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
 fn revoke_jwt(policy: &scopegate_core::Policy, token: &str) -> anyhow::Result<ExitCode> {
     use scopegate_server::keys::Keys;
 
-    use crate::store_cmd::unix_now;
     let issuer = policy.settings.issuer.clone();
     let client = runtime()?.block_on(async {
         with_store!(policy, store => {
             let keys = Keys::from_records(&store.signing_keys().await?)?;
             let Some(c) = keys.verify(token, &issuer, unix_now()) else { return Ok::<_, anyhow::Error>(None) };
             store.revoke_jti(&c.jti, Some(c.exp)).await?;
+            store.audit(&revoked(&c.client_id, Some(&c.sub), "access token (jwt)")).await?;
             Ok(Some(c.client_id))
         })
     })?;

@@ -620,3 +620,62 @@ async fn explain_and_revoke_a_jwt_access_token() {
 fn explain_token(config: &str, token: &str, method: &str, path: &str) -> std::process::Output {
     crate::scopegate(&["explain", "--config", config, "--token", token, method, path])
 }
+
+/// `scopegate audit --json` once it holds at least `n` entries (events nobody
+/// waits for are committed a few milliseconds late).
+async fn audit_entries(config: &str, n: usize) -> Vec<serde_json::Value> {
+    for _ in 0..100 {
+        let o = crate::scopegate(&["audit", "--config", config, "--json"]);
+        assert!(o.status.success(), "{}", crate::stderr(&o));
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+        if rows.len() >= n {
+            return rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the audit trail never reached {n} entries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_shows_issuance_refusal_and_revocation_oldest_first_without_secrets() {
+    let s = Server::start("app-analytics");
+    let config = s.config.to_str().unwrap().to_owned();
+    let (id, secret) = s.app(&["--name", "R", "--env", "production", "--scopes", "account:read"]);
+    let issued: serde_json::Value = cc_token(&s, &id, &secret).await.json().await.unwrap();
+    let token = issued["access_token"].as_str().unwrap().to_owned();
+    let refused = http()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::BAD_REQUEST);
+    // The refusal is committed within milliseconds; wait for it so the order is known.
+    audit_entries(&config, 2).await;
+    let o = crate::scopegate(&["token", "revoke", "--config", &config, &token]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+
+    let rows = audit_entries(&config, 3).await;
+    let events: Vec<&str> = rows.iter().map(|r| r["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["issue", "refuse", "revoke"], "{rows:#?}");
+    assert!(rows.iter().all(|r| r["client_id"] == id.as_str()));
+    assert!(rows[1]["detail"].as_str().unwrap().contains("admin"));
+    assert!(rows[2]["detail"].as_str().unwrap().contains("scopegate token revoke"));
+    assert!(rows[0]["time"].as_str().unwrap().ends_with('Z'));
+
+    let o = crate::scopegate(&["audit", "--config", &config, "--limit", "2"]);
+    let text = crate::stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains(" refuse ") && lines[1].contains(" revoke "), "{text}");
+    assert!(lines[1].contains(&format!("client={id}")), "{text}");
+    assert!(
+        !text.contains(&token) && !text.contains(&secret),
+        "no secret in the trail"
+    );
+
+    let o = crate::scopegate(&["audit", "--config", &config, "--limit", "0"]);
+    assert_eq!(o.status.code(), Some(2), "a limit of 0 is refused");
+    assert!(crate::stderr(&o).contains("--limit"), "{}", crate::stderr(&o));
+}
