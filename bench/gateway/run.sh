@@ -12,6 +12,7 @@
 #
 # usage: bench/gateway/run.sh          (from the repository root; ~2.5 min)
 # env:   DURATION=10 WARMUP=3 CONNS=32 PEERS=../shared/peers PROFILE=1 (perf record on case d)
+#        CASES="b d f g" (a subset)  BIN=path (another scopegate binary, not rebuilt)
 #        THREADS=N (scopegate worker threads; default one per CPU)  RUST_LOG (default info: every decision logged)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,18 +21,19 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
 CONNS=${CONNS:-32}
 WORK=$(mktemp -d /tmp/scopegate-gw-bench.XXXXXX)
-BIN=$ROOT/target/release/scopegate
+BIN=${BIN:-$ROOT/target/release/scopegate}
+CASES=${CASES:-a b c d e f g}
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 cleanup() {
   [[ -f $WORK/nginx.pid ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
-  pkill -f "scopegate serve --config $WORK" 2>/dev/null || true
+  pkill -f "serve --config $WORK" 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 [[ -x $NGINX ]] || { echo "needs nginx (apt-get install nginx)" >&2; exit 1; }
-(cd "$ROOT" && cargo build --release -q -p scopegate)
+[[ $BIN == "$ROOT/target/release/scopegate" ]] && (cd "$ROOT" && cargo build --release -q -p scopegate)
 
 # ---- nginx: origin, proxy, auth_request baselines, auth_request to scopegate --------
 mkdir -p "$WORK/www" "$WORK/logs" "$WORK/tmp"
@@ -100,10 +102,11 @@ start() { # NAME PORT FORMAT -> sets ID SECRET TOKEN
 }
 start jwt 18190 jwt;       JWT=$TOKEN
 start opaque 18191 opaque; OPAQUE=$TOKEN; BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
-pid_of() { pgrep -f "scopegate serve --config $WORK/$1.toml"; }
+pid_of() { pgrep -f "serve --config $WORK/$1.toml"; }
 
 run() { # LABEL URL [wrk args...]
   local label=$1 url=$2; shift 2
+  [[ " $CASES " == *" ${label%% *} "* ]] || return 0
   local code; code=$(curl -s -o /dev/null -w '%{http_code}' "$@" "$url")
   [[ $code == 200 ]] || { echo "| $label | smoke check answered $code | | | | |"; return; }
   (cd "$PEERS/lua" && wrk -t2 -c"$CONNS" -d"${WARMUP}s" -s get.lua "${WRK_ARGS[@]}" "$url" >/dev/null)

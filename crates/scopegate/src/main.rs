@@ -5,6 +5,7 @@ mod audit_cmd;
 mod check;
 mod explain;
 mod keys_cmd;
+mod log_writer;
 mod policy_file;
 mod reload;
 mod scopes_for;

@@ -32,7 +32,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
+        .with_writer(crate::log_writer::Stderr)
         .init();
     let policy = Arc::new(load_or_report(&args.config)?);
     let threads = args.threads.map_or_else(default_workers, usize::from);
@@ -104,8 +104,10 @@ async fn serve_workers<S: Store>(state: AppState<S>, listeners: Vec<std::net::Tc
             .name(format!("scopegate-worker-{index}"))
             .spawn(move || -> anyhow::Result<()> {
                 scopegate_server::gateway::proxy::set_worker(index);
-                tokio::runtime::Builder::new_current_thread()
+                crate::log_writer::gather_on_this_thread();
+                let served = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    .on_thread_park(crate::log_writer::flush_this_thread)
                     .build()?
                     .block_on(async move {
                         let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -115,8 +117,10 @@ async fn serve_workers<S: Store>(state: AppState<S>, listeners: Vec<std::net::Tc
                                 let _ = stopped.wait_for(|stop| *stop).await;
                             })
                             .await?;
-                        Ok(())
-                    })
+                        Ok::<_, anyhow::Error>(())
+                    });
+                crate::log_writer::flush_this_thread();
+                served
             })?;
         workers.push(worker);
     }

@@ -1,0 +1,100 @@
+//! Where `serve` writes its log (stderr), and how. Every decision is a log
+//! line, and a line written on its own is a system call: one in five of a
+//! proxied request's. So each worker thread gathers its lines and writes them
+//! in one call when its runtime runs out of work (just before it parks), when
+//! 16 KiB have gathered, or when the oldest line is 50 ms old. Other threads,
+//! and workers before they opt in, write each line at once.
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+/// Gathered bytes that are written at once.
+const LIMIT: usize = 16 * 1024;
+/// The longest a gathered line waits while its thread stays busy.
+const MAX_AGE: Duration = Duration::from_millis(50);
+
+struct Gathered {
+    bytes: Vec<u8>,
+    /// When the oldest gathered line arrived.
+    since: Option<Instant>,
+}
+
+impl Gathered {
+    fn write_out(&mut self) {
+        if !self.bytes.is_empty() {
+            // Logging must never fail a request: a full or closed stderr loses lines.
+            let _ = io::stderr().lock().write_all(&self.bytes);
+            self.bytes.clear();
+        }
+        self.since = None;
+    }
+}
+
+thread_local! {
+    static GATHERED: RefCell<Option<Gathered>> = const { RefCell::new(None) };
+}
+
+/// From now on, this thread gathers its log lines (a worker thread whose
+/// runtime calls [`flush_this_thread`] before parking).
+pub fn gather_on_this_thread() {
+    GATHERED.with(|g| {
+        *g.borrow_mut() = Some(Gathered {
+            bytes: Vec::with_capacity(LIMIT),
+            since: None,
+        });
+    });
+}
+
+/// Writes out what this thread has gathered.
+pub fn flush_this_thread() {
+    let _ = GATHERED.try_with(|g| {
+        if let Ok(mut g) = g.try_borrow_mut() {
+            if let Some(g) = g.as_mut() {
+                g.write_out();
+            }
+        }
+    });
+}
+
+/// The `MakeWriter` for `tracing_subscriber::fmt`.
+#[derive(Clone, Copy, Debug)]
+pub struct Stderr;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
+    type Writer = Line;
+
+    fn make_writer(&'a self) -> Line {
+        Line
+    }
+}
+
+/// One formatted log line (the fmt layer writes each event once).
+#[derive(Debug)]
+pub struct Line;
+
+impl Write for Line {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let gathered = GATHERED
+            .try_with(|g| {
+                let mut g = g.try_borrow_mut().ok()?;
+                let g = g.as_mut()?;
+                g.bytes.extend_from_slice(buf);
+                let since = *g.since.get_or_insert_with(Instant::now);
+                if g.bytes.len() >= LIMIT || since.elapsed() >= MAX_AGE {
+                    g.write_out();
+                }
+                Some(())
+            })
+            .ok()
+            .flatten();
+        if gathered.is_none() {
+            io::stderr().lock().write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
