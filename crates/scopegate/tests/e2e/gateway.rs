@@ -755,6 +755,14 @@ async fn every_decision_is_logged_with_its_route_and_reason_and_no_secret() {
     assert!(log.contains("PUT /products/{product_id}"), "{log}");
     assert!(!log.contains(&secret), "a client secret reached the log");
     assert!(!log.contains("secret_query"), "a query string reached the log");
+    assert!(
+        !log.contains('\u{1b}'),
+        "a log written to a file has no terminal escape codes"
+    );
+    assert!(
+        log.contains("outcome=\"insufficient_scope\"") || log.contains("outcome=insufficient_scope"),
+        "{log}"
+    );
 }
 
 /// A certificate authority made for one test, and a server certificate it
