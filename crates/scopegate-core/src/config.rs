@@ -40,6 +40,7 @@ pub(crate) struct RawGateway {
     pub environment: Option<Spanned<String>>,
     pub basic_auth: Option<Spanned<bool>>,
     pub connect_timeout: Option<Spanned<String>>,
+    pub idle_timeout: Option<Spanned<String>>,
     pub response_timeout: Option<Spanned<String>>,
     pub max_header_bytes: Option<Spanned<i64>>,
     pub max_body_bytes: Option<Spanned<i64>>,

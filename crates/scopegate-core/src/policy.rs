@@ -99,6 +99,10 @@ pub struct GatewaySettings {
     pub connect_timeout: Duration,
     /// Time allowed for the upstream's response headers (504 past it).
     pub response_timeout: Duration,
+    /// Time a client connection gets to send a complete request head, from
+    /// connect or from the end of the previous response; then it is closed.
+    /// Bounds slow and idle connections (slowloris).
+    pub idle_timeout: Duration,
     /// Largest request head (request line and headers) accepted (431 past it).
     pub max_header_bytes: usize,
     /// Largest request body accepted (413 past it).
@@ -113,6 +117,7 @@ pub struct GatewaySettings {
 
 impl GatewaySettings {
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
     pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
     pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
@@ -491,6 +496,11 @@ impl Compiler<'_> {
             raw.and_then(|g| g.response_timeout.as_ref()),
             GatewaySettings::DEFAULT_RESPONSE_TIMEOUT,
         );
+        let idle_timeout = self.duration(
+            "gateway.idle_timeout",
+            raw.and_then(|g| g.idle_timeout.as_ref()),
+            GatewaySettings::DEFAULT_IDLE_TIMEOUT,
+        );
         let cache_ttl = self.duration(
             "gateway.cache_ttl",
             raw.and_then(|g| g.cache_ttl.as_ref()),
@@ -514,6 +524,7 @@ impl Compiler<'_> {
             basic_auth,
             connect_timeout,
             response_timeout,
+            idle_timeout,
             max_header_bytes: usize::try_from(max_header_bytes).unwrap_or(usize::MAX),
             max_body_bytes,
             cache_ttl,

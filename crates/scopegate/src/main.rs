@@ -4,6 +4,7 @@ mod app;
 mod audit_cmd;
 mod check;
 mod explain;
+mod http_server;
 mod keys_cmd;
 mod log_writer;
 mod policy_file;

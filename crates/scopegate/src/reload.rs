@@ -116,6 +116,9 @@ fn warn_restart_only(old: &Policy, new: &Policy) {
     if old.settings.database != new.settings.database {
         tracing::warn!("`database` changed; it takes effect at the next restart");
     }
+    if old.settings.gateway.idle_timeout != new.settings.gateway.idle_timeout {
+        tracing::warn!("`gateway.idle_timeout` changed; it takes effect at the next restart");
+    }
     if old.settings.tokens.algorithm != new.settings.tokens.algorithm {
         tracing::warn!("`tokens.algorithm` changed; a key of the new algorithm signs from the next restart");
     }

@@ -114,12 +114,11 @@ async fn serve_workers<S: Store>(state: AppState<S>, listeners: Vec<std::net::Tc
                     .build()?
                     .block_on(async move {
                         let listener = tokio::net::TcpListener::from_std(listener)?;
-                        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-                        axum::serve(listener, app)
-                            .with_graceful_shutdown(async move {
-                                let _ = stopped.wait_for(|stop| *stop).await;
-                            })
-                            .await?;
+                        let idle_timeout = state.policy.settings.gateway.idle_timeout;
+                        let stop = async move {
+                            let _ = stopped.wait_for(|stop| *stop).await;
+                        };
+                        crate::http_server::serve(listener, router(state), idle_timeout, stop).await;
                         Ok::<_, anyhow::Error>(())
                     });
                 crate::log_writer::flush_this_thread();

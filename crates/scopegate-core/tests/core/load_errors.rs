@@ -299,3 +299,22 @@ fn tokens_algorithm_defaults_to_eddsa_and_takes_es256() {
     let es = Policy::compile("test.toml", "[tokens]\nformat = \"jwt\"\nalgorithm = \"ES256\"\n").unwrap();
     assert_eq!(es.settings.tokens.algorithm, scopegate_core::SigningAlgorithm::ES256);
 }
+
+#[test]
+fn gateway_idle_timeout_defaults_to_60s_and_is_a_duration() {
+    let default = Policy::compile("test.toml", "").unwrap();
+    assert_eq!(
+        default.settings.gateway.idle_timeout,
+        std::time::Duration::from_secs(60)
+    );
+    let set = Policy::compile("test.toml", "[gateway]\nidle_timeout = \"1500ms\"\n").unwrap();
+    assert_eq!(
+        set.settings.gateway.idle_timeout,
+        std::time::Duration::from_millis(1500)
+    );
+    assert_error(
+        "[gateway]\nidle_timeout = \"forever\"\n",
+        2,
+        &["`gateway.idle_timeout`"],
+    );
+}

@@ -929,3 +929,59 @@ async fn upstream_http2_over_tls_negotiates_h2_by_alpn() {
     assert_eq!(hits.load(Ordering::SeqCst), 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Reads until the server closes the connection; `None` if it stays open past `within`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<Vec<u8>> {
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok().map(|()| seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_client_connections_are_closed_after_idle_timeout() {
+    let s = Server::start_edited("app-analytics", |p| {
+        p.replace("upstream   = \"echo\"", "upstream   = \"echo\"\nidle_timeout = \"1s\"")
+    });
+    let addr = s.base.trim_start_matches("http://").to_owned();
+
+    // Slowloris: a head that never ends.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /help HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(4)).await.is_some(),
+        "a request head still incomplete after idle_timeout closes the connection"
+    );
+
+    // Nothing at all.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(closed_within(&mut silent, Duration::from_secs(4)).await.is_some());
+
+    // A kept-alive connection: served, then closed once idle for that long.
+    let mut kept = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    kept.write_all(b"GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    kept.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    assert!(closed_within(&mut kept, Duration::from_secs(4)).await.is_some());
+
+    // A client that keeps sending complete requests in time is not cut off.
+    let c = http();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let metadata = c.get(s.url("/.well-known/oauth-authorization-server")).send().await;
+        assert_eq!(metadata.unwrap().status(), StatusCode::OK);
+    }
+}
