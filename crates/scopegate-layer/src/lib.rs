@@ -376,6 +376,21 @@ fn scope_names(policy: &Policy, held: &ScopeSet) -> Vec<String> {
         .collect()
 }
 
+/// Removes every header the caller may not set: any spelling of an
+/// `X-Scopegate-*` identity header, and `X-OAuth-Scope`. Run before ours are
+/// added (here and in the gateway), so nothing a caller sends reaches the
+/// service as identity.
+pub fn remove_caller_scopegate_headers(headers: &mut http::HeaderMap) {
+    let theirs: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| is_reserved_header(n.as_str()) || is_narrow_header(n.as_str()))
+        .cloned()
+        .collect();
+    for name in theirs {
+        headers.remove(name);
+    }
+}
+
 /// Rewrites an allowed request for the inner service: canonical path, caller
 /// copies of scopegate's headers and `X-OAuth-Scope` removed, ours added.
 fn prepare<B>(request: &mut Request<B>, canonical: &str, identity: Option<Identity>) {
@@ -387,14 +402,7 @@ fn prepare<B>(request: &mut Request<B>, canonical: &str, identity: Option<Identi
         }
     }
     let headers = request.headers_mut();
-    let ours: Vec<HeaderName> = headers
-        .keys()
-        .filter(|n| is_reserved_header(n.as_str()) || is_narrow_header(n.as_str()))
-        .cloned()
-        .collect();
-    for name in ours {
-        headers.remove(name);
-    }
+    remove_caller_scopegate_headers(headers);
     let Some(identity) = identity else { return };
     let mut set = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {

@@ -8,9 +8,7 @@
 use std::net::SocketAddr;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use scopegate_core::enforce::{
-    CLIENT_ID_HEADER, ENVIRONMENT_HEADER, SCOPES_HEADER, SUBJECT_HEADER, is_narrow_header, is_reserved_header,
-};
+use scopegate_core::enforce::{CLIENT_ID_HEADER, ENVIRONMENT_HEADER, SCOPES_HEADER, SUBJECT_HEADER};
 
 use super::identity::Identity;
 
@@ -56,14 +54,7 @@ pub struct Forwarded<'a> {
 /// Turns the caller's headers into the upstream's.
 pub fn to_upstream(headers: &mut HeaderMap, forwarded: &Forwarded<'_>) {
     remove_hop_by_hop(headers);
-    let ours: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| is_reserved_header(name.as_str()) || is_narrow_header(name.as_str()))
-        .cloned()
-        .collect();
-    for name in ours {
-        headers.remove(name);
-    }
+    scopegate_layer::remove_caller_scopegate_headers(headers);
     // The upstream learns who called from our headers, never from the
     // credentials themselves: a Basic secret or a bearer token stays here.
     headers.remove(header::AUTHORIZATION);

@@ -860,16 +860,8 @@ async fn tls_upstream(h2: bool) -> (u16, String, Arc<AtomicUsize>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_https_upstream_is_reached_over_tls_verified_against_the_trusted_roots() {
     let (port, ca, hits) = tls_upstream(false).await;
-    let dir = std::env::temp_dir().join(format!("scopegate-tls-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, ca).unwrap();
     for base in [format!("https://localhost:{port}"), format!("https://127.0.0.1:{port}")] {
-        let s = Server::start_with_env(
-            "app-analytics",
-            with_upstream(&base, ""),
-            &[("SSL_CERT_FILE", ca_file.to_str().unwrap())],
-        );
+        let s = Server::start_trusting("app-analytics", with_upstream(&base, ""), &ca);
         let (id, _, token) = app_and_token(&s, "account:read").await;
         for _ in 0..2 {
             let (status, _, body) = get_json(&s, "/account/x?y=1", &token).await;
@@ -880,7 +872,6 @@ async fn an_https_upstream_is_reached_over_tls_verified_against_the_trusted_root
         }
     }
     assert_eq!(hits.load(Ordering::SeqCst), 4);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -888,14 +879,10 @@ async fn an_https_upstream_with_an_untrusted_certificate_is_502_and_never_sent_t
     let (port, _, hits) = tls_upstream(false).await;
     // Trust only another CA: the upstream's certificate must not be accepted.
     let (other_ca, _, _) = test_pki();
-    let dir = std::env::temp_dir().join(format!("scopegate-tls-untrusted-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_file = dir.join("other-ca.pem");
-    std::fs::write(&ca_file, other_ca).unwrap();
-    let s = Server::start_with_env(
+    let s = Server::start_trusting(
         "app-analytics",
         with_upstream(&format!("https://localhost:{port}"), ""),
-        &[("SSL_CERT_FILE", ca_file.to_str().unwrap())],
+        &other_ca,
     );
     let (_, _, token) = app_and_token(&s, "account:read").await;
     let (status, _, body) = get_json(&s, "/account/x", &token).await;
@@ -903,20 +890,15 @@ async fn an_https_upstream_with_an_untrusted_certificate_is_502_and_never_sent_t
     assert_eq!(body["error"], "bad_gateway");
     assert_eq!(body["error_description"], "the TLS handshake with the upstream failed");
     assert_eq!(hits.load(Ordering::SeqCst), 0);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_http2_over_tls_negotiates_h2_by_alpn() {
     let (port, ca, hits) = tls_upstream(true).await;
-    let dir = std::env::temp_dir().join(format!("scopegate-tls-h2-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, ca).unwrap();
-    let s = Server::start_with_env(
+    let s = Server::start_trusting(
         "app-analytics",
         with_upstream(&format!("https://localhost:{port}"), "upstream_http2 = true"),
-        &[("SSL_CERT_FILE", ca_file.to_str().unwrap())],
+        &ca,
     );
     let (id, _, token) = app_and_token(&s, "account:read").await;
     for _ in 0..3 {
@@ -927,7 +909,6 @@ async fn upstream_http2_over_tls_negotiates_h2_by_alpn() {
         assert_eq!(body["client"], id.as_str());
     }
     assert_eq!(hits.load(Ordering::SeqCst), 3);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Reads until the server closes the connection; `None` if it stays open past `within`.

@@ -33,13 +33,19 @@ impl Server {
 
     /// Like [`Server::start`], with the policy passed through `edit` first.
     pub fn start_edited(example: &str, edit: impl FnOnce(String) -> String) -> Server {
-        Server::start_with_env(example, edit, &[])
+        Server::launch(new_dir(), example, edit, &[])
     }
 
-    /// Like [`Server::start_edited`], with these environment variables set.
-    pub fn start_with_env(example: &str, edit: impl FnOnce(String) -> String, env: &[(&str, &str)]) -> Server {
-        let dir = std::env::temp_dir().join(format!("scopegate-e2e-{}-{}", std::process::id(), rand_suffix()));
-        std::fs::create_dir_all(&dir).unwrap();
+    /// Like [`Server::start_edited`], trusting only the CA certificates in
+    /// `ca_pem` for outgoing TLS (through `SSL_CERT_FILE`).
+    pub fn start_trusting(example: &str, edit: impl FnOnce(String) -> String, ca_pem: &str) -> Server {
+        let dir = new_dir();
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, ca_pem).unwrap();
+        Server::launch(dir, example, edit, &[("SSL_CERT_FILE", ca_file.to_str().unwrap())])
+    }
+
+    fn launch(dir: PathBuf, example: &str, edit: impl FnOnce(String) -> String, env: &[(&str, &str)]) -> Server {
         let source =
             std::fs::read_to_string(crate::workspace_root().join(format!("examples/{example}/scopegate.toml")))
                 .unwrap();
@@ -103,6 +109,13 @@ fn spawn(config: &std::path::Path, env: &[(String, String)]) -> (Child, String) 
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
     (child, base)
+}
+
+/// A fresh directory for one server (removed when the server is dropped).
+fn new_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("scopegate-e2e-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 fn rand_suffix() -> u64 {
