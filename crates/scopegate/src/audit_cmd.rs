@@ -64,7 +64,7 @@ fn line(e: &AuditEvent) -> String {
 }
 
 /// `unix` seconds as RFC 3339 UTC (`2026-11-23T22:47:15Z`).
-fn utc(unix: i64) -> String {
+pub(crate) fn utc(unix: i64) -> String {
     let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
     // Days to civil date (Howard Hinnant's algorithm), proleptic Gregorian.
     let z = days + 719_468;

@@ -6,6 +6,7 @@ mod check;
 mod explain;
 mod http_server;
 mod keys_cmd;
+mod log_format;
 mod log_writer;
 mod policy_file;
 mod reload;

@@ -161,19 +161,22 @@ impl Pool {
     /// URI) and returns the response,
     /// whose body returns the connection to the pool once read to the end.
     pub async fn send(self: &Arc<Self>, request: Request<Body>) -> Result<Response<Body>, SendError> {
+        // Opening a connection (a TLS handshake especially) and HTTP/2 take
+        // kilobytes of future state: boxed, so that the common case, a pooled
+        // HTTP/1.1 connection, does not carry (and copy) them on every request.
         if let Some(shared) = &self.http2 {
-            return self.send_http2(shared, request).await;
+            return Box::pin(self.send_http2(shared, request)).await;
         }
         let (mut sender, reused) = match self.checkout().await {
             Some(sender) => (sender, true),
-            None => (self.connect().await?, false),
+            None => (Box::pin(self.connect()).await?, false),
         };
         let response = match sender.try_send_request(request).await {
             Ok(response) => response,
             Err(mut e) => match e.take_message() {
                 // Nothing was sent on a reused connection: once more, on a new one.
                 Some(request) if reused => {
-                    sender = self.connect().await?;
+                    sender = Box::pin(self.connect()).await?;
                     sender.send_request(request).await.map_err(SendError::Request)?
                 }
                 _ => return Err(SendError::Request(e.into_error())),
