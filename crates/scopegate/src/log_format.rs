@@ -134,11 +134,20 @@ impl Fields<'_> {
     }
 }
 
-/// Characters `str`'s `Debug` writes as they are.
+/// Characters `str`'s `Debug` writes as they are, as a table (a decision
+/// line has six string fields).
+static PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = b' ';
+    while b <= b'~' {
+        table[b as usize] = b != b'"' && b != b'\\';
+        b += 1;
+    }
+    table
+};
+
 fn is_plain(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    value.bytes().all(|b| PLAIN[usize::from(b)])
 }
 
 impl Visit for Fields<'_> {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Request, Response, StatusCode};
+use axum::http::{HeaderMap, HeaderName, Request, Response, StatusCode};
 use scopegate_core::enforce::{ForwardedHeaders, original_request};
 use scopegate_store::Store;
 
@@ -16,7 +16,13 @@ use super::{Denied, authorize, headers, record, refusal_reason, refusal_response
 use crate::paths;
 use crate::state::AppState;
 
-fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+// Built at compile time: a `&str` key is parsed on every lookup.
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+
+fn text(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -29,10 +35,10 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
     // original query. `/authz` alone (with or without a query) carries none.
     let after = raw.strip_prefix(paths::AUTHZ).filter(|rest| rest.starts_with('/'));
     let forwarded = ForwardedHeaders {
-        forwarded_method: text(headers, "x-forwarded-method"),
-        forwarded_uri: text(headers, "x-forwarded-uri"),
-        original_method: text(headers, "x-original-method"),
-        original_uri: text(headers, "x-original-uri"),
+        forwarded_method: text(headers, X_FORWARDED_METHOD),
+        forwarded_uri: text(headers, X_FORWARDED_URI),
+        original_method: text(headers, X_ORIGINAL_METHOD),
+        original_uri: text(headers, X_ORIGINAL_URI),
     };
     let (method, target) = match original_request(request.method().as_str(), after, forwarded) {
         Ok(found) => found,
