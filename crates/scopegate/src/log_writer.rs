@@ -1,9 +1,12 @@
 //! Where `serve` writes its log (stderr), and how. Every decision is a log
 //! line, and a line written on its own is a system call: one in five of a
 //! proxied request's. So each worker thread gathers its lines and writes them
-//! in one call when its runtime runs out of work (just before it parks), when
-//! 16 KiB have gathered, or when the oldest line is 50 ms old. Other threads,
-//! and workers before they opt in, write each line at once.
+//! in one call when 16 KiB have gathered or the oldest line is 50 ms old
+//! (checked as lines arrive, and by a 50 ms tick while the worker is idle),
+//! or when its runtime runs out of work (just before it parks) and the oldest
+//! line is 10 ms old. A worker that parks between requests (behind nginx
+//! `auth_request`, say) would otherwise write once per request. Other
+//! threads, and workers before they opt in, write each line at once.
 
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -13,6 +16,8 @@ use std::time::{Duration, Instant};
 const LIMIT: usize = 16 * 1024;
 /// The longest a gathered line waits while its thread stays busy.
 const MAX_AGE: Duration = Duration::from_millis(50);
+/// How old the oldest line must be for a parking worker to write it out.
+const PARK_AGE: Duration = Duration::from_millis(10);
 
 struct Gathered {
     bytes: Vec<u8>,
@@ -44,6 +49,31 @@ pub fn gather_on_this_thread() {
             since: None,
         });
     });
+}
+
+/// Before the runtime parks: writes out what this thread has gathered if
+/// the oldest line has waited [`PARK_AGE`].
+pub fn flush_this_thread_when_due() {
+    let _ = GATHERED.try_with(|g| {
+        if let Ok(mut g) = g.try_borrow_mut() {
+            if let Some(g) = g.as_mut() {
+                if g.since.is_some_and(|since| since.elapsed() >= PARK_AGE) {
+                    g.write_out();
+                }
+            }
+        }
+    });
+}
+
+/// Run on a worker's runtime: writes out its gathered lines every
+/// [`MAX_AGE`], so that none waits longer while the worker is idle.
+pub async fn flush_periodically() {
+    let mut tick = tokio::time::interval(MAX_AGE);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        flush_this_thread();
+    }
 }
 
 /// Writes out what this thread has gathered.
@@ -96,5 +126,30 @@ impl Write for Line {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::io::Write;
+    use std::time::Duration;
+
+    use super::{GATHERED, Line, PARK_AGE, flush_this_thread_when_due, gather_on_this_thread};
+
+    fn gathered() -> usize {
+        GATHERED.with(|g| g.borrow().as_ref().unwrap().bytes.len())
+    }
+
+    #[test]
+    fn a_parking_worker_writes_lines_out_once_the_oldest_has_waited_park_age() {
+        gather_on_this_thread();
+        Line.write_all(b"log_writer test: a gathered line\n").unwrap();
+        flush_this_thread_when_due();
+        assert!(gathered() > 0, "a fresh line is kept for the next park");
+        std::thread::sleep(PARK_AGE + Duration::from_millis(1));
+        flush_this_thread_when_due();
+        assert_eq!(gathered(), 0, "a line PARK_AGE old is written out");
     }
 }

@@ -112,15 +112,17 @@ async fn serve_workers<S: Store>(state: AppState<S>, listeners: Vec<std::net::Tc
                 crate::log_writer::gather_on_this_thread();
                 let served = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
-                    .on_thread_park(crate::log_writer::flush_this_thread)
+                    .on_thread_park(crate::log_writer::flush_this_thread_when_due)
                     .build()?
                     .block_on(async move {
                         let listener = tokio::net::TcpListener::from_std(listener)?;
+                        let flusher = tokio::spawn(crate::log_writer::flush_periodically());
                         let idle_timeout = state.policy.settings.gateway.idle_timeout;
                         let stop = async move {
                             let _ = stopped.wait_for(|stop| *stop).await;
                         };
                         crate::http_server::serve(listener, router(state), idle_timeout, stop).await;
+                        flusher.abort();
                         Ok::<_, anyhow::Error>(())
                     });
                 crate::log_writer::flush_this_thread();
