@@ -20,24 +20,12 @@ BIN=${BIN:-$ROOT/target/release/scopegate}
 CASES=${CASES:-c d e authz}
 SECONDS_PER_CASE=${SECONDS_PER_CASE:-6}
 WORK=$(mktemp -d /tmp/scopegate-gw-instr.XXXXXX)
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-cleanup() {
-  [[ -f $WORK/nginx.pid ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
-  pkill -f "serve --config $WORK" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
+. "$ROOT/bench/gateway/common.sh"
 for tool in wrk valgrind callgrind_control; do
   command -v $tool >/dev/null || { echo "needs $tool (apt-get install wrk valgrind)" >&2; exit 1; }
 done
-[[ -x $NGINX ]] || { echo "needs nginx (apt-get install nginx)" >&2; exit 1; }
-[[ $BIN == "$ROOT/target/release/scopegate" ]] && (cd "$ROOT" && cargo build --release -q -p scopegate)
 
 # The upstream: nginx serving the same 75-byte JSON file as run.sh.
-mkdir -p "$WORK/www" "$WORK/tmp"
-chmod 755 "$WORK" "$WORK/www"
-printf '{"id":42,"name":"bench","items":[1,2,3],"ok":true,"note":"fixed payload"}\n' > "$WORK/www/data.json"
 cat > "$WORK/nginx.conf" <<NGINX
 worker_processes 1;
 pid $WORK/nginx.pid;
@@ -52,25 +40,10 @@ http {
 NGINX
 "$NGINX" -p "$WORK" -c "$WORK/nginx.conf"
 
-policy() { # FILE FORMAT
-  sed -e "s|sqlite://scopegate.db|sqlite://$WORK/$2.db|" -e "s|^format *= *\"opaque\"|format = \"$2\"|" \
-      -e "s|^upstream *= *\"echo\"|upstream = \"http://127.0.0.1:18281\"|" \
-      "$ROOT/examples/app-analytics/scopegate.toml" > "$1"
-  printf '\n[[route]]\nmatch  = "GET /data.json"\nany_of = ["account:read"]\n' >> "$1"
-}
-start() { # NAME PORT FORMAT -> sets ID SECRET TOKEN; scopegate under callgrind
-  policy "$WORK/$1.toml" "$3"
-  local app; app=$("$BIN" app create --config "$WORK/$1.toml" --name Bench --env production --scopes "account:read" --json)
-  ID=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['client_id'])" "$app")
-  SECRET=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['client_secret'])" "$app")
-  RUST_LOG=${RUST_LOG:-info} valgrind --tool=callgrind --callgrind-out-file="$WORK/$1.cg" \
-    "$BIN" serve --config "$WORK/$1.toml" --listen "127.0.0.1:$2" > "$WORK/$1.log" 2>&1 &
-  for _ in $(seq 300); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && break; sleep 0.2; done
-  TOKEN=$(curl -s -u "$ID:$SECRET" -d grant_type=client_credentials "http://127.0.0.1:$2/oauth2/token" \
-    | python3 -c "import json,sys;print(json.load(sys.stdin)['access_token'])")
-}
-start jwt 18290 jwt;       JWT=$TOKEN
-start opaque 18291 opaque; OPAQUE=$TOKEN; BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
+# scopegate under callgrind, one output file per instance.
+start jwt 18290 jwt 18281 valgrind --tool=callgrind --callgrind-out-file="$WORK/jwt.cg"; JWT=$TOKEN
+start opaque 18291 opaque 18281 valgrind --tool=callgrind --callgrind-out-file="$WORK/opaque.cg"
+OPAQUE=$TOKEN; BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
 
 count() { # CASE NAME PORT PATH [curl/wrk header args...]: one table row
   local case=$1 name=$2 port=$3 path=$4; shift 4

@@ -23,22 +23,10 @@ CONNS=${CONNS:-32}
 WORK=$(mktemp -d /tmp/scopegate-gw-bench.XXXXXX)
 BIN=${BIN:-$ROOT/target/release/scopegate}
 CASES=${CASES:-a b c d e f g}
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-cleanup() {
-  [[ -f $WORK/nginx.pid ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
-  pkill -f "serve --config $WORK" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
+. "$ROOT/bench/gateway/common.sh"
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
-[[ -x $NGINX ]] || { echo "needs nginx (apt-get install nginx)" >&2; exit 1; }
-[[ $BIN == "$ROOT/target/release/scopegate" ]] && (cd "$ROOT" && cargo build --release -q -p scopegate)
 
 # ---- nginx: origin, proxy, auth_request baselines, auth_request to scopegate --------
-mkdir -p "$WORK/www" "$WORK/logs" "$WORK/tmp"
-chmod 755 "$WORK" "$WORK/www"   # nginx workers may run as another user
-printf '{"id":42,"name":"bench","items":[1,2,3],"ok":true,"note":"fixed payload"}\n' > "$WORK/www/data.json"
 cat > "$WORK/nginx.conf" <<NGINX
 worker_processes auto;
 pid $WORK/nginx.pid;
@@ -84,24 +72,8 @@ NGINX
 sleep 0.5
 
 # ---- scopegate: one JWT instance, one opaque instance, both in front of the origin ----
-policy() { # FILE FORMAT
-  sed -e "s|sqlite://scopegate.db|sqlite://$WORK/$2.db|" -e "s|^format *= *\"opaque\"|format = \"$2\"|" \
-      -e "s|^upstream *= *\"echo\"|upstream = \"http://127.0.0.1:18181\"|" \
-      "$ROOT/examples/app-analytics/scopegate.toml" > "$1"
-  printf '\n[[route]]\nmatch  = "GET /data.json"\nany_of = ["account:read"]\n' >> "$1"
-}
-start() { # NAME PORT FORMAT -> sets ID SECRET TOKEN
-  policy "$WORK/$1.toml" "$3"
-  local app; app=$("$BIN" app create --config "$WORK/$1.toml" --name Bench --env production --scopes "account:read" --json)
-  ID=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['client_id'])" "$app")
-  SECRET=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['client_secret'])" "$app")
-  RUST_LOG=${RUST_LOG:-info} "$BIN" serve --config "$WORK/$1.toml" --listen "127.0.0.1:$2" ${THREADS:+--threads "$THREADS"} > "$WORK/$1.log" 2>&1 &
-  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && break; sleep 0.1; done
-  TOKEN=$(curl -s -u "$ID:$SECRET" -d grant_type=client_credentials "http://127.0.0.1:$2/oauth2/token" \
-    | python3 -c "import json,sys;print(json.load(sys.stdin)['access_token'])")
-}
-start jwt 18190 jwt;       JWT=$TOKEN
-start opaque 18191 opaque; OPAQUE=$TOKEN; BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
+start jwt 18190 jwt 18181;       JWT=$TOKEN
+start opaque 18191 opaque 18181; OPAQUE=$TOKEN; BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
 pid_of() { pgrep -f "serve --config $WORK/$1.toml"; }
 
 run() { # LABEL URL [wrk args...]

@@ -166,14 +166,7 @@ async fn the_layer_fetches_the_jwks_over_tls_from_a_trusted_server_only() {
     });
     let (id, _, token) = app_and_token(&s, "account:read").await;
     // The same JWK Set, served over TLS.
-    let jwks: serde_json::Value = http()
-        .get(s.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = s.get_json("/oauth2/jwks").await;
     let served = axum::Router::new().route("/jwks", get(move || async move { axum::Json(jwks) }));
     let (port, ca) = crate::gateway::tls_server(served, false).await;
     let url = format!("https://localhost:{port}/jwks");

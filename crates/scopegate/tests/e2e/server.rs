@@ -76,6 +76,11 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// `GET path`, its body as JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        http().get(self.url(path)).send().await.unwrap().json().await.unwrap()
+    }
+
     /// `scopegate app create … --json` against this server's database.
     pub fn app(&self, extra: &[&str]) -> (String, String) {
         let mut args = vec!["app", "create", "--config", self.config.to_str().unwrap(), "--json"];
@@ -212,14 +217,7 @@ async fn token_introspect_revoke_round_trip_over_http() {
 #[tokio::test]
 async fn metadata_advertises_every_endpoint_and_scope() {
     let s = Server::start("storefront");
-    let m: serde_json::Value = http()
-        .get(s.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m: serde_json::Value = s.get_json("/.well-known/oauth-authorization-server").await;
     assert_eq!(m["issuer"], "http://127.0.0.1:8080");
     assert_eq!(m["token_endpoint"], "http://127.0.0.1:8080/oauth2/token");
     assert_eq!(m["introspection_endpoint"], "http://127.0.0.1:8080/oauth2/introspect");
@@ -549,14 +547,7 @@ fn user_list_set_permissions_disable_and_enable() {
 async fn key_rotation_keeps_old_keys_published() {
     let s = Server::start("storefront");
     let config = s.config.to_str().unwrap().to_owned();
-    let before: serde_json::Value = http()
-        .get(s.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: serde_json::Value = s.get_json("/oauth2/jwks").await;
     let old_kid = before["keys"][0]["kid"].as_str().unwrap().to_owned();
     let o = crate::scopegate(&["keys", "rotate", "--config", &config]);
     assert!(o.status.success(), "{}", crate::stderr(&o));
@@ -566,14 +557,7 @@ async fn key_rotation_keeps_old_keys_published() {
     // A restarted server signs with the new key and still publishes the old one.
     let mut s = s;
     s.restart();
-    let after: serde_json::Value = http()
-        .get(s.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: serde_json::Value = s.get_json("/oauth2/jwks").await;
     let kids: Vec<&str> = after["keys"]
         .as_array()
         .unwrap()
