@@ -64,7 +64,7 @@ fn write_timestamp(writer: &mut Writer<'_>) -> fmt::Result {
         static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
     }
     let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) else {
-        return DefaultTimeWriter.write(writer);
+        return write_default_timestamp(writer);
     };
     let secs = now.as_secs();
     let micros = now.subsec_micros();
@@ -72,12 +72,12 @@ fn write_timestamp(writer: &mut Writer<'_>) -> fmt::Result {
         let mut second = second.borrow_mut();
         if second.0 != secs {
             let Ok(unix) = i64::try_from(secs) else {
-                return DefaultTimeWriter.write(writer);
+                return write_default_timestamp(writer);
             };
             let mut text = crate::audit_cmd::utc(unix);
             // Years past 9999 print otherwise; the default timer knows how.
             if text.len() != "2026-11-24T01:06:08Z".len() {
-                return DefaultTimeWriter.write(writer);
+                return write_default_timestamp(writer);
             }
             text.pop(); // the `Z`, which follows the fraction
             *second = (secs, text);
@@ -95,16 +95,13 @@ fn write_timestamp(writer: &mut Writer<'_>) -> fmt::Result {
     })
 }
 
-struct DefaultTimeWriter;
-
-impl DefaultTimeWriter {
-    fn write(&self, writer: &mut Writer<'_>) -> fmt::Result {
-        use tracing_subscriber::fmt::time::FormatTime;
-        if DefaultTime.format_time(writer).is_err() {
-            writer.write_str("<unknown time>")?;
-        }
-        writer.write_char(' ')
+/// The default timer's own output, for the times the fast path leaves to it.
+fn write_default_timestamp(writer: &mut Writer<'_>) -> fmt::Result {
+    use tracing_subscriber::fmt::time::FormatTime;
+    if DefaultTime.format_time(writer).is_err() {
+        writer.write_str("<unknown time>")?;
     }
+    writer.write_char(' ')
 }
 
 /// Writes `name="value"` for plain strings itself and hands every other

@@ -54,15 +54,7 @@ pub fn gather_on_this_thread() {
 /// Before the runtime parks: writes out what this thread has gathered if
 /// the oldest line has waited [`PARK_AGE`].
 pub fn flush_this_thread_when_due() {
-    let _ = GATHERED.try_with(|g| {
-        if let Ok(mut g) = g.try_borrow_mut() {
-            if let Some(g) = g.as_mut() {
-                if g.since.is_some_and(|since| since.elapsed() >= PARK_AGE) {
-                    g.write_out();
-                }
-            }
-        }
-    });
+    write_out_if(|g| g.since.is_some_and(|since| since.elapsed() >= PARK_AGE));
 }
 
 /// Run on a worker's runtime: writes out its gathered lines every
@@ -78,9 +70,14 @@ pub async fn flush_periodically() {
 
 /// Writes out what this thread has gathered.
 pub fn flush_this_thread() {
+    write_out_if(|_| true);
+}
+
+/// Writes out this thread's gathered lines if it gathers and `due` says so.
+fn write_out_if(due: impl FnOnce(&Gathered) -> bool) {
     let _ = GATHERED.try_with(|g| {
         if let Ok(mut g) = g.try_borrow_mut() {
-            if let Some(g) = g.as_mut() {
+            if let Some(g) = g.as_mut().filter(|g| due(g)) {
                 g.write_out();
             }
         }
