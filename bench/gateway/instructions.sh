@@ -13,6 +13,7 @@
 #
 # usage: bench/gateway/instructions.sh        (from the repository root; ~2 min)
 # env:   CASES="d authz"  BIN=path (another scopegate binary)  SECONDS_PER_CASE=6
+#        KEEP=dir (copy the callgrind dumps there, for callgrind_annotate)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
@@ -67,6 +68,7 @@ n = int(kv["requests"])
 bad = f" ({kv['non2xx3xx']} not 2xx)" if kv["non2xx3xx"] != "0" else ""
 print(f"| {case} | {n:,}{bad} | {total // n:,} |")
 PY
+  if [[ -n ${KEEP:-} ]]; then mkdir -p "$KEEP" && cp "$dump" "$KEEP/$case.cg"; fi
 }
 
 echo "| case | requests | instructions per request |"

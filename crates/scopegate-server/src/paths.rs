@@ -11,3 +11,11 @@ pub const HEALTHZ: &str = "/healthz";
 pub const AUTHZ: &str = "/authz";
 pub const AUTHZ_PATH: &str = "/authz/{*original}";
 pub const METRICS: &str = "/metrics";
+
+/// Whether the router serves `path` itself (the gateway takes the rest).
+pub fn is_own(path: &str) -> bool {
+    matches!(
+        path,
+        METADATA | AUTHORIZE | TOKEN | INTROSPECT | REVOKE | JWKS | HEALTHZ | AUTHZ | METRICS
+    ) || path.starts_with("/authz/")
+}

@@ -1,5 +1,7 @@
-//! One worker's HTTP/1.1 server: accept, serve each connection with the
-//! router, and on shutdown stop accepting and let requests in flight finish.
+//! One worker's HTTP/1.1 server: accept, serve each connection (the
+//! gateway's fast path first, then hyper with the router, see
+//! `scopegate_server::gateway::fast`), and on shutdown stop accepting and let
+//! requests in flight finish.
 //!
 //! hyper directly rather than `axum::serve`, for one thing `axum::serve`
 //! lacks: a deadline for the request head (`gateway.idle_timeout`). Without
@@ -17,12 +19,21 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use scopegate_server::AppState;
+use scopegate_server::gateway::fast::{self, Rewind};
+use scopegate_store::Store;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 /// Serves `app` on `listener` until `stop` completes, then waits for the
 /// connections' requests in flight.
-pub async fn serve(listener: TcpListener, app: Router, idle_timeout: Duration, stop: impl Future<Output = ()>) {
+pub async fn serve<S: Store>(
+    listener: TcpListener,
+    state: AppState<S>,
+    app: Router,
+    idle_timeout: Duration,
+    stop: impl Future<Output = ()>,
+) {
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -30,6 +41,9 @@ pub async fn serve(listener: TcpListener, app: Router, idle_timeout: Duration, s
         // connection, until the whole head of the next request has arrived.
         .header_read_timeout(idle_timeout);
     let graceful = GracefulShutdown::new();
+    // Tells fast-path connections to close once their request is answered
+    // (hyper's connections learn it from `graceful`).
+    let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {
@@ -50,13 +64,24 @@ pub async fn serve(listener: TcpListener, app: Router, idle_timeout: Duration, s
                 request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
                 request
             });
-        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        // Taken now, so that shutdown waits for this connection however it
+        // is served.
+        let watcher = graceful.watcher();
+        let mut stopping = stopping_rx.clone();
+        let state = state.clone();
         tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let Some(hand_off) = fast::serve(&state, stream, peer, idle_timeout, &mut stopping).await else {
+                return;
+            };
+            let io = TokioIo::new(Rewind::from(hand_off));
+            let connection = builder.serve_connection(io, TowerToHyperService::new(service));
             // A client that goes away or times out is not an error of ours.
-            let _ = connection.await;
+            let _ = watcher.watch(connection).await;
         });
     }
     drop(listener);
+    let _ = stopping.send(true);
     graceful.shutdown().await;
 }

@@ -121,7 +121,7 @@ async fn serve_workers<S: Store>(state: AppState<S>, listeners: Vec<std::net::Tc
                         let stop = async move {
                             let _ = stopped.wait_for(|stop| *stop).await;
                         };
-                        crate::http_server::serve(listener, router(state), idle_timeout, stop).await;
+                        crate::http_server::serve(listener, state.clone(), router(state), idle_timeout, stop).await;
                         flusher.abort();
                         Ok::<_, anyhow::Error>(())
                     });

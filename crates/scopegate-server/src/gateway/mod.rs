@@ -11,7 +11,9 @@
 //!
 //! The upstream is contacted only after an allow.
 
+pub mod fast;
 pub mod forward_auth;
+mod h1;
 pub mod headers;
 pub mod identity;
 mod pool;

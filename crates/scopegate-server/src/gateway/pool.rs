@@ -56,6 +56,9 @@ pub struct Pool {
     /// For an `https://` upstream: the connector and the name to verify.
     tls: Option<Tls>,
     idle: Mutex<Vec<SendRequest<Body>>>,
+    /// Idle connections of the HTTP/1.1 fast path ([`super::fast`]), which
+    /// speaks to the socket itself.
+    raw_idle: Mutex<Vec<TcpStream>>,
     /// With `gateway.upstream_http2`: the one multiplexed connection.
     http2: Option<Mutex<Option<http2::SendRequest<Body>>>>,
 }
@@ -80,6 +83,7 @@ impl Pool {
             connect_timeout,
             tls,
             idle: Mutex::new(Vec::new()),
+            raw_idle: Mutex::new(Vec::new()),
             http2: http2.then(|| Mutex::new(None)),
         })
     }
@@ -149,6 +153,32 @@ impl Pool {
         }
     }
 
+    /// For the fast path: an idle connection that, as far as the kernel has
+    /// told us, the upstream has not closed. Costs no system call when
+    /// nothing arrived on it while idle.
+    pub(super) fn checkout_raw(&self) -> Option<TcpStream> {
+        loop {
+            let stream = self.raw_idle.lock().ok()?.pop()?;
+            if still_open(&stream) {
+                return Some(stream);
+            }
+        }
+    }
+
+    /// For the fast path: a new connection.
+    pub(super) async fn connect_raw(&self) -> Result<TcpStream, SendError> {
+        self.tcp().await
+    }
+
+    /// For the fast path: a connection whose last response was read to its end.
+    pub(super) fn give_back_raw(&self, stream: TcpStream) {
+        if let Ok(mut idle) = self.raw_idle.lock() {
+            if idle.len() < MAX_IDLE {
+                idle.push(stream);
+            }
+        }
+    }
+
     async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
         let tcp = self.tcp().await?;
         match &self.tls {
@@ -188,6 +218,21 @@ impl Pool {
                 back: Some((sender, Arc::clone(self))),
             })
         }))
+    }
+}
+
+/// Whether an idle connection is still open: an idle connection has nothing
+/// to read, so readable means the upstream closed it (or sent bytes no
+/// request asked for, which makes it as useless).
+fn still_open(stream: &TcpStream) -> bool {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match stream.poll_read_ready(&mut cx) {
+        Poll::Pending => true,
+        // Readiness may be left over from the last read: look.
+        Poll::Ready(Ok(())) => {
+            matches!(stream.try_read(&mut [0; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        }
+        Poll::Ready(Err(_)) => false,
     }
 }
 

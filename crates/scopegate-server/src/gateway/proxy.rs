@@ -44,6 +44,8 @@ pub struct Upstream {
     response_timeout: Duration,
     max_body_bytes: u64,
     http2: bool,
+    /// A plain `http://` HTTP/1.1 upstream, which the fast path can speak to.
+    fast: bool,
 }
 
 impl Upstream {
@@ -61,7 +63,12 @@ impl Upstream {
         if let Err(e) = &tls {
             tracing::error!(error = %e, "cannot speak TLS to the upstream; every allowed request will answer 502");
         }
+        let fast = matches!(&tls, Ok(None))
+            && !settings.upstream_http2
+            && uri.as_ref().is_some_and(|u| u.scheme_str() == Some("http"))
+            && authority.is_some();
         Self {
+            fast,
             target: settings.upstream.clone(),
             address: authority
                 .as_ref()
@@ -84,6 +91,19 @@ impl Upstream {
             let tls = self.tls.as_ref().ok().cloned().flatten();
             Pool::new(self.address.clone(), self.connect_timeout, self.http2, tls)
         })
+    }
+
+    /// For the fast path: this worker's pool and the `Host` header to send,
+    /// when the upstream is one it can speak to.
+    pub(super) fn fast(&self) -> Option<(&Arc<Pool>, &HeaderValue)> {
+        if !self.fast {
+            return None;
+        }
+        Some((self.pool(), self.host.as_ref()?))
+    }
+
+    pub(super) fn response_timeout(&self) -> Duration {
+        self.response_timeout
     }
 
     /// Sends `request` (headers already prepared) to the upstream with
