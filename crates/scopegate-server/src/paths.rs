@@ -19,3 +19,29 @@ pub fn is_own(path: &str) -> bool {
         METADATA | AUTHORIZE | TOKEN | INTROSPECT | REVOKE | JWKS | HEALTHZ | AUTHZ | METRICS
     ) || path.starts_with("/authz/")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_the_router_serves_is_own_and_nothing_else_is() {
+        for path in [
+            METADATA, AUTHORIZE, TOKEN, INTROSPECT, REVOKE, JWKS, HEALTHZ, AUTHZ, METRICS,
+        ] {
+            assert!(is_own(path), "{path}");
+        }
+        assert!(is_own("/authz/account/x"));
+        for path in [
+            "/",
+            "/account",
+            "/healthz/",
+            "/oauth2",
+            "/authzx",
+            "/metrics/x",
+            "/%68ealthz",
+        ] {
+            assert!(!is_own(path), "{path}");
+        }
+    }
+}

@@ -55,6 +55,8 @@ pub async fn serve<S: Store>(
     stopping: &mut watch::Receiver<bool>,
 ) -> Option<HandOff> {
     let mut buf: Vec<u8> = Vec::with_capacity(BUFFER);
+    // How much of `buf` is known to hold no empty line, the end of a head.
+    let mut searched: usize = 0;
     let deadline = tokio::time::sleep(idle_timeout);
     tokio::pin!(deadline);
     loop {
@@ -62,13 +64,16 @@ pub async fn serve<S: Store>(
         // response until the whole next head.
         deadline.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
         let exchange = loop {
-            if !buf.is_empty() {
+            // A head arriving a byte at a time is parsed once, when its end
+            // is there, not once per byte.
+            if ends_a_head(&buf[searched.saturating_sub(2)..]) || buf.len() >= h1::MAX_HEAD {
                 match read_request(state, &buf, peer) {
                     Step::More => {}
                     Step::HandOff => return Some(HandOff { stream, buffered: buf }),
                     Step::Serve(exchange) => break exchange,
                 }
             }
+            searched = buf.len();
             if buf.capacity() - buf.len() < 1024 {
                 buf.reserve(BUFFER);
             }
@@ -95,6 +100,7 @@ pub async fn serve<S: Store>(
             return None;
         }
         buf.drain(..head_len);
+        searched = 0;
         if buf.is_empty() && buf.capacity() > 4 * BUFFER {
             // A large head once need not cost memory for the connection's life.
             buf = Vec::with_capacity(BUFFER);
@@ -103,6 +109,12 @@ pub async fn serve<S: Store>(
             return None;
         }
     }
+}
+
+/// Whether `bytes` hold an empty line (CRLF CRLF, or a bare LF's variants,
+/// which the parser then judges).
+fn ends_a_head(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
 
 thread_local! {

@@ -363,3 +363,17 @@ async fn refusals_on_the_fast_path_keep_the_connection() {
     assert_eq!(c.read(&mut [0u8; 1]).await.unwrap(), 0, "closed as asked");
     assert_eq!(accepted.load(Ordering::SeqCst), 0, "denials never reach the upstream");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_that_arrives_a_byte_at_a_time_is_served() {
+    let (s, token, _) = setup("account:read").await;
+    let mut c = connect(&s).await;
+    c.set_nodelay(true).unwrap();
+    for byte in get("/account/slow-head", &token).as_bytes() {
+        c.write_all(&[*byte]).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+    }
+    let a = read_answer(&mut c, &mut Vec::new()).await;
+    assert_eq!(a.status, 200);
+    assert!(String::from_utf8_lossy(&a.body).starts_with("GET /account/slow-head HTTP/1.1\r\n"));
+}
