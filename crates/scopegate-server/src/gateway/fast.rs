@@ -114,7 +114,38 @@ pub async fn serve<S: Store>(
 /// Whether `bytes` hold an empty line (CRLF CRLF, or a bare LF's variants,
 /// which the parser then judges).
 fn ends_a_head(bytes: &[u8]) -> bool {
-    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
+    // Usually the head is all that arrived.
+    if bytes.ends_with(b"\r\n\r\n") {
+        return true;
+    }
+    let mut lines = bytes.split(|b| *b == b'\n');
+    lines.next();
+    // Between two LFs, nothing or a lone CR: an empty line, but not after the
+    // last LF (that line is not over yet).
+    let mut lines = lines.peekable();
+    while let Some(line) = lines.next() {
+        if lines.peek().is_some() && (line.is_empty() || line == b"\r") {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+#[test]
+fn a_head_ends_at_its_first_empty_line() {
+    for (bytes, ends) in [
+        (&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..], true),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HT", true),
+        (b"GET / HTTP/1.1\nHost: a\n\n", true),
+        (b"GET / HTTP/1.1\r\nHost: a\n\r\n", true),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n", false),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r", false),
+        (b"\r\n\r", false),
+        (b"", false),
+    ] {
+        assert_eq!(ends_a_head(bytes), ends, "{:?}", String::from_utf8_lossy(bytes));
+    }
 }
 
 thread_local! {
