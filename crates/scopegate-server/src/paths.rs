@@ -20,6 +20,11 @@ pub fn is_own(path: &str) -> bool {
     ) || path.starts_with("/authz/")
 }
 
+/// Whether `path` is the forward-auth endpoint, as the router routes it.
+pub fn is_authz(path: &str) -> bool {
+    path == AUTHZ || path.strip_prefix("/authz/").is_some_and(|rest| !rest.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,6 +37,7 @@ mod tests {
             assert!(is_own(path), "{path}");
         }
         assert!(is_own("/authz/account/x"));
+        assert!(is_authz(AUTHZ) && is_authz("/authz/account/x") && !is_authz("/authz/") && !is_authz("/authzx"));
         for path in [
             "/",
             "/account",

@@ -1,7 +1,8 @@
 //! The gateway's HTTP/1.1 fast path: serves a caller's connection while
 //! its requests are plain (see [`super::h1`] for which), on the same
 //! decision path as every other front end ([`super::authorize`]), and talks
-//! to a plain `http://` upstream over its own pooled sockets. The first
+//! to a plain `http://` upstream over its own pooled sockets. `/authz`
+//! requests are answered here too ([`super::forward_auth::answer`]). The first
 //! request it does not take, with every byte read so far, goes to hyper,
 //! which serves that connection from then on ([`HandOff`]).
 //!
@@ -29,7 +30,7 @@ use tokio::sync::watch;
 use super::h1::{self, Framing};
 use super::headers::{self, Forwarded};
 use super::pool::Pool;
-use super::{authorize, proxy, record, refusal_reason, refusal_response};
+use super::{authorize, forward_auth, proxy, record, refusal_reason, refusal_response};
 use crate::AppState;
 use crate::paths;
 
@@ -183,6 +184,8 @@ enum Step {
 
 /// A request the fast path serves, read out of the connection's buffer.
 struct Exchange {
+    /// `/authz`, answered here, rather than a request to proxy.
+    forward_auth: bool,
     started: Instant,
     generation: Arc<crate::state::Generation>,
     headers: HeaderMap,
@@ -196,13 +199,19 @@ struct Exchange {
 
 fn read_request<S: Store>(state: &AppState<S>, buf: &[u8], peer: SocketAddr) -> Step {
     let mut parsed = [httparse::EMPTY_HEADER; h1::MAX_HEADERS];
-    let request = match h1::request(buf, &mut parsed, paths::is_own) {
+    // `/authz` answers here too: it has no body and proxies nothing.
+    let own = |path: &str| paths::is_own(path) && !paths::is_authz(path);
+    let request = match h1::request(buf, &mut parsed, own) {
         h1::Request::Partial => return Step::More,
         h1::Request::HandOff => return Step::HandOff,
         h1::Request::Fast(request) => request,
     };
+    let path = request.target.split_once('?').map_or(request.target, |(p, _)| p);
+    let forward_auth = paths::is_authz(path);
     let generation = state.live.load_full();
-    if generation.upstream.fast().is_none() || request.head_len > generation.policy.settings.gateway.max_header_bytes {
+    if (!forward_auth && generation.upstream.fast().is_none())
+        || request.head_len > generation.policy.settings.gateway.max_header_bytes
+    {
         // The echo upstream, TLS and HTTP/2 upstreams, and the 431 answer
         // are hyper's.
         return Step::HandOff;
@@ -220,6 +229,7 @@ fn read_request<S: Store>(state: &AppState<S>, buf: &[u8], peer: SocketAddr) -> 
         headers.append(name, value);
     }
     Step::Serve(Exchange {
+        forward_auth,
         started: Instant::now(),
         generation,
         headers,
@@ -255,6 +265,10 @@ impl Exchange {
         let generation = &self.generation;
         let method = text(buf, self.method);
         let target = text(buf, self.target);
+        if self.forward_auth {
+            let response = forward_auth::answer(state, generation, self.started, method, target, &self.headers).await;
+            return answer_with(client, out, response, self.close).await;
+        }
         let raw_path = target.split_once('?').map_or(target, |(p, _)| p);
         let pass = match authorize(state, generation, method, target, &self.headers).await {
             Ok(pass) => pass,

@@ -14,7 +14,7 @@ use scopegate_store::Store;
 use super::identity::AuthError;
 use super::{Denied, authorize, headers, record, refusal_reason, refusal_response};
 use crate::paths;
-use crate::state::AppState;
+use crate::state::{AppState, Generation};
 
 // Built at compile time: a `&str` key is parsed on every lookup.
 const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
@@ -29,8 +29,28 @@ fn text(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
 pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: Request<Body>) -> Response<Body> {
     let started = Instant::now();
     let generation = state.live.load_full();
-    let headers = request.headers();
     let raw = request.uri().path_and_query().map_or("", |pq| pq.as_str());
+    answer(
+        &state,
+        &generation,
+        started,
+        request.method().as_str(),
+        raw,
+        request.headers(),
+    )
+    .await
+}
+
+/// The answer to the forward-auth request `method raw` (the request target
+/// as sent, `/authz…`), from hyper or the fast path.
+pub async fn answer<S: Store>(
+    state: &AppState<S>,
+    generation: &Generation,
+    started: Instant,
+    request_method: &str,
+    raw: &str,
+    headers: &HeaderMap,
+) -> Response<Body> {
     // Envoy puts the original path after the prefix; the rest is the
     // original query. `/authz` alone (with or without a query) carries none.
     let after = raw.strip_prefix(paths::AUTHZ).filter(|rest| rest.starts_with('/'));
@@ -40,7 +60,7 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
         original_method: text(headers, X_ORIGINAL_METHOD),
         original_uri: text(headers, X_ORIGINAL_URI),
     };
-    let (method, target) = match original_request(request.method().as_str(), after, forwarded) {
+    let (method, target) = match original_request(request_method, after, forwarded) {
         Ok(found) => found,
         Err(refusal) => {
             let denied = Denied {
@@ -49,8 +69,8 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
             };
             let why = refusal_reason(&denied);
             record(
-                &generation,
-                request.method().as_str(),
+                generation,
+                request_method,
                 paths::AUTHZ,
                 None,
                 denied.outcome(),
@@ -58,11 +78,11 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
                 None,
                 why.as_deref(),
             );
-            return refusal_response(&generation, &denied);
+            return refusal_response(generation, &denied);
         }
     };
     let path = target.split('?').next().unwrap_or(target);
-    match authorize(&state, &generation, method, target, headers).await {
+    match authorize(state, generation, method, target, headers).await {
         Ok(pass) => {
             let mut response = Response::new(Body::empty());
             *response.status_mut() = StatusCode::OK;
@@ -71,7 +91,7 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
             }
             let client_id = pass.identity.as_ref().map(|i| i.client_id.as_str());
             record(
-                &generation,
+                generation,
                 method,
                 &pass.target.path,
                 Some(pass.route),
@@ -85,7 +105,7 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
         Err(denied) => {
             let why = refusal_reason(&denied);
             record(
-                &generation,
+                generation,
                 method,
                 path,
                 denied.route,
@@ -94,7 +114,7 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
                 None,
                 why.as_deref(),
             );
-            refusal_response(&generation, &denied)
+            refusal_response(generation, &denied)
         }
     }
 }

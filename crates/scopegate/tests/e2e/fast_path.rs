@@ -377,3 +377,28 @@ async fn a_head_that_arrives_a_byte_at_a_time_is_served() {
     assert_eq!(a.status, 200);
     assert!(String::from_utf8_lossy(&a.body).starts_with("GET /account/slow-head HTTP/1.1\r\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_auth_answers_one_kept_alive_connection_request_after_request() {
+    let (s, token, accepted) = setup("account:read").await;
+    let mut c = connect(&s).await;
+    let mut buf = Vec::new();
+    let nginx = format!(
+        "GET /authz HTTP/1.1\r\nHost: sg\r\nX-Original-Method: GET\r\nX-Original-URI: /account/x?y=1\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    let envoy = format!("GET /authz/account/x HTTP/1.1\r\nHost: sg\r\nAuthorization: Bearer {token}\r\n\r\n");
+    let refused = "GET /authz HTTP/1.1\r\nHost: sg\r\nX-Original-Method: DELETE\r\nX-Original-URI: /events/1\r\n\r\n";
+    c.write_all(format!("{nginx}{refused}{envoy}").as_bytes())
+        .await
+        .unwrap();
+    let a = read_answer(&mut c, &mut buf).await;
+    assert_eq!((a.status, a.body.len()), (200, 0));
+    assert!(a.head.contains("x-scopegate-scopes: account:read\r\n"), "{}", a.head);
+    assert!(a.head.contains("content-length: 0\r\n"), "{}", a.head);
+    let a = read_answer(&mut c, &mut buf).await;
+    assert_eq!(a.status, 401);
+    assert!(a.head.contains("www-authenticate: bearer realm="), "{}", a.head);
+    let a = read_answer(&mut c, &mut buf).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "forward-auth never proxies");
+}
