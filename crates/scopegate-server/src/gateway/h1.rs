@@ -19,6 +19,18 @@ pub const MAX_HEADERS: usize = 64;
 /// Longest head (request or response) the fast path reads.
 pub const MAX_HEAD: usize = 64 * 1024;
 
+/// Bytes of an origin-form request target (RFC 3986 `pchar`, `/`, `?`).
+static TARGET_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let allowed = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/?%";
+    let mut i = 0;
+    while i < allowed.len() {
+        table[allowed[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 /// A request the fast path takes.
 #[derive(Debug)]
 pub struct FastRequest<'b> {
@@ -65,8 +77,14 @@ pub fn request<'b>(buf: &'b [u8], headers: &mut [Header<'b>], own: impl Fn(&str)
     {
         return Request::HandOff;
     }
-    // HEAD answers have framing without a body; CONNECT tunnels.
-    if method == "HEAD" || method == "CONNECT" || !target.starts_with('/') {
+    // HEAD answers have framing without a body; CONNECT tunnels. A target
+    // with anything RFC 3986 does not allow in a path or query (a fragment,
+    // a space's cousins, quotes, braces) is hyper's to judge, as before.
+    if method == "HEAD"
+        || method == "CONNECT"
+        || !target.starts_with('/')
+        || !target.bytes().all(|b| TARGET_BYTE[usize::from(b)])
+    {
         return Request::HandOff;
     }
     let path = target.split_once('?').map_or(target, |(p, _)| p);
@@ -440,6 +458,10 @@ mod tests {
             r.head_len,
             "GET /v1/x?y=1 HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer t\r\n\r\n".len()
         );
+        let Request::Fast(r) = req("GET /a-b_c.~d/%2F!$&'()*+,;=:@?q=1/? HTTP/1.1\r\nHost: a\r\n\r\n") else {
+            panic!()
+        };
+        assert_eq!(r.target, "/a-b_c.~d/%2F!$&'()*+,;=:@?q=1/?");
         let Request::Fast(r) = req("DELETE /x HTTP/1.1\r\nhost: a\r\nConnection: Keep-Alive, close\r\n\r\n") else {
             panic!()
         };
@@ -466,6 +488,10 @@ mod tests {
             "CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n",
             "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
             "GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /x#frag HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /x?a={b} HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /\"x\" HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n",
             "GET /x HTTP/1.0\r\nHost: a\r\n\r\n",
             "GET /x HTTP/1.1\r\n\r\n",
             "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
@@ -668,12 +694,49 @@ mod tests {
             prop_assert_eq!(Chunked::new().scan(&body[..cut]), Ok(None));
         }
 
+        /// Whatever the head, the fast path never takes one that frames a
+        /// body or asks for more than a plain exchange, and never panics.
+        #[test]
+        fn the_fast_path_never_takes_a_request_that_frames_a_body(
+            method in prop::sample::select(vec!["GET", "POST", "DELETE", "HEAD", "get"]),
+            target in "/[a-z%#{}?/ ]{0,12}",
+            fields in prop::collection::vec((
+                prop::sample::select(vec![
+                    "Host", "host", "Content-Length", "content-length", "Transfer-Encoding",
+                    "transfer-encoding", "Expect", "Upgrade", "Connection", "Accept", "X-A",
+                ]),
+                prop::sample::select(vec!["0", "5", "chunked", "close", "keep-alive", "x", " chunked ", ""]),
+            ), 0..6),
+            line_end in prop::sample::select(vec!["\r\n", "\n"]),
+            rest in prop::collection::vec(any::<u8>(), 0..16),
+        ) {
+            let mut raw = format!("{method} {target} HTTP/1.1{line_end}").into_bytes();
+            for (name, value) in &fields {
+                raw.extend_from_slice(format!("{name}: {value}{line_end}").as_bytes());
+            }
+            raw.extend_from_slice(line_end.as_bytes());
+            raw.extend_from_slice(&rest);
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            if let Request::Fast(r) = request(&raw, &mut headers, |_| false) {
+                let framing = ["content-length", "transfer-encoding", "expect", "upgrade"];
+                prop_assert!(!fields.iter().any(|(n, _)| framing.contains(&n.to_ascii_lowercase().as_str())));
+                prop_assert_eq!(fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case("host")).count(), 1);
+                let plain_target = !r.target.contains(['#', ' ', '{']);
+                prop_assert!(line_end == "\r\n" && method != "HEAD" && plain_target);
+                prop_assert_eq!(&raw[r.head_len - 4..r.head_len], b"\r\n\r\n");
+            }
+        }
+
         /// Arbitrary bytes never panic, and an end is never past the input.
         #[test]
         fn the_chunked_scanner_takes_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
             if let Ok(Some(n)) = Chunked::new().scan(&bytes) {
                 prop_assert!(n <= bytes.len());
             }
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let _ = request(&bytes, &mut headers, |_| false);
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let _ = response(&bytes, &mut headers);
         }
     }
 }
