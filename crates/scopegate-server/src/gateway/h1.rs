@@ -265,20 +265,12 @@ fn decimal(value: &[u8]) -> Option<u64> {
 }
 
 /// Hop-by-hop response headers, which are not relayed (RFC 9110 section
-/// 7.6.1). `Transfer-Encoding` is one: the fast path writes its own.
+/// 7.6.1; the list the hyper path uses). `Transfer-Encoding` is one: the
+/// fast path writes its own.
 pub fn is_hop_by_hop(name: &str) -> bool {
-    const HOPS: [&str; 9] = [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    ];
-    HOPS.iter().any(|h| name.eq_ignore_ascii_case(h))
+    super::headers::HOP_BY_HOP
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h.as_str()))
 }
 
 /// The names a `Connection` header lists, which are hop-by-hop too.

@@ -27,7 +27,7 @@ const ENVIRONMENT: HeaderName = HeaderName::from_static(ENVIRONMENT_HEADER);
 
 /// Hop-by-hop headers: meaningful for one connection only.
 const HOPS: usize = 9;
-static HOP_BY_HOP: [HeaderName; HOPS] = [
+pub(super) static HOP_BY_HOP: [HeaderName; HOPS] = [
     header::CONNECTION,
     KEEP_ALIVE,
     PROXY_CONNECTION,
