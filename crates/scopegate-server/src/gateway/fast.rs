@@ -308,6 +308,14 @@ impl Exchange {
             out.push(b'?');
             out.extend_from_slice(query.as_bytes());
         }
+        // Canonical paths are printable ASCII by construction (docs/paths.md),
+        // and the query is the caller's, already checked; a request line is
+        // never written with anything else in it.
+        let line = &out[method.len() + 1..];
+        if !line.iter().all(u8::is_ascii_graphic) {
+            let error = proxy::error(StatusCode::BAD_GATEWAY, "bad_gateway", "the upstream URL is not valid");
+            return answer_with(client, out, error, self.close).await;
+        }
         out.extend_from_slice(b" HTTP/1.1\r\n");
         write_headers(out, &headers);
         out.extend_from_slice(b"\r\n");
