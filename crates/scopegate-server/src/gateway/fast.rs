@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use super::h1::{self, Framing};
 use super::headers::{self, Forwarded};
 use super::pool::Pool;
-use super::{authorize, forward_auth, proxy, record, refusal_reason, refusal_response};
+use super::{authorize, forward_auth, proxy, record, record_pass, refusal_reason, refusal_response};
 use crate::AppState;
 use crate::paths;
 
@@ -323,7 +323,6 @@ impl Exchange {
         let timeout = generation.upstream.response_timeout();
         let idempotent = matches!(method, "GET" | "OPTIONS" | "DELETE" | "TRACE" | "PUT");
         let exchanged = tokio::time::timeout(timeout, send(pool, out, upstream_buf, idempotent, self.close)).await;
-        let client_id = pass.identity.as_ref().map(|i| i.client_id.as_str());
         let failed = match exchanged {
             Ok(Ok((upstream, response))) => Ok((upstream, response)),
             Err(_) => Err((
@@ -342,29 +341,11 @@ impl Exchange {
         let (mut upstream, response) = match failed {
             Ok(exchanged) => exchanged,
             Err((status, code, description)) => {
-                record(
-                    generation,
-                    method,
-                    &pass.target.path,
-                    Some(pass.route),
-                    "upstream_error",
-                    self.started,
-                    client_id,
-                    Some(pass.reason(&generation.policy)),
-                );
+                record_pass(generation, method, &pass, "upstream_error", self.started);
                 return answer_with(client, out, proxy::error(status, code, &description), self.close).await;
             }
         };
-        record(
-            generation,
-            method,
-            &pass.target.path,
-            Some(pass.route),
-            "allow",
-            self.started,
-            client_id,
-            Some(pass.reason(&generation.policy)),
-        );
+        record_pass(generation, method, &pass, "allow", self.started);
         let relayed = relay(client, &mut upstream, &response, upstream_buf, out).await;
         if relayed.upstream_reusable {
             pool.give_back_raw(upstream);
@@ -599,33 +580,31 @@ async fn relay(
     upstream_buf: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) -> Relayed {
-    let have = &upstream_buf[answer.body_start..];
-    match answer.framing {
-        Framing::Empty | Framing::Length(_) => {
-            let length = match answer.framing {
-                Framing::Length(n) => n,
-                _ => 0,
-            };
-            // The head and the first bytes of the body in one write.
-            let first = usize::try_from(length).map_or(have.len(), |n| n.min(have.len()));
-            out.extend_from_slice(&have[..first]);
-            let mut extra = have.len() > first;
-            if client.write_all(out).await.is_err() {
-                return BROKEN;
-            }
-            let left = length - first as u64;
-            if left > 0 {
-                match copy_length(client, upstream, left, upstream_buf).await {
-                    Ok(more) => extra = more,
-                    Err(()) => return BROKEN,
-                }
-            }
-            Relayed {
-                client_open: true,
-                upstream_reusable: !extra && !answer.upstream_close,
-            }
+    let length = match answer.framing {
+        Framing::Empty => 0,
+        Framing::Length(n) => n,
+        Framing::Chunked | Framing::UntilClose => {
+            return relay_chunks(client, upstream, answer, upstream_buf, out).await;
         }
-        Framing::Chunked | Framing::UntilClose => relay_chunks(client, upstream, answer, upstream_buf, out).await,
+    };
+    // The head and the first bytes of the body in one write.
+    let have = &upstream_buf[answer.body_start..];
+    let first = usize::try_from(length).map_or(have.len(), |n| n.min(have.len()));
+    out.extend_from_slice(&have[..first]);
+    let mut extra = have.len() > first;
+    if client.write_all(out).await.is_err() {
+        return BROKEN;
+    }
+    let left = length - first as u64;
+    if left > 0 {
+        match copy_length(client, upstream, left, upstream_buf).await {
+            Ok(more) => extra = more,
+            Err(()) => return BROKEN,
+        }
+    }
+    Relayed {
+        client_open: true,
+        upstream_reusable: !extra && !answer.upstream_close,
     }
 }
 

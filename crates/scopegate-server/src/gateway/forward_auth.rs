@@ -12,7 +12,7 @@ use scopegate_core::enforce::{ForwardedHeaders, original_request};
 use scopegate_store::Store;
 
 use super::identity::AuthError;
-use super::{Denied, authorize, headers, record, refusal_reason, refusal_response};
+use super::{Denied, authorize, headers, record, record_pass, refusal_reason, refusal_response};
 use crate::paths;
 use crate::state::{AppState, Generation};
 
@@ -89,17 +89,7 @@ pub async fn answer<S: Store>(
             if let Some(identity) = pass.identity.as_deref() {
                 headers::insert_identity(response.headers_mut(), identity, pass.narrowed_scopes.clone());
             }
-            let client_id = pass.identity.as_ref().map(|i| i.client_id.as_str());
-            record(
-                generation,
-                method,
-                &pass.target.path,
-                Some(pass.route),
-                "allow",
-                started,
-                client_id,
-                Some(pass.reason(&generation.policy)),
-            );
+            record_pass(generation, method, &pass, "allow", started);
             response
         }
         Err(denied) => {

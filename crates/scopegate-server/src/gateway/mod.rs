@@ -213,6 +213,21 @@ pub fn record(
     generation.metrics.record(route, outcome, started.elapsed());
 }
 
+/// Logs and counts a request the policy allowed, with `outcome` (`allow`, or
+/// what happened after the allow) and the scope that allowed it.
+pub fn record_pass(generation: &Generation, method: &str, pass: &Pass<'_>, outcome: &str, started: Instant) {
+    record(
+        generation,
+        method,
+        &pass.target.path,
+        Some(pass.route),
+        outcome,
+        started,
+        pass.identity.as_ref().map(|i| i.client_id.as_str()),
+        Some(pass.reason(&generation.policy)),
+    );
+}
+
 fn refusal_reason(denied: &Denied) -> Option<String> {
     match &denied.why {
         AuthError::Refused(Refusal::InvalidToken(why) | Refusal::InvalidRequest(why)) => Some(why.clone()),
@@ -286,16 +301,6 @@ pub async fn gateway<S: Store>(State(state): State<AppState<S>>, mut request: Re
         None => pass.target.path.clone().into_owned(),
     };
     let (response, outcome) = generation.upstream.forward(request, &path_and_query).await;
-    let client_id = pass.identity.as_ref().map(|i| i.client_id.as_str());
-    record(
-        &generation,
-        method.as_str(),
-        &pass.target.path,
-        Some(pass.route),
-        outcome,
-        started,
-        client_id,
-        Some(pass.reason(&generation.policy)),
-    );
+    record_pass(&generation, method.as_str(), &pass, outcome, started);
     response
 }
