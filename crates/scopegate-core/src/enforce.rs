@@ -30,9 +30,9 @@ pub const NARROW_HEADER: &str = "x-oauth-scope";
 /// (`X-Scopegate-Scopes`, `x_scopegate_scopes`, `X-SCOPEGATE_SCOPES`): callers'
 /// copies of these are removed before anything reaches the upstream, so the
 /// upstream can trust every `x-scopegate-*` header it sees.
-pub fn is_reserved_header(name: &str) -> bool {
+pub fn is_reserved_header(name: impl AsRef<[u8]>) -> bool {
     const PREFIX: &[u8] = b"x-scopegate-";
-    let name = name.as_bytes();
+    let name = name.as_ref();
     name.len() > PREFIX.len()
         && name[..PREFIX.len()]
             .iter()
@@ -41,12 +41,13 @@ pub fn is_reserved_header(name: &str) -> bool {
 }
 
 /// Whether a header name is `X-OAuth-Scope` in any spelling.
-pub fn is_narrow_header(name: &str) -> bool {
+pub fn is_narrow_header(name: impl AsRef<[u8]>) -> bool {
+    let name = name.as_ref();
     name.len() == NARROW_HEADER.len()
         && name
-            .bytes()
-            .zip(NARROW_HEADER.bytes())
-            .all(|(b, p)| b.to_ascii_lowercase() == p || (b == b'_' && p == b'-'))
+            .iter()
+            .zip(NARROW_HEADER.as_bytes())
+            .all(|(&b, &p)| b.to_ascii_lowercase() == p || (b == b'_' && p == b'-'))
 }
 
 /// Credentials of an API request, as presented.

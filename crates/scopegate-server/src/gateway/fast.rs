@@ -21,12 +21,13 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header};
+use axum::http::{HeaderMap, Response, StatusCode};
 use scopegate_store::Store;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::fields::{RawFields, Span};
 use super::h1::{self, Framing};
 use super::headers::{self, Forwarded};
 use super::pool::Pool;
@@ -56,6 +57,8 @@ pub async fn serve<S: Store>(
     stopping: &mut watch::Receiver<bool>,
 ) -> Option<HandOff> {
     let mut buf: Vec<u8> = Vec::with_capacity(BUFFER);
+    // Where the current request's header fields are in `buf`.
+    let mut fields: Vec<Span> = Vec::with_capacity(16);
     // How much of `buf` is known to hold no empty line, the end of a head.
     let mut searched: usize = 0;
     let deadline = tokio::time::sleep(idle_timeout);
@@ -68,7 +71,7 @@ pub async fn serve<S: Store>(
             // A head arriving a byte at a time is parsed once, when its end
             // is there, not once per byte.
             if ends_a_head(&buf[searched.saturating_sub(2)..]) || buf.len() >= h1::MAX_HEAD {
-                match read_request(state, &buf, peer) {
+                match read_request(state, &buf, &mut fields, peer) {
                     Step::More => {}
                     Step::HandOff => return Some(HandOff { stream, buffered: buf }),
                     Step::Serve(exchange) => break exchange,
@@ -93,7 +96,13 @@ pub async fn serve<S: Store>(
         // idle connection holds only its read buffer, as with hyper.
         let (mut upstream_buf, mut out) = (spare(), spare());
         let keep = exchange
-            .run(state, &buf, &mut stream, &mut upstream_buf, &mut out)
+            .run(
+                state,
+                RawFields::new(&buf, &fields),
+                &mut stream,
+                &mut upstream_buf,
+                &mut out,
+            )
             .await;
         give_back(upstream_buf);
         give_back(out);
@@ -188,7 +197,6 @@ struct Exchange {
     forward_auth: bool,
     started: Instant,
     generation: Arc<crate::state::Generation>,
-    headers: HeaderMap,
     /// Where the method and target are in the buffer.
     method: (usize, usize),
     target: (usize, usize),
@@ -197,7 +205,7 @@ struct Exchange {
     peer: SocketAddr,
 }
 
-fn read_request<S: Store>(state: &AppState<S>, buf: &[u8], peer: SocketAddr) -> Step {
+fn read_request<S: Store>(state: &AppState<S>, buf: &[u8], fields: &mut Vec<Span>, peer: SocketAddr) -> Step {
     let mut parsed = [httparse::EMPTY_HEADER; h1::MAX_HEADERS];
     // `/authz` answers here too: it has no body and proxies nothing.
     let own = |path: &str| paths::is_own(path) && !paths::is_authz(path);
@@ -216,23 +224,17 @@ fn read_request<S: Store>(state: &AppState<S>, buf: &[u8], peer: SocketAddr) -> 
         // are hyper's.
         return Step::HandOff;
     }
-    let fields = parsed.iter().take_while(|h| !h.name.is_empty());
-    // Room for the headers `to_upstream` adds, so the map never grows.
-    let mut headers = HeaderMap::with_capacity(fields.clone().count() + 8);
-    for h in fields {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(h.name.as_bytes()),
-            HeaderValue::from_bytes(h.value),
-        ) else {
+    fields.clear();
+    for h in parsed.iter().take_while(|h| !h.name.is_empty()) {
+        let Some(span) = Span::of(buf, h.name.as_bytes(), h.value) else {
             return Step::HandOff;
         };
-        headers.append(name, value);
+        fields.push(span);
     }
     Step::Serve(Exchange {
         forward_auth,
         started: Instant::now(),
         generation,
-        headers,
         method: span(buf, request.method.as_bytes()),
         target: span(buf, request.target.as_bytes()),
         head_len: request.head_len,
@@ -257,20 +259,20 @@ impl Exchange {
     async fn run<S: Store>(
         self,
         state: &AppState<S>,
-        buf: &[u8],
+        fields: RawFields<'_>,
         client: &mut TcpStream,
         upstream_buf: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> bool {
         let generation = &self.generation;
-        let method = text(buf, self.method);
-        let target = text(buf, self.target);
+        let method = text(fields.buf(), self.method);
+        let target = text(fields.buf(), self.target);
         if self.forward_auth {
-            let response = forward_auth::answer(state, generation, self.started, method, target, &self.headers).await;
+            let response = forward_auth::answer(state, generation, self.started, method, target, &fields).await;
             return answer_with(client, out, response, self.close).await;
         }
         let raw_path = target.split_once('?').map_or(target, |(p, _)| p);
-        let pass = match authorize(state, generation, method, target, &self.headers).await {
+        let pass = match authorize(state, generation, method, target, &fields).await {
             Ok(pass) => pass,
             Err(denied) => {
                 let why = refusal_reason(&denied);
@@ -290,16 +292,6 @@ impl Exchange {
         let Some((pool, host)) = generation.upstream.fast() else {
             return false;
         };
-        let mut headers = self.headers;
-        headers::to_upstream(
-            &mut headers,
-            &Forwarded {
-                identity: pass.identity.as_deref(),
-                narrowed_scopes: pass.narrowed_scopes.clone(),
-                peer: Some(self.peer),
-            },
-        );
-        headers.insert(header::HOST, host.clone());
         out.clear();
         out.extend_from_slice(method.as_bytes());
         out.push(b' ');
@@ -317,7 +309,16 @@ impl Exchange {
             return answer_with(client, out, error, self.close).await;
         }
         out.extend_from_slice(b" HTTP/1.1\r\n");
-        write_headers(out, &headers);
+        headers::write_upstream(
+            out,
+            fields.iter(),
+            &Forwarded {
+                identity: pass.identity.as_deref(),
+                narrowed_scopes: pass.narrowed_scopes.clone(),
+                peer: Some(self.peer),
+            },
+            host,
+        );
         out.extend_from_slice(b"\r\n");
 
         let timeout = generation.upstream.response_timeout();
@@ -552,15 +553,6 @@ fn http_date() -> String {
     })
 }
 
-fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
-    for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 struct Relayed {
     client_open: bool,
     upstream_reusable: bool,
@@ -573,6 +565,15 @@ const BROKEN: Relayed = Relayed {
 
 /// Writes the head in `out`, then the body, to the caller. The body's first
 /// bytes are in `upstream_buf`, after the head.
+fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 async fn relay(
     client: &mut TcpStream,
     upstream: &mut TcpStream,

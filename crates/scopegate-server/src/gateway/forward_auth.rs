@@ -7,10 +7,11 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, Request, Response, StatusCode};
+use axum::http::{HeaderName, Request, Response, StatusCode};
 use scopegate_core::enforce::{ForwardedHeaders, original_request};
 use scopegate_store::Store;
 
+use super::fields::Fields;
 use super::identity::AuthError;
 use super::{Denied, authorize, headers, record, record_pass, refusal_reason, refusal_response};
 use crate::paths;
@@ -21,10 +22,6 @@ const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-meth
 const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
 const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
-
-fn text(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
 
 pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: Request<Body>) -> Response<Body> {
     let started = Instant::now();
@@ -43,22 +40,22 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
 
 /// The answer to the forward-auth request `method raw` (the request target
 /// as sent, `/authz…`), from hyper or the fast path.
-pub async fn answer<S: Store>(
+pub async fn answer<S: Store, H: Fields + Sync + ?Sized>(
     state: &AppState<S>,
     generation: &Generation,
     started: Instant,
     request_method: &str,
     raw: &str,
-    headers: &HeaderMap,
+    headers: &H,
 ) -> Response<Body> {
     // Envoy puts the original path after the prefix; the rest is the
     // original query. `/authz` alone (with or without a query) carries none.
     let after = raw.strip_prefix(paths::AUTHZ).filter(|rest| rest.starts_with('/'));
     let forwarded = ForwardedHeaders {
-        forwarded_method: text(headers, X_FORWARDED_METHOD),
-        forwarded_uri: text(headers, X_FORWARDED_URI),
-        original_method: text(headers, X_ORIGINAL_METHOD),
-        original_uri: text(headers, X_ORIGINAL_URI),
+        forwarded_method: headers.text(&X_FORWARDED_METHOD),
+        forwarded_uri: headers.text(&X_FORWARDED_URI),
+        original_method: headers.text(&X_ORIGINAL_METHOD),
+        original_uri: headers.text(&X_ORIGINAL_URI),
     };
     let (method, target) = match original_request(request_method, after, forwarded) {
         Ok(found) => found,

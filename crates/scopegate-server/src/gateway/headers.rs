@@ -9,8 +9,11 @@ use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use scopegate_core::enforce::{CLIENT_ID_HEADER, ENVIRONMENT_HEADER, SCOPES_HEADER, SUBJECT_HEADER};
+use scopegate_core::enforce::{
+    CLIENT_ID_HEADER, ENVIRONMENT_HEADER, SCOPES_HEADER, SUBJECT_HEADER, is_narrow_header, is_reserved_header,
+};
 
+use super::fields::{Fields, visible_ascii};
 use super::identity::Identity;
 
 // Names built at compile time: `HeaderName::from_static` at run time, or a
@@ -27,7 +30,7 @@ const ENVIRONMENT: HeaderName = HeaderName::from_static(ENVIRONMENT_HEADER);
 
 /// Hop-by-hop headers: meaningful for one connection only.
 const HOPS: usize = 9;
-pub(super) static HOP_BY_HOP: [HeaderName; HOPS] = [
+static HOP_BY_HOP: [HeaderName; HOPS] = [
     header::CONNECTION,
     KEEP_ALIVE,
     PROXY_CONNECTION,
@@ -39,20 +42,65 @@ pub(super) static HOP_BY_HOP: [HeaderName; HOPS] = [
     header::UPGRADE,
 ];
 
-/// Where `name` is in [`HOP_BY_HOP`] (a `match` on the text is several
-/// times faster than comparing `HeaderName`s one by one).
-fn hop_by_hop_index(name: &str) -> Option<usize> {
-    match name {
-        "connection" => Some(0),
-        "keep-alive" => Some(1),
-        "proxy-connection" => Some(2),
-        "proxy-authenticate" => Some(3),
-        "proxy-authorization" => Some(4),
-        "te" => Some(5),
-        "trailer" => Some(6),
-        "transfer-encoding" => Some(7),
-        "upgrade" => Some(8),
+/// Where `name`, in any case, is in [`HOP_BY_HOP`] (by length first: most
+/// names are none of these, and comparing `HeaderName`s one by one was
+/// several times slower).
+fn hop_by_hop_index(name: &[u8]) -> Option<usize> {
+    let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+    match name.len() {
+        2 if is(b"te") => Some(5),
+        7 if is(b"trailer") => Some(6),
+        7 if is(b"upgrade") => Some(8),
+        10 if is(b"connection") => Some(0),
+        10 if is(b"keep-alive") => Some(1),
+        16 if is(b"proxy-connection") => Some(2),
+        17 if is(b"transfer-encoding") => Some(7),
+        18 if is(b"proxy-authenticate") => Some(3),
+        19 if is(b"proxy-authorization") => Some(4),
         _ => None,
+    }
+}
+
+/// Whether `name`, in any case, is one of [`HOP_BY_HOP`].
+pub(super) fn is_hop_by_hop(name: &[u8]) -> bool {
+    hop_by_hop_index(name).is_some()
+}
+
+/// What becomes of one of the caller's header fields on its way upstream:
+/// the one rule both the hyper path ([`to_upstream`]) and the fast path
+/// ([`write_upstream`]) follow. (Names a `Connection` field lists go too;
+/// the fast path takes no request whose `Connection` lists any.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Sent on as it came.
+    Pass,
+    /// Never sent: hop-by-hop fields, the credentials (the upstream learns
+    /// who called from our headers; a Basic secret or a bearer token stays
+    /// here), `X-OAuth-Scope`, anything in scopegate's namespace, and
+    /// `X-Forwarded-Proto`, which is ours to say.
+    Drop,
+    /// `Host`: the upstream gets its own; the caller's becomes `X-Forwarded-Host`.
+    Host,
+    /// `X-Forwarded-Host`: replaced by the caller's `Host` when there is one.
+    ForwardedHost,
+    /// `X-Forwarded-For`: its values, then the caller's address.
+    ForwardedFor,
+}
+
+/// The [`Fate`] of a field named `name`, in any case.
+pub fn fate(name: &[u8]) -> Fate {
+    if hop_by_hop_index(name).is_some() {
+        return Fate::Drop;
+    }
+    let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+    match name.len() {
+        4 if is(b"host") => Fate::Host,
+        13 if is(b"authorization") => Fate::Drop,
+        15 if is(b"x-forwarded-for") => Fate::ForwardedFor,
+        16 if is(b"x-forwarded-host") => Fate::ForwardedHost,
+        17 if is(b"x-forwarded-proto") => Fate::Drop,
+        _ if is_reserved_header(name) || is_narrow_header(name) => Fate::Drop,
+        _ => Fate::Pass,
     }
 }
 
@@ -62,7 +110,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // responses only `Connection: keep-alive`.
     let mut present = [false; HOPS];
     for name in headers.keys() {
-        if let Some(i) = hop_by_hop_index(name.as_str()) {
+        if let Some(i) = hop_by_hop_index(name.as_str().as_bytes()) {
             present[i] = true;
         }
     }
@@ -97,39 +145,124 @@ pub struct Forwarded<'a> {
     pub peer: Option<SocketAddr>,
 }
 
-/// Turns the caller's headers into the upstream's.
+/// Turns the caller's headers into the upstream's, by [`fate`].
 pub fn to_upstream(headers: &mut HeaderMap, forwarded: &Forwarded<'_>) {
     remove_hop_by_hop(headers);
-    scopegate_layer::remove_caller_scopegate_headers(headers);
-    // The upstream learns who called from our headers, never from the
-    // credentials themselves: a Basic secret or a bearer token stays here.
-    headers.remove(header::AUTHORIZATION);
+    let dropped: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| fate(name.as_str().as_bytes()) == Fate::Drop)
+        .cloned()
+        .collect();
+    for name in dropped {
+        headers.remove(name);
+    }
     if let Some(host) = headers.remove(header::HOST) {
         headers.insert(X_FORWARDED_HOST, host);
     }
     if let Some(peer) = forwarded.peer {
-        let value = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(before) => HeaderValue::from_str(&format!("{before}, {}", peer.ip())).ok(),
-            None => Some(ip_value(peer.ip())),
-        };
-        if let Some(value) = value {
-            headers.insert(X_FORWARDED_FOR, value);
-        }
+        let value = forwarded_for(Fields::values(headers, &X_FORWARDED_FOR), peer.ip());
+        headers.insert(X_FORWARDED_FOR, value);
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    if let Some(identity) = forwarded.identity {
-        insert_identity(headers, identity, forwarded.narrowed_scopes.clone());
+    for (name, value) in identity_fields(forwarded) {
+        headers.insert(name, value.clone());
     }
+}
+
+/// Writes the header fields of a request the fast path forwards, as
+/// [`to_upstream`] would leave them, and the upstream's `host`.
+pub(super) fn write_upstream<'b>(
+    out: &mut Vec<u8>,
+    fields: impl Iterator<Item = (&'b [u8], &'b [u8])> + Clone,
+    forwarded: &Forwarded<'_>,
+    host: &HeaderValue,
+) {
+    let mut caller_host = None;
+    let mut others = false;
+    for (name, value) in fields.clone() {
+        match fate(name) {
+            Fate::Pass => write_field(out, name, value),
+            Fate::Drop => {}
+            Fate::Host => caller_host = caller_host.or(Some(value)),
+            Fate::ForwardedHost | Fate::ForwardedFor => others = true,
+        }
+    }
+    let of = move |wanted: Fate| {
+        fields
+            .clone()
+            .filter(move |(name, _)| others && fate(name) == wanted)
+            .map(|(_, value)| value)
+    };
+    write_field(out, b"host", host.as_bytes());
+    match caller_host {
+        Some(value) => write_field(out, b"x-forwarded-host", value),
+        None => of(Fate::ForwardedHost).for_each(|value| write_field(out, b"x-forwarded-host", value)),
+    }
+    match forwarded.peer {
+        Some(peer) => write_field(
+            out,
+            b"x-forwarded-for",
+            forwarded_for(of(Fate::ForwardedFor), peer.ip()).as_bytes(),
+        ),
+        None => of(Fate::ForwardedFor).for_each(|value| write_field(out, b"x-forwarded-for", value)),
+    }
+    write_field(out, b"x-forwarded-proto", b"http");
+    for (name, value) in identity_fields(forwarded) {
+        write_field(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+}
+
+fn write_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The identity fields the upstream receives, after every caller copy was dropped.
+fn identity_fields<'a>(forwarded: &'a Forwarded<'_>) -> impl Iterator<Item = (HeaderName, &'a HeaderValue)> {
+    forwarded.identity.into_iter().flat_map(|identity| {
+        let scopes = forwarded.narrowed_scopes.as_ref().unwrap_or(&identity.scopes_value);
+        [
+            Some((CLIENT_ID, &identity.client_id_value)),
+            identity.subject_value.as_ref().map(|subject| (SUBJECT, subject)),
+            Some((SCOPES, scopes)),
+            Some((ENVIRONMENT, &identity.environment_value)),
+        ]
+        .into_iter()
+        .flatten()
+    })
 }
 
 /// Adds the identity headers (after any caller copies were removed).
 pub fn insert_identity(headers: &mut HeaderMap, identity: &Identity, narrowed_scopes: Option<HeaderValue>) {
-    headers.insert(CLIENT_ID, identity.client_id_value.clone());
-    if let Some(subject) = &identity.subject_value {
-        headers.insert(SUBJECT, subject.clone());
+    let forwarded = Forwarded {
+        identity: Some(identity),
+        narrowed_scopes,
+        peer: None,
+    };
+    for (name, value) in identity_fields(&forwarded) {
+        headers.insert(name, value.clone());
     }
-    headers.insert(SCOPES, narrowed_scopes.unwrap_or_else(|| identity.scopes_value.clone()));
-    headers.insert(ENVIRONMENT, identity.environment_value.clone());
+}
+
+/// `X-Forwarded-For` for the upstream: the caller's values as one list (RFC
+/// 9110 section 5.3), then the caller's address; only the address when
+/// there were none, or one was not plain text.
+fn forwarded_for<'a>(before: impl Iterator<Item = &'a [u8]>, ip: IpAddr) -> HeaderValue {
+    let mut joined: Vec<u8> = Vec::new();
+    for value in before {
+        if visible_ascii(value).is_none() {
+            return ip_value(ip);
+        }
+        joined.extend_from_slice(value);
+        joined.extend_from_slice(b", ");
+    }
+    if joined.is_empty() {
+        return ip_value(ip);
+    }
+    joined.extend_from_slice(ip_value(ip).as_bytes());
+    HeaderValue::from_bytes(&joined).unwrap_or_else(|_| ip_value(ip))
 }
 
 /// The `X-Forwarded-For` value for `ip`. A worker sees the same few
@@ -157,11 +290,14 @@ fn ip_value(ip: IpAddr) -> HeaderValue {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-    use axum::http::{HeaderMap, HeaderValue};
+    use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+    use proptest::prelude::*;
 
-    use super::{ip_value, remove_hop_by_hop};
+    use super::{Fate, Forwarded, fate, ip_value, remove_hop_by_hop, to_upstream, write_upstream};
+    use crate::gateway::fields::{RawFields, Span};
+    use crate::gateway::identity::Identity;
 
     fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -202,9 +338,12 @@ mod tests {
     #[test]
     fn the_index_of_each_hop_by_hop_name_is_its_place_in_the_list() {
         for (i, name) in super::HOP_BY_HOP.iter().enumerate() {
-            assert_eq!(super::hop_by_hop_index(name.as_str()), Some(i), "{name}");
+            assert_eq!(super::hop_by_hop_index(name.as_str().as_bytes()), Some(i), "{name}");
+            let upper = name.as_str().to_ascii_uppercase();
+            assert_eq!(super::hop_by_hop_index(upper.as_bytes()), Some(i), "{upper}");
         }
-        assert_eq!(super::hop_by_hop_index("x-connection"), None);
+        assert_eq!(super::hop_by_hop_index(b"x-connection"), None);
+        assert_eq!(super::hop_by_hop_index(b"tf"), None);
     }
 
     #[test]
@@ -223,6 +362,145 @@ mod tests {
             assert_eq!(ip_value(a), "10.0.0.9");
             assert_eq!(ip_value(a), "10.0.0.9");
             assert_eq!(ip_value(b), "::1");
+        }
+    }
+
+    #[test]
+    fn each_field_has_its_fate_in_any_case() {
+        for (name, expected) in [
+            ("Host", Fate::Host),
+            ("X-Forwarded-For", Fate::ForwardedFor),
+            ("x-forwarded-HOST", Fate::ForwardedHost),
+            ("X-Forwarded-Proto", Fate::Drop),
+            ("Authorization", Fate::Drop),
+            ("Proxy-Authorization", Fate::Drop),
+            ("X-OAuth-Scope", Fate::Drop),
+            ("x_oauth_scope", Fate::Drop),
+            ("X-Scopegate-Scopes", Fate::Drop),
+            ("x_scopegate_client_id", Fate::Drop),
+            ("TE", Fate::Drop),
+            ("Connection", Fate::Drop),
+            ("Accept", Fate::Pass),
+            ("x-forwarded-hosts", Fate::Pass),
+            ("Cookie", Fate::Pass),
+        ] {
+            assert_eq!(fate(name.as_bytes()), expected, "{name}");
+        }
+    }
+
+    /// Names with a rule, and some without, in the spelling a test picks.
+    const NAMES: [&str; 18] = [
+        "host",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "authorization",
+        "proxy-authorization",
+        "x-scopegate-scopes",
+        "x_scopegate_client_id",
+        "x-oauth-scope",
+        "x_oauth_scope",
+        "te",
+        "trailer",
+        "keep-alive",
+        "connection",
+        "accept",
+        "x-custom",
+        "cookie",
+        "x-forwarded-hostx",
+    ];
+
+    fn field() -> impl Strategy<Value = (String, Vec<u8>)> {
+        let name = (0..NAMES.len(), any::<u32>()).prop_map(|(i, case)| {
+            NAMES[i]
+                .chars()
+                .enumerate()
+                .map(|(j, c)| {
+                    if case >> (j % 32) & 1 == 1 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect::<String>()
+        });
+        let value = prop_oneof![
+            Just(b"a".to_vec()),
+            Just(b"10.1.2.3".to_vec()),
+            Just(b"x, y".to_vec()),
+            Just(b"".to_vec()),
+            Just(b"caf\xc3\xa9".to_vec()),
+            proptest::collection::vec(prop_oneof![b' '..=b'~', Just(b'\t'), 0x80u8..=0xff], 0..6),
+        ];
+        (name, value).prop_map(|(name, value)| {
+            // The fast path takes a `Connection` with only its own two options.
+            let value = if name.eq_ignore_ascii_case("connection") {
+                b"keep-alive".to_vec()
+            } else {
+                value
+            };
+            (name, value)
+        })
+    }
+
+    fn sorted(mut fields: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+        // Stable: values of one name stay in their order.
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        fields
+    }
+
+    proptest! {
+        /// The fast path writes the upstream exactly the fields the hyper
+        /// path's `to_upstream` leaves (order aside, except among one name's
+        /// values), whatever the caller sent.
+        #[test]
+        fn the_fast_path_sends_the_fields_to_upstream_leaves(
+            fields in proptest::collection::vec(field(), 0..10),
+            identity in any::<bool>(),
+            subject in any::<bool>(),
+            narrowed in any::<bool>(),
+            peer in any::<bool>(),
+        ) {
+            let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+            for (name, value) in &fields {
+                head.extend_from_slice(name.as_bytes());
+                head.extend_from_slice(b": ");
+                head.extend_from_slice(value);
+                head.extend_from_slice(b"\r\n");
+            }
+            head.extend_from_slice(b"\r\n");
+            let mut parsed = [httparse::EMPTY_HEADER; 16];
+            let mut request = httparse::Request::new(&mut parsed);
+            prop_assert!(request.parse(&head).unwrap().is_complete());
+            let spans: Vec<Span> = request.headers.iter().map(|h| Span::of(&head, h.name.as_bytes(), h.value).unwrap()).collect();
+            let mut map = HeaderMap::new();
+            for h in request.headers.iter() {
+                map.append(HeaderName::from_bytes(h.name.as_bytes()).unwrap(), HeaderValue::from_bytes(h.value).unwrap());
+            }
+
+            let who = Identity::for_tests("app-1", subject.then_some("ann"), "a b", "production");
+            let forwarded = Forwarded {
+                identity: identity.then_some(&who),
+                narrowed_scopes: narrowed.then(|| HeaderValue::from_static("a")),
+                peer: peer.then(|| SocketAddr::from(([192, 0, 2, 7], 4000))),
+            };
+            let upstream_host = HeaderValue::from_static("upstream:8080");
+
+            let mut out = b"GET / HTTP/1.1\r\n".to_vec();
+            write_upstream(&mut out, RawFields::new(&head, &spans).iter(), &forwarded, &upstream_host);
+            out.extend_from_slice(b"\r\n");
+            let mut written = [httparse::EMPTY_HEADER; 32];
+            let mut fast = httparse::Request::new(&mut written);
+            prop_assert!(fast.parse(&out).unwrap().is_complete(), "{}", String::from_utf8_lossy(&out));
+            let fast: Vec<(String, Vec<u8>)> =
+                fast.headers.iter().map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec())).collect();
+
+            to_upstream(&mut map, &forwarded);
+            map.insert(header::HOST, upstream_host);
+            let hyper: Vec<(String, Vec<u8>)> =
+                map.iter().map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec())).collect();
+
+            prop_assert_eq!(sorted(fast), sorted(hyper));
         }
     }
 }

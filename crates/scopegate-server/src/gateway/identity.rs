@@ -274,3 +274,22 @@ async fn check_now<S: Store>(
         valid_until: recheck_at,
     })
 }
+
+#[cfg(test)]
+impl Identity {
+    /// An identity as the header code sees it (its `held` is empty).
+    pub(crate) fn for_tests(client_id: &str, subject: Option<&str>, scopes: &str, environment: &str) -> Self {
+        let header = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("-"));
+        Self {
+            client_id: client_id.to_owned(),
+            subject: subject.map(str::to_owned),
+            environment: environment.to_owned(),
+            held: Held::default(),
+            client_id_value: header(client_id),
+            subject_value: subject.map(header),
+            scopes_value: header(scopes),
+            environment_value: header(environment),
+            valid_until: i64::MAX,
+        }
+    }
+}

@@ -12,6 +12,7 @@
 //! The upstream is contacted only after an allow.
 
 pub mod fast;
+pub mod fields;
 pub mod forward_auth;
 mod h1;
 pub mod headers;
@@ -25,13 +26,14 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
 use scopegate_core::enforce::{Credentials, NARROW_HEADER, Refusal, narrow_request, read_credentials};
 use scopegate_core::path::CanonicalTarget;
 use scopegate_core::{Allowance, Caller, Decision, RouteId};
 use scopegate_store::Store;
 
 use crate::state::{AppState, Generation};
+use fields::Fields;
 use identity::{AuthError, Identity, identify};
 
 /// An allowed request.
@@ -79,14 +81,17 @@ impl Denied {
     }
 }
 
+const AUTHORIZATION: HeaderName = header::AUTHORIZATION;
+const NARROW: HeaderName = HeaderName::from_static(NARROW_HEADER);
+
 /// The decision path shared by every front end: may this caller do
 /// `method target`, with these request headers?
-pub async fn authorize<'t, S: Store>(
+pub async fn authorize<'t, S: Store, H: Fields + Sync + ?Sized>(
     state: &AppState<S>,
     generation: &Generation,
     method: &str,
     target: &'t str,
-    headers: &HeaderMap,
+    headers: &H,
 ) -> Result<Pass<'t>, Denied> {
     let policy = &generation.policy;
     let resolved = policy
@@ -106,9 +111,8 @@ pub async fn authorize<'t, S: Store>(
         Decision::RouteNotFound | Decision::BadPath(_) => return Err(Denied::new(None, Refusal::RouteNotFound)),
     };
     let deny = |why: AuthError| Denied::new(Some(route), why);
-    let authorization = headers.get_all(header::AUTHORIZATION);
     let credentials = read_credentials(
-        authorization.iter().map(HeaderValue::as_bytes),
+        headers.values(&AUTHORIZATION),
         resolved.target.query,
         policy.settings.gateway.basic_auth,
     )
@@ -116,20 +120,13 @@ pub async fn authorize<'t, S: Store>(
     if credentials == Credentials::None {
         return Err(deny(Refusal::Unauthenticated.into()));
     }
-    let raw = headers
-        .get(header::AUTHORIZATION)
-        .map_or(&[][..], HeaderValue::as_bytes);
+    let raw = headers.values(&AUTHORIZATION).next().unwrap_or_default();
     let identity = identify(state, policy, &generation.identities, credentials, raw, state.now())
         .await
         .map_err(deny)?;
-    let narrow = headers.get_all(NARROW_HEADER);
-    let narrowed = if narrow.iter().next().is_some() {
-        let held = narrow_request(
-            &policy.catalog,
-            &identity.held,
-            narrow.iter().map(HeaderValue::as_bytes),
-        )
-        .map_err(|r| deny(r.into()))?;
+    let narrowed = if headers.values(&NARROW).next().is_some() {
+        let held =
+            narrow_request(&policy.catalog, &identity.held, headers.values(&NARROW)).map_err(|r| deny(r.into()))?;
         Some(held)
     } else {
         None

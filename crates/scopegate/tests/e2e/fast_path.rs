@@ -402,3 +402,41 @@ async fn forward_auth_answers_one_kept_alive_connection_request_after_request() 
     assert_eq!(a.status, 200);
     assert_eq!(accepted.load(Ordering::SeqCst), 0, "forward-auth never proxies");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upstream_sees_our_identity_and_forwarding_fields_never_the_callers_copies() {
+    let (s, token, _) = setup("account:read").await;
+    let mut c = connect(&s).await;
+    let request = format!(
+        "GET /account/who HTTP/1.1\r\nHost: api.example\r\nAuthorization: Bearer {token}\r\n\
+         X-Scopegate-Client-Id: forged\r\nx_scopegate_scopes: admin\r\nX-OAuth-Scope: account:read\r\n\
+         X-Forwarded-For: 10.0.0.9\r\nX-Forwarded-For: 10.0.0.10\r\nX-Forwarded-Host: evil.example\r\n\
+         X-Forwarded-Proto: https\r\nProxy-Authorization: Basic eA==\r\nTE: trailers\r\nX-Kept: Yes\r\n\r\n"
+    );
+    c.write_all(request.as_bytes()).await.unwrap();
+    let a = read_answer(&mut c, &mut Vec::new()).await;
+    assert_eq!(a.status, 200);
+    let seen = String::from_utf8_lossy(&a.body).to_ascii_lowercase();
+    let lines: Vec<&str> = seen.split("\r\n").skip(1).filter(|l| !l.is_empty()).collect();
+    let values = |name: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(": ")))
+            .collect()
+    };
+    assert_eq!(values("x-scopegate-client-id").len(), 1, "{seen}");
+    assert_ne!(values("x-scopegate-client-id"), ["forged"], "{seen}");
+    assert_eq!(values("x-scopegate-scopes"), ["account:read"], "{seen}");
+    assert!(!seen.contains("x_scopegate"), "{seen}");
+    assert!(values("x-oauth-scope").is_empty(), "{seen}");
+    // Both caller lines, as one list, then the caller's own address.
+    assert_eq!(values("x-forwarded-for"), ["10.0.0.9, 10.0.0.10, 127.0.0.1"], "{seen}");
+    assert_eq!(values("x-forwarded-host"), ["api.example"], "{seen}");
+    assert_eq!(values("x-forwarded-proto"), ["http"], "{seen}");
+    assert_eq!(values("host").len(), 1, "{seen}");
+    assert_ne!(values("host"), ["api.example"], "{seen}");
+    for gone in ["authorization", "proxy-authorization", "te"] {
+        assert!(values(gone).is_empty(), "{gone}: {seen}");
+    }
+    assert_eq!(values("x-kept"), ["yes"], "{seen}");
+}

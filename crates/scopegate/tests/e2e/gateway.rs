@@ -104,6 +104,7 @@ async fn the_upstream_sees_identity_headers_and_the_canonical_path_and_nothing_s
         .header("X-OAuth-Scope", "account:read")
         .header("Connection", "x-scopegate-client-id, x-scopegate-scopes, keep-alive")
         .header("X-Forwarded-For", "10.0.0.9")
+        .header("X-Forwarded-For", "10.0.0.10")
         .send()
         .await
         .unwrap();
@@ -126,7 +127,10 @@ async fn the_upstream_sees_identity_headers_and_the_canonical_path_and_nothing_s
     ] {
         assert!(h.get(gone).is_none(), "{gone} reached the upstream: {h:#}");
     }
-    assert_eq!(h["x-forwarded-for"], "10.0.0.9, 127.0.0.1");
+    assert_eq!(
+        h["x-forwarded-for"], "10.0.0.9, 10.0.0.10, 127.0.0.1",
+        "every caller line, as one list"
+    );
     assert_eq!(h["x-forwarded-proto"], "http");
     assert!(h["x-forwarded-host"].as_str().unwrap().starts_with("127.0.0.1:"));
     assert_eq!(up.hits.load(Ordering::SeqCst), 1);
