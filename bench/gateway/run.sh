@@ -9,6 +9,10 @@
 #   e  scopegate gateway, HTTP Basic (client_id:client_secret)
 #   f  nginx auth_request to scopegate's /authz, then proxy_pass
 #   g  nginx auth_request to a trivial nginx location answering 204
+#   h  (only when CASES names it) nginx proxy_pass as in b, but in processes
+#      of its own, apart from the origin's: scopegate's arrangement. In b the
+#      proxy and the origin share two worker processes, and a request whose
+#      upstream connection the same worker serves crosses no process at all.
 #
 # usage: bench/gateway/run.sh          (from the repository root; ~2.5 min)
 # env:   DURATION=10 WARMUP=3 CONNS=32 PEERS=../shared/peers PROFILE=1 (perf record on case d)
@@ -69,6 +73,13 @@ http {
 }
 NGINX
 "$NGINX" -p "$WORK" -c "$WORK/nginx.conf"
+if [[ " $CASES " == *" h "* ]]; then
+  sed -e "s|pid $WORK/nginx.pid|pid $WORK/proxy.pid|" -e "s|error_log $WORK/error.log|error_log $WORK/proxy.error.log|" \
+      -e '/^    server { listen/,$d' "$WORK/nginx.conf" > "$WORK/proxy.conf"
+  printf '    server { listen 127.0.0.1:18186 reuseport backlog=4096; location / { proxy_pass http://origin; } }\n}\n' >> "$WORK/proxy.conf"
+  "$NGINX" -p "$WORK" -c "$WORK/proxy.conf"
+  trap '[[ -f $WORK/proxy.pid ]] && kill "$(cat "$WORK/proxy.pid")" 2>/dev/null; cleanup' EXIT
+fi
 sleep 0.5
 
 # ---- scopegate: one JWT instance, one opaque instance, both in front of the origin ----
@@ -97,6 +108,7 @@ echo "| case | req/s | p50 ms | p99 ms | scopegate RSS | non-2xx |"
 echo "|---|---:|---:|---:|---:|---:|"
 WRK_ARGS=();                                   RSS=     run "a upstream direct"          http://127.0.0.1:18181/data.json
 WRK_ARGS=();                                   RSS=     run "b nginx proxy_pass"         http://127.0.0.1:18182/data.json
+WRK_ARGS=();                                   RSS=     run "h nginx proxy_pass, own processes" http://127.0.0.1:18186/data.json
 WRK_ARGS=(-H "Authorization: Bearer $JWT");    RSS=     run "c scopegate, JWT"           http://127.0.0.1:18190/data.json -H "Authorization: Bearer $JWT"
 echo "$(rss jwt)" > "$WORK/rss.jwt"
 if [[ ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
