@@ -268,8 +268,13 @@ impl Exchange {
         let method = text(fields.buf(), self.method);
         let target = text(fields.buf(), self.target);
         if self.forward_auth {
-            let response = forward_auth::answer(state, generation, self.started, method, target, &fields).await;
-            return answer_with(client, out, response, self.close).await;
+            return match forward_auth::answer(state, generation, self.started, method, target, &fields).await {
+                forward_auth::Verdict::Allow {
+                    identity,
+                    narrowed_scopes,
+                } => allow(client, out, identity.as_deref(), narrowed_scopes, self.close).await,
+                forward_auth::Verdict::Refuse(response) => answer_with(client, out, response, self.close).await,
+            };
         }
         let raw_path = target.split_once('?').map_or(target, |(p, _)| p);
         let pass = match authorize(state, generation, method, target, &fields).await {
@@ -721,11 +726,55 @@ async fn copy_length(
 }
 
 /// Writes a response scopegate made (a refusal, a 502 or 504) to the caller.
+/// `/authz`'s 200, written as [`answer_with`] would write
+/// [`forward_auth::Verdict::into_response`], without building it first.
+async fn allow(
+    client: &mut TcpStream,
+    out: &mut Vec<u8>,
+    identity: Option<&super::identity::Identity>,
+    narrowed_scopes: Option<axum::http::HeaderValue>,
+    close: bool,
+) -> bool {
+    write_allow(out, identity, narrowed_scopes, close);
+    client.write_all(out).await.is_ok() && !close
+}
+
+fn write_allow(
+    out: &mut Vec<u8>,
+    identity: Option<&super::identity::Identity>,
+    narrowed_scopes: Option<axum::http::HeaderValue>,
+    close: bool,
+) {
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    if let Some(identity) = identity {
+        headers::write_identity(out, identity, narrowed_scopes);
+    }
+    write_tail(out, 0, close);
+}
+
+/// `Content-Length`, `Date`, `Connection: close` when asked, and the end of the head.
+fn write_tail(out: &mut Vec<u8>, length: usize, close: bool) {
+    out.extend_from_slice(b"content-length: ");
+    out.extend_from_slice(length.to_string().as_bytes());
+    out.extend_from_slice(b"\r\ndate: ");
+    out.extend_from_slice(http_date().as_bytes());
+    if close {
+        out.extend_from_slice(b"\r\nconnection: close");
+    }
+    out.extend_from_slice(b"\r\n\r\n");
+}
+
 async fn answer_with(client: &mut TcpStream, out: &mut Vec<u8>, response: Response<Body>, close: bool) -> bool {
     let (parts, body) = response.into_parts();
     let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
         return false;
     };
+    write_response(out, &parts, &body, close);
+    client.write_all(out).await.is_ok() && !close
+}
+
+fn write_response(out: &mut Vec<u8>, parts: &axum::http::response::Parts, body: &[u8], close: bool) {
     out.clear();
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(parts.status.as_str().as_bytes());
@@ -733,16 +782,8 @@ async fn answer_with(client: &mut TcpStream, out: &mut Vec<u8>, response: Respon
     out.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
     write_headers(out, &parts.headers);
-    out.extend_from_slice(b"content-length: ");
-    out.extend_from_slice(body.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\ndate: ");
-    out.extend_from_slice(http_date().as_bytes());
-    if close {
-        out.extend_from_slice(b"\r\nconnection: close");
-    }
-    out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(&body);
-    client.write_all(out).await.is_ok() && !close
+    write_tail(out, body.len(), close);
+    out.extend_from_slice(body);
 }
 
 /// The handed-off connection as hyper reads it: first the bytes the fast
@@ -804,5 +845,48 @@ impl AsyncWrite for Rewind {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::http::HeaderValue;
+
+    use super::forward_auth::Verdict;
+    use super::{write_allow, write_response};
+    use crate::gateway::identity::Identity;
+
+    /// The head without its `Date` line, which may differ by a second.
+    fn undated(head: &[u8]) -> String {
+        String::from_utf8(head.to_vec())
+            .unwrap()
+            .split("\r\n")
+            .filter(|line| !line.starts_with("date: "))
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    }
+
+    #[test]
+    fn forward_auth_allows_with_the_head_the_hyper_path_would_send() {
+        let who = std::sync::Arc::new(Identity::for_tests("app-1", Some("ann"), "a b", "production"));
+        for identity in [None, Some(who)] {
+            for narrowed in [None, Some(HeaderValue::from_static("a"))] {
+                for close in [false, true] {
+                    let mut direct = Vec::new();
+                    write_allow(&mut direct, identity.as_deref(), narrowed.clone(), close);
+                    let response = Verdict::Allow {
+                        identity: identity.clone(),
+                        narrowed_scopes: narrowed.clone(),
+                    }
+                    .into_response();
+                    let (parts, _) = response.into_parts();
+                    let mut built = Vec::new();
+                    write_response(&mut built, &parts, b"", close);
+                    assert_eq!(undated(&direct), undated(&built));
+                }
+            }
+        }
     }
 }

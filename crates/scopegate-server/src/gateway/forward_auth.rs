@@ -3,16 +3,17 @@
 //! reverse proxy; answers 200 with the identity headers, or the refusal.
 //! Nothing here is proxied, and bad input is never a 5xx: it fails closed.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderName, Request, Response, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use scopegate_core::enforce::{ForwardedHeaders, original_request};
 use scopegate_store::Store;
 
 use super::fields::Fields;
-use super::identity::AuthError;
+use super::identity::{AuthError, Identity};
 use super::{Denied, authorize, headers, record, record_pass, refusal_reason, refusal_response};
 use crate::paths;
 use crate::state::{AppState, Generation};
@@ -36,6 +37,38 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
         request.headers(),
     )
     .await
+    .into_response()
+}
+
+/// What `/authz` answers.
+#[derive(Debug)]
+pub enum Verdict {
+    /// 200 with the identity headers (none on a `require = "none"` route).
+    Allow {
+        identity: Option<Arc<Identity>>,
+        narrowed_scopes: Option<HeaderValue>,
+    },
+    /// The refusal, as the gateway would answer it.
+    Refuse(Response<Body>),
+}
+
+impl Verdict {
+    pub fn into_response(self) -> Response<Body> {
+        match self {
+            Verdict::Allow {
+                identity,
+                narrowed_scopes,
+            } => {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = StatusCode::OK;
+                if let Some(identity) = identity.as_deref() {
+                    headers::insert_identity(response.headers_mut(), identity, narrowed_scopes);
+                }
+                response
+            }
+            Verdict::Refuse(response) => response,
+        }
+    }
 }
 
 /// The answer to the forward-auth request `method raw` (the request target
@@ -47,7 +80,7 @@ pub async fn answer<S: Store, H: Fields + Sync + ?Sized>(
     request_method: &str,
     raw: &str,
     headers: &H,
-) -> Response<Body> {
+) -> Verdict {
     // Envoy puts the original path after the prefix; the rest is the
     // original query. `/authz` alone (with or without a query) carries none.
     let after = raw.strip_prefix(paths::AUTHZ).filter(|rest| rest.starts_with('/'));
@@ -75,19 +108,17 @@ pub async fn answer<S: Store, H: Fields + Sync + ?Sized>(
                 None,
                 why.as_deref(),
             );
-            return refusal_response(generation, &denied);
+            return Verdict::Refuse(refusal_response(generation, &denied));
         }
     };
     let path = target.split('?').next().unwrap_or(target);
     match authorize(state, generation, method, target, headers).await {
         Ok(pass) => {
-            let mut response = Response::new(Body::empty());
-            *response.status_mut() = StatusCode::OK;
-            if let Some(identity) = pass.identity.as_deref() {
-                headers::insert_identity(response.headers_mut(), identity, pass.narrowed_scopes.clone());
-            }
             record_pass(generation, method, &pass, "allow", started);
-            response
+            Verdict::Allow {
+                identity: pass.identity,
+                narrowed_scopes: pass.narrowed_scopes,
+            }
         }
         Err(denied) => {
             let why = refusal_reason(&denied);
@@ -101,7 +132,7 @@ pub async fn answer<S: Store, H: Fields + Sync + ?Sized>(
                 None,
                 why.as_deref(),
             );
-            refusal_response(generation, &denied)
+            Verdict::Refuse(refusal_response(generation, &denied))
         }
     }
 }

@@ -234,6 +234,18 @@ fn identity_fields<'a>(forwarded: &'a Forwarded<'_>) -> impl Iterator<Item = (He
     })
 }
 
+/// Writes the identity fields, as [`insert_identity`] adds them.
+pub(super) fn write_identity(out: &mut Vec<u8>, identity: &Identity, narrowed_scopes: Option<HeaderValue>) {
+    let forwarded = Forwarded {
+        identity: Some(identity),
+        narrowed_scopes,
+        peer: None,
+    };
+    for (name, value) in identity_fields(&forwarded) {
+        write_field(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+}
+
 /// Adds the identity headers (after any caller copies were removed).
 pub fn insert_identity(headers: &mut HeaderMap, identity: &Identity, narrowed_scopes: Option<HeaderValue>) {
     let forwarded = Forwarded {
