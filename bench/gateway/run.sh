@@ -18,6 +18,7 @@
 # env:   DURATION=10 WARMUP=3 CONNS=32 PEERS=../shared/peers PROFILE=1 (perf record on case d)
 #        CASES="b d f g" (a subset)  BIN=path (another scopegate binary, not rebuilt)
 #        THREADS=N (scopegate worker threads; default one per CPU)  RUST_LOG (default info: every decision logged)
+#        PIN=1 (the peers' "one server core": every server on CPU 0, wrk -t1 on CPU 1)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
@@ -72,19 +73,22 @@ http {
                  proxy_set_header X-Original-Method \$request_method; proxy_set_header X-Original-URI \$request_uri; } }
 }
 NGINX
-"$NGINX" -p "$WORK" -c "$WORK/nginx.conf"
+# PIN=1: servers on CPU 0, the load generator alone on CPU 1, as ../shared/peers/run.sh does.
+if [[ ${PIN:-0} == 1 ]]; then SERVER=(taskset -c 0); LOAD=(taskset -c 1); WRK_THREADS=1
+else SERVER=(); LOAD=(); WRK_THREADS=2; fi
+"${SERVER[@]}" "$NGINX" -p "$WORK" -c "$WORK/nginx.conf"
 if [[ " $CASES " == *" h "* ]]; then
   sed -e "s|pid $WORK/nginx.pid|pid $WORK/proxy.pid|" -e "s|error_log $WORK/error.log|error_log $WORK/proxy.error.log|" \
       -e '/^    server { listen/,$d' "$WORK/nginx.conf" > "$WORK/proxy.conf"
   printf '    server { listen 127.0.0.1:18186 reuseport backlog=4096; location / { proxy_pass http://origin; } }\n}\n' >> "$WORK/proxy.conf"
-  "$NGINX" -p "$WORK" -c "$WORK/proxy.conf"
+  "${SERVER[@]}" "$NGINX" -p "$WORK" -c "$WORK/proxy.conf"
   trap '[[ -f $WORK/proxy.pid ]] && kill "$(cat "$WORK/proxy.pid")" 2>/dev/null; cleanup' EXIT
 fi
 sleep 0.5
 
 # ---- scopegate: one JWT instance, one opaque instance, both in front of the origin ----
-start jwt 18190 jwt 18181;       JWT=$TOKEN
-start opaque 18191 opaque 18181; OPAQUE=$TOKEN; BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
+start jwt 18190 jwt 18181 "${SERVER[@]}";       JWT=$TOKEN
+start opaque 18191 opaque 18181 "${SERVER[@]}"; OPAQUE=$TOKEN; BASIC=$(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)
 pid_of() { pgrep -f "serve --config $WORK/$1.toml"; }
 
 run() { # LABEL URL [wrk args...]
@@ -92,8 +96,8 @@ run() { # LABEL URL [wrk args...]
   [[ " $CASES " == *" ${label%% *} "* ]] || return 0
   local code; code=$(curl -s -o /dev/null -w '%{http_code}' "$@" "$url")
   [[ $code == 200 ]] || { echo "| $label | smoke check answered $code | | | | |"; return; }
-  (cd "$PEERS/lua" && wrk -t2 -c"$CONNS" -d"${WARMUP}s" -s get.lua "${WRK_ARGS[@]}" "$url" >/dev/null)
-  local line; line=$(cd "$PEERS/lua" && wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s get.lua "${WRK_ARGS[@]}" "$url" | grep RESULT)
+  (cd "$PEERS/lua" && "${LOAD[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${WARMUP}s" -s get.lua "${WRK_ARGS[@]}" "$url" >/dev/null)
+  local line; line=$(cd "$PEERS/lua" && "${LOAD[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s get.lua "${WRK_ARGS[@]}" "$url" | grep RESULT)
   python3 - "$label" "$line" "${RSS:-}" <<'PY'
 import sys
 label, line, rss = sys.argv[1], sys.argv[2], sys.argv[3]
