@@ -28,7 +28,10 @@ start() { # NAME PORT FORMAT ORIGIN_PORT [LAUNCHER...] -> sets ID SECRET TOKEN
   local app; app=$("$BIN" app create --config "$WORK/$name.toml" --name Bench --env production --scopes "account:read" --json)
   ID=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['client_id'])" "$app")
   SECRET=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['client_secret'])" "$app")
-  RUST_LOG=${RUST_LOG:-info} "$@" "$BIN" serve --config "$WORK/$name.toml" --listen "127.0.0.1:$port" \
+  # In a session of its own, as nginx puts itself (it daemonizes) and as a
+  # service runs: with the kernel's autogroups (sched_autogroup_enabled=1),
+  # a server started in this script's session shares one CPU share with wrk.
+  RUST_LOG=${RUST_LOG:-info} setsid "$@" "$BIN" serve --config "$WORK/$name.toml" --listen "127.0.0.1:$port" \
     ${THREADS:+--threads "$THREADS"} > "$WORK/$name.log" 2>&1 &
   for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   TOKEN=$(curl -s -u "$ID:$SECRET" -d grant_type=client_credentials "http://127.0.0.1:$port/oauth2/token" \
