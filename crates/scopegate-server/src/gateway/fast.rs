@@ -513,15 +513,10 @@ fn write_client_head(
         if h1::is_hop_by_hop(h.name) || is_listed(h.name.as_bytes()) {
             continue;
         }
-        out.extend_from_slice(h.name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value);
-        out.extend_from_slice(b"\r\n");
+        headers::write_field(out, h.name.as_bytes(), h.value);
     }
     if !head.has_date {
-        out.extend_from_slice(b"date: ");
-        out.extend_from_slice(http_date().as_bytes());
-        out.extend_from_slice(b"\r\n");
+        headers::write_field(out, b"date", http_date().as_bytes());
     }
     if matches!(head.framing, Framing::Chunked | Framing::UntilClose) {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
@@ -572,10 +567,7 @@ const BROKEN: Relayed = Relayed {
 /// bytes are in `upstream_buf`, after the head.
 fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
     for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        headers::write_field(out, name.as_str().as_bytes(), value.as_bytes());
     }
 }
 

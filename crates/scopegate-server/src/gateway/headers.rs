@@ -212,7 +212,8 @@ pub(super) fn write_upstream<'b>(
     }
 }
 
-fn write_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+/// One `name: value` line of an HTTP/1.1 head.
+pub(super) fn write_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
