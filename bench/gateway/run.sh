@@ -122,8 +122,9 @@ fi
 WRK_ARGS=(-H "Authorization: Bearer $OPAQUE"); RSS=     run "d scopegate, opaque token"  http://127.0.0.1:18191/data.json -H "Authorization: Bearer $OPAQUE"
 if [[ ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
   wait "$PERF" || true
+  cp "$WORK/perf.data" "$ROOT/target/gateway-perf.data"
   perf report -i "$WORK/perf.data" --no-children --percent-limit 0.5 --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -40 > "$ROOT/target/gateway-profile.txt" || true
-  echo "(profile of case d: target/gateway-profile.txt)"
+  echo "(profile of case d: target/gateway-profile.txt; samples: target/gateway-perf.data)"
 fi
 WRK_ARGS=(-H "Authorization: Basic $BASIC");   RSS=     run "e scopegate, HTTP Basic"    http://127.0.0.1:18191/data.json -H "Authorization: Basic $BASIC"
 WRK_ARGS=(-H "Authorization: Bearer $OPAQUE"); RSS=     run "f nginx auth_request → scopegate /authz" http://127.0.0.1:18184/data.json -H "Authorization: Bearer $OPAQUE"

@@ -221,10 +221,23 @@ fn has_query_token(query: Option<&str>) -> bool {
 /// the URI is refused (RFC 9700 section 2.4), and given two ways it is a
 /// 400 `invalid_request` (RFC 6750 section 2).
 pub fn read_credentials<'a>(
-    mut authorization: impl Iterator<Item = &'a [u8]>,
+    authorization: impl Iterator<Item = &'a [u8]>,
     query: Option<&str>,
     basic_auth: bool,
 ) -> Result<Credentials<'a>, Refusal> {
+    match authorization_value(authorization, query)? {
+        None => Ok(Credentials::None),
+        Some(value) => parse_authorization(value, basic_auth),
+    }
+}
+
+/// The one `Authorization` value of an API request, if any, with the checks
+/// of [`read_credentials`] that do not look inside it: more than one header,
+/// or a token in the URI, is refused.
+pub fn authorization_value<'a>(
+    mut authorization: impl Iterator<Item = &'a [u8]>,
+    query: Option<&str>,
+) -> Result<Option<&'a [u8]>, Refusal> {
     let first = authorization.next();
     if authorization.next().is_some() {
         return Err(Refusal::InvalidRequest("more than one Authorization header".into()));
@@ -236,9 +249,13 @@ pub fn read_credentials<'a>(
             "access tokens in the URI are not accepted: send Authorization: Bearer <token>".into()
         }));
     }
-    let Some(value) = first else {
-        return Ok(Credentials::None);
-    };
+    Ok(first)
+}
+
+/// The credentials in one `Authorization` value: a `Bearer` token (RFC 6750
+/// `b64token` syntax), or, when `basic_auth` is on, HTTP Basic's client id
+/// and secret. A value a cache has already accepted needs no second parse.
+pub fn parse_authorization(value: &[u8], basic_auth: bool) -> Result<Credentials<'_>, Refusal> {
     let value = std::str::from_utf8(value).map_err(|_| invalid_token("the Authorization header is not ASCII"))?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     let rest = rest.trim_start_matches(' ');

@@ -35,6 +35,7 @@ pub mod revocations;
 pub mod secrets;
 pub mod state;
 pub mod verified;
+pub mod worker;
 pub mod writer;
 
 use axum::Router;

@@ -24,7 +24,7 @@ pub struct Args {
     /// Listen here instead of the policy's `listen` (e.g. 127.0.0.1:0 for any free port).
     #[arg(long, value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
-    /// Worker threads, each serving its own connections (default: one per CPU but one).
+    /// Worker threads, each serving its own connections (default: one per CPU).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
 }
@@ -63,12 +63,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         })
 }
 
-/// One worker per CPU but one: a worker owns its connections (no work
-/// stealing), so when it is preempted they all wait; leaving a CPU to the
-/// control thread, the store's threads and the log keeps tail latency low.
-/// On 2 CPUs this measured better in throughput and p99 than 2 workers.
+/// One worker per CPU, as nginx's `worker_processes auto`. A worker owns its
+/// connections (no work stealing), and the store's and control threads are
+/// mostly idle on the request path, so a CPU left to them sits idle instead:
+/// on a 2-CPU box two workers served 6 to 8% more proxied requests than one
+/// (medians of seven runs each) with a p99 still below nginx's
+/// (docs/performance.md, session 7).
 fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| usize::from(n).saturating_sub(1).max(1))
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// One listening socket per worker, all on the same address (`SO_REUSEPORT`),
@@ -108,7 +110,7 @@ async fn serve_workers<S: Store>(state: AppState<S>, listeners: Vec<std::net::Tc
         let worker = std::thread::Builder::new()
             .name(format!("scopegate-worker-{index}"))
             .spawn(move || -> anyhow::Result<()> {
-                scopegate_server::gateway::proxy::set_worker(index);
+                scopegate_server::worker::set(index);
                 crate::log_writer::gather_on_this_thread();
                 let served = tokio::runtime::Builder::new_current_thread()
                     .enable_all()

@@ -1,19 +1,20 @@
 //! Who a request's credentials speak for, and with which scopes *now*.
 //!
-//! A credential is checked against the store once, then trusted from memory
+//! A credential is checked against the store once (per worker thread), then trusted from memory
 //! until the first of: the policy's `gateway.cache_ttl` (whole seconds of the
 //! state's clock; the bound on a revocation made by another process or node),
 //! the token's expiry, or the moment a `max_lifetime` removes one of its scopes. A revocation made by
 //! this process empties the cache at once. The cache is keyed by the SHA-256
 //! of the whole `Authorization` value: no raw token or secret is kept, and a
-//! hit costs one hash and one map lookup, with no parsing and no allocation.
+//! hit costs one hash and one map lookup in the worker's own shard, with no
+//! parsing, no allocation and no write to memory another worker uses.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
 use axum::http::HeaderValue;
-use scopegate_core::enforce::{Credentials, HeldNow, Refusal};
+use scopegate_core::enforce::{Credentials, HeldNow, Refusal, parse_authorization};
 use scopegate_core::{Held, Policy};
 use scopegate_store::{Store, StoreError, TokenKind};
 use sha2::{Digest, Sha256};
@@ -22,7 +23,7 @@ use crate::keys::looks_like_jwt;
 use crate::secrets;
 use crate::state::AppState;
 
-/// Past this many entries the cache starts over (bounded memory).
+/// Past this many entries a worker's cache starts over (bounded memory).
 const MAX_ENTRIES: usize = 100_000;
 
 /// An authenticated caller, as the gateway forwards it.
@@ -64,9 +65,26 @@ impl Hasher for KeyHasher {
 
 type Entries = HashMap<Key, Arc<Identity>, BuildHasherDefault<KeyHasher>>;
 
-#[derive(Debug, Default)]
+/// One cache per worker ([`crate::worker`]): a hit then touches no lock word
+/// and no reference count that another worker writes. A credential is
+/// verified once per worker that sees it.
+#[derive(Debug)]
 pub struct IdentityCache {
-    entries: RwLock<Entries>,
+    shards: Box<[Shard]>,
+}
+
+/// Two cache lines, so that neighbouring shards never share one (adjacent-line
+/// prefetching pairs lines).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard(RwLock<Entries>);
+
+impl Default for IdentityCache {
+    fn default() -> Self {
+        Self {
+            shards: (0..crate::worker::SLOTS).map(|_| Shard::default()).collect(),
+        }
+    }
 }
 
 impl std::fmt::Debug for KeyHasher {
@@ -76,14 +94,18 @@ impl std::fmt::Debug for KeyHasher {
 }
 
 impl IdentityCache {
+    fn shard(&self) -> &RwLock<Entries> {
+        &self.shards[crate::worker::slot()].0
+    }
+
     fn get(&self, key: &Key, now: i64) -> Option<Arc<Identity>> {
-        let entries = self.entries.read().ok()?;
+        let entries = self.shard().read().ok()?;
         let identity = entries.get(key)?;
         (now < identity.valid_until).then(|| Arc::clone(identity))
     }
 
     fn insert(&self, key: Key, identity: Arc<Identity>) {
-        if let Ok(mut entries) = self.entries.write() {
+        if let Ok(mut entries) = self.shard().write() {
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
@@ -91,9 +113,12 @@ impl IdentityCache {
         }
     }
 
+    /// Forgets every worker's entries (a revocation made by this process).
     pub fn clear(&self) {
-        if let Ok(mut entries) = self.entries.write() {
-            entries.clear();
+        for shard in &self.shards {
+            if let Ok(mut entries) = shard.0.write() {
+                entries.clear();
+            }
         }
     }
 }
@@ -132,13 +157,14 @@ struct Claimed {
     expires_at: Option<i64>,
 }
 
-/// The identity behind `credentials` (never `Credentials::None`), from the
-/// cache or the store. `authorization` is the raw header value (the key).
+/// The identity behind an `Authorization` value, from the cache or the store.
+/// The value is parsed only on a miss: the cache holds only values that
+/// parsed and verified under this generation's policy, and the same bytes
+/// parse the same way.
 pub async fn identify<S: Store>(
     state: &AppState<S>,
     policy: &Policy,
     cache: &IdentityCache,
-    credentials: Credentials<'_>,
     authorization: &[u8],
     now: i64,
 ) -> Result<Arc<Identity>, AuthError> {
@@ -146,7 +172,7 @@ pub async fn identify<S: Store>(
     if let Some(identity) = cache.get(&key, now) {
         return Ok(identity);
     }
-    let claimed = match credentials {
+    let claimed = match parse_authorization(authorization, policy.settings.gateway.basic_auth)? {
         Credentials::None => return Err(Refusal::Unauthenticated.into()),
         Credentials::Bearer(token) if looks_like_jwt(token) => jwt(state, policy, token, now).await?,
         Credentials::Bearer(token) => opaque(state, token, now).await?,
@@ -291,5 +317,54 @@ impl Identity {
             environment_value: header(environment),
             valid_until: i64::MAX,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn on_worker<T: Send + 'static>(index: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::spawn(move || {
+            crate::worker::set(index);
+            f()
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[test]
+    fn each_worker_keeps_its_own_identities_and_a_revocation_forgets_them_all() {
+        let cache = Arc::new(IdentityCache::default());
+        let key = [7u8; 32];
+        for worker in 0..2 {
+            let cache = Arc::clone(&cache);
+            on_worker(worker, move || {
+                assert!(cache.get(&key, 0).is_none());
+                cache.insert(key, Arc::new(Identity::for_tests("app", None, "a", "production")));
+                assert_eq!(cache.get(&key, 0).unwrap().client_id, "app");
+            });
+        }
+        let other = Arc::clone(&cache);
+        assert!(
+            on_worker(2, move || other.get(&key, 0).is_none()),
+            "a third worker verifies for itself"
+        );
+        cache.clear();
+        for worker in 0..2 {
+            let cache = Arc::clone(&cache);
+            assert!(on_worker(worker, move || cache.get(&key, 0).is_none()));
+        }
+    }
+
+    #[test]
+    fn an_identity_past_its_valid_until_is_not_served() {
+        let cache = IdentityCache::default();
+        let mut identity = Identity::for_tests("app", None, "a", "production");
+        identity.valid_until = 100;
+        cache.insert([1; 32], Arc::new(identity));
+        assert!(cache.get(&[1; 32], 99).is_some());
+        assert!(cache.get(&[1; 32], 100).is_none());
     }
 }

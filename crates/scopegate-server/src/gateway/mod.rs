@@ -27,7 +27,7 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
-use scopegate_core::enforce::{Credentials, NARROW_HEADER, Refusal, narrow_request, read_credentials};
+use scopegate_core::enforce::{NARROW_HEADER, Refusal, authorization_value, narrow_request};
 use scopegate_core::path::CanonicalTarget;
 use scopegate_core::{Allowance, Caller, Decision, RouteId};
 use scopegate_store::Store;
@@ -111,17 +111,12 @@ pub async fn authorize<'t, S: Store, H: Fields + Sync + ?Sized>(
         Decision::RouteNotFound | Decision::BadPath(_) => return Err(Denied::new(None, Refusal::RouteNotFound)),
     };
     let deny = |why: AuthError| Denied::new(Some(route), why);
-    let credentials = read_credentials(
-        headers.values(&AUTHORIZATION),
-        resolved.target.query,
-        policy.settings.gateway.basic_auth,
-    )
-    .map_err(|r| deny(r.into()))?;
-    if credentials == Credentials::None {
+    let Some(authorization) =
+        authorization_value(headers.values(&AUTHORIZATION), resolved.target.query).map_err(|r| deny(r.into()))?
+    else {
         return Err(deny(Refusal::Unauthenticated.into()));
-    }
-    let raw = headers.values(&AUTHORIZATION).next().unwrap_or_default();
-    let identity = identify(state, policy, &generation.identities, credentials, raw, state.now())
+    };
+    let identity = identify(state, policy, &generation.identities, authorization, state.now())
         .await
         .map_err(deny)?;
     let narrowed = if headers.values(&NARROW).next().is_some() {

@@ -3,7 +3,6 @@
 //! upstream. Failures answer 502 (cannot connect), 504 (no response in time)
 //! or 413 (body over the limit), each with a JSON body.
 
-use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -14,21 +13,6 @@ use scopegate_core::{GatewaySettings, Upstream as Target};
 
 use super::headers::remove_hop_by_hop;
 use super::pool::{Pool, SendError, Tls};
-
-/// Connection pools per worker thread: a pooled connection is driven by a
-/// task of the runtime that opened it, so sharing one pool between worker
-/// runtimes would hand every request to another thread and back.
-const POOLS: usize = 64;
-
-thread_local! {
-    /// 1 + this thread's worker index; 0 on threads that are not workers.
-    static WORKER: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Marks the current thread as worker `index` (see `scopegate serve`).
-pub fn set_worker(index: usize) {
-    WORKER.with(|w| w.set(index + 1));
-}
 
 /// Where allowed requests go, with the connection pools that take them there.
 #[derive(Debug)]
@@ -75,7 +59,7 @@ impl Upstream {
                 .map(|a| format!("{}:{}", a.host(), a.port_u16().unwrap_or(if https { 443 } else { 80 })))
                 .unwrap_or_default(),
             host: authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
-            pools: (0..POOLS).map(|_| OnceLock::new()).collect(),
+            pools: (0..crate::worker::SLOTS).map(|_| OnceLock::new()).collect(),
             tls,
             connect_timeout: settings.connect_timeout,
             response_timeout: settings.response_timeout,
@@ -86,8 +70,10 @@ impl Upstream {
 
     /// This thread's pool.
     fn pool(&self) -> &Arc<Pool> {
-        let slot = WORKER.with(Cell::get) % POOLS;
-        self.pools[slot].get_or_init(|| {
+        // A pooled connection is driven by a task of the runtime that opened
+        // it: a pool shared between worker runtimes would hand every request
+        // to another thread and back.
+        self.pools[crate::worker::slot()].get_or_init(|| {
             let tls = self.tls.as_ref().ok().cloned().flatten();
             Pool::new(self.address.clone(), self.connect_timeout, self.http2, tls)
         })
