@@ -15,7 +15,7 @@
 #      upstream connection the same worker serves crosses no process at all.
 #
 # usage: bench/gateway/run.sh          (from the repository root; ~2.5 min)
-# env:   DURATION=10 WARMUP=3 CONNS=32 PEERS=../shared/peers PROFILE=1 (perf record on case d)
+# env:   DURATION=10 WARMUP=3 CONNS=32 PEERS=../shared/peers PROFILE=1 (perf record on case d; PROFILE_CASE=c or e for another)
 #        CASES="b d f g" (a subset)  BIN=path (another scopegate binary, not rebuilt)
 #        THREADS=N (scopegate worker threads; default one per CPU)  RUST_LOG (default info: every decision logged)
 #        PIN=1 (the peers' "one server core": every server on CPU 0, wrk -t1 on CPU 1)
@@ -28,6 +28,7 @@ CONNS=${CONNS:-32}
 WORK=$(mktemp -d /tmp/scopegate-gw-bench.XXXXXX)
 BIN=${BIN:-$ROOT/target/release/scopegate}
 CASES=${CASES:-a b c d e f g}
+PROFILE_CASE=${PROFILE_CASE:-d}
 . "$ROOT/bench/gateway/common.sh"
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 
@@ -97,6 +98,12 @@ run() { # LABEL URL [wrk args...]
   local code; code=$(curl -s -o /dev/null -w '%{http_code}' "$@" "$url")
   [[ $code == 200 ]] || { echo "| $label | smoke check answered $code | | | | |"; return; }
   (cd "$PEERS/lua" && "${LOAD[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${WARMUP}s" -s get.lua "${WRK_ARGS[@]}" "$url" >/dev/null)
+  local perf=
+  if [[ ${PROFILE:-0} != 0 && ${label%% *} == "$PROFILE_CASE" ]] && command -v perf >/dev/null; then
+    local instance=opaque; [[ $PROFILE_CASE == c ]] && instance=jwt
+    perf record -F 999 -g -o "$WORK/perf.data" -p "$(pid_of $instance)" -- sleep "$DURATION" >/dev/null 2>&1 &
+    perf=$!
+  fi
   local line; line=$(cd "$PEERS/lua" && "${LOAD[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s get.lua "${WRK_ARGS[@]}" "$url" | grep RESULT)
   python3 - "$label" "$line" "${RSS:-}" <<'PY'
 import sys
@@ -105,6 +112,12 @@ kv = dict(f.split("=") for f in line.split()[1:])
 rss = f"{int(rss)/1024:.0f} MB" if rss else ""
 print(f"| {label} | {float(kv['rps']):,.0f} | {kv['p50_ms']} | {kv['p99_ms']} | {rss} | {kv['non2xx3xx']} |")
 PY
+  if [[ -n $perf ]]; then
+    wait "$perf" || true
+    cp "$WORK/perf.data" "$ROOT/target/gateway-perf.data"
+    perf report -i "$WORK/perf.data" --no-children --percent-limit 0.5 --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -40 > "$ROOT/target/gateway-profile.txt" || true
+    python3 "$ROOT/bench/gateway/decision_share.py" "$ROOT/target/gateway-perf.data"
+  fi
 }
 rss() { ps -o rss= -p "$(pid_of "$1")" | tr -d ' '; }
 
@@ -115,17 +128,7 @@ WRK_ARGS=();                                   RSS=     run "b nginx proxy_pass"
 WRK_ARGS=();                                   RSS=     run "h nginx proxy_pass, own processes" http://127.0.0.1:18186/data.json
 WRK_ARGS=(-H "Authorization: Bearer $JWT");    RSS=     run "c scopegate, JWT"           http://127.0.0.1:18190/data.json -H "Authorization: Bearer $JWT"
 echo "$(rss jwt)" > "$WORK/rss.jwt"
-if [[ ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
-  perf record -F 999 -g -o "$WORK/perf.data" -p "$(pid_of opaque)" -- sleep "$((WARMUP + DURATION))" >/dev/null 2>&1 &
-  PERF=$!
-fi
 WRK_ARGS=(-H "Authorization: Bearer $OPAQUE"); RSS=     run "d scopegate, opaque token"  http://127.0.0.1:18191/data.json -H "Authorization: Bearer $OPAQUE"
-if [[ ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
-  wait "$PERF" || true
-  cp "$WORK/perf.data" "$ROOT/target/gateway-perf.data"
-  perf report -i "$WORK/perf.data" --no-children --percent-limit 0.5 --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -40 > "$ROOT/target/gateway-profile.txt" || true
-  echo "(profile of case d: target/gateway-profile.txt; samples: target/gateway-perf.data)"
-fi
 WRK_ARGS=(-H "Authorization: Basic $BASIC");   RSS=     run "e scopegate, HTTP Basic"    http://127.0.0.1:18191/data.json -H "Authorization: Basic $BASIC"
 WRK_ARGS=(-H "Authorization: Bearer $OPAQUE"); RSS=     run "f nginx auth_request → scopegate /authz" http://127.0.0.1:18184/data.json -H "Authorization: Bearer $OPAQUE"
 WRK_ARGS=();                                   RSS=     run "g nginx auth_request → nginx 204" http://127.0.0.1:18183/data.json

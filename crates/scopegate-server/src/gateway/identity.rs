@@ -10,7 +10,7 @@
 //! parsing, no allocation and no write to memory another worker uses.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
 use axum::http::HeaderValue;
@@ -63,7 +63,32 @@ impl Hasher for KeyHasher {
     }
 }
 
-type Entries = HashMap<Key, Arc<Identity>, BuildHasherDefault<KeyHasher>>;
+/// A cached identity, with the check that ties it to the exact value verified.
+#[derive(Debug)]
+struct Entry {
+    check: u64,
+    identity: Arc<Identity>,
+}
+
+type Entries = HashMap<Key, Entry, BuildHasherDefault<KeyHasher>>;
+
+/// Where an `Authorization` value is found in the cache.
+#[derive(Debug)]
+pub struct Lookup {
+    key: Key,
+    check: u64,
+}
+
+/// A JWT's signature: what follows the last `.`, when that is at least 64
+/// characters (384 bits), as unguessable a key as a hash of the whole value.
+/// Any other value with such a tail is keyed by it too, which is as safe: the
+/// entry's check still ties it to the exact value verified. Found from the
+/// end, so a long payload is never read.
+fn jwt_signature(authorization: &[u8]) -> Option<&[u8]> {
+    let last_dot = authorization.iter().rposition(|&b| b == b'.')?;
+    let signature = &authorization[last_dot + 1..];
+    (signature.len() >= 64).then_some(signature)
+}
 
 /// One cache per worker ([`crate::worker`]): a hit then touches no lock word
 /// and no reference count that another worker writes. A credential is
@@ -71,6 +96,8 @@ type Entries = HashMap<Key, Arc<Identity>, BuildHasherDefault<KeyHasher>>;
 #[derive(Debug)]
 pub struct IdentityCache {
     shards: Box<[Shard]>,
+    /// The seed of every entry's check, this process's own.
+    seed: foldhash::quality::RandomState,
 }
 
 /// Two cache lines, so that neighbouring shards never share one (adjacent-line
@@ -83,6 +110,7 @@ impl Default for IdentityCache {
     fn default() -> Self {
         Self {
             shards: (0..crate::worker::SLOTS).map(|_| Shard::default()).collect(),
+            seed: foldhash::quality::RandomState::default(),
         }
     }
 }
@@ -98,18 +126,41 @@ impl IdentityCache {
         &self.shards[crate::worker::slot()].0
     }
 
-    fn get(&self, key: &Key, now: i64) -> Option<Arc<Identity>> {
-        let entries = self.shard().read().ok()?;
-        let identity = entries.get(key)?;
-        (now < identity.valid_until).then(|| Arc::clone(identity))
+    /// The key is the SHA-256 of the value; for a JWT, of its signature alone.
+    /// Hashing a whole 650-byte token was most of the decision's CPU time; its
+    /// 86-character signature is as secret as the token and, under our key,
+    /// names one header and payload. The check, a seeded hash of the whole
+    /// value, makes the entry answer only to the exact bytes once verified,
+    /// never to another header and payload sent with the same signature.
+    pub fn lookup(&self, authorization: &[u8]) -> Lookup {
+        let key = match jwt_signature(authorization) {
+            // A header value holds no NUL: this never equals a whole value's hash.
+            Some(signature) => Sha256::new()
+                .chain_update(b"jwt signature\0")
+                .chain_update(signature)
+                .finalize()
+                .into(),
+            None => Sha256::digest(authorization).into(),
+        };
+        Lookup {
+            key,
+            check: self.seed.hash_one(authorization),
+        }
     }
 
-    fn insert(&self, key: Key, identity: Arc<Identity>) {
+    fn get(&self, lookup: &Lookup, now: i64) -> Option<Arc<Identity>> {
+        let entries = self.shard().read().ok()?;
+        let entry = entries.get(&lookup.key)?;
+        (entry.check == lookup.check && now < entry.identity.valid_until).then(|| Arc::clone(&entry.identity))
+    }
+
+    fn insert(&self, lookup: Lookup, identity: Arc<Identity>) {
         if let Ok(mut entries) = self.shard().write() {
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
-            entries.insert(key, identity);
+            let check = lookup.check;
+            entries.insert(lookup.key, Entry { check, identity });
         }
     }
 
@@ -168,8 +219,8 @@ pub async fn identify<S: Store>(
     authorization: &[u8],
     now: i64,
 ) -> Result<Arc<Identity>, AuthError> {
-    let key: Key = Sha256::digest(authorization).into();
-    if let Some(identity) = cache.get(&key, now) {
+    let lookup = cache.lookup(authorization);
+    if let Some(identity) = cache.get(&lookup, now) {
         return Ok(identity);
     }
     let claimed = match parse_authorization(authorization, policy.settings.gateway.basic_auth)? {
@@ -179,7 +230,7 @@ pub async fn identify<S: Store>(
         Credentials::Basic { client_id, secret } => basic(state, &client_id, &secret, now).await?,
     };
     let identity = Arc::new(check_now(state, policy, claimed, now).await?);
-    cache.insert(key, Arc::clone(&identity));
+    cache.insert(lookup, Arc::clone(&identity));
     Ok(identity)
 }
 
@@ -337,24 +388,27 @@ mod tests {
     #[test]
     fn each_worker_keeps_its_own_identities_and_a_revocation_forgets_them_all() {
         let cache = Arc::new(IdentityCache::default());
-        let key = [7u8; 32];
+        let value = b"Bearer sgat_abc";
         for worker in 0..2 {
             let cache = Arc::clone(&cache);
             on_worker(worker, move || {
-                assert!(cache.get(&key, 0).is_none());
-                cache.insert(key, Arc::new(Identity::for_tests("app", None, "a", "production")));
-                assert_eq!(cache.get(&key, 0).unwrap().client_id, "app");
+                assert!(cache.get(&cache.lookup(value), 0).is_none());
+                cache.insert(
+                    cache.lookup(value),
+                    Arc::new(Identity::for_tests("app", None, "a", "production")),
+                );
+                assert_eq!(cache.get(&cache.lookup(value), 0).unwrap().client_id, "app");
             });
         }
         let other = Arc::clone(&cache);
         assert!(
-            on_worker(2, move || other.get(&key, 0).is_none()),
+            on_worker(2, move || other.get(&other.lookup(value), 0).is_none()),
             "a third worker verifies for itself"
         );
         cache.clear();
         for worker in 0..2 {
             let cache = Arc::clone(&cache);
-            assert!(on_worker(worker, move || cache.get(&key, 0).is_none()));
+            assert!(on_worker(worker, move || cache.get(&cache.lookup(value), 0).is_none()));
         }
     }
 
@@ -363,8 +417,54 @@ mod tests {
         let cache = IdentityCache::default();
         let mut identity = Identity::for_tests("app", None, "a", "production");
         identity.valid_until = 100;
-        cache.insert([1; 32], Arc::new(identity));
-        assert!(cache.get(&[1; 32], 99).is_some());
-        assert!(cache.get(&[1; 32], 100).is_none());
+        cache.insert(cache.lookup(b"Basic YTpi"), Arc::new(identity));
+        assert!(cache.get(&cache.lookup(b"Basic YTpi"), 99).is_some());
+        assert!(cache.get(&cache.lookup(b"Basic YTpi"), 100).is_none());
+    }
+
+    fn jwt(header: &str, payload: &str, signature: &str) -> Vec<u8> {
+        format!("Bearer {header}.{payload}.{signature}").into_bytes()
+    }
+
+    #[test]
+    fn a_jwt_is_found_by_its_signature_but_only_with_the_header_and_payload_it_was_verified_with() {
+        let cache = IdentityCache::default();
+        let signature = "s".repeat(86);
+        let verified = jwt("eyJh", "eyJp", &signature);
+        cache.insert(
+            cache.lookup(&verified),
+            Arc::new(Identity::for_tests("app", None, "a", "production")),
+        );
+        assert_eq!(
+            cache.lookup(&verified).key,
+            cache.lookup(&jwt("eyJX", "eyJY", &signature)).key
+        );
+        assert!(cache.get(&cache.lookup(&verified), 0).is_some());
+        for forged in [
+            jwt("eyJX", "eyJp", &signature),
+            jwt("eyJh", "eyJpX", &signature),
+            jwt("eyJh", "eyJ", &signature),
+        ] {
+            assert!(
+                cache.get(&cache.lookup(&forged), 0).is_none(),
+                "{}",
+                String::from_utf8_lossy(&forged)
+            );
+        }
+        let other_signature = jwt("eyJh", "eyJp", &"t".repeat(86));
+        assert!(cache.get(&cache.lookup(&other_signature), 0).is_none());
+    }
+
+    #[test]
+    fn only_a_value_ending_in_a_long_signature_is_keyed_by_it() {
+        let signature = "s".repeat(64);
+        assert_eq!(jwt_signature(&jwt("a", "b", &signature)), Some(signature.as_bytes()));
+        assert_eq!(
+            jwt_signature(&jwt("a", "b", &"s".repeat(63))),
+            None,
+            "too short to be a key"
+        );
+        assert_eq!(jwt_signature(format!("Bearer a.b.{signature}.x").as_bytes()), None);
+        assert_eq!(jwt_signature(b"Bearer sgat_abc"), None);
     }
 }

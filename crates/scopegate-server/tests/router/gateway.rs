@@ -286,6 +286,19 @@ async fn jwt_access_tokens_are_verified_and_their_revocation_is_seen() {
         .api("GET", "/account/x", &[("authorization", &bearer(&tampered))])
         .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    // The verified token is cached; its signature under another payload is
+    // still a forgery, and the header case of the scheme changes nothing.
+    let dot = t.find('.').unwrap() + 5;
+    let flipped = if &t[dot..=dot] == "A" { "B" } else { "A" };
+    let payload_changed = format!("{}{flipped}{}", &t[..dot], &t[dot + 1..]);
+    let a = h
+        .api("GET", "/account/x", &[("authorization", &bearer(&payload_changed))])
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let a = h
+        .api("GET", "/account/x", &[("authorization", &format!("bearer {t}"))])
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
     h.post("/oauth2/revoke", Some(&c), &[("token", &t)], &[]).await;
     assert_eq!(
         with_token(&h, "GET", "/account/x", &auth).await.status,
