@@ -66,9 +66,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 /// One worker per CPU, as nginx's `worker_processes auto`. A worker owns its
 /// connections (no work stealing), and the store's and control threads are
 /// mostly idle on the request path, so a CPU left to them sits idle instead:
-/// on a 2-CPU box two workers served 6 to 8% more proxied requests than one
-/// (medians of seven runs each) with a p99 still below nginx's
-/// (docs/performance.md, session 7).
+/// on a 2-CPU box two workers proxied 8 to 11% more requests than one,
+/// against nginx's `proxy_pass` in the same runs (medians of 12 and 9 runs),
+/// with a p99 still below nginx's (docs/performance.md, session 7).
 fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }

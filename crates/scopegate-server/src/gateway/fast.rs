@@ -16,7 +16,6 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -34,6 +33,7 @@ use super::pool::Pool;
 use super::{authorize, forward_auth, proxy, record, record_pass, refusal_reason, refusal_response};
 use crate::AppState;
 use crate::paths;
+use crate::state::Generation;
 
 /// A connection the fast path gives to hyper: the socket, and what was read
 /// from it and not yet served.
@@ -63,6 +63,10 @@ pub async fn serve<S: Store>(
     let mut searched: usize = 0;
     let deadline = tokio::time::sleep(idle_timeout);
     tokio::pin!(deadline);
+    // The live policy generation, held by this connection and looked at again
+    // (one atomic read) per request: taking a reference per request would
+    // write the generation's count, a cache line every worker shares.
+    let mut live = arc_swap::cache::Cache::new(&*state.live);
     loop {
         // Like hyper's header read timeout: from the end of the last
         // response until the whole next head.
@@ -71,7 +75,7 @@ pub async fn serve<S: Store>(
             // A head arriving a byte at a time is parsed once, when its end
             // is there, not once per byte.
             if ends_a_head(&buf[searched.saturating_sub(2)..]) || buf.len() >= h1::MAX_HEAD {
-                match read_request(state, &buf, &mut fields, peer) {
+                match read_request(&buf, &mut fields, peer) {
                     Step::More => {}
                     Step::HandOff => return Some(HandOff { stream, buffered: buf }),
                     Step::Serve(exchange) => break exchange,
@@ -91,6 +95,10 @@ pub async fn serve<S: Store>(
                 _ = stopping.changed(), if buf.is_empty() => return None,
             }
         };
+        let generation = live.load();
+        if exchange.for_hyper(generation) {
+            return Some(HandOff { stream, buffered: buf });
+        }
         let head_len = exchange.head_len;
         // Two more buffers for the exchange, from the worker's spares: an
         // idle connection holds only its read buffer, as with hyper.
@@ -98,6 +106,7 @@ pub async fn serve<S: Store>(
         let keep = exchange
             .run(
                 state,
+                generation,
                 RawFields::new(&buf, &fields),
                 &mut stream,
                 &mut upstream_buf,
@@ -196,7 +205,6 @@ struct Exchange {
     /// `/authz`, answered here, rather than a request to proxy.
     forward_auth: bool,
     started: Instant,
-    generation: Arc<crate::state::Generation>,
     /// Where the method and target are in the buffer.
     method: (usize, usize),
     target: (usize, usize),
@@ -205,7 +213,7 @@ struct Exchange {
     peer: SocketAddr,
 }
 
-fn read_request<S: Store>(state: &AppState<S>, buf: &[u8], fields: &mut Vec<Span>, peer: SocketAddr) -> Step {
+fn read_request(buf: &[u8], fields: &mut Vec<Span>, peer: SocketAddr) -> Step {
     let mut parsed = [httparse::EMPTY_HEADER; h1::MAX_HEADERS];
     // `/authz` answers here too: it has no body and proxies nothing.
     let own = |path: &str| paths::is_own(path) && !paths::is_authz(path);
@@ -216,14 +224,6 @@ fn read_request<S: Store>(state: &AppState<S>, buf: &[u8], fields: &mut Vec<Span
     };
     let path = request.target.split_once('?').map_or(request.target, |(p, _)| p);
     let forward_auth = paths::is_authz(path);
-    let generation = state.live.load_full();
-    if (!forward_auth && generation.upstream.fast().is_none())
-        || request.head_len > generation.policy.settings.gateway.max_header_bytes
-    {
-        // The echo upstream, TLS and HTTP/2 upstreams, and the 431 answer
-        // are hyper's.
-        return Step::HandOff;
-    }
     fields.clear();
     for h in parsed.iter().take_while(|h| !h.name.is_empty()) {
         let Some(span) = Span::of(buf, h.name.as_bytes(), h.value) else {
@@ -234,7 +234,6 @@ fn read_request<S: Store>(state: &AppState<S>, buf: &[u8], fields: &mut Vec<Span
     Step::Serve(Exchange {
         forward_auth,
         started: Instant::now(),
-        generation,
         method: span(buf, request.method.as_bytes()),
         target: span(buf, request.target.as_bytes()),
         head_len: request.head_len,
@@ -255,16 +254,23 @@ fn text(buf: &[u8], (start, end): (usize, usize)) -> &str {
 }
 
 impl Exchange {
+    /// Whether hyper answers this one under `generation`: the echo upstream,
+    /// TLS and HTTP/2 upstreams, and the 431 answer are hyper's.
+    fn for_hyper(&self, generation: &Generation) -> bool {
+        (!self.forward_auth && generation.upstream.fast().is_none())
+            || self.head_len > generation.policy.settings.gateway.max_header_bytes
+    }
+
     /// Decides, forwards and relays the answer. `false`: close the connection.
     async fn run<S: Store>(
         self,
         state: &AppState<S>,
+        generation: &Generation,
         fields: RawFields<'_>,
         client: &mut TcpStream,
         upstream_buf: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> bool {
-        let generation = &self.generation;
         let method = text(fields.buf(), self.method);
         let target = text(fields.buf(), self.target);
         if self.forward_auth {

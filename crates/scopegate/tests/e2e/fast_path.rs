@@ -440,3 +440,30 @@ async fn the_upstream_sees_our_identity_and_forwarding_fields_never_the_callers_
     }
     assert_eq!(values("x-kept"), ["yes"], "{seen}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_policy_applies_to_the_next_request_on_a_kept_alive_connection() {
+    let (s, token, _) = setup("account:read").await;
+    let mut c = connect(&s).await;
+    let mut buf = Vec::new();
+    c.write_all(get("/reports/custom", &token).as_bytes()).await.unwrap();
+    assert_eq!(read_answer(&mut c, &mut buf).await.status, 404);
+    let original = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(
+        &s.config,
+        format!("{original}\n[[route]]\nmatch = \"GET /reports/custom\"\nany_of = [\"account:read\"]\n"),
+    )
+    .unwrap();
+    // The same connection, request after request, until the file watcher's
+    // reload lands: each request looks at the live policy again.
+    let mut status = 404;
+    for _ in 0..50 {
+        c.write_all(get("/reports/custom", &token).as_bytes()).await.unwrap();
+        status = read_answer(&mut c, &mut buf).await.status;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "the new route never took effect on this connection");
+}
