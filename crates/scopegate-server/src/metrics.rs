@@ -1,8 +1,10 @@
 //! Prometheus counters and latency histograms per route and outcome, served
 //! at `/metrics`. Recording is a few relaxed atomic adds, no lock and no
 //! allocation; a route's block is allocated the first time it is used, so a
-//! 10,000-route policy pays only for the routes that see traffic. On a policy
-//! reload, a route with the same `match` keeps its series.
+//! 10,000-route policy pays only for the routes that see traffic. Each worker
+//! thread adds to a block of its own (up to [`SHARDS`]), summed when rendered:
+//! an add to a cache line another CPU has just written waits for that line.
+//! On a policy reload, a route with the same `match` keeps its series.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,15 +34,28 @@ const BUCKETS: [f64; 12] = [
 
 #[derive(Debug, Default)]
 struct Series {
-    count: AtomicU64,
     sum_nanos: AtomicU64,
     /// Non-cumulative; made cumulative when rendered. Last slot is +Inf.
     buckets: [AtomicU64; BUCKETS.len() + 1],
 }
 
+/// Blocks per route, one per worker for the first `SHARDS - 1` workers.
+const SHARDS: usize = 4;
+
 #[derive(Debug, Default)]
+#[repr(align(128))]
 struct RouteStats {
     by_outcome: [Series; OUTCOMES.len()],
+}
+
+/// A route's blocks, each allocated when its worker first records.
+#[derive(Debug, Default)]
+struct RouteShards([OnceLock<Box<RouteStats>>; SHARDS]);
+
+/// One series summed over a route's blocks.
+struct Totals {
+    sum_nanos: u64,
+    buckets: [u64; BUCKETS.len() + 1],
 }
 
 /// The metrics of one policy generation.
@@ -48,7 +63,7 @@ struct RouteStats {
 pub struct Metrics {
     /// Route labels (`GET /account/*`); the last slot, `-`, is requests with no route.
     labels: Vec<String>,
-    stats: Vec<OnceLock<Arc<RouteStats>>>,
+    stats: Vec<OnceLock<Arc<RouteShards>>>,
     reloads_ok: Arc<AtomicU64>,
     reloads_failed: Arc<AtomicU64>,
 }
@@ -106,9 +121,9 @@ impl Metrics {
     pub fn record(&self, route: Option<RouteId>, outcome: &str, elapsed: Duration) {
         let slot = route.map_or(self.stats.len() - 1, RouteId::index);
         let Some(stats) = self.stats.get(slot) else { return };
-        let stats = stats.get_or_init(Arc::default);
+        let shard = crate::worker::slot() % SHARDS;
+        let stats = stats.get_or_init(Arc::default).0[shard].get_or_init(Box::default);
         let series = &stats.by_outcome[outcome_index(outcome)];
-        series.count.fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         series.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
         let secs = elapsed.as_secs_f64();
@@ -125,7 +140,7 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "scopegate_requests_total{{route=\"{route}\",outcome=\"{outcome}\"}} {}",
-                s.count.load(Ordering::Relaxed)
+                s.buckets.iter().sum::<u64>()
             );
         });
         out.push_str("# HELP scopegate_request_duration_seconds Time from request to response head.\n");
@@ -134,18 +149,18 @@ impl Metrics {
             let labels = format!("route=\"{route}\",outcome=\"{outcome}\"");
             let mut cumulative = 0;
             for (i, bound) in BUCKETS.iter().enumerate() {
-                cumulative += s.buckets[i].load(Ordering::Relaxed);
+                cumulative += s.buckets[i];
                 let _ = writeln!(
                     out,
                     "scopegate_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
                 );
             }
-            cumulative += s.buckets[BUCKETS.len()].load(Ordering::Relaxed);
+            cumulative += s.buckets[BUCKETS.len()];
             let _ = writeln!(
                 out,
                 "scopegate_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {cumulative}"
             );
-            let sum = s.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            let sum = s.sum_nanos as f64 / 1e9;
             let _ = writeln!(out, "scopegate_request_duration_seconds_sum{{{labels}}} {sum}");
             let _ = writeln!(out, "scopegate_request_duration_seconds_count{{{labels}}} {cumulative}");
         });
@@ -164,13 +179,25 @@ impl Metrics {
         out
     }
 
-    fn each(&self, mut f: impl FnMut(&str, &str, &Series)) {
-        for (label, stats) in self.labels.iter().zip(&self.stats) {
-            let Some(stats) = stats.get() else { continue };
+    /// Every series that counted a request, summed over the workers' blocks.
+    fn each(&self, mut f: impl FnMut(&str, &str, &Totals)) {
+        for (label, shards) in self.labels.iter().zip(&self.stats) {
+            let Some(shards) = shards.get() else { continue };
             let route = escape(label);
-            for (outcome, series) in OUTCOMES.iter().zip(&stats.by_outcome) {
-                if series.count.load(Ordering::Relaxed) > 0 {
-                    f(&route, outcome, series);
+            for (index, outcome) in OUTCOMES.iter().enumerate() {
+                let mut totals = Totals {
+                    sum_nanos: 0,
+                    buckets: [0; BUCKETS.len() + 1],
+                };
+                for stats in shards.0.iter().filter_map(OnceLock::get) {
+                    let series = &stats.by_outcome[index];
+                    totals.sum_nanos += series.sum_nanos.load(Ordering::Relaxed);
+                    for (total, bucket) in totals.buckets.iter_mut().zip(&series.buckets) {
+                        *total += bucket.load(Ordering::Relaxed);
+                    }
+                }
+                if totals.buckets.iter().any(|&n| n > 0) {
+                    f(&route, outcome, &totals);
                 }
             }
         }
@@ -180,4 +207,47 @@ impl Metrics {
 /// Label values escape `\`, `"` and newlines.
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn each_worker_counts_apart_and_the_exposition_sums_them() {
+        let metrics = Arc::new(Metrics::new(&Policy::compile("p.toml", "").unwrap()));
+        for worker in 0..SHARDS + 1 {
+            let metrics = Arc::clone(&metrics);
+            std::thread::spawn(move || {
+                crate::worker::set(worker);
+                metrics.record(None, "allow", Duration::from_millis(2));
+            })
+            .join()
+            .unwrap();
+        }
+        metrics.record(None, "route_not_found", Duration::from_secs(2));
+        let text = metrics.render();
+        let n = SHARDS + 1;
+        for line in [
+            format!("scopegate_requests_total{{route=\"-\",outcome=\"allow\"}} {n}"),
+            "scopegate_request_duration_seconds_bucket{route=\"-\",outcome=\"allow\",le=\"0.001\"} 0".to_owned(),
+            format!("scopegate_request_duration_seconds_bucket{{route=\"-\",outcome=\"allow\",le=\"0.0025\"}} {n}"),
+            format!("scopegate_request_duration_seconds_count{{route=\"-\",outcome=\"allow\"}} {n}"),
+            format!(
+                "scopegate_request_duration_seconds_sum{{route=\"-\",outcome=\"allow\"}} {}",
+                n as f64 * 0.002
+            ),
+            "scopegate_requests_total{route=\"-\",outcome=\"route_not_found\"} 1".to_owned(),
+            "scopegate_request_duration_seconds_bucket{route=\"-\",outcome=\"route_not_found\",le=\"1\"} 0".to_owned(),
+            "scopegate_request_duration_seconds_bucket{route=\"-\",outcome=\"route_not_found\",le=\"+Inf\"} 1"
+                .to_owned(),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+        assert!(
+            !text.contains("outcome=\"invalid_token\""),
+            "a series that counted nothing is left out"
+        );
+    }
 }
