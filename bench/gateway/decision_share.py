@@ -26,7 +26,7 @@ report = subprocess.run(
     ["perf", "report", "-i", sys.argv[1], "--no-children", "--sort", "dso,sym", "--stdio", "-g", "none"],
     capture_output=True, text=True, check=True,
 ).stdout
-user = decision = 0.0
+user = decision = policy = 0.0
 parts = []
 for line in report.splitlines():
     m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[(.)\]\s+(.*)", line)
@@ -37,7 +37,9 @@ for line in report.splitlines():
         user += share
     if DECISION.search(symbol) and not NOT_DECISION.search(symbol):
         decision += share
+        policy += share if symbol.startswith("scopegate_core::") else 0.0
         parts.append((share, symbol))
 print(f"decision path: {decision:.2f}% of scopegate's CPU samples (user space in all: {user:.1f}%)")
+print(f"  of which the policy core (canonicalize, match, credentials syntax, decide): {policy:.2f}%")
 for share, symbol in sorted(parts, reverse=True)[:8]:
     print(f"  {share:5.2f}%  {symbol[:100]}")
