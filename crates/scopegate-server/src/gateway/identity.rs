@@ -5,9 +5,10 @@
 //! state's clock; the bound on a revocation made by another process or node),
 //! the token's expiry, or the moment a `max_lifetime` removes one of its scopes. A revocation made by
 //! this process empties the cache at once. The cache is keyed by the SHA-256
-//! of the whole `Authorization` value: no raw token or secret is kept, and a
-//! hit costs one hash and one map lookup in the worker's own shard, with no
-//! parsing, no allocation and no write to memory another worker uses.
+//! of the `Authorization` value (of a JWT, of its signature: see
+//! [`IdentityCache::lookup`]): no raw token or secret is kept, and a hit costs
+//! one hash and one map lookup in the worker's own shard, with no parsing, no
+//! allocation and no write to memory another worker uses.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -73,8 +74,7 @@ struct Entry {
 type Entries = HashMap<Key, Entry, BuildHasherDefault<KeyHasher>>;
 
 /// Where an `Authorization` value is found in the cache.
-#[derive(Debug)]
-pub struct Lookup {
+struct Lookup {
     key: Key,
     check: u64,
 }
@@ -131,20 +131,23 @@ impl IdentityCache {
     /// 86-character signature is as secret as the token and, under our key,
     /// names one header and payload. The check, a seeded hash of the whole
     /// value, makes the entry answer only to the exact bytes once verified,
-    /// never to another header and payload sent with the same signature.
-    pub fn lookup(&self, authorization: &[u8]) -> Lookup {
-        let key = match jwt_signature(authorization) {
+    /// never to another header and payload sent with the same signature. A key
+    /// hashed from the whole value needs no check (0).
+    fn lookup(&self, authorization: &[u8]) -> Lookup {
+        match jwt_signature(authorization) {
             // A header value holds no NUL: this never equals a whole value's hash.
-            Some(signature) => Sha256::new()
-                .chain_update(b"jwt signature\0")
-                .chain_update(signature)
-                .finalize()
-                .into(),
-            None => Sha256::digest(authorization).into(),
-        };
-        Lookup {
-            key,
-            check: self.seed.hash_one(authorization),
+            Some(signature) => Lookup {
+                key: Sha256::new()
+                    .chain_update(b"jwt signature\0")
+                    .chain_update(signature)
+                    .finalize()
+                    .into(),
+                check: self.seed.hash_one(authorization),
+            },
+            None => Lookup {
+                key: Sha256::digest(authorization).into(),
+                check: 0,
+            },
         }
     }
 
