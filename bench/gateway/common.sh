@@ -34,6 +34,14 @@ start() { # NAME PORT FORMAT ORIGIN_PORT [LAUNCHER...] -> sets ID SECRET TOKEN
   RUST_LOG=${RUST_LOG:-info} setsid "$@" "$BIN" serve --config "$WORK/$name.toml" --listen "127.0.0.1:$port" \
     ${THREADS:+--threads "$THREADS"} > "$WORK/$name.log" 2>&1 &
   for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  if [[ ${PIN_WORKERS:-0} == 1 ]]; then
+    local pid; pid=$(pgrep -f "serve --config $WORK/$name.toml")
+    local cpu=0
+    for t in $(ls /proc/$pid/task | sort -n); do
+      [[ $(cat "/proc/$pid/task/$t/comm") == scopegate-worke* ]] || continue
+      taskset -pc "$cpu" "$t" >/dev/null; cpu=$((cpu + 1))
+    done
+  fi
   TOKEN=$(curl -s -u "$ID:$SECRET" -d grant_type=client_credentials "http://127.0.0.1:$port/oauth2/token" \
     | python3 -c "import json,sys;print(json.load(sys.stdin)['access_token'])")
 }

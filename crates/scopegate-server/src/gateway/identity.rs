@@ -11,7 +11,7 @@
 //! allocation and no write to memory another worker uses.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
 use axum::http::HeaderValue;
@@ -24,8 +24,10 @@ use crate::keys::looks_like_jwt;
 use crate::secrets;
 use crate::state::AppState;
 
-/// Past this many entries a worker's cache starts over (bounded memory).
+/// Past this many entries, or this many bytes of JWT headers and payloads,
+/// a worker's cache starts over (bounded memory).
 const MAX_ENTRIES: usize = 100_000;
+const MAX_SIGNED_BYTES: usize = 32 << 20;
 
 /// An authenticated caller, as the gateway forwards it.
 #[derive(Debug)]
@@ -64,30 +66,40 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// A cached identity, with the check that ties it to the exact value verified.
+/// A cached identity. For a key taken from a JWT's signature, also what
+/// the signature was verified over, so that the entry answers only to the
+/// exact bytes once verified.
 #[derive(Debug)]
 struct Entry {
-    check: u64,
+    signed: Option<Box<[u8]>>,
     identity: Arc<Identity>,
 }
 
-type Entries = HashMap<Key, Entry, BuildHasherDefault<KeyHasher>>;
-
-/// Where an `Authorization` value is found in the cache.
-struct Lookup {
-    key: Key,
-    check: u64,
+/// One worker's entries, and the bytes their `signed` parts hold.
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<Key, Entry, BuildHasherDefault<KeyHasher>>,
+    signed_bytes: usize,
 }
 
-/// A JWT's signature: what follows the last `.`, when that is at least 64
-/// characters (384 bits), as unguessable a key as a hash of the whole value.
-/// Any other value with such a tail is keyed by it too, which is as safe: the
-/// entry's check still ties it to the exact value verified. Found from the
-/// end, so a long payload is never read.
-fn jwt_signature(authorization: &[u8]) -> Option<&[u8]> {
+/// Where an `Authorization` value is found in the cache.
+struct Lookup<'a> {
+    key: Key,
+    /// Of a value keyed by its signature: the rest of it, from `Bearer` to
+    /// the last `.`.
+    signed: Option<&'a [u8]>,
+}
+
+/// A JWT split at its signature: what comes before the last `.` and what
+/// follows it, when that is at least 64 characters (384 bits), as
+/// unguessable a key as a hash of the whole value. Any other value with such
+/// a tail is keyed by it too, which is as safe: the entry still compares the
+/// rest. Found from the end, so a long payload is read only once, by that
+/// comparison.
+fn jwt_signature(authorization: &[u8]) -> Option<(&[u8], &[u8])> {
     let last_dot = authorization.iter().rposition(|&b| b == b'.')?;
-    let signature = &authorization[last_dot + 1..];
-    (signature.len() >= 64).then_some(signature)
+    let (signed, signature) = (&authorization[..last_dot], &authorization[last_dot + 1..]);
+    (signature.len() >= 64).then_some((signed, signature))
 }
 
 /// One cache per worker ([`crate::worker`]): a hit then touches no lock word
@@ -96,8 +108,6 @@ fn jwt_signature(authorization: &[u8]) -> Option<&[u8]> {
 #[derive(Debug)]
 pub struct IdentityCache {
     shards: Box<[Shard]>,
-    /// The seed of every entry's check, this process's own.
-    seed: foldhash::quality::RandomState,
 }
 
 /// Two cache lines, so that neighbouring shards never share one (adjacent-line
@@ -110,7 +120,6 @@ impl Default for IdentityCache {
     fn default() -> Self {
         Self {
             shards: (0..crate::worker::SLOTS).map(|_| Shard::default()).collect(),
-            seed: foldhash::quality::RandomState::default(),
         }
     }
 }
@@ -129,41 +138,47 @@ impl IdentityCache {
     /// The key is the SHA-256 of the value; for a JWT, of its signature alone.
     /// Hashing a whole 650-byte token was most of the decision's CPU time; its
     /// 86-character signature is as secret as the token and, under our key,
-    /// names one header and payload. The check, a seeded hash of the whole
-    /// value, makes the entry answer only to the exact bytes once verified,
-    /// never to another header and payload sent with the same signature. A key
-    /// hashed from the whole value needs no check (0).
-    fn lookup(&self, authorization: &[u8]) -> Lookup {
+    /// names one header and payload. The entry keeps that header and payload
+    /// (no secret: the caller's identity is in the entry anyway) and answers
+    /// only when they are the bytes presented, never to another header and
+    /// payload sent with the same signature.
+    fn lookup<'a>(&self, authorization: &'a [u8]) -> Lookup<'a> {
         match jwt_signature(authorization) {
             // A header value holds no NUL: this never equals a whole value's hash.
-            Some(signature) => Lookup {
+            Some((signed, signature)) => Lookup {
                 key: Sha256::new()
                     .chain_update(b"jwt signature\0")
                     .chain_update(signature)
                     .finalize()
                     .into(),
-                check: self.seed.hash_one(authorization),
+                signed: Some(signed),
             },
             None => Lookup {
                 key: Sha256::digest(authorization).into(),
-                check: 0,
+                signed: None,
             },
         }
     }
 
-    fn get(&self, lookup: &Lookup, now: i64) -> Option<Arc<Identity>> {
+    fn get(&self, lookup: &Lookup<'_>, now: i64) -> Option<Arc<Identity>> {
         let entries = self.shard().read().ok()?;
-        let entry = entries.get(&lookup.key)?;
-        (entry.check == lookup.check && now < entry.identity.valid_until).then(|| Arc::clone(&entry.identity))
+        let entry = entries.map.get(&lookup.key)?;
+        // Not constant time, nor need it be: the key matched, so the caller
+        // holds the signature, and what is compared is no secret.
+        (entry.signed.as_deref() == lookup.signed && now < entry.identity.valid_until)
+            .then(|| Arc::clone(&entry.identity))
     }
 
-    fn insert(&self, lookup: Lookup, identity: Arc<Identity>) {
+    fn insert(&self, lookup: Lookup<'_>, identity: Arc<Identity>) {
         if let Ok(mut entries) = self.shard().write() {
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+            let signed = lookup.signed.map(Box::<[u8]>::from);
+            let adds = signed.as_ref().map_or(0, |s| s.len());
+            if entries.map.len() >= MAX_ENTRIES || entries.signed_bytes + adds > MAX_SIGNED_BYTES {
+                *entries = Entries::default();
             }
-            let check = lookup.check;
-            entries.insert(lookup.key, Entry { check, identity });
+            let replaced = entries.map.insert(lookup.key, Entry { signed, identity });
+            let freed = replaced.and_then(|e| e.signed).map_or(0, |s| s.len());
+            entries.signed_bytes = entries.signed_bytes + adds - freed;
         }
     }
 
@@ -171,7 +186,7 @@ impl IdentityCache {
     pub fn clear(&self) {
         for shard in &self.shards {
             if let Ok(mut entries) = shard.0.write() {
-                entries.clear();
+                *entries = Entries::default();
             }
         }
     }
@@ -459,9 +474,31 @@ mod tests {
     }
 
     #[test]
+    fn the_headers_and_payloads_kept_are_bounded_in_bytes() {
+        let cache = IdentityCache::default();
+        let payload = "p".repeat(1 << 20);
+        let identity = Arc::new(Identity::for_tests("app", None, "a", "production"));
+        let value = |n: usize| jwt("eyJh", &payload, &format!("{n:0>86}"));
+        let first = value(0);
+        cache.insert(cache.lookup(&first), Arc::clone(&identity));
+        cache.insert(cache.lookup(&first), Arc::clone(&identity));
+        let kept = cache.shard().read().unwrap().signed_bytes;
+        assert_eq!(kept, first.len() - 87, "a value inserted again is counted once");
+        for n in 1..=MAX_SIGNED_BYTES / kept {
+            cache.insert(cache.lookup(&value(n)), Arc::clone(&identity));
+            assert!(cache.shard().read().unwrap().signed_bytes <= MAX_SIGNED_BYTES);
+        }
+        assert!(cache.get(&cache.lookup(&first), 0).is_none(), "the cache started over");
+        assert!(cache.get(&cache.lookup(&value(MAX_SIGNED_BYTES / kept)), 0).is_some());
+    }
+
+    #[test]
     fn only_a_value_ending_in_a_long_signature_is_keyed_by_it() {
         let signature = "s".repeat(64);
-        assert_eq!(jwt_signature(&jwt("a", "b", &signature)), Some(signature.as_bytes()));
+        assert_eq!(
+            jwt_signature(&jwt("a", "b", &signature)),
+            Some((b"Bearer a.b".as_slice(), signature.as_bytes()))
+        );
         assert_eq!(
             jwt_signature(&jwt("a", "b", &"s".repeat(63))),
             None,
