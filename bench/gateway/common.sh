@@ -32,7 +32,7 @@ start() { # NAME PORT FORMAT ORIGIN_PORT [LAUNCHER...] -> sets ID SECRET TOKEN
   # service runs: with the kernel's autogroups (sched_autogroup_enabled=1),
   # a server started in this script's session shares one CPU share with wrk.
   RUST_LOG=${RUST_LOG:-info} setsid "$@" "$BIN" serve --config "$WORK/$name.toml" --listen "127.0.0.1:$port" \
-    ${THREADS:+--threads "$THREADS"} > "$WORK/$name.log" 2>&1 &
+    ${THREADS:+--threads "$THREADS"} ${CPU_SCHEDULING:+--cpu-scheduling "$CPU_SCHEDULING"} > "$WORK/$name.log" 2>&1 &
   for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   if [[ ${PIN_WORKERS:-0} == 1 ]]; then
     local pid; pid=$(pgrep -f "serve --config $WORK/$name.toml")

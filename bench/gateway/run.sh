@@ -19,6 +19,7 @@
 #        CASES="b d f g" (a subset)  BIN=path (another scopegate binary, not rebuilt)
 #        THREADS=N (scopegate worker threads; default one per CPU)  RUST_LOG (default info: every decision logged)
 #        PIN=1 (the peers' "one server core": every server on CPU 0, wrk -t1 on CPU 1)
+#        CPU_SCHEDULING=other (scopegate's --cpu-scheduling; default batch)
 #        PIN_WORKERS=1 (scopegate's worker N pinned to CPU N, as nginx's worker_cpu_affinity auto)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)

@@ -10,6 +10,7 @@ mod log_format;
 mod log_writer;
 mod policy_file;
 mod reload;
+mod scheduling;
 mod scopes_for;
 mod serve;
 mod store_cmd;

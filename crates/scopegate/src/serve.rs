@@ -14,6 +14,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::policy_file::load_or_report;
 use crate::reload;
+use crate::scheduling::{self, CpuScheduling};
 use crate::store_cmd::with_store;
 
 #[derive(clap::Args, Debug)]
@@ -27,6 +28,11 @@ pub struct Args {
     /// Worker threads, each serving its own connections (default: one per CPU).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
+    /// How Linux schedules the worker threads: `batch` (SCHED_BATCH: a woken
+    /// worker does not preempt the task running, so a busy box wakes it less
+    /// often) or `other` (the kernel's default).
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t)]
+    cpu_scheduling: CpuScheduling,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -57,7 +63,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 reload::spawn(args.config.clone(), state.clone());
                 // One line that scripts (and the tests) wait for.
                 println!("scopegate listening on http://{local} (issuer {}, database {})", policy.settings.issuer, policy.settings.database);
-                serve_workers(state, listeners).await?;
+                serve_workers(state, listeners, args.cpu_scheduling).await?;
             });
             Ok(ExitCode::SUCCESS)
         })
@@ -101,7 +107,11 @@ fn bind(addr: SocketAddr, workers: usize) -> std::io::Result<Vec<std::net::TcpLi
 /// its own listener and its own upstream connection pool, so a proxied
 /// request is handled start to end on one thread with no cross-thread
 /// wake-ups. Shared state (policy generation, caches, store) is `Arc`ed.
-async fn serve_workers<S: Store>(state: AppState<S>, listeners: Vec<std::net::TcpListener>) -> anyhow::Result<()> {
+async fn serve_workers<S: Store>(
+    state: AppState<S>,
+    listeners: Vec<std::net::TcpListener>,
+    cpu_scheduling: CpuScheduling,
+) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut workers = Vec::with_capacity(listeners.len());
     for (index, listener) in listeners.into_iter().enumerate() {
@@ -111,6 +121,11 @@ async fn serve_workers<S: Store>(state: AppState<S>, listeners: Vec<std::net::Tc
             .name(format!("scopegate-worker-{index}"))
             .spawn(move || -> anyhow::Result<()> {
                 scopegate_server::worker::set(index);
+                if let Err(why) = scheduling::apply_to_this_thread(cpu_scheduling) {
+                    if index == 0 {
+                        tracing::warn!(%why, "the worker threads keep the system's CPU scheduling");
+                    }
+                }
                 crate::log_writer::gather_on_this_thread();
                 let served = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
