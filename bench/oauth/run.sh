@@ -7,6 +7,7 @@
 # usage: bench/oauth/run.sh            (from the repository root; ~4 min)
 # env:   DURATION=10  PG=postgres://postgres@127.0.0.1:5432/scopegate_bench  PEERS=../shared/peers
 #        THREADS=N (scopegate worker threads; default: its own)
+#        CPU_SCHEDULING=other (scopegate's --cpu-scheduling; default batch)
 #        CASES="sqlite-opaque sqlite-jwt sqlite-es256 postgres-opaque postgres-jwt node"  (a subset runs only those)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,7 +43,7 @@ case_run() {
   local id secret
   id=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['client_id'])" "$app")
   secret=$(python3 -c "import json,sys;print(json.loads(sys.argv[1])['client_secret'])" "$app")
-  RUST_LOG=warn "$BIN" serve --config "$policy" --listen 127.0.0.1:$PORT ${THREADS:+--threads "$THREADS"} > "$WORK/$name.log" 2>&1 &
+  RUST_LOG=warn "$BIN" serve --config "$policy" --listen 127.0.0.1:$PORT ${THREADS:+--threads "$THREADS"} ${CPU_SCHEDULING:+--cpu-scheduling "$CPU_SCHEDULING"} > "$WORK/$name.log" 2>&1 &
   local pid=$!
   sleep 1
   cd "$PEERS/lua"
