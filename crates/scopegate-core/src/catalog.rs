@@ -205,6 +205,16 @@ impl Catalog {
         set
     }
 
+    /// The first of an app's default scopes that its assigned scopes do not
+    /// imply. Default scopes are what a token gets when none are asked for,
+    /// so they must be among what the assignment grants, closed under
+    /// implication like every other use of it (`account:write` assigned
+    /// lets `account:read` be a default).
+    pub fn first_default_not_assigned(&self, assigned: &ScopeSet, defaults: &ScopeSet) -> Option<ScopeId> {
+        let implied = self.close(assigned);
+        defaults.iter().find(|&id| !implied.contains(id))
+    }
+
     /// Closes `set` under implication.
     pub fn close(&self, set: &ScopeSet) -> Held {
         let mut held = self.empty_set();

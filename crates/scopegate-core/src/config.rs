@@ -46,6 +46,7 @@ pub(crate) struct RawGateway {
     pub max_body_bytes: Option<Spanned<i64>>,
     pub cache_ttl: Option<Spanned<String>>,
     pub upstream_http2: Option<Spanned<bool>>,
+    pub windows_upstream: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Debug)]

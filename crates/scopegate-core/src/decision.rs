@@ -87,6 +87,9 @@ impl Policy {
     /// on a `require = "none"` route they must not examine credentials.
     pub fn resolve<'t>(&self, method: &str, target: &'t str) -> Result<Resolved<'t>, PathError> {
         let target = canonicalize(target)?;
+        if self.settings.gateway.windows_upstream {
+            crate::path::check_windows(&target.path)?;
+        }
         let route = self.match_route(method, &target.path);
         Ok(Resolved { target, route })
     }

@@ -50,8 +50,9 @@ pub fn is_narrow_header(name: impl AsRef<[u8]>) -> bool {
             .all(|(&b, &p)| b.to_ascii_lowercase() == p || (b == b'_' && p == b'-'))
 }
 
-/// Credentials of an API request, as presented.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// Credentials of an API request, as presented. Its `Debug` never shows a
+/// token or a secret.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Credentials<'a> {
     None,
     /// `Authorization: Bearer <token>`.
@@ -61,6 +62,20 @@ pub enum Credentials<'a> {
         client_id: String,
         secret: String,
     },
+}
+
+impl std::fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::None => f.write_str("None"),
+            Credentials::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Credentials::Basic { client_id, .. } => f
+                .debug_struct("Basic")
+                .field("client_id", client_id)
+                .field("secret", &"<redacted>")
+                .finish(),
+        }
+    }
 }
 
 /// Why a request is refused. Each variant knows its answer ([`Refusal::answer`]).
@@ -77,10 +92,17 @@ pub enum Refusal {
     /// 401 `invalid_token`: credentials came and are bad, expired, revoked or
     /// of another environment. The reason goes in the body, never the header.
     InvalidToken(String),
+    /// 401 `invalid_token` for HTTP Basic credentials that were refused: the
+    /// answer also challenges for Basic (RFC 9110 section 11.6.1).
+    InvalidBasic(String),
     /// 403 `insufficient_scope`: the caller lacks what the route requires.
     InsufficientScope { route: RouteId, held: Held },
     /// 403 `insufficient_scope`: `X-OAuth-Scope` names scopes not held.
     NarrowBeyondHeld { missing: ScopeSet, held: Held },
+    /// 503 `temporarily_unavailable`: what the credentials are checked
+    /// against did not answer. Fails closed, and says it is not the caller's
+    /// fault. `detail` is for the log only, never the answer.
+    Unavailable { detail: String },
 }
 
 impl Refusal {
@@ -91,30 +113,45 @@ impl Refusal {
             Refusal::InvalidRequest(_) => "invalid_request",
             Refusal::RouteNotFound => "route_not_found",
             Refusal::Unauthenticated => "unauthenticated",
-            Refusal::InvalidToken(_) => "invalid_token",
+            Refusal::InvalidToken(_) | Refusal::InvalidBasic(_) => "invalid_token",
             Refusal::InsufficientScope { .. } | Refusal::NarrowBeyondHeld { .. } => "insufficient_scope",
+            Refusal::Unavailable { .. } => "unavailable",
+        }
+    }
+
+    /// The reason for the decision log, where there is more to say than the
+    /// outcome (never a credential).
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Refusal::InvalidToken(why) | Refusal::InvalidBasic(why) | Refusal::InvalidRequest(why) => Some(why.clone()),
+            Refusal::BadPath(e) => Some(e.to_string()),
+            Refusal::Unavailable { detail } => Some(detail.clone()),
+            Refusal::RouteNotFound
+            | Refusal::Unauthenticated
+            | Refusal::InsufficientScope { .. }
+            | Refusal::NarrowBeyondHeld { .. } => None,
         }
     }
 
     /// The HTTP answer, per RFC 6750 section 3 and SPEC section 4.
-    pub fn answer(&self, policy: &Policy) -> Answer {
+    pub fn answer(&self, policy: &Policy) -> RefusalAnswer {
         let catalog = &policy.catalog;
         let names = |set: &ScopeSet| -> Vec<String> { catalog.names(set).map(str::to_owned).collect() };
         let granted = |held: &Held| names(&catalog.normalize(held.set()));
         let challenge = format!("Bearer realm=\"{REALM}\"");
         match self {
-            Refusal::BadPath(e) => Answer::json(
+            Refusal::BadPath(e) => RefusalAnswer::json(
                 400,
                 None,
                 serde_json::json!({"error": "invalid_request", "error_description": format!("ambiguous path: {e}")}),
             ),
-            Refusal::InvalidRequest(why) => Answer::json(
+            Refusal::InvalidRequest(why) => RefusalAnswer::json(
                 400,
                 None,
                 serde_json::json!({"error": "invalid_request", "error_description": why}),
             ),
-            Refusal::RouteNotFound => Answer::json(404, None, serde_json::json!({"error": "route_not_found"})),
-            Refusal::Unauthenticated => Answer::json(
+            Refusal::RouteNotFound => RefusalAnswer::json(404, None, serde_json::json!({"error": "route_not_found"})),
+            Refusal::Unauthenticated => RefusalAnswer::json(
                 401,
                 Some(challenge),
                 serde_json::json!({
@@ -122,10 +159,23 @@ impl Refusal {
                     "error_description": "this route needs credentials: Authorization: Bearer <access token>",
                 }),
             ),
-            Refusal::InvalidToken(why) => Answer::json(
+            Refusal::InvalidToken(why) => RefusalAnswer::json(
                 401,
                 Some(format!("{challenge}, error=\"invalid_token\"")),
                 serde_json::json!({"error": "invalid_token", "error_description": why}),
+            ),
+            Refusal::InvalidBasic(why) => RefusalAnswer::json(
+                401,
+                Some(format!("{challenge}, error=\"invalid_token\", Basic realm=\"{REALM}\"")),
+                serde_json::json!({"error": "invalid_token", "error_description": why}),
+            ),
+            Refusal::Unavailable { .. } => RefusalAnswer::json(
+                503,
+                None,
+                serde_json::json!({
+                    "error": "temporarily_unavailable",
+                    "error_description": "the credentials could not be checked just now; try again",
+                }),
             ),
             Refusal::InsufficientScope { route, held } => {
                 let route = policy.route(*route);
@@ -157,8 +207,8 @@ impl Refusal {
 }
 
 /// A 403 `insufficient_scope` naming `scopes` in its challenge.
-fn insufficient(scopes: &[String], body: &mut serde_json::Value) -> Answer {
-    Answer::json(
+fn insufficient(scopes: &[String], body: &mut serde_json::Value) -> RefusalAnswer {
+    RefusalAnswer::json(
         403,
         Some(format!(
             "Bearer error=\"insufficient_scope\", scope=\"{}\"",
@@ -170,14 +220,14 @@ fn insufficient(scopes: &[String], body: &mut serde_json::Value) -> Answer {
 
 /// A refusal as HTTP: what every front end sends.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Answer {
+pub struct RefusalAnswer {
     pub status: u16,
     pub www_authenticate: Option<String>,
     /// A JSON document.
     pub body: String,
 }
 
-impl Answer {
+impl RefusalAnswer {
     fn json(status: u16, www_authenticate: Option<String>, body: serde_json::Value) -> Self {
         Self {
             status,
@@ -271,7 +321,7 @@ pub fn parse_authorization(value: &[u8], basic_auth: bool) -> Result<Credentials
                 "HTTP Basic is not accepted here (gateway.basic_auth is off): use Authorization: Bearer",
             ));
         }
-        let malformed = || invalid_token("malformed Basic credentials");
+        let malformed = || Refusal::InvalidBasic("malformed Basic credentials".into());
         let decoded = STANDARD.decode(rest.trim_end()).map_err(|_| malformed())?;
         let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
         let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
@@ -284,6 +334,22 @@ pub fn parse_authorization(value: &[u8], basic_auth: bool) -> Result<Credentials
         });
     }
     Err(invalid_token("unsupported Authorization scheme: use Bearer"))
+}
+
+/// RFC 9112 section 3.2: an HTTP/1.1 request carries exactly one `Host`.
+/// `hosts` is every `Host` value of the request; an HTTP/1.0 request may
+/// have none, and an HTTP/2 request names its host in `:authority`.
+pub fn one_host<'a>(http11: bool, mut hosts: impl Iterator<Item = &'a [u8]>) -> Result<(), Refusal> {
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(Refusal::InvalidRequest("more than one Host header".into()));
+    }
+    if http11 && first.is_none() {
+        return Err(Refusal::InvalidRequest(
+            "an HTTP/1.1 request must carry a Host header".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Applies `X-OAuth-Scope` (every value of it) to what the caller holds: the
@@ -423,6 +489,7 @@ pub fn original_request<'a>(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -469,6 +536,40 @@ mod tests {
         }
         assert!(is_narrow_header("X_OAuth_Scope"));
         assert!(!is_narrow_header("x-oauth-scopes"));
+    }
+
+    #[test]
+    fn an_http_1_1_request_carries_exactly_one_host() {
+        let one: [&[u8]; 1] = [b"api.example"];
+        let two: [&[u8]; 2] = [b"api.example", b"evil.example"];
+        assert!(one_host(true, one.into_iter()).is_ok());
+        assert!(one_host(false, std::iter::empty()).is_ok(), "HTTP/1.0 may omit it");
+        assert_eq!(
+            one_host(true, std::iter::empty()).unwrap_err().outcome(),
+            "invalid_request"
+        );
+        assert_eq!(
+            one_host(true, two.into_iter()).unwrap_err().outcome(),
+            "invalid_request"
+        );
+        assert_eq!(
+            one_host(false, two.into_iter()).unwrap_err().outcome(),
+            "invalid_request"
+        );
+    }
+
+    #[test]
+    fn presented_credentials_never_print_their_secret() {
+        let basic = Credentials::Basic {
+            client_id: "sgci_app".into(),
+            secret: "sgcs_very_secret".into(),
+        };
+        let printed = format!("{basic:?} {:?}", Credentials::Bearer("sgat_the_token"));
+        assert!(printed.contains("sgci_app"), "{printed}");
+        assert!(
+            !printed.contains("very_secret") && !printed.contains("the_token"),
+            "{printed}"
+        );
     }
 
     #[test]

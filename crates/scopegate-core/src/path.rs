@@ -14,6 +14,8 @@
 //! - a literal `\`, `;` (path parameters), space or control byte;
 //! - empty segments (`//`; one trailing slash is fine);
 //! - dot segments (`.`, `..`) and any segment ending in `.` (Windows drops it);
+//! - any segment ending in whitespace, however written (a space as `%20`, or
+//!   a Unicode space such as U+0085): Windows drops trailing spaces too;
 //! - percent-decoded bytes that are not UTF-8 (overlong forms such as `%C0%AF` included);
 //! - a non-ASCII character that Unicode compatibility normalization (NFKC) turns
 //!   into ASCII, such as `／` (U+FF0F) or `ａ` (U+FF41).
@@ -63,6 +65,10 @@ pub enum PathError {
     EmptySegment { at: usize },
     #[error("dot segment {segment:?}: '.' and '..' segments, and segments ending in '.', are refused")]
     DotSegment { segment: String },
+    #[error("segment {segment:?} ends in whitespace, which Windows drops, so it names another file")]
+    TrailingWhitespace { segment: String },
+    #[error("segment {segment:?} names an NTFS stream or an 8.3 short name (gateway.windows_upstream is on)")]
+    WindowsAlias { segment: String },
     #[error("the percent-decoded path is not valid UTF-8 (overlong and truncated forms included)")]
     InvalidUtf8,
     #[error("character {ch:?} (U+{:04X}) becomes {nfkc:?} under Unicode normalization (NFKC), so servers that normalize read another path", *ch as u32)]
@@ -250,6 +256,13 @@ fn push_escape(out: &mut String, b: u8) {
 fn check_decoded_text(bytes: &[u8]) -> Result<(), PathError> {
     let decoded = percent_decode(bytes);
     let text = std::str::from_utf8(&decoded).map_err(|_| PathError::InvalidUtf8)?;
+    // A literal space is refused byte by byte; written any other way, a
+    // space ending a segment is found here.
+    if let Some(segment) = text.split('/').find(|seg| seg.ends_with(char::is_whitespace)) {
+        return Err(PathError::TrailingWhitespace {
+            segment: segment.to_owned(),
+        });
+    }
     for ch in text.chars().filter(|c| !c.is_ascii()) {
         let nfkc: String = std::iter::once(ch).nfkc().collect();
         if nfkc.chars().any(|c| c.is_ascii()) {
@@ -257,6 +270,25 @@ fn check_decoded_text(bytes: &[u8]) -> Result<(), PathError> {
         }
     }
     Ok(())
+}
+
+/// For an upstream that resolves paths as Windows does
+/// (`gateway.windows_upstream`): refuses a canonical path with a segment
+/// that names an NTFS alternate data stream (any `:`, as in `name::$DATA`)
+/// or looks like an 8.3 short name (`~` followed by a digit, as in
+/// `SECRE~1`), since either reaches a file under another name than the one
+/// its route was written for.
+pub fn check_windows(canonical: &str) -> Result<(), PathError> {
+    let alias = |seg: &str| {
+        let decoded = percent_decode(seg.as_bytes());
+        decoded.contains(&b':') || decoded.windows(2).any(|w| w[0] == b'~' && w[1].is_ascii_digit())
+    };
+    match canonical.split('/').find(|seg| alias(seg)) {
+        Some(segment) => Err(PathError::WindowsAlias {
+            segment: segment.to_owned(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Plain RFC 3986 percent-decoding, the way an upstream reads a path. Malformed

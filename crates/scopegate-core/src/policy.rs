@@ -113,6 +113,10 @@ pub struct GatewaySettings {
     /// Speak HTTP/2 to the upstream with prior knowledge (h2c), one
     /// multiplexed connection per worker, instead of pooled HTTP/1.1.
     pub upstream_http2: bool,
+    /// The upstream resolves paths as Windows does: segments naming an NTFS
+    /// stream (`name::$DATA`, any `:`) or an 8.3 short name (`SECRE~1`) are
+    /// refused too, since they reach a file by another name than its route's.
+    pub windows_upstream: bool,
 }
 
 impl GatewaySettings {
@@ -530,6 +534,9 @@ impl Compiler<'_> {
             cache_ttl,
             upstream_http2: raw
                 .and_then(|g| g.upstream_http2.as_ref())
+                .is_some_and(|b| *b.get_ref()),
+            windows_upstream: raw
+                .and_then(|g| g.windows_upstream.as_ref())
                 .is_some_and(|b| *b.get_ref()),
         }
     }

@@ -38,11 +38,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
+use scopegate_core::admission::{Admission, admit};
 use scopegate_core::enforce::{
     CLIENT_ID_HEADER, Credentials, ENVIRONMENT_HEADER, HeldNow, NARROW_HEADER, Refusal, SCOPES_HEADER, SUBJECT_HEADER,
-    is_narrow_header, is_reserved_header, narrow_request, read_credentials,
+    is_narrow_header, is_reserved_header, parse_authorization,
 };
-use scopegate_core::{Caller, Decision, Held, Policy, ScopeSet};
+use scopegate_core::{Held, Policy, ScopeSet};
 use sha2::{Digest, Sha256};
 
 use remote::{Introspection, Jwks, RemoteError};
@@ -66,14 +67,31 @@ pub struct BadUrl {
     url: String,
 }
 
-/// Builds a [`ScopegateLayer`].
-#[derive(Debug)]
+/// Builds a [`ScopegateLayer`]. Its `Debug` never shows the introspection
+/// client's secret.
 pub struct Builder {
     policy: Policy,
     jwks: Option<http::Uri>,
     introspection: Option<(http::Uri, String, String)>,
     cache_ttl: Duration,
     roots: Option<Arc<rustls::RootCertStore>>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("policy", &self.policy.file)
+            .field("jwks", &self.jwks)
+            .field(
+                "introspection",
+                &self
+                    .introspection
+                    .as_ref()
+                    .map(|(url, client_id, _)| (url, client_id, "<redacted>")),
+            )
+            .field("cache_ttl", &self.cache_ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Builder {
@@ -212,64 +230,47 @@ struct Claimed {
 }
 
 impl Shared {
-    /// The decision path of SPEC section 4, on `request` in place: `Ok` with
-    /// the request rewritten for the inner service, or the refusal.
+    /// The decision sequence of [`scopegate_core::admission`], on `request`
+    /// in place: `Ok` with the request rewritten for the inner service, or
+    /// the refusal.
     async fn authorize<B>(&self, request: &mut Request<B>) -> Result<(), Refusal> {
         let policy = &self.policy;
-        let target = request
-            .uri()
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
-        let resolved = policy
-            .resolve(request.method().as_str(), &target)
-            .map_err(Refusal::BadPath)?;
-        let canonical = match &resolved.target.query {
-            Some(q) => format!("{}?{q}", resolved.target.path),
-            None => resolved.target.path.clone().into_owned(),
-        };
-        let route = match policy.decide_route(resolved.route, Caller::Anonymous) {
-            Decision::Allow { .. } => {
+        let target = request.uri().path_and_query().map_or("", |pq| pq.as_str()).to_owned();
+        let headers = request.headers();
+        let admission = admit(
+            policy,
+            request.method().as_str(),
+            &target,
+            headers.get_all(header::AUTHORIZATION).iter().map(HeaderValue::as_bytes),
+        )
+        .map_err(|denial| denial.refusal)?;
+        let unverified = match admission {
+            Admission::Open(allowed) => {
+                let canonical = canonical(&allowed.target);
                 prepare(request, &canonical, None);
                 return Ok(());
             }
-            Decision::Unauthenticated { route } | Decision::InsufficientScope { route } => route,
-            Decision::RouteNotFound | Decision::BadPath(_) => return Err(Refusal::RouteNotFound),
+            Admission::Verify(unverified) => unverified,
         };
-        let headers = request.headers();
-        let credentials = read_credentials(
-            headers.get_all(header::AUTHORIZATION).iter().map(HeaderValue::as_bytes),
-            resolved.target.query,
-            false,
-        )?;
-        let token = match credentials {
-            Credentials::None => return Err(Refusal::Unauthenticated),
+        let token = match parse_authorization(unverified.authorization, false)? {
             Credentials::Bearer(token) => token,
-            Credentials::Basic { .. } => {
+            Credentials::None | Credentials::Basic { .. } => {
                 return Err(Refusal::InvalidToken("HTTP Basic is not accepted here".into()));
             }
         };
         let checked = self.check(token).await?;
-        let narrow = headers.get_all(NARROW_HEADER);
-        let narrowed = if narrow.iter().next().is_some() {
-            Some(narrow_request(
-                &policy.catalog,
+        let allowed = unverified
+            .conclude(
+                policy,
                 &checked.held,
-                narrow.iter().map(HeaderValue::as_bytes),
-            )?)
-        } else {
-            None
-        };
-        let held = narrowed.as_ref().unwrap_or(&checked.held);
-        if !policy.decide_route(Some(route), Caller::Client(held)).is_allow() {
-            return Err(Refusal::InsufficientScope {
-                route,
-                held: held.clone(),
-            });
-        }
+                headers.get_all(NARROW_HEADER).iter().map(HeaderValue::as_bytes),
+            )
+            .map_err(|denial| denial.refusal)?;
         let mut identity = checked.identity.clone();
-        if narrowed.is_some() {
-            identity.scopes = scope_names(policy, held.set());
+        if let Some(narrowed) = &allowed.narrowed {
+            identity.scopes = scope_names(policy, narrowed.set());
         }
+        let canonical = canonical(&allowed.target);
         prepare(request, &canonical, Some(identity));
         Ok(())
     }
@@ -287,7 +288,7 @@ impl Shared {
             RemoteError::Refused(why) => Refusal::InvalidToken(why),
             RemoteError::Unavailable(why) => {
                 tracing::warn!(error = %why, "scopegate-layer cannot check a token");
-                Refusal::InvalidToken(format!("the token could not be checked: {why}"))
+                Refusal::Unavailable { detail: why }
             }
         })?;
         let checked = Arc::new(self.check_now(claimed, now)?);
@@ -365,6 +366,14 @@ impl Shared {
             held,
             valid_until: recheck_at,
         })
+    }
+}
+
+/// The canonical path and the query as sent, for the inner service.
+fn canonical(target: &scopegate_core::path::CanonicalTarget<'_>) -> String {
+    match target.query {
+        Some(q) => format!("{}?{q}", target.path),
+        None => target.path.clone().into_owned(),
     }
 }
 

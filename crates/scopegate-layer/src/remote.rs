@@ -135,11 +135,20 @@ impl Jwks {
 }
 
 /// RFC 7662 introspection as a confidential client (`client_secret_basic`).
-#[derive(Debug)]
 pub struct Introspection {
     url: http::Uri,
     client: HttpClient,
+    /// `Basic` and the client's id and secret: never printed.
     authorization: String,
+}
+
+impl std::fmt::Debug for Introspection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Introspection")
+            .field("url", &self.url)
+            .field("authorization", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 impl Introspection {

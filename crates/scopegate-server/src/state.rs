@@ -15,12 +15,12 @@ use axum::http::request::Parts;
 use scopegate_core::Policy;
 use scopegate_store::{AuditEvent, Store};
 
-use crate::gateway::identity::IdentityCache;
-use crate::gateway::proxy::Upstream;
+use crate::identity::{IdentityCache, Verifier};
 use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::record_cache::{ClientCache, TokenCache, UserCache};
 use crate::revocations::Revocations;
+use crate::upstream::UpstreamClient;
 use crate::verified::VerifiedTokens;
 use crate::writer::Writer;
 
@@ -41,7 +41,7 @@ pub struct Generation {
     pub policy: Arc<Policy>,
     /// Credentials already verified under this policy.
     pub identities: IdentityCache,
-    pub upstream: Upstream,
+    pub upstream: UpstreamClient,
     pub metrics: Metrics,
 }
 
@@ -54,7 +54,7 @@ impl Generation {
     fn with_metrics(policy: Arc<Policy>, metrics: Metrics) -> Self {
         Self {
             identities: IdentityCache::default(),
-            upstream: Upstream::new(&policy.settings.gateway),
+            upstream: UpstreamClient::new(&policy.settings.gateway),
             policy,
             metrics,
         }
@@ -166,6 +166,17 @@ impl<S: Store> AppState<S> {
 
     pub fn now(&self) -> i64 {
         (self.clock)()
+    }
+
+    /// What credentials are verified against.
+    pub fn verifier(&self) -> Verifier<'_, S> {
+        Verifier {
+            store: &self.store,
+            keys: &self.keys,
+            revocations: &self.revocations,
+            clients: &self.clients,
+            users: &self.users,
+        }
     }
 
     /// Records an audit event off the request path (batched by the writer).

@@ -228,8 +228,13 @@ fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
         None => scopes.clone(),
         Some(list) => {
             let d = scope_list(&policy, "--default-scopes", list, &args.env)?;
-            if let Some(extra) = d.iter().find(|s| !scopes.contains(s)) {
-                bail!("--default-scopes: {extra:?} is not among the assigned --scopes");
+            let catalog = &policy.catalog;
+            let (assigned, defaults) = (catalog.known(&scopes.join(" ")), catalog.known(&d.join(" ")));
+            if let Some(extra) = catalog.first_default_not_assigned(&assigned, &defaults) {
+                bail!(
+                    "--default-scopes: {:?} is not among the assigned --scopes, nor implied by them",
+                    catalog.name(extra)
+                );
             }
             d
         }

@@ -9,11 +9,12 @@ pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
     match load(config) {
         Ok(policy) => {
             println!(
-                "{}: ok ({} scopes, {} routes, environments: {})",
+                "{}: ok ({} scopes, {} routes, environments: {}; database {})",
                 config.display(),
                 policy.catalog.len(),
                 policy.routes().len(),
-                policy.environments.join(", ")
+                policy.environments.join(", "),
+                policy.settings.database
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -4,7 +4,6 @@ mod app;
 mod audit_cmd;
 mod check;
 mod explain;
-mod http_server;
 mod keys_cmd;
 mod log_format;
 mod log_writer;

@@ -17,7 +17,36 @@ pub fn load(path: &Path) -> Result<Policy, LoadError> {
     let source = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read policy file {}", path.display()))
         .map_err(LoadError::Io)?;
-    Policy::compile(&path.display().to_string(), &source).map_err(LoadError::Invalid)
+    let mut policy = Policy::compile(&path.display().to_string(), &source).map_err(LoadError::Invalid)?;
+    policy.settings.database = resolve_database(path, &policy.settings.database);
+    Ok(policy)
+}
+
+/// A relative SQLite path names a file beside the policy file, wherever the
+/// command runs from (each example keeps its own database, and `app list`
+/// run from another directory sees the server's); made absolute, so that
+/// what `serve` and `check` print is the file itself.
+pub fn resolve_database(policy_file: &Path, url: &str) -> String {
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        return url.to_owned();
+    };
+    let (file, query) = match rest.split_once('?') {
+        Some((file, query)) => (file, Some(query)),
+        None => (rest, None),
+    };
+    if file.is_empty() || file.starts_with('/') || file.starts_with(":memory:") {
+        return url.to_owned();
+    }
+    let dir = policy_file
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let joined = dir.join(file);
+    let absolute = std::path::absolute(&joined).unwrap_or(joined);
+    match query {
+        Some(query) => format!("sqlite://{}?{query}", absolute.display()),
+        None => format!("sqlite://{}", absolute.display()),
+    }
 }
 
 /// Loads the policy for a command other than `check`: problems are printed and
@@ -33,6 +62,36 @@ pub fn load_or_report(path: &Path) -> anyhow::Result<Policy> {
                 path.display(),
                 errors.errors.len()
             )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_database;
+    use std::path::Path;
+
+    #[test]
+    fn a_relative_sqlite_path_resolves_against_the_policy_files_directory() {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        assert_eq!(
+            resolve_database(Path::new("/srv/api/scopegate.toml"), "sqlite://scopegate.db"),
+            "sqlite:///srv/api/scopegate.db"
+        );
+        assert_eq!(
+            resolve_database(Path::new("/srv/api/scopegate.toml"), "sqlite:data/sg.db?mode=rwc"),
+            "sqlite:///srv/api/data/sg.db?mode=rwc"
+        );
+        assert_eq!(
+            resolve_database(Path::new("scopegate.toml"), "sqlite://sg.db"),
+            format!("sqlite://{}", cwd.join("sg.db").display())
+        );
+        for kept in [
+            "sqlite:///var/lib/sg.db",
+            "sqlite::memory:",
+            "postgres://localhost/test",
+        ] {
+            assert_eq!(resolve_database(Path::new("/srv/api/p.toml"), kept), kept);
         }
     }
 }

@@ -138,7 +138,8 @@ async fn serve_workers<S: Store>(
                         let stop = async move {
                             let _ = stopped.wait_for(|stop| *stop).await;
                         };
-                        crate::http_server::serve(listener, state.clone(), router(state), idle_timeout, stop).await;
+                        scopegate_server::listener::serve(listener, state.clone(), router(state), idle_timeout, stop)
+                            .await;
                         flusher.abort();
                         Ok::<_, anyhow::Error>(())
                     });

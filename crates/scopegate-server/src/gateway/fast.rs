@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Response, StatusCode};
+use axum::http::{HeaderMap, Response};
 use scopegate_store::Store;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -29,11 +29,13 @@ use tokio::sync::watch;
 use super::fields::{RawFields, Span};
 use super::h1::{self, Framing};
 use super::headers::{self, Forwarded};
-use super::pool::Pool;
-use super::{authorize, forward_auth, proxy, record, record_pass, refusal_reason, refusal_response};
+use super::{authorize, forward_auth, record_pass, refuse};
 use crate::AppState;
+use crate::identity::ForwardedIdentity;
 use crate::paths;
 use crate::state::Generation;
+use crate::upstream::UpstreamFailure;
+use crate::upstream::pool::Pool;
 
 /// A connection the fast path gives to hyper: the socket, and what was read
 /// from it and not yet served.
@@ -282,22 +284,11 @@ impl Exchange {
                 forward_auth::Verdict::Refuse(response) => answer_with(client, out, response, self.close).await,
             };
         }
-        let raw_path = target.split_once('?').map_or(target, |(p, _)| p);
         let pass = match authorize(state, generation, method, target, &fields).await {
             Ok(pass) => pass,
-            Err(denied) => {
-                let why = refusal_reason(&denied);
-                record(
-                    generation,
-                    method,
-                    raw_path,
-                    denied.route,
-                    denied.outcome(),
-                    self.started,
-                    None,
-                    why.as_deref(),
-                );
-                return answer_with(client, out, refusal_response(generation, &denied), self.close).await;
+            Err(denial) => {
+                let refusal = refuse(generation, method, target, &denial, self.started);
+                return answer_with(client, out, refusal, self.close).await;
             }
         };
         let Some((pool, host)) = generation.upstream.fast() else {
@@ -306,8 +297,8 @@ impl Exchange {
         out.clear();
         out.extend_from_slice(method.as_bytes());
         out.push(b' ');
-        out.extend_from_slice(pass.target.path.as_bytes());
-        if let Some(query) = pass.target.query {
+        out.extend_from_slice(pass.allowed.target.path.as_bytes());
+        if let Some(query) = pass.allowed.target.query {
             out.push(b'?');
             out.extend_from_slice(query.as_bytes());
         }
@@ -316,8 +307,9 @@ impl Exchange {
         // never written with anything else in it.
         let line = &out[method.len() + 1..];
         if !line.iter().all(u8::is_ascii_graphic) {
-            let error = proxy::error(StatusCode::BAD_GATEWAY, "bad_gateway", "the upstream URL is not valid");
-            return answer_with(client, out, error, self.close).await;
+            let failure = UpstreamFailure::bad_gateway("the upstream URL is not valid");
+            record_pass(generation, method, &pass, failure.outcome, self.started);
+            return answer_with(client, out, failure.response(), self.close).await;
         }
         out.extend_from_slice(b" HTTP/1.1\r\n");
         headers::write_upstream(
@@ -337,24 +329,17 @@ impl Exchange {
         let exchanged = tokio::time::timeout(timeout, send(pool, out, upstream_buf, idempotent, self.close)).await;
         let failed = match exchanged {
             Ok(Ok((upstream, response))) => Ok((upstream, response)),
-            Err(_) => Err((
-                StatusCode::GATEWAY_TIMEOUT,
-                "gateway_timeout",
-                format!(
-                    "the upstream did not answer within {}",
-                    scopegate_core::duration::format_duration(timeout)
-                ),
-            )),
+            Err(_) => Err(UpstreamFailure::timeout(timeout)),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e.detail, "upstream request failed");
-                Err((StatusCode::BAD_GATEWAY, "bad_gateway", e.description.to_owned()))
+                Err(UpstreamFailure::bad_gateway(e.description))
             }
         };
         let (mut upstream, response) = match failed {
             Ok(exchanged) => exchanged,
-            Err((status, code, description)) => {
-                record_pass(generation, method, &pass, "upstream_error", self.started);
-                return answer_with(client, out, proxy::error(status, code, &description), self.close).await;
+            Err(failure) => {
+                record_pass(generation, method, &pass, failure.outcome, self.started);
+                return answer_with(client, out, failure.response(), self.close).await;
             }
         };
         record_pass(generation, method, &pass, "allow", self.started);
@@ -368,7 +353,7 @@ impl Exchange {
 
 /// The response head, read from the upstream, already written out for the
 /// caller, with where its body starts in the upstream buffer.
-struct Answer {
+struct UpstreamHead {
     framing: Framing,
     /// The upstream will close the connection after this response.
     upstream_close: bool,
@@ -402,7 +387,7 @@ async fn send(
     upstream_buf: &mut Vec<u8>,
     idempotent: bool,
     close: bool,
-) -> Result<(TcpStream, Answer), Failed> {
+) -> Result<(TcpStream, UpstreamHead), Failed> {
     let mut pooled = pool.checkout_raw();
     loop {
         let reused = pooled.is_some();
@@ -438,7 +423,7 @@ async fn exchange(
     out: &mut Vec<u8>,
     upstream_buf: &mut Vec<u8>,
     close: bool,
-) -> Result<Answer, Exchanged> {
+) -> Result<UpstreamHead, Exchanged> {
     upstream.write_all(out).await.map_err(Exchanged::NothingBack)?;
     // Bytes after an interim response are parsed before reading more.
     let mut read = true;
@@ -468,7 +453,7 @@ async fn exchange(
             h1::Response::Final(head) => {
                 out.clear();
                 write_client_head(out, upstream_buf, &parsed, &head, close);
-                return Ok(Answer {
+                return Ok(UpstreamHead {
                     framing: head.framing,
                     upstream_close: head.close,
                     body_start: head.head_len,
@@ -515,8 +500,14 @@ fn write_client_head(
             listed[..count].iter().any(|t| t.eq_ignore_ascii_case(name))
         }
     };
+    // RFC 9110 section 8.6: a 204 has no content, so no Content-Length
+    // (hyper's server drops it too).
+    let no_length = head.status == 204;
     for h in fields {
-        if h1::is_hop_by_hop(h.name) || is_listed(h.name.as_bytes()) {
+        if h1::is_hop_by_hop(h.name)
+            || is_listed(h.name.as_bytes())
+            || (no_length && h.name.eq_ignore_ascii_case("content-length"))
+        {
             continue;
         }
         headers::write_field(out, h.name.as_bytes(), h.value);
@@ -580,7 +571,7 @@ fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
 async fn relay(
     client: &mut TcpStream,
     upstream: &mut TcpStream,
-    answer: &Answer,
+    answer: &UpstreamHead,
     upstream_buf: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) -> Relayed {
@@ -617,7 +608,7 @@ async fn relay(
 async fn relay_chunks(
     client: &mut TcpStream,
     upstream: &mut TcpStream,
-    answer: &Answer,
+    answer: &UpstreamHead,
     upstream_buf: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) -> Relayed {
@@ -642,11 +633,7 @@ async fn relay_chunks(
                 Ok(None) => out.extend_from_slice(upstream_buf),
                 Err(h1::BadChunk) if !head_sent => {
                     tracing::warn!("the upstream's chunked body broke the grammar");
-                    let error = proxy::error(
-                        StatusCode::BAD_GATEWAY,
-                        "bad_gateway",
-                        "the upstream's chunked body is malformed",
-                    );
+                    let error = UpstreamFailure::bad_gateway("the upstream's chunked body is malformed").response();
                     return Relayed {
                         client_open: answer_with(client, out, error, false).await,
                         upstream_reusable: false,
@@ -729,7 +716,7 @@ async fn copy_length(
 async fn allow(
     client: &mut TcpStream,
     out: &mut Vec<u8>,
-    identity: Option<&super::identity::Identity>,
+    identity: Option<&ForwardedIdentity>,
     narrowed_scopes: Option<axum::http::HeaderValue>,
     close: bool,
 ) -> bool {
@@ -739,7 +726,7 @@ async fn allow(
 
 fn write_allow(
     out: &mut Vec<u8>,
-    identity: Option<&super::identity::Identity>,
+    identity: Option<&ForwardedIdentity>,
     narrowed_scopes: Option<axum::http::HeaderValue>,
     close: bool,
 ) {
@@ -854,7 +841,7 @@ mod tests {
 
     use super::forward_auth::Verdict;
     use super::{write_allow, write_response};
-    use crate::gateway::identity::Identity;
+    use crate::identity::ForwardedIdentity;
 
     /// The head without its `Date` line, which may differ by a second.
     fn undated(head: &[u8]) -> String {
@@ -868,7 +855,7 @@ mod tests {
 
     #[test]
     fn forward_auth_allows_with_the_head_the_hyper_path_would_send() {
-        let who = std::sync::Arc::new(Identity::for_tests("app-1", Some("ann"), "a b", "production"));
+        let who = std::sync::Arc::new(ForwardedIdentity::for_tests("app-1", Some("ann"), "a b", "production"));
         for identity in [None, Some(who)] {
             for narrowed in [None, Some(HeaderValue::from_static("a"))] {
                 for close in [false, true] {

@@ -9,12 +9,13 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
-use scopegate_core::enforce::{ForwardedHeaders, original_request};
+use scopegate_core::admission::Denial;
+use scopegate_core::enforce::{ForwardedHeaders, Refusal, original_request};
 use scopegate_store::Store;
 
-use super::fields::Fields;
-use super::identity::{AuthError, Identity};
-use super::{Denied, authorize, headers, record, record_pass, refusal_reason, refusal_response};
+use super::fields::{Fields, visible_ascii};
+use super::{authorize, headers, record_pass, refuse};
+use crate::identity::ForwardedIdentity;
 use crate::paths;
 use crate::state::{AppState, Generation};
 
@@ -45,7 +46,7 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
 pub enum Verdict {
     /// 200 with the identity headers (none on a `require = "none"` route).
     Allow {
-        identity: Option<Arc<Identity>>,
+        identity: Option<Arc<ForwardedIdentity>>,
         narrowed_scopes: Option<HeaderValue>,
     },
     /// The refusal, as the gateway would answer it.
@@ -71,6 +72,40 @@ impl Verdict {
     }
 }
 
+/// The one value of the field `name`, if the call carries it: repeated, or
+/// not text, it is refused, never read as absent or as its first value.
+fn one_text<'a, H: Fields + ?Sized>(headers: &'a H, name: &HeaderName) -> Result<Option<&'a str>, Refusal> {
+    let mut values = headers.values(name);
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Refusal::InvalidRequest(format!("forward-auth: {name} is repeated")));
+    }
+    visible_ascii(first)
+        .map(Some)
+        .ok_or_else(|| Refusal::InvalidRequest(format!("forward-auth: {name} is not ASCII text")))
+}
+
+/// Where the original request is: Traefik's or nginx's headers, or the path
+/// after `/authz` (Envoy).
+fn original<'a, H: Fields + ?Sized>(
+    request_method: &'a str,
+    raw: &'a str,
+    headers: &'a H,
+) -> Result<(&'a str, &'a str), Refusal> {
+    // Envoy puts the original path after the prefix; the rest is the
+    // original query. `/authz` alone (with or without a query) carries none.
+    let after = raw.strip_prefix(paths::AUTHZ).filter(|rest| rest.starts_with('/'));
+    let forwarded = ForwardedHeaders {
+        forwarded_method: one_text(headers, &X_FORWARDED_METHOD)?,
+        forwarded_uri: one_text(headers, &X_FORWARDED_URI)?,
+        original_method: one_text(headers, &X_ORIGINAL_METHOD)?,
+        original_uri: one_text(headers, &X_ORIGINAL_URI)?,
+    };
+    original_request(request_method, after, forwarded)
+}
+
 /// The answer to the forward-auth request `method raw` (the request target
 /// as sent, `/authz…`), from hyper or the fast path.
 pub async fn answer<S: Store, H: Fields + Sync + ?Sized>(
@@ -81,37 +116,13 @@ pub async fn answer<S: Store, H: Fields + Sync + ?Sized>(
     raw: &str,
     headers: &H,
 ) -> Verdict {
-    // Envoy puts the original path after the prefix; the rest is the
-    // original query. `/authz` alone (with or without a query) carries none.
-    let after = raw.strip_prefix(paths::AUTHZ).filter(|rest| rest.starts_with('/'));
-    let forwarded = ForwardedHeaders {
-        forwarded_method: headers.text(&X_FORWARDED_METHOD),
-        forwarded_uri: headers.text(&X_FORWARDED_URI),
-        original_method: headers.text(&X_ORIGINAL_METHOD),
-        original_uri: headers.text(&X_ORIGINAL_URI),
-    };
-    let (method, target) = match original_request(request_method, after, forwarded) {
+    let (method, target) = match original(request_method, raw, headers) {
         Ok(found) => found,
         Err(refusal) => {
-            let denied = Denied {
-                route: None,
-                why: AuthError::Refused(refusal),
-            };
-            let why = refusal_reason(&denied);
-            record(
-                generation,
-                request_method,
-                paths::AUTHZ,
-                None,
-                denied.outcome(),
-                started,
-                None,
-                why.as_deref(),
-            );
-            return Verdict::Refuse(refusal_response(generation, &denied));
+            let denial = Denial::unrouted(refusal);
+            return Verdict::Refuse(refuse(generation, request_method, paths::AUTHZ, &denial, started));
         }
     };
-    let path = target.split('?').next().unwrap_or(target);
     match authorize(state, generation, method, target, headers).await {
         Ok(pass) => {
             record_pass(generation, method, &pass, "allow", started);
@@ -120,19 +131,6 @@ pub async fn answer<S: Store, H: Fields + Sync + ?Sized>(
                 narrowed_scopes: pass.narrowed_scopes,
             }
         }
-        Err(denied) => {
-            let why = refusal_reason(&denied);
-            record(
-                generation,
-                method,
-                path,
-                denied.route,
-                denied.outcome(),
-                started,
-                None,
-                why.as_deref(),
-            );
-            Verdict::Refuse(refusal_response(generation, &denied))
-        }
+        Err(denial) => Verdict::Refuse(refuse(generation, method, target, &denial, started)),
     }
 }

@@ -14,12 +14,11 @@ use scopegate_core::enforce::{
 };
 
 use super::fields::{Fields, visible_ascii};
-use super::identity::Identity;
+use crate::hop_by_hop::{hop_by_hop_index, remove_hop_by_hop};
+use crate::identity::ForwardedIdentity;
 
 // Names built at compile time: `HeaderName::from_static` at run time, or a
 // `&str` key, parses the name on every call.
-const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -27,44 +26,6 @@ const CLIENT_ID: HeaderName = HeaderName::from_static(CLIENT_ID_HEADER);
 const SUBJECT: HeaderName = HeaderName::from_static(SUBJECT_HEADER);
 const SCOPES: HeaderName = HeaderName::from_static(SCOPES_HEADER);
 const ENVIRONMENT: HeaderName = HeaderName::from_static(ENVIRONMENT_HEADER);
-
-/// Hop-by-hop headers: meaningful for one connection only.
-const HOPS: usize = 9;
-static HOP_BY_HOP: [HeaderName; HOPS] = [
-    header::CONNECTION,
-    KEEP_ALIVE,
-    PROXY_CONNECTION,
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
-
-/// Where `name`, in any case, is in [`HOP_BY_HOP`] (by length first: most
-/// names are none of these, and comparing `HeaderName`s one by one was
-/// several times slower).
-fn hop_by_hop_index(name: &[u8]) -> Option<usize> {
-    let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
-    match name.len() {
-        2 if is(b"te") => Some(5),
-        7 if is(b"trailer") => Some(6),
-        7 if is(b"upgrade") => Some(8),
-        10 if is(b"connection") => Some(0),
-        10 if is(b"keep-alive") => Some(1),
-        16 if is(b"proxy-connection") => Some(2),
-        17 if is(b"transfer-encoding") => Some(7),
-        18 if is(b"proxy-authenticate") => Some(3),
-        19 if is(b"proxy-authorization") => Some(4),
-        _ => None,
-    }
-}
-
-/// Whether `name`, in any case, is one of [`HOP_BY_HOP`].
-pub(super) fn is_hop_by_hop(name: &[u8]) -> bool {
-    hop_by_hop_index(name).is_some()
-}
 
 /// What becomes of one of the caller's header fields on its way upstream:
 /// the one rule both the hyper path ([`to_upstream`]) and the fast path
@@ -76,13 +37,14 @@ pub enum Fate {
     Pass,
     /// Never sent: hop-by-hop fields, the credentials (the upstream learns
     /// who called from our headers; a Basic secret or a bearer token stays
-    /// here), `X-OAuth-Scope`, anything in scopegate's namespace, and
-    /// `X-Forwarded-Proto`, which is ours to say.
+    /// here), `X-OAuth-Scope`, anything in scopegate's namespace, what the
+    /// gateway says itself (`X-Forwarded-Host`, `X-Forwarded-Proto`,
+    /// `Forwarded`), and any `_` spelling of a field the gateway sets or
+    /// frames by: an upstream that reads `_` as `-` (CGI, WSGI, Rack, nginx
+    /// with `underscores_in_headers`) would take it for ours.
     Drop,
     /// `Host`: the upstream gets its own; the caller's becomes `X-Forwarded-Host`.
     Host,
-    /// `X-Forwarded-Host`: replaced by the caller's `Host` when there is one.
-    ForwardedHost,
     /// `X-Forwarded-For`: its values, then the caller's address.
     ForwardedFor,
 }
@@ -95,51 +57,40 @@ pub fn fate(name: &[u8]) -> Fate {
     let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
     match name.len() {
         4 if is(b"host") => Fate::Host,
+        9 if is(b"forwarded") => Fate::Drop,
         13 if is(b"authorization") => Fate::Drop,
         15 if is(b"x-forwarded-for") => Fate::ForwardedFor,
-        16 if is(b"x-forwarded-host") => Fate::ForwardedHost,
+        16 if is(b"x-forwarded-host") => Fate::Drop,
         17 if is(b"x-forwarded-proto") => Fate::Drop,
-        _ if is_reserved_header(name) || is_narrow_header(name) => Fate::Drop,
+        _ if is_reserved_header(name) || is_narrow_header(name) || is_underscored_own_field(name) => Fate::Drop,
         _ => Fate::Pass,
     }
 }
 
-/// Removes hop-by-hop headers and those the `Connection` header lists.
-pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // One look at each name; most requests carry none of these, and most
-    // responses only `Connection: keep-alive`.
-    let mut present = [false; HOPS];
-    for name in headers.keys() {
-        if let Some(i) = hop_by_hop_index(name.as_str().as_bytes()) {
-            present[i] = true;
-        }
-    }
-    if present == [false; HOPS] {
-        return;
-    }
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|token| !HOP_BY_HOP.iter().any(|h| token.eq_ignore_ascii_case(h.as_str())))
-        .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
-        .collect();
-    for name in listed {
-        headers.remove(name);
-    }
-    for (name, present) in HOP_BY_HOP.iter().zip(present) {
-        if present {
-            headers.remove(name);
-        }
-    }
+/// Whether `name` is, with `_` read as `-` and in any case, a field the
+/// gateway sets or frames a request by, spelled with at least one `_`.
+fn is_underscored_own_field(name: &[u8]) -> bool {
+    const OWN: [&[u8]; 5] = [
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+        b"content-length",
+        b"transfer-encoding",
+    ];
+    OWN.iter().any(|own| {
+        own.len() == name.len()
+            && name.contains(&b'_')
+            && name
+                .iter()
+                .zip(own.iter())
+                .all(|(&b, &o)| b.to_ascii_lowercase() == o || (b == b'_' && o == b'-'))
+    })
 }
 
 /// What the upstream learns about who called.
 #[derive(Debug)]
 pub struct Forwarded<'a> {
-    pub identity: Option<&'a Identity>,
+    pub identity: Option<&'a ForwardedIdentity>,
     /// The normalized scopes after `X-OAuth-Scope`, when it narrowed them.
     pub narrowed_scopes: Option<HeaderValue>,
     pub peer: Option<SocketAddr>,
@@ -184,7 +135,7 @@ pub(super) fn write_upstream<'b>(
             Fate::Pass => write_field(out, name, value),
             Fate::Drop => {}
             Fate::Host => caller_host = caller_host.or(Some(value)),
-            Fate::ForwardedHost | Fate::ForwardedFor => others = true,
+            Fate::ForwardedFor => others = true,
         }
     }
     let of = move |wanted: Fate| {
@@ -194,9 +145,8 @@ pub(super) fn write_upstream<'b>(
             .map(|(_, value)| value)
     };
     write_field(out, b"host", host.as_bytes());
-    match caller_host {
-        Some(value) => write_field(out, b"x-forwarded-host", value),
-        None => of(Fate::ForwardedHost).for_each(|value| write_field(out, b"x-forwarded-host", value)),
+    if let Some(value) = caller_host {
+        write_field(out, b"x-forwarded-host", value);
     }
     match forwarded.peer {
         Some(peer) => write_field(
@@ -236,7 +186,7 @@ fn identity_fields<'a>(forwarded: &'a Forwarded<'_>) -> impl Iterator<Item = (He
 }
 
 /// Writes the identity fields, as [`insert_identity`] adds them.
-pub(super) fn write_identity(out: &mut Vec<u8>, identity: &Identity, narrowed_scopes: Option<HeaderValue>) {
+pub(super) fn write_identity(out: &mut Vec<u8>, identity: &ForwardedIdentity, narrowed_scopes: Option<HeaderValue>) {
     let forwarded = Forwarded {
         identity: Some(identity),
         narrowed_scopes,
@@ -248,7 +198,7 @@ pub(super) fn write_identity(out: &mut Vec<u8>, identity: &Identity, narrowed_sc
 }
 
 /// Adds the identity headers (after any caller copies were removed).
-pub fn insert_identity(headers: &mut HeaderMap, identity: &Identity, narrowed_scopes: Option<HeaderValue>) {
+pub fn insert_identity(headers: &mut HeaderMap, identity: &ForwardedIdentity, narrowed_scopes: Option<HeaderValue>) {
     let forwarded = Forwarded {
         identity: Some(identity),
         narrowed_scopes,
@@ -308,9 +258,10 @@ mod tests {
     use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
     use proptest::prelude::*;
 
-    use super::{Fate, Forwarded, fate, ip_value, remove_hop_by_hop, to_upstream, write_upstream};
+    use super::{Fate, Forwarded, fate, ip_value, to_upstream, write_upstream};
     use crate::gateway::fields::{RawFields, Span};
-    use crate::gateway::identity::Identity;
+    use crate::hop_by_hop::remove_hop_by_hop;
+    use crate::identity::ForwardedIdentity;
 
     fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -350,13 +301,21 @@ mod tests {
 
     #[test]
     fn the_index_of_each_hop_by_hop_name_is_its_place_in_the_list() {
-        for (i, name) in super::HOP_BY_HOP.iter().enumerate() {
-            assert_eq!(super::hop_by_hop_index(name.as_str().as_bytes()), Some(i), "{name}");
+        for (i, name) in crate::hop_by_hop::HOP_BY_HOP.iter().enumerate() {
+            assert_eq!(
+                crate::hop_by_hop::hop_by_hop_index(name.as_str().as_bytes()),
+                Some(i),
+                "{name}"
+            );
             let upper = name.as_str().to_ascii_uppercase();
-            assert_eq!(super::hop_by_hop_index(upper.as_bytes()), Some(i), "{upper}");
+            assert_eq!(
+                crate::hop_by_hop::hop_by_hop_index(upper.as_bytes()),
+                Some(i),
+                "{upper}"
+            );
         }
-        assert_eq!(super::hop_by_hop_index(b"x-connection"), None);
-        assert_eq!(super::hop_by_hop_index(b"tf"), None);
+        assert_eq!(crate::hop_by_hop::hop_by_hop_index(b"x-connection"), None);
+        assert_eq!(crate::hop_by_hop::hop_by_hop_index(b"tf"), None);
     }
 
     #[test]
@@ -383,7 +342,15 @@ mod tests {
         for (name, expected) in [
             ("Host", Fate::Host),
             ("X-Forwarded-For", Fate::ForwardedFor),
-            ("x-forwarded-HOST", Fate::ForwardedHost),
+            ("x-forwarded-HOST", Fate::Drop),
+            ("X_Forwarded_For", Fate::Drop),
+            ("x-forwarded_host", Fate::Drop),
+            ("X_FORWARDED_PROTO", Fate::Drop),
+            ("Forwarded", Fate::Drop),
+            ("Content_Length", Fate::Drop),
+            ("transfer_encoding", Fate::Drop),
+            ("x_forwarded_other", Fate::Pass),
+            ("content_type", Fate::Pass),
             ("X-Forwarded-Proto", Fate::Drop),
             ("Authorization", Fate::Drop),
             ("Proxy-Authorization", Fate::Drop),
@@ -402,8 +369,11 @@ mod tests {
     }
 
     /// Names with a rule, and some without, in the spelling a test picks.
-    const NAMES: [&str; 18] = [
+    const NAMES: [&str; 21] = [
         "host",
+        "x_forwarded_for",
+        "forwarded",
+        "transfer_encoding",
         "x-forwarded-for",
         "x-forwarded-host",
         "x-forwarded-proto",
@@ -491,7 +461,7 @@ mod tests {
                 map.append(HeaderName::from_bytes(h.name.as_bytes()).unwrap(), HeaderValue::from_bytes(h.value).unwrap());
             }
 
-            let who = Identity::for_tests("app-1", subject.then_some("ann"), "a b", "production");
+            let who = ForwardedIdentity::for_tests("app-1", subject.then_some("ann"), "a b", "production");
             let forwarded = Forwarded {
                 identity: identity.then_some(&who),
                 narrowed_scopes: narrowed.then(|| HeaderValue::from_static("a")),

@@ -1,13 +1,11 @@
 //! Enforcement: the reverse proxy (every path that is not scopegate's own) and
-//! the forward-auth endpoint, on one decision path ([`authorize`]):
-//!
-//! 1. canonicalize the path and find the route (ambiguous: 400; none: 404,
-//!    whatever the credentials; `require = "none"`: allowed, credentials unread);
-//! 2. read the credentials (Bearer, or Basic where `basic_auth`);
-//! 3. identify them (cache, else store or signature) and apply the
-//!    request-time checks (environment, app, user permissions, `max_lifetime`);
-//! 4. narrow by `X-OAuth-Scope`;
-//! 5. decide with the core.
+//! the forward-auth endpoint, on the decision sequence of
+//! [`scopegate_core::admission`] ([`authorize`]): the core admits the request
+//! (path, route, the anonymous decision, the one `Authorization` value),
+//! [`crate::identity`] verifies the credentials (cache, else store or
+//! signature, and the request-time checks), and the core concludes
+//! (`X-OAuth-Scope`, the decision). Every refusal is answered and recorded by
+//! [`refuse`].
 //!
 //! The upstream is contacted only after an allow.
 
@@ -16,9 +14,6 @@ pub mod fields;
 pub mod forward_auth;
 mod h1;
 pub mod headers;
-pub mod identity;
-mod pool;
-pub mod proxy;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,147 +21,94 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
-use scopegate_core::enforce::{NARROW_HEADER, Refusal, authorization_value, narrow_request};
-use scopegate_core::path::CanonicalTarget;
-use scopegate_core::{Allowance, Caller, Decision, RouteId};
+use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, Version, header};
+use scopegate_core::RouteId;
+use scopegate_core::admission::{Admission, Allowed, Denial, admit};
+use scopegate_core::enforce::{NARROW_HEADER, one_host};
 use scopegate_store::Store;
 
+use crate::identity::{ForwardedIdentity, identify};
 use crate::state::{AppState, Generation};
+use crate::upstream;
 use fields::Fields;
-use identity::{AuthError, Identity, identify};
 
-/// An allowed request.
+/// An allowed request, with what the upstream learns of its caller.
 #[derive(Debug)]
 pub struct Pass<'t> {
-    pub route: RouteId,
-    pub target: CanonicalTarget<'t>,
+    pub allowed: Allowed<'t>,
     /// `None` on a `require = "none"` route: credentials were not read.
-    pub identity: Option<Arc<Identity>>,
+    pub identity: Option<Arc<ForwardedIdentity>>,
     /// The scopes header after `X-OAuth-Scope` narrowed them.
     pub narrowed_scopes: Option<HeaderValue>,
-    /// Why the core allowed it.
-    pub because: Allowance,
-}
-
-impl Pass<'_> {
-    /// The reason for the decision log: borrowed from the policy, no allocation.
-    pub fn reason<'p>(&self, policy: &'p scopegate_core::Policy) -> &'p str {
-        match self.because {
-            Allowance::Open => "open route",
-            Allowance::AnyClient => "any authenticated client",
-            Allowance::Holds(id) => policy.catalog.name(id),
-            Allowance::HoldsAll => "holds every scope listed",
-        }
-    }
-}
-
-/// A refused request, with its route when one matched (for metrics and logs).
-#[derive(Debug)]
-pub struct Denied {
-    pub route: Option<RouteId>,
-    pub why: AuthError,
-}
-
-impl Denied {
-    fn new(route: Option<RouteId>, why: impl Into<AuthError>) -> Self {
-        Self { route, why: why.into() }
-    }
-
-    pub fn outcome(&self) -> &'static str {
-        match &self.why {
-            AuthError::Refused(r) => r.outcome(),
-            AuthError::Store(_) => "unavailable",
-        }
-    }
 }
 
 const AUTHORIZATION: HeaderName = header::AUTHORIZATION;
 const NARROW: HeaderName = HeaderName::from_static(NARROW_HEADER);
 
-/// The decision path shared by every front end: may this caller do
-/// `method target`, with these request headers?
+/// The decision path of the gateway and forward-auth: may this caller do
+/// `method target`, with these request headers? The core admits and
+/// concludes ([`scopegate_core::admission`]); this identifies in between.
 pub async fn authorize<'t, S: Store, H: Fields + Sync + ?Sized>(
     state: &AppState<S>,
     generation: &Generation,
     method: &str,
     target: &'t str,
     headers: &H,
-) -> Result<Pass<'t>, Denied> {
+) -> Result<Pass<'t>, Denial> {
     let policy = &generation.policy;
-    let resolved = policy
-        .resolve(method, target)
-        .map_err(|e| Denied::new(None, Refusal::BadPath(e)))?;
-    let route = match policy.decide_route(resolved.route, Caller::Anonymous) {
-        Decision::Allow { route, because } => {
+    let unverified = match admit(policy, method, target, headers.values(&AUTHORIZATION))? {
+        Admission::Open(allowed) => {
             return Ok(Pass {
-                route,
-                target: resolved.target,
+                allowed,
                 identity: None,
                 narrowed_scopes: None,
-                because,
             });
         }
-        Decision::Unauthenticated { route } | Decision::InsufficientScope { route } => route,
-        Decision::RouteNotFound | Decision::BadPath(_) => return Err(Denied::new(None, Refusal::RouteNotFound)),
+        Admission::Verify(unverified) => unverified,
     };
-    let deny = |why: AuthError| Denied::new(Some(route), why);
-    let Some(authorization) =
-        authorization_value(headers.values(&AUTHORIZATION), resolved.target.query).map_err(|r| deny(r.into()))?
-    else {
-        return Err(deny(Refusal::Unauthenticated.into()));
-    };
-    let identity = identify(state, policy, &generation.identities, authorization, state.now())
-        .await
-        .map_err(deny)?;
-    let narrowed = if headers.values(&NARROW).next().is_some() {
-        let held =
-            narrow_request(&policy.catalog, &identity.held, headers.values(&NARROW)).map_err(|r| deny(r.into()))?;
-        Some(held)
-    } else {
-        None
-    };
-    let held = narrowed.as_ref().unwrap_or(&identity.held);
-    match policy.decide_route(Some(route), Caller::Client(held)) {
-        Decision::Allow { route, because } => {
-            let narrowed_scopes = narrowed.as_ref().and_then(|held| {
-                HeaderValue::from_str(&policy.catalog.display(&policy.catalog.normalize(held.set()))).ok()
-            });
-            Ok(Pass {
-                route,
-                target: resolved.target,
-                identity: Some(identity),
-                narrowed_scopes,
-                because,
-            })
-        }
-        _ => Err(deny(
-            Refusal::InsufficientScope {
-                route,
-                held: held.clone(),
-            }
-            .into(),
-        )),
-    }
+    let identity = identify(
+        &state.verifier(),
+        policy,
+        &generation.identities,
+        unverified.authorization,
+        state.now(),
+    )
+    .await
+    .map_err(|refusal| unverified.deny(refusal))?;
+    let allowed = unverified.conclude(policy, &identity.held, headers.values(&NARROW))?;
+    let narrowed_scopes = allowed
+        .narrowed
+        .as_ref()
+        .and_then(|held| HeaderValue::from_str(&policy.catalog.display(&policy.catalog.normalize(held.set()))).ok());
+    Ok(Pass {
+        allowed,
+        identity: Some(identity),
+        narrowed_scopes,
+    })
 }
 
-/// The HTTP answer to a refused request.
-pub fn refusal_response(generation: &Generation, denied: &Denied) -> Response<Body> {
-    match &denied.why {
-        // The same answer the tower layer gives.
-        AuthError::Refused(refusal) => scopegate_layer::refusal_response(&generation.policy, refusal),
-        AuthError::Store(_) => {
-            let mut response = proxy::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the credential store did not answer; try again",
-            );
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-    }
+/// The one place a refusal is answered and recorded, on every front end of
+/// the server: logs and counts it, and returns the answer.
+pub fn refuse(
+    generation: &Generation,
+    method: &str,
+    target: &str,
+    denial: &Denial,
+    started: Instant,
+) -> Response<Body> {
+    let path = target.split_once('?').map_or(target, |(path, _)| path);
+    let reason = denial.refusal.reason();
+    record(
+        generation,
+        method,
+        path,
+        denial.route,
+        denial.refusal.outcome(),
+        started,
+        None,
+        reason.as_deref(),
+    );
+    scopegate_layer::refusal_response(&generation.policy, &denial.refusal)
 }
 
 /// Request line and headers, in bytes, as a limit sees them.
@@ -211,22 +153,13 @@ pub fn record_pass(generation: &Generation, method: &str, pass: &Pass<'_>, outco
     record(
         generation,
         method,
-        &pass.target.path,
-        Some(pass.route),
+        &pass.allowed.target.path,
+        Some(pass.allowed.route),
         outcome,
         started,
         pass.identity.as_ref().map(|i| i.client_id.as_str()),
-        Some(pass.reason(&generation.policy)),
+        Some(pass.allowed.reason(&generation.policy)),
     );
-}
-
-fn refusal_reason(denied: &Denied) -> Option<String> {
-    match &denied.why {
-        AuthError::Refused(Refusal::InvalidToken(why) | Refusal::InvalidRequest(why)) => Some(why.clone()),
-        AuthError::Refused(Refusal::BadPath(e)) => Some(e.to_string()),
-        AuthError::Refused(_) => None,
-        AuthError::Store(e) => Some(e.to_string()),
-    }
 }
 
 /// The reverse proxy: every path that is not scopegate's own.
@@ -234,10 +167,11 @@ pub async fn gateway<S: Store>(State(state): State<AppState<S>>, mut request: Re
     let started = Instant::now();
     let generation = state.live.load_full();
     let method = request.method().clone();
+    // An authority-form target (CONNECT) has no path: admitted as none, refused.
     let raw_target = request
         .uri()
         .path_and_query()
-        .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+        .map_or_else(String::new, |pq| pq.as_str().to_owned());
     if head_size(&request) > generation.policy.settings.gateway.max_header_bytes {
         record(
             &generation,
@@ -249,7 +183,7 @@ pub async fn gateway<S: Store>(State(state): State<AppState<S>>, mut request: Re
             None,
             None,
         );
-        return proxy::error(
+        return upstream::error(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "request_header_fields_too_large",
             &format!(
@@ -258,23 +192,19 @@ pub async fn gateway<S: Store>(State(state): State<AppState<S>>, mut request: Re
             ),
         );
     }
-    let decided = authorize(&state, &generation, method.as_str(), &raw_target, request.headers()).await;
-    let pass = match decided {
+    let http11 = request.version() == Version::HTTP_11;
+    if let Err(refusal) = one_host(http11, Fields::values(request.headers(), &header::HOST)) {
+        return refuse(
+            &generation,
+            method.as_str(),
+            &raw_target,
+            &Denial::unrouted(refusal),
+            started,
+        );
+    }
+    let pass = match authorize(&state, &generation, method.as_str(), &raw_target, request.headers()).await {
         Ok(pass) => pass,
-        Err(denied) => {
-            let why = refusal_reason(&denied);
-            record(
-                &generation,
-                method.as_str(),
-                request.uri().path(),
-                denied.route,
-                denied.outcome(),
-                started,
-                None,
-                why.as_deref(),
-            );
-            return refusal_response(&generation, &denied);
-        }
+        Err(denial) => return refuse(&generation, method.as_str(), &raw_target, &denial, started),
     };
     let peer = request
         .extensions()
@@ -288,9 +218,10 @@ pub async fn gateway<S: Store>(State(state): State<AppState<S>>, mut request: Re
             peer,
         },
     );
-    let path_and_query = match pass.target.query {
-        Some(q) => format!("{}?{q}", pass.target.path),
-        None => pass.target.path.clone().into_owned(),
+    let target = &pass.allowed.target;
+    let path_and_query = match target.query {
+        Some(q) => format!("{}?{q}", target.path),
+        None => target.path.clone().into_owned(),
     };
     let (response, outcome) = generation.upstream.forward(request, &path_and_query).await;
     record_pass(&generation, method.as_str(), &pass, outcome, started);

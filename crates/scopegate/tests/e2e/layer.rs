@@ -183,11 +183,12 @@ async fn the_layer_fetches_the_jwks_over_tls_from_a_trusted_server_only() {
     assert_eq!(body["client_id"], id.as_str());
 
     // The system's roots do not include the test CA: the key set cannot be
-    // fetched, and the token is refused (fail closed).
+    // fetched, and the request is refused (fail closed) as unavailable, not
+    // as a bad token.
     let untrusting = api(ScopegateLayer::builder(policy_of(&s)).jwks(&url).unwrap().build());
     let (status, body) = call(&untrusting, "GET", "/account/x", &[("authorization", &auth)]).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body:#}");
-    assert_eq!(body["error"], "invalid_token");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body:#}");
+    assert_eq!(body["error"], "temporarily_unavailable");
 
     assert!(
         ScopegateLayer::builder(policy_of(&s))

@@ -1,8 +1,12 @@
 //! Forwarding an allowed request: to `gateway.upstream` through per-worker
 //! pools of keep-alive HTTP/1.1 connections with streaming bodies both ways, or to the built-in `echo`
 //! upstream. Failures answer 502 (cannot connect), 504 (no response in time)
-//! or 413 (body over the limit), each with a JSON body.
+//! or 413 (body over the limit), each with a JSON body ([`UpstreamFailure`],
+//! the same on the gateway's fast path).
 
+pub mod pool;
+
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -11,12 +15,67 @@ use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, 
 use http_body_util::{BodyExt, Limited};
 use scopegate_core::{GatewaySettings, Upstream as Target};
 
-use super::headers::remove_hop_by_hop;
-use super::pool::{Pool, SendError, Tls};
+use crate::hop_by_hop::remove_hop_by_hop;
+use pool::{Pool, SendError, Tls};
+
+/// Why an allowed request got no answer from the upstream, as both of the
+/// gateway's transports answer it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct UpstreamFailure {
+    pub status: StatusCode,
+    /// The JSON body's `error`.
+    pub code: &'static str,
+    /// The JSON body's `error_description`: says what failed, never how
+    /// the upstream is reached.
+    pub description: Cow<'static, str>,
+    /// For logs and metrics.
+    pub outcome: &'static str,
+}
+
+impl UpstreamFailure {
+    /// 502: no usable response.
+    pub fn bad_gateway(description: &'static str) -> Self {
+        Self {
+            status: StatusCode::BAD_GATEWAY,
+            code: "bad_gateway",
+            description: Cow::Borrowed(description),
+            outcome: "upstream_error",
+        }
+    }
+
+    /// 504: no response within `timeout`.
+    pub fn timeout(timeout: Duration) -> Self {
+        Self {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            code: "gateway_timeout",
+            description: Cow::Owned(format!(
+                "the upstream did not answer within {}",
+                scopegate_core::duration::format_duration(timeout)
+            )),
+            outcome: "upstream_error",
+        }
+    }
+
+    /// 413: the request body is over `gateway.max_body_bytes`.
+    pub fn too_large(limit: u64) -> Self {
+        Self {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "request_too_large",
+            description: Cow::Owned(format!(
+                "the request body is larger than gateway.max_body_bytes ({limit} bytes)"
+            )),
+            outcome: "too_large",
+        }
+    }
+
+    pub fn response(&self) -> Response<Body> {
+        error(self.status, self.code, &self.description)
+    }
+}
 
 /// Where allowed requests go, with the connection pools that take them there.
 #[derive(Debug)]
-pub struct Upstream {
+pub struct UpstreamClient {
     target: Target,
     /// `host:port` and the `Host` header value of a URL upstream.
     address: String,
@@ -32,7 +91,7 @@ pub struct Upstream {
     fast: bool,
 }
 
-impl Upstream {
+impl UpstreamClient {
     pub fn new(settings: &GatewaySettings) -> Self {
         let uri = match &settings.upstream {
             Target::Echo => None,
@@ -81,14 +140,14 @@ impl Upstream {
 
     /// For the fast path: this worker's pool and the `Host` header to send,
     /// when the upstream is one it can speak to.
-    pub(super) fn fast(&self) -> Option<(&Arc<Pool>, &HeaderValue)> {
+    pub(crate) fn fast(&self) -> Option<(&Arc<Pool>, &HeaderValue)> {
         if !self.fast {
             return None;
         }
         Some((self.pool(), self.host.as_ref()?))
     }
 
-    pub(super) fn response_timeout(&self) -> Duration {
+    pub(crate) fn response_timeout(&self) -> Duration {
         self.response_timeout
     }
 
@@ -99,8 +158,12 @@ impl Upstream {
         let response = self.send(request, path_and_query).await;
         match response {
             Ok(response) => (response, "allow"),
-            Err(Failure::TooLarge) => (too_large(self.max_body_bytes), "too_large"),
-            Err(Failure::Upstream(response)) => (response, "upstream_error"),
+            Err(Failure::TooLarge) => {
+                let failure = UpstreamFailure::too_large(self.max_body_bytes);
+                (failure.response(), failure.outcome)
+            }
+            Err(Failure::Upstream(failure)) => (failure.response(), failure.outcome),
+            Err(Failure::Caller(response)) => (response, "upstream_error"),
         }
     }
 
@@ -124,16 +187,12 @@ impl Upstream {
         };
         if let Err(e) = &self.tls {
             tracing::warn!(error = %e, upstream = %base, "no TLS to the upstream");
-            return Err(Failure::Upstream(error(
-                StatusCode::BAD_GATEWAY,
-                "bad_gateway",
+            return Err(Failure::Upstream(UpstreamFailure::bad_gateway(
                 "scopegate cannot verify the upstream's TLS certificate (no trusted roots)",
             )));
         }
         let (Ok(uri), Some(host)) = (target.parse::<Uri>(), &self.host) else {
-            return Err(Failure::Upstream(error(
-                StatusCode::BAD_GATEWAY,
-                "bad_gateway",
+            return Err(Failure::Upstream(UpstreamFailure::bad_gateway(
                 "the upstream URL is not valid",
             )));
         };
@@ -149,14 +208,7 @@ impl Upstream {
         let max = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
         let request = request.map(|body| Body::new(Limited::new(body, max)));
         match tokio::time::timeout(self.response_timeout, self.pool().send(request)).await {
-            Err(_) => Err(Failure::Upstream(error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "gateway_timeout",
-                &format!(
-                    "the upstream did not answer within {}",
-                    scopegate_core::duration::format_duration(self.response_timeout)
-                ),
-            ))),
+            Err(_) => Err(Failure::Upstream(UpstreamFailure::timeout(self.response_timeout))),
             Ok(Err(SendError::Request(e))) if is_length_limit(&e) => Err(Failure::TooLarge),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, upstream = %base, "upstream request failed");
@@ -165,7 +217,7 @@ impl Upstream {
                     SendError::Tls(_) => "the TLS handshake with the upstream failed",
                     SendError::Request(_) => "the upstream closed the connection without a response",
                 };
-                Err(Failure::Upstream(error(StatusCode::BAD_GATEWAY, "bad_gateway", what)))
+                Err(Failure::Upstream(UpstreamFailure::bad_gateway(what)))
             }
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
@@ -191,8 +243,10 @@ fn upstream_tls(host: &str, http2: bool) -> Result<Tls, String> {
 
 enum Failure {
     TooLarge,
-    /// The upstream could not be reached or did not answer; the response says which.
-    Upstream(Response<Body>),
+    /// The upstream could not be reached or did not answer.
+    Upstream(UpstreamFailure),
+    /// The caller's request could not be read (the echo upstream).
+    Caller(Response<Body>),
 }
 
 fn is_length_limit(e: &hyper::Error) -> bool {
@@ -216,14 +270,6 @@ pub fn error(status: StatusCode, code: &str, description: &str) -> Response<Body
     response
 }
 
-pub fn too_large(limit: u64) -> Response<Body> {
-    error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "request_too_large",
-        &format!("the request body is larger than gateway.max_body_bytes ({limit} bytes)"),
-    )
-}
-
 /// The built-in upstream (SPEC section 2): answers with what it received,
 /// exactly as a real upstream would have received it.
 async fn echo(request: Request<Body>, path_and_query: &str, max_body_bytes: u64) -> Result<Response<Body>, Failure> {
@@ -233,7 +279,7 @@ async fn echo(request: Request<Body>, path_and_query: &str, max_body_bytes: u64)
         Ok(collected) => collected.to_bytes().len(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(Failure::TooLarge),
         Err(_) => {
-            return Err(Failure::Upstream(error(
+            return Err(Failure::Caller(error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "the request body could not be read",

@@ -56,7 +56,7 @@ pub struct Pool {
     /// For an `https://` upstream: the connector and the name to verify.
     tls: Option<Tls>,
     idle: Mutex<Vec<SendRequest<Body>>>,
-    /// Idle connections of the HTTP/1.1 fast path ([`super::fast`]), which
+    /// Idle connections of the HTTP/1.1 fast path ([`crate::gateway::fast`]), which
     /// speaks to the socket itself.
     raw_idle: Mutex<Vec<TcpStream>>,
     /// With `gateway.upstream_http2`: the one multiplexed connection.
@@ -156,7 +156,7 @@ impl Pool {
     /// For the fast path: an idle connection that, as far as the kernel has
     /// told us, the upstream has not closed. Costs no system call when
     /// nothing arrived on it while idle.
-    pub(super) fn checkout_raw(&self) -> Option<TcpStream> {
+    pub(crate) fn checkout_raw(&self) -> Option<TcpStream> {
         loop {
             let stream = self.raw_idle.lock().ok()?.pop()?;
             if still_open(&stream) {
@@ -166,12 +166,12 @@ impl Pool {
     }
 
     /// For the fast path: a new connection.
-    pub(super) async fn connect_raw(&self) -> Result<TcpStream, SendError> {
+    pub(crate) async fn connect_raw(&self) -> Result<TcpStream, SendError> {
         self.tcp().await
     }
 
     /// For the fast path: a connection whose last response was read to its end.
-    pub(super) fn give_back_raw(&self, stream: TcpStream) {
+    pub(crate) fn give_back_raw(&self, stream: TcpStream) {
         if let Ok(mut idle) = self.raw_idle.lock() {
             if idle.len() < MAX_IDLE {
                 idle.push(stream);

@@ -16,23 +16,38 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
 use axum::http::HeaderValue;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use scopegate_core::enforce::{Credentials, HeldNow, Refusal, parse_authorization};
 use scopegate_core::{Held, Policy};
 use scopegate_store::{Store, StoreError, TokenKind};
 use sha2::{Digest, Sha256};
 
-use crate::keys::looks_like_jwt;
+use crate::keys::{Keys, looks_like_jwt};
+use crate::record_cache::{ClientCache, UserCache};
+use crate::revocations::Revocations;
 use crate::secrets;
-use crate::state::AppState;
 
 /// Past this many entries, or this many bytes of JWT headers and payloads,
 /// a worker's cache starts over (bounded memory).
 const MAX_ENTRIES: usize = 100_000;
 const MAX_SIGNED_BYTES: usize = 32 << 20;
 
-/// An authenticated caller, as the gateway forwards it.
+/// What credentials are verified against: the parts of the app state that
+/// identification reads, and nothing else.
 #[derive(Debug)]
-pub struct Identity {
+pub struct Verifier<'a, S: Store> {
+    pub store: &'a S,
+    pub keys: &'a Keys,
+    pub revocations: &'a Revocations,
+    pub clients: &'a ClientCache,
+    pub users: &'a UserCache,
+}
+
+/// An authenticated caller, as the gateway forwards it (to the upstream, or
+/// in `/authz`'s answer).
+#[derive(Debug)]
+pub struct ForwardedIdentity {
     pub client_id: String,
     /// The user's login, for user tokens.
     pub subject: Option<String>,
@@ -73,7 +88,7 @@ impl Hasher for KeyHasher {
 #[derive(Debug)]
 struct Entry {
     signed: Option<Box<[u8]>>,
-    identity: Arc<Identity>,
+    identity: Arc<ForwardedIdentity>,
 }
 
 /// One worker's entries, and the bytes their `signed` parts hold.
@@ -109,6 +124,10 @@ fn jwt_signature(authorization: &[u8]) -> Option<(&[u8], &[u8])> {
 #[derive(Debug)]
 pub struct IdentityCache {
     shards: Box<[Shard]>,
+    /// How many times the cache was cleared. A verification that started
+    /// before a clear must not put what it found into the cache after it:
+    /// that identity may be the one just revoked.
+    clears: AtomicU64,
 }
 
 /// Two cache lines, so that neighbouring shards never share one (adjacent-line
@@ -121,6 +140,7 @@ impl Default for IdentityCache {
     fn default() -> Self {
         Self {
             shards: (0..crate::worker::SLOTS).map(|_| Shard::default()).collect(),
+            clears: AtomicU64::new(0),
         }
     }
 }
@@ -161,7 +181,7 @@ impl IdentityCache {
         }
     }
 
-    fn get(&self, lookup: &Lookup<'_>, now: i64) -> Option<Arc<Identity>> {
+    fn get(&self, lookup: &Lookup<'_>, now: i64) -> Option<Arc<ForwardedIdentity>> {
         let entries = self.shard().read().ok()?;
         let entry = entries.map.get(&lookup.key)?;
         // Not constant time, nor need it be: the key matched, so the caller
@@ -170,8 +190,20 @@ impl IdentityCache {
             .then(|| Arc::clone(&entry.identity))
     }
 
-    fn insert(&self, lookup: Lookup<'_>, identity: Arc<Identity>) {
+    /// Where the cache stands: taken before a verification starts, for [`Self::insert`].
+    fn epoch(&self) -> u64 {
+        self.clears.load(Ordering::Acquire)
+    }
+
+    /// Keeps `identity`, verified since `epoch`, unless the cache was
+    /// cleared meanwhile. The check is made under the shard's lock, which
+    /// [`Self::clear`] takes after counting: either the clear is seen here,
+    /// or the entry is there for the clear to remove.
+    fn insert(&self, lookup: Lookup<'_>, identity: Arc<ForwardedIdentity>, epoch: u64) {
         if let Ok(mut entries) = self.shard().write() {
+            if self.clears.load(Ordering::Acquire) != epoch {
+                return;
+            }
             let signed = lookup.signed.map(Box::<[u8]>::from);
             let adds = signed.as_ref().map_or(0, |s| s.len());
             if entries.map.len() >= MAX_ENTRIES || entries.signed_bytes + adds > MAX_SIGNED_BYTES {
@@ -185,6 +217,7 @@ impl IdentityCache {
 
     /// Forgets every worker's entries (a revocation made by this process).
     pub fn clear(&self) {
+        self.clears.fetch_add(1, Ordering::AcqRel);
         for shard in &self.shards {
             if let Ok(mut entries) = shard.0.write() {
                 *entries = Entries::default();
@@ -193,28 +226,12 @@ impl IdentityCache {
     }
 }
 
-/// Why credentials could not be checked.
-#[derive(Debug)]
-pub enum AuthError {
-    Refused(Refusal),
-    /// The store could not answer: fail closed, but say it is not the caller's fault.
-    Store(StoreError),
+fn unavailable(e: StoreError) -> Refusal {
+    Refusal::Unavailable { detail: e.to_string() }
 }
 
-impl From<Refusal> for AuthError {
-    fn from(r: Refusal) -> Self {
-        AuthError::Refused(r)
-    }
-}
-
-impl From<StoreError> for AuthError {
-    fn from(e: StoreError) -> Self {
-        AuthError::Store(e)
-    }
-}
-
-fn invalid(why: impl Into<String>) -> AuthError {
-    AuthError::Refused(Refusal::InvalidToken(why.into()))
+fn invalid(why: impl Into<String>) -> Refusal {
+    Refusal::InvalidToken(why.into())
 }
 
 /// What a credential says before the request-time checks.
@@ -232,34 +249,50 @@ struct Claimed {
 /// parsed and verified under this generation's policy, and the same bytes
 /// parse the same way.
 pub async fn identify<S: Store>(
-    state: &AppState<S>,
+    state: &Verifier<'_, S>,
     policy: &Policy,
     cache: &IdentityCache,
     authorization: &[u8],
     now: i64,
-) -> Result<Arc<Identity>, AuthError> {
+) -> Result<Arc<ForwardedIdentity>, Refusal> {
     let lookup = cache.lookup(authorization);
     if let Some(identity) = cache.get(&lookup, now) {
         return Ok(identity);
     }
-    let claimed = match parse_authorization(authorization, policy.settings.gateway.basic_auth)? {
-        Credentials::None => return Err(Refusal::Unauthenticated.into()),
-        Credentials::Bearer(token) if looks_like_jwt(token) => jwt(state, policy, token, now).await?,
-        Credentials::Bearer(token) => opaque(state, token, now).await?,
-        Credentials::Basic { client_id, secret } => basic(state, &client_id, &secret, now).await?,
+    let epoch = cache.epoch();
+    let credentials = parse_authorization(authorization, policy.settings.gateway.basic_auth)?;
+    let is_basic = matches!(credentials, Credentials::Basic { .. });
+    let verified = async {
+        let claimed = match credentials {
+            Credentials::None => return Err(Refusal::Unauthenticated),
+            Credentials::Bearer(token) if looks_like_jwt(token) => jwt(state, policy, token, now).await?,
+            Credentials::Bearer(token) => opaque(state, token, now).await?,
+            Credentials::Basic { client_id, secret } => basic(state, &client_id, &secret, now).await?,
+        };
+        check_now(state, policy, claimed, now).await
     };
-    let identity = Arc::new(check_now(state, policy, claimed, now).await?);
-    cache.insert(lookup, Arc::clone(&identity));
+    let identity = match verified.await {
+        Ok(identity) => Arc::new(identity),
+        // A refused Basic credential is also answered with a Basic challenge.
+        Err(Refusal::InvalidToken(why)) if is_basic => return Err(Refusal::InvalidBasic(why)),
+        Err(refusal) => return Err(refusal),
+    };
+    cache.insert(lookup, Arc::clone(&identity), epoch);
     Ok(identity)
 }
 
-async fn jwt<S: Store>(state: &AppState<S>, policy: &Policy, token: &str, now: i64) -> Result<Claimed, AuthError> {
+async fn jwt<S: Store>(state: &Verifier<'_, S>, policy: &Policy, token: &str, now: i64) -> Result<Claimed, Refusal> {
     let Some(c) = state.keys.verify(token, &policy.settings.issuer, now) else {
         return Err(invalid(
             "the token is not valid: bad signature, issuer or type, or expired",
         ));
     };
-    if state.revocations.is_revoked(&state.store, &c.jti, &c.gid).await? {
+    if state
+        .revocations
+        .is_revoked(state.store, &c.jti, &c.gid)
+        .await
+        .map_err(unavailable)?
+    {
         return Err(invalid("the token was revoked"));
     }
     Ok(Claimed {
@@ -272,8 +305,8 @@ async fn jwt<S: Store>(state: &AppState<S>, policy: &Policy, token: &str, now: i
     })
 }
 
-async fn opaque<S: Store>(state: &AppState<S>, token: &str, now: i64) -> Result<Claimed, AuthError> {
-    let Some(t) = state.store.token(&secrets::hash(token)).await? else {
+async fn opaque<S: Store>(state: &Verifier<'_, S>, token: &str, now: i64) -> Result<Claimed, Refusal> {
+    let Some(t) = state.store.token(&secrets::hash(token)).await.map_err(unavailable)? else {
         return Err(invalid("unknown token"));
     };
     if t.kind != TokenKind::Access {
@@ -296,8 +329,12 @@ async fn opaque<S: Store>(state: &AppState<S>, token: &str, now: i64) -> Result<
 }
 
 /// An app's `client_id:client_secret`: acts with the app's default scopes.
-async fn basic<S: Store>(state: &AppState<S>, client_id: &str, secret: &str, now: i64) -> Result<Claimed, AuthError> {
-    let client = state.clients.get(&state.store, client_id, now).await?;
+async fn basic<S: Store>(state: &Verifier<'_, S>, client_id: &str, secret: &str, now: i64) -> Result<Claimed, Refusal> {
+    let client = state
+        .clients
+        .get(state.store, client_id, now)
+        .await
+        .map_err(unavailable)?;
     let Some(client) = client.filter(|c| c.secret_hash.as_ref().is_some_and(|h| secrets::verify(secret, h))) else {
         return Err(invalid("unknown client or wrong secret"));
     };
@@ -315,11 +352,11 @@ async fn basic<S: Store>(state: &AppState<S>, client_id: &str, secret: &str, now
 /// existing and assigned each scope, the user still enabled and holding each
 /// scope's `requires_permissions`, and each scope's `max_lifetime`.
 async fn check_now<S: Store>(
-    state: &AppState<S>,
+    state: &Verifier<'_, S>,
     policy: &Policy,
     c: Claimed,
     now: i64,
-) -> Result<Identity, AuthError> {
+) -> Result<ForwardedIdentity, Refusal> {
     let serves = &policy.settings.gateway.environment;
     if &c.environment != serves {
         return Err(invalid(format!(
@@ -327,12 +364,17 @@ async fn check_now<S: Store>(
             c.environment
         )));
     }
-    let Some(client) = state.clients.get(&state.store, &c.client_id, now).await? else {
+    let Some(client) = state
+        .clients
+        .get(state.store, &c.client_id, now)
+        .await
+        .map_err(unavailable)?
+    else {
         return Err(invalid("the app was deleted"));
     };
     let permissions = match &c.subject {
         None => None,
-        Some(login) => match state.users.get(&state.store, login, now).await? {
+        Some(login) => match state.users.get(state.store, login, now).await.map_err(unavailable)? {
             Some(user) if user.enabled => Some(user),
             _ => return Err(invalid("the user is disabled or deleted")),
         },
@@ -358,7 +400,7 @@ async fn check_now<S: Store>(
     );
     let header =
         |s: &str| HeaderValue::from_str(s).map_err(|_| invalid("the credentials cannot be forwarded as a header"));
-    Ok(Identity {
+    Ok(ForwardedIdentity {
         client_id_value: header(&c.client_id)?,
         subject_value: c.subject.as_deref().map(header).transpose()?,
         scopes_value: header(&catalog.display(&catalog.normalize(held.set())))?,
@@ -372,7 +414,7 @@ async fn check_now<S: Store>(
 }
 
 #[cfg(test)]
-impl Identity {
+impl ForwardedIdentity {
     /// An identity as the header code sees it (its `held` is empty).
     pub(crate) fn for_tests(client_id: &str, subject: Option<&str>, scopes: &str, environment: &str) -> Self {
         let header = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("-"));
@@ -414,7 +456,8 @@ mod tests {
                 assert!(cache.get(&cache.lookup(value), 0).is_none());
                 cache.insert(
                     cache.lookup(value),
-                    Arc::new(Identity::for_tests("app", None, "a", "production")),
+                    Arc::new(ForwardedIdentity::for_tests("app", None, "a", "production")),
+                    cache.epoch(),
                 );
                 assert_eq!(cache.get(&cache.lookup(value), 0).unwrap().client_id, "app");
             });
@@ -434,11 +477,37 @@ mod tests {
     #[test]
     fn an_identity_past_its_valid_until_is_not_served() {
         let cache = IdentityCache::default();
-        let mut identity = Identity::for_tests("app", None, "a", "production");
+        let mut identity = ForwardedIdentity::for_tests("app", None, "a", "production");
         identity.valid_until = 100;
-        cache.insert(cache.lookup(b"Basic YTpi"), Arc::new(identity));
+        cache.insert(cache.lookup(b"Basic YTpi"), Arc::new(identity), cache.epoch());
         assert!(cache.get(&cache.lookup(b"Basic YTpi"), 99).is_some());
         assert!(cache.get(&cache.lookup(b"Basic YTpi"), 100).is_none());
+    }
+
+    #[test]
+    fn a_revocation_during_verification_wins() {
+        let cache = IdentityCache::default();
+        let value = b"Bearer sgat_in_flight";
+        // A verification starts, a revocation here clears the cache, the
+        // verification ends with what it read before the revocation.
+        let epoch = cache.epoch();
+        cache.clear();
+        cache.insert(
+            cache.lookup(value),
+            Arc::new(ForwardedIdentity::for_tests("app", None, "a", "production")),
+            epoch,
+        );
+        assert!(
+            cache.get(&cache.lookup(value), 0).is_none(),
+            "the revoked identity was cached"
+        );
+        // One that started after the clear is kept.
+        cache.insert(
+            cache.lookup(value),
+            Arc::new(ForwardedIdentity::for_tests("app", None, "a", "production")),
+            cache.epoch(),
+        );
+        assert!(cache.get(&cache.lookup(value), 0).is_some());
     }
 
     fn jwt(header: &str, payload: &str, signature: &str) -> Vec<u8> {
@@ -452,7 +521,8 @@ mod tests {
         let verified = jwt("eyJh", "eyJp", &signature);
         cache.insert(
             cache.lookup(&verified),
-            Arc::new(Identity::for_tests("app", None, "a", "production")),
+            Arc::new(ForwardedIdentity::for_tests("app", None, "a", "production")),
+            cache.epoch(),
         );
         assert_eq!(
             cache.lookup(&verified).key,
@@ -478,15 +548,15 @@ mod tests {
     fn the_headers_and_payloads_kept_are_bounded_in_bytes() {
         let cache = IdentityCache::default();
         let payload = "p".repeat(1 << 20);
-        let identity = Arc::new(Identity::for_tests("app", None, "a", "production"));
+        let identity = Arc::new(ForwardedIdentity::for_tests("app", None, "a", "production"));
         let value = |n: usize| jwt("eyJh", &payload, &format!("{n:0>86}"));
         let first = value(0);
-        cache.insert(cache.lookup(&first), Arc::clone(&identity));
-        cache.insert(cache.lookup(&first), Arc::clone(&identity));
+        cache.insert(cache.lookup(&first), Arc::clone(&identity), cache.epoch());
+        cache.insert(cache.lookup(&first), Arc::clone(&identity), cache.epoch());
         let kept = cache.shard().read().unwrap().signed_bytes;
         assert_eq!(kept, first.len() - 87, "a value inserted again is counted once");
         for n in 1..=MAX_SIGNED_BYTES / kept {
-            cache.insert(cache.lookup(&value(n)), Arc::clone(&identity));
+            cache.insert(cache.lookup(&value(n)), Arc::clone(&identity), cache.epoch());
             assert!(cache.shard().read().unwrap().signed_bytes <= MAX_SIGNED_BYTES);
         }
         assert!(cache.get(&cache.lookup(&first), 0).is_none(), "the cache started over");

@@ -1,7 +1,7 @@
 //! One worker's HTTP/1.1 server: accept, serve each connection (the
 //! gateway's fast path first, then hyper with the router, see
-//! `scopegate_server::gateway::fast`), and on shutdown stop accepting and let
-//! requests in flight finish.
+//! [`crate::gateway::fast`]), and on shutdown stop accepting and let
+//! requests in flight finish. `scopegate serve` runs one per worker thread.
 //!
 //! hyper directly rather than `axum::serve`, for one thing `axum::serve`
 //! lacks: a deadline for the request head (`gateway.idle_timeout`). Without
@@ -19,11 +19,12 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use scopegate_server::AppState;
-use scopegate_server::gateway::fast::{self, Rewind};
 use scopegate_store::Store;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
+
+use crate::AppState;
+use crate::gateway::fast::{self, Rewind};
 
 /// Serves `app` on `listener` until `stop` completes, then waits for the
 /// connections' requests in flight.
