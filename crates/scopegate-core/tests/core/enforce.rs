@@ -88,14 +88,15 @@ fn basic_credentials_are_read_only_where_basic_auth_is_on() {
         Err(Refusal::InvalidToken(why)) => assert!(why.contains("basic_auth")),
         other => panic!("{other:?}"),
     }
+    // Malformed Basic credentials are refused with a Basic challenge too.
     assert!(matches!(
         creds(&["Basic !!!"], None, true),
-        Err(Refusal::InvalidToken(_))
+        Err(Refusal::InvalidBasic(_))
     ));
     // base64("nocolon")
     assert!(matches!(
         creds(&["Basic bm9jb2xvbg=="], None, true),
-        Err(Refusal::InvalidToken(_))
+        Err(Refusal::InvalidBasic(_))
     ));
 }
 

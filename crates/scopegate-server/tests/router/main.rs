@@ -239,6 +239,10 @@ impl Harness {
     /// An API request through the gateway (or `/authz`) with these headers.
     pub async fn api(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
         let mut req = Request::builder().method(method).uri(path);
+        // As every HTTP/1.1 client sends it (RFC 9112 section 3.2).
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            req = req.header("host", "api.example");
+        }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
