@@ -35,6 +35,7 @@ pub mod enforce;
 pub mod oauth;
 pub mod path;
 mod policy;
+pub mod redeem;
 mod route;
 pub mod scope;
 mod scopeset;

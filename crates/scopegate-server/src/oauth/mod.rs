@@ -3,5 +3,6 @@
 pub mod authorize;
 pub mod introspect;
 pub mod metadata;
+mod mint;
 pub mod revoke;
 pub mod token;

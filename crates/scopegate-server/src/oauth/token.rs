@@ -7,16 +7,19 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use scopegate_core::oauth::{
-    self, ClientScopes, ErrorCode, OAuthError, decide_refresh_scope, decide_scope, lifetimes, requested_scope,
+    ClientScopes, ErrorCode, OAuthError, decide_refresh_scope, decide_scope, lifetimes, requested_scope,
 };
-use scopegate_core::{GrantKind, ScopeSet, TokenFormat};
-use scopegate_store::{ClientRecord, Store, TokenKind, TokenRecord};
+use scopegate_core::redeem::{
+    PresentedCode, RedeemRefusal, StoredCode, StoredRefresh, decide_code, decide_refresh, decide_refresh_lifetime,
+};
+use scopegate_core::{GrantKind, ScopeSet};
+use scopegate_store::{ClientRecord, Store, TokenKind};
 use serde::Serialize;
 
+use super::mint::{Issued, TokenGrant, issue_user_tokens, new_token};
 use crate::client_auth::authenticate;
 use crate::error::{EndpointError, no_store};
 use crate::form::Form;
-use crate::keys::AccessClaims;
 use crate::secrets::{self, SecretKind};
 use crate::state::{AppState, Current};
 
@@ -143,121 +146,29 @@ async fn client_credentials<S: Store>(
     })
 }
 
-fn new_token<S: Store>(
-    state: &AppState<S>,
-    g: &TokenGrant<'_>,
-    kind: TokenKind,
-    scope: &ScopeSet,
-    grant_scope: &ScopeSet,
-    expires_at: Option<i64>,
-) -> Result<(String, Option<TokenRecord>), EndpointError> {
-    let TokenGrant {
-        client,
-        subject,
-        kind: grant,
-        granted_at,
-        now,
-        family,
-    } = *g;
-    let jwt_expiry =
-        expires_at.filter(|_| kind == TokenKind::Access && state.policy.settings.tokens.format == TokenFormat::Jwt);
-    let secret = match jwt_expiry {
-        // RFC 9068 requires `exp`: a never-expiring token stays opaque, so it
-        // can always be revoked at the store.
-        Some(exp) => {
-            let claims = AccessClaims {
-                iss: state.policy.settings.issuer.clone(),
-                aud: state.policy.settings.issuer.clone(),
-                sub: subject.unwrap_or(&client.client_id).to_owned(),
-                client_id: client.client_id.clone(),
-                iat: now,
-                nbf: now,
-                exp,
-                jti: secrets::generate(SecretKind::Family),
-                scope: state.policy.catalog.display(scope),
-                env: client.environment.clone(),
-                gid: family.to_owned(),
-                granted_at: Some(granted_at),
-            };
-            state.keys.sign(&claims).map_err(|e| {
-                tracing::error!(error = %e, "signing an access token failed");
-                EndpointError::Internal
-            })?
-        }
-        None => secrets::generate(match kind {
-            TokenKind::Access => SecretKind::AccessToken,
-            TokenKind::Refresh => SecretKind::RefreshToken,
-        }),
-    };
-    let record = TokenRecord {
-        hash: secrets::hash(&secret),
-        kind,
-        family: family.to_owned(),
-        client_id: client.client_id.clone(),
-        subject: subject.map(str::to_owned),
-        grant_kind: grant.as_str().to_owned(),
-        scope: state.policy.catalog.display(scope),
-        grant_scope: state.policy.catalog.display(grant_scope),
-        environment: client.environment.clone(),
-        granted_at,
-        issued_at: now,
-        expires_at,
-        used: false,
-        revoked: false,
-    };
-    // A JWT access token is stateless: it verifies by its signature, and only
-    // its revocation is ever stored.
-    Ok((secret, jwt_expiry.is_none().then_some(record)))
-}
-
-/// Whose tokens these are and which grant they belong to: what every token
-/// of one issuance shares.
-#[derive(Clone, Copy)]
-struct TokenGrant<'a> {
-    client: &'a ClientRecord,
-    /// The user's login, for user tokens.
-    subject: Option<&'a str>,
-    kind: GrantKind,
-    /// When the original grant was made (for `max_lifetime`).
-    granted_at: i64,
-    now: i64,
-    family: &'a str,
-}
-
-/// The tokens a user grant step hands out.
-struct Issued {
-    access: String,
-    refresh: Option<String>,
-    records: Vec<TokenRecord>,
-}
-
-/// An access token for `scope` and, where the lifetimes allow one, a refresh
-/// token. The refresh token carries the grant's whole scope, so a later refresh
-/// may still ask for anything the grant allowed.
-fn issue_user_tokens<S: Store>(
-    state: &AppState<S>,
-    g: &TokenGrant<'_>,
-    scope: &ScopeSet,
-    grant_scope: &ScopeSet,
-    life: &oauth::Lifetimes,
-) -> Result<Issued, EndpointError> {
-    let (access, access_record) = new_token(state, g, TokenKind::Access, scope, grant_scope, life.access_expires_at)?;
-    let mut records: Vec<TokenRecord> = access_record.into_iter().collect();
-    let mut refresh = None;
-    if let Some(refresh_expires) = life.refresh {
-        let (secret, record) = new_token(state, g, TokenKind::Refresh, grant_scope, grant_scope, refresh_expires)?;
-        records.extend(record);
-        refresh = Some(secret);
-    }
-    Ok(Issued {
-        access,
-        refresh,
-        records,
-    })
-}
-
 fn invalid_grant(description: &str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidGrant, description)
+}
+
+/// A code or refresh token not redeemed: audited, and when it was a replay,
+/// every token of its grant revoked first.
+async fn not_redeemed<S: Store>(
+    state: &AppState<S>,
+    client: &ClientRecord,
+    subject: Option<&str>,
+    refusal: RedeemRefusal,
+    code: bool,
+    family: &str,
+) -> EndpointError {
+    if refusal.revokes_grant() {
+        if let Err(e) = state.store.revoke_family(family).await {
+            return e.into();
+        }
+        state.revoked_grant(family);
+        let event = if code { "code_replay" } else { "refresh_reuse" };
+        state.audit(event, Some(&client.client_id), subject, format!("family={family}"));
+    }
+    refused(state, client, subject, refusal.error(code))
 }
 
 async fn refresh<S: Store>(
@@ -268,38 +179,23 @@ async fn refresh<S: Store>(
     let client = authenticate(state, headers, form, true).await?;
     let presented = form.require("refresh_token")?;
     let now = state.now();
-    let old = match state.store.token(&secrets::hash(presented)).await? {
-        Some(t) if t.kind == TokenKind::Refresh && t.client_id == client.client_id => t,
-        _ => {
-            return Err(refused(
-                state,
-                &client,
-                None,
-                invalid_grant("unknown refresh token, or one issued to another client"),
-            ));
+    let old = state.store.token(&secrets::hash(presented)).await?;
+    let stored = old.as_ref().map(|t| StoredRefresh {
+        is_refresh: t.kind == TokenKind::Refresh,
+        client_id: &t.client_id,
+        used: t.used,
+        live: t.is_live(now),
+    });
+    let decided = decide_refresh(stored.as_ref(), &client.client_id);
+    let old = match (decided, old) {
+        (Ok(()), Some(old)) => old,
+        (Err(refusal), Some(old)) if refusal != RedeemRefusal::Unknown && refusal != RedeemRefusal::OtherClient => {
+            return Err(not_redeemed(state, &client, old.subject.as_deref(), refusal, false, &old.family).await);
         }
+        (Err(refusal), _) => return Err(refused(state, &client, None, refusal.error(false))),
+        (Ok(()), None) => return Err(refused(state, &client, None, RedeemRefusal::Unknown.error(false))),
     };
     let subject = old.subject.as_deref();
-    if old.used {
-        state.store.revoke_family(&old.family).await?;
-        state.revoked_grant(&old.family);
-        let e = invalid_grant("this refresh token was already used; every token of its grant is now revoked");
-        state.audit(
-            "refresh_reuse",
-            Some(&client.client_id),
-            subject,
-            format!("family={}", old.family),
-        );
-        return Err(refused(state, &client, subject, e));
-    }
-    if !old.is_live(now) {
-        return Err(refused(
-            state,
-            &client,
-            subject,
-            invalid_grant("the refresh token is expired or revoked"),
-        ));
-    }
     let grant = GrantKind::parse(&old.grant_kind).unwrap_or(GrantKind::AuthorizationCode);
     let requested = requested_scope(form.get("scope"), header_scope(headers)?)?;
     let scope = decide_refresh_scope(
@@ -315,14 +211,8 @@ async fn refresh<S: Store>(
     }
     let grant_scope = state.policy.catalog.parse_list(&old.grant_scope).unwrap_or_default();
     let life = lifetimes(&state.policy, &scope, grant, old.granted_at, now);
-    if life.access_expires_at.is_some_and(|at| at <= now) {
-        return Err(refused(
-            state,
-            &client,
-            subject,
-            invalid_grant("the grant has outlived a scope's max_lifetime; obtain a new grant"),
-        ));
-    }
+    decide_refresh_lifetime(life.access_expires_at, now)
+        .map_err(|r| refused(state, &client, subject, r.error(false)))?;
     let Issued {
         access,
         refresh: refresh_token,
@@ -352,9 +242,7 @@ async fn refresh<S: Store>(
             subject,
             format!("family={} (concurrent)", old.family),
         );
-        return Err(
-            invalid_grant("this refresh token was already used; every token of its grant is now revoked").into(),
-        );
+        return Err(RedeemRefusal::Replayed.error(false).into());
     }
     let shown = state.policy.catalog.display(&scope);
     state.audit(
@@ -418,75 +306,29 @@ async fn authorization_code<S: Store>(
     let presented = form.require("code")?;
     let now = state.now();
     let Some((code, first_use)) = state.store.take_code(&secrets::hash(presented)).await? else {
-        return Err(refused(
-            state,
-            &client,
-            None,
-            invalid_grant("unknown authorization code"),
-        ));
+        return Err(refused(state, &client, None, RedeemRefusal::Unknown.error(true)));
     };
     let subject = Some(code.subject.as_str());
-    if code.client_id != client.client_id {
-        return Err(refused(
-            state,
-            &client,
-            subject,
-            invalid_grant("the code was issued to another client"),
-        ));
-    }
-    if !first_use {
-        state.store.revoke_family(&code.family).await?;
-        state.revoked_grant(&code.family);
-        state.audit(
-            "code_replay",
-            Some(&client.client_id),
-            subject,
-            format!("family={}", code.family),
-        );
-        return Err(refused(
-            state,
-            &client,
-            subject,
-            invalid_grant("the code was already used; every token it issued is now revoked"),
-        ));
-    }
-    if code.expires_at <= now {
-        return Err(refused(state, &client, subject, invalid_grant("the code has expired")));
-    }
-    let redirect_ok = match form.get("redirect_uri") {
-        Some(uri) => uri == code.redirect_uri,
-        None => !code.redirect_sent,
+    let stored = StoredCode {
+        client_id: &code.client_id,
+        expires_at: code.expires_at,
+        redirect_uri: &code.redirect_uri,
+        redirect_sent: code.redirect_sent,
+        code_challenge: code.code_challenge.as_deref(),
+        first_use,
     };
-    if !redirect_ok {
-        return Err(refused(
-            state,
-            &client,
-            subject,
-            invalid_grant("redirect_uri does not match the authorization request"),
-        ));
-    }
-    match (&code.code_challenge, form.get("code_verifier")) {
-        (Some(challenge), Some(verifier)) if secrets::same(&secrets::pkce_s256(verifier), challenge) => {}
-        (Some(_), Some(_)) => {
-            return Err(refused(
-                state,
-                &client,
-                subject,
-                invalid_grant("code_verifier does not match the code_challenge"),
-            ));
+    let presented = PresentedCode {
+        client_id: &client.client_id,
+        redirect_uri: form.get("redirect_uri"),
+        code_verifier: form.get("code_verifier"),
+    };
+    let s256_matches = |verifier: &str, challenge: &str| secrets::same(&secrets::pkce_s256(verifier), challenge);
+    if let Err(refusal) = decide_code(&stored, &presented, now, s256_matches) {
+        if refusal == RedeemRefusal::VerifierMissing {
+            // The request's fault, not the grant's: not audited as a refusal.
+            return Err(refusal.error(true).into());
         }
-        (Some(_), None) => {
-            return Err(OAuthError::new(ErrorCode::InvalidRequest, "missing parameter \"code_verifier\"").into());
-        }
-        (None, Some(_)) => {
-            return Err(refused(
-                state,
-                &client,
-                subject,
-                invalid_grant("code_verifier sent, but the authorization request had no code_challenge"),
-            ));
-        }
-        (None, None) => {}
+        return Err(not_redeemed(state, &client, subject, refusal, true, &code.family).await);
     }
     let scope = state
         .policy
