@@ -17,6 +17,7 @@
 //! - any segment ending in whitespace, however written (a space as `%20`, or
 //!   a Unicode space such as U+0085): Windows drops trailing spaces too;
 //! - percent-decoded bytes that are not UTF-8 (overlong forms such as `%C0%AF` included);
+//! - C1 control characters (U+0080 to U+009F, such as `%C2%85`);
 //! - a non-ASCII character that Unicode compatibility normalization (NFKC) turns
 //!   into ASCII, such as `／` (U+FF0F) or `ａ` (U+FF41).
 //!
@@ -69,6 +70,8 @@ pub enum PathError {
     TrailingWhitespace { segment: String },
     #[error("segment {segment:?} names an NTFS stream or an 8.3 short name (gateway.windows_upstream is on)")]
     WindowsAlias { segment: String },
+    #[error("control character U+{:04X} in the percent-decoded path", *ch as u32)]
+    ControlCharacter { ch: char },
     #[error("the percent-decoded path is not valid UTF-8 (overlong and truncated forms included)")]
     InvalidUtf8,
     #[error("character {ch:?} (U+{:04X}) becomes {nfkc:?} under Unicode normalization (NFKC), so servers that normalize read another path", *ch as u32)]
@@ -262,6 +265,11 @@ fn check_decoded_text(bytes: &[u8]) -> Result<(), PathError> {
         return Err(PathError::TrailingWhitespace {
             segment: segment.to_owned(),
         });
+    }
+    // C1 controls (U+0080 to U+009F) arrive as UTF-8; C0 ones were refused
+    // byte by byte.
+    if let Some(ch) = text.chars().find(|c| c.is_control()) {
+        return Err(PathError::ControlCharacter { ch });
     }
     for ch in text.chars().filter(|c| !c.is_ascii()) {
         let nfkc: String = std::iter::once(ch).nfkc().collect();

@@ -150,6 +150,78 @@ fn unicode_lookalikes_of_ascii_are_refused() {
 }
 
 #[test]
+fn c1_control_characters_are_refused() {
+    // U+0085 (NEL) is a line break to some readers; C0 controls were always refused.
+    for t in ["/a%C2%85b", "/a%C2%80", "/\u{9b}x"] {
+        assert!(
+            matches!(
+                refused(t),
+                PathError::ControlCharacter { .. } | PathError::TrailingWhitespace { .. }
+            ),
+            "{t}"
+        );
+    }
+    assert!(matches!(
+        refused("/a%C2%85b"),
+        PathError::ControlCharacter { ch: '\u{85}' }
+    ));
+}
+
+#[test]
+fn a_segment_ending_in_whitespace_is_refused() {
+    // Windows file APIs drop trailing spaces as they drop trailing dots:
+    // `/admin%20` is the file `admin` there.
+    for t in [
+        "/admin%20",
+        "/admin%20/x",
+        "/a/b%20",
+        "/admin%C2%85",
+        "/admin%E3%80%80/x",
+        "/admin\u{2028}",
+    ] {
+        assert!(matches!(refused(t), PathError::TrailingWhitespace { .. }), "{t}");
+    }
+    // A literal space, anywhere, was refused before any of this.
+    assert!(matches!(
+        refused("/admin /x"),
+        PathError::AmbiguousByte { byte: b' ', .. }
+    ));
+    // Inside a segment a space is an ordinary character.
+    assert_eq!(canonical("/a%20b"), "/a%20b");
+}
+
+#[test]
+fn windows_upstream_refuses_ntfs_streams_and_short_names() {
+    let policy = |windows: bool| {
+        scopegate_core::Policy::compile(
+            "t.toml",
+            &format!("[gateway]\nwindows_upstream = {windows}\n[[route]]\nmatch = \"GET /*\"\nrequire = \"none\"\n"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (windows, other) = (policy(true), policy(false));
+    for t in [
+        "/admin::$DATA",
+        "/files/report.txt:secret",
+        "/files/a%3Ab",
+        "/SECRE~1/keys",
+        "/a/PROGRA~12",
+    ] {
+        assert!(
+            matches!(windows.resolve("GET", t), Err(PathError::WindowsAlias { .. })),
+            "{t}"
+        );
+        assert!(
+            other.resolve("GET", t).is_ok(),
+            "{t}: only refused for a Windows upstream"
+        );
+    }
+    for t in ["/v1/~user", "/a~b", "/x/y"] {
+        assert!(windows.resolve("GET", t).is_ok(), "{t}");
+    }
+}
+
+#[test]
 fn malformed_escapes_are_refused() {
     for t in ["/a%", "/a%2", "/a%zz", "/a%%41"] {
         assert!(matches!(refused(t), PathError::BadEscape { .. }), "{t}");
@@ -210,6 +282,8 @@ fn raw_path() -> impl Strategy<Value = String> {
         Just(":".to_owned()),
         Just("~".to_owned()),
         Just("\u{FF0F}".to_owned()),
+        Just("%20".to_owned()),
+        Just("%C2%85".to_owned()),
         "%[0-9a-fA-F]{2}",
         "%[0-9a-fA-F]",
     ];
@@ -252,7 +326,7 @@ proptest! {
             let text = String::from_utf8(decoded).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(text.matches('/').count(), c.matches('/').count());
             prop_assert!(!text.contains('\\') && !text.contains(';') && !text.chars().any(char::is_control));
-            prop_assert!(text.split('/').skip(1).all(|s| !s.ends_with('.')));
+            prop_assert!(text.split('/').skip(1).all(|s| !s.ends_with('.') && !s.ends_with(char::is_whitespace)));
         }
     }
 }
