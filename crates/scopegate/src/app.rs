@@ -76,8 +76,12 @@ pub struct CreateArgs {
     #[arg(long, value_name = "LOGIN")]
     owner: Option<String>,
     /// Print JSON instead of text.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shell")]
     json: bool,
+    /// Print `CLIENT_ID=…` and `CLIENT_SECRET=…` lines for a POSIX shell:
+    /// `eval "$(scopegate app create … --shell)"`.
+    #[arg(long)]
+    shell: bool,
 }
 
 pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
@@ -271,7 +275,13 @@ fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
         });
         Ok::<_, anyhow::Error>(())
     })?;
-    if args.json {
+    if args.shell {
+        // Ids and secrets are letters, digits, `-` and `_`: nothing a shell reads specially.
+        println!("CLIENT_ID='{}'", client.client_id);
+        if let Some(s) = &secret {
+            println!("CLIENT_SECRET='{s}'");
+        }
+    } else if args.json {
         println!(
             "{}",
             serde_json::json!({

@@ -69,7 +69,27 @@ enum Command {
     ScopesFor(scopes_for::Args),
 }
 
+/// A command whose output goes to a reader that stopped reading (`| head`)
+/// ends quietly, as a shell reports SIGPIPE (141), instead of reporting a
+/// panic: Rust ignores SIGPIPE, so `println!` fails on the closed pipe.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { config } => check::run(&config),

@@ -454,3 +454,89 @@ async fn a_jwt_revoked_elsewhere_is_refused_after_the_revocation_list_reloads() 
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert!(a.json["error_description"].as_str().unwrap().contains("revoked"));
 }
+
+#[tokio::test]
+async fn a_refused_basic_credential_is_challenged_for_basic_beside_bearer() {
+    let h = harness().await;
+    let c = h.client("production", "account:read", "account:read", false).await;
+    let basic = |secret: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", c.id))
+        )
+    };
+    for (why, authorization) in [
+        ("wrong secret", basic("sgcs_wrong")),
+        ("malformed", "Basic !!!".to_owned()),
+    ] {
+        let a = h.api("GET", "/account/x", &[("authorization", &authorization)]).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{why}");
+        assert_eq!(
+            a.headers[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"scopegate\", error=\"invalid_token\", Basic realm=\"scopegate\"",
+            "{why}"
+        );
+        assert_eq!(a.json["error"], "invalid_token", "{why}");
+    }
+    // A bad bearer token is challenged for Bearer only.
+    let a = h
+        .api("GET", "/account/x", &[("authorization", "Bearer sgat_unknown")])
+        .await;
+    assert_eq!(
+        a.headers[header::WWW_AUTHENTICATE],
+        "Bearer realm=\"scopegate\", error=\"invalid_token\""
+    );
+    assert_eq!(
+        h.api("GET", "/account/x", &[("authorization", &basic(&c.secret))])
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn forward_auth_refuses_a_repeated_or_non_ascii_method_or_uri_header() {
+    let h = harness().await;
+    let open = [("x-original-method", "GET"), ("x-original-uri", "/open")];
+    assert_eq!(h.api("GET", "/authz", &open).await.status, StatusCode::OK);
+    for (why, headers) in [
+        (
+            "repeated URI",
+            vec![
+                ("x-original-method", "GET"),
+                ("x-original-uri", "/open"),
+                ("x-original-uri", "/account/x"),
+            ],
+        ),
+        (
+            "repeated method",
+            vec![
+                ("x-forwarded-method", "GET"),
+                ("x-forwarded-method", "DELETE"),
+                ("x-forwarded-uri", "/open"),
+            ],
+        ),
+    ] {
+        let a = h.api("GET", "/authz", &headers).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{why}");
+        assert!(
+            a.json["error_description"].as_str().unwrap().contains("repeated"),
+            "{why}: {:#}",
+            a.json
+        );
+    }
+    // Not ASCII: never read as absent (which would fall back to another source).
+    let mut req = axum::http::Request::builder()
+        .method("GET")
+        .uri("/authz/open")
+        .header("host", "api.example")
+        .header("x-original-method", "GET");
+    req = req.header(
+        "x-original-uri",
+        axum::http::HeaderValue::from_bytes(b"/caf\xc3\xa9").unwrap(),
+    );
+    let response = tower::ServiceExt::oneshot(h.app.clone(), req.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}

@@ -301,3 +301,22 @@ fn commands_on_an_invalid_policy_print_its_errors_and_fail() {
         stderr(&o)
     );
 }
+
+#[test]
+fn output_to_a_reader_that_stopped_reading_ends_quietly() {
+    // The reader closes its end at once: the command's first write meets a
+    // closed pipe. It must not report a panic.
+    let bin = env!("CARGO_BIN_EXE_scopegate");
+    for _ in 0..3 {
+        let o = std::process::Command::new("bash")
+            .args([
+                "-c",
+                &format!("\"{bin}\" scopes-for --config examples/marketplace/scopegate.toml --grant authorization_code 'GET /sell/account/v1/policy' | (exec 0<&-; sleep 0.2)"),
+            ])
+            .current_dir(crate::workspace_root())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

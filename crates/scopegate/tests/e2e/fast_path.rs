@@ -27,6 +27,12 @@ fn scripted(path: &str) -> Option<Vec<u8>> {
         "/account/hop" => {
             b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Private\r\nKeep-Alive: timeout=5\r\nX-Private: s\r\nX-Public: yes\r\nContent-Length: 2\r\n\r\nok"
         }
+        "/account/no-content" | "/events/no-content" => {
+            b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX-Up: 1\r\n\r\n"
+        }
+        "/account/not-modified" | "/events/not-modified" => {
+            b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nX-Up: 1\r\n\r\n"
+        }
         "/account/big" => {
             let mut answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {BIG}\r\n\r\n").into_bytes();
             answer.extend((0..BIG).map(|i| b'a' + (i % 26) as u8));
@@ -466,4 +472,132 @@ async fn a_reloaded_policy_applies_to_the_next_request_on_a_kept_alive_connectio
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(status, 200, "the new route never took effect on this connection");
+}
+
+/// What the upstream saw of a request: each field name (lower case) with its values.
+fn seen_fields(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .split("\r\n")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.to_owned()))
+        .collect()
+}
+
+/// The same request on the fast path, and on the hyper path (an empty
+/// body's `Content-Length: 0` hands a request to hyper).
+fn both_paths(head: &str) -> [(&'static str, String); 2] {
+    let hyper = head.replacen("\r\n\r\n", "\r\nContent-Length: 0\r\n\r\n", 1);
+    [("fast path", head.to_owned()), ("hyper path", hyper)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn underscore_spellings_of_forwarding_and_framing_fields_never_reach_the_upstream() {
+    let (s, token, _) = setup("account:read").await;
+    let head = format!(
+        "GET /account/who HTTP/1.1\r\nHost: api.example\r\nAuthorization: Bearer {token}\r\n\
+         X_Forwarded_For: 6.6.6.6\r\nx_forwarded_host: evil.example\r\nX-Forwarded_Proto: https\r\n\
+         Forwarded: for=6.6.6.6;host=evil.example\r\nContent_Length: 5\r\nTransfer_Encoding: chunked\r\n\
+         X-Forwarded-Host: evil.example\r\nX_Kept: yes\r\n\r\n"
+    );
+    for (path, request) in both_paths(&head) {
+        let mut c = connect(&s).await;
+        c.write_all(request.as_bytes()).await.unwrap();
+        let a = read_answer(&mut c, &mut Vec::new()).await;
+        assert_eq!(a.status, 200, "{path}");
+        let fields = seen_fields(&a.body);
+        let seen = format!("{path}: {fields:?}");
+        assert!(!seen.contains("6.6.6.6") && !seen.contains("evil.example"), "{seen}");
+        for gone in [
+            "x_forwarded_for",
+            "x_forwarded_host",
+            "x-forwarded_proto",
+            "forwarded",
+            "content_length",
+            "transfer_encoding",
+        ] {
+            assert!(fields.iter().all(|(n, _)| n != gone), "{gone}: {seen}");
+        }
+        let values = |name: &str| {
+            fields
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(values("x-forwarded-host"), ["api.example"], "{seen}");
+        assert_eq!(values("x-forwarded-for"), ["127.0.0.1"], "{seen}");
+        assert_eq!(values("x_kept"), ["yes"], "an unrelated `_` field passes: {seen}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_204_carries_no_content_length_on_either_path_and_a_304_is_relayed_alike() {
+    let (s, token, _) = setup("account:read").await;
+    let mut heads = Vec::new();
+    for resource in ["/account/no-content", "/account/not-modified"] {
+        for (path, request) in both_paths(&get(resource, &token)) {
+            let mut c = connect(&s).await;
+            c.write_all(request.as_bytes()).await.unwrap();
+            let a = read_answer(&mut c, &mut Vec::new()).await;
+            assert!(a.head.contains("x-up: 1\r\n"), "{path}: {}", a.head);
+            assert!(a.body.is_empty(), "{path}");
+            heads.push((resource, path, a.status, a.head.contains("content-length")));
+        }
+    }
+    assert_eq!(
+        heads,
+        [
+            ("/account/no-content", "fast path", 204, false),
+            ("/account/no-content", "hyper path", 204, false),
+            ("/account/not-modified", "fast path", 304, false),
+            ("/account/not-modified", "hyper path", 304, false),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_1_1_request_without_exactly_one_host_is_a_400() {
+    let (s, token, _) = setup("account:read").await;
+    let auth = format!("Authorization: Bearer {token}\r\n");
+    for (request, status) in [
+        (format!("GET /account/a HTTP/1.1\r\n{auth}\r\n"), 400),
+        (
+            format!("GET /account/a HTTP/1.1\r\nHost: api.example\r\nHost: evil.example\r\n{auth}\r\n"),
+            400,
+        ),
+        (format!("GET /account/a HTTP/1.0\r\n{auth}\r\n"), 200),
+        (
+            format!("GET /account/a HTTP/1.1\r\nHost: api.example\r\n{auth}\r\n"),
+            200,
+        ),
+    ] {
+        let mut c = connect(&s).await;
+        c.write_all(request.as_bytes()).await.unwrap();
+        let a = read_answer(&mut c, &mut Vec::new()).await;
+        assert_eq!(a.status, status, "{request}");
+        if status == 400 {
+            let body: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+            assert_eq!(body["error"], "invalid_request", "{body}");
+            assert!(body["error_description"].as_str().unwrap().contains("Host"), "{body}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_and_authority_form_targets_are_refused_before_matching() {
+    let (s, token, accepted) = setup("account:read").await;
+    for request in [
+        format!("CONNECT api.example:443 HTTP/1.1\r\nHost: api.example:443\r\nAuthorization: Bearer {token}\r\n\r\n"),
+        format!("CONNECT /account/a HTTP/1.1\r\nHost: api.example\r\nAuthorization: Bearer {token}\r\n\r\n"),
+    ] {
+        let mut c = connect(&s).await;
+        c.write_all(request.as_bytes()).await.unwrap();
+        let a = read_answer(&mut c, &mut Vec::new()).await;
+        assert_eq!(a.status, 400, "{request}");
+        let body: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+        assert_eq!(body["error"], "invalid_request", "{body}");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "nothing reached the upstream");
 }

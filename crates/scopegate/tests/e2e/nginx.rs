@@ -67,25 +67,18 @@ async fn nginx_auth_request_allows_and_denies_through_scopegate() {
 
     let dir = std::env::temp_dir().join(format!("scopegate-nginx-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
+    // The shipped file as it is, but for its three addresses: its pid file,
+    // logs and temporary files are under the prefix.
     let conf = std::fs::read_to_string(crate::workspace_root().join("examples/forward-auth/nginx.conf"))
         .unwrap()
         .replace("127.0.0.1:8000", &listen)
         .replace("127.0.0.1:8080", s.base.trim_start_matches("http://"))
-        .replace("127.0.0.1:9000", up.base.trim_start_matches("http://"))
-        .replace(
-            "http {",
-            &format!(
-                "http {{\n    access_log off;\n    client_body_temp_path {0}/body;\n    proxy_temp_path {0}/proxy;\n    fastcgi_temp_path {0}/fastcgi;\n    uwsgi_temp_path {0}/uwsgi;\n    scgi_temp_path {0}/scgi;",
-                dir.display()
-            ),
-        );
+        .replace("127.0.0.1:9000", up.base.trim_start_matches("http://"));
     let conf_path = dir.join("nginx.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let globals = format!(
-        "daemon off; pid {0}/nginx.pid; error_log {0}/error.log warn;",
-        dir.display()
-    );
+    let globals = "daemon off;".to_owned();
     let child = Command::new(&bin)
         .args([
             "-p",
@@ -96,21 +89,23 @@ async fn nginx_auth_request_allows_and_denies_through_scopegate() {
             &globals,
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("logs/stderr.log")).unwrap())
         .spawn()
         .unwrap();
     let nginx = Nginx { child, dir };
     let base = format!("http://{listen}");
     let c = http();
     let mut up_and_running = false;
-    for _ in 0..100 {
+    for _ in 0..300 {
         if c.get(format!("{base}/")).send().await.is_ok() {
             up_and_running = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let log = std::fs::read_to_string(nginx.dir.join("error.log")).unwrap_or_default();
+    let log = ["logs/error.log", "logs/stderr.log"]
+        .map(|f| std::fs::read_to_string(nginx.dir.join(f)).unwrap_or_default())
+        .join("\n");
     assert!(up_and_running, "nginx did not start: {log}");
 
     let r = c
@@ -135,8 +130,19 @@ async fn nginx_auth_request_allows_and_denies_through_scopegate() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "not enough scope");
+    // scopegate's answer reaches the caller: its challenge and its body.
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer error=\"insufficient_scope\", scope=\"products:write\""
+    );
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope", "{body}");
+    assert_eq!(body["required"]["any_of"][0], "products:write", "{body}");
     let r = c.get(format!("{base}/account/x")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "no credentials");
+    assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"scopegate\"");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "unauthenticated", "{body}");
     let r = c
         .get(format!("{base}/account/x"))
         .bearer_auth("sgat_nope")
