@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const AT_JWT: &str = "at+jwt";
 
 /// RFC 9068 section 2.2 claims, plus `env` (the environment of the client's
-/// keys), `gid` (the grant, so that revoking a grant reaches its JWTs) and
+/// keys), `gid` (the grant id, so that revoking a grant reaches its JWTs) and
 /// `granted_at` (when that grant was made).
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq, Debug)]
 pub struct AccessClaims {
@@ -23,7 +23,9 @@ pub struct AccessClaims {
     pub jti: String,
     pub scope: String,
     pub env: String,
-    pub gid: String,
+    /// The grant id (claim `gid`).
+    #[serde(rename = "gid")]
+    pub grant_id: String,
     /// When the grant was made, for `max_lifetime` at request time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granted_at: Option<i64>,

@@ -14,11 +14,20 @@ use crate::secrets;
 use crate::state::AppState;
 use std::sync::Arc;
 
-/// Credentials as presented, before looking anything up.
-#[derive(Debug)]
+/// Credentials as presented, before looking anything up. Its `Debug` never
+/// shows the secret.
 pub struct Presented {
     pub client_id: String,
     pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presented")
+            .field("client_id", &self.client_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 fn bad_client(description: &str) -> OAuthError {
@@ -105,5 +114,23 @@ pub async fn authenticate<S: Store>(
         )
         .into()),
         _ => Err(unknown().into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Presented;
+
+    #[test]
+    fn presented_client_credentials_never_print_their_secret() {
+        let presented = Presented {
+            client_id: "sgci_app".into(),
+            secret: Some("sgcs_very_secret".into()),
+        };
+        let printed = format!("{presented:?}");
+        assert!(
+            printed.contains("sgci_app") && !printed.contains("very_secret"),
+            "{printed}"
+        );
     }
 }

@@ -4,8 +4,15 @@
 use axum::http::{HeaderMap, header};
 use scopegate_core::oauth::{ErrorCode, OAuthError};
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Form(Vec<(String, String)>);
+
+/// Names only: a form carries client secrets, passwords, codes and tokens.
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|(name, _)| name)).finish()
+    }
+}
 
 impl Form {
     /// An `application/x-www-form-urlencoded` request body.
@@ -59,5 +66,22 @@ impl Form {
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
         self.get(name)
             .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, format!("missing parameter \"{name}\"")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::Form;
+
+    #[test]
+    fn a_form_prints_its_names_never_its_values() {
+        let form = Form::decode(b"grant_type=password&client_secret=sgcs_very_secret&password=hunter2").unwrap();
+        let printed = format!("{form:?}");
+        assert!(printed.contains("client_secret"), "{printed}");
+        assert!(
+            !printed.contains("very_secret") && !printed.contains("hunter2"),
+            "{printed}"
+        );
     }
 }

@@ -289,7 +289,7 @@ async fn jwt<S: Store>(state: &Verifier<'_, S>, policy: &Policy, token: &str, no
     };
     if state
         .revocations
-        .is_revoked(state.store, &c.jti, &c.gid)
+        .is_revoked(state.store, &c.jti, &c.grant_id)
         .await
         .map_err(unavailable)?
     {

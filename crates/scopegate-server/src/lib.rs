@@ -7,16 +7,22 @@
 //! # async fn run() -> std::io::Result<()> {
 //! use std::sync::Arc;
 //! use scopegate_core::Policy;
-//! use scopegate_server::{AppState, router, state::system_clock};
+//! use scopegate_server::{AppState, listener, router, state::system_clock};
 //! use scopegate_store::{SqliteStore, Store};
 //!
 //! let policy = Arc::new(Policy::compile("p.toml", "").unwrap());
 //! let store = SqliteStore::connect("sqlite://scopegate.db").await.unwrap();
 //! store.migrate().await.unwrap();
 //! let keys = Arc::new(scopegate_server::keys::Keys::load_or_create(&store, 0, scopegate_core::SigningAlgorithm::EdDSA).await.unwrap());
-//! let app = router(AppState::new(policy, store, system_clock(), keys));
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await
+//! let state = AppState::new(policy, store, system_clock(), keys);
+//! let idle_timeout = state.policy.settings.gateway.idle_timeout;
+//! let tcp = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! // What `scopegate serve` runs on each worker thread: the gateway's fast
+//! // path first, then hyper with the router, a deadline for every request
+//! // head, and a graceful stop when `stop` completes.
+//! let stop = std::future::pending::<()>();
+//! listener::serve(tcp, state.clone(), router(state), idle_timeout, stop).await;
+//! # Ok(())
 //! # }
 //! ```
 

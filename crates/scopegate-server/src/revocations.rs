@@ -26,8 +26,8 @@ impl Sets {
     fn add(&mut self, id: &str) {
         if let Some(jti) = id.strip_prefix("jti:") {
             self.jtis.insert(jti.to_owned());
-        } else if let Some(gid) = id.strip_prefix("gid:") {
-            self.grants.insert(gid.to_owned());
+        } else if let Some(grant_id) = id.strip_prefix("gid:") {
+            self.grants.insert(grant_id.to_owned());
         }
     }
 }
@@ -65,15 +65,15 @@ impl Revocations {
         }
     }
 
-    /// Whether the JWT `jti` of grant `gid` is revoked: from memory once
+    /// Whether the JWT `jti` of grant `grant_id` is revoked: from memory once
     /// loaded, else from the store.
-    pub async fn is_revoked<S: Store>(&self, store: &S, jti: &str, gid: &str) -> Result<bool, StoreError> {
+    pub async fn is_revoked<S: Store>(&self, store: &S, jti: &str, grant_id: &str) -> Result<bool, StoreError> {
         if self.inner.loaded.load(Ordering::Acquire) {
             if let Ok(sets) = self.inner.sets.read() {
-                return Ok(sets.jtis.contains(jti) || sets.grants.contains(gid));
+                return Ok(sets.jtis.contains(jti) || sets.grants.contains(grant_id));
             }
         }
-        store.is_revoked(jti, gid).await
+        store.is_revoked(jti, grant_id).await
     }
 
     /// Reloads every [`REFRESH`] until the process ends.

@@ -26,7 +26,11 @@ pub enum SecretKind {
     RefreshToken,
     ClientSecret,
     ClientId,
-    Family,
+    /// A grant: every token one authorization (or client credentials
+    /// request) leads to, revoked together.
+    GrantId,
+    /// A JWT's `jti`.
+    TokenId,
     Code,
     Session,
     Csrf,
@@ -39,7 +43,8 @@ impl SecretKind {
             SecretKind::RefreshToken => "sgrt_",
             SecretKind::ClientSecret => "sgcs_",
             SecretKind::ClientId => "sgci_",
-            SecretKind::Family => "sgfm_",
+            SecretKind::GrantId => "sggr_",
+            SecretKind::TokenId => "sgti_",
             SecretKind::Code => "sgac_",
             SecretKind::Session => "sgss_",
             SecretKind::Csrf => "sgcf_",
@@ -81,7 +86,7 @@ pub fn generate(kind: SecretKind) -> String {
         }
         // A grant's id is indexed too, so it also leads with the time, in hex
         // to keep text order; 80 random bits make it unique, not secret.
-        SecretKind::Family => format!(
+        SecretKind::GrantId | SecretKind::TokenId => format!(
             "{}{}{}",
             kind.prefix(),
             hex_lower(&time_ordered_id()),
@@ -168,9 +173,9 @@ mod tests {
 
     #[test]
     fn grant_ids_sort_in_issuance_order_as_text() {
-        let first = generate(SecretKind::Family);
+        let first = generate(SecretKind::GrantId);
         std::thread::sleep(std::time::Duration::from_millis(2));
-        assert!(first < generate(SecretKind::Family));
+        assert!(first < generate(SecretKind::GrantId));
     }
 
     #[test]

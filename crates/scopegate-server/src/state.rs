@@ -153,8 +153,8 @@ impl<S: Store> AppState<S> {
     }
 
     /// This process revoked a grant (all its tokens, JWTs included).
-    pub fn revoked_grant(&self, family: &str) {
-        self.revocations.add(&format!("gid:{family}"));
+    pub fn revoked_grant(&self, grant_id: &str) {
+        self.revocations.add(&format!("gid:{grant_id}"));
         self.forget_credentials();
     }
 

@@ -77,11 +77,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn revoke_token(&self, hash: &[u8]) -> impl Future<Output = R<bool>> + Send;
     /// Revokes every token of a grant, stored ones and stateless (JWT) ones;
     /// returns how many stored tokens were live.
-    fn revoke_family(&self, family: &str) -> impl Future<Output = R<u64>> + Send;
+    fn revoke_grant(&self, grant_id: &str) -> impl Future<Output = R<u64>> + Send;
     /// Revokes one stateless token by its `jti`, remembered until `expires_at`.
     fn revoke_jti(&self, jti: &str, expires_at: Option<i64>) -> impl Future<Output = R<()>> + Send;
     /// Whether a stateless token with this `jti` and grant was revoked.
-    fn is_revoked(&self, jti: &str, family: &str) -> impl Future<Output = R<bool>> + Send;
+    fn is_revoked(&self, jti: &str, grant_id: &str) -> impl Future<Output = R<bool>> + Send;
     /// Every revocation still in force at `now`: `jti:<jti>` and `gid:<grant>`.
     fn revocations(&self, now: i64) -> impl Future<Output = R<Vec<String>>> + Send;
 

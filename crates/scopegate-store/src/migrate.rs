@@ -8,6 +8,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (4, include_str!("../migrations/sqlite/0004_tokens_clustered.sql")),
     (5, include_str!("../migrations/sqlite/0005_consents.sql")),
     (6, include_str!("../migrations/sqlite/0006_revocations.sql")),
+    (7, include_str!("../migrations/sqlite/0007_grant_id.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -16,6 +17,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (3, include_str!("../migrations/postgres/0003_signing_keys.sql")),
     (4, include_str!("../migrations/postgres/0004_consents.sql")),
     (5, include_str!("../migrations/postgres/0005_revocations.sql")),
+    (6, include_str!("../migrations/postgres/0006_grant_id.sql")),
 ];
 
 /// Splits a migration file into statements (no statement here contains ';').

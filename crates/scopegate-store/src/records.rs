@@ -68,7 +68,7 @@ pub struct TokenRecord {
     pub hash: Vec<u8>,
     pub kind: TokenKind,
     /// The grant: every token it and its refreshes produced.
-    pub family: String,
+    pub grant_id: String,
     pub client_id: String,
     /// The user's login, for user tokens.
     pub subject: Option<String>,
@@ -137,7 +137,7 @@ pub struct CodeRecord {
     /// PKCE S256 challenge, if the client sent one.
     pub code_challenge: Option<String>,
     /// The grant the code starts.
-    pub family: String,
+    pub grant_id: String,
     pub granted_at: i64,
     pub expires_at: i64,
     pub used: bool,

@@ -20,7 +20,7 @@ fn unix_now() -> i64 {
 const CLIENT_COLUMNS: &str = "c.client_id, c.app_id, a.name, a.owner, c.environment, c.secret_hash, c.public, \
      c.resource_server, c.scopes, c.default_scopes, c.redirect_uris, c.created_at";
 
-const TOKEN_COLUMNS: &str = "hash, kind, family, client_id, subject, grant_kind, scope, grant_scope, environment, \
+const TOKEN_COLUMNS: &str = "hash, kind, grant_id, client_id, subject, grant_kind, scope, grant_scope, environment, \
      granted_at, issued_at, expires_at, used, revoked";
 
 /// Columns per token row and per audit row.
@@ -84,7 +84,7 @@ fn cached_shapes<T>(rows: &[T]) -> std::slice::Chunks<'_, T> {
 /// PostgreSQL: tokens and audit events of any number in one statement of one
 /// shape (arrays unnested by a data-modifying `WITH`): one round trip and an
 /// implicit transaction, and one cached statement.
-const PG_BATCH: &str = "WITH t AS (INSERT INTO tokens (hash, kind, family, client_id, subject, grant_kind, scope, \
+const PG_BATCH: &str = "WITH t AS (INSERT INTO tokens (hash, kind, grant_id, client_id, subject, grant_kind, scope, \
      grant_scope, environment, granted_at, issued_at, expires_at, used, revoked) \
      SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
      $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::boolean[], $14::boolean[])), \
@@ -126,7 +126,7 @@ impl PgStore {
         sqlx::query(PG_BATCH)
             .bind(col(tokens, |t| t.hash.as_slice()))
             .bind(col(tokens, |t| t.kind.as_str()))
-            .bind(col(tokens, |t| t.family.as_str()))
+            .bind(col(tokens, |t| t.grant_id.as_str()))
             .bind(col(tokens, |t| t.client_id.as_str()))
             .bind(col(tokens, |t| t.subject.as_deref()))
             .bind(col(tokens, |t| t.grant_kind.as_str()))
@@ -183,7 +183,7 @@ macro_rules! impl_store {
                 Ok(TokenRecord {
                     hash: r.try_get(0)?,
                     kind: TokenKind::parse(r.try_get(1)?),
-                    family: r.try_get(2)?,
+                    grant_id: r.try_get(2)?,
                     client_id: r.try_get(3)?,
                     subject: r.try_get(4)?,
                     grant_kind: r.try_get(5)?,
@@ -206,7 +206,7 @@ macro_rules! impl_store {
                     q = q
                         .bind(&t.hash)
                         .bind(t.kind.as_str())
-                        .bind(&t.family)
+                        .bind(&t.grant_id)
                         .bind(&t.client_id)
                         .bind(&t.subject)
                         .bind(&t.grant_kind)
@@ -410,14 +410,14 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn revoke_family(&self, family: &str) -> R<u64> {
+            async fn revoke_grant(&self, grant_id: &str) -> R<u64> {
                 let mut tx = self.pool.begin().await?;
-                let done = sqlx::query("UPDATE tokens SET revoked = TRUE WHERE family = $1 AND revoked = FALSE")
-                    .bind(family)
+                let done = sqlx::query("UPDATE tokens SET revoked = TRUE WHERE grant_id = $1 AND revoked = FALSE")
+                    .bind(grant_id)
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query("INSERT INTO revocations (id, expires_at) VALUES ($1, NULL) ON CONFLICT (id) DO NOTHING")
-                    .bind(format!("gid:{family}"))
+                    .bind(format!("gid:{grant_id}"))
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -433,10 +433,10 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn is_revoked(&self, jti: &str, family: &str) -> R<bool> {
+            async fn is_revoked(&self, jti: &str, grant_id: &str) -> R<bool> {
                 let hit: Option<String> = sqlx::query_scalar("SELECT id FROM revocations WHERE id = $1 OR id = $2 LIMIT 1")
                     .bind(format!("jti:{jti}"))
-                    .bind(format!("gid:{family}"))
+                    .bind(format!("gid:{grant_id}"))
                     .fetch_optional(&self.pool)
                     .await?;
                 Ok(hit.is_some())
@@ -478,7 +478,7 @@ macro_rules! impl_store {
 
             async fn insert_code(&self, c: &CodeRecord) -> R<()> {
                 sqlx::query(
-                    "INSERT INTO codes (hash, client_id, subject, redirect_uri, redirect_sent, scope, code_challenge, family, \
+                    "INSERT INTO codes (hash, client_id, subject, redirect_uri, redirect_sent, scope, code_challenge, grant_id, \
                      granted_at, expires_at, used) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(&c.hash)
@@ -488,7 +488,7 @@ macro_rules! impl_store {
                 .bind(c.redirect_sent)
                 .bind(&c.scope)
                 .bind(&c.code_challenge)
-                .bind(&c.family)
+                .bind(&c.grant_id)
                 .bind(c.granted_at)
                 .bind(c.expires_at)
                 .bind(c.used)
@@ -506,7 +506,7 @@ macro_rules! impl_store {
                     .rows_affected()
                     == 1;
                 let row = sqlx::query(
-                    "SELECT hash, client_id, subject, redirect_uri, redirect_sent, scope, code_challenge, family, granted_at, \
+                    "SELECT hash, client_id, subject, redirect_uri, redirect_sent, scope, code_challenge, grant_id, granted_at, \
                      expires_at, used FROM codes WHERE hash = $1",
                 )
                 .bind(hash)
@@ -522,7 +522,7 @@ macro_rules! impl_store {
                         redirect_sent: r.try_get(4)?,
                         scope: r.try_get(5)?,
                         code_challenge: r.try_get(6)?,
-                        family: r.try_get(7)?,
+                        grant_id: r.try_get(7)?,
                         granted_at: r.try_get(8)?,
                         expires_at: r.try_get(9)?,
                         used: r.try_get(10)?,

@@ -97,7 +97,7 @@ conformance!(
     tokens_round_trip_by_hash,
     many_tokens_are_stored_in_one_call,
     refresh_rotates_once_even_when_concurrent,
-    revoking_a_family_revokes_every_token,
+    revoking_a_grant_revokes_every_token,
     audit_trail_keeps_order,
     sessions_round_trip,
     a_code_is_taken_once_even_when_concurrent,
@@ -123,11 +123,11 @@ fn client(id: &str) -> ClientRecord {
     }
 }
 
-fn token(hash: u8, kind: TokenKind, family: &str, client_id: &str) -> TokenRecord {
+fn token(hash: u8, kind: TokenKind, grant_id: &str, client_id: &str) -> TokenRecord {
     TokenRecord {
         hash: vec![hash; 32],
         kind,
-        family: family.into(),
+        grant_id: grant_id.into(),
         client_id: client_id.into(),
         subject: Some("alice".into()),
         grant_kind: "authorization_code".into(),
@@ -203,7 +203,7 @@ async fn many_tokens_are_stored_in_one_call<S: Store>(s: S) {
     for t in [&tokens[0], &tokens[255], &tokens[256], &tokens[299]] {
         assert_eq!(s.token(&t.hash).await.unwrap().as_ref(), Some(t));
     }
-    assert_eq!(s.revoke_family("bulk").await.unwrap(), 300);
+    assert_eq!(s.revoke_grant("bulk").await.unwrap(), 300);
     let mut t = token(77, TokenKind::Access, "batch", "c");
     t.hash = vec![77; 32];
     let e = AuditEvent {
@@ -273,7 +273,7 @@ async fn refresh_rotates_once_even_when_concurrent<S: Store>(s: S) {
     );
 }
 
-async fn revoking_a_family_revokes_every_token<S: Store>(s: S) {
+async fn revoking_a_grant_revokes_every_token<S: Store>(s: S) {
     s.insert_tokens(&[
         token(30, TokenKind::Access, "fam", "c"),
         token(31, TokenKind::Refresh, "fam", "c"),
@@ -281,11 +281,11 @@ async fn revoking_a_family_revokes_every_token<S: Store>(s: S) {
     ])
     .await
     .unwrap();
-    assert_eq!(s.revoke_family("fam").await.unwrap(), 2);
+    assert_eq!(s.revoke_grant("fam").await.unwrap(), 2);
     assert!(s.token(&[30; 32]).await.unwrap().unwrap().revoked);
     assert!(s.token(&[31; 32]).await.unwrap().unwrap().revoked);
     assert!(!s.token(&[32; 32]).await.unwrap().unwrap().revoked);
-    assert_eq!(s.revoke_family("fam").await.unwrap(), 0);
+    assert_eq!(s.revoke_grant("fam").await.unwrap(), 0);
     assert!(s.revoke_token(&[32; 32]).await.unwrap());
     assert!(!s.revoke_token(&[32; 32]).await.unwrap(), "already revoked");
     assert!(!s.revoke_token(&[99; 32]).await.unwrap(), "unknown");
@@ -344,7 +344,7 @@ async fn a_code_is_taken_once_even_when_concurrent<S: Store>(s: S) {
         redirect_sent: true,
         scope: "orders".into(),
         code_challenge: Some("abc".into()),
-        family: "fam".into(),
+        grant_id: "fam".into(),
         granted_at: 10,
         expires_at: 70,
         used: false,
@@ -421,7 +421,7 @@ async fn stateless_tokens_are_revoked_by_jti_or_by_grant<S: Store>(s: S) {
     s.revoke_jti("j1", Some(100)).await.unwrap();
     assert!(s.is_revoked("j1", "g1").await.unwrap());
     assert!(!s.is_revoked("j2", "g1").await.unwrap());
-    s.revoke_family("g1").await.unwrap();
+    s.revoke_grant("g1").await.unwrap();
     assert!(
         s.is_revoked("j2", "g1").await.unwrap(),
         "revoking a grant reaches its stateless tokens"

@@ -230,7 +230,7 @@ fn jwt_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, Str
             let Some(c) = keys.verify(token, &issuer, now) else {
                 return Ok(Err("the JWT is not valid here (signature, issuer, audience or time)".to_owned()));
             };
-            if store.is_revoked(&c.jti, &c.gid).await? {
+            if store.is_revoked(&c.jti, &c.grant_id).await? {
                 return Ok(Err("the token was revoked".to_owned()));
             }
             if c.env != policy.settings.gateway.environment {

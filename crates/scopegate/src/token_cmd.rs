@@ -44,7 +44,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
                 with_store!(policy, store => {
                     let Some(t) = store.token(&hash).await? else { return Ok::<_, anyhow::Error>(None) };
                     let count = match t.kind {
-                        TokenKind::Refresh => store.revoke_family(&t.family).await?,
+                        TokenKind::Refresh => store.revoke_grant(&t.grant_id).await?,
                         TokenKind::Access => u64::from(store.revoke_token(&hash).await?),
                     };
                     let what = format!("{} token", t.kind.as_str());

@@ -52,7 +52,7 @@ struct AuthzRequest {
     carried: Vec<(String, String)>,
 }
 
-enum Refusal {
+enum AuthorizeError {
     /// Shown as a page: there is no safe place to redirect to.
     Page(String),
     /// Sent back to the client's registered redirect URI.
@@ -64,10 +64,10 @@ enum Refusal {
     Internal,
 }
 
-impl From<scopegate_store::StoreError> for Refusal {
+impl From<scopegate_store::StoreError> for AuthorizeError {
     fn from(e: scopegate_store::StoreError) -> Self {
         tracing::error!(error = %e, "store failure at authorize");
-        Refusal::Internal
+        AuthorizeError::Internal
     }
 }
 
@@ -77,17 +77,17 @@ fn valid_challenge(c: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-async fn validate<S: Store>(state: &AppState<S>, params: &Form) -> Result<AuthzRequest, Refusal> {
+async fn validate<S: Store>(state: &AppState<S>, params: &Form) -> Result<AuthzRequest, AuthorizeError> {
     let Some(client_id) = params.get("client_id") else {
-        return Err(Refusal::Page("The request names no client_id.".into()));
+        return Err(AuthorizeError::Page("The request names no client_id.".into()));
     };
     let Some(client) = state.store.client(client_id).await? else {
-        return Err(Refusal::Page(format!("No app has the client_id {client_id:?}.")));
+        return Err(AuthorizeError::Page(format!("No app has the client_id {client_id:?}.")));
     };
     let redirect = match_redirect(&client.redirect_uris, params.get("redirect_uri"), client.public)
-        .map_err(|e| Refusal::Page(format!("The app's request is not valid: {e}.")))?;
+        .map_err(|e| AuthorizeError::Page(format!("The app's request is not valid: {e}.")))?;
     let st = params.get("state").map(str::to_owned);
-    let fail = |code: ErrorCode, description: &str| Refusal::Redirect {
+    let fail = |code: ErrorCode, description: &str| AuthorizeError::Redirect {
         to: redirect.clone(),
         error: OAuthError::new(code, description),
         state: st.clone(),
@@ -186,17 +186,17 @@ fn redirect_to<S: Store>(
     see_other(&to.with_params(&query))
 }
 
-fn refusal_response<S: Store>(state: &AppState<S>, refusal: Refusal) -> Response {
+fn refusal_response<S: Store>(state: &AppState<S>, refusal: AuthorizeError) -> Response {
     match refusal {
-        Refusal::Page(message) => error_page(StatusCode::BAD_REQUEST, &message),
-        Refusal::Redirect { to, error, state: st } => {
+        AuthorizeError::Page(message) => error_page(StatusCode::BAD_REQUEST, &message),
+        AuthorizeError::Redirect { to, error, state: st } => {
             let params = vec![
                 ("error", error.code.as_str().to_owned()),
                 ("error_description", error.description),
             ];
             redirect_to(state, &to, params, st.as_deref())
         }
-        Refusal::Internal => error_page(
+        AuthorizeError::Internal => error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on our side. Please try again.",
         ),
@@ -227,7 +227,7 @@ fn set_cookie<S: Store>(state: &AppState<S>, response: &mut Response, name: &str
     }
 }
 
-async fn signed_in<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<Option<UserRecord>, Refusal> {
+async fn signed_in<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<Option<UserRecord>, AuthorizeError> {
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
@@ -405,7 +405,7 @@ async fn sign_in<S: Store>(
     req: &AuthzRequest,
     form: &Form,
     csrf: &str,
-) -> Result<Response, Refusal> {
+) -> Result<Response, AuthorizeError> {
     let login = form.get("login").unwrap_or_default().to_owned();
     let password = form.get("password").unwrap_or_default().to_owned();
     let user = state.store.user(&login).await?;
@@ -448,7 +448,7 @@ async fn approve<S: Store>(
     req: &AuthzRequest,
     headers: &HeaderMap,
     csrf: &str,
-) -> Result<Response, Refusal> {
+) -> Result<Response, AuthorizeError> {
     let Some(user) = signed_in(state, headers).await? else {
         return Ok(login_page(req, csrf, Some("Your session has ended; sign in again.")));
     };
@@ -480,7 +480,7 @@ async fn approve<S: Store>(
             redirect_sent: req.redirect_sent,
             scope: scope.clone(),
             code_challenge: req.challenge.clone(),
-            family: secrets::generate(SecretKind::Family),
+            grant_id: secrets::generate(SecretKind::GrantId),
             granted_at: now,
             expires_at: now + CODE_TTL,
             used: false,

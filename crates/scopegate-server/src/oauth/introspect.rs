@@ -81,7 +81,7 @@ async fn jwt<S: Store>(
         return Ok(json!({"active": false}));
     };
     let visible = c.client_id == caller.client_id || (caller.resource_server && c.env == caller.environment);
-    if !visible || state.revocations.is_revoked(&state.store, &c.jti, &c.gid).await? {
+    if !visible || state.revocations.is_revoked(&state.store, &c.jti, &c.grant_id).await? {
         return Ok(json!({"active": false}));
     }
     let mut answer = json!({

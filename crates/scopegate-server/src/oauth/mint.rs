@@ -25,7 +25,7 @@ pub(super) fn new_token<S: Store>(
         kind: grant,
         granted_at,
         now,
-        family,
+        grant_id,
     } = *g;
     let jwt_expiry =
         expires_at.filter(|_| kind == TokenKind::Access && state.policy.settings.tokens.format == TokenFormat::Jwt);
@@ -41,10 +41,10 @@ pub(super) fn new_token<S: Store>(
                 iat: now,
                 nbf: now,
                 exp,
-                jti: secrets::generate(SecretKind::Family),
+                jti: secrets::generate(SecretKind::TokenId),
                 scope: state.policy.catalog.display(scope),
                 env: client.environment.clone(),
-                gid: family.to_owned(),
+                grant_id: grant_id.to_owned(),
                 granted_at: Some(granted_at),
             };
             state.keys.sign(&claims).map_err(|e| {
@@ -60,7 +60,7 @@ pub(super) fn new_token<S: Store>(
     let record = TokenRecord {
         hash: secrets::hash(&secret),
         kind,
-        family: family.to_owned(),
+        grant_id: grant_id.to_owned(),
         client_id: client.client_id.clone(),
         subject: subject.map(str::to_owned),
         grant_kind: grant.as_str().to_owned(),
@@ -89,7 +89,7 @@ pub(super) struct TokenGrant<'a> {
     /// When the original grant was made (for `max_lifetime`).
     pub(super) granted_at: i64,
     pub(super) now: i64,
-    pub(super) family: &'a str,
+    pub(super) grant_id: &'a str,
 }
 
 /// The tokens a user grant step hands out.

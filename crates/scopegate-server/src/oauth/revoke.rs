@@ -50,8 +50,8 @@ async fn handle<S: Store>(state: &AppState<S>, headers: &HeaderMap, body: &[u8])
     }
     match t.kind {
         TokenKind::Refresh => {
-            state.store.revoke_family(&t.family).await?;
-            state.revoked_grant(&t.family);
+            state.store.revoke_grant(&t.grant_id).await?;
+            state.revoked_grant(&t.grant_id);
         }
         TokenKind::Access => {
             state.store.revoke_token(&hash).await?;

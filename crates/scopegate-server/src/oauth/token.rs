@@ -6,6 +6,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use scopegate_core::enforce::NARROW_HEADER;
 use scopegate_core::oauth::{
     ClientScopes, ErrorCode, OAuthError, decide_refresh_scope, decide_scope, lifetimes, requested_scope,
 };
@@ -22,9 +23,6 @@ use crate::error::{EndpointError, no_store};
 use crate::form::Form;
 use crate::secrets::{self, SecretKind};
 use crate::state::{AppState, Current};
-
-/// The header our users send to narrow scope (seeds 000/001), also accepted here.
-pub const X_OAUTH_SCOPE: &str = "x-oauth-scope";
 
 /// RFC 6749 section 5.1.
 #[derive(Serialize, Debug)]
@@ -75,7 +73,8 @@ fn client_scopes(client: &ClientRecord) -> ClientScopes<'_> {
 
 fn header_scope(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
     headers
-        .get(X_OAUTH_SCOPE)
+        // The narrowing header (seeds 000/001), also accepted as the scope list here.
+        .get(NARROW_HEADER)
         .map(|v| {
             v.to_str()
                 .map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "X-OAuth-Scope is not valid text"))
@@ -110,14 +109,14 @@ async fn client_credentials<S: Store>(
     .map_err(|e| refused(state, &client, None, e))?;
     let now = state.now();
     let life = lifetimes(&state.policy, &scope, GrantKind::ClientCredentials, now, now);
-    let family = secrets::generate(SecretKind::Family);
+    let grant_id = secrets::generate(SecretKind::GrantId);
     let grant = TokenGrant {
         client: &client,
         subject: None,
         kind: GrantKind::ClientCredentials,
         granted_at: now,
         now,
-        family: &family,
+        grant_id: &grant_id,
     };
     let (access, record) = new_token(state, &grant, TokenKind::Access, &scope, &scope, life.access_expires_at)?;
     let shown = state.policy.catalog.display(&scope);
@@ -158,15 +157,15 @@ async fn not_redeemed<S: Store>(
     subject: Option<&str>,
     refusal: RedeemRefusal,
     code: bool,
-    family: &str,
+    grant_id: &str,
 ) -> EndpointError {
     if refusal.revokes_grant() {
-        if let Err(e) = state.store.revoke_family(family).await {
+        if let Err(e) = state.store.revoke_grant(grant_id).await {
             return e.into();
         }
-        state.revoked_grant(family);
+        state.revoked_grant(grant_id);
         let event = if code { "code_replay" } else { "refresh_reuse" };
-        state.audit(event, Some(&client.client_id), subject, format!("family={family}"));
+        state.audit(event, Some(&client.client_id), subject, format!("grant={grant_id}"));
     }
     refused(state, client, subject, refusal.error(code))
 }
@@ -190,7 +189,7 @@ async fn refresh<S: Store>(
     let old = match (decided, old) {
         (Ok(()), Some(old)) => old,
         (Err(refusal), Some(old)) if refusal != RedeemRefusal::Unknown && refusal != RedeemRefusal::OtherClient => {
-            return Err(not_redeemed(state, &client, old.subject.as_deref(), refusal, false, &old.family).await);
+            return Err(not_redeemed(state, &client, old.subject.as_deref(), refusal, false, &old.grant_id).await);
         }
         (Err(refusal), _) => return Err(refused(state, &client, None, refusal.error(false))),
         (Ok(()), None) => return Err(refused(state, &client, None, RedeemRefusal::Unknown.error(false))),
@@ -225,7 +224,7 @@ async fn refresh<S: Store>(
             kind: grant,
             granted_at: old.granted_at,
             now,
-            family: &old.family,
+            grant_id: &old.grant_id,
         },
         &scope,
         &grant_scope,
@@ -234,13 +233,13 @@ async fn refresh<S: Store>(
     let rotated = state.store.rotate_refresh(&old.hash, &records).await?;
     state.tokens.forget_hash(&old.hash);
     if !rotated {
-        state.store.revoke_family(&old.family).await?;
-        state.revoked_grant(&old.family);
+        state.store.revoke_grant(&old.grant_id).await?;
+        state.revoked_grant(&old.grant_id);
         state.audit(
             "refresh_reuse",
             Some(&client.client_id),
             subject,
-            format!("family={} (concurrent)", old.family),
+            format!("grant={} (concurrent)", old.grant_id),
         );
         return Err(RedeemRefusal::Replayed.error(false).into());
     }
@@ -328,7 +327,7 @@ async fn authorization_code<S: Store>(
             // The request's fault, not the grant's: not audited as a refusal.
             return Err(refusal.error(true).into());
         }
-        return Err(not_redeemed(state, &client, subject, refusal, true, &code.family).await);
+        return Err(not_redeemed(state, &client, subject, refusal, true, &code.grant_id).await);
     }
     let scope = state
         .policy
@@ -350,7 +349,7 @@ async fn authorization_code<S: Store>(
             kind: grant,
             granted_at: now,
             now,
-            family: &code.family,
+            grant_id: &code.grant_id,
         },
         &scope,
         &scope,

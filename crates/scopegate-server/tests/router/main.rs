@@ -172,7 +172,7 @@ impl Harness {
         let t = TokenRecord {
             hash: secrets::hash(&secret),
             kind: TokenKind::Refresh,
-            family: secrets::generate(SecretKind::Family),
+            grant_id: secrets::generate(SecretKind::GrantId),
             client_id: client.id.clone(),
             subject: Some(subject.into()),
             grant_kind: "authorization_code".into(),
@@ -268,7 +268,7 @@ impl Harness {
         let t = TokenRecord {
             hash: secrets::hash(&secret),
             kind: TokenKind::Access,
-            family: secrets::generate(SecretKind::Family),
+            grant_id: secrets::generate(SecretKind::GrantId),
             client_id: seed.client.id.clone(),
             subject: seed.subject.map(str::to_owned),
             grant_kind: if seed.subject.is_some() {

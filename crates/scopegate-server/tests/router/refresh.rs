@@ -66,7 +66,7 @@ async fn refresh_cannot_widen_scope() {
 }
 
 #[tokio::test]
-async fn reused_refresh_token_revokes_the_whole_family() {
+async fn reused_refresh_token_revokes_the_whole_grant() {
     let h = Harness::new().await;
     h.user("alice", &[]).await;
     let c = h.client("production", "account:read", "account:read", false).await;

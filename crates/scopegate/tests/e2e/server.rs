@@ -312,6 +312,42 @@ fn app_create_refuses_bad_input_in_one_line_and_writes_nothing() {
 }
 
 #[test]
+fn default_scopes_may_be_any_scope_the_assignment_implies() {
+    let s = Server::start("app-analytics");
+    let config = s.config.to_str().unwrap();
+    let create = |default: &str| {
+        crate::scopegate(&[
+            "app",
+            "create",
+            "--config",
+            config,
+            "--name",
+            "X",
+            "--env",
+            "production",
+            "--scopes",
+            "account:write",
+            "--default-scopes",
+            default,
+            "--json",
+        ])
+    };
+    // account:write implies account:read: a default the assignment grants.
+    let o = create("account:read");
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let app: serde_json::Value = serde_json::from_str(&crate::stdout(&o)).unwrap();
+    assert_eq!(app["default_scopes"], "account:read");
+    // products:read is not implied by it.
+    let o = create("products:read");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        crate::stderr(&o).contains("\"products:read\" is not among the assigned --scopes, nor implied by them"),
+        "{}",
+        crate::stderr(&o)
+    );
+}
+
+#[test]
 fn user_create_reads_the_password_from_stdin_and_refuses_duplicates() {
     let s = Server::start("storefront");
     let config = s.config.to_str().unwrap();

@@ -1,0 +1,5 @@
+-- One name for one idea: the grant every token and code belongs to is its
+-- `grant_id` (the JWT claim `gid`), in the store as in the code.
+ALTER TABLE tokens RENAME COLUMN family TO grant_id;
+ALTER TABLE codes RENAME COLUMN family TO grant_id;
+ALTER INDEX tokens_family RENAME TO tokens_grant_id;
