@@ -470,3 +470,37 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::ScopegateLayer;
+
+    const SECRET: &str = "sgcs_never_printed";
+
+    fn builder() -> super::Builder {
+        let policy = scopegate_core::Policy::compile("p.toml", "").unwrap();
+        ScopegateLayer::builder(policy)
+            .introspection("http://127.0.0.1:8080/oauth2/introspect", "sgci_app", SECRET)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_builder_never_prints_the_introspection_secret() {
+        let printed = format!("{:?}", builder());
+        assert!(printed.contains("sgci_app"), "{printed}");
+        assert!(!printed.contains(SECRET), "{printed}");
+    }
+
+    #[test]
+    fn the_introspection_client_never_prints_its_credentials() {
+        // The built layer holds the introspection client (and its Basic header).
+        let printed = format!("{:?}", builder().build());
+        assert!(printed.contains("Introspection"), "{printed}");
+        assert!(printed.contains("<redacted>"), "{printed}");
+        assert!(!printed.contains(SECRET), "{printed}");
+        // Nor the secret's base64 inside `Basic …`.
+        let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("sgci_app:{SECRET}"));
+        assert!(!printed.contains(&encoded), "{printed}");
+    }
+}
