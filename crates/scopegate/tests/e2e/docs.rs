@@ -12,7 +12,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use crate::workspace_root;
+use crate::{free_port, workspace_root};
 
 /// Put on the line before a block that cannot be replayed (it needs a
 /// browser); the docs say so in their text too.
@@ -49,14 +49,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Replays the `sh` blocks of `doc` (relative to the workspace root) and

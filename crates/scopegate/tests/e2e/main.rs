@@ -29,6 +29,15 @@ pub fn scopegate(args: &[&str]) -> Output {
         .expect("run scopegate")
 }
 
+/// A loopback port nothing listens on just now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

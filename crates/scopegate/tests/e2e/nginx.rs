@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use crate::free_port;
 use crate::gateway::{app_and_token, upstream};
 use crate::server::{Server, http};
 
@@ -44,14 +45,6 @@ fn nginx_binary() -> Option<String> {
             .status()
             .is_ok_and(|s| s.success())
     })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
