@@ -57,7 +57,7 @@ async fn harness() -> Harness {
 }
 
 /// A request carrying `auth` as its `Authorization` header.
-async fn with_token(h: &Harness, method: &str, path: &str, auth: &str) -> super::Answer {
+async fn with_token(h: &Harness, method: &str, path: &str, auth: &str) -> super::Reply {
     h.api(method, path, &[("authorization", auth)]).await
 }
 

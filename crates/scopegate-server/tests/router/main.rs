@@ -196,7 +196,7 @@ impl Harness {
         client: Option<&Client>,
         form: &[(&str, &str)],
         headers: &[(&str, &str)],
-    ) -> Answer {
+    ) -> Reply {
         let body = serde_urlencoded::to_string(form).unwrap();
         let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(c) = client {
@@ -216,10 +216,10 @@ impl Harness {
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
         let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        Answer { status, headers, json }
+        Reply { status, headers, json }
     }
 
-    pub async fn get(&self, path: &str) -> Answer {
+    pub async fn get(&self, path: &str) -> Reply {
         let response = self
             .app
             .clone()
@@ -229,7 +229,7 @@ impl Harness {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        Answer {
+        Reply {
             status,
             headers,
             json: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
@@ -237,7 +237,7 @@ impl Harness {
     }
 
     /// An API request through the gateway (or `/authz`) with these headers.
-    pub async fn api(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    pub async fn api(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
         let mut req = Request::builder().method(method).uri(path);
         // As every HTTP/1.1 client sends it (RFC 9112 section 3.2).
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
@@ -255,7 +255,7 @@ impl Harness {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        Answer {
+        Reply {
             status,
             headers,
             json: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
@@ -290,7 +290,7 @@ impl Harness {
         secret
     }
 
-    pub async fn token(&self, client: &Client, form: &[(&str, &str)]) -> Answer {
+    pub async fn token(&self, client: &Client, form: &[(&str, &str)]) -> Reply {
         self.post("/oauth2/token", Some(client), form, &[]).await
     }
 }
@@ -306,13 +306,13 @@ pub struct Seed<'a> {
 }
 
 #[derive(Debug)]
-pub struct Answer {
+pub struct Reply {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub json: serde_json::Value,
 }
 
-impl Answer {
+impl Reply {
     pub fn ok(&self) -> &serde_json::Value {
         assert_eq!(self.status, StatusCode::OK, "{:#}", self.json);
         &self.json

@@ -112,13 +112,13 @@ async fn next_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u
 
 /// A response read from a raw connection: status, lowercased head, body
 /// (decoded when chunked).
-struct Answer {
+struct RawResponse {
     status: u16,
     head: String,
     body: Vec<u8>,
 }
 
-async fn read_answer(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Answer {
+async fn read_answer(stream: &mut TcpStream, buf: &mut Vec<u8>) -> RawResponse {
     let head_end = loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break end + 4;
@@ -170,7 +170,7 @@ async fn read_answer(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Answer {
         }
         body.extend(buf.drain(..length));
     }
-    Answer { status, head, body }
+    RawResponse { status, head, body }
 }
 
 async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) {

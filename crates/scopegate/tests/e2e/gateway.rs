@@ -56,12 +56,12 @@ async fn raw_status(base: &str, head: &[u8]) -> u16 {
 
 /// A real upstream: counts requests, answers with the headers it saw, and
 /// takes three seconds on `/slow`.
-pub struct Upstream {
+pub struct EchoUpstream {
     pub base: String,
     pub hits: Arc<AtomicUsize>,
 }
 
-pub async fn upstream() -> Upstream {
+pub async fn upstream() -> EchoUpstream {
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
     let app = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap| {
@@ -81,7 +81,7 @@ pub async fn upstream() -> Upstream {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Upstream { base, hits }
+    EchoUpstream { base, hits }
 }
 
 fn with_upstream(base: &str, extra: &str) -> impl FnOnce(String) -> String {
