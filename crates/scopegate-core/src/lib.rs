@@ -25,6 +25,7 @@
 //! assert_eq!(policy.decide("GET", "/account/%2e%2e/admin", Caller::Client(&held)).outcome(), "bad_path");
 //! ```
 
+pub mod admin;
 pub mod admission;
 mod catalog;
 mod config;

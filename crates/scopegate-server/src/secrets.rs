@@ -31,6 +31,10 @@ pub enum SecretKind {
     GrantId,
     /// A JWT's `jti`.
     TokenId,
+    /// A bearer token of the admin API.
+    AdminToken,
+    /// An admin token's public id.
+    AdminTokenId,
     Code,
     Session,
     Csrf,
@@ -45,6 +49,8 @@ impl SecretKind {
             SecretKind::ClientId => "sgci_",
             SecretKind::GrantId => "sggr_",
             SecretKind::TokenId => "sgti_",
+            SecretKind::AdminToken => "sgadm_",
+            SecretKind::AdminTokenId => "sgai_",
             SecretKind::Code => "sgac_",
             SecretKind::Session => "sgss_",
             SecretKind::Csrf => "sgcf_",
@@ -92,7 +98,9 @@ pub fn generate(kind: SecretKind) -> String {
             hex_lower(&time_ordered_id()),
             URL_SAFE_NO_PAD.encode(&random[..10])
         ),
-        SecretKind::ClientId => format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(&random[..16])),
+        SecretKind::ClientId | SecretKind::AdminTokenId => {
+            format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(&random[..16]))
+        }
         _ => format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(random)),
     }
 }

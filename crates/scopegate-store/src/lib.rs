@@ -22,7 +22,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use records::{
-    AuditEvent, ClientRecord, CodeRecord, ConsentRecord, KeyRecord, SessionRecord, TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, ClientRecord, CodeRecord, ConsentRecord, KeyRecord, SessionRecord, TokenKind,
+    TokenRecord, UserRecord,
 };
 
 /// A storage failure. Its text is for logs only; callers answer 500.
@@ -111,6 +112,14 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn commit_batch(&self, tokens: &[TokenRecord], events: &[AuditEvent]) -> impl Future<Output = R<()>> + Send;
     /// The newest audit events, newest first.
     fn audit_log(&self, limit: i64) -> impl Future<Output = R<Vec<AuditEvent>>> + Send;
+
+    /// `false` if the id or the hash is taken (nothing written).
+    fn create_admin_token(&self, token: &AdminTokenRecord) -> impl Future<Output = R<bool>> + Send;
+    fn admin_token(&self, hash: &[u8]) -> impl Future<Output = R<Option<AdminTokenRecord>>> + Send;
+    /// Oldest first.
+    fn admin_tokens(&self) -> impl Future<Output = R<Vec<AdminTokenRecord>>> + Send;
+    /// `false` if there is no such token or it was already revoked.
+    fn revoke_admin_token(&self, id: &str, at: i64) -> impl Future<Output = R<bool>> + Send;
 }
 
 /// The embedded default.

@@ -176,3 +176,16 @@ pub struct ConsentRecord {
     pub scope: String,
     pub granted_at: i64,
 }
+
+/// A bearer token of the admin API. The token itself is never stored.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AdminTokenRecord {
+    /// Public: shown in lists, used to revoke.
+    pub id: String,
+    /// SHA-256 of the token.
+    pub hash: Vec<u8>,
+    /// `admin:read`, `admin:write`.
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}

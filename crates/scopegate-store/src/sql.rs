@@ -7,8 +7,8 @@ use sqlx::Row;
 use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{join, split};
 use crate::{
-    AuditEvent, ClientRecord, CodeRecord, ConsentRecord, KeyRecord, PgStore, R, SessionRecord, SqliteStore, Store,
-    TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, ClientRecord, CodeRecord, ConsentRecord, KeyRecord, PgStore, R, SessionRecord,
+    SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
 };
 
 fn unix_now() -> i64 {
@@ -642,6 +642,59 @@ macro_rules! impl_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn create_admin_token(&self, t: &AdminTokenRecord) -> R<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO admin_tokens (id, hash, scopes, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&t.id)
+                .bind(&t.hash)
+                .bind(join(&t.scopes))
+                .bind(t.created_at)
+                .bind(t.revoked_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn admin_token(&self, hash: &[u8]) -> R<Option<AdminTokenRecord>> {
+                let row = sqlx::query("SELECT id, hash, scopes, created_at, revoked_at FROM admin_tokens WHERE hash = $1")
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::admin_token_row).transpose()
+            }
+
+            async fn admin_tokens(&self) -> R<Vec<AdminTokenRecord>> {
+                let rows = sqlx::query(
+                    "SELECT id, hash, scopes, created_at, revoked_at FROM admin_tokens ORDER BY created_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::admin_token_row).collect()
+            }
+
+            async fn revoke_admin_token(&self, id: &str, at: i64) -> R<bool> {
+                let done = sqlx::query("UPDATE admin_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(at)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+
+        impl $store {
+            fn admin_token_row(r: &$row) -> R<AdminTokenRecord> {
+                Ok(AdminTokenRecord {
+                    id: r.try_get(0)?,
+                    hash: r.try_get(1)?,
+                    scopes: split(r.try_get(2)?),
+                    created_at: r.try_get(3)?,
+                    revoked_at: r.try_get(4)?,
+                })
             }
         }
     };

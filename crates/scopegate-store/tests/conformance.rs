@@ -10,8 +10,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use scopegate_store::{
-    AuditEvent, ClientRecord, CodeRecord, ConsentRecord, KeyRecord, PgStore, SessionRecord, SqliteStore, Store,
-    TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, ClientRecord, CodeRecord, ConsentRecord, KeyRecord, PgStore, SessionRecord,
+    SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
 };
 use sqlx::postgres::PgConnectOptions;
 
@@ -104,6 +104,7 @@ conformance!(
     signing_keys_newest_first,
     a_new_consent_replaces_the_old_one,
     stateless_tokens_are_revoked_by_jti_or_by_grant,
+    admin_tokens_round_trip_and_revoke_once,
 );
 
 fn client(id: &str) -> ClientRecord {
@@ -435,4 +436,32 @@ async fn stateless_tokens_are_revoked_by_jti_or_by_grant<S: Store>(s: S) {
         ["gid:g1"],
         "a jti revocation ends with the token's expiry"
     );
+}
+
+async fn admin_tokens_round_trip_and_revoke_once<S: Store>(s: S) {
+    let token = |id: &str, byte: u8, at: i64| AdminTokenRecord {
+        id: id.into(),
+        hash: vec![byte; 32],
+        scopes: vec!["admin:read".into(), "admin:write".into()],
+        created_at: at,
+        revoked_at: None,
+    };
+    assert!(s.create_admin_token(&token("sgai_b", 2, 20)).await.unwrap());
+    assert!(s.create_admin_token(&token("sgai_a", 1, 10)).await.unwrap());
+    assert!(
+        !s.create_admin_token(&token("sgai_a", 3, 30)).await.unwrap(),
+        "id taken"
+    );
+    assert!(
+        !s.create_admin_token(&token("sgai_c", 1, 30)).await.unwrap(),
+        "hash taken"
+    );
+    assert_eq!(s.admin_token(&[1; 32]).await.unwrap(), Some(token("sgai_a", 1, 10)));
+    assert_eq!(s.admin_token(&[9; 32]).await.unwrap(), None);
+    let ids: Vec<String> = s.admin_tokens().await.unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(ids, ["sgai_a", "sgai_b"], "oldest first, nothing half-written");
+    assert!(s.revoke_admin_token("sgai_a", 50).await.unwrap());
+    assert!(!s.revoke_admin_token("sgai_a", 60).await.unwrap(), "already revoked");
+    assert!(!s.revoke_admin_token("sgai_nope", 60).await.unwrap(), "unknown");
+    assert_eq!(s.admin_token(&[1; 32]).await.unwrap().unwrap().revoked_at, Some(50));
 }

@@ -1,5 +1,6 @@
 //! The `scopegate` command: one binary for every part of scopegate.
 
+mod admin_token_cmd;
 mod app;
 mod audit_cmd;
 mod check;
@@ -58,6 +59,9 @@ enum Command {
     /// Revoke issued tokens.
     #[command(subcommand)]
     Token(token_cmd::Command),
+    /// Create, list and revoke bearer tokens for the admin API.
+    #[command(subcommand)]
+    AdminToken(admin_token_cmd::Command),
     /// Rotate and list the keys that sign JWT access tokens.
     #[command(subcommand)]
     Keys(keys_cmd::Command),
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::App(command) => app::run(&command),
         Command::User(command) => user::run(&command),
         Command::Token(command) => token_cmd::run(&command),
+        Command::AdminToken(command) => admin_token_cmd::run(&command),
         Command::Keys(command) => keys_cmd::run(&command),
         Command::Audit(args) => audit_cmd::run(&args),
     };

@@ -320,3 +320,57 @@ fn output_to_a_reader_that_stopped_reading_ends_quietly() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn admin_tokens_are_shown_once_stored_hashed_audited_and_revoked_by_id() {
+    let f = temp_policy(&std::fs::read_to_string(crate::workspace_root().join(ANALYTICS)).unwrap());
+    let o = scopegate(&[
+        "admin-token",
+        "create",
+        "--config",
+        f.arg(),
+        "--scopes",
+        "admin:read admin:write",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let created: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let (id, token) = (created["id"].as_str().unwrap(), created["token"].as_str().unwrap());
+    assert!(id.starts_with("sgai_") && token.starts_with("sgadm_"), "{created}");
+    assert_eq!(created["scopes"], "admin:write", "write implies read: normalized");
+
+    // Only the hash is kept: the token is nowhere in the database's files.
+    let dir = f.path.parent().unwrap();
+    for file in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()));
+    }
+    let listed = stdout(&scopegate(&["admin-token", "list", "--config", f.arg()]));
+    assert!(
+        listed.contains(id) && listed.contains("active") && !listed.contains(token),
+        "{listed}"
+    );
+
+    for (scopes, fragment) in [("account:read", "undeclared scope"), ("", "name at least one")] {
+        let o = scopegate(&["admin-token", "create", "--config", f.arg(), "--scopes", scopes]);
+        assert_eq!(o.status.code(), Some(2), "{scopes}");
+        assert!(stderr(&o).contains(fragment), "{}", stderr(&o));
+    }
+
+    assert!(
+        scopegate(&["admin-token", "revoke", "--config", f.arg(), id])
+            .status
+            .success()
+    );
+    let again = scopegate(&["admin-token", "revoke", "--config", f.arg(), id]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("no active admin token"), "{}", stderr(&again));
+    let listed = stdout(&scopegate(&["admin-token", "list", "--config", f.arg()]));
+    assert!(listed.contains("revoked"), "{listed}");
+    let audit = stdout(&scopegate(&["audit", "--config", f.arg()]));
+    assert!(
+        audit.contains("admin_token_create") && audit.contains("admin_token_revoke"),
+        "{audit}"
+    );
+    assert!(!audit.contains(token), "{audit}");
+}
