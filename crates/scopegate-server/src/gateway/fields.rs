@@ -10,15 +10,19 @@ pub trait Fields {
     /// Every value of the field `name`, in the order they came.
     fn values<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a [u8]>;
 
-    /// The first value of `name`, if it is text `HeaderValue::to_str` takes.
-    fn text<'a>(&'a self, name: &HeaderName) -> Option<&'a str> {
-        self.values(name).next().and_then(visible_ascii)
-    }
+    /// Every field as (name, value), in the order they came (a `HeaderMap`:
+    /// by name), names in any case.
+    fn all(&self) -> impl Iterator<Item = (&[u8], &[u8])>;
 }
 
 impl Fields for HeaderMap {
     fn values<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> {
         self.get_all(name).into_iter().map(HeaderValue::as_bytes)
+    }
+
+    fn all(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.iter()
+            .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()))
     }
 }
 
@@ -94,6 +98,10 @@ impl Fields for RawFields<'_> {
             .filter(move |(n, _)| n.eq_ignore_ascii_case(wanted))
             .map(|(_, value)| value)
     }
+
+    fn all(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.iter()
+    }
 }
 
 #[cfg(test)]
@@ -150,10 +158,13 @@ mod tests {
                 Fields::values(&map, &name).collect::<Vec<_>>(),
                 "{name}"
             );
-            assert_eq!(raw.text(&name), map.get(&name).and_then(|v| v.to_str().ok()), "{name}");
         }
         assert_eq!(raw.values(&HeaderName::from_static("x-oauth-scope")).count(), 2);
-        assert_eq!(raw.text(&HeaderName::from_static("x-original-uri")), None);
+        let mut all: Vec<_> = raw.all().map(|(n, v)| (n.to_ascii_lowercase(), v.to_vec())).collect();
+        let mut from_map: Vec<_> = Fields::all(&map).map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+        all.sort();
+        from_map.sort();
+        assert_eq!(all, from_map);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use axum::http::{HeaderValue, Request, Response, StatusCode};
 use scopegate_core::admission::Denial;
 use scopegate_core::enforce::{ForwardedHeaders, Refusal, original_request};
 use scopegate_store::Store;
@@ -18,12 +18,6 @@ use super::{authorize, headers, record_pass, refuse};
 use crate::identity::ForwardedIdentity;
 use crate::paths;
 use crate::state::{AppState, Generation};
-
-// Built at compile time: a `&str` key is parsed on every lookup.
-const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
-const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
-const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
-const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 
 pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: Request<Body>) -> Response<Body> {
     let started = Instant::now();
@@ -72,36 +66,55 @@ impl Verdict {
     }
 }
 
-/// The one value of the field `name`, if the call carries it: repeated, or
-/// not text, it is refused, never read as absent or as its first value.
-fn one_text<'a, H: Fields + ?Sized>(headers: &'a H, name: &HeaderName) -> Result<Option<&'a str>, Refusal> {
-    let mut values = headers.values(name);
-    let Some(first) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(Refusal::InvalidRequest(format!("forward-auth: {name} is repeated")));
-    }
-    visible_ascii(first)
-        .map(Some)
-        .ok_or_else(|| Refusal::InvalidRequest(format!("forward-auth: {name} is not ASCII text")))
-}
+/// The fields a forward-auth call may name the original request in, in
+/// [`ForwardedHeaders`] order.
+const ORIGINAL: [&str; 4] = [
+    "x-forwarded-method",
+    "x-forwarded-uri",
+    "x-original-method",
+    "x-original-uri",
+];
 
 /// Where the original request is: Traefik's or nginx's headers, or the path
-/// after `/authz` (Envoy).
+/// after `/authz` (Envoy). Each of those headers, when present, is read
+/// whole: repeated, or not text, it is refused, never read as absent or as
+/// its first value. One pass over the fields finds all four.
 fn original<'a, H: Fields + ?Sized>(
     request_method: &'a str,
     raw: &'a str,
     headers: &'a H,
 ) -> Result<(&'a str, &'a str), Refusal> {
+    let mut found: [Option<&[u8]>; 4] = [None; 4];
+    for (name, value) in headers.all() {
+        // Their lengths: 18, 15, 17 and 14; most fields are none of these.
+        if !matches!(name.len(), 14 | 15 | 17 | 18) {
+            continue;
+        }
+        if let Some(i) = ORIGINAL.iter().position(|o| name.eq_ignore_ascii_case(o.as_bytes())) {
+            if found[i].replace(value).is_some() {
+                return Err(Refusal::InvalidRequest(format!(
+                    "forward-auth: {} is repeated",
+                    ORIGINAL[i]
+                )));
+            }
+        }
+    }
+    let text = |i: usize| -> Result<Option<&'a str>, Refusal> {
+        found[i]
+            .map(|value| {
+                visible_ascii(value)
+                    .ok_or_else(|| Refusal::InvalidRequest(format!("forward-auth: {} is not ASCII text", ORIGINAL[i])))
+            })
+            .transpose()
+    };
     // Envoy puts the original path after the prefix; the rest is the
     // original query. `/authz` alone (with or without a query) carries none.
     let after = raw.strip_prefix(paths::AUTHZ).filter(|rest| rest.starts_with('/'));
     let forwarded = ForwardedHeaders {
-        forwarded_method: one_text(headers, &X_FORWARDED_METHOD)?,
-        forwarded_uri: one_text(headers, &X_FORWARDED_URI)?,
-        original_method: one_text(headers, &X_ORIGINAL_METHOD)?,
-        original_uri: one_text(headers, &X_ORIGINAL_URI)?,
+        forwarded_method: text(0)?,
+        forwarded_uri: text(1)?,
+        original_method: text(2)?,
+        original_uri: text(3)?,
     };
     original_request(request_method, after, forwarded)
 }
