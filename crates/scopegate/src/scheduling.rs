@@ -9,8 +9,9 @@
 //! `auth_request` on a 2-CPU box that halved the worker's wake-ups per request
 //! (0.55–0.63 to 0.28–0.31), cut its CPU per `/authz` by a quarter (11.1–12.5
 //! to 7.7–9.3 µs) and raised forward-auth from a median 0.85 to 0.92 of nginx
-//! answering the sub-request itself (docs/performance.md, session 8). On an idle CPU the policy changes nothing: a woken worker runs
-//! at once either way. It needs no privilege, and neither does leaving it.
+//! answering the sub-request itself (`bench/gateway/run.sh` and
+//! `bench/gateway/cpu.sh`). On an idle CPU the policy changes nothing: a woken
+//! worker runs at once either way. It needs no privilege, and neither does leaving it.
 //! Threads a worker starts (the store's SQLite connection threads) inherit it.
 
 /// `--cpu-scheduling`, named as systemd's `CPUSchedulingPolicy` names them.

@@ -74,7 +74,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 /// mostly idle on the request path, so a CPU left to them sits idle instead:
 /// on a 2-CPU box two workers proxied 8 to 11% more requests than one,
 /// against nginx's `proxy_pass` in the same runs (medians of 12 and 9 runs),
-/// with a p99 still below nginx's (docs/performance.md, session 7).
+/// with a p99 still below nginx's (interleaved runs of `bench/gateway/run.sh`).
 fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
