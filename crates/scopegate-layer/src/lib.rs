@@ -246,8 +246,7 @@ impl Shared {
         .map_err(|denial| denial.refusal)?;
         let unverified = match admission {
             Admission::Open(allowed) => {
-                let canonical = canonical(&allowed.target);
-                prepare(request, &canonical, None);
+                prepare(request, &allowed.target.to_string(), None);
                 return Ok(());
             }
             Admission::Verify(unverified) => unverified,
@@ -270,8 +269,7 @@ impl Shared {
         if let Some(narrowed) = &allowed.narrowed {
             identity.scopes = scope_names(policy, narrowed.set());
         }
-        let canonical = canonical(&allowed.target);
-        prepare(request, &canonical, Some(identity));
+        prepare(request, &allowed.target.to_string(), Some(identity));
         Ok(())
     }
 
@@ -366,14 +364,6 @@ impl Shared {
             held,
             valid_until: recheck_at,
         })
-    }
-}
-
-/// The canonical path and the query as sent, for the inner service.
-fn canonical(target: &scopegate_core::path::CanonicalTarget<'_>) -> String {
-    match target.query {
-        Some(q) => format!("{}?{q}", target.path),
-        None => target.path.clone().into_owned(),
     }
 }
 

@@ -218,11 +218,8 @@ pub async fn gateway<S: Store>(State(state): State<AppState<S>>, mut request: Re
             peer,
         },
     );
-    let target = &pass.allowed.target;
-    let path_and_query = match target.query {
-        Some(q) => format!("{}?{q}", target.path),
-        None => target.path.clone().into_owned(),
-    };
+    // The canonical path and the query as sent.
+    let path_and_query = pass.allowed.target.to_string();
     let (response, outcome) = generation.upstream.forward(request, &path_and_query).await;
     record_pass(&generation, method.as_str(), &pass, outcome, started);
     response
