@@ -4,8 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use scopegate_core::Policy;
-use scopegate_core::scope::split_scope_list;
+use scopegate_core::registration::{AppRequest, Registration, check_app};
 use scopegate_server::secrets::{self, SecretKind};
 use scopegate_store::{ClientRecord, Store};
 
@@ -175,80 +174,25 @@ fn delete(config: &std::path::Path, client_id: &str) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
-/// Checks a scope list against the policy and the environment, in input order.
-fn scope_list(policy: &Policy, flag: &str, list: &str, env: &str) -> anyhow::Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for name in split_scope_list(list) {
-        let Some(id) = policy.catalog.lookup(name) else {
-            bail!("{flag}: scope {name:?} is not declared in {}", policy.file);
-        };
-        if !policy.catalog.info(id).available_in(env) {
-            bail!("{flag}: scope {name:?} is not available in environment {env:?}");
-        }
-        if !out.iter().any(|o| o == name) {
-            out.push(name.to_owned());
-        }
-    }
-    Ok(out)
-}
-
-fn check_redirect_uri(uri: &str, public: bool) -> anyhow::Result<()> {
-    let (scheme, rest) = uri.split_once("://").unwrap_or(("", ""));
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host_only = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    let loopback = matches!(host_only, "127.0.0.1" | "[::1]" | "localhost");
-    let ok = match scheme {
-        "https" => !host.is_empty(),
-        "http" => loopback,
-        // Private-use schemes for native apps (RFC 8252 section 7.1).
-        s => public && s.contains('.') && !rest.is_empty(),
-    };
-    if !ok || uri.contains('#') || uri.contains(char::is_whitespace) {
-        bail!(
-            "--redirect-uri {uri:?} must be an https:// URI, http:// on a loopback host, or (public clients) a reverse-domain private scheme, with no fragment"
-        );
-    }
-    Ok(())
-}
-
 fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(&args.config)?;
-    if !policy.environments.contains(&args.env) {
-        bail!(
-            "--env: environment {:?} is not declared in {} ({})",
-            args.env,
-            policy.file,
-            policy.environments.join(", ")
-        );
-    }
-    if args.name.trim().is_empty() {
-        bail!("--name may not be empty");
-    }
-    let scopes = scope_list(&policy, "--scopes", &args.scopes, &args.env)?;
-    if scopes.is_empty() {
-        bail!("--scopes: assign at least one scope");
-    }
-    let default_scopes = match &args.default_scopes {
-        None => scopes.clone(),
-        Some(list) => {
-            let d = scope_list(&policy, "--default-scopes", list, &args.env)?;
-            let catalog = &policy.catalog;
-            let (assigned, defaults) = (catalog.known(&scopes.join(" ")), catalog.known(&d.join(" ")));
-            if let Some(extra) = catalog.first_default_not_assigned(&assigned, &defaults) {
-                bail!(
-                    "--default-scopes: {:?} is not among the assigned --scopes, nor implied by them",
-                    catalog.name(extra)
-                );
-            }
-            d
-        }
+    let request = AppRequest {
+        name: &args.name,
+        environment: &args.env,
+        scopes: &args.scopes,
+        default_scopes: args.default_scopes.as_deref(),
+        redirect_uris: &args.redirect_uris,
+        public: args.public,
+        resource_server: args.resource_server,
     };
-    for uri in &args.redirect_uris {
-        check_redirect_uri(uri, args.public)?;
-    }
-    if args.public && args.resource_server {
-        bail!("--resource-server needs a confidential client: it authenticates to introspect; drop --public");
-    }
+    let Registration { scopes, default_scopes } = check_app(&policy, &request).map_err(|e| {
+        let flag = match e.field {
+            "environment" => "--env".to_owned(),
+            "redirect_uris" => "--redirect-uri".to_owned(),
+            _ => e.flag(),
+        };
+        anyhow::anyhow!("{flag}: {}", e.message)
+    })?;
     let secret = (!args.public).then(|| secrets::generate(SecretKind::ClientSecret));
     let client = ClientRecord {
         client_id: secrets::generate(SecretKind::ClientId),

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use scopegate_core::{Allowance, Caller, Decision, Held, Policy, Requirement, ScopeSet, path::canonicalize};
+use scopegate_core::Policy;
+use scopegate_core::explain::{Credentials, ExplainInputError, Explanation, explain};
 
 use crate::policy_file::load_or_report;
 
@@ -34,7 +34,6 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(&args.config)?;
-    let catalog = &policy.catalog;
     let token_scope = match &args.token {
         None => None,
         Some(token) => match token_scope(&policy, token)? {
@@ -47,139 +46,55 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             }
         },
     };
-    let held = match args.scopes.as_ref().or(token_scope.as_ref().map(|(scope, _)| scope)) {
-        None => None,
-        Some(list) => {
-            let granted = catalog
-                .parse_list(list)
-                .with_context(|| format!("--scopes: {}", declared_hint(&policy)))?;
-            let mut held = catalog.close(&granted);
-            if let Some(narrow) = &args.narrow {
-                let requested = catalog.parse_list(narrow).context("--narrow")?;
-                held = match catalog.narrow(&held, &requested) {
-                    Ok(narrowed) => narrowed,
-                    Err(not_held) => {
-                        println!("request    {} {}", args.method, args.path);
-                        println!(
-                            "decision   deny (insufficient_scope): X-OAuth-Scope names {} which the caller does not hold",
-                            catalog.display(&not_held.0)
-                        );
-                        return Ok(ExitCode::from(1));
-                    }
-                };
-            }
-            Some((catalog.normalize(&granted), held))
-        }
+    let credentials = match args.scopes.as_ref().or(token_scope.as_ref().map(|(scope, _)| scope)) {
+        None => Credentials::Anonymous,
+        Some(granted) => Credentials::Scopes {
+            granted,
+            narrow: args.narrow.as_deref(),
+        },
     };
-    let caller = match &held {
-        None => Caller::Anonymous,
-        Some((_, held)) => Caller::Client(held),
-    };
-
-    println!("request    {} {}", args.method, args.path);
-    if let Some((_, who)) = &token_scope {
-        println!("token      {who}");
-    }
-    let decision = match canonicalize(&args.path) {
-        Err(e) => Decision::BadPath(e),
-        Ok(target) => {
-            if target.path != args.path.split('?').next().unwrap_or_default() {
-                println!("canonical  {}", target.path);
-            }
-            let route = policy.match_route(&args.method, &target.path);
-            if let Some(id) = route {
-                let r = policy.route(id);
-                println!("route      {}  ({}:{})", r.pattern, policy.file, r.line);
-                println!("requires   {}", describe_requirement(&policy, &r.requirement));
-            }
-            policy.decide_route(route, caller)
-        }
-    };
-    match &held {
-        None => println!("holds      no credentials"),
-        Some((given, held)) => println!(
-            "holds      {}  (granted: {})",
-            or_none(catalog.display(held.set())),
-            or_none(catalog.display(given))
-        ),
-    }
-    println!(
-        "decision   {}",
-        describe_decision(
-            &policy,
-            &decision,
-            &args.method,
-            held.as_ref().map(|(given, _)| given),
-            held.as_ref().map(|(_, held)| held),
-        )
-    );
-    Ok(if decision.is_allow() {
+    let e = explain(&policy, &args.method, &args.path, credentials).map_err(|e| match e {
+        ExplainInputError::Scopes(m) => anyhow::anyhow!("--scopes: {m}"),
+        ExplainInputError::Narrow(m) => anyhow::anyhow!("--narrow: {m}"),
+    })?;
+    print(&e, token_scope.as_ref().map(|(_, who)| who.as_str()));
+    Ok(if e.allowed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-fn or_none(s: String) -> String {
-    if s.is_empty() { "no scopes".to_owned() } else { s }
-}
-
-fn declared_hint(policy: &Policy) -> String {
-    let names: Vec<&str> = policy.catalog.iter().map(|(_, s)| s.name.as_str()).collect();
-    format!("declared scopes are: {}", names.join(" "))
-}
-
-fn describe_requirement(policy: &Policy, requirement: &Requirement) -> String {
-    match requirement {
-        Requirement::None => "nothing: credentials are not examined".to_owned(),
-        Requirement::Client => "any authenticated client, whatever its scope".to_owned(),
-        Requirement::AnyOf(s) => format!("any of: {}", policy.catalog.display(s)),
-        Requirement::AllOf(s) => format!("all of: {}", policy.catalog.display(s)),
+fn print(e: &Explanation, token: Option<&str>) {
+    println!("request    {} {}", e.method, e.target);
+    if let Some(who) = token {
+        println!("token      {who}");
+    }
+    if let Some(path) = &e.canonical_path {
+        if path != e.target.split('?').next().unwrap_or_default() {
+            println!("canonical  {path}");
+        }
+    }
+    if let Some(route) = &e.route {
+        println!("route      {}  ({})", route.pattern, route.location);
+        println!("requires   {}", route.describe);
+    }
+    match (&e.granted, &e.holds) {
+        (Some(granted), Some(holds)) => println!("holds      {}  (granted: {})", or_none(holds), or_none(granted)),
+        _ => println!("holds      no credentials"),
+    }
+    if e.allowed {
+        println!("decision   allow: {}", e.reason);
+    } else {
+        println!("decision   deny ({}, {}): {}", e.outcome, e.status, e.reason);
     }
 }
 
-fn describe_decision(
-    policy: &Policy,
-    decision: &Decision,
-    method: &str,
-    granted: Option<&ScopeSet>,
-    held: Option<&Held>,
-) -> String {
-    let catalog = &policy.catalog;
-    match decision {
-        Decision::Allow { because, .. } => match because {
-            Allowance::Open => "allow: the route is open to everyone".to_owned(),
-            Allowance::AnyClient => "allow: any authenticated client may call this route".to_owned(),
-            Allowance::Holds(id) => {
-                let implier = granted.and_then(|g| g.iter().find(|&s| s != *id && catalog.closure_of(s).contains(*id)));
-                match implier {
-                    Some(by) if !granted.is_some_and(|g| g.contains(*id)) => {
-                        format!("allow: holds {} (implied by {})", catalog.name(*id), catalog.name(by))
-                    }
-                    _ => format!("allow: holds {}", catalog.name(*id)),
-                }
-            }
-            Allowance::HoldsAll => "allow: holds every required scope".to_owned(),
-        },
-        Decision::BadPath(e) => format!("deny (bad_path, 400): the path is ambiguous: {e}"),
-        Decision::RouteNotFound => {
-            format!("deny (route_not_found, 404): no route matches {method} on this path")
-        }
-        Decision::Unauthenticated { .. } => {
-            "deny (unauthenticated, 401): the route needs credentials and none were given".to_owned()
-        }
-        Decision::InsufficientScope { route } => {
-            let missing = &held.map(|h| policy.missing(*route, h)).unwrap_or_default();
-            match policy.route(*route).requirement {
-                Requirement::AllOf(_) => {
-                    format!("deny (insufficient_scope, 403): missing {}", catalog.display(missing))
-                }
-                _ => format!(
-                    "deny (insufficient_scope, 403): holds none of {}",
-                    catalog.display(missing)
-                ),
-            }
-        }
+fn or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "no scopes".to_owned()
+    } else {
+        names.join(" ")
     }
 }
 

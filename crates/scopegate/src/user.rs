@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use scopegate_core::registration::check_login;
 use scopegate_server::passwords::hash_password;
 use scopegate_store::{Store, UserRecord};
 
@@ -59,10 +60,7 @@ pub enum Command {
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+    check_login("login", s).is_ok()
 }
 
 pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
