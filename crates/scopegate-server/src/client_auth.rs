@@ -105,10 +105,10 @@ pub async fn authenticate<S: Store>(
     else {
         return Err(unknown().into());
     };
-    match (&client.secret_hash, presented.secret.as_deref()) {
-        (Some(stored), Some(secret)) if secrets::verify(secret, stored) => Ok(client),
-        (None, None) if client.public && allow_public => Ok(client),
-        (None, None) if client.public => Err(OAuthError::new(
+    match (client.public, presented.secret.as_deref()) {
+        (false, Some(secret)) if secrets::verify_client_secret(secret, &client, state.now()) => Ok(client),
+        (true, None) if allow_public => Ok(client),
+        (true, None) => Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             "public clients may not use this endpoint or grant",
         )

@@ -335,7 +335,7 @@ async fn basic<S: Store>(state: &Verifier<'_, S>, client_id: &str, secret: &str,
         .get(state.store, client_id, now)
         .await
         .map_err(unavailable)?;
-    let Some(client) = client.filter(|c| c.secret_hash.as_ref().is_some_and(|h| secrets::verify(secret, h))) else {
+    let Some(client) = client.filter(|c| !c.public && secrets::verify_client_secret(secret, c, now)) else {
         return Err(invalid("unknown client or wrong secret"));
     };
     Ok(Claimed {

@@ -35,6 +35,8 @@ pub enum SecretKind {
     AdminToken,
     /// An admin token's public id.
     AdminTokenId,
+    /// A client secret's public id.
+    ClientSecretId,
     Code,
     Session,
     Csrf,
@@ -51,6 +53,7 @@ impl SecretKind {
             SecretKind::TokenId => "sgti_",
             SecretKind::AdminToken => "sgadm_",
             SecretKind::AdminTokenId => "sgai_",
+            SecretKind::ClientSecretId => "sgsi_",
             SecretKind::Code => "sgac_",
             SecretKind::Session => "sgss_",
             SecretKind::Csrf => "sgcf_",
@@ -98,7 +101,7 @@ pub fn generate(kind: SecretKind) -> String {
             hex_lower(&time_ordered_id()),
             URL_SAFE_NO_PAD.encode(&random[..10])
         ),
-        SecretKind::ClientId | SecretKind::AdminTokenId => {
+        SecretKind::ClientId | SecretKind::AdminTokenId | SecretKind::ClientSecretId => {
             format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(&random[..16]))
         }
         _ => format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(random)),
@@ -153,6 +156,30 @@ pub fn hash(secret: &str) -> Vec<u8> {
 /// Whether `presented` hashes to `stored`, in constant time.
 pub fn verify(presented: &str, stored: &[u8]) -> bool {
     hash(presented).ct_eq(stored).into()
+}
+
+/// A fresh client secret, and the record the store keeps of it.
+pub fn new_client_secret(now: i64, expires_at: Option<i64>) -> (String, scopegate_store::ClientSecret) {
+    let secret = generate(SecretKind::ClientSecret);
+    let record = scopegate_store::ClientSecret {
+        id: generate(SecretKind::ClientSecretId),
+        hash: hash(&secret),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+    };
+    (secret, record)
+}
+
+/// Whether `presented` is one of a key set's secrets active at `now`. Every
+/// active secret is compared, in constant time each, so the answer's timing
+/// says nothing about which one matched.
+pub fn verify_client_secret(presented: &str, client: &scopegate_store::ClientRecord, now: i64) -> bool {
+    let presented = hash(presented);
+    client
+        .active_secrets(now)
+        .fold(subtle::Choice::from(0), |found, s| found | presented.ct_eq(&s.hash))
+        .into()
 }
 
 /// The PKCE S256 challenge for `verifier` (RFC 7636 section 4.2).

@@ -22,8 +22,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use records::{
-    AdminTokenRecord, AuditEvent, ClientRecord, CodeRecord, ConsentRecord, KeyRecord, SessionRecord, TokenKind,
-    TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord, SessionRecord,
+    TokenKind, TokenRecord, UserRecord,
 };
 
 /// A storage failure. Its text is for logs only; callers answer 500.
@@ -46,7 +46,7 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// How many batch commits may be in flight at once (see the server's writer).
     fn parallel_commits(&self) -> usize;
 
-    /// Registers an app with its first key set.
+    /// Registers an app with its first key set (and its secrets).
     fn create_app(
         &self,
         app_id: &str,
@@ -54,11 +54,24 @@ pub trait Store: Clone + Send + Sync + 'static {
         owner: Option<&str>,
         client: &ClientRecord,
     ) -> impl Future<Output = R<()>> + Send;
+    /// Adds a key set in another environment to the app `client.app_id`;
+    /// `false` if there is no such app or it already has keys there.
+    fn add_key_set(&self, client: &ClientRecord) -> impl Future<Output = R<bool>> + Send;
     fn client(&self, client_id: &str) -> impl Future<Output = R<Option<ClientRecord>>> + Send;
     fn clients(&self) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
     /// Deletes the app owning `client_id`, all its keys and their tokens.
     fn delete_app(&self, client_id: &str) -> impl Future<Output = R<bool>> + Send;
-    fn set_client_secret(&self, client_id: &str, secret_hash: &[u8]) -> impl Future<Output = R<bool>> + Send;
+    /// Adds a secret to a confidential key set; with `revoke_others_at`, every
+    /// other active secret is revoked at that time, in the same transaction.
+    /// `false` if there is no such confidential key set.
+    fn add_client_secret(
+        &self,
+        client_id: &str,
+        secret: &ClientSecret,
+        revoke_others_at: Option<i64>,
+    ) -> impl Future<Output = R<bool>> + Send;
+    /// `false` if the key set has no such active secret.
+    fn revoke_client_secret(&self, client_id: &str, secret_id: &str, at: i64) -> impl Future<Output = R<bool>> + Send;
 
     /// Adds a user; `false` if the login is taken.
     fn create_user(&self, user: &UserRecord) -> impl Future<Output = R<bool>> + Send;

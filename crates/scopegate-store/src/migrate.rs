@@ -10,6 +10,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (6, include_str!("../migrations/sqlite/0006_revocations.sql")),
     (7, include_str!("../migrations/sqlite/0007_grant_id.sql")),
     (8, include_str!("../migrations/sqlite/0008_admin_tokens.sql")),
+    (9, include_str!("../migrations/sqlite/0009_client_secrets.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -20,6 +21,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (5, include_str!("../migrations/postgres/0005_revocations.sql")),
     (6, include_str!("../migrations/postgres/0006_grant_id.sql")),
     (7, include_str!("../migrations/postgres/0007_admin_tokens.sql")),
+    (8, include_str!("../migrations/postgres/0008_client_secrets.sql")),
 ];
 
 /// Splits a migration file into statements (no statement here contains ';').

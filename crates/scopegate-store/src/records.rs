@@ -8,8 +8,9 @@ pub struct ClientRecord {
     pub app_name: String,
     pub owner: Option<String>,
     pub environment: String,
-    /// SHA-256 of the secret; `None` for a public client.
-    pub secret_hash: Option<Vec<u8>>,
+    /// Every secret the key set was given, revoked and expired ones
+    /// included, oldest first; none for a public client.
+    pub secrets: Vec<ClientSecret>,
     pub public: bool,
     /// May introspect every token of its environment.
     pub resource_server: bool,
@@ -17,6 +18,32 @@ pub struct ClientRecord {
     pub default_scopes: Vec<String>,
     pub redirect_uris: Vec<String>,
     pub created_at: i64,
+}
+
+impl ClientRecord {
+    /// The secrets that authenticate at `now`.
+    pub fn active_secrets(&self, now: i64) -> impl Iterator<Item = &ClientSecret> {
+        self.secrets.iter().filter(move |s| s.is_active(now))
+    }
+}
+
+/// One client secret of a key set, known by its SHA-256 only. A key set may
+/// have several active at once, so that a secret is rotated without downtime.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ClientSecret {
+    /// Public: shown in lists, used to revoke.
+    pub id: String,
+    pub hash: Vec<u8>,
+    pub created_at: i64,
+    /// After this it no longer authenticates.
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl ClientSecret {
+    pub fn is_active(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
+    }
 }
 
 #[derive(Clone, PartialEq, Eq)]

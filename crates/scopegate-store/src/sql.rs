@@ -7,8 +7,8 @@ use sqlx::Row;
 use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{join, split};
 use crate::{
-    AdminTokenRecord, AuditEvent, ClientRecord, CodeRecord, ConsentRecord, KeyRecord, PgStore, R, SessionRecord,
-    SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord, PgStore, R,
+    SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
 };
 
 fn unix_now() -> i64 {
@@ -17,8 +17,10 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-const CLIENT_COLUMNS: &str = "c.client_id, c.app_id, a.name, a.owner, c.environment, c.secret_hash, c.public, \
+const CLIENT_COLUMNS: &str = "c.client_id, c.app_id, a.name, a.owner, c.environment, c.public, \
      c.resource_server, c.scopes, c.default_scopes, c.redirect_uris, c.created_at";
+
+const SECRET_COLUMNS: &str = "id, hash, created_at, expires_at, revoked_at, client_id";
 
 const TOKEN_COLUMNS: &str = "hash, kind, grant_id, client_id, subject, grant_kind, scope, grant_scope, environment, \
      granted_at, issued_at, expires_at, used, revoked";
@@ -159,14 +161,44 @@ macro_rules! impl_store {
                     app_name: r.try_get(2)?,
                     owner: r.try_get(3)?,
                     environment: r.try_get(4)?,
-                    secret_hash: r.try_get(5)?,
-                    public: r.try_get(6)?,
-                    resource_server: r.try_get(7)?,
-                    scopes: split(r.try_get(8)?),
-                    default_scopes: split(r.try_get(9)?),
-                    redirect_uris: split(r.try_get(10)?),
-                    created_at: r.try_get(11)?,
+                    secrets: Vec::new(),
+                    public: r.try_get(5)?,
+                    resource_server: r.try_get(6)?,
+                    scopes: split(r.try_get(7)?),
+                    default_scopes: split(r.try_get(8)?),
+                    redirect_uris: split(r.try_get(9)?),
+                    created_at: r.try_get(10)?,
                 })
+            }
+
+            /// A secret row and the key set it belongs to.
+            fn secret_row(r: &$row) -> R<(String, ClientSecret)> {
+                Ok((
+                    r.try_get(5)?,
+                    ClientSecret {
+                        id: r.try_get(0)?,
+                        hash: r.try_get(1)?,
+                        created_at: r.try_get(2)?,
+                        expires_at: r.try_get(3)?,
+                        revoked_at: r.try_get(4)?,
+                    },
+                ))
+            }
+
+            async fn insert_secret<'c, E>(executor: E, client_id: &str, s: &ClientSecret) -> R<()>
+            where
+                E: sqlx::Executor<'c, Database = <$row as sqlx::Row>::Database>,
+            {
+                sqlx::query(&format!("INSERT INTO client_secrets ({SECRET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+                    .bind(&s.id)
+                    .bind(&s.hash)
+                    .bind(s.created_at)
+                    .bind(s.expires_at)
+                    .bind(s.revoked_at)
+                    .bind(client_id)
+                    .execute(executor)
+                    .await?;
+                Ok(())
             }
 
             fn user_row(r: &$row) -> R<UserRecord> {
@@ -265,13 +297,12 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(
-                    "INSERT INTO clients (client_id, app_id, environment, secret_hash, public, resource_server, scopes, \
-                     default_scopes, redirect_uris, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    "INSERT INTO clients (client_id, app_id, environment, public, resource_server, scopes, \
+                     default_scopes, redirect_uris, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(&c.client_id)
                 .bind(app_id)
                 .bind(&c.environment)
-                .bind(&c.secret_hash)
                 .bind(c.public)
                 .bind(c.resource_server)
                 .bind(join(&c.scopes))
@@ -280,23 +311,90 @@ macro_rules! impl_store {
                 .bind(c.created_at)
                 .execute(&mut *tx)
                 .await?;
+                for secret in &c.secrets {
+                    Self::insert_secret(&mut *tx, &c.client_id, secret).await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }
 
+            async fn add_key_set(&self, c: &ClientRecord) -> R<bool> {
+                let mut tx = self.pool.begin().await?;
+                let app: Option<String> = sqlx::query_scalar("SELECT id FROM apps WHERE id = $1")
+                    .bind(&c.app_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let taken: Option<String> = sqlx::query_scalar("SELECT client_id FROM clients WHERE app_id = $1 AND environment = $2")
+                    .bind(&c.app_id)
+                    .bind(&c.environment)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if app.is_none() || taken.is_some() {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO clients (client_id, app_id, environment, public, resource_server, scopes, \
+                     default_scopes, redirect_uris, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&c.client_id)
+                .bind(&c.app_id)
+                .bind(&c.environment)
+                .bind(c.public)
+                .bind(c.resource_server)
+                .bind(join(&c.scopes))
+                .bind(join(&c.default_scopes))
+                .bind(join(&c.redirect_uris))
+                .bind(c.created_at)
+                .execute(&mut *tx)
+                .await?;
+                for secret in &c.secrets {
+                    Self::insert_secret(&mut *tx, &c.client_id, secret).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn client(&self, client_id: &str) -> R<Option<ClientRecord>> {
+                // One snapshot: a rotation between two reads must not pair the
+                // key set with a stale list of secrets.
+                let mut tx = self.pool.begin().await?;
                 let row = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients c JOIN apps a ON a.id = c.app_id WHERE c.client_id = $1"))
                     .bind(client_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                row.as_ref().map(Self::client_row).transpose()
+                let Some(mut client) = row.as_ref().map(Self::client_row).transpose()? else {
+                    return Ok(None);
+                };
+                let rows = sqlx::query(&format!("SELECT {SECRET_COLUMNS} FROM client_secrets WHERE client_id = $1 ORDER BY created_at, id"))
+                    .bind(client_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for row in &rows {
+                    client.secrets.push(Self::secret_row(row)?.1);
+                }
+                tx.commit().await?;
+                Ok(Some(client))
             }
 
             async fn clients(&self) -> R<Vec<ClientRecord>> {
+                let mut tx = self.pool.begin().await?;
                 let rows = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients c JOIN apps a ON a.id = c.app_id ORDER BY c.created_at, c.client_id"))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *tx)
                     .await?;
-                rows.iter().map(Self::client_row).collect()
+                let mut clients = rows.iter().map(Self::client_row).collect::<R<Vec<_>>>()?;
+                let rows = sqlx::query(&format!("SELECT {SECRET_COLUMNS} FROM client_secrets ORDER BY created_at, id"))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let mut by_client: std::collections::HashMap<String, Vec<ClientSecret>> = std::collections::HashMap::new();
+                for row in &rows {
+                    let (client_id, secret) = Self::secret_row(row)?;
+                    by_client.entry(client_id).or_default().push(secret);
+                }
+                for c in &mut clients {
+                    c.secrets = by_client.remove(&c.client_id).unwrap_or_default();
+                }
+                Ok(clients)
             }
 
             async fn delete_app(&self, client_id: &str) -> R<bool> {
@@ -310,18 +408,47 @@ macro_rules! impl_store {
                     .bind(&app)
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query("DELETE FROM client_secrets WHERE client_id IN (SELECT client_id FROM clients WHERE app_id = $1)")
+                    .bind(&app)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("DELETE FROM clients WHERE app_id = $1").bind(&app).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM apps WHERE id = $1").bind(&app).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(true)
             }
 
-            async fn set_client_secret(&self, client_id: &str, secret_hash: &[u8]) -> R<bool> {
-                let done = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE client_id = $2 AND public = FALSE")
-                    .bind(secret_hash)
+            async fn add_client_secret(&self, client_id: &str, secret: &ClientSecret, revoke_others_at: Option<i64>) -> R<bool> {
+                let mut tx = self.pool.begin().await?;
+                let confidential: Option<bool> = sqlx::query_scalar("SELECT public FROM clients WHERE client_id = $1")
                     .bind(client_id)
-                    .execute(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
+                if confidential != Some(false) {
+                    return Ok(false);
+                }
+                if let Some(at) = revoke_others_at {
+                    sqlx::query("UPDATE client_secrets SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL")
+                        .bind(at)
+                        .bind(client_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Self::insert_secret(&mut *tx, client_id, secret).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn revoke_client_secret(&self, client_id: &str, secret_id: &str, at: i64) -> R<bool> {
+                let done = sqlx::query(
+                    "UPDATE client_secrets SET revoked_at = $1 WHERE client_id = $2 AND id = $3 AND revoked_at IS NULL \
+                     AND (expires_at IS NULL OR expires_at > $1)",
+                )
+                .bind(at)
+                .bind(client_id)
+                .bind(secret_id)
+                .execute(&self.pool)
+                .await?;
                 Ok(done.rows_affected() == 1)
             }
 

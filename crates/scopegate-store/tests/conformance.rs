@@ -10,8 +10,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use scopegate_store::{
-    AdminTokenRecord, AuditEvent, ClientRecord, CodeRecord, ConsentRecord, KeyRecord, PgStore, SessionRecord,
-    SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord, PgStore,
+    SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
 };
 use sqlx::postgres::PgConnectOptions;
 
@@ -105,6 +105,8 @@ conformance!(
     a_new_consent_replaces_the_old_one,
     stateless_tokens_are_revoked_by_jti_or_by_grant,
     admin_tokens_round_trip_and_revoke_once,
+    a_key_set_keeps_several_secrets_and_revokes_each_once,
+    an_app_gets_one_key_set_per_environment,
 );
 
 fn client(id: &str) -> ClientRecord {
@@ -114,13 +116,23 @@ fn client(id: &str) -> ClientRecord {
         app_name: "Reports".into(),
         owner: Some("alice".into()),
         environment: "production".into(),
-        secret_hash: Some(vec![7; 32]),
+        secrets: vec![secret(&format!("s-{id}"), 7, None)],
         public: false,
         resource_server: false,
         scopes: vec!["account:read".into(), "products:write".into()],
         default_scopes: vec!["account:read".into()],
         redirect_uris: vec!["https://app.example/cb".into()],
         created_at: 1_700_000_000,
+    }
+}
+
+fn secret(id: &str, hash: u8, expires_at: Option<i64>) -> ClientSecret {
+    ClientSecret {
+        id: id.into(),
+        hash: vec![hash; 32],
+        created_at: 1_700_000_000,
+        expires_at,
+        revoked_at: None,
     }
 }
 
@@ -156,9 +168,87 @@ async fn app_and_client_round_trip<S: Store>(s: S) {
     assert_eq!(s.client("c1").await.unwrap(), Some(c.clone()));
     assert_eq!(s.client("nope").await.unwrap(), None);
     assert_eq!(s.clients().await.unwrap(), vec![c]);
-    assert!(s.set_client_secret("c1", &[9; 32]).await.unwrap());
-    assert_eq!(s.client("c1").await.unwrap().unwrap().secret_hash, Some(vec![9; 32]));
-    assert!(!s.set_client_secret("nope", &[9; 32]).await.unwrap());
+}
+
+async fn a_key_set_keeps_several_secrets_and_revokes_each_once<S: Store>(s: S) {
+    let c = client("c5");
+    s.create_app(&c.app_id, &c.app_name, None, &c).await.unwrap();
+    assert!(
+        s.add_client_secret("c5", &secret("s2", 8, Some(2_000_000_000)), None)
+            .await
+            .unwrap()
+    );
+    let held = s.client("c5").await.unwrap().unwrap();
+    let ids: Vec<_> = held.active_secrets(1_800_000_000).map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["s-c5", "s2"]);
+    assert_eq!(held.active_secrets(2_000_000_000).count(), 1, "s2 expired");
+    assert!(s.revoke_client_secret("c5", "s-c5", 1_800_000_000).await.unwrap());
+    assert!(
+        !s.revoke_client_secret("c5", "s-c5", 1_800_000_001).await.unwrap(),
+        "once"
+    );
+    assert!(
+        !s.revoke_client_secret("c1-other", "s2", 1_800_000_001).await.unwrap(),
+        "not another key set's"
+    );
+    let held = s.client("c5").await.unwrap().unwrap();
+    assert_eq!(
+        held.active_secrets(1_800_000_000)
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>(),
+        ["s2"]
+    );
+    assert_eq!(held.secrets[0].revoked_at, Some(1_800_000_000));
+    // Replacing: the new one is the only one active, atomically.
+    assert!(
+        s.add_client_secret("c5", &secret("s3", 9, None), Some(1_800_000_002))
+            .await
+            .unwrap()
+    );
+    let held = s.client("c5").await.unwrap().unwrap();
+    assert_eq!(
+        held.active_secrets(1_800_000_003)
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>(),
+        ["s3"]
+    );
+    assert!(
+        !s.add_client_secret("nope", &secret("s4", 10, None), None)
+            .await
+            .unwrap()
+    );
+    let listed = s.clients().await.unwrap();
+    assert_eq!(listed.iter().find(|c| c.client_id == "c5").unwrap().secrets.len(), 3);
+}
+
+async fn an_app_gets_one_key_set_per_environment<S: Store>(s: S) {
+    let c = client("c6");
+    s.create_app(&c.app_id, &c.app_name, c.owner.as_deref(), &c)
+        .await
+        .unwrap();
+    let sandbox = ClientRecord {
+        client_id: "c6-sandbox".into(),
+        environment: "sandbox".into(),
+        secrets: vec![secret("s-c6-sandbox", 11, None)],
+        ..c.clone()
+    };
+    assert!(s.add_key_set(&sandbox).await.unwrap());
+    assert_eq!(s.client("c6-sandbox").await.unwrap(), Some(sandbox.clone()));
+    let again = ClientRecord {
+        client_id: "c6-sandbox-2".into(),
+        secrets: vec![],
+        ..sandbox.clone()
+    };
+    assert!(!s.add_key_set(&again).await.unwrap(), "one key set per environment");
+    let orphan = ClientRecord {
+        app_id: "no-such-app".into(),
+        client_id: "c7".into(),
+        secrets: vec![],
+        ..sandbox
+    };
+    assert!(!s.add_key_set(&orphan).await.unwrap());
+    assert!(s.delete_app("c6").await.unwrap());
+    assert_eq!(s.client("c6-sandbox").await.unwrap(), None, "the whole app goes");
 }
 
 async fn delete_app_removes_keys_and_tokens<S: Store>(s: S) {

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
+use scopegate_core::duration::{format_duration, parse_duration};
 use scopegate_core::registration::{AppRequest, Registration, check_app};
 use scopegate_server::secrets::{self, SecretKind};
-use scopegate_store::{ClientRecord, Store};
+use scopegate_store::{AuditEvent, ClientRecord, Store};
 
 use crate::policy_file::load_or_report;
 use crate::store_cmd::{runtime, unix_now, with_store};
@@ -32,11 +33,29 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Replace a confidential client's secret; prints the new one once. The old one stops working.
+    /// Replace a confidential client's secrets with a new one; prints it once. The old ones stop working.
     RotateSecret {
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
         client_id: String,
+    },
+    /// Add another secret to a confidential client, the others staying active
+    /// (rotation without downtime); prints it once.
+    AddSecret {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        client_id: String,
+        /// The secret stops working after this long (e.g. 90d, 12h).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
+    /// Revoke one secret of a client by its id (`app show` lists them).
+    RevokeSecret {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        client_id: String,
+        /// The secret's id (`sgsi_…`).
+        secret_id: String,
     },
     /// Delete the app owning these keys, all its keys and every token issued to them.
     Delete {
@@ -92,7 +111,17 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
             client_id,
             json,
         } => show(config, client_id, *json),
-        Command::RotateSecret { config, client_id } => rotate_secret(config, client_id),
+        Command::RotateSecret { config, client_id } => add_secret(config, client_id, None, true),
+        Command::AddSecret {
+            config,
+            client_id,
+            expires_in,
+        } => add_secret(config, client_id, expires_in.as_deref(), false),
+        Command::RevokeSecret {
+            config,
+            client_id,
+            secret_id,
+        } => revoke_secret(config, client_id, secret_id),
         Command::Delete { config, client_id } => delete(config, client_id),
     }
 }
@@ -102,6 +131,10 @@ fn client_json(c: &ClientRecord) -> serde_json::Value {
         "client_id": c.client_id, "name": c.app_name, "environment": c.environment, "public": c.public,
         "resource_server": c.resource_server, "scopes": c.scopes.join(" "), "default_scopes": c.default_scopes.join(" "),
         "redirect_uris": c.redirect_uris, "owner": c.owner,
+        "secrets": c.secrets.iter().map(|s| serde_json::json!({
+            "id": s.id, "created_at": s.created_at, "expires_at": s.expires_at, "revoked_at": s.revoked_at,
+            "active": s.is_active(unix_now()),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -139,27 +172,85 @@ fn show(config: &std::path::Path, client_id: &str, json: bool) -> anyhow::Result
             }
         );
         println!("owner           {}", c.owner.as_deref().unwrap_or("none"));
+        let now = unix_now();
+        for secret in &c.secrets {
+            let state = match (secret.revoked_at, secret.expires_at) {
+                (Some(_), _) => "revoked".to_owned(),
+                (None, Some(at)) if at <= now => "expired".to_owned(),
+                (None, Some(at)) => format!(
+                    "active, expires in {}",
+                    format_duration(std::time::Duration::from_secs(at.abs_diff(now)))
+                ),
+                (None, None) => "active".to_owned(),
+            };
+            println!("secret          {}  {state}", secret.id);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn rotate_secret(config: &std::path::Path, client_id: &str) -> anyhow::Result<ExitCode> {
+fn add_secret(
+    config: &std::path::Path,
+    client_id: &str,
+    expires_in: Option<&str>,
+    replace: bool,
+) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(config)?;
-    let secret = secrets::generate(SecretKind::ClientSecret);
-    let hash = secrets::hash(&secret);
+    let now = unix_now();
+    let expires_at = match expires_in {
+        None => None,
+        Some(d) => {
+            let Some(d) = parse_duration(d).filter(|d| !d.is_zero()) else {
+                bail!("--expires-in {d:?}: give a duration such as 90d, 12h or 30m");
+            };
+            Some(now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+        }
+    };
+    let (secret, record) = secrets::new_client_secret(now, expires_at);
     let outcome = runtime()?.block_on(async {
         with_store!(policy, store => {
             match store.client(client_id).await? {
                 None => Ok::<_, anyhow::Error>(Err(format!("no app has the client_id {client_id:?}"))),
-                Some(c) if c.public => Ok(Err(format!("{client_id} is a public client: it has no secret to rotate"))),
-                Some(_) => Ok(Ok(store.set_client_secret(client_id, &hash).await?)),
+                Some(c) if c.public => Ok(Err(format!("{client_id} is a public client: it has no secrets"))),
+                Some(c) => {
+                    store.add_client_secret(client_id, &record, replace.then_some(now)).await?;
+                    let detail = format!("secret_id={}{}", record.id, if replace { " (replaces every other secret)" } else { "" });
+                    store.audit(&AuditEvent { at: now, event: "secret_create".into(), client_id: Some(c.client_id), subject: None, detail }).await?;
+                    Ok(Ok(()))
+                }
             }
         })
     })?;
-    match outcome {
-        Err(message) => bail!(message),
-        Ok(_) => println!("client_secret: {secret}\n(shown once: the previous secret no longer works)"),
+    if let Err(message) = outcome {
+        bail!(message);
     }
+    println!("secret_id:     {}", record.id);
+    println!("client_secret: {secret}");
+    if replace {
+        println!("(shown once: the previous secrets no longer work)");
+    } else {
+        println!("(shown once: the other secrets keep working until revoked or expired)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn revoke_secret(config: &std::path::Path, client_id: &str, secret_id: &str) -> anyhow::Result<ExitCode> {
+    let policy = load_or_report(config)?;
+    let now = unix_now();
+    let revoked = runtime()?.block_on(async {
+        with_store!(policy, store => {
+            let revoked = store.revoke_client_secret(client_id, secret_id, now).await?;
+            if revoked {
+                let detail = format!("secret_id={secret_id}");
+                store.audit(&AuditEvent { at: now, event: "secret_revoke".into(), client_id: Some(client_id.to_owned()), subject: None, detail }).await?;
+            }
+            Ok::<_, anyhow::Error>(revoked)
+        })
+    })?;
+    if !revoked {
+        bail!("{client_id} has no active secret {secret_id:?} (see `scopegate app show`)");
+    }
+    println!("revoked secret {secret_id} of {client_id}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -193,21 +284,23 @@ fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
         };
         anyhow::anyhow!("{flag}: {}", e.message)
     })?;
-    let secret = (!args.public).then(|| secrets::generate(SecretKind::ClientSecret));
+    let now = unix_now();
+    let secret = (!args.public).then(|| secrets::new_client_secret(now, None));
     let client = ClientRecord {
         client_id: secrets::generate(SecretKind::ClientId),
         app_id: secrets::generate(SecretKind::ClientId).replacen("sgci_", "app_", 1),
         app_name: args.name.clone(),
         owner: args.owner.clone(),
         environment: args.env.clone(),
-        secret_hash: secret.as_deref().map(secrets::hash),
+        secrets: secret.iter().map(|(_, record)| record.clone()).collect(),
         public: args.public,
         resource_server: args.resource_server,
         scopes,
         default_scopes,
         redirect_uris: args.redirect_uris.clone(),
-        created_at: unix_now(),
+        created_at: now,
     };
+    let secret = secret.map(|(secret, _)| secret);
     runtime()?.block_on(async {
         with_store!(policy, store => {
             if let Some(owner) = &args.owner {

@@ -131,7 +131,7 @@ impl Harness {
 
     /// Registers a confidential client in `env` with these scopes (defaults: `default`).
     pub async fn client(&self, env: &str, scopes: &str, default: &str, resource_server: bool) -> Client {
-        let secret = secrets::generate(SecretKind::ClientSecret);
+        let (secret, secret_record) = secrets::new_client_secret(T0, None);
         let id = secrets::generate(SecretKind::ClientId);
         let split = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
         let record = ClientRecord {
@@ -140,7 +140,7 @@ impl Harness {
             app_name: "Test".into(),
             owner: None,
             environment: env.into(),
-            secret_hash: Some(secrets::hash(&secret)),
+            secrets: vec![secret_record],
             public: false,
             resource_server,
             scopes: split(scopes),

@@ -423,15 +423,57 @@ async fn rotate_secret_prints_a_new_secret_and_the_old_one_stops_working() {
     let (id, old) = s.app(&["--name", "R", "--env", "production", "--scopes", "account:read"]);
     let o = crate::scopegate(&["app", "rotate-secret", "--config", s.config.to_str().unwrap(), &id]);
     assert!(o.status.success(), "{}", crate::stderr(&o));
-    let new = crate::stdout(&o)
-        .lines()
-        .next()
-        .unwrap()
-        .strip_prefix("client_secret: ")
-        .unwrap()
-        .to_owned();
+    let new = printed(&o, "client_secret: ");
     assert_eq!(cc_token(&s, &id, &old).await.status(), 401);
     assert_eq!(cc_token(&s, &id, &new).await.status(), 200);
+}
+
+/// The value of the output line starting with `label`.
+fn printed(o: &std::process::Output, label: &str) -> String {
+    let out = crate::stdout(o);
+    out.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label:?} in {out}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_added_secret_works_beside_the_old_one_until_the_old_one_is_revoked() {
+    let s = Server::start("app-analytics");
+    let config = s.config.to_str().unwrap().to_owned();
+    let (id, old) = s.app(&["--name", "R", "--env", "production", "--scopes", "account:read"]);
+    let o = crate::scopegate(&["app", "add-secret", "--config", &config, &id, "--expires-in", "30d"]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let new = printed(&o, "client_secret: ");
+    assert_eq!(cc_token(&s, &id, &old).await.status(), 200, "no downtime");
+    assert_eq!(cc_token(&s, &id, &new).await.status(), 200);
+
+    let shown = crate::scopegate(&["app", "show", "--config", &config, &id, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let secrets = v["secrets"].as_array().unwrap();
+    assert_eq!(secrets.len(), 2);
+    assert!(secrets[1]["expires_at"].is_i64(), "{v}");
+    let old_id = secrets[0]["id"].as_str().unwrap().to_owned();
+    let o = crate::scopegate(&["app", "revoke-secret", "--config", &config, &id, &old_id]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let o = crate::scopegate(&["app", "revoke-secret", "--config", &config, &id, &old_id]);
+    assert_eq!(o.status.code(), Some(2), "revoked once");
+    // Another process changed the record: the server's 5 s client cache bounds it.
+    let revoked_at = std::time::Instant::now();
+    while cc_token(&s, &id, &old).await.status() != 401 {
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_secs(7),
+            "the old secret still works after 7 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(cc_token(&s, &id, &new).await.status(), 200);
+    let o = crate::scopegate(&["app", "add-secret", "--config", &config, &id, "--expires-in", "soon"]);
+    assert!(
+        crate::stderr(&o).contains("--expires-in \"soon\""),
+        "{}",
+        crate::stderr(&o)
+    );
 }
 
 #[tokio::test]
