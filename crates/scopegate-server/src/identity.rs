@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use scopegate_core::enforce::{Credentials, HeldNow, Refusal, parse_authorization};
 use scopegate_core::{Held, Policy};
-use scopegate_store::{Store, StoreError, TokenKind};
+use scopegate_store::{Store, StoreError, TokenKind, revoked_by};
 use sha2::{Digest, Sha256};
 
 use crate::keys::{Keys, looks_like_jwt};
@@ -372,9 +372,15 @@ async fn check_now<S: Store>(
     else {
         return Err(invalid("the app was deleted"));
     };
+    if revoked_by(client.tokens_revoked_before, c.granted_at) {
+        return Err(invalid("the token was revoked"));
+    }
     let permissions = match &c.subject {
         None => None,
         Some(login) => match state.users.get(state.store, login, now).await.map_err(unavailable)? {
+            Some(user) if revoked_by(user.tokens_revoked_before, c.granted_at) => {
+                return Err(invalid("the token was revoked"));
+            }
             Some(user) if user.enabled => Some(user),
             _ => return Err(invalid("the user is disabled or deleted")),
         },

@@ -22,8 +22,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use records::{
-    AdminTokenRecord, AuditEvent, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord, SessionRecord,
-    TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
+    SessionRecord, TokenKind, TokenRecord, UserRecord, revoked_by,
 };
 
 /// A storage failure. Its text is for logs only; callers answer 500.
@@ -59,8 +59,17 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn add_key_set(&self, client: &ClientRecord) -> impl Future<Output = R<bool>> + Send;
     fn client(&self, client_id: &str) -> impl Future<Output = R<Option<ClientRecord>>> + Send;
     fn clients(&self) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
-    /// Deletes the app owning `client_id`, all its keys and their tokens.
-    fn delete_app(&self, client_id: &str) -> impl Future<Output = R<bool>> + Send;
+    /// The key sets of up to `limit` apps whose ids sort after `after`, by
+    /// app id, then by creation.
+    fn apps(&self, after: Option<&str>, limit: i64) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
+    /// The key sets of one app (none: no such app).
+    fn app(&self, app_id: &str) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
+    /// Deletes an app, all its key sets and their tokens.
+    fn delete_app(&self, app_id: &str) -> impl Future<Output = R<bool>> + Send;
+    /// Revokes every token of a key set issued until `at`, stored and
+    /// stateless; `None` if there is no such key set, else how many stored
+    /// tokens were live.
+    fn revoke_client_tokens(&self, client_id: &str, at: i64) -> impl Future<Output = R<Option<u64>>> + Send;
     /// Adds a secret to a confidential key set; with `revoke_others_at`, every
     /// other active secret is revoked at that time, in the same transaction.
     /// `false` if there is no such confidential key set.
@@ -77,6 +86,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn create_user(&self, user: &UserRecord) -> impl Future<Output = R<bool>> + Send;
     fn user(&self, login: &str) -> impl Future<Output = R<Option<UserRecord>>> + Send;
     fn users(&self) -> impl Future<Output = R<Vec<UserRecord>>> + Send;
+    /// Up to `limit` users whose logins sort after `after`.
+    fn users_page(&self, after: Option<&str>, limit: i64) -> impl Future<Output = R<Vec<UserRecord>>> + Send;
+    /// Revokes every token of a user issued until `at`, as [`Store::revoke_client_tokens`].
+    fn revoke_user_tokens(&self, login: &str, at: i64) -> impl Future<Output = R<Option<u64>>> + Send;
     fn set_permissions(&self, login: &str, permissions: &[String]) -> impl Future<Output = R<bool>> + Send;
     fn set_user_enabled(&self, login: &str, enabled: bool) -> impl Future<Output = R<bool>> + Send;
 
@@ -125,6 +138,14 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn commit_batch(&self, tokens: &[TokenRecord], events: &[AuditEvent]) -> impl Future<Output = R<()>> + Send;
     /// The newest audit events, newest first.
     fn audit_log(&self, limit: i64) -> impl Future<Output = R<Vec<AuditEvent>>> + Send;
+    /// Up to `limit` matching events older than the event `before` (an id
+    /// this returned), newest first, each with its id.
+    fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> impl Future<Output = R<Vec<(i64, AuditEvent)>>> + Send;
 
     /// `false` if the id or the hash is taken (nothing written).
     fn create_admin_token(&self, token: &AdminTokenRecord) -> impl Future<Output = R<bool>> + Send;

@@ -18,6 +18,8 @@ pub struct ClientRecord {
     pub default_scopes: Vec<String>,
     pub redirect_uris: Vec<String>,
     pub created_at: i64,
+    /// Every token whose grant was made at or before this time is revoked.
+    pub tokens_revoked_before: Option<i64>,
 }
 
 impl ClientRecord {
@@ -54,6 +56,8 @@ pub struct UserRecord {
     pub permissions: Vec<String>,
     pub enabled: bool,
     pub created_at: i64,
+    /// Every token of this user whose grant was made at or before this time is revoked.
+    pub tokens_revoked_before: Option<i64>,
 }
 
 impl std::fmt::Debug for UserRecord {
@@ -120,6 +124,19 @@ impl TokenRecord {
     pub fn is_live(&self, now: i64) -> bool {
         !self.revoked && !self.used && self.expires_at.is_none_or(|at| now < at)
     }
+}
+
+/// Which audit events to list; `None` matches any.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct AuditFilter {
+    pub client_id: Option<String>,
+    pub subject: Option<String>,
+    pub event: Option<String>,
+}
+
+/// Whether a token granted at `granted_at` was revoked by a cutoff.
+pub fn revoked_by(cutoff: Option<i64>, granted_at: i64) -> bool {
+    cutoff.is_some_and(|at| granted_at <= at)
 }
 
 /// One line of the audit trail: issuance, refresh, revocation, refusal.

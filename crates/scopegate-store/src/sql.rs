@@ -7,8 +7,8 @@ use sqlx::Row;
 use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{join, split};
 use crate::{
-    AdminTokenRecord, AuditEvent, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord, PgStore, R,
-    SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
+    PgStore, R, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
 };
 
 fn unix_now() -> i64 {
@@ -18,7 +18,9 @@ fn unix_now() -> i64 {
 }
 
 const CLIENT_COLUMNS: &str = "c.client_id, c.app_id, a.name, a.owner, c.environment, c.public, \
-     c.resource_server, c.scopes, c.default_scopes, c.redirect_uris, c.created_at";
+     c.resource_server, c.scopes, c.default_scopes, c.redirect_uris, c.created_at, c.tokens_revoked_before";
+
+const USER_COLUMNS: &str = "login, password_hash, permissions, enabled, created_at, tokens_revoked_before";
 
 const SECRET_COLUMNS: &str = "id, hash, created_at, expires_at, revoked_at, client_id";
 
@@ -168,7 +170,35 @@ macro_rules! impl_store {
                     default_scopes: split(r.try_get(8)?),
                     redirect_uris: split(r.try_get(9)?),
                     created_at: r.try_get(10)?,
+                    tokens_revoked_before: r.try_get(11)?,
                 })
+            }
+
+            /// Key sets matching `filter` (over `c`, binding `$1` and `$2` when
+            /// given), with their secrets, in one snapshot.
+            async fn clients_where(&self, filter: &str, first: Option<&str>, second: Option<i64>) -> R<Vec<ClientRecord>> {
+                let mut tx = self.pool.begin().await?;
+                let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients c JOIN apps a ON a.id = c.app_id WHERE {filter} ORDER BY c.app_id, c.created_at, c.client_id");
+                let mut q = sqlx::query(&sql);
+                if let Some(v) = first { q = q.bind(v); }
+                if let Some(v) = second { q = q.bind(v); }
+                let rows = q.fetch_all(&mut *tx).await?;
+                let mut clients = rows.iter().map(Self::client_row).collect::<R<Vec<_>>>()?;
+                let sql = format!("SELECT {SECRET_COLUMNS} FROM client_secrets WHERE client_id IN (SELECT c.client_id FROM clients c WHERE {filter}) ORDER BY created_at, id");
+                let mut q = sqlx::query(&sql);
+                if let Some(v) = first { q = q.bind(v); }
+                if let Some(v) = second { q = q.bind(v); }
+                let rows = q.fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                let mut by_client: std::collections::HashMap<String, Vec<ClientSecret>> = std::collections::HashMap::new();
+                for row in &rows {
+                    let (client_id, secret) = Self::secret_row(row)?;
+                    by_client.entry(client_id).or_default().push(secret);
+                }
+                for c in &mut clients {
+                    c.secrets = by_client.remove(&c.client_id).unwrap_or_default();
+                }
+                Ok(clients)
             }
 
             /// A secret row and the key set it belongs to.
@@ -208,6 +238,7 @@ macro_rules! impl_store {
                     permissions: split(r.try_get(2)?),
                     enabled: r.try_get(3)?,
                     created_at: r.try_get(4)?,
+                    tokens_revoked_before: r.try_get(5)?,
                 })
             }
 
@@ -377,45 +408,82 @@ macro_rules! impl_store {
             }
 
             async fn clients(&self) -> R<Vec<ClientRecord>> {
-                let mut tx = self.pool.begin().await?;
-                let rows = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients c JOIN apps a ON a.id = c.app_id ORDER BY c.created_at, c.client_id"))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let mut clients = rows.iter().map(Self::client_row).collect::<R<Vec<_>>>()?;
-                let rows = sqlx::query(&format!("SELECT {SECRET_COLUMNS} FROM client_secrets ORDER BY created_at, id"))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                let mut by_client: std::collections::HashMap<String, Vec<ClientSecret>> = std::collections::HashMap::new();
-                for row in &rows {
-                    let (client_id, secret) = Self::secret_row(row)?;
-                    by_client.entry(client_id).or_default().push(secret);
-                }
-                for c in &mut clients {
-                    c.secrets = by_client.remove(&c.client_id).unwrap_or_default();
-                }
-                Ok(clients)
+                self.clients_where("TRUE", None, None).await
             }
 
-            async fn delete_app(&self, client_id: &str) -> R<bool> {
+            async fn apps(&self, after: Option<&str>, limit: i64) -> R<Vec<ClientRecord>> {
+                self.clients_where(
+                    "c.app_id IN (SELECT id FROM apps WHERE id > $1 ORDER BY id LIMIT $2)",
+                    Some(after.unwrap_or("")),
+                    Some(limit),
+                )
+                .await
+            }
+
+            async fn app(&self, app_id: &str) -> R<Vec<ClientRecord>> {
+                self.clients_where("c.app_id = $1", Some(app_id), None).await
+            }
+
+            async fn delete_app(&self, app_id: &str) -> R<bool> {
                 let mut tx = self.pool.begin().await?;
-                let app: Option<String> = sqlx::query_scalar("SELECT app_id FROM clients WHERE client_id = $1")
-                    .bind(client_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(app) = app else { return Ok(false) };
                 sqlx::query("DELETE FROM tokens WHERE client_id IN (SELECT client_id FROM clients WHERE app_id = $1)")
-                    .bind(&app)
+                    .bind(app_id)
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query("DELETE FROM client_secrets WHERE client_id IN (SELECT client_id FROM clients WHERE app_id = $1)")
-                    .bind(&app)
+                    .bind(app_id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("DELETE FROM clients WHERE app_id = $1").bind(&app).execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM apps WHERE id = $1").bind(&app).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM clients WHERE app_id = $1").bind(app_id).execute(&mut *tx).await?;
+                let done = sqlx::query("DELETE FROM apps WHERE id = $1").bind(app_id).execute(&mut *tx).await?;
                 tx.commit().await?;
-                Ok(true)
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn revoke_client_tokens(&self, client_id: &str, at: i64) -> R<Option<u64>> {
+                let mut tx = self.pool.begin().await?;
+                let found = sqlx::query("UPDATE clients SET tokens_revoked_before = $1 WHERE client_id = $2")
+                    .bind(at)
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if found.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                let done = sqlx::query("UPDATE tokens SET revoked = TRUE WHERE client_id = $1 AND revoked = FALSE AND used = FALSE AND (expires_at IS NULL OR expires_at > $2)")
+                    .bind(client_id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE tokens SET revoked = TRUE WHERE client_id = $1 AND revoked = FALSE")
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(done.rows_affected()))
+            }
+
+            async fn revoke_user_tokens(&self, login: &str, at: i64) -> R<Option<u64>> {
+                let mut tx = self.pool.begin().await?;
+                let found = sqlx::query("UPDATE users SET tokens_revoked_before = $1 WHERE login = $2")
+                    .bind(at)
+                    .bind(login)
+                    .execute(&mut *tx)
+                    .await?;
+                if found.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                let done = sqlx::query("UPDATE tokens SET revoked = TRUE WHERE subject = $1 AND revoked = FALSE AND used = FALSE AND (expires_at IS NULL OR expires_at > $2)")
+                    .bind(login)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE tokens SET revoked = TRUE WHERE subject = $1 AND revoked = FALSE")
+                    .bind(login)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(done.rows_affected()))
             }
 
             async fn add_client_secret(&self, client_id: &str, secret: &ClientSecret, revoke_others_at: Option<i64>) -> R<bool> {
@@ -468,7 +536,7 @@ macro_rules! impl_store {
             }
 
             async fn user(&self, login: &str) -> R<Option<UserRecord>> {
-                let row = sqlx::query("SELECT login, password_hash, permissions, enabled, created_at FROM users WHERE login = $1")
+                let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE login = $1"))
                     .bind(login)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -476,7 +544,16 @@ macro_rules! impl_store {
             }
 
             async fn users(&self) -> R<Vec<UserRecord>> {
-                let rows = sqlx::query("SELECT login, password_hash, permissions, enabled, created_at FROM users ORDER BY login")
+                let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY login"))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::user_row).collect()
+            }
+
+            async fn users_page(&self, after: Option<&str>, limit: i64) -> R<Vec<UserRecord>> {
+                let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE login > $1 ORDER BY login LIMIT $2"))
+                    .bind(after.unwrap_or(""))
+                    .bind(limit)
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(Self::user_row).collect()
@@ -751,6 +828,35 @@ macro_rules! impl_store {
                     return Ok(());
                 }
                 self.write_batch(tokens, events).await
+            }
+
+            async fn audit_page(&self, filter: &AuditFilter, before: Option<i64>, limit: i64) -> R<Vec<(i64, AuditEvent)>> {
+                let rows = sqlx::query(
+                    "SELECT id, at, event, client_id, subject, detail FROM audit WHERE id < $1 \
+                     AND ($2 IS NULL OR client_id = $2) AND ($3 IS NULL OR subject = $3) AND ($4 IS NULL OR event = $4) \
+                     ORDER BY id DESC LIMIT $5",
+                )
+                .bind(before.unwrap_or(i64::MAX))
+                .bind(filter.client_id.as_deref())
+                .bind(filter.subject.as_deref())
+                .bind(filter.event.as_deref())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get(0)?,
+                            AuditEvent {
+                                at: r.try_get(1)?,
+                                event: r.try_get(2)?,
+                                client_id: r.try_get(3)?,
+                                subject: r.try_get(4)?,
+                                detail: r.try_get(5)?,
+                            },
+                        ))
+                    })
+                    .collect()
             }
 
             async fn audit_log(&self, limit: i64) -> R<Vec<AuditEvent>> {

@@ -10,8 +10,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use scopegate_store::{
-    AdminTokenRecord, AuditEvent, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord, PgStore,
-    SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
+    PgStore, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
 };
 use sqlx::postgres::PgConnectOptions;
 
@@ -106,6 +106,9 @@ conformance!(
     stateless_tokens_are_revoked_by_jti_or_by_grant,
     admin_tokens_round_trip_and_revoke_once,
     a_key_set_keeps_several_secrets_and_revokes_each_once,
+    apps_page_by_id_with_their_key_sets,
+    revoking_a_key_sets_or_a_users_tokens_sets_a_cutoff,
+    audit_pages_filter_and_go_back_in_time,
     an_app_gets_one_key_set_per_environment,
 );
 
@@ -116,13 +119,19 @@ fn client(id: &str) -> ClientRecord {
         app_name: "Reports".into(),
         owner: Some("alice".into()),
         environment: "production".into(),
-        secrets: vec![secret(&format!("s-{id}"), 7, None)],
+        // Secret hashes are unique: one per key set here.
+        secrets: vec![secret(
+            &format!("s-{id}"),
+            id.bytes().fold(7u8, |h, b| h.wrapping_mul(31).wrapping_add(b)),
+            None,
+        )],
         public: false,
         resource_server: false,
         scopes: vec!["account:read".into(), "products:write".into()],
         default_scopes: vec!["account:read".into()],
         redirect_uris: vec!["https://app.example/cb".into()],
         created_at: 1_700_000_000,
+        tokens_revoked_before: None,
     }
 }
 
@@ -247,7 +256,8 @@ async fn an_app_gets_one_key_set_per_environment<S: Store>(s: S) {
         ..sandbox
     };
     assert!(!s.add_key_set(&orphan).await.unwrap());
-    assert!(s.delete_app("c6").await.unwrap());
+    assert_eq!(s.app("app-c6").await.unwrap().len(), 2);
+    assert!(s.delete_app("app-c6").await.unwrap());
     assert_eq!(s.client("c6-sandbox").await.unwrap(), None, "the whole app goes");
 }
 
@@ -257,10 +267,10 @@ async fn delete_app_removes_keys_and_tokens<S: Store>(s: S) {
     s.insert_tokens(&[token(1, TokenKind::Access, "f", "c2")])
         .await
         .unwrap();
-    assert!(s.delete_app("c2").await.unwrap());
+    assert!(s.delete_app("app-c2").await.unwrap());
     assert_eq!(s.client("c2").await.unwrap(), None);
     assert_eq!(s.token(&[1; 32]).await.unwrap(), None);
-    assert!(!s.delete_app("c2").await.unwrap());
+    assert!(!s.delete_app("app-c2").await.unwrap());
 }
 
 async fn users_round_trip_and_logins_are_unique<S: Store>(s: S) {
@@ -270,6 +280,7 @@ async fn users_round_trip_and_logins_are_unique<S: Store>(s: S) {
         permissions: vec!["Orders".into(), "OrderStatuses".into()],
         enabled: true,
         created_at: 5,
+        tokens_revoked_before: None,
     };
     assert!(s.create_user(&u).await.unwrap());
     assert!(!s.create_user(&u).await.unwrap(), "a login is unique");
@@ -554,4 +565,89 @@ async fn admin_tokens_round_trip_and_revoke_once<S: Store>(s: S) {
     assert!(!s.revoke_admin_token("sgai_a", 60).await.unwrap(), "already revoked");
     assert!(!s.revoke_admin_token("sgai_nope", 60).await.unwrap(), "unknown");
     assert_eq!(s.admin_token(&[1; 32]).await.unwrap().unwrap().revoked_at, Some(50));
+}
+
+async fn apps_page_by_id_with_their_key_sets<S: Store>(s: S) {
+    for id in ["p3", "p1", "p2"] {
+        let c = client(id);
+        s.create_app(&c.app_id, &c.app_name, None, &c).await.unwrap();
+    }
+    let sandbox = ClientRecord {
+        client_id: "p1-sandbox".into(),
+        environment: "sandbox".into(),
+        secrets: vec![],
+        ..client("p1")
+    };
+    assert!(s.add_key_set(&sandbox).await.unwrap());
+    let ids = |page: &[ClientRecord]| page.iter().map(|c| c.client_id.clone()).collect::<Vec<_>>();
+    let first = s.apps(None, 2).await.unwrap();
+    assert_eq!(ids(&first), ["p1", "p1-sandbox", "p2"]);
+    assert_eq!(first[0].secrets.len(), 1, "with their secrets");
+    let next = s.apps(Some("app-p2"), 2).await.unwrap();
+    assert_eq!(ids(&next), ["p3"]);
+    assert!(s.apps(Some("app-p3"), 2).await.unwrap().is_empty());
+    assert!(s.app("app-none").await.unwrap().is_empty());
+}
+
+async fn revoking_a_key_sets_or_a_users_tokens_sets_a_cutoff<S: Store>(s: S) {
+    let c = client("r1");
+    s.create_app(&c.app_id, &c.app_name, None, &c).await.unwrap();
+    s.insert_tokens(&[
+        token(41, TokenKind::Access, "g41", "r1"),
+        token(42, TokenKind::Refresh, "g41", "r1"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.revoke_client_tokens("r1", 150).await.unwrap(), Some(2));
+    assert!(s.token(&[41; 32]).await.unwrap().unwrap().revoked);
+    assert_eq!(s.client("r1").await.unwrap().unwrap().tokens_revoked_before, Some(150));
+    assert_eq!(s.revoke_client_tokens("none", 150).await.unwrap(), None);
+
+    let u = UserRecord {
+        login: "rita".into(),
+        password_hash: "x".into(),
+        permissions: vec![],
+        enabled: true,
+        created_at: 5,
+        tokens_revoked_before: None,
+    };
+    s.create_user(&u).await.unwrap();
+    let mut t = token(43, TokenKind::Access, "g43", "r1");
+    t.subject = Some("rita".into());
+    s.insert_tokens(&[t]).await.unwrap();
+    assert_eq!(s.revoke_user_tokens("rita", 160).await.unwrap(), Some(1));
+    assert!(s.token(&[43; 32]).await.unwrap().unwrap().revoked);
+    assert_eq!(s.user("rita").await.unwrap().unwrap().tokens_revoked_before, Some(160));
+    assert_eq!(s.revoke_user_tokens("nobody", 160).await.unwrap(), None);
+    assert!(scopegate_store::revoked_by(Some(160), 160) && !scopegate_store::revoked_by(Some(160), 161));
+    let page = s.users_page(Some("r"), 10).await.unwrap();
+    assert_eq!(page.iter().map(|u| u.login.as_str()).collect::<Vec<_>>(), ["rita"]);
+}
+
+async fn audit_pages_filter_and_go_back_in_time<S: Store>(s: S) {
+    for (i, (event, client)) in [("issue", "a"), ("revoke", "a"), ("issue", "b"), ("issue", "a")]
+        .iter()
+        .enumerate()
+    {
+        s.audit(&AuditEvent {
+            at: i as i64,
+            event: (*event).into(),
+            client_id: Some((*client).into()),
+            subject: None,
+            detail: format!("n{i}"),
+        })
+        .await
+        .unwrap();
+    }
+    let filter = AuditFilter {
+        client_id: Some("a".into()),
+        event: Some("issue".into()),
+        ..AuditFilter::default()
+    };
+    let first = s.audit_page(&filter, None, 1).await.unwrap();
+    assert_eq!(first[0].1.detail, "n3", "newest first");
+    let next = s.audit_page(&filter, Some(first[0].0), 5).await.unwrap();
+    assert_eq!(next.iter().map(|(_, e)| e.detail.as_str()).collect::<Vec<_>>(), ["n0"]);
+    let all = s.audit_page(&AuditFilter::default(), None, 10).await.unwrap();
+    assert_eq!(all.len(), 4);
 }

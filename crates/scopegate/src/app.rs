@@ -256,8 +256,12 @@ fn revoke_secret(config: &std::path::Path, client_id: &str, secret_id: &str) -> 
 
 fn delete(config: &std::path::Path, client_id: &str) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(config)?;
-    let deleted = runtime()?
-        .block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.delete_app(client_id).await?)) })?;
+    let deleted = runtime()?.block_on(async {
+        with_store!(policy, store => {
+            let Some(client) = store.client(client_id).await? else { return Ok::<_, anyhow::Error>(false) };
+            Ok(store.delete_app(&client.app_id).await?)
+        })
+    })?;
     if !deleted {
         bail!("no app has the client_id {client_id:?}");
     }
@@ -299,6 +303,7 @@ fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
         default_scopes,
         redirect_uris: args.redirect_uris.clone(),
         created_at: now,
+        tokens_revoked_before: None,
     };
     let secret = secret.map(|(secret, _)| secret);
     runtime()?.block_on(async {

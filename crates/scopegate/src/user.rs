@@ -146,6 +146,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
                 permissions: permissions.clone(),
                 enabled: true,
                 created_at: unix_now(),
+                tokens_revoked_before: None,
             };
             let created = runtime()?.block_on(async {
                 with_store!(policy, store => Ok::<_, anyhow::Error>(store.create_user(&user).await?))

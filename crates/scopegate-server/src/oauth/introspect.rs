@@ -10,7 +10,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use scopegate_store::{ClientRecord, Store, TokenKind};
+use scopegate_store::{ClientRecord, Store, TokenKind, revoked_by};
 use serde_json::json;
 
 use crate::client_auth::authenticate;
@@ -84,6 +84,10 @@ async fn jwt<S: Store>(
     if !visible || state.revocations.is_revoked(&state.store, &c.jti, &c.grant_id).await? {
         return Ok(json!({"active": false}));
     }
+    let subject = (c.sub != c.client_id).then_some(c.sub.as_str());
+    if cut_off(state, &c.client_id, subject, c.granted_at.unwrap_or(c.iat), now).await? {
+        return Ok(json!({"active": false}));
+    }
     let mut answer = json!({
         "active": true,
         "scope": c.scope,
@@ -102,4 +106,30 @@ async fn jwt<S: Store>(
         answer["username"] = json!(c.sub);
     }
     Ok(answer)
+}
+
+/// Whether every token of the key set or of the user was revoked after this
+/// token's grant was made (`scopegate token revoke` by app or by user, the
+/// admin API), or the key set is gone.
+async fn cut_off<S: Store>(
+    state: &AppState<S>,
+    client_id: &str,
+    subject: Option<&str>,
+    granted_at: i64,
+    now: i64,
+) -> Result<bool, EndpointError> {
+    let Some(client) = state.clients.get(&state.store, client_id, now).await? else {
+        return Ok(true);
+    };
+    if revoked_by(client.tokens_revoked_before, granted_at) {
+        return Ok(true);
+    }
+    Ok(match subject {
+        None => false,
+        Some(login) => state
+            .users
+            .get(&state.store, login, now)
+            .await?
+            .is_none_or(|u| revoked_by(u.tokens_revoked_before, granted_at)),
+    })
 }

@@ -147,6 +147,7 @@ impl Harness {
             default_scopes: split(default),
             redirect_uris: vec![],
             created_at: T0,
+            tokens_revoked_before: None,
         };
         self.store
             .create_app(&record.app_id, "Test", None, &record)
@@ -162,6 +163,7 @@ impl Harness {
             permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
             enabled: true,
             created_at: T0,
+            tokens_revoked_before: None,
         };
         assert!(self.store.create_user(&u).await.unwrap());
     }
