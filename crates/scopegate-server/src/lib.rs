@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+pub mod admin;
 mod client_auth;
 pub mod error;
 mod form;
@@ -34,6 +35,7 @@ pub mod hop_by_hop;
 pub mod identity;
 pub mod keys;
 pub mod listener;
+pub mod manage;
 pub mod metrics;
 pub mod oauth;
 mod pages;
@@ -71,6 +73,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route(paths::METRICS, get(metrics::<S>))
         .route(paths::AUTHZ, any(gateway::forward_auth::forward_auth::<S>))
         .route(paths::AUTHZ_PATH, any(gateway::forward_auth::forward_auth::<S>))
+        .merge(admin::router(state.clone()))
         .fallback(gateway::gateway::<S>)
         .with_state(state)
 }

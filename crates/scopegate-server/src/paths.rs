@@ -11,6 +11,8 @@ pub const HEALTHZ: &str = "/healthz";
 pub const AUTHZ: &str = "/authz";
 pub const AUTHZ_PATH: &str = "/authz/{*original}";
 pub const METRICS: &str = "/metrics";
+/// The admin API: this path and everything under it.
+pub const ADMIN_API: &str = "/admin/api";
 
 /// Whether the router serves `path` itself (the gateway takes the rest).
 pub fn is_own(path: &str) -> bool {
@@ -18,6 +20,9 @@ pub fn is_own(path: &str) -> bool {
         path,
         METADATA | AUTHORIZE | TOKEN | INTROSPECT | REVOKE | JWKS | HEALTHZ | AUTHZ | METRICS
     ) || path.starts_with("/authz/")
+        || path
+            .strip_prefix(ADMIN_API)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Whether `path` is the forward-auth endpoint, as the router routes it.
@@ -37,6 +42,7 @@ mod tests {
             assert!(is_own(path), "{path}");
         }
         assert!(is_own("/authz/account/x"));
+        assert!(is_own("/admin/api") && is_own("/admin/api/apps") && !is_own("/admin/apix"));
         assert!(is_authz(AUTHZ) && is_authz("/authz/account/x") && !is_authz("/authz/") && !is_authz("/authzx"));
         for path in [
             "/",

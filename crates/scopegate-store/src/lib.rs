@@ -123,6 +123,10 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Records (or replaces) a user's consent to a client.
     fn record_consent(&self, consent: &ConsentRecord) -> impl Future<Output = R<()>> + Send;
+    /// Withdraws a user's consent to a client and revokes every grant the
+    /// user made to it, stored tokens and stateless ones; `None` if there was
+    /// no such consent, else how many stored tokens were live.
+    fn revoke_consent(&self, login: &str, client_id: &str, at: i64) -> impl Future<Output = R<Option<u64>>> + Send;
     /// A user's consents, newest first.
     fn consents(&self, login: &str) -> impl Future<Output = R<Vec<ConsentRecord>>> + Send;
 

@@ -750,6 +750,43 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn revoke_consent(&self, login: &str, client_id: &str, at: i64) -> R<Option<u64>> {
+                let mut tx = self.pool.begin().await?;
+                let gone = sqlx::query("DELETE FROM consents WHERE login = $1 AND client_id = $2")
+                    .bind(login)
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if gone.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                // Every grant the user made to the client: each code starts one.
+                sqlx::query(
+                    "INSERT INTO revocations (id, expires_at) SELECT DISTINCT 'gid:' || grant_id, CAST(NULL AS BIGINT) FROM codes \
+                     WHERE client_id = $1 AND subject = $2 ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(client_id)
+                .bind(login)
+                .execute(&mut *tx)
+                .await?;
+                let done = sqlx::query(
+                    "UPDATE tokens SET revoked = TRUE WHERE client_id = $1 AND subject = $2 AND revoked = FALSE AND used = FALSE \
+                     AND (expires_at IS NULL OR expires_at > $3)",
+                )
+                .bind(client_id)
+                .bind(login)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE tokens SET revoked = TRUE WHERE client_id = $1 AND subject = $2 AND revoked = FALSE")
+                    .bind(client_id)
+                    .bind(login)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(done.rows_affected()))
+            }
+
             async fn consents(&self, login: &str) -> R<Vec<ConsentRecord>> {
                 let rows = sqlx::query(
                     "SELECT client_id, login, scope, granted_at FROM consents WHERE login = $1 ORDER BY granted_at DESC, client_id",

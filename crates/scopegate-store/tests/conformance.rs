@@ -109,6 +109,7 @@ conformance!(
     apps_page_by_id_with_their_key_sets,
     revoking_a_key_sets_or_a_users_tokens_sets_a_cutoff,
     audit_pages_filter_and_go_back_in_time,
+    revoking_a_consent_revokes_every_grant_of_that_user_and_client,
     an_app_gets_one_key_set_per_environment,
 );
 
@@ -650,4 +651,45 @@ async fn audit_pages_filter_and_go_back_in_time<S: Store>(s: S) {
     assert_eq!(next.iter().map(|(_, e)| e.detail.as_str()).collect::<Vec<_>>(), ["n0"]);
     let all = s.audit_page(&AuditFilter::default(), None, 10).await.unwrap();
     assert_eq!(all.len(), 4);
+}
+
+async fn revoking_a_consent_revokes_every_grant_of_that_user_and_client<S: Store>(s: S) {
+    let consent = ConsentRecord {
+        client_id: "cc".into(),
+        login: "alice".into(),
+        scope: "account:read".into(),
+        granted_at: 100,
+    };
+    s.record_consent(&consent).await.unwrap();
+    let code = CodeRecord {
+        hash: vec![51; 32],
+        client_id: "cc".into(),
+        subject: "alice".into(),
+        redirect_uri: "https://app.example/cb".into(),
+        redirect_sent: true,
+        scope: "account:read".into(),
+        code_challenge: None,
+        grant_id: "g-jwt".into(),
+        granted_at: 100,
+        expires_at: 160,
+        used: true,
+    };
+    s.insert_code(&code).await.unwrap();
+    let mut kept = token(52, TokenKind::Access, "g-other", "cc");
+    kept.subject = Some("bob".into());
+    s.insert_tokens(&[token(53, TokenKind::Refresh, "g-jwt", "cc"), kept])
+        .await
+        .unwrap();
+    assert_eq!(s.revoke_consent("alice", "cc", 150).await.unwrap(), Some(1));
+    assert!(
+        s.is_revoked("any-jti", "g-jwt").await.unwrap(),
+        "stateless tokens of the grant too"
+    );
+    assert!(s.token(&[53; 32]).await.unwrap().unwrap().revoked);
+    assert!(
+        !s.token(&[52; 32]).await.unwrap().unwrap().revoked,
+        "another user's grant stays"
+    );
+    assert!(s.consents("alice").await.unwrap().is_empty());
+    assert_eq!(s.revoke_consent("alice", "cc", 151).await.unwrap(), None);
 }

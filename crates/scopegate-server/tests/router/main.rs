@@ -10,6 +10,7 @@
     missing_debug_implementations
 )]
 
+mod admin;
 mod gateway;
 mod jwt;
 mod refresh;

@@ -1,0 +1,41 @@
+//! Reading requests: JSON bodies and query strings into typed inputs, with
+//! unknown fields refused, and every failure an [`ApiError`] naming what was
+//! wrong (axum's own rejections answer in plain text).
+
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// The largest request body the admin API reads.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A JSON body of type `T`.
+pub fn json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ));
+    }
+    if body.len() > MAX_BODY {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than {MAX_BODY} bytes"),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid_request(format!("the JSON body: {e}")))
+}
+
+/// The query string as `T` (absent: every field at its default).
+pub fn query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| ApiError::invalid_request(format!("the query string: {e}")))
+}

@@ -1,0 +1,208 @@
+//! The admin API, `/admin/api/`: JSON over HTTP for operators and their
+//! scripts, doing what the CLI does (apps, key sets and secrets, users and
+//! permissions, grants, revocation, the audit trail) plus a dry-run decision.
+//! Every request is authorized by [`auth`] before any handler runs, so an
+//! unknown path answers 404 only to a valid admin token. Changes go through
+//! [`crate::manage`], the portal's code path too.
+//!
+//! The OpenAPI 3.1 document (`/admin/api/openapi.json`) is generated from
+//! the handlers' annotations; [`served`] lists what the router serves, and a
+//! test holds the two equal.
+
+mod apps;
+mod audit;
+pub mod auth;
+mod body;
+mod decide;
+pub mod error;
+mod page;
+mod tokens;
+mod users;
+mod views;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use scopegate_store::Store;
+use utoipa::OpenApi;
+
+pub use error::ApiError;
+
+use crate::state::AppState;
+
+/// Where the admin API lives.
+pub const PREFIX: &str = crate::paths::ADMIN_API;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "scopegate admin API",
+        description = "Apps, key sets and secrets, users and permissions, grants, token revocation, the audit trail and a dry-run decision. Authenticate with `Authorization: Bearer <token>` from `scopegate admin-token create`: `admin:read` reads (and decides), `admin:write` changes.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        apps::list, apps::create, apps::show, apps::delete, apps::add_key_set, apps::key_set,
+        apps::add_secret, apps::revoke_secret, apps::revoke_tokens,
+        users::list, users::create, users::show, users::set_permissions, users::set_enabled,
+        users::revoke_tokens, users::revoke_grant,
+        tokens::revoke, tokens::list, tokens::revoke_admin_token,
+        audit::list, decide::decide, openapi_json,
+    ),
+    modifiers(&BearerAuth),
+    security(("admin_token" = [])),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("an admin token (`scopegate admin-token create`)"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+#[utoipa::path(get, path = "/admin/api/openapi.json", tag = "meta",
+    responses((status = 200, description = "this document (OpenAPI 3.1)", content_type = "application/json")))]
+async fn openapi_json() -> Response {
+    crate::error::no_store(axum::Json(openapi()).into_response())
+}
+
+/// The routes, built once with the list of what they serve.
+struct Routes<S: Store> {
+    router: Router<AppState<S>>,
+    served: Vec<(Method, &'static str)>,
+}
+
+impl<S: Store> Routes<S> {
+    fn add(mut self, method: Method, path: &'static str, handler: MethodRouter<AppState<S>>) -> Self {
+        self.served.push((method, path));
+        self.router = self.router.route(path, handler);
+        self
+    }
+}
+
+fn routes<S: Store>() -> Routes<S> {
+    use axum::routing::{delete, get, post, put};
+    Routes {
+        router: Router::new(),
+        served: Vec::new(),
+    }
+    .add(Method::GET, "/admin/api/apps", get(apps::list::<S>))
+    .add(Method::POST, "/admin/api/apps", post(apps::create::<S>))
+    .add(Method::GET, "/admin/api/apps/{app_id}", get(apps::show::<S>))
+    .add(Method::DELETE, "/admin/api/apps/{app_id}", delete(apps::delete::<S>))
+    .add(
+        Method::POST,
+        "/admin/api/apps/{app_id}/key-sets",
+        post(apps::add_key_set::<S>),
+    )
+    .add(Method::GET, "/admin/api/key-sets/{client_id}", get(apps::key_set::<S>))
+    .add(
+        Method::POST,
+        "/admin/api/key-sets/{client_id}/secrets",
+        post(apps::add_secret::<S>),
+    )
+    .add(
+        Method::DELETE,
+        "/admin/api/key-sets/{client_id}/secrets/{secret_id}",
+        delete(apps::revoke_secret::<S>),
+    )
+    .add(
+        Method::POST,
+        "/admin/api/key-sets/{client_id}/revoke-tokens",
+        post(apps::revoke_tokens::<S>),
+    )
+    .add(Method::GET, "/admin/api/users", get(users::list::<S>))
+    .add(Method::POST, "/admin/api/users", post(users::create::<S>))
+    .add(Method::GET, "/admin/api/users/{login}", get(users::show::<S>))
+    .add(
+        Method::PUT,
+        "/admin/api/users/{login}/permissions",
+        put(users::set_permissions::<S>),
+    )
+    .add(
+        Method::PUT,
+        "/admin/api/users/{login}/enabled",
+        put(users::set_enabled::<S>),
+    )
+    .add(
+        Method::POST,
+        "/admin/api/users/{login}/revoke-tokens",
+        post(users::revoke_tokens::<S>),
+    )
+    .add(
+        Method::DELETE,
+        "/admin/api/users/{login}/grants/{client_id}",
+        delete(users::revoke_grant::<S>),
+    )
+    .add(Method::POST, "/admin/api/tokens/revoke", post(tokens::revoke::<S>))
+    .add(Method::GET, "/admin/api/admin-tokens", get(tokens::list::<S>))
+    .add(
+        Method::DELETE,
+        "/admin/api/admin-tokens/{id}",
+        delete(tokens::revoke_admin_token::<S>),
+    )
+    .add(Method::GET, "/admin/api/audit", get(audit::list::<S>))
+    .add(Method::POST, "/admin/api/decide", post(decide::decide::<S>))
+    .add(Method::GET, "/admin/api/openapi.json", get(openapi_json))
+}
+
+/// Every (method, path template) the admin router serves.
+pub fn served<S: Store>() -> Vec<(Method, &'static str)> {
+    routes::<S>().served
+}
+
+/// The admin API's routes, each behind the admin token check. A path under
+/// `/admin/api/` that is not served answers 404 (a served path with another
+/// method, 405), in the API's error shape, after the same check.
+pub fn router<S: Store>(state: AppState<S>) -> Router<AppState<S>> {
+    let fallback = on(
+        MethodFilter::GET
+            .or(MethodFilter::POST)
+            .or(MethodFilter::PUT)
+            .or(MethodFilter::DELETE)
+            .or(MethodFilter::PATCH)
+            .or(MethodFilter::HEAD)
+            .or(MethodFilter::OPTIONS),
+        not_found,
+    );
+    routes::<S>()
+        .router
+        .route("/admin/api/{*rest}", fallback.clone())
+        .route("/admin/api/", fallback.clone())
+        .route("/admin/api", fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(axum::middleware::from_fn_with_state(state, auth::authorize::<S>))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such admin API endpoint (see /admin/api/openapi.json)")
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not served on this path (see /admin/api/openapi.json)",
+            request.method()
+        ),
+    )
+}

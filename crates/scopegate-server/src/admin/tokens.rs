@@ -1,0 +1,91 @@
+//! Revoking a token by its value, and the admin API's own tokens.
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use scopegate_store::Store;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::auth::AdminCaller;
+use super::body;
+use super::error::{ApiError, ErrorBody};
+use super::views::AdminToken;
+use crate::error::no_store;
+use crate::manage;
+use crate::state::Current;
+
+/// A token to revoke, by value.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRevoke {
+    /// An access token (opaque or JWT) or a refresh token; a refresh token takes its whole grant.
+    pub token: String,
+}
+
+impl std::fmt::Debug for TokenRevoke {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRevoke").finish_non_exhaustive()
+    }
+}
+
+/// What a token's revocation took with it.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct TokenRevoked {
+    pub client_id: String,
+    /// `access` or `refresh`.
+    pub kind: String,
+    pub revoked: u64,
+}
+
+#[utoipa::path(post, path = "/admin/api/tokens/revoke", tag = "tokens", request_body = TokenRevoke,
+    responses((status = 200, body = TokenRevoked), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 415, body = ErrorBody)))]
+pub async fn revoke<S: Store>(
+    Current(state): Current<S>,
+    Extension(caller): Extension<AdminCaller>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let input: TokenRevoke = body::json(&headers, &bytes)?;
+    let r = manage::revoke_token(&state, &caller.actor(), &input.token).await?;
+    Ok(no_store(
+        axum::Json(TokenRevoked {
+            client_id: r.client_id,
+            kind: r.kind.to_owned(),
+            revoked: r.revoked,
+        })
+        .into_response(),
+    ))
+}
+
+#[utoipa::path(get, path = "/admin/api/admin-tokens", tag = "admin tokens",
+    responses((status = 200, body = Vec<AdminToken>)))]
+pub async fn list<S: Store>(Current(state): Current<S>) -> Result<Response, ApiError> {
+    let tokens: Vec<AdminToken> = state
+        .store
+        .admin_tokens()
+        .await?
+        .into_iter()
+        .map(|t| AdminToken {
+            id: t.id,
+            scopes: t.scopes,
+            created_at: t.created_at,
+            revoked_at: t.revoked_at,
+        })
+        .collect();
+    Ok(no_store(axum::Json(tokens).into_response()))
+}
+
+#[utoipa::path(delete, path = "/admin/api/admin-tokens/{id}", tag = "admin tokens", params(("id" = String, Path)),
+    responses((status = 204, description = "the token stops working at once"), (status = 404, body = ErrorBody)))]
+pub async fn revoke_admin_token<S: Store>(
+    Current(state): Current<S>,
+    Extension(caller): Extension<AdminCaller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    manage::revoke_admin_token(&state, &caller.actor(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,177 @@
+//! Users, their permissions, and the grants they made.
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use scopegate_store::Store;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::apps::Revoked;
+use super::auth::AdminCaller;
+use super::body;
+use super::error::{ApiError, ErrorBody};
+use super::page::{PageParams, next_link};
+use super::views::{Grant, Page, User, UserDetail};
+use crate::error::no_store;
+use crate::manage;
+use crate::state::Current;
+
+/// A new user.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserCreate {
+    #[schema(example = "ana")]
+    pub login: String,
+    /// At least 12 characters; stored as an Argon2id hash.
+    pub password: String,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+impl std::fmt::Debug for UserCreate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserCreate")
+            .field("login", &self.login)
+            .field("permissions", &self.permissions)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user's permissions, replacing the ones they hold.
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Permissions {
+    pub permissions: Vec<String>,
+}
+
+/// Whether a user may sign in.
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Enabled {
+    pub enabled: bool,
+}
+
+fn json(value: impl serde::Serialize) -> Response {
+    no_store(axum::Json(value).into_response())
+}
+
+#[utoipa::path(get, path = "/admin/api/users", tag = "users", params(PageParams),
+    responses((status = 200, body = Page<User>), (status = 400, body = ErrorBody)))]
+pub async fn list<S: Store>(Current(state): Current<S>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let params: PageParams = body::query(q.as_deref())?;
+    let limit = params.limit()?;
+    let mut users: Vec<User> = state
+        .store
+        .users_page(params.cursor.as_deref(), limit + 1)
+        .await?
+        .into_iter()
+        .map(User::from)
+        .collect();
+    let next = if users.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+        users.pop();
+        users
+            .last()
+            .map(|u| next_link("/admin/api/users", &[], &u.login, limit))
+    } else {
+        None
+    };
+    Ok(json(Page { items: users, next }))
+}
+
+#[utoipa::path(post, path = "/admin/api/users", tag = "users", request_body = UserCreate,
+    responses((status = 201, body = User), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 415, body = ErrorBody)))]
+pub async fn create<S: Store>(
+    Current(state): Current<S>,
+    Extension(caller): Extension<AdminCaller>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let input: UserCreate = body::json(&headers, &bytes)?;
+    let user = manage::create_user(
+        &state,
+        &caller.actor(),
+        &input.login,
+        &input.password,
+        &input.permissions,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, json(User::from(user))).into_response())
+}
+
+#[utoipa::path(get, path = "/admin/api/users/{login}", tag = "users", params(("login" = String, Path)),
+    responses((status = 200, body = UserDetail), (status = 404, body = ErrorBody)))]
+pub async fn show<S: Store>(Current(state): Current<S>, Path(login): Path<String>) -> Result<Response, ApiError> {
+    let user = manage::user(&state, &login).await?;
+    let grants = state
+        .store
+        .consents(&login)
+        .await?
+        .into_iter()
+        .map(Grant::from)
+        .collect();
+    Ok(json(UserDetail {
+        user: User::from(user),
+        grants,
+    }))
+}
+
+#[utoipa::path(put, path = "/admin/api/users/{login}/permissions", tag = "users", params(("login" = String, Path)),
+    request_body = Permissions,
+    responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 415, body = ErrorBody)))]
+pub async fn set_permissions<S: Store>(
+    Current(state): Current<S>,
+    Extension(caller): Extension<AdminCaller>,
+    Path(login): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let input: Permissions = body::json(&headers, &bytes)?;
+    let user = manage::set_permissions(&state, &caller.actor(), &login, &input.permissions).await?;
+    Ok(json(User::from(user)))
+}
+
+#[utoipa::path(put, path = "/admin/api/users/{login}/enabled", tag = "users", params(("login" = String, Path)),
+    request_body = Enabled,
+    responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 415, body = ErrorBody)))]
+pub async fn set_enabled<S: Store>(
+    Current(state): Current<S>,
+    Extension(caller): Extension<AdminCaller>,
+    Path(login): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let input: Enabled = body::json(&headers, &bytes)?;
+    let user = manage::set_enabled(&state, &caller.actor(), &login, input.enabled).await?;
+    Ok(json(User::from(user)))
+}
+
+#[utoipa::path(post, path = "/admin/api/users/{login}/revoke-tokens", tag = "tokens", params(("login" = String, Path)),
+    responses((status = 200, body = Revoked, description = "every token of the user, in every app, is revoked"),
+        (status = 404, body = ErrorBody)))]
+pub async fn revoke_tokens<S: Store>(
+    Current(state): Current<S>,
+    Extension(caller): Extension<AdminCaller>,
+    Path(login): Path<String>,
+) -> Result<Response, ApiError> {
+    let revoked = manage::revoke_user_tokens(&state, &caller.actor(), &login).await?;
+    Ok(json(Revoked { revoked }))
+}
+
+#[utoipa::path(delete, path = "/admin/api/users/{login}/grants/{client_id}", tag = "tokens",
+    params(("login" = String, Path), ("client_id" = String, Path)),
+    responses((status = 200, body = Revoked, description = "the consent is withdrawn and every token of the user's grants to the key set is revoked"),
+        (status = 404, body = ErrorBody)))]
+pub async fn revoke_grant<S: Store>(
+    Current(state): Current<S>,
+    Extension(caller): Extension<AdminCaller>,
+    Path((login, client_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let revoked = manage::revoke_grant(&state, &caller.actor(), &login, &client_id).await?;
+    Ok(json(Revoked { revoked }))
+}
