@@ -8,6 +8,11 @@ pub const DURATION_FORMAT: &str =
     "a positive whole number followed by ms, s, m, h or d (e.g. \"500ms\", \"90s\", \"15m\", \"1h\", \"30d\")";
 
 pub fn parse_duration(s: &str) -> Option<Duration> {
+    // Every valid spelling is ASCII; anything else is refused before the
+    // unit is cut off (a byte index inside a character would panic).
+    if !s.is_ascii() {
+        return None;
+    }
     if let Some(ms) = s.strip_suffix("ms") {
         if ms.is_empty() || !ms.bytes().all(|b| b.is_ascii_digit()) {
             return None;
@@ -49,6 +54,20 @@ pub fn format_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duration_that_is_not_ascii_is_refused_not_a_panic() {
+        for bad in ["1\u{e9}", "\u{bb40f}", "5\u{1cde}[\u{c6}C", "\u{e9}d", "1h\u{301}"] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_duration_never_panics(s in "\\PC{0,12}") {
+            let _ = parse_duration(&s);
+        }
+    }
 
     #[test]
     fn durations_take_one_unit() {

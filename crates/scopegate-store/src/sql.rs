@@ -154,7 +154,7 @@ impl PgStore {
 }
 
 macro_rules! impl_store {
-    ($store:ty, $row:ty, $migrations:expr, $parallel_commits:expr, $numbered:expr) => {
+    ($store:ty, $row:ty, $migrations:expr, $parallel_commits:expr, $numbered:expr, $begin_write:expr) => {
         impl $store {
             fn client_row(r: &$row) -> R<ClientRecord> {
                 Ok(ClientRecord {
@@ -296,7 +296,7 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await?;
                 for (version, sql) in $migrations {
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.pool.begin_with($begin_write).await?;
                     let done: Option<i64> = sqlx::query_scalar("SELECT version FROM scopegate_migrations WHERE version = $1")
                         .bind(version)
                         .fetch_optional(&mut *tx)
@@ -319,7 +319,7 @@ macro_rules! impl_store {
             }
 
             async fn create_app(&self, app_id: &str, name: &str, owner: Option<&str>, c: &ClientRecord) -> R<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 sqlx::query("INSERT INTO apps (id, name, owner, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(app_id)
                     .bind(name)
@@ -350,7 +350,7 @@ macro_rules! impl_store {
             }
 
             async fn add_key_set(&self, c: &ClientRecord) -> R<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let app: Option<String> = sqlx::query_scalar("SELECT id FROM apps WHERE id = $1")
                     .bind(&c.app_id)
                     .fetch_optional(&mut *tx)
@@ -425,7 +425,7 @@ macro_rules! impl_store {
             }
 
             async fn delete_app(&self, app_id: &str) -> R<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 sqlx::query("DELETE FROM tokens WHERE client_id IN (SELECT client_id FROM clients WHERE app_id = $1)")
                     .bind(app_id)
                     .execute(&mut *tx)
@@ -441,7 +441,7 @@ macro_rules! impl_store {
             }
 
             async fn revoke_client_tokens(&self, client_id: &str, at: i64) -> R<Option<u64>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let found = sqlx::query("UPDATE clients SET tokens_revoked_before = $1 WHERE client_id = $2")
                     .bind(at)
                     .bind(client_id)
@@ -464,7 +464,7 @@ macro_rules! impl_store {
             }
 
             async fn revoke_user_tokens(&self, login: &str, at: i64) -> R<Option<u64>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let found = sqlx::query("UPDATE users SET tokens_revoked_before = $1 WHERE login = $2")
                     .bind(at)
                     .bind(login)
@@ -487,7 +487,7 @@ macro_rules! impl_store {
             }
 
             async fn add_client_secret(&self, client_id: &str, secret: &ClientSecret, revoke_others_at: Option<i64>) -> R<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let confidential: Option<bool> = sqlx::query_scalar("SELECT public FROM clients WHERE client_id = $1")
                     .bind(client_id)
                     .fetch_optional(&mut *tx)
@@ -590,7 +590,7 @@ macro_rules! impl_store {
             }
 
             async fn rotate_refresh(&self, old: &[u8], new: &[TokenRecord]) -> R<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let done = sqlx::query("UPDATE tokens SET used = TRUE WHERE hash = $1 AND kind = 'refresh' AND used = FALSE AND revoked = FALSE")
                     .bind(old)
                     .execute(&mut *tx)
@@ -615,7 +615,7 @@ macro_rules! impl_store {
             }
 
             async fn revoke_grant(&self, grant_id: &str) -> R<u64> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let done = sqlx::query("UPDATE tokens SET revoked = TRUE WHERE grant_id = $1 AND revoked = FALSE")
                     .bind(grant_id)
                     .execute(&mut *tx)
@@ -702,7 +702,7 @@ macro_rules! impl_store {
             }
 
             async fn take_code(&self, hash: &[u8]) -> R<Option<(CodeRecord, bool)>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let first = sqlx::query("UPDATE codes SET used = TRUE WHERE hash = $1 AND used = FALSE")
                     .bind(hash)
                     .execute(&mut *tx)
@@ -751,7 +751,7 @@ macro_rules! impl_store {
             }
 
             async fn revoke_consent(&self, login: &str, client_id: &str, at: i64) -> R<Option<u64>> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let gone = sqlx::query("DELETE FROM consents WHERE login = $1 AND client_id = $2")
                     .bind(login)
                     .bind(client_id)
@@ -837,7 +837,7 @@ macro_rules! impl_store {
             }
 
             async fn rotate_signing_key(&self, k: &KeyRecord) -> R<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
                     .bind(k.created_at)
                     .execute(&mut *tx)
@@ -973,5 +973,16 @@ macro_rules! impl_store {
 // SQLite takes one writer at a time; PostgreSQL overlaps commits (and groups
 // their WAL flushes), so batches are committed four at a time, each in one
 // statement. The last argument: `$N` placeholders (PostgreSQL) or `?` (SQLite).
-impl_store!(SqliteStore, sqlx::sqlite::SqliteRow, SQLITE, 1, false);
-impl_store!(PgStore, sqlx::postgres::PgRow, POSTGRES, 4, true);
+// A SQLite transaction that reads before it writes must take the write lock
+// first (IMMEDIATE): a deferred one that finds another writer committed since
+// its read began fails at once with SQLITE_BUSY_SNAPSHOT, whatever the busy
+// timeout. PostgreSQL row locks need no such care.
+impl_store!(
+    SqliteStore,
+    sqlx::sqlite::SqliteRow,
+    SQLITE,
+    1,
+    false,
+    "BEGIN IMMEDIATE"
+);
+impl_store!(PgStore, sqlx::postgres::PgRow, POSTGRES, 4, true, "BEGIN");

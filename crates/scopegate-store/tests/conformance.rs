@@ -110,6 +110,7 @@ conformance!(
     revoking_a_key_sets_or_a_users_tokens_sets_a_cutoff,
     audit_pages_filter_and_go_back_in_time,
     revoking_a_consent_revokes_every_grant_of_that_user_and_client,
+    concurrent_changes_to_one_key_set_all_land,
     an_app_gets_one_key_set_per_environment,
 );
 
@@ -692,4 +693,24 @@ async fn revoking_a_consent_revokes_every_grant_of_that_user_and_client<S: Store
     );
     assert!(s.consents("alice").await.unwrap().is_empty());
     assert_eq!(s.revoke_consent("alice", "cc", 151).await.unwrap(), None);
+}
+
+/// Transactions that read before they write must not fail when another
+/// writer commits in between (SQLite: BEGIN IMMEDIATE, not BUSY_SNAPSHOT).
+async fn concurrent_changes_to_one_key_set_all_land<S: Store>(s: S) {
+    let c = client("cw");
+    s.create_app(&c.app_id, &c.app_name, None, &c).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..16u8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let replace = (i % 3 == 0).then_some(1_800_000_000);
+            s.add_client_secret("cw", &secret(&format!("cw-{i}"), 100 + i, None), replace)
+                .await
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap().unwrap(), "every change lands");
+    }
+    assert_eq!(s.client("cw").await.unwrap().unwrap().secrets.len(), 17);
 }

@@ -23,11 +23,39 @@ use crate::state::Current;
 #[serde(deny_unknown_fields)]
 pub struct AppCreate {
     /// Shown on consent pages.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// The portal user the app belongs to.
     pub owner: Option<String>,
-    #[serde(flatten)]
-    pub key_set: KeySetCreate,
+    #[schema(example = "production")]
+    pub environment: String,
+    /// Scopes assigned to the keys.
+    #[schema(example = json!(["account:read", "products:write"]))]
+    pub scopes: Vec<String>,
+    /// What a token gets when it asks for none (default: every assigned scope).
+    pub default_scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// No secret; PKCE required.
+    #[serde(default)]
+    pub public: bool,
+    /// May introspect every token of its environment.
+    #[serde(default)]
+    pub resource_server: bool,
+}
+
+impl AppCreate {
+    fn key_set(self) -> (String, Option<String>, KeySetCreate) {
+        let key_set = KeySetCreate {
+            environment: self.environment,
+            scopes: self.scopes,
+            default_scopes: self.default_scopes,
+            redirect_uris: self.redirect_uris,
+            public: self.public,
+            resource_server: self.resource_server,
+        };
+        (self.name, self.owner, key_set)
+    }
 }
 
 /// A key set in one environment.
@@ -172,9 +200,10 @@ pub async fn create<S: Store>(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let input: AppCreate = body::json(&headers, &bytes)?;
-    let spec = input.key_set.spec()?;
+    let (name, owner, key_set) = input.key_set();
+    let spec = key_set.spec()?;
     let Registered { key_set, secret } =
-        manage::create_app(&state, &caller.actor(), &input.name, input.owner.as_deref(), &spec).await?;
+        manage::create_app(&state, &caller.actor(), &name, owner.as_deref(), &spec).await?;
     let client_id = key_set.client_id.clone();
     let app = App::group(vec![key_set], state.now())
         .pop()
@@ -187,7 +216,7 @@ pub async fn create<S: Store>(
     }))
 }
 
-#[utoipa::path(get, path = "/admin/api/apps/{app_id}", tag = "apps", params(("app_id" = String, Path)),
+#[utoipa::path(get, path = "/admin/api/apps/{app_id}", tag = "apps", params(("app_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = App), (status = 404, body = ErrorBody)))]
 pub async fn show<S: Store>(Current(state): Current<S>, Path(app_id): Path<String>) -> Result<Response, ApiError> {
     let app = App::group(state.store.app(&app_id).await?, state.now())
@@ -196,7 +225,7 @@ pub async fn show<S: Store>(Current(state): Current<S>, Path(app_id): Path<Strin
     Ok(no_store(axum::Json(app)))
 }
 
-#[utoipa::path(delete, path = "/admin/api/apps/{app_id}", tag = "apps", params(("app_id" = String, Path)),
+#[utoipa::path(delete, path = "/admin/api/apps/{app_id}", tag = "apps", params(("app_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 204, description = "deleted, with its key sets and their tokens"), (status = 404, body = ErrorBody)))]
 pub async fn delete<S: Store>(
     Current(state): Current<S>,
@@ -207,7 +236,7 @@ pub async fn delete<S: Store>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/admin/api/apps/{app_id}/key-sets", tag = "apps", params(("app_id" = String, Path)),
+#[utoipa::path(post, path = "/admin/api/apps/{app_id}/key-sets", tag = "apps", params(("app_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     request_body = KeySetCreate,
     responses((status = 201, body = KeySetCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 415, body = ErrorBody)))]
@@ -228,7 +257,7 @@ pub async fn add_key_set<S: Store>(
     }))
 }
 
-#[utoipa::path(get, path = "/admin/api/key-sets/{client_id}", tag = "apps", params(("client_id" = String, Path)),
+#[utoipa::path(get, path = "/admin/api/key-sets/{client_id}", tag = "apps", params(("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = KeySet), (status = 404, body = ErrorBody)))]
 pub async fn key_set<S: Store>(
     Current(state): Current<S>,
@@ -238,7 +267,7 @@ pub async fn key_set<S: Store>(
     Ok(no_store(axum::Json(KeySet::new(k, state.now()))))
 }
 
-#[utoipa::path(post, path = "/admin/api/key-sets/{client_id}/secrets", tag = "apps", params(("client_id" = String, Path)),
+#[utoipa::path(post, path = "/admin/api/key-sets/{client_id}/secrets", tag = "apps", params(("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     request_body = SecretCreate,
     responses((status = 201, body = SecretCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 415, body = ErrorBody)))]
@@ -256,7 +285,7 @@ pub async fn add_secret<S: Store>(
 }
 
 #[utoipa::path(delete, path = "/admin/api/key-sets/{client_id}/secrets/{secret_id}", tag = "apps",
-    params(("client_id" = String, Path), ("secret_id" = String, Path)),
+    params(("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$"), ("secret_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 204, description = "the secret no longer authenticates"), (status = 404, body = ErrorBody)))]
 pub async fn revoke_secret<S: Store>(
     Current(state): Current<S>,
@@ -268,7 +297,7 @@ pub async fn revoke_secret<S: Store>(
 }
 
 #[utoipa::path(post, path = "/admin/api/key-sets/{client_id}/revoke-tokens", tag = "tokens",
-    params(("client_id" = String, Path)),
+    params(("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = Revoked, description = "every token issued to the key set so far is revoked"),
         (status = 404, body = ErrorBody)))]
 pub async fn revoke_tokens<S: Store>(

@@ -24,6 +24,7 @@ pub struct AuditParams {
     /// Only this event (`issue`, `refresh`, `revoke`, `app_create`, …).
     pub event: Option<String>,
     /// How many entries, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// Where to continue: from the previous page's `next` link.
     pub cursor: Option<String>,

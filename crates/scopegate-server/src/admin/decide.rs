@@ -27,7 +27,7 @@ pub struct DecideRequest {
     /// The caller's granted scopes; absent: a caller with no credentials.
     #[schema(example = json!(["account:write"]))]
     pub scopes: Option<Vec<String>>,
-    /// An `X-OAuth-Scope` value narrowing the scopes for this request.
+    /// An `X-OAuth-Scope` value narrowing the scopes for this request (ignored without `scopes`).
     pub narrow: Option<Vec<String>>,
 }
 

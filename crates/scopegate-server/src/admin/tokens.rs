@@ -79,7 +79,7 @@ pub async fn list<S: Store>(Current(state): Current<S>) -> Result<Response, ApiE
     Ok(no_store(axum::Json(tokens).into_response()))
 }
 
-#[utoipa::path(delete, path = "/admin/api/admin-tokens/{id}", tag = "admin tokens", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/admin/api/admin-tokens/{id}", tag = "admin tokens", params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 204, description = "the token stops working at once"), (status = 404, body = ErrorBody)))]
 pub async fn revoke_admin_token<S: Store>(
     Current(state): Current<S>,

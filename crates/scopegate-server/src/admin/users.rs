@@ -23,9 +23,10 @@ use crate::state::Current;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserCreate {
-    #[schema(example = "ana")]
+    #[schema(example = "ana", pattern = r"^[A-Za-z0-9_.@-]{1,128}$")]
     pub login: String,
-    /// At least 12 characters; stored as an Argon2id hash.
+    /// At least 8 characters; stored as an Argon2id hash.
+    #[schema(min_length = 8)]
     pub password: String,
     #[serde(default)]
     pub permissions: Vec<String>,
@@ -102,7 +103,7 @@ pub async fn create<S: Store>(
     Ok((StatusCode::CREATED, json(User::from(user))).into_response())
 }
 
-#[utoipa::path(get, path = "/admin/api/users/{login}", tag = "users", params(("login" = String, Path)),
+#[utoipa::path(get, path = "/admin/api/users/{login}", tag = "users", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = UserDetail), (status = 404, body = ErrorBody)))]
 pub async fn show<S: Store>(Current(state): Current<S>, Path(login): Path<String>) -> Result<Response, ApiError> {
     let user = manage::user(&state, &login).await?;
@@ -119,7 +120,7 @@ pub async fn show<S: Store>(Current(state): Current<S>, Path(login): Path<String
     }))
 }
 
-#[utoipa::path(put, path = "/admin/api/users/{login}/permissions", tag = "users", params(("login" = String, Path)),
+#[utoipa::path(put, path = "/admin/api/users/{login}/permissions", tag = "users", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     request_body = Permissions,
     responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
@@ -135,7 +136,7 @@ pub async fn set_permissions<S: Store>(
     Ok(json(User::from(user)))
 }
 
-#[utoipa::path(put, path = "/admin/api/users/{login}/enabled", tag = "users", params(("login" = String, Path)),
+#[utoipa::path(put, path = "/admin/api/users/{login}/enabled", tag = "users", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     request_body = Enabled,
     responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
@@ -151,7 +152,7 @@ pub async fn set_enabled<S: Store>(
     Ok(json(User::from(user)))
 }
 
-#[utoipa::path(post, path = "/admin/api/users/{login}/revoke-tokens", tag = "tokens", params(("login" = String, Path)),
+#[utoipa::path(post, path = "/admin/api/users/{login}/revoke-tokens", tag = "tokens", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = Revoked, description = "every token of the user, in every app, is revoked"),
         (status = 404, body = ErrorBody)))]
 pub async fn revoke_tokens<S: Store>(
@@ -164,7 +165,7 @@ pub async fn revoke_tokens<S: Store>(
 }
 
 #[utoipa::path(delete, path = "/admin/api/users/{login}/grants/{client_id}", tag = "tokens",
-    params(("login" = String, Path), ("client_id" = String, Path)),
+    params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$"), ("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = Revoked, description = "the consent is withdrawn and every token of the user's grants to the key set is revoked"),
         (status = 404, body = ErrorBody)))]
 pub async fn revoke_grant<S: Store>(

@@ -183,6 +183,18 @@ fn the_token_server_how_to_runs_as_written() {
 }
 
 #[test]
+fn the_admin_api_how_to_runs_as_written() {
+    let printed = replay("docs/admin-api.md");
+    assert!(printed.contains("\"client_secret\":\"sgcs_"), "{printed}");
+    assert!(printed.contains("\"event\":\"app_create\""), "{printed}");
+    assert!(
+        printed.contains("\"reason\":\"holds account:read (implied by account:write)\""),
+        "{printed}"
+    );
+    assert!(!printed.contains("\"error\""), "every call succeeded: {printed}");
+}
+
+#[test]
 fn the_gateway_how_to_runs_as_written() {
     let printed = replay("docs/gateway.md");
     assert!(
