@@ -57,6 +57,8 @@ pub struct ScopeInfo {
     pub environments: Vec<String>,
     pub requires_permissions: Vec<String>,
     pub no_expiry: bool,
+    /// App developers request it in the portal; an administrator grants it.
+    pub requires_approval: bool,
     pub max_lifetime: Option<Duration>,
     /// Scopes this one implies directly (levels below it, `implies`).
     pub implies: Vec<ScopeId>,

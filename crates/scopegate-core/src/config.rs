@@ -63,6 +63,7 @@ pub(crate) struct RawScope {
     pub requires_permissions: Option<List>,
     pub no_expiry: Option<Spanned<bool>>,
     pub max_lifetime: Option<Spanned<String>>,
+    pub requires_approval: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -44,6 +44,7 @@ pub mod paths;
 mod record_cache;
 pub mod revocations;
 pub mod secrets;
+pub mod session;
 pub mod state;
 pub mod upstream;
 pub mod verified;

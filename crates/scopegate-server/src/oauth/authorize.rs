@@ -7,8 +7,6 @@
 //! redirect URI are known show a page; only [`match_redirect`] yields a URI to
 //! redirect to. Forms carry a CSRF token checked against a cookie.
 
-use std::sync::OnceLock;
-
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -16,18 +14,16 @@ use scopegate_core::oauth::{
     ErrorCode, OAuthError, RegisteredRedirectUri, decide_scope, match_redirect, requested_scope,
 };
 use scopegate_core::{GrantKind, ScopeSet};
-use scopegate_store::{ClientRecord, CodeRecord, ConsentRecord, SessionRecord, Store, UserRecord};
+use scopegate_store::{ClientRecord, CodeRecord, ConsentRecord, Store, UserRecord};
 
 use crate::form::Form;
 use crate::pages::{Consent, Login, ScopeView, error_page, page};
-use crate::passwords::{hash_password, verify_password};
 use crate::paths;
 use crate::secrets::{self, SecretKind};
+use crate::session::{self, SESSION_TTL, cookie, set_cookie, signed_in};
 use crate::state::{AppState, Current};
 
-pub const CSRF_COOKIE: &str = "sg_csrf";
-pub const SESSION_COOKIE: &str = "sg_session";
-const SESSION_TTL: i64 = 12 * 3600;
+pub use crate::session::{CSRF_COOKIE, SESSION_COOKIE};
 /// Codes are exchanged at once by real clients; a minute is plenty (RFC 6749 section 4.1.2).
 const CODE_TTL: i64 = 60;
 /// The authorization request parameters carried through the pages.
@@ -203,43 +199,6 @@ fn refusal_response<S: Store>(state: &AppState<S>, refusal: AuthorizeError) -> R
     }
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
-}
-
-fn set_cookie<S: Store>(state: &AppState<S>, response: &mut Response, name: &str, value: &str, max_age: i64) {
-    let secure = if state.policy.settings.issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let line = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
-    if let Ok(v) = HeaderValue::from_str(&line) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-}
-
-async fn signed_in<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<Option<UserRecord>, AuthorizeError> {
-    let Some(token) = cookie(headers, SESSION_COOKIE) else {
-        return Ok(None);
-    };
-    let Some(session) = state.store.session(&secrets::hash(token)).await? else {
-        return Ok(None);
-    };
-    if session.expires_at <= state.now() {
-        return Ok(None);
-    }
-    Ok(state.store.user(&session.login).await?.filter(|u| u.enabled))
-}
-
 /// (scope, permission) pairs: every scope the token would hold, implied ones
 /// included, needs its `requires_permissions`.
 fn missing_permissions<S: Store>(state: &AppState<S>, scope: &ScopeSet, user: &UserRecord) -> Vec<(String, String)> {
@@ -336,17 +295,14 @@ pub async fn authorize_get<S: Store>(Current(state): Current<S>, headers: Header
         Ok(r) => r,
         Err(refusal) => return refusal_response(&state, refusal),
     };
-    let (csrf, fresh) = match cookie(&headers, CSRF_COOKIE) {
-        Some(c) => (c.to_owned(), false),
-        None => (secrets::generate(SecretKind::Csrf), true),
-    };
+    let (csrf, fresh) = session::csrf_token(&headers);
     let mut response = match signed_in(&state, &headers).await {
         Ok(Some(user)) => {
             let missing = missing_permissions(&state, &req.scope, &user);
             consent_page(&state, &req, &user, &csrf, missing)
         }
         Ok(None) => login_page(&req, &csrf, None),
-        Err(refusal) => return refusal_response(&state, refusal),
+        Err(e) => return refusal_response(&state, e.into()),
     };
     if fresh {
         set_cookie(&state, &mut response, CSRF_COOKIE, &csrf, SESSION_TTL);
@@ -359,8 +315,8 @@ pub async fn authorize_post<S: Store>(Current(state): Current<S>, headers: Heade
         Ok(f) => f,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
     };
-    let csrf = match (cookie(&headers, CSRF_COOKIE), form.get("csrf")) {
-        (Some(c), Some(f)) if secrets::same(c, f) => c.to_owned(),
+    let csrf = match cookie(&headers, CSRF_COOKIE) {
+        Some(c) if session::csrf_ok(&headers, form.get("csrf")) => c.to_owned(),
         _ => {
             return error_page(
                 StatusCode::BAD_REQUEST,
@@ -393,13 +349,6 @@ pub async fn authorize_post<S: Store>(Current(state): Current<S>, headers: Heade
     result.unwrap_or_else(|refusal| refusal_response(&state, refusal))
 }
 
-/// A valid Argon2id hash to verify against when the login is unknown, so that
-/// unknown and known logins take the same time.
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("scopegate-timing-equalizer").unwrap_or_default())
-}
-
 async fn sign_in<S: Store>(
     state: &AppState<S>,
     req: &AuthzRequest,
@@ -407,16 +356,8 @@ async fn sign_in<S: Store>(
     csrf: &str,
 ) -> Result<Response, AuthorizeError> {
     let login = form.get("login").unwrap_or_default().to_owned();
-    let password = form.get("password").unwrap_or_default().to_owned();
-    let user = state.store.user(&login).await?;
-    let phc = user
-        .as_ref()
-        .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
-    // Argon2 is deliberately slow: keep it off the async workers.
-    let verified = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-        .await
-        .unwrap_or(false);
-    let Some(user) = user.filter(|u| verified && u.enabled) else {
+    let password = form.get("password").unwrap_or_default();
+    let Some(user) = session::check_password(state, &login, password).await? else {
         state.audit(
             "sign_in_failed",
             Some(&req.client.client_id),
@@ -425,17 +366,7 @@ async fn sign_in<S: Store>(
         );
         return Ok(login_page(req, csrf, Some("Wrong login or password.")));
     };
-    let token = secrets::generate(SecretKind::Session);
-    let now = state.now();
-    state
-        .store
-        .create_session(&SessionRecord {
-            hash: secrets::hash(&token),
-            login: user.login.clone(),
-            created_at: now,
-            expires_at: now + SESSION_TTL,
-        })
-        .await?;
+    let token = session::start(state, &user.login).await?;
     state.audit("sign_in", Some(&req.client.client_id), Some(&user.login), String::new());
     let query = serde_urlencoded::to_string(&req.carried).unwrap_or_default();
     let mut response = see_other(&format!("{}?{query}", paths::AUTHORIZE));
