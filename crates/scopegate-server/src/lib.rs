@@ -41,6 +41,7 @@ pub mod oauth;
 mod pages;
 pub mod passwords;
 pub mod paths;
+pub mod portal;
 mod record_cache;
 pub mod revocations;
 pub mod secrets;
@@ -75,6 +76,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route(paths::AUTHZ, any(gateway::forward_auth::forward_auth::<S>))
         .route(paths::AUTHZ_PATH, any(gateway::forward_auth::forward_auth::<S>))
         .merge(admin::router(state.clone()))
+        .merge(portal::router())
         .fallback(gateway::gateway::<S>)
         .with_state(state)
 }

@@ -11,6 +11,8 @@ pub const HEALTHZ: &str = "/healthz";
 pub const AUTHZ: &str = "/authz";
 pub const AUTHZ_PATH: &str = "/authz/{*original}";
 pub const METRICS: &str = "/metrics";
+/// The developer portal: this path and everything under it.
+pub const PORTAL: &str = "/portal";
 /// The admin API: this path and everything under it.
 pub const ADMIN_API: &str = "/admin/api";
 
@@ -43,6 +45,7 @@ mod tests {
         }
         assert!(is_own("/authz/account/x"));
         assert!(is_own("/admin/api") && is_own("/admin/api/apps") && !is_own("/admin/apix"));
+        assert!(is_own("/portal") && is_own("/portal/apps/x") && !is_own("/portals"));
         assert!(is_authz(AUTHZ) && is_authz("/authz/account/x") && !is_authz("/authz/") && !is_authz("/authzx"));
         for path in [
             "/",

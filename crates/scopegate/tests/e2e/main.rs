@@ -14,6 +14,7 @@ mod fast_path;
 mod gateway;
 mod layer;
 mod nginx;
+mod portal;
 mod readmes;
 mod server;
 

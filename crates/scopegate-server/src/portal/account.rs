@@ -1,0 +1,206 @@
+//! Signing in and out, the list of one's apps, and connected apps.
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use scopegate_store::Store;
+
+use super::form::PageForm;
+use super::views::{AppRow, Connected, GrantRow, Home, KeySetRow, SignIn, time};
+use super::{Visit, see_other, unavailable};
+use crate::manage::{self, Actor, ManageError};
+use crate::session::{self, SESSION_COOKIE, SESSION_TTL, set_cookie};
+use crate::state::Current;
+
+pub async fn sign_in_page<S: Store>(Current(state): Current<S>, headers: HeaderMap) -> Response {
+    let visit = match Visit::new(state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if visit.user.is_some() {
+        return see_other("/portal/");
+    }
+    visit.render(StatusCode::OK, &SignIn { nav: visit.nav() })
+}
+
+pub async fn sign_in<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
+    let visit = match Visit::new(state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(form) = PageForm::parse(&headers, &body) else {
+        return visit.forged();
+    };
+    if !session::csrf_ok(&headers, form.get("csrf")) {
+        return visit.forged();
+    }
+    let login = form.get("login").unwrap_or_default();
+    let state = &visit.state;
+    let user = match session::check_password(state, login, form.get("password").unwrap_or_default()).await {
+        Ok(u) => u,
+        Err(e) => return unavailable(e),
+    };
+    let Some(user) = user else {
+        state.audit("sign_in_failed", None, Some(login), "portal".into());
+        let mut nav = visit.nav();
+        nav.error = Some("Wrong login or password.".into());
+        return visit.render(StatusCode::UNAUTHORIZED, &SignIn { nav });
+    };
+    let token = match session::start(state, &user.login).await {
+        Ok(t) => t,
+        Err(e) => return unavailable(e),
+    };
+    state.audit("sign_in", None, Some(&user.login), "portal".into());
+    let mut response = see_other("/portal/");
+    set_cookie(state, &mut response, SESSION_COOKIE, &token, SESSION_TTL);
+    response
+}
+
+pub async fn sign_out<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = PageForm::parse(&headers, &body).unwrap_or_default();
+    if !session::csrf_ok(&headers, form.get("csrf")) {
+        return crate::pages::error_page(StatusCode::FORBIDDEN, "This form was not sent from this site.");
+    }
+    if let Err(e) = session::end(&state, &headers).await {
+        return unavailable(e);
+    }
+    let mut response = see_other("/portal/sign-in");
+    set_cookie(&state, &mut response, SESSION_COOKIE, "", 0);
+    response
+}
+
+/// A user's apps as rows (an administrator sees their own here too).
+pub fn app_rows(key_sets: Vec<scopegate_store::ClientRecord>, now: i64) -> Vec<AppRow> {
+    let mut apps: Vec<AppRow> = Vec::new();
+    for k in key_sets {
+        let row = KeySetRow {
+            kind: kind(&k),
+            active_secrets: k.active_secrets(now).count(),
+            client_id: k.client_id,
+            environment: k.environment,
+            scopes: k.scopes,
+        };
+        match apps.last_mut() {
+            Some(app) if app.app_id == k.app_id => app.key_sets.push(row),
+            _ => apps.push(AppRow {
+                app_id: k.app_id,
+                name: k.app_name,
+                owner: k.owner,
+                created: time(k.created_at),
+                key_sets: vec![row],
+            }),
+        }
+    }
+    apps
+}
+
+pub fn kind(k: &scopegate_store::ClientRecord) -> &'static str {
+    match (k.public, k.resource_server) {
+        (true, _) => "public client (PKCE, no secret)",
+        (false, true) => "confidential client, resource server",
+        (false, false) => "confidential client",
+    }
+}
+
+pub async fn home<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    let visit = match Visit::new(state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let user = match visit.user() {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let mine = match visit.state.store.clients().await {
+        Ok(all) => all
+            .into_iter()
+            .filter(|k| k.owner.as_deref() == Some(user.login.as_str()))
+            .collect::<Vec<_>>(),
+        Err(e) => return unavailable(e),
+    };
+    let mut sorted = mine;
+    sorted.sort_by(|a, b| (a.app_id.as_str(), a.created_at).cmp(&(b.app_id.as_str(), b.created_at)));
+    let mut nav = visit.nav();
+    if uri.query() == Some("done=deleted") {
+        nav.notice = Some("App deleted, with its keys and every token issued to it.");
+    }
+    visit.render(
+        StatusCode::OK,
+        &Home {
+            nav,
+            apps: app_rows(sorted, visit.state.now()),
+        },
+    )
+}
+
+pub async fn connected<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    let visit = match Visit::new(state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let user = match visit.user() {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let consents = match visit.state.store.consents(&user.login).await {
+        Ok(c) => c,
+        Err(e) => return unavailable(e),
+    };
+    let catalog = &visit.state.policy.catalog;
+    let mut grants = Vec::new();
+    for c in consents {
+        let client = match visit.state.store.client(&c.client_id).await {
+            Ok(k) => k,
+            Err(e) => return unavailable(e),
+        };
+        let Some(client) = client else { continue };
+        let scopes = c
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let description = catalog.lookup(s).and_then(|id| catalog.info(id).description.clone());
+                (s.to_owned(), description)
+            })
+            .collect();
+        grants.push(GrantRow {
+            client_id: c.client_id,
+            app_name: client.app_name,
+            environment: client.environment,
+            scopes,
+            granted: time(c.granted_at),
+        });
+    }
+    let mut nav = visit.nav();
+    if uri.query() == Some("done=revoked") {
+        nav.notice = Some("Access revoked: the app's tokens for you no longer work.");
+    }
+    visit.render(StatusCode::OK, &Connected { nav, grants })
+}
+
+pub async fn revoke_connected<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let visit = match Visit::new(state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let user = match visit.user() {
+        Ok(u) => u.clone(),
+        Err(r) => return r,
+    };
+    let form = PageForm::parse(&headers, &body).unwrap_or_default();
+    if !session::csrf_ok(&headers, form.get("csrf")) {
+        return visit.forged();
+    }
+    let actor = Actor::User(user.login.clone());
+    match manage::revoke_grant(&visit.state, &actor, &user.login, &client_id).await {
+        Ok(_) => see_other("/portal/connected?done=revoked"),
+        Err(ManageError::NotFound(_)) => visit.not_found("You have not given that app access."),
+        Err(e) => unavailable(format!("{e:?}")),
+    }
+}

@@ -1,0 +1,497 @@
+//! A developer's apps: registering one, its key sets, secrets, scopes, the
+//! endpoint picker and the authorize URL.
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use scopegate_core::scope::encode_scope_param;
+use scopegate_core::{CoverFor, GrantKind};
+use scopegate_store::{ClientRecord, Store, UserRecord};
+
+use super::account::{app_rows, kind};
+use super::form::PageForm;
+use super::views::{
+    AppPage, AuthorizeUrl, EndpointChoice, KeySetPage, KeyView, NewApp, NewAppForm, Picker, PickerResult, ScopeChoice,
+    ScopeRow, SecretRow, SecretShown, time,
+};
+use super::{Visit, see_other, unavailable};
+use crate::manage::{self, Actor, KeySetSpec, ManageError};
+use crate::session;
+use crate::state::{AppState, Current};
+
+macro_rules! visit_user {
+    ($state:expr, $headers:expr) => {{
+        let visit = match Visit::new($state, &$headers).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let user = match visit.user() {
+            Ok(u) => u.clone(),
+            Err(r) => return r,
+        };
+        (visit, user)
+    }};
+}
+
+/// The scopes a developer may choose in `env`, in declaration order.
+fn scope_choices<S: Store>(state: &AppState<S>, env: &str, assigned: &[&str], defaults: &[&str]) -> Vec<ScopeChoice> {
+    state
+        .policy
+        .catalog
+        .iter()
+        .filter(|(_, info)| info.available_in(env) || env.is_empty())
+        .map(|(_, info)| ScopeChoice {
+            name: info.name.as_str().to_owned(),
+            description: info.description.clone(),
+            environments: info.environments.join(", "),
+            self_service: !info.requires_approval,
+            assigned: assigned.contains(&info.name.as_str()),
+            default: defaults.contains(&info.name.as_str()),
+        })
+        .collect()
+}
+
+fn new_app_page<S: Store>(
+    visit: &Visit<S>,
+    form: NewAppForm,
+    assigned: &[&str],
+    defaults: &[&str],
+    error: Option<String>,
+) -> Response {
+    let state = &visit.state;
+    let mut nav = visit.nav();
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    nav.error = error;
+    let environment = if form.environment.is_empty() {
+        state.policy.environments.first().cloned().unwrap_or_default()
+    } else {
+        form.environment.clone()
+    };
+    visit.render(
+        status,
+        &NewApp {
+            nav,
+            scopes: scope_choices(state, "", assigned, defaults),
+            environments: state.policy.environments.clone(),
+            form: NewAppForm { environment, ..form },
+        },
+    )
+}
+
+pub async fn new_page<S: Store>(Current(state): Current<S>, headers: HeaderMap) -> Response {
+    let (visit, _) = visit_user!(state, headers);
+    new_app_page(&visit, NewAppForm::default(), &[], &[], None)
+}
+
+pub async fn create<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
+    let (visit, user) = visit_user!(state, headers);
+    let Some(form) = PageForm::parse(&headers, &body) else {
+        return visit.forged();
+    };
+    if !session::csrf_ok(&headers, form.get("csrf")) {
+        return visit.forged();
+    }
+    let fields = NewAppForm {
+        name: form.get("name").unwrap_or_default().to_owned(),
+        environment: form.get("environment").unwrap_or_default().to_owned(),
+        redirect_uris: form.get("redirect_uris").unwrap_or_default().to_owned(),
+        public: form.get("public").is_some(),
+    };
+    let assigned = form.all("scopes");
+    let defaults = form.all("default_scopes");
+    let catalog = &visit.state.policy.catalog;
+    if let Some(reserved) = assigned
+        .iter()
+        .find(|s| catalog.lookup(s).is_some_and(|id| catalog.info(id).requires_approval))
+    {
+        let error = format!("{reserved} needs an administrator's approval: register the app first, then request it");
+        return new_app_page(&visit, fields, &assigned, &defaults, Some(error));
+    }
+    let spec = KeySetSpec {
+        environment: fields.environment.clone(),
+        scopes: assigned.join(" "),
+        default_scopes: (!defaults.is_empty()).then(|| defaults.join(" ")),
+        redirect_uris: fields
+            .redirect_uris
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        public: fields.public,
+        resource_server: false,
+    };
+    let actor = Actor::User(user.login.clone());
+    match manage::create_app(&visit.state, &actor, &fields.name, Some(&user.login), &spec).await {
+        Ok(registered) => {
+            let k = registered.key_set;
+            visit.render(
+                StatusCode::CREATED,
+                &SecretShown {
+                    nav: visit.nav(),
+                    heading: "Your app is registered",
+                    secret_id: registered.secret.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
+                    secret: registered.secret.map(|s| s.secret),
+                    expires: None,
+                    next: format!("/portal/apps/{}/keys/{}", k.app_id, k.client_id),
+                    client_id: k.client_id,
+                },
+            )
+        }
+        Err(ManageError::Invalid(e)) => {
+            let message = format!("{}: {}", label(e.field), e.message);
+            new_app_page(&visit, fields, &assigned, &defaults, Some(message))
+        }
+        Err(e) => new_app_page(&visit, fields, &assigned, &defaults, Some(describe(&e))),
+    }
+}
+
+/// A form field as the page labels it.
+fn label(field: &str) -> &str {
+    match field {
+        "name" => "Name",
+        "environment" => "Environment",
+        "scopes" => "Scopes",
+        "default_scopes" => "Default scopes",
+        "redirect_uris" => "Redirect URIs",
+        "expires_in" => "Expiry",
+        other => other,
+    }
+}
+
+fn describe(e: &ManageError) -> String {
+    match e {
+        ManageError::NotFound(m) | ManageError::Conflict(m) => m.clone(),
+        ManageError::Invalid(f) => format!("{}: {}", label(f.field), f.message),
+        ManageError::Internal => "The portal cannot reach its database; try again.".into(),
+    }
+}
+
+/// The app's key sets, if the user may see it (its owner or an administrator).
+async fn visible_app<S: Store>(
+    visit: &Visit<S>,
+    user: &UserRecord,
+    app_id: &str,
+) -> Result<Vec<ClientRecord>, Response> {
+    let key_sets = visit.state.store.app(app_id).await.map_err(unavailable)?;
+    let mine = key_sets
+        .first()
+        .is_some_and(|k| k.owner.as_deref() == Some(user.login.as_str()));
+    if key_sets.is_empty() || !(mine || visit.is_admin()) {
+        return Err(visit.not_found("You have no app with that id."));
+    }
+    Ok(key_sets)
+}
+
+pub async fn show<S: Store>(Current(state): Current<S>, headers: HeaderMap, Path(app_id): Path<String>) -> Response {
+    let (visit, user) = visit_user!(state, headers);
+    let key_sets = match visible_app(&visit, &user, &app_id).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let Some(app) = app_rows(key_sets, visit.state.now()).pop() else {
+        return visit.not_found("You have no app with that id.");
+    };
+    visit.render(StatusCode::OK, &AppPage { nav: visit.nav(), app })
+}
+
+pub async fn delete<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (visit, user) = visit_user!(state, headers);
+    let form = PageForm::parse(&headers, &body).unwrap_or_default();
+    if !session::csrf_ok(&headers, form.get("csrf")) {
+        return visit.forged();
+    }
+    if let Err(r) = visible_app(&visit, &user, &app_id).await {
+        return r;
+    }
+    if form.get("confirm") != Some("yes") {
+        return see_other(&format!("/portal/apps/{app_id}"));
+    }
+    match manage::delete_app(&visit.state, &Actor::User(user.login.clone()), &app_id).await {
+        Ok(()) => see_other("/portal/?done=deleted"),
+        Err(ManageError::NotFound(_)) => visit.not_found("You have no app with that id."),
+        Err(e) => unavailable(format!("{e:?}")),
+    }
+}
+
+/// One key set of a visible app.
+async fn visible_key_set<S: Store>(
+    visit: &Visit<S>,
+    user: &UserRecord,
+    app_id: &str,
+    client_id: &str,
+) -> Result<ClientRecord, Response> {
+    visible_app(visit, user, app_id)
+        .await?
+        .into_iter()
+        .find(|k| k.client_id == client_id)
+        .ok_or_else(|| visit.not_found("This app has no key set with that client_id."))
+}
+
+fn grants_label(grants: &[GrantKind]) -> String {
+    grants
+        .iter()
+        .map(|g| match g {
+            GrantKind::ClientCredentials => "app token",
+            GrantKind::AuthorizationCode => "user token",
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub async fn key_set<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path((app_id, client_id)): Path<(String, String)>,
+    uri: Uri,
+) -> Response {
+    let (visit, user) = visit_user!(state, headers);
+    let k = match visible_key_set(&visit, &user, &app_id, &client_id).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let query = PageForm::query(uri.query());
+    let policy = &visit.state.policy;
+    let catalog = &policy.catalog;
+    let now = visit.state.now();
+    let scopes: Vec<ScopeRow> = k
+        .scopes
+        .iter()
+        .filter_map(|name| {
+            let id = catalog.lookup(name)?;
+            let info = catalog.info(id);
+            let closure = catalog.closure_of(id);
+            let allows = policy
+                .routes()
+                .iter()
+                .filter(|r| r.requirement.scopes().is_some_and(|s| s.intersects(closure)))
+                .map(|r| r.pattern.to_string())
+                .collect();
+            Some(ScopeRow {
+                name: name.clone(),
+                description: info.description.clone(),
+                default: k.default_scopes.contains(name),
+                allows,
+                grants: grants_label(&info.grants),
+                environments: info.environments.join(", "),
+            })
+        })
+        .collect();
+    let secrets = k
+        .secrets
+        .iter()
+        .map(|s| SecretRow {
+            id: s.id.clone(),
+            created: time(s.created_at),
+            state: match (s.revoked_at, s.expires_at) {
+                (Some(at), _) => format!("revoked {}", time(at)),
+                (None, Some(at)) if at <= now => format!("expired {}", time(at)),
+                (None, Some(at)) => format!("active, expires {}", time(at)),
+                (None, None) => "active".into(),
+            },
+            active: s.is_active(now),
+        })
+        .collect();
+
+    // The picker.
+    let picked = query.all("endpoint");
+    let user_token = query.get("grant") != Some("client_credentials");
+    let endpoints = policy
+        .routes()
+        .iter()
+        .filter(|r| r.requirement.scopes().is_some())
+        .map(|r| {
+            let endpoint = r.pattern.to_string();
+            EndpointChoice {
+                picked: picked.contains(&endpoint.as_str()),
+                description: r.description.clone(),
+                endpoint,
+            }
+        })
+        .collect();
+    let mut picker = Picker {
+        user_token,
+        ..Picker::default()
+    };
+    if !picked.is_empty() {
+        let grant = if user_token {
+            GrantKind::AuthorizationCode
+        } else {
+            GrantKind::ClientCredentials
+        };
+        let under = CoverFor {
+            grant: Some(grant),
+            environment: Some(&k.environment),
+        };
+        match policy.scopes_for(&picked, under) {
+            Ok(cover) => {
+                let names: Vec<&str> = catalog.names(&cover.scopes).collect();
+                let assigned = catalog.close(&catalog.known(&k.scopes.join(" ")));
+                let missing = cover
+                    .scopes
+                    .iter()
+                    .filter(|id| !assigned.contains(*id))
+                    .map(|id| catalog.name(id).to_owned())
+                    .collect();
+                picker.result = Some(PickerResult {
+                    scopes: names.join(" "),
+                    encoded: encode_scope_param(names.iter().copied()),
+                    missing,
+                });
+            }
+            Err(e) => picker.error = Some(e.to_string()),
+        }
+    }
+
+    // The authorize URL.
+    let user_scopes: Vec<&String> = k
+        .scopes
+        .iter()
+        .filter(|n| {
+            catalog
+                .lookup(n)
+                .is_some_and(|id| catalog.info(id).allows_grant(GrantKind::AuthorizationCode))
+        })
+        .collect();
+    let asked = query.all("ask");
+    let redirect_uri = query
+        .get("redirect_uri")
+        .filter(|u| k.redirect_uris.iter().any(|r| r == u));
+    let url = redirect_uri.map(|uri| {
+        let chosen: Vec<&str> = user_scopes
+            .iter()
+            .map(|s| s.as_str())
+            .filter(|s| asked.contains(s))
+            .collect();
+        let params = [
+            ("response_type", "code"),
+            ("client_id", k.client_id.as_str()),
+            ("redirect_uri", uri),
+        ];
+        let query = serde_urlencoded::to_string(params).unwrap_or_default();
+        let scope = if chosen.is_empty() {
+            String::new()
+        } else {
+            format!("&scope={}", encode_scope_param(chosen.iter().copied()))
+        };
+        format!("{}{}?{query}{scope}", policy.settings.issuer, crate::paths::AUTHORIZE)
+    });
+    let authorize = AuthorizeUrl {
+        choices: user_scopes
+            .iter()
+            .map(|s| {
+                (
+                    (*s).clone(),
+                    asked.contains(&s.as_str()) || (asked.is_empty() && k.default_scopes.contains(s)),
+                )
+            })
+            .collect(),
+        redirect_uri: redirect_uri.map(str::to_owned),
+        url,
+    };
+    let mut nav = visit.nav();
+    if uri.query() == Some("done=secret-revoked") {
+        nav.notice = Some("Secret revoked: it no longer authenticates.");
+    }
+    visit.render(
+        StatusCode::OK,
+        &KeySetPage {
+            nav,
+            app_name: k.app_name.clone(),
+            key: KeyView {
+                kind: kind(&k),
+                client_id: k.client_id.clone(),
+                environment: k.environment.clone(),
+                public: k.public,
+                redirect_uris: k.redirect_uris.clone(),
+            },
+            app_id,
+            scopes,
+            secrets,
+            endpoints,
+            picker,
+            authorize,
+        },
+    )
+}
+
+pub async fn add_secret<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path((app_id, client_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (visit, user) = visit_user!(state, headers);
+    let form = PageForm::parse(&headers, &body).unwrap_or_default();
+    if !session::csrf_ok(&headers, form.get("csrf")) {
+        return visit.forged();
+    }
+    if let Err(r) = visible_key_set(&visit, &user, &app_id, &client_id).await {
+        return r;
+    }
+    let now = visit.state.now();
+    let actor = Actor::User(user.login.clone());
+    let back = format!("/portal/apps/{app_id}/keys/{client_id}");
+    let added = match manage::expiry("expires_in", form.get("expires_in"), now) {
+        Ok(expires_at) => manage::add_secret(&visit.state, &actor, &client_id, expires_at, false).await,
+        Err(e) => Err(e),
+    };
+    match added {
+        Ok(secret) => visit.render(
+            StatusCode::CREATED,
+            &SecretShown {
+                nav: visit.nav(),
+                heading: "Your new client secret",
+                client_id,
+                secret_id: secret.id,
+                expires: secret.expires_at.map(time),
+                secret: Some(secret.secret),
+                next: back,
+            },
+        ),
+        Err(e @ (ManageError::Conflict(_) | ManageError::Invalid(_))) => {
+            let mut nav = visit.nav();
+            nav.error = Some(describe(&e));
+            visit.render(
+                StatusCode::CONFLICT,
+                &super::views::NotFound {
+                    nav,
+                    message: format!("No secret was added. Back to the keys: {back}"),
+                },
+            )
+        }
+        Err(ManageError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
+        Err(ManageError::Internal) => unavailable("add_secret"),
+    }
+}
+
+pub async fn revoke_secret<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path((app_id, client_id, secret_id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let (visit, user) = visit_user!(state, headers);
+    let form = PageForm::parse(&headers, &body).unwrap_or_default();
+    if !session::csrf_ok(&headers, form.get("csrf")) {
+        return visit.forged();
+    }
+    if let Err(r) = visible_key_set(&visit, &user, &app_id, &client_id).await {
+        return r;
+    }
+    match manage::revoke_secret(&visit.state, &Actor::User(user.login.clone()), &client_id, &secret_id).await {
+        Ok(()) => see_other(&format!("/portal/apps/{app_id}/keys/{client_id}?done=secret-revoked")),
+        Err(ManageError::NotFound(_)) => visit.not_found("This key set has no active secret with that id."),
+        Err(e) => unavailable(format!("{e:?}")),
+    }
+}

@@ -1,0 +1,53 @@
+//! Portal forms: `application/x-www-form-urlencoded` bodies where a name may
+//! repeat (checkboxes), with the CSRF field.
+
+use axum::http::{HeaderMap, header};
+
+#[derive(Default)]
+pub struct PageForm(Vec<(String, String)>);
+
+/// Names only: forms carry passwords.
+impl std::fmt::Debug for PageForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|(name, _)| name)).finish()
+    }
+}
+
+impl PageForm {
+    /// `None` when the body is not a form.
+    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Option<PageForm> {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return None;
+        }
+        serde_urlencoded::from_bytes(body).ok().map(PageForm)
+    }
+
+    /// A query string.
+    pub fn query(query: Option<&str>) -> PageForm {
+        serde_urlencoded::from_str(query.unwrap_or(""))
+            .map(PageForm)
+            .unwrap_or_default()
+    }
+
+    /// The first value of `name`, if not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every non-empty value of `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}

@@ -1,0 +1,205 @@
+//! The developer portal, `/portal/`: server-rendered pages for the people who
+//! build apps on the API (their apps, key sets, secrets, scopes, the
+//! endpoint picker and a ready authorize URL) and for the people who granted
+//! apps access (connected apps, revocable). Sign-in is the authorization
+//! server's own (one session cookie for both); every form carries the CSRF
+//! token; changes go through [`crate::manage`], as the admin API's do.
+//!
+//! A page never shows another user's app: an id that is not the signed-in
+//! user's (or, for an administrator, that does not exist) is a 404 page.
+
+// A handler's `Err` is the page to answer with, made once per request: its
+// size costs nothing worth boxing for.
+#![allow(clippy::result_large_err)]
+
+mod account;
+mod apps;
+mod form;
+pub mod views;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use scopegate_store::{Store, UserRecord};
+
+use crate::pages::page;
+use crate::session::{self, CSRF_COOKIE, SESSION_TTL, set_cookie};
+use crate::state::AppState;
+use views::{Nav, NotFound};
+
+/// Where the portal lives.
+pub const PREFIX: &str = crate::paths::PORTAL;
+
+const STYLESHEET: &str = include_str!("../../assets/scopegate.css");
+const SCRIPT: &str = include_str!("../../assets/portal.js");
+
+/// The permission that makes a user a portal administrator.
+pub const ADMIN_PERMISSION: &str = "admin";
+
+pub fn router<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route("/portal", get(|| async { see_other("/portal/") }))
+        .route("/portal/", get(account::home::<S>))
+        .route(
+            "/portal/sign-in",
+            get(account::sign_in_page::<S>).post(account::sign_in::<S>),
+        )
+        .route("/portal/sign-out", post(account::sign_out::<S>))
+        .route("/portal/connected", get(account::connected::<S>))
+        .route(
+            "/portal/connected/{client_id}/revoke",
+            post(account::revoke_connected::<S>),
+        )
+        .route("/portal/apps/new", get(apps::new_page::<S>).post(apps::create::<S>))
+        .route("/portal/apps/{app_id}", get(apps::show::<S>))
+        .route("/portal/apps/{app_id}/delete", post(apps::delete::<S>))
+        .route("/portal/apps/{app_id}/keys/{client_id}", get(apps::key_set::<S>))
+        .route(
+            "/portal/apps/{app_id}/keys/{client_id}/secrets",
+            post(apps::add_secret::<S>),
+        )
+        .route(
+            "/portal/apps/{app_id}/keys/{client_id}/secrets/{secret_id}/revoke",
+            post(apps::revoke_secret::<S>),
+        )
+        .route(
+            "/portal/assets/scopegate.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLESHEET) }),
+        )
+        .route(
+            "/portal/assets/portal.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route("/portal/{*rest}", get(not_found_page::<S>).post(not_found_page::<S>))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, v),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+/// The request as the portal sees it: the signed-in user (if any) and the
+/// CSRF token its forms carry.
+pub struct Visit<S: Store> {
+    pub state: AppState<S>,
+    pub user: Option<UserRecord>,
+    csrf: String,
+    fresh_csrf: bool,
+}
+
+impl<S: Store> std::fmt::Debug for Visit<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Visit")
+            .field("user", &self.user.as_ref().map(|u| &u.login))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> Visit<S> {
+    pub async fn new(state: AppState<S>, headers: &HeaderMap) -> Result<Self, Response> {
+        let user = session::signed_in(&state, headers).await.map_err(|e| {
+            tracing::error!(error = %e, "store failure");
+            crate::pages::error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The portal cannot reach its database; try again.",
+            )
+        })?;
+        let (csrf, fresh_csrf) = session::csrf_token(headers);
+        Ok(Self {
+            state,
+            user,
+            csrf,
+            fresh_csrf,
+        })
+    }
+
+    /// The signed-in user, or a redirect to the sign-in page.
+    pub fn user(&self) -> Result<&UserRecord, Response> {
+        self.user.as_ref().ok_or_else(|| see_other("/portal/sign-in"))
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user
+            .as_ref()
+            .is_some_and(|u| u.permissions.iter().any(|p| p == ADMIN_PERMISSION))
+    }
+
+    pub fn nav(&self) -> Nav {
+        Nav {
+            login: self.user.as_ref().map(|u| u.login.clone()),
+            admin: self.is_admin(),
+            csrf: self.csrf.clone(),
+            notice: None,
+            error: None,
+        }
+    }
+
+    /// A page, setting the CSRF cookie if this visit made the token.
+    pub fn render(&self, status: StatusCode, template: &impl Template) -> Response {
+        let mut response = page(status, template);
+        if self.fresh_csrf {
+            set_cookie(&self.state, &mut response, CSRF_COOKIE, &self.csrf, SESSION_TTL);
+        }
+        response
+    }
+
+    pub fn not_found(&self, message: impl Into<String>) -> Response {
+        self.render(
+            StatusCode::NOT_FOUND,
+            &NotFound {
+                nav: self.nav(),
+                message: message.into(),
+            },
+        )
+    }
+
+    /// A form that did not come from a portal page of this browser.
+    pub fn forged(&self) -> Response {
+        crate::pages::error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired or was not sent from this site. Go back, reload the page and try again.",
+        )
+    }
+}
+
+/// Answers a store failure as a page, never as a blank 500.
+pub fn unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "portal: store failure");
+    crate::pages::error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The portal cannot reach its database; try again.",
+    )
+}
+
+async fn not_found_page<S: Store>(
+    crate::state::Current(state): crate::state::Current<S>,
+    headers: HeaderMap,
+) -> Response {
+    match Visit::new(state, &headers).await {
+        Ok(visit) => visit.not_found("There is no such page."),
+        Err(response) => response,
+    }
+}

@@ -1,0 +1,219 @@
+//! The portal's pages as values: one askama template each, checked at
+//! compile time.
+
+use askama::Template;
+
+/// What every portal page shows around its content.
+#[derive(Debug, Default)]
+pub struct Nav {
+    /// The signed-in user (no navigation when signed out).
+    pub login: Option<String>,
+    pub admin: bool,
+    pub csrf: String,
+    pub notice: Option<&'static str>,
+    pub error: Option<String>,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "portal/sign_in.html")]
+pub struct SignIn {
+    pub nav: Nav,
+}
+
+#[derive(Debug)]
+pub struct AppRow {
+    pub app_id: String,
+    pub name: String,
+    pub owner: Option<String>,
+    pub created: String,
+    pub key_sets: Vec<KeySetRow>,
+}
+
+#[derive(Debug)]
+pub struct KeySetRow {
+    pub client_id: String,
+    pub environment: String,
+    pub kind: &'static str,
+    pub active_secrets: usize,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "portal/home.html")]
+pub struct Home {
+    pub nav: Nav,
+    pub apps: Vec<AppRow>,
+}
+
+#[derive(Debug, Default)]
+pub struct NewAppForm {
+    pub name: String,
+    pub environment: String,
+    pub redirect_uris: String,
+    pub public: bool,
+}
+
+#[derive(Debug)]
+pub struct ScopeChoice {
+    pub name: String,
+    pub description: Option<String>,
+    pub environments: String,
+    /// A developer may take it without an administrator.
+    pub self_service: bool,
+    pub assigned: bool,
+    pub default: bool,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "portal/new_app.html")]
+pub struct NewApp {
+    pub nav: Nav,
+    pub form: NewAppForm,
+    pub environments: Vec<String>,
+    pub scopes: Vec<ScopeChoice>,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "portal/secret.html")]
+pub struct SecretShown {
+    pub nav: Nav,
+    pub heading: &'static str,
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub secret_id: String,
+    pub expires: Option<String>,
+    pub next: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "portal/app.html")]
+pub struct AppPage {
+    pub nav: Nav,
+    pub app: AppRow,
+}
+
+#[derive(Debug)]
+pub struct KeyView {
+    pub client_id: String,
+    pub environment: String,
+    pub kind: &'static str,
+    pub public: bool,
+    pub redirect_uris: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct ScopeRow {
+    pub name: String,
+    pub description: Option<String>,
+    pub default: bool,
+    /// `METHOD PATTERN` of each route it opens.
+    pub allows: Vec<String>,
+    pub grants: String,
+    pub environments: String,
+}
+
+#[derive(Debug)]
+pub struct SecretRow {
+    pub id: String,
+    pub created: String,
+    pub state: String,
+    pub active: bool,
+}
+
+#[derive(Debug)]
+pub struct EndpointChoice {
+    pub endpoint: String,
+    pub description: Option<String>,
+    pub picked: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct PickerResult {
+    pub scopes: String,
+    pub encoded: String,
+    /// Needed scopes this key set is not assigned.
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Picker {
+    pub user_token: bool,
+    pub result: Option<PickerResult>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct AuthorizeUrl {
+    pub redirect_uri: Option<String>,
+    /// Scopes a user token may carry, and whether each is ticked.
+    pub choices: Vec<(String, bool)>,
+    pub url: Option<String>,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "portal/key_set.html")]
+pub struct KeySetPage {
+    pub nav: Nav,
+    pub app_id: String,
+    pub app_name: String,
+    pub key: KeyView,
+    pub scopes: Vec<ScopeRow>,
+    pub secrets: Vec<SecretRow>,
+    pub endpoints: Vec<EndpointChoice>,
+    pub picker: Picker,
+    pub authorize: AuthorizeUrl,
+}
+
+#[derive(Debug)]
+pub struct GrantRow {
+    pub client_id: String,
+    pub app_name: String,
+    pub environment: String,
+    pub scopes: Vec<(String, Option<String>)>,
+    pub granted: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "portal/connected.html")]
+pub struct Connected {
+    pub nav: Nav,
+    pub grants: Vec<GrantRow>,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "portal/not_found.html")]
+pub struct NotFound {
+    pub nav: Nav,
+    pub message: String,
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
+pub fn time(at: i64) -> String {
+    let days = at.div_euclid(86_400);
+    let secs = at.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_civil_utc() {
+        assert_eq!(super::time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::time(1_800_000_000), "2027-01-15 08:00 UTC");
+        assert_eq!(super::time(951_825_600), "2000-02-29 12:00 UTC");
+    }
+}

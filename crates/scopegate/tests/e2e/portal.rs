@@ -1,0 +1,361 @@
+//! The developer portal in a real browser: Debian's Chromium, headless,
+//! driven through chromedriver (WebDriver) by fantoccini, against the real
+//! binary. With `SCOPEGATE_SCREENSHOTS=DIR` each main page is saved as a PNG
+//! there (docs/screenshots/ holds the ones the README shows).
+//!
+//! Without chromedriver on the PATH these tests say so and pass, except
+//! under CI (`CI` set), where a missing browser is a failure.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::server::{Server, http};
+use crate::{free_port, scopegate};
+
+/// A headless Chromium session; the driver is stopped on drop.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn chromedriver() -> Option<String> {
+    ["chromedriver", "/usr/bin/chromedriver"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .map(str::to_owned)
+}
+
+/// Starts a browser, or `None` (outside CI) when none is installed.
+pub async fn browser() -> Option<Browser> {
+    let Some(driver_bin) = chromedriver() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromedriver is not installed (Debian: apt-get install chromium chromium-driver)"
+        );
+        eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
+        return None;
+    };
+    let port = free_port();
+    let driver = Command::new(driver_bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut caps = serde_json::Map::new();
+    let mut chrome = serde_json::json!({
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1200,1400", "--force-device-scale-factor=1", "--lang=en-US"],
+    });
+    if std::path::Path::new("/usr/bin/chromium").exists() {
+        chrome["binary"] = "/usr/bin/chromium".into();
+    }
+    caps.insert("goog:chromeOptions".into(), chrome);
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last = None;
+    for _ in 0..100 {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => return Some(Browser { client, driver }),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start: {last:?}");
+}
+
+impl Browser {
+    pub async fn go(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    /// The first element matching `css`, waiting up to 10 s for it to appear
+    /// (a click that submits a form returns before the next page loads).
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css:?} on the page: {e}"))
+    }
+
+    /// The page's text once it contains `text` (up to 10 s).
+    pub async fn wait_text(&self, text: &str) -> String {
+        let mut body = String::new();
+        for _ in 0..100 {
+            body = self.body().await;
+            if body.contains(text) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{text:?} never appeared; the page reads:\n{body}");
+    }
+
+    /// Waits (up to 10 s) until the browser is at `path`.
+    pub async fn wait_path(&self, path: &str) {
+        let mut now = String::new();
+        for _ in 0..100 {
+            now = self.path().await;
+            if now == path {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the browser is at {now}, not {path}");
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self.find(css).await;
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
+    }
+
+    /// The current page's text, as it is now.
+    pub async fn body(&self) -> String {
+        match self.client.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        format!(
+            "{}{}",
+            url.path(),
+            url.query().map(|q| format!("?{q}")).unwrap_or_default()
+        )
+    }
+
+    /// Saves the page as `NAME.png` under `SCOPEGATE_SCREENSHOTS`, if set.
+    pub async fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("SCOPEGATE_SCREENSHOTS") else {
+            return;
+        };
+        let png = self.client.screenshot().await.unwrap();
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// axe-core's serious and critical violations on this page, if axe-core
+    /// is installed (`AXE_CORE` names axe.min.js), else `None`.
+    pub async fn accessibility_violations(&self) -> Option<Vec<String>> {
+        let Some(path) = std::env::var_os("AXE_CORE") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "AXE_CORE must name axe.min.js under CI (.ci/run installs axe-core from npm)"
+            );
+            return None;
+        };
+        let source = std::fs::read_to_string(path).unwrap();
+        // The portal's CSP forbids inline scripts from the page; WebDriver's
+        // script execution is not subject to it.
+        self.client.execute(&source, vec![]).await.unwrap();
+        let result = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {resultTypes: ['violations']}).then(r => done(
+                     r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                      .map(v => v.id + ': ' + v.help + ' (' + v.nodes.map(n => n.target.join(' ')).join(', ') + ')')));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        Some(
+            result
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect(),
+        )
+    }
+
+    /// Fails on any serious or critical accessibility violation of this page.
+    pub async fn assert_accessible(&self, page: &str) {
+        if let Some(violations) = self.accessibility_violations().await {
+            assert!(violations.is_empty(), "{page}: {violations:#?}");
+        }
+    }
+}
+
+/// Creates a user with `scopegate user create`.
+pub fn user(s: &Server, login: &str, password: &str, permissions: &[&str]) {
+    let mut args = vec![
+        "user",
+        "create",
+        "--config",
+        s.config.to_str().unwrap(),
+        "--login",
+        login,
+        "--password-stdin",
+    ];
+    for p in permissions {
+        args.extend(["--permission", p]);
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+async fn sign_in(b: &Browser, s: &Server, login: &str, password: &str) {
+    b.go(&s.url("/portal/")).await;
+    b.wait_path("/portal/sign-in").await;
+    b.fill("#login", login).await;
+    b.fill("#password", password).await;
+    b.screenshot("portal-sign-in").await;
+    b.click("button[type=submit]").await;
+    b.wait_path("/portal/").await;
+}
+
+async fn client_credentials(s: &Server, id: &str, secret: &str) -> u16 {
+    http()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+const API_SCOPE: &str = "https://api.example.com/oauth/api_scope";
+const SELL_ACCOUNT: &str = "https://api.example.com/oauth/api_scope/sell.account";
+const SELL_INVENTORY: &str = "https://api.example.com/oauth/api_scope/sell.inventory";
+
+#[tokio::test]
+async fn a_developer_registers_an_app_picks_endpoints_and_rotates_a_secret() {
+    let Some(b) = browser().await else { return };
+    // The accessibility check finds what it should: an image without text.
+    b.go("data:text/html,<!doctype html><html><body><img src='x.png'></body></html>")
+        .await;
+    if let Some(found) = b.accessibility_violations().await {
+        assert!(found.iter().any(|v| v.starts_with("image-alt")), "{found:?}");
+    }
+    let s = Server::start("marketplace");
+    user(&s, "dev", "developer password", &[]);
+    sign_in(&b, &s, "dev", "developer password").await;
+    b.screenshot("portal-my-apps").await;
+    b.assert_accessible("my apps").await;
+
+    // Register an app: two scopes, one of them the default.
+    b.click("a[href='/portal/apps/new']").await;
+    b.fill("#name", "Listing Helper").await;
+    b.click("#environment option[value=sandbox]").await;
+    b.fill("#redirect_uris", "http://127.0.0.1:9/cb").await;
+    for scope in [API_SCOPE, SELL_ACCOUNT] {
+        b.click(&format!("input[name=scopes][value='{scope}']")).await;
+    }
+    b.click(&format!("input[name=default_scopes][value='{API_SCOPE}']"))
+        .await;
+    assert!(
+        b.body().await.contains("needs approval"),
+        "a reserved scope is not offered for self-service"
+    );
+    b.screenshot("portal-register-app").await;
+    b.assert_accessible("register an app").await;
+    b.click("button.primary[type=submit]").await;
+    b.wait_text("Your app is registered").await;
+    let client_id = b.text("#client-id").await;
+    let first_secret = b.text("#client-secret").await;
+    assert!(client_id.starts_with("sgci_") && first_secret.starts_with("sgcs_"));
+    b.assert_accessible("secret shown once").await;
+    assert_eq!(client_credentials(&s, &client_id, &first_secret).await, 200);
+
+    // The key set: its scopes with their descriptions and the routes they open.
+    b.click("a.button.primary").await;
+    let page = b.wait_text("Assigned scopes").await;
+    assert!(page.contains("View and manage your account settings"), "{page}");
+    assert!(page.contains("* /sell/account/v1/*"), "what the scope allows: {page}");
+    assert!(page.contains("default"), "{page}");
+    b.screenshot("portal-key-set").await;
+    b.assert_accessible("key set").await;
+
+    // The picker: the same answer as `scopegate scopes-for`, and what is missing.
+    for endpoint in ["GET /sell/account/v1/*", "GET /sell/inventory/v1/*"] {
+        b.click(&format!("input[name=endpoint][value='{endpoint}']")).await;
+    }
+    b.click("#picker + p + form button[type=submit]").await;
+    let picked = b.text("#picked-scopes").await;
+    let cli = scopegate(&[
+        "scopes-for",
+        "--config",
+        s.config.to_str().unwrap(),
+        "--grant",
+        "authorization_code",
+        "--env",
+        "sandbox",
+        "GET /sell/account/v1/*",
+        "GET /sell/inventory/v1/*",
+    ]);
+    assert_eq!(picked, crate::stdout(&cli).lines().next().unwrap());
+    let page = b.body().await;
+    assert!(
+        page.contains(&format!("This key set is not assigned {SELL_INVENTORY}.readonly")),
+        "the missing scope is named: {page}"
+    );
+    b.screenshot("portal-picker").await;
+
+    // A second secret: both work; revoking the first leaves the second.
+    b.go(&s.url(&b.path().await.split('?').next().unwrap().to_owned()))
+        .await;
+    b.wait_text("Client secrets").await;
+    b.click("#secrets ~ form button[type=submit]").await;
+    b.wait_text("Your new client secret").await;
+    let second_secret = b.text("#client-secret").await;
+    assert_eq!(client_credentials(&s, &client_id, &first_secret).await, 200);
+    assert_eq!(client_credentials(&s, &client_id, &second_secret).await, 200);
+    b.click("a.button.primary").await;
+    b.wait_text("Client secrets").await;
+    b.click("form[action$='/revoke'] button").await;
+    b.wait_text("Secret revoked").await;
+    assert_eq!(client_credentials(&s, &client_id, &first_secret).await, 401);
+    assert_eq!(client_credentials(&s, &client_id, &second_secret).await, 200);
+
+    // Another user's app is a 404 page, never its data.
+    let app_path = b.path().await.split("/keys/").next().unwrap().to_owned();
+    user(&s, "other", "another password", &[]);
+    b.click("nav form button").await;
+    b.wait_path("/portal/sign-in").await;
+    sign_in(&b, &s, "other", "another password").await;
+    b.go(&s.url(&app_path)).await;
+    let page = b.wait_text("Not found").await;
+    assert!(page.contains("Not found") && !page.contains("Listing Helper"), "{page}");
+    b.client.clone().close().await.unwrap();
+}
