@@ -22,9 +22,10 @@ pub fn is_own(path: &str) -> bool {
         path,
         METADATA | AUTHORIZE | TOKEN | INTROSPECT | REVOKE | JWKS | HEALTHZ | AUTHZ | METRICS
     ) || path.starts_with("/authz/")
-        || path
-            .strip_prefix(ADMIN_API)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        || [ADMIN_API, PORTAL].iter().any(|own| {
+            path.strip_prefix(own)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
 }
 
 /// Whether `path` is the forward-auth endpoint, as the router routes it.

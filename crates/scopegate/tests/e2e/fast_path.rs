@@ -601,3 +601,22 @@ async fn connect_and_authority_form_targets_are_refused_before_matching() {
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 0, "nothing reached the upstream");
 }
+
+/// `/portal/` and `/admin/api/` are scopegate's own, whatever the policy
+/// routes: the fast path hands them to the router, never to the upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_and_the_admin_api_are_never_proxied() {
+    let (s, token, accepted) = setup("account:read").await;
+    let before = accepted.load(Ordering::SeqCst);
+    let mut c = connect(&s).await;
+    let mut buf = Vec::new();
+    c.write_all(get("/portal/sign-in", &token).as_bytes()).await.unwrap();
+    let a = read_answer(&mut c, &mut buf).await;
+    assert_eq!(a.status, 200);
+    assert!(String::from_utf8_lossy(&a.body).contains("Sign in to the developer portal"));
+    c.write_all(get("/admin/api/apps", &token).as_bytes()).await.unwrap();
+    let a = read_answer(&mut c, &mut buf).await;
+    assert_eq!(a.status, 401, "an access token is not an admin token");
+    assert!(String::from_utf8_lossy(&a.body).contains("invalid_token"));
+    assert_eq!(accepted.load(Ordering::SeqCst), before, "nothing reached the upstream");
+}

@@ -333,8 +333,7 @@ async fn a_developer_registers_an_app_picks_endpoints_and_rotates_a_secret() {
     b.screenshot("portal-picker").await;
 
     // A second secret: both work; revoking the first leaves the second.
-    b.go(&s.url(&b.path().await.split('?').next().unwrap().to_owned()))
-        .await;
+    b.go(&s.url(b.path().await.split('?').next().unwrap())).await;
     b.wait_text("Client secrets").await;
     b.click("#secrets ~ form button[type=submit]").await;
     b.wait_text("Your new client secret").await;
