@@ -358,3 +358,92 @@ async fn a_developer_registers_an_app_picks_endpoints_and_rotates_a_secret() {
     assert!(page.contains("Not found") && !page.contains("Listing Helper"), "{page}");
     b.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_end_user_sees_and_revokes_a_connected_app() {
+    let Some(b) = browser().await else { return };
+    let s = Server::start("marketplace");
+    user(&s, "ana", "ana's password", &[]);
+    let callback = format!("http://127.0.0.1:{}/cb", free_port());
+    let (client_id, secret) = s.app(&[
+        "--name",
+        "Seller Tools",
+        "--env",
+        "production",
+        "--scopes",
+        &format!("{API_SCOPE} {SELL_ACCOUNT}"),
+        "--redirect-uri",
+        &callback,
+    ]);
+    let authorize = reqwest::Url::parse_with_params(
+        &s.url("/oauth2/authorize"),
+        [
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", callback.as_str()),
+            ("scope", SELL_ACCOUNT),
+            ("state", "s1"),
+        ],
+    )
+    .unwrap();
+    b.go(authorize.as_str()).await;
+    b.fill("#login", "ana").await;
+    b.fill("#password", "ana's password").await;
+    b.click("button[value=login]").await;
+    let consent = b.wait_text("Allow Seller Tools?").await;
+    assert!(consent.contains("Connected apps"), "the consent page links to it: {consent}");
+    b.assert_accessible("consent").await;
+    b.click("button[value=approve]").await;
+    let mut code = None;
+    for _ in 0..100 {
+        let url = b.client.current_url().await.unwrap();
+        if url.as_str().starts_with(&callback) {
+            code = url.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let code = code.expect("redirected back with a code");
+    let tokens: serde_json::Value = http()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &callback)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+    b.go(&s.url("/portal/connected")).await;
+    let page = b.wait_text("Seller Tools").await;
+    assert!(page.contains("View and manage your account settings"), "{page}");
+    b.screenshot("portal-connected").await;
+    b.assert_accessible("connected apps").await;
+    b.click("form[action$='/revoke'] button").await;
+    let page = b.wait_text("Access revoked").await;
+    assert!(page.contains("You have not given any app access"), "{page}");
+
+    let refreshed = http()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 400, "the grant's refresh token is revoked");
+    let introspected: serde_json::Value = http()
+        .post(s.url("/oauth2/introspect"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("token", &access)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected["active"], false, "and its access token");
+    b.client.clone().close().await.unwrap();
+}
