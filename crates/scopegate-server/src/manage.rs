@@ -9,8 +9,8 @@
 
 use scopegate_core::Policy;
 use scopegate_core::duration::parse_duration;
-use scopegate_core::registration::{AppRequest, FieldError, Registration, check_app, check_login};
-use scopegate_store::{ClientRecord, ClientSecret, Store, UserRecord};
+use scopegate_core::registration::{AppRequest, FieldError, Registration, check_app, check_login, scope_list};
+use scopegate_store::{ClientRecord, ClientSecret, ScopeRequestRecord, Store, UserRecord};
 
 use crate::passwords::hash_password;
 use crate::secrets::{self, SecretKind};
@@ -565,4 +565,100 @@ pub async fn revoke_admin_token<S: Store>(state: &AppState<S>, actor: &Actor, id
         return Err(ManageError::NotFound(format!("no active admin token {id:?}")));
     }
     audit(state, actor, "admin_token_revoke", None, format!("id={id}")).await
+}
+
+/// What a scope request became.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Requested {
+    /// Every scope was one a developer may take: assigned at once.
+    Assigned(ScopeRequestRecord),
+    /// Waiting for an administrator.
+    Pending(ScopeRequestRecord),
+}
+
+/// The longest reason a request may give.
+pub const MAX_REASON: usize = 1000;
+
+/// Files a request for `scopes` (space- or comma-separated) on a key set.
+/// Scopes a developer may take without an administrator (no
+/// `requires_approval`) are assigned at once, as a request granted by its
+/// requester; otherwise an administrator decides.
+pub async fn request_scopes<S: Store>(
+    state: &AppState<S>,
+    actor: &Actor,
+    requested_by: &str,
+    client_id: &str,
+    scopes: &str,
+    reason: &str,
+) -> Result<Requested> {
+    let key_set = key_set_of(state, client_id).await?;
+    let policy = &state.policy;
+    let names = scope_list(policy, "scopes", scopes, &key_set.environment)?;
+    if names.is_empty() {
+        return Err(FieldError::new("scopes", "name at least one scope").into());
+    }
+    let catalog = &policy.catalog;
+    let held = catalog.close(&catalog.known(&key_set.scopes.join(" ")));
+    if let Some(already) = names
+        .iter()
+        .find(|n| catalog.lookup(n).is_some_and(|id| held.contains(id)))
+    {
+        return Err(FieldError::new(
+            "scopes",
+            format!("{already} is already assigned to {client_id} (or implied)"),
+        )
+        .into());
+    }
+    if reason.chars().count() > MAX_REASON || reason.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(FieldError::new("reason", format!("at most {MAX_REASON} characters of text")).into());
+    }
+    let now = state.now();
+    let request = ScopeRequestRecord {
+        id: secrets::generate(SecretKind::ScopeRequestId),
+        client_id: client_id.to_owned(),
+        scopes: names,
+        requested_by: requested_by.to_owned(),
+        reason: reason.to_owned(),
+        created_at: now,
+        decided_at: None,
+        decided_by: None,
+        outcome: None,
+    };
+    if !state.store.create_scope_request(&request).await? {
+        return Err(ManageError::NotFound(format!("no key set {client_id:?}")));
+    }
+    let detail = format!("id={} scopes=\"{}\"", request.id, request.scopes.join(" "));
+    audit(state, actor, "scope_request", Some(client_id), detail).await?;
+    let self_service = request
+        .scopes
+        .iter()
+        .all(|n| catalog.lookup(n).is_some_and(|id| !catalog.info(id).requires_approval));
+    if self_service {
+        let granted = decide_scope_request(state, actor, &request.id, true).await?;
+        return Ok(Requested::Assigned(granted));
+    }
+    Ok(Requested::Pending(request))
+}
+
+/// Grants (adding the scopes to the key set) or refuses a pending request.
+pub async fn decide_scope_request<S: Store>(
+    state: &AppState<S>,
+    actor: &Actor,
+    id: &str,
+    grant: bool,
+) -> Result<ScopeRequestRecord> {
+    let by = actor.to_string();
+    let Some(decided) = state.store.decide_scope_request(id, grant, &by, state.now()).await? else {
+        return Err(ManageError::NotFound(format!("no pending scope request {id:?}")));
+    };
+    state.clients.forget(decided.client_id.as_str());
+    state.forget_credentials();
+    let event = if grant {
+        "scope_request_grant"
+    } else {
+        "scope_request_refuse"
+    };
+    let detail = format!("id={id} scopes=\"{}\"", decided.scopes.join(" "));
+    audit(state, actor, event, Some(&decided.client_id), detail).await?;
+    Ok(decided)
 }

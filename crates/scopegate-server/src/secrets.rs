@@ -37,6 +37,8 @@ pub enum SecretKind {
     AdminTokenId,
     /// A client secret's public id.
     ClientSecretId,
+    /// A scope request's id.
+    ScopeRequestId,
     Code,
     Session,
     Csrf,
@@ -54,6 +56,7 @@ impl SecretKind {
             SecretKind::AdminToken => "sgadm_",
             SecretKind::AdminTokenId => "sgai_",
             SecretKind::ClientSecretId => "sgsi_",
+            SecretKind::ScopeRequestId => "sgsr_",
             SecretKind::Code => "sgac_",
             SecretKind::Session => "sgss_",
             SecretKind::Csrf => "sgcf_",
@@ -101,7 +104,7 @@ pub fn generate(kind: SecretKind) -> String {
             hex_lower(&time_ordered_id()),
             URL_SAFE_NO_PAD.encode(&random[..10])
         ),
-        SecretKind::ClientId | SecretKind::AdminTokenId | SecretKind::ClientSecretId => {
+        SecretKind::ClientId | SecretKind::AdminTokenId | SecretKind::ClientSecretId | SecretKind::ScopeRequestId => {
             format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(&random[..16]))
         }
         _ => format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(random)),

@@ -23,7 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use records::{
     AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
-    SessionRecord, TokenKind, TokenRecord, UserRecord, revoked_by,
+    ScopeRequestRecord, SessionRecord, TokenKind, TokenRecord, UserRecord, revoked_by,
 };
 
 /// A storage failure. Its text is for logs only; callers answer 500.
@@ -150,6 +150,25 @@ pub trait Store: Clone + Send + Sync + 'static {
         before: Option<i64>,
         limit: i64,
     ) -> impl Future<Output = R<Vec<(i64, AuditEvent)>>> + Send;
+
+    /// `false` if the key set does not exist (nothing written).
+    fn create_scope_request(&self, request: &ScopeRequestRecord) -> impl Future<Output = R<bool>> + Send;
+    /// Requests, oldest first: every one, only pending ones, or one key set's.
+    fn scope_requests(
+        &self,
+        pending_only: bool,
+        client_id: Option<&str>,
+    ) -> impl Future<Output = R<Vec<ScopeRequestRecord>>> + Send;
+    fn scope_request(&self, id: &str) -> impl Future<Output = R<Option<ScopeRequestRecord>>> + Send;
+    /// Decides a pending request; granting adds its scopes to the key set's,
+    /// in the same transaction. `None` if there is no such pending request.
+    fn decide_scope_request(
+        &self,
+        id: &str,
+        grant: bool,
+        by: &str,
+        at: i64,
+    ) -> impl Future<Output = R<Option<ScopeRequestRecord>>> + Send;
 
     /// `false` if the id or the hash is taken (nothing written).
     fn create_admin_token(&self, token: &AdminTokenRecord) -> impl Future<Output = R<bool>> + Send;

@@ -12,6 +12,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (8, include_str!("../migrations/sqlite/0008_admin_tokens.sql")),
     (9, include_str!("../migrations/sqlite/0009_client_secrets.sql")),
     (10, include_str!("../migrations/sqlite/0010_tokens_revoked_before.sql")),
+    (11, include_str!("../migrations/sqlite/0011_scope_requests.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -24,6 +25,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (7, include_str!("../migrations/postgres/0007_admin_tokens.sql")),
     (8, include_str!("../migrations/postgres/0008_client_secrets.sql")),
     (9, include_str!("../migrations/postgres/0009_tokens_revoked_before.sql")),
+    (10, include_str!("../migrations/postgres/0010_scope_requests.sql")),
 ];
 
 /// Splits a migration file into statements (no statement here contains ';').

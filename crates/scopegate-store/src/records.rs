@@ -233,3 +233,20 @@ pub struct AdminTokenRecord {
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
+
+/// A developer's request for scopes on one key set.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ScopeRequestRecord {
+    pub id: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// The login of who asked.
+    pub requested_by: String,
+    pub reason: String,
+    pub created_at: i64,
+    pub decided_at: Option<i64>,
+    /// Who decided: a login or `admin-token <id>`.
+    pub decided_by: Option<String>,
+    /// `granted` or `refused`; `None` while pending.
+    pub outcome: Option<String>,
+}

@@ -8,7 +8,7 @@ use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{join, split};
 use crate::{
     AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
-    PgStore, R, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+    PgStore, R, ScopeRequestRecord, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
 };
 
 fn unix_now() -> i64 {
@@ -19,6 +19,9 @@ fn unix_now() -> i64 {
 
 const CLIENT_COLUMNS: &str = "c.client_id, c.app_id, a.name, a.owner, c.environment, c.public, \
      c.resource_server, c.scopes, c.default_scopes, c.redirect_uris, c.created_at, c.tokens_revoked_before";
+
+const REQUEST_COLUMNS: &str =
+    "id, client_id, scopes, requested_by, reason, created_at, decided_at, decided_by, outcome";
 
 const USER_COLUMNS: &str = "login, password_hash, permissions, enabled, created_at, tokens_revoked_before";
 
@@ -199,6 +202,20 @@ macro_rules! impl_store {
                     c.secrets = by_client.remove(&c.client_id).unwrap_or_default();
                 }
                 Ok(clients)
+            }
+
+            fn request_row(r: &$row) -> R<ScopeRequestRecord> {
+                Ok(ScopeRequestRecord {
+                    id: r.try_get(0)?,
+                    client_id: r.try_get(1)?,
+                    scopes: split(r.try_get(2)?),
+                    requested_by: r.try_get(3)?,
+                    reason: r.try_get(4)?,
+                    created_at: r.try_get(5)?,
+                    decided_at: r.try_get(6)?,
+                    decided_by: r.try_get(7)?,
+                    outcome: r.try_get(8)?,
+                })
             }
 
             /// A secret row and the key set it belongs to.
@@ -912,6 +929,84 @@ macro_rules! impl_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn create_scope_request(&self, q: &ScopeRequestRecord) -> R<bool> {
+                let done = sqlx::query(&format!(
+                    "INSERT INTO scope_requests ({REQUEST_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+                     WHERE EXISTS (SELECT 1 FROM clients WHERE client_id = $2)"
+                ))
+                .bind(&q.id)
+                .bind(&q.client_id)
+                .bind(join(&q.scopes))
+                .bind(&q.requested_by)
+                .bind(&q.reason)
+                .bind(q.created_at)
+                .bind(q.decided_at)
+                .bind(&q.decided_by)
+                .bind(&q.outcome)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn scope_requests(&self, pending_only: bool, client_id: Option<&str>) -> R<Vec<ScopeRequestRecord>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {REQUEST_COLUMNS} FROM scope_requests WHERE ($1 = FALSE OR decided_at IS NULL) \
+                     AND ($2 IS NULL OR client_id = $2) ORDER BY created_at, id"
+                ))
+                .bind(pending_only)
+                .bind(client_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::request_row).collect()
+            }
+
+            async fn scope_request(&self, id: &str) -> R<Option<ScopeRequestRecord>> {
+                let row = sqlx::query(&format!("SELECT {REQUEST_COLUMNS} FROM scope_requests WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::request_row).transpose()
+            }
+
+            async fn decide_scope_request(&self, id: &str, grant: bool, by: &str, at: i64) -> R<Option<ScopeRequestRecord>> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                let outcome = if grant { "granted" } else { "refused" };
+                let done = sqlx::query("UPDATE scope_requests SET decided_at = $1, decided_by = $2, outcome = $3 WHERE id = $4 AND decided_at IS NULL")
+                    .bind(at)
+                    .bind(by)
+                    .bind(outcome)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                let row = sqlx::query(&format!("SELECT {REQUEST_COLUMNS} FROM scope_requests WHERE id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let request = Self::request_row(&row)?;
+                if grant {
+                    let current: Option<String> = sqlx::query_scalar("SELECT scopes FROM clients WHERE client_id = $1")
+                        .bind(&request.client_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let mut scopes = split(&current.unwrap_or_default());
+                    for s in &request.scopes {
+                        if !scopes.contains(s) {
+                            scopes.push(s.clone());
+                        }
+                    }
+                    sqlx::query("UPDATE clients SET scopes = $1 WHERE client_id = $2")
+                        .bind(join(&scopes))
+                        .bind(&request.client_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(Some(request))
             }
 
             async fn create_admin_token(&self, t: &AdminTokenRecord) -> R<bool> {

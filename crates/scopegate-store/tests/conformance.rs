@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use scopegate_store::{
     AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
-    PgStore, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+    PgStore, ScopeRequestRecord, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
 };
 use sqlx::postgres::PgConnectOptions;
 
@@ -111,6 +111,7 @@ conformance!(
     audit_pages_filter_and_go_back_in_time,
     revoking_a_consent_revokes_every_grant_of_that_user_and_client,
     concurrent_changes_to_one_key_set_all_land,
+    a_granted_scope_request_adds_its_scopes_once,
     an_app_gets_one_key_set_per_environment,
 );
 
@@ -713,4 +714,68 @@ async fn concurrent_changes_to_one_key_set_all_land<S: Store>(s: S) {
         assert!(t.await.unwrap().unwrap(), "every change lands");
     }
     assert_eq!(s.client("cw").await.unwrap().unwrap().secrets.len(), 17);
+}
+
+async fn a_granted_scope_request_adds_its_scopes_once<S: Store>(s: S) {
+    let c = client("sr");
+    s.create_app(&c.app_id, &c.app_name, None, &c).await.unwrap();
+    let request = |id: &str, scopes: &[&str]| ScopeRequestRecord {
+        id: id.into(),
+        client_id: "sr".into(),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        requested_by: "dev".into(),
+        reason: "feeds".into(),
+        created_at: 10,
+        decided_at: None,
+        decided_by: None,
+        outcome: None,
+    };
+    assert!(
+        s.create_scope_request(&request("q1", &["feed", "account:read"]))
+            .await
+            .unwrap()
+    );
+    assert!(s.create_scope_request(&request("q2", &["ads"])).await.unwrap());
+    assert!(
+        !s.create_scope_request(&ScopeRequestRecord {
+            client_id: "none".into(),
+            ..request("q3", &["x"])
+        })
+        .await
+        .unwrap()
+    );
+    assert_eq!(s.scope_requests(true, None).await.unwrap().len(), 2);
+    let granted = s.decide_scope_request("q1", true, "admin", 20).await.unwrap().unwrap();
+    assert_eq!(
+        (granted.outcome.as_deref(), granted.decided_by.as_deref()),
+        (Some("granted"), Some("admin"))
+    );
+    assert_eq!(
+        s.client("sr").await.unwrap().unwrap().scopes,
+        ["account:read", "products:write", "feed"]
+    );
+    assert!(
+        s.decide_scope_request("q1", false, "admin", 21)
+            .await
+            .unwrap()
+            .is_none(),
+        "decided once"
+    );
+    assert!(
+        s.decide_scope_request("q2", false, "admin", 22)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        s.client("sr").await.unwrap().unwrap().scopes.len(),
+        3,
+        "a refusal adds nothing"
+    );
+    assert!(s.scope_requests(true, None).await.unwrap().is_empty());
+    assert_eq!(s.scope_requests(false, Some("sr")).await.unwrap().len(), 2);
+    assert_eq!(
+        s.scope_request("q2").await.unwrap().unwrap().outcome.as_deref(),
+        Some("refused")
+    );
 }

@@ -1,6 +1,7 @@
 //! The admin API, `/admin/api/`: JSON over HTTP for operators and their
 //! scripts, doing what the CLI does (apps, key sets and secrets, users and
-//! permissions, grants, revocation, the audit trail) plus a dry-run decision.
+//! permissions, grants, revocation, the audit trail) plus scope requests and
+//! a dry-run decision.
 //! Every request is authorized by [`auth`] before any handler runs, so an
 //! unknown path answers 404 only to a valid admin token. Changes go through
 //! [`crate::manage`], the portal's code path too.
@@ -16,6 +17,7 @@ mod body;
 mod decide;
 pub mod error;
 mod page;
+mod requests;
 mod tokens;
 mod users;
 mod views;
@@ -48,6 +50,7 @@ pub const PREFIX: &str = crate::paths::ADMIN_API;
         users::list, users::create, users::show, users::set_permissions, users::set_enabled,
         users::revoke_tokens, users::revoke_grant,
         tokens::revoke, tokens::list, tokens::revoke_admin_token,
+        requests::list, requests::create, requests::grant, requests::refuse,
         audit::list, decide::decide, openapi_json,
     ),
     modifiers(&BearerAuth),
@@ -185,6 +188,22 @@ fn routes<S: Store>() -> Routes<S> {
         Method::DELETE,
         "/admin/api/users/{login}/grants/{client_id}",
         delete(users::revoke_grant::<S>),
+    )
+    .add(Method::GET, "/admin/api/scope-requests", get(requests::list::<S>))
+    .add(
+        Method::POST,
+        "/admin/api/key-sets/{client_id}/scope-requests",
+        post(requests::create::<S>),
+    )
+    .add(
+        Method::POST,
+        "/admin/api/scope-requests/{id}/grant",
+        post(requests::grant::<S>),
+    )
+    .add(
+        Method::POST,
+        "/admin/api/scope-requests/{id}/refuse",
+        post(requests::refuse::<S>),
     )
     .add(Method::POST, "/admin/api/tokens/revoke", post(tokens::revoke::<S>))
     .add(Method::GET, "/admin/api/admin-tokens", get(tokens::list::<S>))

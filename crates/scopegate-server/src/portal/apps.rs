@@ -344,6 +344,7 @@ pub async fn key_set<S: Store>(
                     .map(|id| catalog.name(id).to_owned())
                     .collect();
                 picker.result = Some(PickerResult {
+                    endpoints: picked.join(", "),
                     scopes: names.join(" "),
                     encoded: encode_scope_param(names.iter().copied()),
                     missing,
@@ -399,10 +400,22 @@ pub async fn key_set<S: Store>(
         redirect_uri: redirect_uri.map(str::to_owned),
         url,
     };
+    let requests = match visit.state.store.scope_requests(false, Some(&k.client_id)).await {
+        Ok(r) => r.into_iter().map(|q| request_row(q, &k)).collect(),
+        Err(e) => return unavailable(e),
+    };
+    let held = catalog.close(&catalog.known(&k.scopes.join(" ")));
+    let requestable = scope_choices(&visit.state, &k.environment, &[], &[])
+        .into_iter()
+        .filter(|c| catalog.lookup(&c.name).is_some_and(|id| !held.contains(id)))
+        .collect();
     let mut nav = visit.nav();
-    if uri.query() == Some("done=secret-revoked") {
-        nav.notice = Some("Secret revoked: it no longer authenticates.");
-    }
+    nav.notice = match uri.query() {
+        Some("done=secret-revoked") => Some("Secret revoked: it no longer authenticates."),
+        Some("done=assigned") => Some("The scopes are assigned to these keys."),
+        Some("done=requested") => Some("Your request is with an administrator; it is listed under More scopes."),
+        _ => None,
+    };
     visit.render(
         StatusCode::OK,
         &KeySetPage {
@@ -421,8 +434,54 @@ pub async fn key_set<S: Store>(
             endpoints,
             picker,
             authorize,
+            requests,
+            requestable,
         },
     )
+}
+
+pub fn request_row(q: scopegate_store::ScopeRequestRecord, k: &ClientRecord) -> super::views::RequestRow {
+    super::views::RequestRow {
+        status: q.outcome.clone().unwrap_or_else(|| "pending".into()),
+        id: q.id,
+        app_name: k.app_name.clone(),
+        environment: k.environment.clone(),
+        scopes: q.scopes,
+        requested_by: q.requested_by,
+        reason: q.reason,
+        created: time(q.created_at),
+    }
+}
+
+pub async fn request_scopes<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path((app_id, client_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (visit, user) = visit_user!(state, headers);
+    let form = PageForm::parse(&headers, &body).unwrap_or_default();
+    if !session::csrf_ok(&headers, form.get("csrf")) {
+        return visit.forged();
+    }
+    if let Err(r) = visible_key_set(&visit, &user, &app_id, &client_id).await {
+        return r;
+    }
+    let scopes = form.all("scopes").join(" ");
+    let reason = form.get("reason").unwrap_or_default();
+    let actor = Actor::User(user.login.clone());
+    let back = format!("/portal/apps/{app_id}/keys/{client_id}");
+    match manage::request_scopes(&visit.state, &actor, &user.login, &client_id, &scopes, reason).await {
+        Ok(manage::Requested::Assigned(_)) => see_other(&format!("{back}?done=assigned#scopes")),
+        Ok(manage::Requested::Pending(_)) => see_other(&format!("{back}?done=requested#requests")),
+        Err(ManageError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
+        Err(ManageError::Internal) => unavailable("request_scopes"),
+        Err(e) => {
+            let mut nav = visit.nav();
+            nav.error = Some(describe(&e));
+            visit.render(StatusCode::BAD_REQUEST, &super::views::Problem { nav, back })
+        }
+    }
 }
 
 pub async fn add_secret<S: Store>(
@@ -462,13 +521,7 @@ pub async fn add_secret<S: Store>(
         Err(e @ (ManageError::Conflict(_) | ManageError::Invalid(_))) => {
             let mut nav = visit.nav();
             nav.error = Some(describe(&e));
-            visit.render(
-                StatusCode::CONFLICT,
-                &super::views::NotFound {
-                    nav,
-                    message: format!("No secret was added. Back to the keys: {back}"),
-                },
-            )
+            visit.render(StatusCode::CONFLICT, &super::views::Problem { nav, back })
         }
         Err(ManageError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
         Err(ManageError::Internal) => unavailable("add_secret"),

@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
+mod admin;
 mod apps;
 mod form;
 pub mod views;
@@ -63,6 +64,23 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route(
             "/portal/apps/{app_id}/keys/{client_id}/secrets/{secret_id}/revoke",
             post(apps::revoke_secret::<S>),
+        )
+        .route(
+            "/portal/apps/{app_id}/keys/{client_id}/requests",
+            post(apps::request_scopes::<S>),
+        )
+        .route("/portal/admin/", get(admin::overview::<S>))
+        .route("/portal/admin", get(|| async { see_other("/portal/admin/") }))
+        .route("/portal/admin/audit", get(admin::audit::<S>))
+        .route("/portal/admin/requests/{id}/{decision}", post(admin::decide::<S>))
+        .route(
+            "/portal/admin/keys/{client_id}/revoke-tokens",
+            post(admin::revoke_tokens::<S>),
+        )
+        .route("/portal/admin/users", post(admin::create_user::<S>))
+        .route(
+            "/portal/admin/users/{login}/permissions",
+            post(admin::set_permissions::<S>),
         )
         .route(
             "/portal/assets/scopegate.css",

@@ -131,6 +131,8 @@ pub struct EndpointChoice {
 pub struct PickerResult {
     pub scopes: String,
     pub encoded: String,
+    /// The picked endpoints, for a request's reason.
+    pub endpoints: String,
     /// Needed scopes this key set is not assigned.
     pub missing: Vec<String>,
 }
@@ -162,6 +164,49 @@ pub struct KeySetPage {
     pub endpoints: Vec<EndpointChoice>,
     pub picker: Picker,
     pub authorize: AuthorizeUrl,
+    pub requests: Vec<RequestRow>,
+    /// Scopes of the environment the key set is not assigned.
+    pub requestable: Vec<ScopeChoice>,
+}
+
+#[derive(Debug)]
+pub struct RequestRow {
+    pub id: String,
+    pub app_name: String,
+    pub environment: String,
+    pub scopes: Vec<String>,
+    pub requested_by: String,
+    pub reason: String,
+    pub created: String,
+    pub status: String,
+}
+
+#[derive(Debug)]
+pub struct UserRow {
+    pub login: String,
+    /// Space-separated.
+    pub permissions: String,
+    pub enabled: bool,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "portal/admin.html")]
+pub struct Admin {
+    pub nav: Nav,
+    pub requests: Vec<RequestRow>,
+    pub apps: Vec<AppRow>,
+    pub users: Vec<UserRow>,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "portal/audit.html")]
+pub struct Audit {
+    pub nav: Nav,
+    /// client_id, subject, event.
+    pub filter: (String, String, String),
+    /// When, event, client_id, user, detail.
+    pub entries: Vec<(String, String, String, String, String)>,
+    pub next: Option<String>,
 }
 
 #[derive(Debug)]
@@ -216,4 +261,12 @@ mod tests {
         assert_eq!(super::time(1_800_000_000), "2027-01-15 08:00 UTC");
         assert_eq!(super::time(951_825_600), "2000-02-29 12:00 UTC");
     }
+}
+
+/// A refused change: the layout shows the error; the page links back.
+#[derive(Template, Debug)]
+#[template(path = "portal/problem.html")]
+pub struct Problem {
+    pub nav: Nav,
+    pub back: String,
 }

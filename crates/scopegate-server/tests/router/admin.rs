@@ -650,3 +650,82 @@ async fn the_openapi_document_lists_exactly_the_served_routes() {
         assert!(!unrouted, "{method} {path}: {} {}", r.status, r.json);
     }
 }
+
+#[tokio::test]
+async fn a_scope_needing_approval_is_requested_and_granted_or_refused() {
+    let policy = format!(
+        "{}\n[[scope]]\nname = \"reports\"\nrequires_approval = true\n",
+        crate::POLICY
+    );
+    let h = Harness::with_policy(&policy).await;
+    let admin = h.admin_token(&["admin:write"]).await;
+    let r = h.admin("POST", "/admin/api/apps", Some(&admin), Some(app_body())).await;
+    let client_id = r.json["client_id"].as_str().unwrap().to_owned();
+    let path = format!("/admin/api/key-sets/{client_id}/scope-requests");
+
+    let r = h
+        .admin(
+            "POST",
+            &path,
+            Some(&admin),
+            Some(json!({"scopes": ["reports"], "reason": "monthly"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["status"].as_str()),
+        (StatusCode::CREATED, Some("pending")),
+        "{}",
+        r.json
+    );
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let pending = h.admin("GET", "/admin/api/scope-requests", Some(&admin), None).await;
+    assert_eq!(pending.json[0]["id"], id.as_str());
+    let granted = h
+        .admin(
+            "POST",
+            &format!("/admin/api/scope-requests/{id}/grant"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(granted.json["status"], "granted");
+    let k = h
+        .admin("GET", &format!("/admin/api/key-sets/{client_id}"), Some(&admin), None)
+        .await;
+    assert!(
+        k.json["scopes"].as_array().unwrap().contains(&json!("reports")),
+        "{}",
+        k.json
+    );
+    let again = h
+        .admin(
+            "POST",
+            &format!("/admin/api/scope-requests/{id}/refuse"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "decided once");
+
+    // A scope a developer may take is assigned at once; one already held is refused as input.
+    let r = h
+        .admin("POST", &path, Some(&admin), Some(json!({"scopes": ["no_expiry"]})))
+        .await;
+    assert_eq!(r.json["status"], "granted", "{}", r.json);
+    let r = h
+        .admin("POST", &path, Some(&admin), Some(json!({"scopes": ["account:read"]})))
+        .await;
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("scopes")),
+        "implied by account:write"
+    );
+    let all = h
+        .admin("GET", "/admin/api/scope-requests?status=all", Some(&admin), None)
+        .await;
+    assert_eq!(all.json.as_array().unwrap().len(), 2);
+    let audit = h
+        .admin("GET", "/admin/api/audit?event=scope_request_grant", Some(&admin), None)
+        .await;
+    assert_eq!(audit.json["items"].as_array().unwrap().len(), 2);
+}

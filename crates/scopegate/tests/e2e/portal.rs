@@ -391,14 +391,20 @@ async fn an_end_user_sees_and_revokes_a_connected_app() {
     b.fill("#password", "ana's password").await;
     b.click("button[value=login]").await;
     let consent = b.wait_text("Allow Seller Tools?").await;
-    assert!(consent.contains("Connected apps"), "the consent page links to it: {consent}");
+    assert!(
+        consent.contains("Connected apps"),
+        "the consent page links to it: {consent}"
+    );
     b.assert_accessible("consent").await;
     b.click("button[value=approve]").await;
     let mut code = None;
     for _ in 0..100 {
         let url = b.client.current_url().await.unwrap();
         if url.as_str().starts_with(&callback) {
-            code = url.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned());
+            code = url
+                .query_pairs()
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned());
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -407,7 +413,11 @@ async fn an_end_user_sees_and_revokes_a_connected_app() {
     let tokens: serde_json::Value = http()
         .post(s.url("/oauth2/token"))
         .basic_auth(&client_id, Some(&secret))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &callback)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &callback),
+        ])
         .send()
         .await
         .unwrap()
@@ -445,5 +455,89 @@ async fn an_end_user_sees_and_revokes_a_connected_app() {
         .await
         .unwrap();
     assert_eq!(introspected["active"], false, "and its access token");
+    b.client.clone().close().await.unwrap();
+}
+
+const BUY_FEED: &str = "https://api.example.com/oauth/api_scope/buy.item.feed";
+
+#[tokio::test]
+async fn an_administrator_grants_a_scope_request_and_revokes_an_apps_tokens() {
+    let Some(b) = browser().await else { return };
+    let s = Server::start("marketplace");
+    user(&s, "dev", "developer password", &[]);
+    user(&s, "boss", "administrator password", &["admin"]);
+    let (client_id, secret) = s.app(&[
+        "--name", "Feed Reader", "--env", "production", "--scopes", API_SCOPE, "--owner", "dev",
+    ]);
+    let token: serde_json::Value = http()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = token["access_token"].as_str().unwrap().to_owned();
+
+    // The developer asks for a reserved scope.
+    sign_in(&b, &s, "dev", "developer password").await;
+    b.click("td a[href^='/portal/apps/']").await;
+    b.click(&format!("a[href$='/keys/{client_id}']")).await;
+    b.wait_text("More scopes").await;
+    b.click(&format!("input[name=scopes][value='{BUY_FEED}']")).await;
+    b.fill("#reason", "nightly catalogue sync").await;
+    b.click("#requests ~ form button[type=submit]").await;
+    b.wait_text("Your request is with an administrator").await;
+    b.click("nav form button").await;
+    b.wait_path("/portal/sign-in").await;
+
+    // The administrator grants it.
+    sign_in(&b, &s, "boss", "administrator password").await;
+    b.click("a[href='/portal/admin/']").await;
+    let page = b.wait_text("nightly catalogue sync").await;
+    assert!(page.contains("Feed Reader"), "{page}");
+    b.screenshot("portal-admin").await;
+    b.assert_accessible("administration").await;
+    b.click("form[action$='/grant'] button").await;
+    b.wait_text("Request granted").await;
+    let shown = scopegate(&["app", "show", "--config", s.config.to_str().unwrap(), &client_id, "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert!(shown["scopes"].as_str().unwrap().contains(BUY_FEED), "{shown}");
+
+    // And revokes every token of the app's keys.
+    let introspect = || async {
+        let v: serde_json::Value = http()
+            .post(s.url("/oauth2/introspect"))
+            .basic_auth(&client_id, Some(&secret))
+            .form(&[("token", access.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["active"].clone()
+    };
+    assert_eq!(introspect().await, true);
+    b.click(&format!("form[action='/portal/admin/keys/{client_id}/revoke-tokens'] button")).await;
+    b.wait_text("Every token of those keys is revoked").await;
+    assert_eq!(introspect().await, false);
+
+    // Both changes are in the audit trail, naming who made them.
+    b.go(&s.url("/portal/admin/audit?event=scope_request_grant")).await;
+    let page = b.wait_text("Audit trail").await;
+    assert!(page.contains("by user boss"), "{page}");
+    b.screenshot("portal-audit").await;
+    b.assert_accessible("audit trail").await;
+
+    // A user without the admin permission finds no such page.
+    b.click("nav form button").await;
+    b.wait_path("/portal/sign-in").await;
+    sign_in(&b, &s, "dev", "developer password").await;
+    b.go(&s.url("/portal/admin/")).await;
+    let page = b.wait_text("Not found").await;
+    assert!(!page.contains("Feed Reader"), "{page}");
     b.client.clone().close().await.unwrap();
 }

@@ -1,0 +1,261 @@
+//! Administrators (users with the `admin` permission): every app and user,
+//! scope requests to grant or refuse, revocation, the audit trail. To anyone
+//! else these pages do not exist (404).
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use scopegate_store::{AuditFilter, Store};
+
+use super::account::app_rows;
+use super::apps::request_row;
+use super::form::PageForm;
+use super::views::{Admin, Audit, UserRow, time};
+use super::{Visit, see_other, unavailable};
+use crate::manage::{self, Actor, ManageError};
+use crate::session;
+use crate::state::Current;
+
+const PAGE: i64 = 50;
+
+/// The visit, if an administrator's; else the 404 (or sign-in) answer.
+async fn administrator<S: Store>(
+    state: crate::state::AppState<S>,
+    headers: &HeaderMap,
+) -> Result<(Visit<S>, Actor), Response> {
+    let visit = Visit::new(state, headers).await?;
+    let login = visit.user()?.login.clone();
+    if !visit.is_admin() {
+        return Err(visit.not_found("There is no such page."));
+    }
+    Ok((visit, Actor::User(login)))
+}
+
+macro_rules! admin_visit {
+    ($state:expr, $headers:expr) => {
+        match administrator($state, &$headers).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    };
+}
+
+pub async fn overview<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: Uri) -> Response {
+    let (visit, _) = admin_visit!(state, headers);
+    let store = &visit.state.store;
+    let (clients, pending, users) = match (
+        store.clients().await,
+        store.scope_requests(true, None).await,
+        store.users().await,
+    ) {
+        (Ok(c), Ok(p), Ok(u)) => (c, p, u),
+        _ => return unavailable("admin overview"),
+    };
+    let requests = pending
+        .into_iter()
+        .filter_map(|q| {
+            clients
+                .iter()
+                .find(|k| k.client_id == q.client_id)
+                .map(|k| request_row(q, k))
+        })
+        .collect();
+    let mut sorted = clients;
+    sorted.sort_by(|a, b| {
+        (a.app_name.as_str(), a.app_id.as_str(), a.created_at).cmp(&(
+            b.app_name.as_str(),
+            b.app_id.as_str(),
+            b.created_at,
+        ))
+    });
+    let users = users
+        .into_iter()
+        .map(|u| UserRow {
+            permissions: u.permissions.join(" "),
+            login: u.login,
+            enabled: u.enabled,
+        })
+        .collect();
+    let mut nav = visit.nav();
+    nav.notice = match uri.query() {
+        Some("done=granted") => Some("Request granted: the scopes are assigned."),
+        Some("done=refused") => Some("Request refused."),
+        Some("done=revoked") => Some("Every token of those keys is revoked."),
+        Some("done=user") => Some("User saved."),
+        _ => None,
+    };
+    visit.render(
+        StatusCode::OK,
+        &Admin {
+            nav,
+            requests,
+            apps: app_rows(sorted, visit.state.now()),
+            users,
+        },
+    )
+}
+
+fn checked<S: Store>(visit: &Visit<S>, headers: &HeaderMap, body: &[u8]) -> Result<PageForm, Response> {
+    let form = PageForm::parse(headers, body).unwrap_or_default();
+    if !session::csrf_ok(headers, form.get("csrf")) {
+        return Err(visit.forged());
+    }
+    Ok(form)
+}
+
+fn refused<S: Store>(visit: &Visit<S>, e: &ManageError) -> Response {
+    match e {
+        ManageError::NotFound(m) => visit.not_found(m.clone()),
+        ManageError::Internal => unavailable("admin change"),
+        ManageError::Invalid(f) => problem(visit, format!("{}: {}", f.field, f.message)),
+        ManageError::Conflict(m) => problem(visit, m.clone()),
+    }
+}
+
+fn problem<S: Store>(visit: &Visit<S>, message: String) -> Response {
+    let mut nav = visit.nav();
+    nav.error = Some(message);
+    visit.render(
+        StatusCode::BAD_REQUEST,
+        &super::views::Problem {
+            nav,
+            back: "/portal/admin/".into(),
+        },
+    )
+}
+
+pub async fn decide<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path((id, decision)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let (visit, actor) = admin_visit!(state, headers);
+    if let Err(r) = checked(&visit, &headers, &body) {
+        return r;
+    }
+    let grant = match decision.as_str() {
+        "grant" => true,
+        "refuse" => false,
+        _ => return visit.not_found("There is no such page."),
+    };
+    match manage::decide_scope_request(&visit.state, &actor, &id, grant).await {
+        Ok(_) => see_other(if grant {
+            "/portal/admin/?done=granted"
+        } else {
+            "/portal/admin/?done=refused"
+        }),
+        Err(e) => refused(&visit, &e),
+    }
+}
+
+pub async fn revoke_tokens<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (visit, actor) = admin_visit!(state, headers);
+    if let Err(r) = checked(&visit, &headers, &body) {
+        return r;
+    }
+    match manage::revoke_key_set_tokens(&visit.state, &actor, &client_id).await {
+        Ok(_) => see_other("/portal/admin/?done=revoked"),
+        Err(e) => refused(&visit, &e),
+    }
+}
+
+fn permissions(form: &PageForm) -> Vec<String> {
+    form.get("permissions")
+        .unwrap_or_default()
+        .split([' ', ','])
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+pub async fn create_user<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
+    let (visit, actor) = admin_visit!(state, headers);
+    let form = match checked(&visit, &headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let login = form.get("login").unwrap_or_default();
+    let password = form.get("password").unwrap_or_default();
+    match manage::create_user(&visit.state, &actor, login, password, &permissions(&form)).await {
+        Ok(_) => see_other("/portal/admin/?done=user"),
+        Err(e) => refused(&visit, &e),
+    }
+}
+
+pub async fn set_permissions<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (visit, actor) = admin_visit!(state, headers);
+    let form = match checked(&visit, &headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match manage::set_permissions(&visit.state, &actor, &login, &permissions(&form)).await {
+        Ok(_) => see_other("/portal/admin/?done=user"),
+        Err(e) => refused(&visit, &e),
+    }
+}
+
+pub async fn audit<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: Uri) -> Response {
+    let (visit, _) = admin_visit!(state, headers);
+    let query = PageForm::query(uri.query());
+    let filter = AuditFilter {
+        client_id: query.get("client_id").map(str::to_owned),
+        subject: query.get("subject").map(str::to_owned),
+        event: query.get("event").map(str::to_owned),
+    };
+    let before = query.get("before").and_then(|b| b.parse::<i64>().ok());
+    let mut page = match visit.state.store.audit_page(&filter, before, PAGE + 1).await {
+        Ok(p) => p,
+        Err(e) => return unavailable(e),
+    };
+    let more = page.len() > usize::try_from(PAGE).unwrap_or(usize::MAX);
+    page.truncate(usize::try_from(PAGE).unwrap_or(usize::MAX));
+    let next = page.last().filter(|_| more).map(|(id, _)| {
+        let pairs = [
+            ("client_id", filter.client_id.clone().unwrap_or_default()),
+            ("subject", filter.subject.clone().unwrap_or_default()),
+            ("event", filter.event.clone().unwrap_or_default()),
+            ("before", id.to_string()),
+        ];
+        format!(
+            "/portal/admin/audit?{}",
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
+        )
+    });
+    let entries = page
+        .into_iter()
+        .map(|(_, e)| {
+            (
+                time(e.at),
+                e.event,
+                e.client_id.unwrap_or_default(),
+                e.subject.unwrap_or_default(),
+                e.detail,
+            )
+        })
+        .collect();
+    visit.render(
+        StatusCode::OK,
+        &Audit {
+            filter: (
+                filter.client_id.unwrap_or_default(),
+                filter.subject.unwrap_or_default(),
+                filter.event.unwrap_or_default(),
+            ),
+            nav: visit.nav(),
+            entries,
+            next,
+        },
+    )
+}
