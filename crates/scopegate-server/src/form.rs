@@ -15,6 +15,11 @@ impl std::fmt::Debug for Form {
 }
 
 impl Form {
+    /// Parameters made on the server (the portal's "try it").
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Form {
+        Form(pairs)
+    }
+
     /// An `application/x-www-form-urlencoded` request body.
     pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Form, OAuthError> {
         let content_type = headers

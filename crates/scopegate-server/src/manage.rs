@@ -9,7 +9,9 @@
 
 use scopegate_core::Policy;
 use scopegate_core::duration::parse_duration;
-use scopegate_core::registration::{AppRequest, FieldError, Registration, check_app, check_login, scope_list};
+use scopegate_core::registration::{
+    AppRequest, FieldError, Registration, check_app, check_login, check_redirect_uri, scope_list,
+};
 use scopegate_store::{ClientRecord, ClientSecret, ScopeRequestRecord, Store, UserRecord};
 
 use crate::passwords::hash_password;
@@ -661,4 +663,25 @@ pub async fn decide_scope_request<S: Store>(
     let detail = format!("id={id} scopes=\"{}\"", decided.scopes.join(" "));
     audit(state, actor, event, Some(&decided.client_id), detail).await?;
     Ok(decided)
+}
+
+/// Adds a redirect URI to a key set (checked as at registration).
+pub async fn add_redirect_uri<S: Store>(
+    state: &AppState<S>,
+    actor: &Actor,
+    client_id: &str,
+    uri: &str,
+) -> Result<ClientRecord> {
+    let mut key_set = key_set_of(state, client_id).await?;
+    check_redirect_uri(uri, key_set.public)?;
+    if key_set.redirect_uris.iter().any(|u| u == uri) {
+        return Ok(key_set);
+    }
+    key_set.redirect_uris.push(uri.to_owned());
+    if !state.store.set_redirect_uris(client_id, &key_set.redirect_uris).await? {
+        return Err(ManageError::NotFound(format!("no key set {client_id:?}")));
+    }
+    state.clients.forget(client_id);
+    audit(state, actor, "redirect_uri_add", Some(client_id), format!("uri={uri}")).await?;
+    Ok(key_set)
 }

@@ -57,6 +57,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Adds a key set in another environment to the app `client.app_id`;
     /// `false` if there is no such app or it already has keys there.
     fn add_key_set(&self, client: &ClientRecord) -> impl Future<Output = R<bool>> + Send;
+    /// Replaces a key set's redirect URIs; `false` if there is no such key set.
+    fn set_redirect_uris(&self, client_id: &str, uris: &[String]) -> impl Future<Output = R<bool>> + Send;
     fn client(&self, client_id: &str) -> impl Future<Output = R<Option<ClientRecord>>> + Send;
     fn clients(&self) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
     /// The key sets of up to `limit` apps whose ids sort after `after`, by

@@ -402,6 +402,15 @@ macro_rules! impl_store {
                 Ok(true)
             }
 
+            async fn set_redirect_uris(&self, client_id: &str, uris: &[String]) -> R<bool> {
+                let done = sqlx::query("UPDATE clients SET redirect_uris = $1 WHERE client_id = $2")
+                    .bind(join(uris))
+                    .bind(client_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn client(&self, client_id: &str) -> R<Option<ClientRecord>> {
                 // One snapshot: a rotation between two reads must not pair the
                 // key set with a stale list of secrets.

@@ -178,6 +178,11 @@ async fn app_and_client_round_trip<S: Store>(s: S) {
         .await
         .unwrap();
     assert_eq!(s.client("c1").await.unwrap(), Some(c.clone()));
+    let uris = vec!["https://a.example/cb".to_owned(), "http://127.0.0.1/cb".to_owned()];
+    assert!(s.set_redirect_uris("c1", &uris).await.unwrap());
+    assert_eq!(s.client("c1").await.unwrap().unwrap().redirect_uris, uris);
+    assert!(s.set_redirect_uris("c1", &c.redirect_uris).await.unwrap());
+    assert!(!s.set_redirect_uris("nope", &uris).await.unwrap());
     assert_eq!(s.client("nope").await.unwrap(), None);
     assert_eq!(s.clients().await.unwrap(), vec![c]);
 }

@@ -35,9 +35,20 @@ async fn handle<S: Store>(
     let form = Form::parse(headers, body)?;
     let caller = authenticate(state, headers, &form, false).await?;
     let token = form.require("token")?;
+    describe(state, &caller, token).await
+}
+
+/// The introspection answer for `token` as `caller` sees it (RFC 7662): the
+/// endpoint's, after client authentication, and the portal's "try it", for
+/// the key set whose owner is signed in.
+pub(crate) async fn describe<S: Store>(
+    state: &AppState<S>,
+    caller: &ClientRecord,
+    token: &str,
+) -> Result<serde_json::Value, EndpointError> {
     let now = state.now();
     if looks_like_jwt(token) {
-        return jwt(state, &caller, token, now).await;
+        return jwt(state, caller, token, now).await;
     }
     let Some(t) = state.tokens.get(&state.store, &secrets::hash(token), now).await? else {
         return Ok(json!({"active": false}));

@@ -2,6 +2,8 @@
 //! and `refresh_token`. The handler loads, `scopegate_core::oauth` decides,
 //! the handler persists.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
@@ -25,15 +27,25 @@ use crate::secrets::{self, SecretKind};
 use crate::state::{AppState, Current};
 
 /// RFC 6749 section 5.1.
-#[derive(Serialize, Debug)]
-struct TokenResponse {
-    access_token: String,
-    token_type: &'static str,
+#[derive(Serialize)]
+pub(crate) struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    expires_in: Option<i64>,
+    pub expires_in: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<String>,
-    scope: String,
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+/// Never the tokens.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 pub async fn token<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
@@ -302,6 +314,16 @@ async fn authorization_code<S: Store>(
     form: &Form,
 ) -> Result<TokenResponse, EndpointError> {
     let client = authenticate(state, headers, form, true).await?;
+    redeem_code(state, client, form).await
+}
+
+/// A code redeemed by `client`, already authenticated: by the token endpoint,
+/// or by the portal's "try it" for the key set whose owner is signed in.
+pub(crate) async fn redeem_code<S: Store>(
+    state: &AppState<S>,
+    client: Arc<ClientRecord>,
+    form: &Form,
+) -> Result<TokenResponse, EndpointError> {
     let presented = form.require("code")?;
     let now = state.now();
     let Some((code, first_use)) = state.store.take_code(&secrets::hash(presented)).await? else {

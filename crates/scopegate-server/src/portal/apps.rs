@@ -225,7 +225,7 @@ pub async fn delete<S: Store>(
 }
 
 /// One key set of a visible app.
-async fn visible_key_set<S: Store>(
+pub(super) async fn visible_key_set<S: Store>(
     visit: &Visit<S>,
     user: &UserRecord,
     app_id: &str,
@@ -387,7 +387,15 @@ pub async fn key_set<S: Store>(
         };
         format!("{}{}?{query}{scope}", policy.settings.issuer, crate::paths::AUTHORIZE)
     });
+    let try_it_uri = super::try_it::callback(&policy.settings.issuer);
     let authorize = AuthorizeUrl {
+        try_it_ready: k.redirect_uris.contains(&try_it_uri),
+        try_it_uri,
+        asked: user_scopes
+            .iter()
+            .filter(|s| asked.contains(&s.as_str()))
+            .map(|s| (*s).clone())
+            .collect(),
         choices: user_scopes
             .iter()
             .map(|s| {

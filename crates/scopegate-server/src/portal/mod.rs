@@ -16,6 +16,7 @@ mod account;
 mod admin;
 mod apps;
 mod form;
+mod try_it;
 pub mod views;
 
 use askama::Template;
@@ -69,6 +70,12 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
             "/portal/apps/{app_id}/keys/{client_id}/requests",
             post(apps::request_scopes::<S>),
         )
+        .route("/portal/apps/{app_id}/keys/{client_id}/try", post(try_it::start::<S>))
+        .route(
+            "/portal/apps/{app_id}/keys/{client_id}/try-it-uri",
+            post(try_it::register::<S>),
+        )
+        .route(try_it::CALLBACK_PATH, get(try_it::finish::<S>))
         .route("/portal/admin/", get(admin::overview::<S>))
         .route("/portal/admin", get(|| async { see_other("/portal/admin/") }))
         .route("/portal/admin/audit", get(admin::audit::<S>))

@@ -150,6 +150,11 @@ pub struct AuthorizeUrl {
     /// Scopes a user token may carry, and whether each is ticked.
     pub choices: Vec<(String, bool)>,
     pub url: Option<String>,
+    /// The scopes ticked for the URL, carried into "try it".
+    pub asked: Vec<String>,
+    /// The portal's own redirect URI, and whether the key set has it.
+    pub try_it_uri: String,
+    pub try_it_ready: bool,
 }
 
 #[derive(Template, Debug)]

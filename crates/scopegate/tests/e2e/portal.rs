@@ -268,7 +268,7 @@ async fn a_developer_registers_an_app_picks_endpoints_and_rotates_a_secret() {
     if let Some(found) = b.accessibility_violations().await {
         assert!(found.iter().any(|v| v.starts_with("image-alt")), "{found:?}");
     }
-    let s = Server::start("marketplace");
+    let s = Server::start_at_issuer("marketplace");
     user(&s, "dev", "developer password", &[]);
     sign_in(&b, &s, "dev", "developer password").await;
     b.screenshot("portal-my-apps").await;
@@ -332,8 +332,32 @@ async fn a_developer_registers_an_app_picks_endpoints_and_rotates_a_secret() {
     );
     b.screenshot("portal-picker").await;
 
+    // Try it: the authorization code flow with PKCE, from the portal, to a token.
+    let keys_path = b.path().await.split('?').next().unwrap().to_owned();
+    b.go(&s.url(&keys_path)).await;
+    b.click("form[action$='/try-it-uri'] button").await;
+    b.wait_text("Authorize URL").await;
+    b.click(&format!("input[name=ask][value='{SELL_ACCOUNT}']")).await;
+    b.click("#authorize + form button[type=submit]").await;
+    let url = b.text("#authorize-url").await;
+    assert!(
+        url.contains("response_type=code") && url.contains("scope=https%3A%2F%2F"),
+        "{url}"
+    );
+    b.click("form[action$='/try'] button").await;
+    b.wait_text("Allow Listing Helper?").await;
+    b.click("button[value=approve]").await;
+    let page = b.wait_text("Its introspection").await;
+    assert!(
+        page.contains("\"active\": true") && page.contains("\"username\": \"dev\""),
+        "{page}"
+    );
+    assert!(page.contains(SELL_ACCOUNT), "{page}");
+    b.screenshot("portal-try-it").await;
+    b.assert_accessible("try it").await;
+
     // A second secret: both work; revoking the first leaves the second.
-    b.go(&s.url(b.path().await.split('?').next().unwrap())).await;
+    b.go(&s.url(&keys_path)).await;
     b.wait_text("Client secrets").await;
     b.click("#secrets ~ form button[type=submit]").await;
     b.wait_text("Your new client secret").await;
@@ -467,7 +491,14 @@ async fn an_administrator_grants_a_scope_request_and_revokes_an_apps_tokens() {
     user(&s, "dev", "developer password", &[]);
     user(&s, "boss", "administrator password", &["admin"]);
     let (client_id, secret) = s.app(&[
-        "--name", "Feed Reader", "--env", "production", "--scopes", API_SCOPE, "--owner", "dev",
+        "--name",
+        "Feed Reader",
+        "--env",
+        "production",
+        "--scopes",
+        API_SCOPE,
+        "--owner",
+        "dev",
     ]);
     let token: serde_json::Value = http()
         .post(s.url("/oauth2/token"))
@@ -502,7 +533,14 @@ async fn an_administrator_grants_a_scope_request_and_revokes_an_apps_tokens() {
     b.assert_accessible("administration").await;
     b.click("form[action$='/grant'] button").await;
     b.wait_text("Request granted").await;
-    let shown = scopegate(&["app", "show", "--config", s.config.to_str().unwrap(), &client_id, "--json"]);
+    let shown = scopegate(&[
+        "app",
+        "show",
+        "--config",
+        s.config.to_str().unwrap(),
+        &client_id,
+        "--json",
+    ]);
     let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert!(shown["scopes"].as_str().unwrap().contains(BUY_FEED), "{shown}");
 
@@ -521,7 +559,10 @@ async fn an_administrator_grants_a_scope_request_and_revokes_an_apps_tokens() {
         v["active"].clone()
     };
     assert_eq!(introspect().await, true);
-    b.click(&format!("form[action='/portal/admin/keys/{client_id}/revoke-tokens'] button")).await;
+    b.click(&format!(
+        "form[action='/portal/admin/keys/{client_id}/revoke-tokens'] button"
+    ))
+    .await;
     b.wait_text("Every token of those keys is revoked").await;
     assert_eq!(introspect().await, false);
 

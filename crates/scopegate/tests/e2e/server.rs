@@ -15,6 +15,7 @@ pub struct Server {
     pub config: PathBuf,
     dir: PathBuf,
     env: Vec<(String, String)>,
+    listen: String,
 }
 
 impl Drop for Server {
@@ -36,6 +37,20 @@ impl Server {
         Server::launch(new_dir(), example, edit, &[])
     }
 
+    /// Like [`Server::start`], listening on the port of its `issuer`, so that
+    /// redirects to the issuer (the portal's "try it") reach it.
+    pub fn start_at_issuer(example: &str) -> Server {
+        let port = crate::free_port();
+        let issuer = format!("http://127.0.0.1:{port}");
+        Server::launch_on(
+            new_dir(),
+            example,
+            |p| p.replacen("\"http://127.0.0.1:8080\"", &format!("\"{issuer}\""), 1),
+            &[],
+            format!("127.0.0.1:{port}"),
+        )
+    }
+
     /// Like [`Server::start_edited`], trusting only the CA certificates in
     /// `ca_pem` for outgoing TLS (through `SSL_CERT_FILE`).
     pub fn start_trusting(example: &str, edit: impl FnOnce(String) -> String, ca_pem: &str) -> Server {
@@ -46,6 +61,16 @@ impl Server {
     }
 
     fn launch(dir: PathBuf, example: &str, edit: impl FnOnce(String) -> String, env: &[(&str, &str)]) -> Server {
+        Server::launch_on(dir, example, edit, env, "127.0.0.1:0".into())
+    }
+
+    fn launch_on(
+        dir: PathBuf,
+        example: &str,
+        edit: impl FnOnce(String) -> String,
+        env: &[(&str, &str)],
+        listen: String,
+    ) -> Server {
         let source =
             std::fs::read_to_string(crate::workspace_root().join(format!("examples/{example}/scopegate.toml")))
                 .unwrap();
@@ -53,13 +78,14 @@ impl Server {
         let config = dir.join("scopegate.toml");
         std::fs::write(&config, edit(source.replace("sqlite://scopegate.db", &db))).unwrap();
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let (child, base) = spawn(&config, &env);
+        let (child, base) = spawn(&config, &env, &listen);
         Server {
             child,
             base,
             config,
             dir,
             env,
+            listen,
         }
     }
 
@@ -67,7 +93,7 @@ impl Server {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, base) = spawn(&self.config, &self.env);
+        let (child, base) = spawn(&self.config, &self.env, &self.listen);
         self.child = child;
         self.base = base;
     }
@@ -95,9 +121,9 @@ impl Server {
     }
 }
 
-fn spawn(config: &std::path::Path, env: &[(String, String)]) -> (Child, String) {
+fn spawn(config: &std::path::Path, env: &[(String, String)], listen: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
-        .args(["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(["serve", "--config", config.to_str().unwrap(), "--listen", listen])
         .env("RUST_LOG", "warn")
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::piped())

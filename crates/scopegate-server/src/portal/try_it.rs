@@ -1,0 +1,224 @@
+//! "Try it": the authorization code flow with PKCE, run from the portal
+//! against scopegate itself, for a key set of the signed-in developer. The
+//! portal is the client here: it starts the flow with its own redirect URI
+//! (`/portal/try-it`, which the key set must have registered: one click adds
+//! it), keeps the PKCE verifier and `state` in a short-lived cookie, and on
+//! the way back redeems the code as the key set (its owner is signed in, so
+//! no client secret is needed) and shows the token's introspection.
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use scopegate_core::scope::encode_scope_param;
+use scopegate_store::Store;
+
+use super::form::PageForm;
+use super::{Visit, see_other, unavailable};
+use crate::form::Form;
+use crate::manage::{self, Actor, ManageError};
+use crate::secrets::{self, SecretKind};
+use crate::session::{self, cookie, set_cookie};
+use crate::state::Current;
+
+const TRY_COOKIE: &str = "sg_try";
+/// Long enough to sign in and consent.
+const TRY_TTL: i64 = 600;
+
+/// The redirect URI the portal's own client flow comes back to.
+pub fn callback(issuer: &str) -> String {
+    format!("{}{}", issuer.trim_end_matches('/'), CALLBACK_PATH)
+}
+
+pub const CALLBACK_PATH: &str = "/portal/try-it";
+
+#[derive(askama::Template, Debug)]
+#[template(path = "portal/try_it.html")]
+struct TryIt {
+    nav: super::views::Nav,
+    back: String,
+    app_name: String,
+    environment: String,
+    access_token: Option<String>,
+    scope: String,
+    expires_in: Option<i64>,
+    has_refresh: bool,
+    introspection: String,
+}
+
+/// Adds the portal's redirect URI to the key set (POST .../try-it-uri).
+pub async fn register<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path((app_id, client_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let visit = match Visit::new(state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let user = match visit.user() {
+        Ok(u) => u.clone(),
+        Err(r) => return r,
+    };
+    let form = PageForm::parse(&headers, &body).unwrap_or_default();
+    if !session::csrf_ok(&headers, form.get("csrf")) {
+        return visit.forged();
+    }
+    if let Err(r) = super::apps::visible_key_set(&visit, &user, &app_id, &client_id).await {
+        return r;
+    }
+    let uri = callback(&visit.state.policy.settings.issuer);
+    match manage::add_redirect_uri(&visit.state, &Actor::User(user.login.clone()), &client_id, &uri).await {
+        Ok(_) => see_other(&format!("/portal/apps/{app_id}/keys/{client_id}#authorize")),
+        Err(ManageError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
+        Err(ManageError::Internal) => unavailable("add_redirect_uri"),
+        Err(e) => {
+            let mut nav = visit.nav();
+            nav.error = Some(match e {
+                ManageError::Invalid(f) => format!("{}: {}", f.field, f.message),
+                ManageError::Conflict(m) | ManageError::NotFound(m) => m,
+                ManageError::Internal => String::new(),
+            });
+            visit.render(
+                StatusCode::BAD_REQUEST,
+                &super::views::Problem {
+                    nav,
+                    back: format!("/portal/apps/{app_id}/keys/{client_id}"),
+                },
+            )
+        }
+    }
+}
+
+/// Starts the flow (POST .../try): to the authorize endpoint with PKCE.
+pub async fn start<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path((app_id, client_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let visit = match Visit::new(state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let user = match visit.user() {
+        Ok(u) => u.clone(),
+        Err(r) => return r,
+    };
+    let form = PageForm::parse(&headers, &body).unwrap_or_default();
+    if !session::csrf_ok(&headers, form.get("csrf")) {
+        return visit.forged();
+    }
+    let key_set = match super::apps::visible_key_set(&visit, &user, &app_id, &client_id).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let redirect_uri = callback(&visit.state.policy.settings.issuer);
+    if !key_set.redirect_uris.contains(&redirect_uri) {
+        return see_other(&format!("/portal/apps/{app_id}/keys/{client_id}#authorize"));
+    }
+    // Both random and URL-safe: 43+ characters of base64url (RFC 7636 section 4.1).
+    let verifier = secrets::generate(SecretKind::Csrf);
+    let state_value = secrets::generate(SecretKind::Csrf);
+    let asked = form.all("ask");
+    let mut params = vec![
+        ("response_type", "code".to_owned()),
+        ("client_id", client_id.clone()),
+        ("redirect_uri", redirect_uri),
+        ("state", state_value.clone()),
+        ("code_challenge", secrets::pkce_s256(&verifier)),
+        ("code_challenge_method", "S256".to_owned()),
+    ];
+    let query = serde_urlencoded::to_string(&params).unwrap_or_default();
+    params.clear();
+    let scope = if asked.is_empty() {
+        String::new()
+    } else {
+        format!("&scope={}", encode_scope_param(asked.iter().copied()))
+    };
+    let mut response = see_other(&format!("{}?{query}{scope}", crate::paths::AUTHORIZE));
+    let value = format!("{state_value}.{verifier}.{client_id}.{app_id}");
+    set_cookie(&visit.state, &mut response, TRY_COOKIE, &value, TRY_TTL);
+    response
+}
+
+/// The way back from the authorize endpoint (GET /portal/try-it).
+pub async fn finish<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: Uri) -> Response {
+    let visit = match Visit::new(state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let user = match visit.user() {
+        Ok(u) => u.clone(),
+        Err(r) => return r,
+    };
+    let query = PageForm::query(uri.query());
+    let stored = cookie(&headers, TRY_COOKIE).unwrap_or_default().to_owned();
+    let mut parts = stored.splitn(4, '.');
+    let (Some(expected), Some(verifier), Some(client_id), Some(app_id)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return visit.not_found("No “try it” flow is under way in this browser; start one from your app's keys.");
+    };
+    if !query.get("state").is_some_and(|s| secrets::same(s, expected)) {
+        return visit.forged();
+    }
+    let key_set = match super::apps::visible_key_set(&visit, &user, app_id, client_id).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let back = format!("/portal/apps/{app_id}/keys/{client_id}");
+    let mut page = TryIt {
+        nav: visit.nav(),
+        back: back.clone(),
+        app_name: key_set.app_name.clone(),
+        environment: key_set.environment.clone(),
+        access_token: None,
+        scope: String::new(),
+        expires_in: None,
+        has_refresh: false,
+        introspection: String::new(),
+    };
+    let finished = |visit: &Visit<S>, status, page: &TryIt| {
+        let mut response = visit.render(status, page);
+        set_cookie(&visit.state, &mut response, TRY_COOKIE, "", 0);
+        response
+    };
+    let Some(code) = query.get("code") else {
+        let why = query
+            .get("error_description")
+            .or(query.get("error"))
+            .unwrap_or("no code came back");
+        page.nav.error = Some(format!("The authorization did not complete: {why}"));
+        return finished(&visit, StatusCode::BAD_REQUEST, &page);
+    };
+    let form = Form::from_pairs(vec![
+        ("grant_type".into(), "authorization_code".into()),
+        ("code".into(), code.to_owned()),
+        ("redirect_uri".into(), callback(&visit.state.policy.settings.issuer)),
+        ("code_verifier".into(), verifier.to_owned()),
+    ]);
+    let client = std::sync::Arc::new(key_set);
+    let issued = match crate::oauth::token::redeem_code(&visit.state, std::sync::Arc::clone(&client), &form).await {
+        Ok(t) => t,
+        Err(e) => {
+            let why = match e {
+                crate::error::EndpointError::OAuth(r) => r.error.description,
+                crate::error::EndpointError::Internal => "the server failed; try again".into(),
+            };
+            page.nav.error = Some(format!("The code was not redeemed: {why}"));
+            return finished(&visit, StatusCode::BAD_REQUEST, &page);
+        }
+    };
+    let introspection = match crate::oauth::introspect::describe(&visit.state, &client, &issued.access_token).await {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+        Err(_) => "(the introspection failed; try again)".into(),
+    };
+    page.scope = issued.scope.clone();
+    page.expires_in = issued.expires_in;
+    page.has_refresh = issued.refresh_token.is_some();
+    page.access_token = Some(issued.access_token);
+    page.introspection = introspection;
+    finished(&visit, StatusCode::OK, &page)
+}
