@@ -271,8 +271,7 @@ async fn a_developer_registers_an_app_picks_endpoints_and_rotates_a_secret() {
     let s = Server::start_at_issuer("marketplace");
     user(&s, "dev", "developer password", &[]);
     sign_in(&b, &s, "dev", "developer password").await;
-    b.screenshot("portal-my-apps").await;
-    b.assert_accessible("my apps").await;
+    b.assert_accessible("my apps, empty").await;
 
     // Register an app: two scopes, one of them the default.
     b.click("a[href='/portal/apps/new']").await;
@@ -297,9 +296,15 @@ async fn a_developer_registers_an_app_picks_endpoints_and_rotates_a_secret() {
     assert!(client_id.starts_with("sgci_") && first_secret.starts_with("sgcs_"));
     b.assert_accessible("secret shown once").await;
     assert_eq!(client_credentials(&s, &client_id, &first_secret).await, 200);
+    b.screenshot("portal-secret-once").await;
+    let next = b.find("a.button.primary").await.attr("href").await.unwrap().unwrap();
+    b.go(&s.url("/portal/")).await;
+    b.wait_text("Listing Helper").await;
+    b.screenshot("portal-my-apps").await;
+    b.assert_accessible("my apps").await;
+    b.go(&s.url(&next)).await;
 
     // The key set: its scopes with their descriptions and the routes they open.
-    b.click("a.button.primary").await;
     let page = b.wait_text("Assigned scopes").await;
     assert!(page.contains("View and manage your account settings"), "{page}");
     assert!(page.contains("* /sell/account/v1/*"), "what the scope allows: {page}");
