@@ -83,6 +83,7 @@ pub async fn overview<S: Store>(Current(state): Current<S>, headers: HeaderMap, 
         Some("done=refused") => Some("Request refused."),
         Some("done=revoked") => Some("Every token of those keys is revoked."),
         Some("done=user") => Some("User saved."),
+        Some("done=user-revoked") => Some("Every token of that user is revoked."),
         _ => None,
     };
     visit.render(
@@ -258,4 +259,20 @@ pub async fn audit<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri
             next,
         },
     )
+}
+
+pub async fn revoke_user_tokens<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (visit, actor) = admin_visit!(state, headers);
+    if let Err(r) = checked(&visit, &headers, &body) {
+        return r;
+    }
+    match manage::revoke_user_tokens(&visit.state, &actor, &login).await {
+        Ok(_) => see_other("/portal/admin/?done=user-revoked"),
+        Err(e) => refused(&visit, &e),
+    }
 }

@@ -188,16 +188,117 @@ async fn visible_app<S: Store>(
     Ok(key_sets)
 }
 
-pub async fn show<S: Store>(Current(state): Current<S>, headers: HeaderMap, Path(app_id): Path<String>) -> Response {
+pub async fn show<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+    uri: Uri,
+) -> Response {
     let (visit, user) = visit_user!(state, headers);
     let key_sets = match visible_app(&visit, &user, &app_id).await {
         Ok(k) => k,
         Err(r) => return r,
     };
+    let free_environments = visit
+        .state
+        .policy
+        .environments
+        .iter()
+        .filter(|e| !key_sets.iter().any(|k| &k.environment == *e))
+        .cloned()
+        .collect();
     let Some(app) = app_rows(key_sets, visit.state.now()).pop() else {
         return visit.not_found("You have no app with that id.");
     };
-    visit.render(StatusCode::OK, &AppPage { nav: visit.nav(), app })
+    let mut nav = visit.nav();
+    if uri.query() == Some("done=keys") {
+        nav.notice = Some("Keys created.");
+    }
+    visit.render(
+        StatusCode::OK,
+        &AppPage {
+            nav,
+            app,
+            free_environments,
+            scopes: scope_choices(&visit.state, "", &[], &[]),
+        },
+    )
+}
+
+pub async fn add_key_set<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (visit, user) = visit_user!(state, headers);
+    let Some(form) = PageForm::parse(&headers, &body) else {
+        return visit.forged();
+    };
+    if !session::csrf_ok(&headers, form.get("csrf")) {
+        return visit.forged();
+    }
+    if let Err(r) = visible_app(&visit, &user, &app_id).await {
+        return r;
+    }
+    let assigned = form.all("scopes");
+    let catalog = &visit.state.policy.catalog;
+    let back = format!("/portal/apps/{app_id}");
+    let problem = |visit: &Visit<S>, message: String| {
+        let mut nav = visit.nav();
+        nav.error = Some(message);
+        visit.render(
+            StatusCode::BAD_REQUEST,
+            &super::views::Problem {
+                nav,
+                back: back.clone(),
+            },
+        )
+    };
+    if let Some(reserved) = assigned
+        .iter()
+        .find(|s| catalog.lookup(s).is_some_and(|id| catalog.info(id).requires_approval))
+    {
+        return problem(
+            &visit,
+            format!("{reserved} needs an administrator's approval: request it from the keys' page"),
+        );
+    }
+    let defaults = form.all("default_scopes");
+    let spec = KeySetSpec {
+        environment: form.get("environment").unwrap_or_default().to_owned(),
+        scopes: assigned.join(" "),
+        default_scopes: (!defaults.is_empty()).then(|| defaults.join(" ")),
+        redirect_uris: form
+            .get("redirect_uris")
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        public: form.get("public").is_some(),
+        resource_server: false,
+    };
+    match manage::add_key_set(&visit.state, &Actor::User(user.login.clone()), &app_id, &spec).await {
+        Ok(registered) => {
+            let k = registered.key_set;
+            visit.render(
+                StatusCode::CREATED,
+                &SecretShown {
+                    nav: visit.nav(),
+                    heading: "Your new keys",
+                    secret_id: registered.secret.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
+                    secret: registered.secret.map(|s| s.secret),
+                    expires: None,
+                    next: format!("/portal/apps/{}/keys/{}", k.app_id, k.client_id),
+                    client_id: k.client_id,
+                },
+            )
+        }
+        Err(ManageError::Internal) => unavailable("add_key_set"),
+        Err(e) => problem(&visit, describe(&e)),
+    }
 }
 
 pub async fn delete<S: Store>(
@@ -343,7 +444,22 @@ pub async fn key_set<S: Store>(
                     .filter(|id| !assigned.contains(*id))
                     .map(|id| catalog.name(id).to_owned())
                     .collect();
+                let authorize_link = k
+                    .redirect_uris
+                    .first()
+                    .filter(|_| user_token && !names.is_empty())
+                    .map(|uri| {
+                        let mut pairs = vec![("redirect_uri", uri.as_str())];
+                        pairs.extend(names.iter().map(|n| ("ask", *n)));
+                        format!(
+                            "/portal/apps/{}/keys/{}?{}#authorize",
+                            k.app_id,
+                            k.client_id,
+                            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+                        )
+                    });
                 picker.result = Some(PickerResult {
+                    authorize_link,
                     endpoints: picked.join(", "),
                     scopes: names.join(" "),
                     encoded: encode_scope_param(names.iter().copied()),
@@ -355,14 +471,14 @@ pub async fn key_set<S: Store>(
     }
 
     // The authorize URL.
-    let user_scopes: Vec<&String> = k
-        .scopes
+    // What an authorize request may ask for: the assignment, closed under
+    // implication (a key set assigned `sell.account` may ask for
+    // `sell.account.readonly`), that user tokens may carry.
+    let assigned = catalog.close(&catalog.known(&k.scopes.join(" ")));
+    let user_scopes: Vec<String> = catalog
         .iter()
-        .filter(|n| {
-            catalog
-                .lookup(n)
-                .is_some_and(|id| catalog.info(id).allows_grant(GrantKind::AuthorizationCode))
-        })
+        .filter(|(id, info)| assigned.contains(*id) && info.allows_grant(GrantKind::AuthorizationCode))
+        .map(|(_, info)| info.name.as_str().to_owned())
         .collect();
     let asked = query.all("ask");
     let redirect_uri = query
@@ -394,7 +510,7 @@ pub async fn key_set<S: Store>(
         asked: user_scopes
             .iter()
             .filter(|s| asked.contains(&s.as_str()))
-            .map(|s| (*s).clone())
+            .cloned()
             .collect(),
         choices: user_scopes
             .iter()

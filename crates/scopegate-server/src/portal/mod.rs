@@ -57,6 +57,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/portal/apps/new", get(apps::new_page::<S>).post(apps::create::<S>))
         .route("/portal/apps/{app_id}", get(apps::show::<S>))
         .route("/portal/apps/{app_id}/delete", post(apps::delete::<S>))
+        .route("/portal/apps/{app_id}/key-sets", post(apps::add_key_set::<S>))
         .route("/portal/apps/{app_id}/keys/{client_id}", get(apps::key_set::<S>))
         .route(
             "/portal/apps/{app_id}/keys/{client_id}/secrets",
@@ -85,6 +86,10 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
             post(admin::revoke_tokens::<S>),
         )
         .route("/portal/admin/users", post(admin::create_user::<S>))
+        .route(
+            "/portal/admin/users/{login}/revoke-tokens",
+            post(admin::revoke_user_tokens::<S>),
+        )
         .route(
             "/portal/admin/users/{login}/permissions",
             post(admin::set_permissions::<S>),

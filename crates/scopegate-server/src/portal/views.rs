@@ -90,6 +90,9 @@ pub struct SecretShown {
 pub struct AppPage {
     pub nav: Nav,
     pub app: AppRow,
+    /// Declared environments the app has no keys in yet.
+    pub free_environments: Vec<String>,
+    pub scopes: Vec<ScopeChoice>,
 }
 
 #[derive(Debug)]
@@ -135,6 +138,8 @@ pub struct PickerResult {
     pub endpoints: String,
     /// Needed scopes this key set is not assigned.
     pub missing: Vec<String>,
+    /// This key set's page with the authorize URL built for these scopes.
+    pub authorize_link: Option<String>,
 }
 
 #[derive(Debug, Default)]

@@ -197,7 +197,10 @@ fn the_admin_api_how_to_runs_as_written() {
 #[test]
 fn the_portal_how_to_runs_as_written() {
     let printed = replay("docs/portal.md");
-    assert!(printed.contains("user boss created with permissions admin"), "{printed}");
+    assert!(
+        printed.contains("user boss created with permissions admin"),
+        "{printed}"
+    );
     assert!(printed.contains("\n200\n"), "the sign-in page answers: {printed}");
 }
 

@@ -336,6 +336,13 @@ async fn a_developer_registers_an_app_picks_endpoints_and_rotates_a_secret() {
         "the missing scope is named: {page}"
     );
     b.screenshot("portal-picker").await;
+    b.click("a[href*='ask=']").await;
+    let url = b.text("#authorize-url").await;
+    // Only what the key set may ask for: the missing scope waits for its request.
+    assert!(
+        url.contains("sell.account.readonly") && !url.contains("sell.inventory"),
+        "{url}"
+    );
 
     // Try it: the authorization code flow with PKCE, from the portal, to a token.
     let keys_path = b.path().await.split('?').next().unwrap().to_owned();
@@ -376,8 +383,25 @@ async fn a_developer_registers_an_app_picks_endpoints_and_rotates_a_secret() {
     assert_eq!(client_credentials(&s, &client_id, &first_secret).await, 401);
     assert_eq!(client_credentials(&s, &client_id, &second_secret).await, 200);
 
-    // Another user's app is a 404 page, never its data.
+    // Keys for another environment, with their own secret.
     let app_path = b.path().await.split("/keys/").next().unwrap().to_owned();
+    b.go(&s.url(&app_path)).await;
+    b.wait_text("Keys for another environment").await;
+    b.click(&format!("#add-keys + form input[name=scopes][value='{API_SCOPE}']"))
+        .await;
+    b.click("#add-keys + form button[type=submit]").await;
+    b.wait_text("Your new keys").await;
+    let production_id = b.text("#client-id").await;
+    let production_secret = b.text("#client-secret").await;
+    assert_ne!(production_id, client_id);
+    assert_eq!(client_credentials(&s, &production_id, &production_secret).await, 200);
+    b.go(&s.url(&app_path)).await;
+    assert!(
+        !b.wait_text("Key sets").await.contains("Keys for another environment"),
+        "both environments have keys"
+    );
+
+    // Another user's app is a 404 page, never its data.
     user(&s, "other", "another password", &[]);
     b.click("nav form button").await;
     b.wait_path("/portal/sign-in").await;
