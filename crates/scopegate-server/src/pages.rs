@@ -69,3 +69,18 @@ pub fn page(status: StatusCode, template: &impl Template) -> Response {
 pub fn error_page(status: StatusCode, message: &str) -> Response {
     page(status, &ErrorPage { message })
 }
+
+/// 303 to `location` (after a form, or to sign in), never cached.
+pub fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, v),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        Err(_) => error_page(StatusCode::BAD_REQUEST, "The redirect address is not valid."),
+    }
+}

@@ -218,6 +218,33 @@ macro_rules! impl_store {
                 })
             }
 
+            /// A key set row of app `app_id` and its secrets, in `tx`.
+            async fn insert_key_set(
+                tx: &mut sqlx::Transaction<'_, <$row as sqlx::Row>::Database>,
+                app_id: &str,
+                c: &ClientRecord,
+            ) -> R<()> {
+                sqlx::query(
+                    "INSERT INTO clients (client_id, app_id, environment, public, resource_server, scopes, \
+                     default_scopes, redirect_uris, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&c.client_id)
+                .bind(app_id)
+                .bind(&c.environment)
+                .bind(c.public)
+                .bind(c.resource_server)
+                .bind(join(&c.scopes))
+                .bind(join(&c.default_scopes))
+                .bind(join(&c.redirect_uris))
+                .bind(c.created_at)
+                .execute(&mut **tx)
+                .await?;
+                for secret in &c.secrets {
+                    Self::insert_secret(&mut **tx, &c.client_id, secret).await?;
+                }
+                Ok(())
+            }
+
             /// A secret row and the key set it belongs to.
             fn secret_row(r: &$row) -> R<(String, ClientSecret)> {
                 Ok((
@@ -344,24 +371,7 @@ macro_rules! impl_store {
                     .bind(c.created_at)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(
-                    "INSERT INTO clients (client_id, app_id, environment, public, resource_server, scopes, \
-                     default_scopes, redirect_uris, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(&c.client_id)
-                .bind(app_id)
-                .bind(&c.environment)
-                .bind(c.public)
-                .bind(c.resource_server)
-                .bind(join(&c.scopes))
-                .bind(join(&c.default_scopes))
-                .bind(join(&c.redirect_uris))
-                .bind(c.created_at)
-                .execute(&mut *tx)
-                .await?;
-                for secret in &c.secrets {
-                    Self::insert_secret(&mut *tx, &c.client_id, secret).await?;
-                }
+                Self::insert_key_set(&mut tx, app_id, c).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -380,24 +390,7 @@ macro_rules! impl_store {
                 if app.is_none() || taken.is_some() {
                     return Ok(false);
                 }
-                sqlx::query(
-                    "INSERT INTO clients (client_id, app_id, environment, public, resource_server, scopes, \
-                     default_scopes, redirect_uris, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(&c.client_id)
-                .bind(&c.app_id)
-                .bind(&c.environment)
-                .bind(c.public)
-                .bind(c.resource_server)
-                .bind(join(&c.scopes))
-                .bind(join(&c.default_scopes))
-                .bind(join(&c.redirect_uris))
-                .bind(c.created_at)
-                .execute(&mut *tx)
-                .await?;
-                for secret in &c.secrets {
-                    Self::insert_secret(&mut *tx, &c.client_id, secret).await?;
-                }
+                Self::insert_key_set(&mut tx, &c.app_id, c).await?;
                 tx.commit().await?;
                 Ok(true)
             }

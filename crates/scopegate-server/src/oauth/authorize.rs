@@ -8,8 +8,8 @@
 //! redirect to. Forms carry a CSRF token checked against a cookie.
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use scopegate_core::oauth::{
     ErrorCode, OAuthError, RegisteredRedirectUri, decide_scope, match_redirect, requested_scope,
 };
@@ -17,7 +17,7 @@ use scopegate_core::{GrantKind, ScopeSet};
 use scopegate_store::{ClientRecord, CodeRecord, ConsentRecord, Store, UserRecord};
 
 use crate::form::Form;
-use crate::pages::{Consent, Login, ScopeView, error_page, page};
+use crate::pages::{Consent, Login, ScopeView, error_page, page, see_other};
 use crate::paths;
 use crate::secrets::{self, SecretKind};
 use crate::session::{self, SESSION_TTL, cookie, set_cookie, signed_in};
@@ -151,20 +151,6 @@ async fn validate<S: Store>(state: &AppState<S>, params: &Form) -> Result<AuthzR
         challenge: challenge.map(str::to_owned),
         carried,
     })
-}
-
-fn see_other(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(v) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, v),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-        )
-            .into_response(),
-        Err(_) => error_page(StatusCode::BAD_REQUEST, "The redirect address is not valid."),
-    }
 }
 
 /// Redirects to the client with `params`, `state` and `iss` (RFC 9207).

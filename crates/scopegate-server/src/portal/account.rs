@@ -8,7 +8,7 @@ use scopegate_store::Store;
 
 use super::form::PageForm;
 use super::views::{AppRow, Connected, GrantRow, Home, KeySetRow, SignIn, time};
-use super::{Visit, see_other, unavailable};
+use super::{Visit, posted, see_other, unavailable};
 use crate::manage::{self, Actor, ManageError};
 use crate::session::{self, SESSION_COOKIE, SESSION_TTL, set_cookie};
 use crate::state::Current;
@@ -185,18 +185,7 @@ pub async fn revoke_connected<S: Store>(
     Path(client_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let visit = match Visit::new(state, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let user = match visit.user() {
-        Ok(u) => u.clone(),
-        Err(r) => return r,
-    };
-    let form = PageForm::parse(&headers, &body).unwrap_or_default();
-    if !session::csrf_ok(&headers, form.get("csrf")) {
-        return visit.forged();
-    }
+    let (visit, user, _) = page_try!(posted(state, &headers, &body).await);
     let actor = Actor::User(user.login.clone());
     match manage::revoke_grant(&visit.state, &actor, &user.login, &client_id).await {
         Ok(_) => see_other("/portal/connected?done=revoked"),

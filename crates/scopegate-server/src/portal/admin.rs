@@ -115,15 +115,7 @@ fn refused<S: Store>(visit: &Visit<S>, e: &ManageError) -> Response {
 }
 
 fn problem<S: Store>(visit: &Visit<S>, message: String) -> Response {
-    let mut nav = visit.nav();
-    nav.error = Some(message);
-    visit.render(
-        StatusCode::BAD_REQUEST,
-        &super::views::Problem {
-            nav,
-            back: "/portal/admin/".into(),
-        },
-    )
+    visit.problem(StatusCode::BAD_REQUEST, message, "/portal/admin/".into())
 }
 
 pub async fn decide<S: Store>(

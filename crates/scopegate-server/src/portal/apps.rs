@@ -15,24 +15,9 @@ use super::views::{
     AppPage, AuthorizeUrl, EndpointChoice, KeySetPage, KeyView, NewApp, NewAppForm, Picker, PickerResult, ScopeChoice,
     ScopeRow, SecretRow, SecretShown, time,
 };
-use super::{Visit, see_other, unavailable};
+use super::{Visit, posted, see_other, unavailable, visited};
 use crate::manage::{self, Actor, KeySetSpec, ManageError};
-use crate::session;
 use crate::state::{AppState, Current};
-
-macro_rules! visit_user {
-    ($state:expr, $headers:expr) => {{
-        let visit = match Visit::new($state, &$headers).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
-        let user = match visit.user() {
-            Ok(u) => u.clone(),
-            Err(r) => return r,
-        };
-        (visit, user)
-    }};
-}
 
 /// The scopes a developer may choose in `env`, in declaration order.
 fn scope_choices<S: Store>(state: &AppState<S>, env: &str, assigned: &[&str], defaults: &[&str]) -> Vec<ScopeChoice> {
@@ -84,18 +69,12 @@ fn new_app_page<S: Store>(
 }
 
 pub async fn new_page<S: Store>(Current(state): Current<S>, headers: HeaderMap) -> Response {
-    let (visit, _) = visit_user!(state, headers);
+    let (visit, _) = page_try!(visited(state, &headers).await);
     new_app_page(&visit, NewAppForm::default(), &[], &[], None)
 }
 
 pub async fn create<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
-    let (visit, user) = visit_user!(state, headers);
-    let Some(form) = PageForm::parse(&headers, &body) else {
-        return visit.forged();
-    };
-    if !session::csrf_ok(&headers, form.get("csrf")) {
-        return visit.forged();
-    }
+    let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
     let fields = NewAppForm {
         name: form.get("name").unwrap_or_default().to_owned(),
         environment: form.get("environment").unwrap_or_default().to_owned(),
@@ -194,11 +173,8 @@ pub async fn show<S: Store>(
     Path(app_id): Path<String>,
     uri: Uri,
 ) -> Response {
-    let (visit, user) = visit_user!(state, headers);
-    let key_sets = match visible_app(&visit, &user, &app_id).await {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+    let (visit, user) = page_try!(visited(state, &headers).await);
+    let key_sets = page_try!(visible_app(&visit, &user, &app_id).await);
     let free_environments = visit
         .state
         .policy
@@ -231,16 +207,8 @@ pub async fn add_key_set<S: Store>(
     Path(app_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (visit, user) = visit_user!(state, headers);
-    let Some(form) = PageForm::parse(&headers, &body) else {
-        return visit.forged();
-    };
-    if !session::csrf_ok(&headers, form.get("csrf")) {
-        return visit.forged();
-    }
-    if let Err(r) = visible_app(&visit, &user, &app_id).await {
-        return r;
-    }
+    let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
+    page_try!(visible_app(&visit, &user, &app_id).await);
     let assigned = form.all("scopes");
     let catalog = &visit.state.policy.catalog;
     let back = format!("/portal/apps/{app_id}");
@@ -307,14 +275,8 @@ pub async fn delete<S: Store>(
     Path(app_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (visit, user) = visit_user!(state, headers);
-    let form = PageForm::parse(&headers, &body).unwrap_or_default();
-    if !session::csrf_ok(&headers, form.get("csrf")) {
-        return visit.forged();
-    }
-    if let Err(r) = visible_app(&visit, &user, &app_id).await {
-        return r;
-    }
+    let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
+    page_try!(visible_app(&visit, &user, &app_id).await);
     if form.get("confirm") != Some("yes") {
         return see_other(&format!("/portal/apps/{app_id}"));
     }
@@ -356,11 +318,8 @@ pub async fn key_set<S: Store>(
     Path((app_id, client_id)): Path<(String, String)>,
     uri: Uri,
 ) -> Response {
-    let (visit, user) = visit_user!(state, headers);
-    let k = match visible_key_set(&visit, &user, &app_id, &client_id).await {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+    let (visit, user) = page_try!(visited(state, &headers).await);
+    let k = page_try!(visible_key_set(&visit, &user, &app_id, &client_id).await);
     let query = PageForm::query(uri.query());
     let policy = &visit.state.policy;
     let catalog = &policy.catalog;
@@ -583,14 +542,8 @@ pub async fn request_scopes<S: Store>(
     Path((app_id, client_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (visit, user) = visit_user!(state, headers);
-    let form = PageForm::parse(&headers, &body).unwrap_or_default();
-    if !session::csrf_ok(&headers, form.get("csrf")) {
-        return visit.forged();
-    }
-    if let Err(r) = visible_key_set(&visit, &user, &app_id, &client_id).await {
-        return r;
-    }
+    let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
+    page_try!(visible_key_set(&visit, &user, &app_id, &client_id).await);
     let scopes = form.all("scopes").join(" ");
     let reason = form.get("reason").unwrap_or_default();
     let actor = Actor::User(user.login.clone());
@@ -600,11 +553,7 @@ pub async fn request_scopes<S: Store>(
         Ok(manage::Requested::Pending(_)) => see_other(&format!("{back}?done=requested#requests")),
         Err(ManageError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
         Err(ManageError::Internal) => unavailable("request_scopes"),
-        Err(e) => {
-            let mut nav = visit.nav();
-            nav.error = Some(describe(&e));
-            visit.render(StatusCode::BAD_REQUEST, &super::views::Problem { nav, back })
-        }
+        Err(e) => visit.problem(StatusCode::BAD_REQUEST, describe(&e), back),
     }
 }
 
@@ -614,14 +563,8 @@ pub async fn add_secret<S: Store>(
     Path((app_id, client_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (visit, user) = visit_user!(state, headers);
-    let form = PageForm::parse(&headers, &body).unwrap_or_default();
-    if !session::csrf_ok(&headers, form.get("csrf")) {
-        return visit.forged();
-    }
-    if let Err(r) = visible_key_set(&visit, &user, &app_id, &client_id).await {
-        return r;
-    }
+    let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
+    page_try!(visible_key_set(&visit, &user, &app_id, &client_id).await);
     let now = visit.state.now();
     let actor = Actor::User(user.login.clone());
     let back = format!("/portal/apps/{app_id}/keys/{client_id}");
@@ -643,9 +586,7 @@ pub async fn add_secret<S: Store>(
             },
         ),
         Err(e @ (ManageError::Conflict(_) | ManageError::Invalid(_))) => {
-            let mut nav = visit.nav();
-            nav.error = Some(describe(&e));
-            visit.render(StatusCode::CONFLICT, &super::views::Problem { nav, back })
+            visit.problem(StatusCode::CONFLICT, describe(&e), back)
         }
         Err(ManageError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
         Err(ManageError::Internal) => unavailable("add_secret"),
@@ -658,14 +599,8 @@ pub async fn revoke_secret<S: Store>(
     Path((app_id, client_id, secret_id)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Response {
-    let (visit, user) = visit_user!(state, headers);
-    let form = PageForm::parse(&headers, &body).unwrap_or_default();
-    if !session::csrf_ok(&headers, form.get("csrf")) {
-        return visit.forged();
-    }
-    if let Err(r) = visible_key_set(&visit, &user, &app_id, &client_id).await {
-        return r;
-    }
+    let (visit, user, _) = page_try!(posted(state, &headers, &body).await);
+    page_try!(visible_key_set(&visit, &user, &app_id, &client_id).await);
     match manage::revoke_secret(&visit.state, &Actor::User(user.login.clone()), &client_id, &secret_id).await {
         Ok(()) => see_other(&format!("/portal/apps/{app_id}/keys/{client_id}?done=secret-revoked")),
         Err(ManageError::NotFound(_)) => visit.not_found("This key set has no active secret with that id."),

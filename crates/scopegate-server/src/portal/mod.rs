@@ -12,6 +12,16 @@
 // size costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
 
+/// The value of a page step, or the answer to send instead.
+macro_rules! page_try {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(response) => return response,
+        }
+    };
+}
+
 mod account;
 mod admin;
 mod apps;
@@ -27,6 +37,7 @@ use axum::routing::{get, post};
 use scopegate_store::{Store, UserRecord};
 
 use crate::pages::page;
+pub use crate::pages::see_other;
 use crate::session::{self, CSRF_COOKIE, SESSION_TTL, set_cookie};
 use crate::state::AppState;
 use views::{Nav, NotFound};
@@ -117,20 +128,6 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-pub fn see_other(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(v) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, v),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-        )
-            .into_response(),
-        Err(_) => StatusCode::BAD_REQUEST.into_response(),
-    }
-}
-
 /// The request as the portal sees it: the signed-in user (if any) and the
 /// CSRF token its forms carry.
 pub struct Visit<S: Store> {
@@ -206,6 +203,13 @@ impl<S: Store> Visit<S> {
         )
     }
 
+    /// A refused change: the error, and a link back.
+    pub fn problem(&self, status: StatusCode, message: String, back: String) -> Response {
+        let mut nav = self.nav();
+        nav.error = Some(message);
+        self.render(status, &views::Problem { nav, back })
+    }
+
     /// A form that did not come from a portal page of this browser.
     pub fn forged(&self) -> Response {
         crate::pages::error_page(
@@ -213,6 +217,31 @@ impl<S: Store> Visit<S> {
             "This form has expired or was not sent from this site. Go back, reload the page and try again.",
         )
     }
+}
+
+/// A signed-in user's form: the visit, the user and the form, once its CSRF
+/// token matched its cookie.
+pub async fn posted<S: Store>(
+    state: AppState<S>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Visit<S>, UserRecord, form::PageForm), Response> {
+    let visit = Visit::new(state, headers).await?;
+    let user = visit.user()?.clone();
+    let Some(form) = form::PageForm::parse(headers, body) else {
+        return Err(visit.forged());
+    };
+    if !session::csrf_ok(headers, form.get("csrf")) {
+        return Err(visit.forged());
+    }
+    Ok((visit, user, form))
+}
+
+/// A signed-in user's page: the visit and the user, or the way to sign in.
+pub async fn visited<S: Store>(state: AppState<S>, headers: &HeaderMap) -> Result<(Visit<S>, UserRecord), Response> {
+    let visit = Visit::new(state, headers).await?;
+    let user = visit.user()?.clone();
+    Ok((visit, user))
 }
 
 /// Answers a store failure as a page, never as a blank 500.

@@ -14,11 +14,11 @@ use scopegate_core::scope::encode_scope_param;
 use scopegate_store::Store;
 
 use super::form::PageForm;
-use super::{Visit, see_other, unavailable};
+use super::{Visit, posted, see_other, unavailable, visited};
 use crate::form::Form;
 use crate::manage::{self, Actor, ManageError};
 use crate::secrets::{self, SecretKind};
-use crate::session::{self, cookie, set_cookie};
+use crate::session::{cookie, set_cookie};
 use crate::state::Current;
 
 const TRY_COOKIE: &str = "sg_try";
@@ -53,39 +53,23 @@ pub async fn register<S: Store>(
     Path((app_id, client_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let visit = match Visit::new(state, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let user = match visit.user() {
-        Ok(u) => u.clone(),
-        Err(r) => return r,
-    };
-    let form = PageForm::parse(&headers, &body).unwrap_or_default();
-    if !session::csrf_ok(&headers, form.get("csrf")) {
-        return visit.forged();
-    }
-    if let Err(r) = super::apps::visible_key_set(&visit, &user, &app_id, &client_id).await {
-        return r;
-    }
+    let (visit, user, _) = page_try!(posted(state, &headers, &body).await);
+    page_try!(super::apps::visible_key_set(&visit, &user, &app_id, &client_id).await);
     let uri = callback(&visit.state.policy.settings.issuer);
     match manage::add_redirect_uri(&visit.state, &Actor::User(user.login.clone()), &client_id, &uri).await {
         Ok(_) => see_other(&format!("/portal/apps/{app_id}/keys/{client_id}#authorize")),
         Err(ManageError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
         Err(ManageError::Internal) => unavailable("add_redirect_uri"),
         Err(e) => {
-            let mut nav = visit.nav();
-            nav.error = Some(match e {
+            let message = match e {
                 ManageError::Invalid(f) => format!("{}: {}", f.field, f.message),
                 ManageError::Conflict(m) | ManageError::NotFound(m) => m,
                 ManageError::Internal => String::new(),
-            });
-            visit.render(
+            };
+            visit.problem(
                 StatusCode::BAD_REQUEST,
-                &super::views::Problem {
-                    nav,
-                    back: format!("/portal/apps/{app_id}/keys/{client_id}"),
-                },
+                message,
+                format!("/portal/apps/{app_id}/keys/{client_id}"),
             )
         }
     }
@@ -98,22 +82,8 @@ pub async fn start<S: Store>(
     Path((app_id, client_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let visit = match Visit::new(state, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let user = match visit.user() {
-        Ok(u) => u.clone(),
-        Err(r) => return r,
-    };
-    let form = PageForm::parse(&headers, &body).unwrap_or_default();
-    if !session::csrf_ok(&headers, form.get("csrf")) {
-        return visit.forged();
-    }
-    let key_set = match super::apps::visible_key_set(&visit, &user, &app_id, &client_id).await {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+    let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
+    let key_set = page_try!(super::apps::visible_key_set(&visit, &user, &app_id, &client_id).await);
     let redirect_uri = callback(&visit.state.policy.settings.issuer);
     if !key_set.redirect_uris.contains(&redirect_uri) {
         return see_other(&format!("/portal/apps/{app_id}/keys/{client_id}#authorize"));
@@ -145,14 +115,7 @@ pub async fn start<S: Store>(
 
 /// The way back from the authorize endpoint (GET /portal/try-it).
 pub async fn finish<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: Uri) -> Response {
-    let visit = match Visit::new(state, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let user = match visit.user() {
-        Ok(u) => u.clone(),
-        Err(r) => return r,
-    };
+    let (visit, user) = page_try!(visited(state, &headers).await);
     let query = PageForm::query(uri.query());
     let stored = cookie(&headers, TRY_COOKIE).unwrap_or_default().to_owned();
     let mut parts = stored.splitn(4, '.');
@@ -164,10 +127,7 @@ pub async fn finish<S: Store>(Current(state): Current<S>, headers: HeaderMap, ur
     if !query.get("state").is_some_and(|s| secrets::same(s, expected)) {
         return visit.forged();
     }
-    let key_set = match super::apps::visible_key_set(&visit, &user, app_id, client_id).await {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+    let key_set = page_try!(super::apps::visible_key_set(&visit, &user, app_id, client_id).await);
     let back = format!("/portal/apps/{app_id}/keys/{client_id}");
     let mut page = TryIt {
         nav: visit.nav(),
