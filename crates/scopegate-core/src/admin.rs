@@ -1,6 +1,7 @@
 //! The admin API's own policy: its scopes and routes, decided by the same
 //! engine as every API scopegate guards. `admin:write` implies `admin:read`.
-//! A dry run (`POST /admin/api/decide`) changes nothing, so it is a read.
+//! A dry run (`POST /admin/api/decide`, `POST /admin/api/scopes-for`)
+//! changes nothing, so it is a read.
 
 use crate::policy::{Policy, PolicyErrors};
 
@@ -20,6 +21,10 @@ any_of = ["admin:read"]
 
 [[route]]
 match  = "POST /admin/api/decide"
+any_of = ["admin:read"]
+
+[[route]]
+match  = "POST /admin/api/scopes-for"
 any_of = ["admin:read"]
 
 [[route]]
@@ -46,6 +51,7 @@ mod tests {
         let allowed = |held, method, path| policy.decide(method, path, Caller::Client(held)).is_allow();
         assert!(allowed(&read, "GET", "/admin/api/apps"));
         assert!(allowed(&read, "POST", "/admin/api/decide"), "a dry run is a read");
+        assert!(allowed(&read, "POST", "/admin/api/scopes-for"), "and so is a cover");
         assert!(!allowed(&read, "POST", "/admin/api/apps"));
         assert!(!allowed(&read, "DELETE", "/admin/api/apps/x"));
         assert!(allowed(&write, "GET", "/admin/api/apps"), "write implies read");

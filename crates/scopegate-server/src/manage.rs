@@ -12,7 +12,7 @@ use scopegate_core::duration::parse_duration;
 use scopegate_core::registration::{
     AppRequest, FieldError, Registration, check_app, check_login, check_redirect_uri, scope_list,
 };
-use scopegate_store::{ClientRecord, ClientSecret, ScopeRequestRecord, Store, UserRecord};
+use scopegate_store::{AdminTokenRecord, ClientRecord, ClientSecret, ScopeRequestRecord, Store, UserRecord};
 
 use crate::passwords::hash_password;
 use crate::secrets::{self, SecretKind};
@@ -684,4 +684,52 @@ pub async fn add_redirect_uri<S: Store>(
     state.clients.forget(client_id);
     audit(state, actor, "redirect_uri_add", Some(client_id), format!("uri={uri}")).await?;
     Ok(key_set)
+}
+
+/// A new admin API token and its record; the token is shown once.
+pub async fn create_admin_token<S: Store>(
+    state: &AppState<S>,
+    actor: &Actor,
+    scopes: &[String],
+) -> Result<(String, AdminTokenRecord)> {
+    let Ok(policy) = scopegate_core::admin::admin_policy() else {
+        return Err(ManageError::Internal);
+    };
+    let catalog = &policy.catalog;
+    let set = catalog
+        .parse_list(&scopes.join(" "))
+        .map_err(|e| FieldError::new("scopes", format!("{e}; admin tokens take admin:read and admin:write")))?;
+    if set.is_empty() {
+        return Err(FieldError::new("scopes", "name at least one of admin:read, admin:write").into());
+    }
+    let normalized = catalog.normalize(catalog.close(&set).set());
+    let token = secrets::generate(SecretKind::AdminToken);
+    let record = AdminTokenRecord {
+        id: secrets::generate(SecretKind::AdminTokenId),
+        hash: secrets::hash(&token),
+        scopes: catalog.names(&normalized).map(str::to_owned).collect(),
+        created_at: state.now(),
+        revoked_at: None,
+    };
+    if !state.store.create_admin_token(&record).await? {
+        return Err(ManageError::Conflict(
+            "an admin token with this id exists; try again".into(),
+        ));
+    }
+    let detail = format!("id={} scopes=\"{}\"", record.id, record.scopes.join(" "));
+    audit(state, actor, "admin_token_create", None, detail).await?;
+    Ok((token, record))
+}
+
+/// Starts a new signing key and retires the others (they stay published
+/// until their tokens expire). Takes effect when `serve` next starts on
+/// each node, as `scopegate keys rotate` does.
+pub async fn rotate_signing_key<S: Store>(state: &AppState<S>, actor: &Actor) -> Result<String> {
+    let key = crate::keys::generate_key(state.now(), state.policy.settings.tokens.algorithm).map_err(|e| {
+        tracing::error!(error = %e, "cannot make a signing key");
+        ManageError::Internal
+    })?;
+    state.store.rotate_signing_key(&key).await?;
+    audit(state, actor, "signing_key_rotate", None, format!("kid={}", key.kid)).await?;
+    Ok(key.kid)
 }

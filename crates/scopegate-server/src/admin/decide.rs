@@ -130,3 +130,85 @@ pub async fn decide<S: Store>(
     })?;
     Ok(no_store(axum::Json(Decision::from(explanation)).into_response()))
 }
+
+/// Endpoints an app will call.
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ScopesForRequest {
+    /// Each `METHOD PATH`.
+    #[schema(example = json!(["GET /account/settings", "PUT /products/42"]))]
+    pub endpoints: Vec<String>,
+    /// Only scopes this grant may carry: `client_credentials` or `authorization_code`.
+    pub grant: Option<String>,
+    /// Only scopes available in this environment.
+    pub environment: Option<String>,
+}
+
+/// The smallest scope set, as `scopegate scopes-for` prints it.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct ScopesFor {
+    pub scopes: Vec<String>,
+    /// For an authorize URL: `scope=` and this.
+    pub scope_param: String,
+    /// The route each endpoint matched, in order.
+    pub routes: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/admin/api/scopes-for", tag = "policy", request_body = ScopesForRequest,
+    responses((status = 200, body = ScopesFor), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn scopes_for<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    use scopegate_core::{CoverFor, GrantKind};
+    let input: ScopesForRequest = body::json(&headers, &bytes)?;
+    let policy = &state.policy;
+    let grant = match input.grant.as_deref() {
+        None => None,
+        Some(g) => Some(GrantKind::parse(g).ok_or_else(|| {
+            ApiError::field(FieldError::new(
+                "grant",
+                format!("{g:?}: use client_credentials or authorization_code"),
+            ))
+        })?),
+    };
+    if let Some(env) = input
+        .environment
+        .as_deref()
+        .filter(|e| !policy.environments.iter().any(|d| d == e))
+    {
+        return Err(ApiError::field(FieldError::new(
+            "environment",
+            format!("{env:?} is not declared ({})", policy.environments.join(", ")),
+        )));
+    }
+    if input.endpoints.is_empty() {
+        return Err(ApiError::field(FieldError::new(
+            "endpoints",
+            "name at least one \"METHOD PATH\"",
+        )));
+    }
+    let cover = policy
+        .scopes_for(
+            &input.endpoints,
+            CoverFor {
+                grant,
+                environment: input.environment.as_deref(),
+            },
+        )
+        .map_err(|e| ApiError::field(FieldError::new("endpoints", e.to_string())))?;
+    let scopes: Vec<String> = policy.catalog.names(&cover.scopes).map(str::to_owned).collect();
+    Ok(no_store(
+        axum::Json(ScopesFor {
+            scope_param: scopegate_core::scope::encode_scope_param(scopes.iter().map(String::as_str)),
+            routes: cover
+                .routes
+                .iter()
+                .map(|r| policy.route(*r).pattern.to_string())
+                .collect(),
+            scopes,
+        })
+        .into_response(),
+    ))
+}

@@ -16,6 +16,7 @@ pub mod auth;
 mod body;
 mod decide;
 pub mod error;
+mod keys;
 mod page;
 mod requests;
 mod tokens;
@@ -49,7 +50,8 @@ pub const PREFIX: &str = crate::paths::ADMIN_API;
         apps::add_secret, apps::revoke_secret, apps::revoke_tokens,
         users::list, users::create, users::show, users::set_permissions, users::set_enabled,
         users::revoke_tokens, users::revoke_grant,
-        tokens::revoke, tokens::list, tokens::revoke_admin_token,
+        tokens::revoke, tokens::list, tokens::create_admin_token, tokens::revoke_admin_token,
+        keys::list, keys::rotate, decide::scopes_for,
         requests::list, requests::create, requests::grant, requests::refuse,
         audit::list, decide::decide, openapi_json,
     ),
@@ -207,6 +209,14 @@ fn routes<S: Store>() -> Routes<S> {
     )
     .add(Method::POST, "/admin/api/tokens/revoke", post(tokens::revoke::<S>))
     .add(Method::GET, "/admin/api/admin-tokens", get(tokens::list::<S>))
+    .add(
+        Method::POST,
+        "/admin/api/admin-tokens",
+        post(tokens::create_admin_token::<S>),
+    )
+    .add(Method::GET, "/admin/api/signing-keys", get(keys::list::<S>))
+    .add(Method::POST, "/admin/api/signing-keys/rotate", post(keys::rotate::<S>))
+    .add(Method::POST, "/admin/api/scopes-for", post(decide::scopes_for::<S>))
     .add(
         Method::DELETE,
         "/admin/api/admin-tokens/{id}",

@@ -89,3 +89,47 @@ pub async fn revoke_admin_token<S: Store>(
     manage::revoke_admin_token(&state, &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A new admin token's scopes.
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct AdminTokenCreate {
+    /// `admin:read` and/or `admin:write` (which implies read).
+    #[schema(example = json!(["admin:read"]))]
+    pub scopes: Vec<String>,
+}
+
+/// An admin token, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct AdminTokenCreated {
+    pub id: String,
+    pub scopes: Vec<String>,
+    /// Store it now: only its hash is kept.
+    pub token: String,
+}
+
+impl std::fmt::Debug for AdminTokenCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminTokenCreated")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[utoipa::path(post, path = "/admin/api/admin-tokens", tag = "admin tokens", request_body = AdminTokenCreate,
+    responses((status = 201, body = AdminTokenCreated), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn create_admin_token<S: Store>(
+    Current(state): Current<S>,
+    Extension(caller): Extension<AdminCaller>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let input: AdminTokenCreate = body::json(&headers, &bytes)?;
+    let (token, record) = manage::create_admin_token(&state, &caller.actor(), &input.scopes).await?;
+    let created = AdminTokenCreated {
+        id: record.id,
+        scopes: record.scopes,
+        token,
+    };
+    Ok((StatusCode::CREATED, no_store(axum::Json(created).into_response())).into_response())
+}

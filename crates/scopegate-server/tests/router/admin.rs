@@ -729,3 +729,93 @@ async fn a_scope_needing_approval_is_requested_and_granted_or_refused() {
         .await;
     assert_eq!(audit.json["items"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn admin_tokens_signing_keys_and_scopes_for_as_the_cli_has_them() {
+    let h = Harness::with_policy(
+        r#"
+[[scope]]
+name   = "account"
+levels = ["read", "write"]
+
+[[route]]
+match  = "GET /account/*"
+any_of = ["account:read"]
+"#,
+    )
+    .await;
+    let write = h.admin_token(&["admin:write"]).await;
+    let r = h
+        .admin(
+            "POST",
+            "/admin/api/admin-tokens",
+            Some(&write),
+            Some(json!({"scopes": ["admin:read"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let read = r.json["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.admin("GET", "/admin/api/apps", Some(&read), None).await.status,
+        StatusCode::OK
+    );
+    let r = h
+        .admin(
+            "POST",
+            "/admin/api/admin-tokens",
+            Some(&read),
+            Some(json!({"scopes": ["admin:write"]})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "a read token cannot mint a write token"
+    );
+    let r = h
+        .admin(
+            "POST",
+            "/admin/api/admin-tokens",
+            Some(&write),
+            Some(json!({"scopes": ["root"]})),
+        )
+        .await;
+    assert_eq!(r.json["field"], "scopes");
+
+    let keys = h.admin("GET", "/admin/api/signing-keys", Some(&read), None).await;
+    let before = keys.json.as_array().unwrap().len();
+    let r = h
+        .admin("POST", "/admin/api/signing-keys/rotate", Some(&write), None)
+        .await;
+    assert_eq!(
+        (r.status, r.json["signs_from"].as_str()),
+        (StatusCode::OK, Some("next_start"))
+    );
+    let keys = h.admin("GET", "/admin/api/signing-keys", Some(&read), None).await;
+    assert_eq!(keys.json.as_array().unwrap().len(), before + 1);
+    assert_eq!(keys.json[0]["kid"], r.json["kid"], "newest first");
+    assert!(keys.json[1]["retired_at"].is_i64());
+
+    let r = h
+        .admin(
+            "POST",
+            "/admin/api/scopes-for",
+            Some(&read),
+            Some(json!({"endpoints": ["GET /account/x"]})),
+        )
+        .await;
+    assert_eq!(r.json["scopes"], json!(["account:read"]), "{}", r.json);
+    assert_eq!(r.json["scope_param"], "account%3Aread");
+    let r = h
+        .admin(
+            "POST",
+            "/admin/api/scopes-for",
+            Some(&read),
+            Some(json!({"endpoints": ["GET /nowhere"]})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("endpoints"))
+    );
+}
