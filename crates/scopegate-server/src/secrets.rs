@@ -98,13 +98,14 @@ pub fn generate(kind: SecretKind) -> String {
         }
         // A grant's id is indexed too, so it also leads with the time, in hex
         // to keep text order; 80 random bits make it unique, not secret.
-        SecretKind::GrantId | SecretKind::TokenId => format!(
+        // Secret and request ids lead with it so that lists sort by creation.
+        SecretKind::GrantId | SecretKind::TokenId | SecretKind::ClientSecretId | SecretKind::ScopeRequestId => format!(
             "{}{}{}",
             kind.prefix(),
             hex_lower(&time_ordered_id()),
             URL_SAFE_NO_PAD.encode(&random[..10])
         ),
-        SecretKind::ClientId | SecretKind::AdminTokenId | SecretKind::ClientSecretId | SecretKind::ScopeRequestId => {
+        SecretKind::ClientId | SecretKind::AdminTokenId => {
             format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(&random[..16]))
         }
         _ => format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(random)),
@@ -210,10 +211,16 @@ mod tests {
     }
 
     #[test]
-    fn grant_ids_sort_in_issuance_order_as_text() {
-        let first = generate(SecretKind::GrantId);
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        assert!(first < generate(SecretKind::GrantId));
+    fn grant_secret_and_request_ids_sort_in_issuance_order_as_text() {
+        for kind in [
+            SecretKind::GrantId,
+            SecretKind::ClientSecretId,
+            SecretKind::ScopeRequestId,
+        ] {
+            let first = generate(kind);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            assert!(first < generate(kind), "{kind:?}");
+        }
     }
 
     #[test]

@@ -307,7 +307,7 @@ fn app_create_refuses_bad_input_in_one_line_and_writes_nothing() {
                 "--default-scopes",
                 "https://api.example.com/oauth/api_scope",
             ],
-            "is not among the assigned --scopes",
+            "is not among the assigned scopes",
         ),
         (
             vec![
@@ -367,7 +367,7 @@ fn default_scopes_may_be_any_scope_the_assignment_implies() {
     let o = create("products:read");
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        crate::stderr(&o).contains("\"products:read\" is not among the assigned --scopes, nor implied by them"),
+        crate::stderr(&o).contains("\"products:read\" is not among the assigned scopes, nor implied by them"),
         "{}",
         crate::stderr(&o)
     );
