@@ -784,6 +784,7 @@ any_of = ["account:read"]
 
     let keys = h.admin("GET", "/admin/api/signing-keys", Some(&read), None).await;
     let before = keys.json.as_array().unwrap().len();
+    h.advance(10);
     let r = h
         .admin("POST", "/admin/api/signing-keys/rotate", Some(&write), None)
         .await;
@@ -794,7 +795,7 @@ any_of = ["account:read"]
     let keys = h.admin("GET", "/admin/api/signing-keys", Some(&read), None).await;
     assert_eq!(keys.json.as_array().unwrap().len(), before + 1);
     assert_eq!(keys.json[0]["kid"], r.json["kid"], "newest first");
-    assert!(keys.json[1]["retired_at"].is_i64());
+    assert_eq!(keys.json[1]["retired_at"], T0 + 10, "the one before is retired");
 
     let r = h
         .admin(
