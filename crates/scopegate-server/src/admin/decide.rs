@@ -24,9 +24,12 @@ pub struct DecideRequest {
     /// The request target: path and optional query.
     #[schema(example = "/account/settings")]
     pub path: String,
-    /// The caller's granted scopes; absent: a caller with no credentials.
+    /// The caller's granted scopes; absent (and no `token`): a caller with no credentials.
     #[schema(example = json!(["account:write"]))]
     pub scopes: Option<Vec<String>>,
+    /// Instead of `scopes`: an access token of this server, verified as the
+    /// gateway verifies it; what it holds now is decided with.
+    pub token: Option<String>,
     /// An `X-OAuth-Scope` value narrowing the scopes for this request (ignored without `scopes`).
     pub narrow: Option<Vec<String>>,
 }
@@ -62,6 +65,46 @@ pub struct Decision {
     /// The status the gateway would answer (200: passed upstream).
     pub status: u16,
     pub reason: String,
+}
+
+/// What a token holds now, as the gateway would verify it, or the decision
+/// that it gives no credentials (401 `invalid_token`).
+async fn token_scopes<S: Store>(state: &crate::state::AppState<S>, token: &str) -> Result<String, Box<Decision>> {
+    let live = state.live.load();
+    let authorization = format!("Bearer {token}");
+    let verifier = state.verifier();
+    match crate::identity::identify(
+        &verifier,
+        &state.policy,
+        &live.identities,
+        authorization.as_bytes(),
+        state.now(),
+    )
+    .await
+    {
+        Ok(identity) => {
+            let catalog = &state.policy.catalog;
+            Ok(catalog
+                .names(&catalog.normalize(identity.held.set()))
+                .collect::<Vec<_>>()
+                .join(" "))
+        }
+        Err(refusal) => Err(Box::new(Decision {
+            method: String::new(),
+            target: String::new(),
+            canonical_path: None,
+            route: None,
+            authenticated: true,
+            granted: None,
+            holds: None,
+            outcome: refusal.outcome().to_owned(),
+            allowed: false,
+            status: refusal.answer(&state.policy).status,
+            reason: refusal
+                .reason()
+                .unwrap_or_else(|| "the token gives no credentials".into()),
+        })),
+    }
 }
 
 impl From<Explanation> for Decision {
@@ -100,7 +143,24 @@ pub async fn decide<S: Store>(
     if !method_ok {
         return Err(ApiError::field(FieldError::new("method", "an HTTP method such as GET")));
     }
-    let granted = input.scopes.as_ref().map(|s| s.join(" "));
+    let granted = match (&input.scopes, &input.token) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::field(FieldError::new(
+                "token",
+                "give scopes or a token, not both",
+            )));
+        }
+        (Some(scopes), None) => Some(scopes.join(" ")),
+        (None, Some(token)) => match token_scopes(&state, token).await {
+            Ok(scopes) => Some(scopes),
+            Err(mut decision) => {
+                decision.method = input.method.to_ascii_uppercase();
+                decision.target = input.path.clone();
+                return Ok(no_store(axum::Json(*decision).into_response()));
+            }
+        },
+        (None, None) => None,
+    };
     let narrow = input.narrow.as_ref().map(|s| s.join(" "));
     let credentials = match &granted {
         None if narrow.is_some() => {

@@ -268,3 +268,21 @@ pub async fn revoke_user_tokens<S: Store>(
         Err(e) => refused(&visit, &e),
     }
 }
+
+pub async fn set_enabled<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (visit, actor) = admin_visit!(state, headers);
+    let form = match checked(&visit, &headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let enabled = form.get("enabled") == Some("yes");
+    match manage::set_enabled(&visit.state, &actor, &login, enabled).await {
+        Ok(_) => see_other("/portal/admin/?done=user"),
+        Err(e) => refused(&visit, &e),
+    }
+}

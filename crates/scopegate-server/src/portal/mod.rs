@@ -97,6 +97,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
             post(admin::revoke_tokens::<S>),
         )
         .route("/portal/admin/users", post(admin::create_user::<S>))
+        .route("/portal/admin/users/{login}/enabled", post(admin::set_enabled::<S>))
         .route(
             "/portal/admin/users/{login}/revoke-tokens",
             post(admin::revoke_user_tokens::<S>),

@@ -820,3 +820,42 @@ any_of = ["account:read"]
         (StatusCode::BAD_REQUEST, Some("endpoints"))
     );
 }
+
+#[tokio::test]
+async fn decide_takes_a_token_as_explain_does() {
+    let policy = format!(
+        "{}\n[[route]]\nmatch = \"GET /account/*\"\nany_of = [\"account:read\"]\n",
+        crate::POLICY
+    );
+    let h = Harness::with_policy(&policy).await;
+    let read = h.admin_token(&["admin:read"]).await;
+    let client = h.client("production", "account:write", "account:write", false).await;
+    let t = h
+        .post(
+            "/oauth2/token",
+            Some(&client),
+            &[("grant_type", "client_credentials")],
+            &[],
+        )
+        .await;
+    let token = t.json["access_token"].as_str().unwrap().to_owned();
+    let body = json!({"method": "GET", "path": "/account/x", "token": token});
+    let r = h.admin("POST", "/admin/api/decide", Some(&read), Some(body)).await;
+    assert_eq!(
+        (r.json["allowed"].as_bool(), r.json["reason"].as_str()),
+        (Some(true), Some("holds account:read (implied by account:write)")),
+        "{}",
+        r.json
+    );
+    let body = json!({"method": "GET", "path": "/account/x", "token": "sgat_not_a_token"});
+    let r = h.admin("POST", "/admin/api/decide", Some(&read), Some(body)).await;
+    assert_eq!(
+        (r.status, r.json["outcome"].as_str(), r.json["status"].as_u64()),
+        (StatusCode::OK, Some("invalid_token"), Some(401)),
+        "{}",
+        r.json
+    );
+    let body = json!({"method": "GET", "path": "/account/x", "token": "x", "scopes": []});
+    let r = h.admin("POST", "/admin/api/decide", Some(&read), Some(body)).await;
+    assert_eq!(r.json["field"], "token");
+}

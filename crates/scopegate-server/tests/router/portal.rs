@@ -213,3 +213,42 @@ async fn another_users_app_is_a_404_page() {
     // Its owner sees it.
     assert_eq!(h.page("GET", &keys, &ana, None).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_administrator_disables_a_user_and_others_cannot() {
+    let h = Harness::new().await;
+    h.portal_user("boss", &["admin"]).await;
+    h.portal_user("dev", &[]).await;
+    let dev = h.sign_in("dev").await;
+    let r = h
+        .page(
+            "POST",
+            "/portal/admin/users/boss/enabled",
+            &dev,
+            Some("csrf=sgcf_test&enabled=no"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "no such page for a non-administrator");
+    assert!(h.store.user("boss").await.unwrap().unwrap().enabled);
+    let boss = h.sign_in("boss").await;
+    let r = h
+        .page(
+            "POST",
+            "/portal/admin/users/dev/enabled",
+            &boss,
+            Some("csrf=sgcf_test&enabled=no"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(!h.store.user("dev").await.unwrap().unwrap().enabled);
+    // A disabled user's session no longer signs them in.
+    let page = h.page("GET", "/portal/", &dev, None).await;
+    assert_eq!(page.headers[header::LOCATION], "/portal/sign-in");
+    let audit = h.store.audit_log(10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.event == "user_disable" && e.detail.contains("by user boss")),
+        "{audit:?}"
+    );
+}
