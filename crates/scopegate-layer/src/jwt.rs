@@ -31,6 +31,20 @@ pub struct AccessClaims {
     pub granted_at: Option<i64>,
 }
 
+/// Whether the token's header has a `crit` member (or cannot be read):
+/// `jsonwebtoken` ignores header members it does not know.
+fn names_critical_extensions(token: &str) -> bool {
+    use base64::Engine;
+    let Some(header) = token.split('.').next() else { return true };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header) else {
+        return true;
+    };
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(members)) => members.contains_key("crit"),
+        _ => true,
+    }
+}
+
 /// Whether `token` has the shape of a JWT (three base64url parts).
 pub fn looks_like_jwt(token: &str) -> bool {
     token.split('.').count() == 3
@@ -100,9 +114,13 @@ impl PublicKeys {
 
     /// Verifies an access token at time `now`: `typ`, `alg` (the one
     /// algorithm of the key the `kid` names, EdDSA or ES256; never a key
-    /// carried or pointed to by the header), signature, `iss`, `aud`, `exp`
-    /// and `nbf`.
+    /// carried or pointed to by the header), no `crit` (we understand no
+    /// extension, so any listed one must be refused: RFC 7515 section
+    /// 4.1.11), signature, `iss`, `aud`, `exp` and `nbf`.
     pub fn verify(&self, token: &str, issuer: &str, now: i64) -> Option<AccessClaims> {
+        if names_critical_extensions(token) {
+            return None;
+        }
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.typ.as_deref() != Some(AT_JWT) || header.jwk.is_some() || header.jku.is_some() || header.x5u.is_some()
         {

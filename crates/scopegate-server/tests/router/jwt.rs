@@ -136,6 +136,18 @@ async fn the_verifier_accepts_our_tokens_and_refuses_forgeries() {
         &sig,
     );
     assert!(h.keys.verify(&embedded, iss, T0).is_none(), "embedded jwk");
+    // A token naming a critical extension we do not understand (RFC 7515
+    // section 4.1.11), signed by our own key: refused all the same.
+    let header = json!({"typ": "at+jwt", "alg": "EdDSA", "kid": kid, "crit": ["exp"]});
+    let critical = sign(&h, &header, &part(&token, 1)).await;
+    assert!(h.keys.verify(&critical, iss, T0).is_none(), "unknown crit");
+    let mut other_audience = part(&token, 1);
+    other_audience["aud"] = json!("https://api.other.example");
+    let header = json!({"typ": "at+jwt", "alg": "EdDSA", "kid": kid});
+    let foreign = sign(&h, &header, &other_audience).await;
+    assert!(h.keys.verify(&foreign, iss, T0).is_none(), "another audience");
+    let resigned = sign(&h, &header, &part(&token, 1)).await;
+    assert!(h.keys.verify(&resigned, iss, T0).is_some(), "the same header and claims verify: the checks above are the cause");
     assert!(
         h.keys.verify(&token, "https://other.example", T0).is_none(),
         "another issuer"
@@ -293,4 +305,18 @@ async fn changing_the_algorithm_signs_with_a_new_key_and_old_tokens_still_verify
             .await
             .unwrap();
     assert_eq!(again.jwks()["keys"].as_array().unwrap().len(), 2);
+}
+
+/// Signs any header and claims with the harness's own (EdDSA) signing key,
+/// read from the store: forgeries that only a broken check would accept.
+async fn sign(h: &Harness, header: &serde_json::Value, claims: &serde_json::Value) -> String {
+    let keys = scopegate_store::Store::signing_keys(&h.store).await.unwrap();
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(&keys[0].private_der).unwrap();
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = pair.sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
 }
