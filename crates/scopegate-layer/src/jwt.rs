@@ -35,7 +35,9 @@ pub struct AccessClaims {
 /// `jsonwebtoken` ignores header members it does not know.
 fn names_critical_extensions(token: &str) -> bool {
     use base64::Engine;
-    let Some(header) = token.split('.').next() else { return true };
+    let Some(header) = token.split('.').next() else {
+        return true;
+    };
     let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header) else {
         return true;
     };

@@ -17,6 +17,19 @@ use crate::state::{AppState, Current};
 pub async fn revoke<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, &headers, &body).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
+        // Never a 200 for a revocation that did not happen: the client should
+        // retry (RFC 7009 section 2.2.1).
+        Err(EndpointError::Internal) => no_store(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, "1")],
+                axum::Json(serde_json::json!({
+                    "error": "temporarily_unavailable",
+                    "error_description": "the token could not be revoked just now; try again",
+                })),
+            )
+                .into_response(),
+        ),
         Err(e) => e.into_response(),
     }
 }

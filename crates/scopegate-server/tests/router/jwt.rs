@@ -147,7 +147,10 @@ async fn the_verifier_accepts_our_tokens_and_refuses_forgeries() {
     let foreign = sign(&h, &header, &other_audience).await;
     assert!(h.keys.verify(&foreign, iss, T0).is_none(), "another audience");
     let resigned = sign(&h, &header, &part(&token, 1)).await;
-    assert!(h.keys.verify(&resigned, iss, T0).is_some(), "the same header and claims verify: the checks above are the cause");
+    assert!(
+        h.keys.verify(&resigned, iss, T0).is_some(),
+        "the same header and claims verify: the checks above are the cause"
+    );
     assert!(
         h.keys.verify(&token, "https://other.example", T0).is_none(),
         "another issuer"
@@ -319,4 +322,20 @@ async fn sign(h: &Harness, header: &serde_json::Value, claims: &serde_json::Valu
     );
     let signature = pair.sign(input.as_bytes());
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+}
+
+/// RFC 7009 section 2.2.1: a revocation that could not be made is a 503 the
+/// client retries, never a 200.
+#[tokio::test]
+async fn a_revocation_that_could_not_be_stored_is_503_not_200() {
+    use sqlx::Connection;
+    let h = Harness::jwt().await;
+    let (c, token) = issue(&h).await;
+    let url = format!("sqlite://{}/t.db", h.dir.0.display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("DROP TABLE revocations").execute(&mut db).await.unwrap();
+    let r = h.post("/oauth2/revoke", Some(&c), &[("token", &token)], &[]).await;
+    assert_eq!(r.status, axum::http::StatusCode::SERVICE_UNAVAILABLE, "{}", r.json);
+    assert_eq!(r.json["error"], "temporarily_unavailable");
+    assert_eq!(r.headers[axum::http::header::RETRY_AFTER], "1");
 }

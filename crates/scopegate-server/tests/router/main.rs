@@ -68,10 +68,10 @@ pub struct Harness {
     pub store: SqliteStore,
     pub now: Arc<AtomicI64>,
     pub keys: Arc<scopegate_server::keys::Keys>,
-    _dir: TempDir,
+    pub dir: TempDir,
 }
 
-pub struct TempDir(std::path::PathBuf);
+pub struct TempDir(pub std::path::PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -123,7 +123,7 @@ impl Harness {
             store,
             now,
             keys: keys_for_tests,
-            _dir: TempDir(dir),
+            dir: TempDir(dir),
         }
     }
 

@@ -421,3 +421,98 @@ async fn the_audit_trail_records_issuance_refusal_and_revocation() {
         "no secret in the trail"
     );
 }
+
+/// RFC 6749 section 2.3.1: with `client_secret_basic` the client id and the
+/// secret are each form-encoded before Base64, so `:`, `%` and `+` in them
+/// arrive intact; sent raw, `+` means a space and the secret does not match.
+#[tokio::test]
+async fn basic_client_credentials_are_form_decoded() {
+    use base64::Engine;
+    let h = Harness::new().await;
+    let (id, secret) = ("app:one", "s3cr:et%2B+100% sure");
+    let record = scopegate_store::ClientRecord {
+        client_id: id.into(),
+        app_id: "app-colon".into(),
+        app_name: "Colon".into(),
+        owner: None,
+        environment: "production".into(),
+        secrets: vec![scopegate_store::ClientSecret {
+            id: "sgsi_colon".into(),
+            hash: scopegate_server::secrets::hash(secret),
+            created_at: crate::T0,
+            expires_at: None,
+            revoked_at: None,
+        }],
+        public: false,
+        resource_server: false,
+        scopes: vec!["account:read".into()],
+        default_scopes: vec!["account:read".into()],
+        redirect_uris: vec![],
+        created_at: crate::T0,
+        tokens_revoked_before: None,
+    };
+    scopegate_store::Store::create_app(&h.store, "app-colon", "Colon", None, &record)
+        .await
+        .unwrap();
+    let basic = |user: &str, pass: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+        )
+    };
+    let encode = |s: &str| serde_urlencoded::to_string([("", s)]).unwrap()[1..].to_owned();
+    let form = [("grant_type", "client_credentials")];
+    let encoded = basic(&encode(id), &encode(secret));
+    let r = h
+        .post("/oauth2/token", None, &form, &[("authorization", &encoded)])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    // Unencoded, the id's `:` splits in the wrong place and `+` is a space.
+    let raw = basic(id, secret);
+    let r = h.post("/oauth2/token", None, &form, &[("authorization", &raw)]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+/// RFC 6749 section 6 and RFC 6750: an access token is not a refresh token,
+/// and a refresh token is not an access token (the gateway's side is
+/// `expired_and_refresh_tokens_are_invalid_tokens`).
+#[tokio::test]
+async fn an_access_token_is_never_accepted_as_a_refresh_token() {
+    let h = Harness::new().await;
+    let c = h.client("production", "account:read", "account:read", false).await;
+    let access = h.token(&c, &[("grant_type", "client_credentials")]).await.ok()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.token(&c, &[("grant_type", "refresh_token"), ("refresh_token", &access)])
+        .await
+        .error("invalid_grant", "");
+}
+
+/// RFC 7662 section 2.1: introspection requires client authentication, and
+/// refuses rather than answers `active: false` to an unauthenticated caller.
+#[tokio::test]
+async fn introspection_requires_client_authentication() {
+    let h = Harness::new().await;
+    let c = h.client("production", "account:read", "account:read", false).await;
+    let access = h.token(&c, &[("grant_type", "client_credentials")]).await.ok()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = h.post("/oauth2/introspect", None, &[("token", &access)], &[]).await;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "{}",
+        r.json
+    );
+    assert!(r.json.get("active").is_none(), "nothing about the token: {}", r.json);
+    let wrong = crate::Client {
+        id: c.id.clone(),
+        secret: "sgcs_wrong".into(),
+    };
+    let r = h
+        .post("/oauth2/introspect", Some(&wrong), &[("token", &access)], &[])
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
