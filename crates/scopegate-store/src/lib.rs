@@ -202,10 +202,48 @@ pub struct PgStore {
     batch_pool: sqlx::PgPool,
 }
 
+/// The database holds signing keys and every hash: readable by its owner
+/// only. SQLite gives the `-wal` and `-shm` files the main file's mode, so
+/// the main file is made with 0600 before SQLite creates it, and an existing
+/// file (or journal) readable by others is narrowed to 0600.
+#[cfg(unix)]
+fn owner_only(database: &std::path::Path) -> R<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let text = database.to_string_lossy();
+    if text.is_empty() || text == ":memory:" || text.starts_with("file::memory:") {
+        return Ok(());
+    }
+    let fail = |e: std::io::Error| StoreError(format!("{}: {e}", database.display()));
+    if !database.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(database)
+            .map_err(fail)?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let path = std::path::PathBuf::from(format!("{}{suffix}", database.display()));
+        if let Ok(meta) = std::fs::metadata(&path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn owner_only(_: &std::path::Path) -> R<()> {
+    Ok(())
+}
+
 impl SqliteStore {
-    /// Opens (creating if missing) `sqlite://FILE` in WAL mode.
+    /// Opens (creating if missing, readable by its owner only) `sqlite://FILE` in WAL mode.
     pub async fn connect(url: &str) -> R<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let parsed = SqliteConnectOptions::from_str(url)?;
+        owner_only(parsed.get_filename())?;
+        let options = parsed
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)

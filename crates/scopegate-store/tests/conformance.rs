@@ -784,3 +784,27 @@ async fn a_granted_scope_request_adds_its_scopes_once<S: Store>(s: S) {
         Some("refused")
     );
 }
+
+/// The database and its journal hold signing keys and every hash: readable
+/// by their owner only, also when an older file was not.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_database_and_its_journal_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("scopegate-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("s.db");
+    let store = SqliteStore::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    store.migrate().await.unwrap();
+    store.audit(&AuditEvent { at: 1, event: "x".into(), client_id: None, subject: None, detail: String::new() }).await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", db.display());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{path}");
+    }
+    drop(store);
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _again = SqliteStore::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600, "narrowed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
