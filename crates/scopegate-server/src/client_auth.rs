@@ -88,21 +88,68 @@ pub fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthErr
     }
 }
 
+/// The source address of a request, where the listener recorded it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Peer(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Peer(address))
+    }
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => write!(f, "{ip}"),
+            None => f.write_str("unknown"),
+        }
+    }
+}
+
+/// The longest presented client id the audit trail records as given.
+const AUDITED_ID_LEN: usize = 64;
+
 /// Authenticates a client. A confidential client must present its secret; a
 /// public client may present only its id, and only where `allow_public`.
+/// A failure is audited (`client_auth_failed`) with the presented client id
+/// and the source address, never the presented secret.
 pub async fn authenticate<S: Store>(
     state: &AppState<S>,
+    peer: Peer,
     headers: &HeaderMap,
     form: &Form,
     allow_public: bool,
 ) -> Result<Arc<ClientRecord>, EndpointError> {
     let presented = presented(headers, form)?;
+    let failed = |why: &str| {
+        // As given, but printable: it is the caller's text.
+        let id: String = presented
+            .client_id
+            .chars()
+            .take(AUDITED_ID_LEN)
+            .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+            .collect();
+        state.audit(
+            "client_auth_failed",
+            Some(&id),
+            None,
+            format!("address={peer} reason=\"{why}\""),
+        );
+    };
     let unknown = || bad_client("unknown client or wrong secret");
     let Some(client) = state
         .clients
         .get(&state.store, &presented.client_id, state.now())
         .await?
     else {
+        failed("unknown client");
         return Err(unknown().into());
     };
     match (client.public, presented.secret.as_deref()) {
@@ -113,7 +160,14 @@ pub async fn authenticate<S: Store>(
             "public clients may not use this endpoint or grant",
         )
         .into()),
-        _ => Err(unknown().into()),
+        (false, Some(_)) => {
+            failed("wrong secret");
+            Err(unknown().into())
+        }
+        _ => {
+            failed("missing or unexpected secret");
+            Err(unknown().into())
+        }
     }
 }
 

@@ -794,9 +794,20 @@ async fn the_sqlite_database_and_its_journal_are_readable_by_their_owner_only() 
     let dir = std::env::temp_dir().join(format!("scopegate-mode-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("s.db");
-    let store = SqliteStore::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let store = SqliteStore::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
-    store.audit(&AuditEvent { at: 1, event: "x".into(), client_id: None, subject: None, detail: String::new() }).await.unwrap();
+    store
+        .audit(&AuditEvent {
+            at: 1,
+            event: "x".into(),
+            client_id: None,
+            subject: None,
+            detail: String::new(),
+        })
+        .await
+        .unwrap();
     for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", db.display());
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -804,7 +815,13 @@ async fn the_sqlite_database_and_its_journal_are_readable_by_their_owner_only() 
     }
     drop(store);
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let _again = SqliteStore::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-    assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600, "narrowed");
+    let _again = SqliteStore::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "narrowed"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -20,7 +20,7 @@ use scopegate_store::{ClientRecord, Store, TokenKind};
 use serde::Serialize;
 
 use super::mint::{Issued, TokenGrant, issue_user_tokens, new_token};
-use crate::client_auth::authenticate;
+use crate::client_auth::{Peer, authenticate};
 use crate::error::{EndpointError, no_store};
 use crate::form::Form;
 use crate::secrets::{self, SecretKind};
@@ -48,8 +48,8 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
-pub async fn token<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&state, &headers, &body).await {
+pub async fn token<S: Store>(Current(state): Current<S>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
+    match handle(&state, peer, &headers, &body).await {
         Ok(response) => no_store(Json(response).into_response()),
         Err(e) => e.into_response(),
     }
@@ -57,14 +57,15 @@ pub async fn token<S: Store>(Current(state): Current<S>, headers: HeaderMap, bod
 
 async fn handle<S: Store>(
     state: &AppState<S>,
+    peer: Peer,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<TokenResponse, EndpointError> {
     let form = Form::parse(headers, body)?;
     match form.require("grant_type")? {
-        "client_credentials" => client_credentials(state, headers, &form).await,
-        "refresh_token" => refresh(state, headers, &form).await,
-        "authorization_code" => authorization_code(state, headers, &form).await,
+        "client_credentials" => client_credentials(state, peer, headers, &form).await,
+        "refresh_token" => refresh(state, peer, headers, &form).await,
+        "authorization_code" => authorization_code(state, peer, headers, &form).await,
         other => Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
             format!(
@@ -107,10 +108,11 @@ fn refused<S: Store>(
 
 async fn client_credentials<S: Store>(
     state: &AppState<S>,
+    peer: Peer,
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<TokenResponse, EndpointError> {
-    let client = authenticate(state, headers, form, false).await?;
+    let client = authenticate(state, peer, headers, form, false).await?;
     let requested = requested_scope(form.get("scope"), header_scope(headers)?)?;
     let scope = decide_scope(
         &state.policy,
@@ -184,10 +186,11 @@ async fn not_redeemed<S: Store>(
 
 async fn refresh<S: Store>(
     state: &AppState<S>,
+    peer: Peer,
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<TokenResponse, EndpointError> {
-    let client = authenticate(state, headers, form, true).await?;
+    let client = authenticate(state, peer, headers, form, true).await?;
     let presented = form.require("refresh_token")?;
     let now = state.now();
     let old = state.store.token(&secrets::hash(presented)).await?;
@@ -310,10 +313,11 @@ async fn check_user_still_allowed<S: Store>(
 /// A replayed code revokes every token it issued.
 async fn authorization_code<S: Store>(
     state: &AppState<S>,
+    peer: Peer,
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<TokenResponse, EndpointError> {
-    let client = authenticate(state, headers, form, true).await?;
+    let client = authenticate(state, peer, headers, form, true).await?;
     redeem_code(state, client, form).await
 }
 

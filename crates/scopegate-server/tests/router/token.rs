@@ -516,3 +516,63 @@ async fn introspection_requires_client_authentication() {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
+
+/// A failed client authentication is in the audit trail with the presented
+/// client id and the source address, never the presented secret.
+#[tokio::test]
+async fn a_failed_client_authentication_is_audited_with_its_address_never_its_secret() {
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::Request;
+    use base64::Engine;
+    use tower::ServiceExt;
+    let h = Harness::new().await;
+    let c = h.client("production", "account:read", "account:read", false).await;
+    for (id, secret) in [
+        (c.id.as_str(), "sgcs_wrong_secret"),
+        ("sgci_nobody\nforged", "sgcs_other_secret"),
+    ] {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        let mut req = Request::post("/oauth2/token")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::AUTHORIZATION, format!("Basic {basic}"))
+            .body(Body::from("grant_type=client_credentials"))
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(std::net::SocketAddr::from(([203, 0, 113, 7], 40000))));
+        let response = h.app.clone().oneshot(req).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The writer batches audit events: give it a moment.
+    let mut failed = Vec::new();
+    for _ in 0..50 {
+        failed = scopegate_store::Store::audit_log(&h.store, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event == "client_auth_failed")
+            .collect();
+        if failed.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    let wrong = failed
+        .iter()
+        .find(|e| e.client_id.as_deref() == Some(c.id.as_str()))
+        .unwrap();
+    assert_eq!(wrong.detail, "address=203.0.113.7 reason=\"wrong secret\"");
+    let unknown = failed
+        .iter()
+        .find(|e| e.client_id.as_deref() != Some(c.id.as_str()))
+        .unwrap();
+    assert_eq!(unknown.client_id.as_deref(), Some("sgci_nobody?forged"), "printable");
+    assert!(unknown.detail.contains("unknown client"));
+    for e in &failed {
+        assert!(
+            !format!("{e:?}").contains("secret_"),
+            "never the presented secret: {e:?}"
+        );
+    }
+}
