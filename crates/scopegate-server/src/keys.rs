@@ -15,8 +15,11 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyP
 use scopegate_core::SigningAlgorithm;
 pub use scopegate_layer::jwt::{AT_JWT, AccessClaims, PublicKeys, looks_like_jwt};
 use scopegate_store::{KeyRecord, Store, StoreError};
+
+use crate::sealing::{KeyEncryptionKey, is_sealed, unseal};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// The key that signs, parsed once: deriving it from PKCS#8 costs a scalar
 /// multiplication, as much as a signature.
@@ -27,6 +30,8 @@ enum Signer {
 
 pub struct Keys {
     kid: String,
+    /// Seals keys this process makes (rotation through the admin API).
+    kek: Option<Arc<KeyEncryptionKey>>,
     signing: Signer,
     /// The protected header, encoded once.
     header: String,
@@ -122,36 +127,64 @@ pub fn generate_key(now: i64, alg: SigningAlgorithm) -> Result<KeyRecord, KeyErr
     })
 }
 
+/// A key record as the store should keep it: sealed when there is a KEK.
+pub fn sealed(mut key: KeyRecord, kek: Option<&KeyEncryptionKey>) -> Result<KeyRecord, KeyError> {
+    if let Some(kek) = kek {
+        if !is_sealed(&key.private_der) {
+            key.private_der = kek.seal(&key.private_der, &key.kid).map_err(crypto)?;
+        }
+    }
+    Ok(key)
+}
+
 impl Keys {
     /// Loads the store's keys. With no key in use, or one of another
     /// algorithm than `alg` (the policy changed it), a new key of `alg` signs
     /// from now on; earlier keys stay published, so the tokens they signed
-    /// keep verifying until they expire.
-    pub async fn load_or_create<S: Store>(store: &S, now: i64, alg: SigningAlgorithm) -> Result<Keys, KeyError> {
+    /// keep verifying until they expire. With a KEK, new keys are stored
+    /// sealed and keys stored in the clear are sealed now.
+    pub async fn load_or_create<S: Store>(
+        store: &S,
+        now: i64,
+        alg: SigningAlgorithm,
+        kek: Option<Arc<KeyEncryptionKey>>,
+    ) -> Result<Keys, KeyError> {
         let mut records = store.signing_keys().await?;
+        if let Some(kek) = &kek {
+            for k in records.iter().filter(|k| !is_sealed(&k.private_der)) {
+                let key = sealed(k.clone(), Some(kek))?;
+                store.set_signing_key_der(&key.kid, &key.private_der).await?;
+                tracing::info!(kid = %key.kid, "sealed a signing key stored in the clear");
+            }
+        }
         let signing = records.iter().find(|k| k.retired_at.is_none());
         if signing.is_none_or(|k| k.alg != alg.as_str()) {
-            let key = generate_key(now, alg)?;
+            let key = sealed(generate_key(now, alg)?, kek.as_deref())?;
             store.rotate_signing_key(&key).await?;
             tracing::info!(kid = %key.kid, alg = alg.as_str(), "created a signing key");
-            records = store.signing_keys().await?;
         }
-        Keys::from_records(&records)
+        records = store.signing_keys().await?;
+        Keys::from_records(&records, kek)
     }
 
-    pub fn from_records(records: &[KeyRecord]) -> Result<Keys, KeyError> {
+    /// A new key to rotate to, sealed as this process seals keys.
+    pub fn new_key(&self, now: i64, alg: SigningAlgorithm) -> Result<KeyRecord, KeyError> {
+        sealed(generate_key(now, alg)?, self.kek.as_deref())
+    }
+
+    pub fn from_records(records: &[KeyRecord], kek: Option<Arc<KeyEncryptionKey>>) -> Result<Keys, KeyError> {
         let active = records
             .iter()
             .find(|k| k.retired_at.is_none())
             .ok_or_else(|| KeyError::Crypto("no signing key in use".into()))?;
+        let der = unseal(&active.private_der, &active.kid, kek.as_deref()).map_err(crypto)?;
         let signing = match active.alg.as_str() {
             "ES256" => {
                 let rng = SystemRandom::new();
-                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &active.private_der, &rng)
-                    .map_err(crypto)?;
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &rng).map_err(crypto)?;
                 Signer::P256(pair, rng)
             }
-            _ => Signer::Ed25519(Ed25519KeyPair::from_pkcs8(&active.private_der).map_err(crypto)?),
+            _ => Signer::Ed25519(Ed25519KeyPair::from_pkcs8(&der).map_err(crypto)?),
         };
         let header = URL_SAFE_NO_PAD
             .encode(serde_json::to_vec(&json!({"alg": active.alg, "typ": AT_JWT, "kid": active.kid})).map_err(crypto)?);
@@ -172,6 +205,7 @@ impl Keys {
         }
         Ok(Keys {
             kid: active.kid.clone(),
+            kek,
             signing,
             header,
             decoding,

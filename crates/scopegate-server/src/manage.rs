@@ -725,10 +725,13 @@ pub async fn create_admin_token<S: Store>(
 /// until their tokens expire). Takes effect when `serve` next starts on
 /// each node, as `scopegate keys rotate` does.
 pub async fn rotate_signing_key<S: Store>(state: &AppState<S>, actor: &Actor) -> Result<String> {
-    let key = crate::keys::generate_key(state.now(), state.policy.settings.tokens.algorithm).map_err(|e| {
-        tracing::error!(error = %e, "cannot make a signing key");
-        ManageError::Internal
-    })?;
+    let key = state
+        .keys
+        .new_key(state.now(), state.policy.settings.tokens.algorithm)
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot make a signing key");
+            ManageError::Internal
+        })?;
     state.store.rotate_signing_key(&key).await?;
     audit(state, actor, "signing_key_rotate", None, format!("kid={}", key.kid)).await?;
     Ok(key.kid)

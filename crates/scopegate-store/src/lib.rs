@@ -134,6 +134,8 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Every signing key, newest first.
     fn signing_keys(&self) -> impl Future<Output = R<Vec<KeyRecord>>> + Send;
+    /// Replaces a key's stored private part (sealing it under a KEK).
+    fn set_signing_key_der(&self, kid: &str, der: &[u8]) -> impl Future<Output = R<bool>> + Send;
     fn insert_signing_key(&self, key: &KeyRecord) -> impl Future<Output = R<()>> + Send;
     /// Adds `key` and retires every other key in use, atomically (rotation).
     fn rotate_signing_key(&self, key: &KeyRecord) -> impl Future<Output = R<()>> + Send;

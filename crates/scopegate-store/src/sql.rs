@@ -855,6 +855,15 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn set_signing_key_der(&self, kid: &str, der: &[u8]) -> R<bool> {
+                let done = sqlx::query("UPDATE signing_keys SET private_der = $1 WHERE kid = $2")
+                    .bind(der)
+                    .bind(kid)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn rotate_signing_key(&self, k: &KeyRecord) -> R<()> {
                 let mut tx = self.pool.begin_with($begin_write).await?;
                 sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")

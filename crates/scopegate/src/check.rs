@@ -16,6 +16,14 @@ pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
                 policy.environments.join(", "),
                 policy.settings.database
             );
+            match scopegate_server::sealing::KeyEncryptionKey::from_env() {
+                Ok(Some(_)) => {}
+                Ok(None) => eprintln!(
+                    "warning: signing keys will be stored in the clear; set {} (see `scopegate keys new-kek`, docs/security.md)",
+                    scopegate_server::sealing::KEK_ENV
+                ),
+                Err(e) => eprintln!("warning: {e}"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(LoadError::Invalid(errors)) => {

@@ -141,7 +141,7 @@ fn jwt_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, Str
     let issuer = policy.settings.issuer.clone();
     runtime()?.block_on(async {
         with_store!(policy, store => {
-            let keys = Keys::from_records(&store.signing_keys().await?)?;
+            let keys = Keys::from_records(&store.signing_keys().await?, scopegate_server::sealing::KeyEncryptionKey::from_env()?.map(std::sync::Arc::new))?;
             let Some(c) = keys.verify(token, &issuer, now) else {
                 return Ok(Err("the JWT is not valid here (signature, issuer, audience or time)".to_owned()));
             };

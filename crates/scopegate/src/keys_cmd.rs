@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use scopegate_server::keys::generate_key;
+use scopegate_server::keys::{generate_key, sealed};
+use scopegate_server::sealing::{KEK_ENV, KEK_FILE_ENV, KeyEncryptionKey};
 use scopegate_store::Store;
 
 use crate::policy_file::load_or_report;
@@ -18,18 +19,25 @@ pub enum Command {
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
     },
-    /// List signing keys (never their private parts).
+    /// List signing keys (never their private parts), and whether each is sealed.
     List {
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Print a new random key-encryption key (32 bytes, base64url) for
+    /// SCOPEGATE_KEY_ENCRYPTION_KEY or the file SCOPEGATE_KEY_ENCRYPTION_KEY_FILE names.
+    NewKek,
 }
 
 pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Rotate { config } => {
             let policy = load_or_report(config)?;
-            let key = generate_key(unix_now(), policy.settings.tokens.algorithm)?;
+            let kek = KeyEncryptionKey::from_env()?;
+            let key = sealed(
+                generate_key(unix_now(), policy.settings.tokens.algorithm)?,
+                kek.as_ref(),
+            )?;
             runtime()?.block_on(async {
                 with_store!(policy, store => Ok::<_, anyhow::Error>(store.rotate_signing_key(&key).await?))
             })?;
@@ -43,8 +51,18 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
             })?;
             for k in &keys {
                 let state = if k.retired_at.is_some() { "retired" } else { "signing" };
-                println!("{}  {}  {state}", k.kid, k.alg);
+                let at_rest = if scopegate_server::sealing::is_sealed(&k.private_der) {
+                    "sealed"
+                } else {
+                    "in the clear"
+                };
+                println!("{}  {}  {state}  {at_rest}", k.kid, k.alg);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::NewKek => {
+            println!("{}", KeyEncryptionKey::generate()?);
+            eprintln!("set it as {KEK_ENV}, or write it to a file (mode 0600) that {KEK_FILE_ENV} names");
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -58,7 +58,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             let local = listeners[0].local_addr()?;
             with_store!(policy, store => {
                 let clock = system_clock();
-                let keys = scopegate_server::keys::Keys::load_or_create(&store, clock(), policy.settings.tokens.algorithm).await?;
+                let kek = scopegate_server::sealing::KeyEncryptionKey::from_env()?.map(Arc::new);
+                let keys = scopegate_server::keys::Keys::load_or_create(&store, clock(), policy.settings.tokens.algorithm, kek).await?;
                 let state = AppState::new(Arc::clone(&policy), store, clock, Arc::new(keys));
                 reload::spawn(args.config.clone(), state.clone());
                 // One line that scripts (and the tests) wait for.

@@ -73,7 +73,7 @@ fn revoke_jwt(policy: &scopegate_core::Policy, token: &str) -> anyhow::Result<Ex
     let issuer = policy.settings.issuer.clone();
     let client = runtime()?.block_on(async {
         with_store!(policy, store => {
-            let keys = Keys::from_records(&store.signing_keys().await?)?;
+            let keys = Keys::from_records(&store.signing_keys().await?, scopegate_server::sealing::KeyEncryptionKey::from_env()?.map(std::sync::Arc::new))?;
             let Some(c) = keys.verify(token, &issuer, unix_now()) else { return Ok::<_, anyhow::Error>(None) };
             store.revoke_jti(&c.jti, Some(c.exp)).await?;
             store.audit(&revoked(&c.client_id, Some(&c.sub), "access token (jwt)")).await?;

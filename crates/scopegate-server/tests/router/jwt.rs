@@ -286,9 +286,10 @@ async fn changing_the_algorithm_signs_with_a_new_key_and_old_tokens_still_verify
     let (_, old) = issue(&h).await;
     assert_eq!(part(&old, 0)["alg"], "EdDSA");
     // The same store, started again with `algorithm = "ES256"`.
-    let keys = scopegate_server::keys::Keys::load_or_create(&h.store, T0 + 10, scopegate_core::SigningAlgorithm::ES256)
-        .await
-        .unwrap();
+    let keys =
+        scopegate_server::keys::Keys::load_or_create(&h.store, T0 + 10, scopegate_core::SigningAlgorithm::ES256, None)
+            .await
+            .unwrap();
     let jwks = keys.jwks()["keys"].as_array().unwrap().clone();
     let algs: Vec<&str> = jwks.iter().map(|k| k["alg"].as_str().unwrap()).collect();
     assert_eq!(algs.len(), 2, "{jwks:#?}");
@@ -304,7 +305,7 @@ async fn changing_the_algorithm_signs_with_a_new_key_and_old_tokens_still_verify
     assert!(keys.verify(&new, iss, T0).is_some());
     // Started again with the same algorithm: no new key.
     let again =
-        scopegate_server::keys::Keys::load_or_create(&h.store, T0 + 20, scopegate_core::SigningAlgorithm::ES256)
+        scopegate_server::keys::Keys::load_or_create(&h.store, T0 + 20, scopegate_core::SigningAlgorithm::ES256, None)
             .await
             .unwrap();
     assert_eq!(again.jwks()["keys"].as_array().unwrap().len(), 2);

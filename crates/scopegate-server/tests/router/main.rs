@@ -106,7 +106,7 @@ impl Harness {
         let now = Arc::new(AtomicI64::new(T0));
         let clock_now = Arc::clone(&now);
         let keys = Arc::new(
-            scopegate_server::keys::Keys::load_or_create(&store, T0, policy.settings.tokens.algorithm)
+            scopegate_server::keys::Keys::load_or_create(&store, T0, policy.settings.tokens.algorithm, None)
                 .await
                 .unwrap(),
         );

@@ -205,6 +205,13 @@ fn the_portal_how_to_runs_as_written() {
 }
 
 #[test]
+fn the_security_how_to_runs_as_written() {
+    let printed = replay("docs/security.md");
+    assert!(printed.contains("signing  sealed"), "{printed}");
+    assert!(!printed.contains("in the clear"), "{printed}");
+}
+
+#[test]
 fn the_gateway_how_to_runs_as_written() {
     let printed = replay("docs/gateway.md");
     assert!(

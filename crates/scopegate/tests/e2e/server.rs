@@ -51,6 +51,44 @@ impl Server {
         )
     }
 
+    /// Stops the server and starts it again with other environment variables;
+    /// `Err` with what it printed if it exits instead.
+    pub fn restart_with_env(&mut self, env: &[(&str, &str)]) -> Result<(), String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
+            .args([
+                "serve",
+                "--config",
+                self.config.to_str().unwrap(),
+                "--listen",
+                &self.listen,
+            ])
+            .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        match line.split_whitespace().find(|w| w.starts_with("http://")) {
+            Some(base) => {
+                self.base = base.to_owned();
+                self.child = child;
+                Ok(())
+            }
+            None => {
+                let out = child.wait_with_output().unwrap();
+                self.child = Command::new("true").spawn().unwrap();
+                Err(String::from_utf8_lossy(&out.stderr).into_owned())
+            }
+        }
+    }
+
     /// Like [`Server::start_edited`], trusting only the CA certificates in
     /// `ca_pem` for outgoing TLS (through `SSL_CERT_FILE`).
     pub fn start_trusting(example: &str, edit: impl FnOnce(String) -> String, ca_pem: &str) -> Server {
@@ -779,4 +817,44 @@ async fn audit_shows_issuance_refusal_and_revocation_oldest_first_without_secret
     let o = crate::scopegate(&["audit", "--config", &config, "--limit", "0"]);
     assert_eq!(o.status.code(), Some(2), "a limit of 0 is refused");
     assert!(crate::stderr(&o).contains("--limit"), "{}", crate::stderr(&o));
+}
+
+/// With a key-encryption key, signing keys are stored sealed (a key stored in
+/// the clear before is sealed at start), tokens still verify, and a node
+/// without the key refuses to start rather than sign with nothing.
+#[tokio::test]
+async fn signing_keys_are_sealed_under_a_key_encryption_key() {
+    let mut s = Server::start_edited("app-analytics", |p| p.replace("\"opaque\"", "\"jwt\""));
+    let config = s.config.to_str().unwrap().to_owned();
+    let listed = crate::scopegate(&["keys", "list", "--config", &config]);
+    assert!(
+        crate::stdout(&listed).contains("in the clear"),
+        "{}",
+        crate::stdout(&listed)
+    );
+    let kek = crate::stdout(&crate::scopegate(&["keys", "new-kek"])).trim().to_owned();
+    assert_eq!(kek.len(), 43);
+    s.restart_with_env(&[("SCOPEGATE_KEY_ENCRYPTION_KEY", &kek)]).unwrap();
+    let listed = crate::stdout(&crate::scopegate(&["keys", "list", "--config", &config]));
+    assert!(
+        listed.contains("sealed") && !listed.contains("in the clear"),
+        "{listed}"
+    );
+    let (id, secret) = s.app(&["--name", "K", "--env", "production", "--scopes", "account:read"]);
+    let token: serde_json::Value = cc_token(&s, &id, &secret).await.json().await.unwrap();
+    let access = token["access_token"].as_str().unwrap();
+    assert_eq!(
+        access.split('.').count(),
+        3,
+        "a JWT, signed with the sealed key: {access}"
+    );
+    assert_eq!(introspect(&s, &id, &secret, access).await["active"], true);
+    // Without the key, or with another, the node says why and does not start.
+    let err = s.restart_with_env(&[]).unwrap_err();
+    assert!(err.contains("SCOPEGATE_KEY_ENCRYPTION_KEY"), "{err}");
+    let other = crate::stdout(&crate::scopegate(&["keys", "new-kek"])).trim().to_owned();
+    let err = s
+        .restart_with_env(&[("SCOPEGATE_KEY_ENCRYPTION_KEY", &other)])
+        .unwrap_err();
+    assert!(err.contains("cannot be opened"), "{err}");
 }
