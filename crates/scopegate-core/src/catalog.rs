@@ -282,6 +282,17 @@ impl Catalog {
         self.names(set).collect::<Vec<_>>().join(" ")
     }
 
+    /// A token's scope as a resource server is shown it: as stored
+    /// (normalized), or with every implied scope listed too (`expanded`,
+    /// for resource servers that compare scope strings).
+    pub fn shown(&self, list: &str, expanded: bool) -> String {
+        if expanded {
+            self.display(self.close(&self.known(list)).set())
+        } else {
+            list.to_owned()
+        }
+    }
+
     pub fn names<'a>(&'a self, set: &'a ScopeSet) -> impl Iterator<Item = &'a str> + 'a {
         set.iter().map(|id| self.name(id))
     }

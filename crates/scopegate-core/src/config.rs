@@ -31,6 +31,7 @@ pub(crate) struct RawTokens {
     pub algorithm: Option<Spanned<String>>,
     pub access_ttl: Option<Spanned<String>>,
     pub refresh_ttl: Option<Spanned<String>>,
+    pub scope_claim: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -79,6 +79,10 @@ pub struct TokenSettings {
     pub algorithm: SigningAlgorithm,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// `tokens.scope_claim = "expanded"`: JWT `scope` claims and introspection
+    /// answers list implied scopes too, for resource servers that compare
+    /// scope strings; the normalized form is the default (SPEC section 1).
+    pub expand_implied: bool,
 }
 
 /// Where the gateway sends allowed requests.
@@ -439,11 +443,28 @@ impl Compiler<'_> {
             raw.and_then(|t| t.refresh_ttl.as_ref()),
             Duration::from_secs(30 * 86_400),
         );
+        let expand_implied = match raw.and_then(|t| t.scope_claim.as_ref()) {
+            None => false,
+            Some(c) => {
+                match c.get_ref().as_str() {
+                    "normalized" => false,
+                    "expanded" => true,
+                    other => {
+                        self.err(
+                        c.span(),
+                        format!("`tokens.scope_claim`: {other:?} is not a scope form; use \"normalized\" or \"expanded\""),
+                    );
+                        false
+                    }
+                }
+            }
+        };
         TokenSettings {
             format,
             algorithm,
             access_ttl,
             refresh_ttl,
+            expand_implied,
         }
     }
 

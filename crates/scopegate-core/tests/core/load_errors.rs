@@ -245,6 +245,11 @@ fn bad_settings_are_refused() {
         &["`tokens.algorithm`", "\"RS256\"", "\"EdDSA\" or \"ES256\""],
     );
     assert_error(
+        "[tokens]\nscope_claim = \"full\"\n",
+        2,
+        &["`tokens.scope_claim`", "\"full\"", "\"normalized\" or \"expanded\""],
+    );
+    assert_error(
         "[gateway]\nupstream = \"127.0.0.1:9000\"\n",
         2,
         &["`gateway.upstream`", "\"echo\""],

@@ -60,7 +60,7 @@ pub(crate) async fn describe<S: Store>(
     }
     let mut answer = json!({
         "active": true,
-        "scope": t.scope,
+        "scope": shown(state, &t.scope),
         "client_id": t.client_id,
         "token_type": match t.kind { TokenKind::Access => "Bearer", TokenKind::Refresh => "refresh_token" },
         "iat": t.issued_at,
@@ -102,7 +102,7 @@ async fn jwt<S: Store>(
     }
     let mut answer = json!({
         "active": true,
-        "scope": c.scope,
+        "scope": shown(state, &c.scope),
         "client_id": c.client_id,
         "token_type": "Bearer",
         "iat": c.iat,
@@ -144,4 +144,12 @@ async fn cut_off<S: Store>(
             .await?
             .is_none_or(|u| revoked_by(u.tokens_revoked_before, granted_at)),
     })
+}
+
+/// The scope as the policy shows it to resource servers (`tokens.scope_claim`).
+fn shown<S: Store>(state: &AppState<S>, scope: &str) -> String {
+    state
+        .policy
+        .catalog
+        .shown(scope, state.policy.settings.tokens.expand_implied)
 }

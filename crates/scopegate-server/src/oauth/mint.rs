@@ -42,7 +42,10 @@ pub(super) fn new_token<S: Store>(
                 nbf: now,
                 exp,
                 jti: secrets::generate(SecretKind::TokenId),
-                scope: state.policy.catalog.display(scope),
+                scope: state.policy.catalog.shown(
+                    &state.policy.catalog.display(scope),
+                    state.policy.settings.tokens.expand_implied,
+                ),
                 env: client.environment.clone(),
                 grant_id: grant_id.to_owned(),
                 granted_at: Some(granted_at),

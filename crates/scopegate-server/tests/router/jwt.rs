@@ -340,3 +340,27 @@ async fn a_revocation_that_could_not_be_stored_is_503_not_200() {
     assert_eq!(r.json["error"], "temporarily_unavailable");
     assert_eq!(r.headers[axum::http::header::RETRY_AFTER], "1");
 }
+
+/// `tokens.scope_claim = "expanded"`: resource servers that compare scope
+/// strings see implied scopes in the JWT claim and in introspection; the
+/// default stays normalized.
+#[tokio::test]
+async fn an_expanded_scope_claim_lists_implied_scopes() {
+    for (setting, expected) in [
+        ("", "account:write"),
+        ("scope_claim = \"expanded\"\n", "account:read account:write"),
+    ] {
+        let h = Harness::with_policy(&format!("{}\n[tokens]\nformat = \"jwt\"\n{setting}", crate::POLICY)).await;
+        let c = h.client("production", "account:write", "account:write", false).await;
+        let token = h.token(&c, &[("grant_type", "client_credentials")]).await.ok()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(part(&token, 1)["scope"], expected, "{setting}");
+        let answer = h.post("/oauth2/introspect", Some(&c), &[("token", &token)], &[]).await;
+        assert_eq!(answer.json["scope"], expected, "{setting}");
+        // Either way the gateway decides on what the token holds.
+        let held = h.keys.verify(&token, "http://127.0.0.1:8080", T0).unwrap().scope;
+        assert_eq!(held, expected);
+    }
+}
