@@ -91,7 +91,17 @@ pub struct ClientScopes<'a> {
 /// The scope list a token request asks for: the `scope` parameter and the
 /// `X-OAuth-Scope` header are two spellings of one list; both present and
 /// different is `invalid_request`.
+/// The longest scope list a request may carry, in bytes: far more than any
+/// policy's scopes, and a bound on the work a request can ask for.
+pub const MAX_SCOPE_LIST: usize = 4096;
+
 pub fn requested_scope<'a>(param: Option<&'a str>, header: Option<&'a str>) -> Result<Option<&'a str>, OAuthError> {
+    if param.into_iter().chain(header).any(|list| list.len() > MAX_SCOPE_LIST) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("the scope list is longer than {MAX_SCOPE_LIST} bytes"),
+        ));
+    }
     match (param, header) {
         (Some(p), Some(h)) => {
             let a: Vec<&str> = split_scope_list(p).collect();

@@ -4,6 +4,9 @@
 use axum::http::{HeaderMap, header};
 use scopegate_core::oauth::{ErrorCode, OAuthError};
 
+/// No OAuth request needs more; the check bounds the duplicate scan below.
+pub const MAX_PARAMETERS: usize = 50;
+
 #[derive(Default)]
 pub struct Form(Vec<(String, String)>);
 
@@ -44,6 +47,12 @@ impl Form {
     fn decode(bytes: &[u8]) -> Result<Form, OAuthError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
             .map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the parameters are not valid form encoding"))?;
+        if pairs.len() > MAX_PARAMETERS {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                format!("more than {MAX_PARAMETERS} parameters"),
+            ));
+        }
         for (i, (name, _)) in pairs.iter().enumerate() {
             if pairs[..i].iter().any(|(n, _)| n == name) {
                 return Err(OAuthError::new(

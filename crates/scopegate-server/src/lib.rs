@@ -60,24 +60,36 @@ use scopegate_store::Store;
 
 pub use state::AppState;
 
+/// The largest body scopegate's own endpoints read (forms, admin API JSON);
+/// larger is a 413.
+pub const MAX_OWN_BODY: usize = 64 * 1024;
+
 /// Every scopegate endpoint, on one router.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
+    // scopegate's own forms and JSON are small; the gateway's bodies have
+    // their own limit (`gateway.max_body_bytes`) and are streamed.
+    let small = || axum::extract::DefaultBodyLimit::max(MAX_OWN_BODY);
     Router::new()
         .route(paths::METADATA, get(oauth::metadata::metadata::<S>))
         .route(
             paths::AUTHORIZE,
-            get(oauth::authorize::authorize_get::<S>).post(oauth::authorize::authorize_post::<S>),
+            get(oauth::authorize::authorize_get::<S>)
+                .post(oauth::authorize::authorize_post::<S>)
+                .layer(small()),
         )
-        .route(paths::TOKEN, post(oauth::token::token::<S>))
-        .route(paths::INTROSPECT, post(oauth::introspect::introspect::<S>))
-        .route(paths::REVOKE, post(oauth::revoke::revoke::<S>))
+        .route(paths::TOKEN, post(oauth::token::token::<S>).layer(small()))
+        .route(
+            paths::INTROSPECT,
+            post(oauth::introspect::introspect::<S>).layer(small()),
+        )
+        .route(paths::REVOKE, post(oauth::revoke::revoke::<S>).layer(small()))
         .route(paths::JWKS, get(jwks::<S>))
         .route(paths::HEALTHZ, get(|| async { "ok\n" }))
         .route(paths::METRICS, get(metrics::<S>))
         .route(paths::AUTHZ, any(gateway::forward_auth::forward_auth::<S>))
         .route(paths::AUTHZ_PATH, any(gateway::forward_auth::forward_auth::<S>))
         .merge(admin::router(state.clone()))
-        .merge(portal::router())
+        .merge(portal::router().layer(small()))
         .fallback(gateway::gateway::<S>)
         .with_state(state)
 }

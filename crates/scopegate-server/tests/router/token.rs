@@ -576,3 +576,33 @@ async fn a_failed_client_authentication_is_audited_with_its_address_never_its_se
         );
     }
 }
+
+/// Bounds on what one request may ask the token server to read and parse:
+/// each a 4xx that says which, never a 5xx.
+#[tokio::test]
+async fn oversized_requests_are_refused_with_a_4xx() {
+    let h = Harness::new().await;
+    let c = h.client("production", "account:read", "account:read", false).await;
+    let huge = "x".repeat(scopegate_server::MAX_OWN_BODY + 1);
+    let r = h
+        .post(
+            "/oauth2/token",
+            Some(&c),
+            &[("grant_type", "client_credentials"), ("pad", &huge)],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let names: Vec<String> = (0..60).map(|i| format!("p{i}")).collect();
+    let mut form: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
+    form.push(("grant_type", "client_credentials"));
+    h.token(&c, &form)
+        .await
+        .error("invalid_request", "more than 50 parameters");
+    let long = "account:read ".repeat(400);
+    h.token(&c, &[("grant_type", "client_credentials"), ("scope", &long)])
+        .await
+        .error("invalid_scope", "longer than 4096 bytes");
+    let r = h.post("/portal/sign-in", None, &[("login", &huge)], &[]).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "the portal's forms too");
+}
