@@ -68,6 +68,54 @@ fn new_app_page<S: Store>(
     )
 }
 
+/// The key set a registration form describes, or why a developer may not
+/// take it themselves (a scope that needs an administrator's approval).
+fn key_set_spec<S: Store>(visit: &Visit<S>, form: &PageForm) -> Result<KeySetSpec, String> {
+    let assigned = form.all("scopes");
+    let catalog = &visit.state.policy.catalog;
+    if let Some(reserved) = assigned
+        .iter()
+        .find(|s| catalog.lookup(s).is_some_and(|id| catalog.info(id).requires_approval))
+    {
+        return Err(format!(
+            "{reserved} needs an administrator's approval: request it from the keys' page once they exist"
+        ));
+    }
+    let defaults = form.all("default_scopes");
+    Ok(KeySetSpec {
+        environment: form.get("environment").unwrap_or_default().to_owned(),
+        scopes: assigned.join(" "),
+        default_scopes: (!defaults.is_empty()).then(|| defaults.join(" ")),
+        redirect_uris: form
+            .get("redirect_uris")
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        public: form.get("public").is_some(),
+        resource_server: false,
+    })
+}
+
+/// New keys, their secret shown this once.
+fn keys_shown<S: Store>(visit: &Visit<S>, heading: &'static str, registered: manage::Registered) -> Response {
+    let k = registered.key_set;
+    visit.render(
+        StatusCode::CREATED,
+        &SecretShown {
+            nav: visit.nav(),
+            heading,
+            secret_id: registered.secret.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
+            secret: registered.secret.map(|s| s.secret),
+            expires: None,
+            next: format!("/portal/apps/{}/keys/{}", k.app_id, k.client_id),
+            client_id: k.client_id,
+        },
+    )
+}
+
 pub async fn new_page<S: Store>(Current(state): Current<S>, headers: HeaderMap) -> Response {
     let (visit, _) = page_try!(visited(state, &headers).await);
     new_app_page(&visit, NewAppForm::default(), &[], &[], None)
@@ -83,45 +131,13 @@ pub async fn create<S: Store>(Current(state): Current<S>, headers: HeaderMap, bo
     };
     let assigned = form.all("scopes");
     let defaults = form.all("default_scopes");
-    let catalog = &visit.state.policy.catalog;
-    if let Some(reserved) = assigned
-        .iter()
-        .find(|s| catalog.lookup(s).is_some_and(|id| catalog.info(id).requires_approval))
-    {
-        let error = format!("{reserved} needs an administrator's approval: register the app first, then request it");
-        return new_app_page(&visit, fields, &assigned, &defaults, Some(error));
-    }
-    let spec = KeySetSpec {
-        environment: fields.environment.clone(),
-        scopes: assigned.join(" "),
-        default_scopes: (!defaults.is_empty()).then(|| defaults.join(" ")),
-        redirect_uris: fields
-            .redirect_uris
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        public: fields.public,
-        resource_server: false,
+    let spec = match key_set_spec(&visit, &form) {
+        Ok(spec) => spec,
+        Err(error) => return new_app_page(&visit, fields, &assigned, &defaults, Some(error)),
     };
     let actor = Actor::User(user.login.clone());
     match manage::create_app(&visit.state, &actor, &fields.name, Some(&user.login), &spec).await {
-        Ok(registered) => {
-            let k = registered.key_set;
-            visit.render(
-                StatusCode::CREATED,
-                &SecretShown {
-                    nav: visit.nav(),
-                    heading: "Your app is registered",
-                    secret_id: registered.secret.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
-                    secret: registered.secret.map(|s| s.secret),
-                    expires: None,
-                    next: format!("/portal/apps/{}/keys/{}", k.app_id, k.client_id),
-                    client_id: k.client_id,
-                },
-            )
-        }
+        Ok(registered) => keys_shown(&visit, "Your app is registered", registered),
         Err(ManageError::Invalid(e)) => {
             let message = format!("{}: {}", label(e.field), e.message);
             new_app_page(&visit, fields, &assigned, &defaults, Some(message))
@@ -209,63 +225,15 @@ pub async fn add_key_set<S: Store>(
 ) -> Response {
     let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
     page_try!(visible_app(&visit, &user, &app_id).await);
-    let assigned = form.all("scopes");
-    let catalog = &visit.state.policy.catalog;
     let back = format!("/portal/apps/{app_id}");
-    let problem = |visit: &Visit<S>, message: String| {
-        let mut nav = visit.nav();
-        nav.error = Some(message);
-        visit.render(
-            StatusCode::BAD_REQUEST,
-            &super::views::Problem {
-                nav,
-                back: back.clone(),
-            },
-        )
-    };
-    if let Some(reserved) = assigned
-        .iter()
-        .find(|s| catalog.lookup(s).is_some_and(|id| catalog.info(id).requires_approval))
-    {
-        return problem(
-            &visit,
-            format!("{reserved} needs an administrator's approval: request it from the keys' page"),
-        );
-    }
-    let defaults = form.all("default_scopes");
-    let spec = KeySetSpec {
-        environment: form.get("environment").unwrap_or_default().to_owned(),
-        scopes: assigned.join(" "),
-        default_scopes: (!defaults.is_empty()).then(|| defaults.join(" ")),
-        redirect_uris: form
-            .get("redirect_uris")
-            .unwrap_or_default()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        public: form.get("public").is_some(),
-        resource_server: false,
+    let spec = match key_set_spec(&visit, &form) {
+        Ok(spec) => spec,
+        Err(error) => return visit.problem(StatusCode::BAD_REQUEST, error, back),
     };
     match manage::add_key_set(&visit.state, &Actor::User(user.login.clone()), &app_id, &spec).await {
-        Ok(registered) => {
-            let k = registered.key_set;
-            visit.render(
-                StatusCode::CREATED,
-                &SecretShown {
-                    nav: visit.nav(),
-                    heading: "Your new keys",
-                    secret_id: registered.secret.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
-                    secret: registered.secret.map(|s| s.secret),
-                    expires: None,
-                    next: format!("/portal/apps/{}/keys/{}", k.app_id, k.client_id),
-                    client_id: k.client_id,
-                },
-            )
-        }
+        Ok(registered) => keys_shown(&visit, "Your new keys", registered),
         Err(ManageError::Internal) => unavailable("add_key_set"),
-        Err(e) => problem(&visit, describe(&e)),
+        Err(e) => visit.problem(StatusCode::BAD_REQUEST, describe(&e), back),
     }
 }
 
