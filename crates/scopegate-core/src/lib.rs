@@ -42,6 +42,7 @@ pub mod registration;
 mod route;
 pub mod scope;
 mod scopeset;
+pub mod timestamp;
 
 pub use catalog::{Catalog, GrantKind, Held, NotHeld, ScopeInfo, UndeclaredScope};
 pub use cover::{Cover, CoverError, CoverFor};

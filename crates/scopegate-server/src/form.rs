@@ -4,6 +4,20 @@
 use axum::http::{HeaderMap, header};
 use scopegate_core::oauth::{ErrorCode, OAuthError};
 
+/// Whether the request's `Content-Type` is `essence` (parameters aside, any case).
+pub(crate) fn has_content_type(headers: &HeaderMap, essence: &str) -> bool {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case(essence)
+}
+
 /// No OAuth request needs more; the check bounds the duplicate scan below.
 pub const MAX_PARAMETERS: usize = 50;
 
@@ -25,12 +39,7 @@ impl Form {
 
     /// An `application/x-www-form-urlencoded` request body.
     pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Form, OAuthError> {
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let essence = content_type.split(';').next().unwrap_or("").trim();
-        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        if !has_content_type(headers, "application/x-www-form-urlencoded") {
             return Err(OAuthError::new(
                 ErrorCode::InvalidRequest,
                 "the body must be application/x-www-form-urlencoded",

@@ -1,7 +1,7 @@
 //! Portal forms: `application/x-www-form-urlencoded` bodies where a name may
 //! repeat (checkboxes), with the CSRF field.
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 
 #[derive(Default)]
 pub struct PageForm(Vec<(String, String)>);
@@ -16,12 +16,7 @@ impl std::fmt::Debug for PageForm {
 impl PageForm {
     /// `None` when the body is not a form.
     pub fn parse(headers: &HeaderMap, body: &[u8]) -> Option<PageForm> {
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let essence = content_type.split(';').next().unwrap_or("").trim();
-        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        if !crate::form::has_content_type(headers, "application/x-www-form-urlencoded") {
             return None;
         }
         serde_urlencoded::from_bytes(body).ok().map(PageForm)
