@@ -18,6 +18,8 @@ pub(crate) struct RawPolicy {
     pub environments: Option<List>,
     pub tokens: Option<RawTokens>,
     pub gateway: Option<RawGateway>,
+    pub trusted_proxies: Option<List>,
+    pub limits: Option<RawLimits>,
     #[serde(default, rename = "scope")]
     pub scopes: Vec<RawScope>,
     #[serde(default, rename = "route")]
@@ -48,6 +50,17 @@ pub(crate) struct RawGateway {
     pub cache_ttl: Option<Spanned<String>>,
     pub upstream_http2: Option<Spanned<bool>>,
     pub windows_upstream: Option<Spanned<bool>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLimits {
+    pub token_per_client: Option<Spanned<String>>,
+    pub token_per_address: Option<Spanned<String>>,
+    pub sign_in_per_address: Option<Spanned<String>>,
+    pub sign_in_failures: Option<Spanned<String>>,
+    pub gateway_failures_per_address: Option<Spanned<String>>,
+    pub admin_api_per_token: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -103,6 +103,9 @@ pub enum Refusal {
     /// against did not answer. Fails closed, and says it is not the caller's
     /// fault. `detail` is for the log only, never the answer.
     Unavailable { detail: String },
+    /// 429 `rate_limited`: this address failed to authenticate too often
+    /// (`limits.gateway_failures_per_address`).
+    Limited(crate::limits::RetryAfter),
 }
 
 impl Refusal {
@@ -116,6 +119,7 @@ impl Refusal {
             Refusal::InvalidToken(_) | Refusal::InvalidBasic(_) => "invalid_token",
             Refusal::InsufficientScope { .. } | Refusal::NarrowBeyondHeld { .. } => "insufficient_scope",
             Refusal::Unavailable { .. } => "unavailable",
+            Refusal::Limited(_) => "rate_limited",
         }
     }
 
@@ -127,6 +131,7 @@ impl Refusal {
             Refusal::BadPath(e) => Some(e.to_string()),
             Refusal::Unavailable { detail } => Some(detail.clone()),
             Refusal::RouteNotFound
+            | Refusal::Limited(_)
             | Refusal::Unauthenticated
             | Refusal::InsufficientScope { .. }
             | Refusal::NarrowBeyondHeld { .. } => None,
@@ -177,6 +182,20 @@ impl Refusal {
                     "error_description": "the credentials could not be checked just now; try again",
                 }),
             ),
+            Refusal::Limited(retry) => RefusalAnswer {
+                retry_after: Some(retry.seconds()),
+                ..RefusalAnswer::json(
+                    429,
+                    None,
+                    serde_json::json!({
+                        "error": "rate_limited",
+                        "error_description": format!(
+                            "too many failed authentications from this address; try again in {} s",
+                            retry.seconds()
+                        ),
+                    }),
+                )
+            },
             Refusal::InsufficientScope { route, held } => {
                 let route = policy.route(*route);
                 let (key, listed) = match &route.requirement {
@@ -225,6 +244,8 @@ pub struct RefusalAnswer {
     pub www_authenticate: Option<String>,
     /// A JSON document.
     pub body: String,
+    /// Seconds for `Retry-After` (429 only).
+    pub retry_after: Option<u64>,
 }
 
 impl RefusalAnswer {
@@ -233,6 +254,7 @@ impl RefusalAnswer {
             status,
             www_authenticate,
             body: body.to_string(),
+            retry_after: None,
         }
     }
 }

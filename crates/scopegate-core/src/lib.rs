@@ -34,6 +34,7 @@ mod decision;
 pub mod duration;
 pub mod enforce;
 pub mod explain;
+pub mod limits;
 pub mod oauth;
 pub mod path;
 mod policy;

@@ -12,8 +12,9 @@ use std::time::Duration;
 use toml::Spanned;
 
 use crate::catalog::{Catalog, GrantKind, ScopeInfo};
-use crate::config::{List, RawGateway, RawPolicy, RawRoute, RawScope, RawTokens};
+use crate::config::{List, RawGateway, RawLimits, RawPolicy, RawRoute, RawScope, RawTokens};
 use crate::duration::{DURATION_FORMAT, parse_duration};
+use crate::limits::{LimitSettings, Rate};
 use crate::route::{MatchPattern, Requirement, RouteId, Router};
 use crate::scope::ScopeToken;
 use crate::scopeset::ScopeId;
@@ -140,6 +141,10 @@ pub struct Settings {
     pub database: String,
     pub tokens: TokenSettings,
     pub gateway: GatewaySettings,
+    /// Proxies whose `X-Forwarded-For` names the client
+    /// ([`crate::limits::client_address`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub limits: LimitSettings,
 }
 
 /// A compiled route.
@@ -367,13 +372,81 @@ impl Compiler<'_> {
         };
         let tokens = self.tokens(raw.tokens.as_ref());
         let gateway = self.gateway(raw.gateway.as_ref(), environments);
+        let trusted_proxies = self.trusted_proxies(raw.trusted_proxies.as_ref());
+        let limits = self.limits(raw.limits.as_ref());
         (self.errors.len() == before).then_some(Settings {
             issuer,
             listen,
             database,
             tokens,
             gateway,
+            trusted_proxies,
+            limits,
         })
+    }
+
+    fn trusted_proxies(&mut self, raw: Option<&List>) -> Vec<ipnet::IpNet> {
+        let mut out = Vec::new();
+        for entry in raw.map(|l| l.get_ref().as_slice()).unwrap_or_default() {
+            let v = entry.get_ref();
+            // A bare address is a network of one.
+            let parsed = v
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(net) => out.push(net.trunc()),
+                Err(_) => self.err(
+                    entry.span(),
+                    format!(
+                        "`trusted_proxies`: {v:?} is not an address or network such as \"10.0.0.0/8\" or \"127.0.0.1\""
+                    ),
+                ),
+            }
+        }
+        out
+    }
+
+    fn limits(&mut self, raw: Option<&RawLimits>) -> LimitSettings {
+        let defaults = LimitSettings::default();
+        let mut rate = |key: &str, value: Option<&Spanned<String>>, default: Option<Rate>| {
+            let Some(value) = value else { return default };
+            Rate::parse(value.get_ref()).unwrap_or_else(|why| {
+                self.err(value.span(), format!("`limits.{key}`: {why}"));
+                default
+            })
+        };
+        LimitSettings {
+            token_per_client: rate(
+                "token_per_client",
+                raw.and_then(|l| l.token_per_client.as_ref()),
+                defaults.token_per_client,
+            ),
+            token_per_address: rate(
+                "token_per_address",
+                raw.and_then(|l| l.token_per_address.as_ref()),
+                defaults.token_per_address,
+            ),
+            sign_in_per_address: rate(
+                "sign_in_per_address",
+                raw.and_then(|l| l.sign_in_per_address.as_ref()),
+                defaults.sign_in_per_address,
+            ),
+            sign_in_failures: rate(
+                "sign_in_failures",
+                raw.and_then(|l| l.sign_in_failures.as_ref()),
+                defaults.sign_in_failures,
+            ),
+            gateway_failures_per_address: rate(
+                "gateway_failures_per_address",
+                raw.and_then(|l| l.gateway_failures_per_address.as_ref()),
+                defaults.gateway_failures_per_address,
+            ),
+            admin_api_per_token: rate(
+                "admin_api_per_token",
+                raw.and_then(|l| l.admin_api_per_token.as_ref()),
+                defaults.admin_api_per_token,
+            ),
+        }
     }
 
     fn duration(&mut self, key: &str, raw: Option<&Spanned<String>>, default: Duration) -> Duration {

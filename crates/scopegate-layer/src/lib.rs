@@ -429,6 +429,9 @@ pub fn refusal_response<B: From<String>>(policy: &Policy, refusal: &Refusal) -> 
     if let Some(challenge) = answer.www_authenticate.and_then(|c| HeaderValue::from_str(&c).ok()) {
         headers.insert(header::WWW_AUTHENTICATE, challenge);
     }
+    if let Some(seconds) = answer.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }
 

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use scopegate_core::oauth::{ErrorCode, OAuthError};
 use scopegate_store::{ClientRecord, Store};
 
+use crate::address::ClientAddress;
 use crate::error::EndpointError;
 use crate::form::Form;
 use crate::secrets;
@@ -88,31 +89,6 @@ pub fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthErr
     }
 }
 
-/// The source address of a request, where the listener recorded it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Peer(pub Option<std::net::IpAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let address = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
-        Ok(Peer(address))
-    }
-}
-
-impl std::fmt::Display for Peer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(ip) => write!(f, "{ip}"),
-            None => f.write_str("unknown"),
-        }
-    }
-}
-
 /// The longest presented client id the audit trail records as given.
 const AUDITED_ID_LEN: usize = 64;
 
@@ -122,7 +98,7 @@ const AUDITED_ID_LEN: usize = 64;
 /// and the source address, never the presented secret.
 pub async fn authenticate<S: Store>(
     state: &AppState<S>,
-    peer: Peer,
+    address: ClientAddress,
     headers: &HeaderMap,
     form: &Form,
     allow_public: bool,
@@ -140,7 +116,7 @@ pub async fn authenticate<S: Store>(
             "client_auth_failed",
             Some(&id),
             None,
-            format!("address={peer} reason=\"{why}\""),
+            format!("address={address} reason=\"{why}\""),
         );
     };
     let unknown = || bad_client("unknown client or wrong secret");

@@ -47,6 +47,8 @@ impl IntoResponse for Internal {
 #[derive(Debug)]
 pub enum EndpointError {
     OAuth(OAuthResponse),
+    /// A `[limits]` rate was exceeded: 429, with what was limited.
+    Limited(scopegate_core::limits::RetryAfter, &'static str),
     Internal,
 }
 
@@ -73,6 +75,7 @@ impl IntoResponse for EndpointError {
     fn into_response(self) -> Response {
         match self {
             EndpointError::OAuth(e) => e.into_response(),
+            EndpointError::Limited(retry, what) => crate::limits::too_many(retry, "error_description", what),
             EndpointError::Internal => Internal.into_response(),
         }
     }

@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+pub mod address;
 pub mod admin;
 mod client_auth;
 pub mod error;
@@ -34,6 +35,7 @@ pub mod gateway;
 pub mod hop_by_hop;
 pub mod identity;
 pub mod keys;
+pub mod limits;
 pub mod listener;
 pub mod manage;
 pub mod metrics;

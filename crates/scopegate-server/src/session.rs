@@ -6,8 +6,11 @@ use std::sync::OnceLock;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
+use scopegate_core::limits::RetryAfter;
 use scopegate_store::{SessionRecord, Store, StoreError, UserRecord};
 
+use crate::address::ClientAddress;
+use crate::limits::address_key;
 use crate::passwords::{hash_password, verify_password};
 use crate::secrets::{self, SecretKind};
 use crate::state::AppState;
@@ -101,13 +104,51 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password("scopegate-timing-equalizer").unwrap_or_default())
 }
 
-/// The enabled user with this login and password, or `None`; the same time
-/// either way.
+/// What a sign-in attempt came to.
+#[derive(Debug)]
+pub enum SignIn {
+    User(UserRecord),
+    /// Unknown login, wrong password or a disabled user: the same answer.
+    Refused,
+    /// `limits.sign_in_per_address` or `limits.sign_in_failures` said no
+    /// before the password was looked at.
+    Limited(RetryAfter),
+}
+
+/// What a sign-in page says when a limit refused the attempt.
+pub fn limited_message(retry: RetryAfter) -> String {
+    let minutes = retry.seconds().div_ceil(60);
+    format!(
+        "Too many sign-in attempts from your network. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
+/// The longest login a lockout key holds (logins are short; the attempt's
+/// text is the caller's).
+const LOCKOUT_LOGIN_LEN: usize = 128;
+
+/// Checks a sign-in: within the address's budget and the lockout of this
+/// login at this address, the enabled user with this login and password;
+/// the same time for unknown and known logins. A failure spends one of the
+/// login's failures at this address only, so that nobody elsewhere can
+/// lock its user out.
 pub async fn check_password<S: Store>(
     state: &AppState<S>,
+    address: ClientAddress,
     login: &str,
     password: &str,
-) -> Result<Option<UserRecord>, StoreError> {
+) -> Result<SignIn, StoreError> {
+    let at = address_key(address.0);
+    let lockout = (login.chars().take(LOCKOUT_LOGIN_LEN).collect::<String>(), at);
+    if let Err(retry) = state
+        .limits
+        .sign_in_per_address
+        .take(&at)
+        .and_then(|()| state.limits.sign_in_failures.peek(&lockout))
+    {
+        return Ok(SignIn::Limited(retry));
+    }
     let user = state.store.user(login).await?;
     let phc = user
         .as_ref()
@@ -117,5 +158,13 @@ pub async fn check_password<S: Store>(
     let verified = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
         .await
         .unwrap_or(false);
-    Ok(user.filter(|u| verified && u.enabled))
+    match user.filter(|u| verified && u.enabled) {
+        Some(user) => Ok(SignIn::User(user)),
+        None => {
+            // Spent whether or not it refuses: the next attempt is the one
+            // the peek above stops.
+            let _ = state.limits.sign_in_failures.take(&lockout);
+            Ok(SignIn::Refused)
+        }
+    }
 }

@@ -17,6 +17,7 @@ use scopegate_store::{AuditEvent, Store};
 
 use crate::identity::{IdentityCache, Verifier};
 use crate::keys::Keys;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::record_cache::{ClientCache, TokenCache, UserCache};
 use crate::revocations::Revocations;
@@ -76,6 +77,8 @@ pub struct AppState<S: Store> {
     /// Revoked JWTs, in memory.
     pub revocations: Revocations,
     pub verified: VerifiedTokens,
+    /// This node's `[limits]`.
+    pub limits: Arc<Limits>,
 }
 
 impl<S: Store> std::fmt::Debug for AppState<S> {
@@ -100,6 +103,7 @@ impl<S: Store> Clone for AppState<S> {
             tokens: self.tokens.clone(),
             revocations: self.revocations.clone(),
             verified: self.verified.clone(),
+            limits: Arc::clone(&self.limits),
         }
     }
 }
@@ -108,6 +112,7 @@ impl<S: Store> AppState<S> {
     /// Builds the state and starts the writer tasks (needs a Tokio runtime).
     pub fn new(policy: Arc<Policy>, store: S, clock: Clock, keys: Arc<Keys>) -> Self {
         let writer = Writer::start(store.clone());
+        let limits = Arc::new(Limits::new(&policy.settings.limits));
         let revocations = Revocations::default();
         revocations.spawn_refresh(store.clone(), Arc::clone(&clock));
         Self {
@@ -122,6 +127,7 @@ impl<S: Store> AppState<S> {
             tokens: TokenCache::default(),
             revocations,
             verified: VerifiedTokens::default(),
+            limits,
         }
     }
 

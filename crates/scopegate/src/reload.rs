@@ -119,6 +119,10 @@ fn warn_restart_only(old: &Policy, new: &Policy) {
     if old.settings.gateway.idle_timeout != new.settings.gateway.idle_timeout {
         tracing::warn!("`gateway.idle_timeout` changed; it takes effect at the next restart");
     }
+    if old.settings.limits != new.settings.limits {
+        // A reload must not hand every limited key a fresh budget.
+        tracing::warn!("`limits` changed; they take effect at the next restart");
+    }
     if old.settings.tokens.algorithm != new.settings.tokens.algorithm {
         tracing::warn!("`tokens.algorithm` changed; a key of the new algorithm signs from the next restart");
     }

@@ -269,6 +269,49 @@ fn bad_settings_are_refused() {
 }
 
 #[test]
+fn limits_are_rates_or_off_and_trusted_proxies_are_networks() {
+    assert_error(
+        "[limits]\ntoken_per_client = \"fast\"\n",
+        2,
+        &["`limits.token_per_client`", "COUNT/DURATION"],
+    );
+    assert_error(
+        "[limits]\nsign_in_failures = \"0/15m\"\n",
+        2,
+        &["`limits.sign_in_failures`", "positive whole number"],
+    );
+    assert_error(
+        "[limits]\nadmin_api_per_token = \"10/soon\"\n",
+        2,
+        &["`limits.admin_api_per_token`", "not a duration"],
+    );
+    assert_error(
+        "[limits]\nlogin_attempts = \"5/1m\"\n",
+        2,
+        &["unknown field `login_attempts`"],
+    );
+    assert_error(
+        "trusted_proxies = [\"10.0.0.0/8\", \"proxy.internal\"]\n",
+        1,
+        &["`trusted_proxies`", "\"proxy.internal\""],
+    );
+    let policy = scopegate_core::Policy::compile(
+        "t.toml",
+        "trusted_proxies = [\"10.1.2.3/8\", \"::1\"]\n[limits]\ngateway_failures_per_address = \"off\"\nsign_in_failures = \"3/1h\"\n",
+    )
+    .unwrap();
+    let settings = &policy.settings;
+    assert_eq!(
+        settings.trusted_proxies,
+        vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]
+    );
+    assert_eq!(settings.limits.gateway_failures_per_address, None);
+    assert_eq!(settings.limits.sign_in_failures.unwrap().to_string(), "3/1h");
+    // What is not said keeps its default: limits are on unless turned off.
+    assert_eq!(settings.limits.token_per_client.unwrap().to_string(), "600/1m");
+}
+
+#[test]
 fn implies_with_levels_is_refused() {
     let src = "[[scope]]\nname = \"a\"\n\n[[scope]]\nname = \"p\"\nlevels = [\"read\"]\nimplies = [\"a\"]\n";
     assert_error(src, 7, &["`implies` cannot be combined with `levels`"]);

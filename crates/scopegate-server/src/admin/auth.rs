@@ -44,6 +44,9 @@ pub async fn authorize<S: Store>(State(state): State<AppState<S>>, request: Requ
     let (mut parts, body) = request.into_parts();
     match caller(&state, policy, &parts).await {
         Ok(caller) => {
+            if let Err(retry) = state.limits.admin_api_per_token.take(&caller.token_id) {
+                return crate::limits::too_many(retry, "message", "too many admin API requests with this token");
+            }
             parts.extensions.insert(caller);
             next.run(Request::from_parts(parts, body)).await
         }

@@ -73,6 +73,10 @@ impl utoipa::Modify for BearerAuth {
             ),
             ("401", "no admin token, or not a live one"),
             ("403", "the admin token lacks the scope (changes need admin:write)"),
+            (
+                "429",
+                "too many requests with this admin token (`limits.admin_api_per_token`); Retry-After says when to try again",
+            ),
         ];
         let error = ContentBuilder::new()
             .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))

@@ -276,7 +276,17 @@ impl Exchange {
         let method = text(fields.buf(), self.method);
         let target = text(fields.buf(), self.target);
         if self.forward_auth {
-            return match forward_auth::answer(state, generation, self.started, method, target, &fields).await {
+            return match forward_auth::answer(
+                state,
+                generation,
+                self.started,
+                method,
+                target,
+                &fields,
+                Some(self.peer.ip()),
+            )
+            .await
+            {
                 forward_auth::Verdict::Allow {
                     identity,
                     narrowed_scopes,
@@ -284,7 +294,7 @@ impl Exchange {
                 forward_auth::Verdict::Refuse(response) => answer_with(client, out, response, self.close).await,
             };
         }
-        let pass = match authorize(state, generation, method, target, &fields).await {
+        let pass = match authorize(state, generation, method, target, &fields, Some(self.peer.ip())).await {
             Ok(pass) => pass,
             Err(denial) => {
                 let refusal = refuse(generation, method, target, &denial, self.started);

@@ -23,6 +23,10 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
     let started = Instant::now();
     let generation = state.live.load_full();
     let raw = request.uri().path_and_query().map_or("", |pq| pq.as_str());
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     answer(
         &state,
         &generation,
@@ -30,6 +34,7 @@ pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: R
         request.method().as_str(),
         raw,
         request.headers(),
+        peer,
     )
     .await
     .into_response()
@@ -128,6 +133,7 @@ pub async fn answer<S: Store, H: Fields + Sync + ?Sized>(
     request_method: &str,
     raw: &str,
     headers: &H,
+    peer: Option<std::net::IpAddr>,
 ) -> Verdict {
     let (method, target) = match original(request_method, raw, headers) {
         Ok(found) => found,
@@ -136,7 +142,7 @@ pub async fn answer<S: Store, H: Fields + Sync + ?Sized>(
             return Verdict::Refuse(refuse(generation, request_method, paths::AUTHZ, &denial, started));
         }
     };
-    match authorize(state, generation, method, target, headers).await {
+    match authorize(state, generation, method, target, headers, peer).await {
         Ok(pass) => {
             record_pass(generation, method, &pass, "allow", started);
             Verdict::Allow {

@@ -15,7 +15,7 @@ pub mod forward_auth;
 mod h1;
 pub mod headers;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,10 +24,12 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, Version, header};
 use scopegate_core::RouteId;
 use scopegate_core::admission::{Admission, Allowed, Denial, admit};
-use scopegate_core::enforce::{NARROW_HEADER, one_host};
+use scopegate_core::enforce::{NARROW_HEADER, Refusal, one_host};
 use scopegate_store::Store;
 
+use crate::address::ClientAddress;
 use crate::identity::{ForwardedIdentity, identify};
+use crate::limits::address_key;
 use crate::state::{AppState, Generation};
 use crate::upstream;
 use fields::Fields;
@@ -54,6 +56,7 @@ pub async fn authorize<'t, S: Store, H: Fields + Sync + ?Sized>(
     method: &str,
     target: &'t str,
     headers: &H,
+    peer: Option<IpAddr>,
 ) -> Result<Pass<'t>, Denial> {
     let policy = &generation.policy;
     let unverified = match admit(policy, method, target, headers.values(&AUTHORIZATION))? {
@@ -66,6 +69,14 @@ pub async fn authorize<'t, S: Store, H: Fields + Sync + ?Sized>(
         }
         Admission::Verify(unverified) => unverified,
     };
+    // Found only when needed: no address has failed, no lookup.
+    let failures = &state.limits.gateway_failures_per_address;
+    let address = || address_key(ClientAddress::of(peer, headers, &policy.settings.trusted_proxies).0);
+    if !failures.is_empty()
+        && let Err(retry) = failures.peek(&address())
+    {
+        return Err(unverified.deny(Refusal::Limited(retry)));
+    }
     let identity = identify(
         &state.verifier(),
         policy,
@@ -74,7 +85,13 @@ pub async fn authorize<'t, S: Store, H: Fields + Sync + ?Sized>(
         state.now(),
     )
     .await
-    .map_err(|refusal| unverified.deny(refusal))?;
+    .map_err(|refusal| {
+        if matches!(refusal, Refusal::InvalidToken(_) | Refusal::InvalidBasic(_)) {
+            // Refused or not, the next one is stopped by the peek above.
+            let _ = failures.take(&address());
+        }
+        unverified.deny(refusal)
+    })?;
     let allowed = unverified.conclude(policy, &identity.held, headers.values(&NARROW))?;
     let narrowed_scopes = allowed
         .narrowed
@@ -202,14 +219,23 @@ pub async fn gateway<S: Store>(State(state): State<AppState<S>>, mut request: Re
             started,
         );
     }
-    let pass = match authorize(&state, &generation, method.as_str(), &raw_target, request.headers()).await {
-        Ok(pass) => pass,
-        Err(denial) => return refuse(&generation, method.as_str(), &raw_target, &denial, started),
-    };
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| *addr);
+    let pass = match authorize(
+        &state,
+        &generation,
+        method.as_str(),
+        &raw_target,
+        request.headers(),
+        peer.map(|p| p.ip()),
+    )
+    .await
+    {
+        Ok(pass) => pass,
+        Err(denial) => return refuse(&generation, method.as_str(), &raw_target, &denial, started),
+    };
     headers::to_upstream(
         request.headers_mut(),
         &headers::Forwarded {

@@ -16,11 +16,12 @@ use scopegate_core::oauth::{
 use scopegate_core::{GrantKind, ScopeSet};
 use scopegate_store::{ClientRecord, CodeRecord, ConsentRecord, Store, UserRecord};
 
+use crate::address::ClientAddress;
 use crate::form::Form;
 use crate::pages::{Consent, Login, ScopeView, error_page, page, see_other};
 use crate::paths;
 use crate::secrets::{self, SecretKind};
-use crate::session::{self, SESSION_TTL, cookie, set_cookie, signed_in};
+use crate::session::{self, SESSION_TTL, SignIn, cookie, set_cookie, signed_in};
 use crate::state::{AppState, Current};
 
 pub use crate::session::{CSRF_COOKIE, SESSION_COOKIE};
@@ -296,7 +297,12 @@ pub async fn authorize_get<S: Store>(Current(state): Current<S>, headers: Header
     response
 }
 
-pub async fn authorize_post<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn authorize_post<S: Store>(
+    Current(state): Current<S>,
+    address: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = match Form::parse(&headers, &body) {
         Ok(f) => f,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
@@ -315,7 +321,7 @@ pub async fn authorize_post<S: Store>(Current(state): Current<S>, headers: Heade
         Err(refusal) => return refusal_response(&state, refusal),
     };
     let result = match form.get("action") {
-        Some("login") => sign_in(&state, &req, &form, &csrf).await,
+        Some("login") => sign_in(&state, address, &req, &form, &csrf).await,
         Some("approve") => approve(&state, &req, &headers, &csrf).await,
         Some("deny") => {
             state.audit(
@@ -337,20 +343,36 @@ pub async fn authorize_post<S: Store>(Current(state): Current<S>, headers: Heade
 
 async fn sign_in<S: Store>(
     state: &AppState<S>,
+    address: ClientAddress,
     req: &AuthzRequest,
     form: &Form,
     csrf: &str,
 ) -> Result<Response, AuthorizeError> {
     let login = form.get("login").unwrap_or_default().to_owned();
     let password = form.get("password").unwrap_or_default();
-    let Some(user) = session::check_password(state, &login, password).await? else {
-        state.audit(
-            "sign_in_failed",
-            Some(&req.client.client_id),
-            Some(&login),
-            String::new(),
-        );
-        return Ok(login_page(req, csrf, Some("Wrong login or password.")));
+    let user = match session::check_password(state, address, &login, password).await? {
+        SignIn::User(user) => user,
+        SignIn::Refused => {
+            state.audit(
+                "sign_in_failed",
+                Some(&req.client.client_id),
+                Some(&login),
+                format!("address={address}"),
+            );
+            return Ok(login_page(req, csrf, Some("Wrong login or password.")));
+        }
+        SignIn::Limited(retry) => {
+            state.audit(
+                "sign_in_limited",
+                Some(&req.client.client_id),
+                Some(&login),
+                format!("address={address}"),
+            );
+            let mut response = login_page(req, csrf, Some(&session::limited_message(retry)));
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            crate::limits::set_retry_after(&mut response, retry);
+            return Ok(response);
+        }
     };
     let token = session::start(state, &user.login).await?;
     state.audit("sign_in", Some(&req.client.client_id), Some(&user.login), String::new());

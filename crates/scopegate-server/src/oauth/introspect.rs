@@ -13,15 +13,21 @@ use axum::response::{IntoResponse, Response};
 use scopegate_store::{ClientRecord, Store, TokenKind, revoked_by};
 use serde_json::json;
 
-use crate::client_auth::{Peer, authenticate};
+use crate::address::ClientAddress;
+use crate::client_auth::authenticate;
 use crate::error::{EndpointError, no_store};
 use crate::form::Form;
 use crate::keys::looks_like_jwt;
 use crate::secrets;
 use crate::state::{AppState, Current};
 
-pub async fn introspect<S: Store>(Current(state): Current<S>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&state, peer, &headers, &body).await {
+pub async fn introspect<S: Store>(
+    Current(state): Current<S>,
+    address: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&state, address, &headers, &body).await {
         Ok(answer) => no_store(Json(answer).into_response()),
         Err(e) => e.into_response(),
     }
@@ -29,12 +35,12 @@ pub async fn introspect<S: Store>(Current(state): Current<S>, peer: Peer, header
 
 async fn handle<S: Store>(
     state: &AppState<S>,
-    peer: Peer,
+    address: ClientAddress,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<serde_json::Value, EndpointError> {
     let form = Form::parse(headers, body)?;
-    let caller = authenticate(state, peer, headers, &form, false).await?;
+    let caller = authenticate(state, address, headers, &form, false).await?;
     let token = form.require("token")?;
     describe(state, &caller, token).await
 }

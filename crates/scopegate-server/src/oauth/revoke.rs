@@ -7,15 +7,21 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use scopegate_store::{Store, TokenKind};
 
-use crate::client_auth::{Peer, authenticate};
+use crate::address::ClientAddress;
+use crate::client_auth::authenticate;
 use crate::error::{EndpointError, no_store};
 use crate::form::Form;
 use crate::keys::looks_like_jwt;
 use crate::secrets;
 use crate::state::{AppState, Current};
 
-pub async fn revoke<S: Store>(Current(state): Current<S>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&state, peer, &headers, &body).await {
+pub async fn revoke<S: Store>(
+    Current(state): Current<S>,
+    address: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&state, address, &headers, &body).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         // Never a 200 for a revocation that did not happen: the client should
         // retry (RFC 7009 section 2.2.1).
@@ -36,12 +42,12 @@ pub async fn revoke<S: Store>(Current(state): Current<S>, peer: Peer, headers: H
 
 async fn handle<S: Store>(
     state: &AppState<S>,
-    peer: Peer,
+    address: ClientAddress,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(), EndpointError> {
     let form = Form::parse(headers, body)?;
-    let client = authenticate(state, peer, headers, &form, true).await?;
+    let client = authenticate(state, address, headers, &form, true).await?;
     let token = form.require("token")?;
     if looks_like_jwt(token) {
         // A stateless access token: remember its `jti` until it would expire anyway.

@@ -20,9 +20,11 @@ use scopegate_store::{ClientRecord, Store, TokenKind};
 use serde::Serialize;
 
 use super::mint::{Issued, TokenGrant, issue_user_tokens, new_token};
-use crate::client_auth::{Peer, authenticate};
+use crate::address::ClientAddress;
+use crate::client_auth::authenticate;
 use crate::error::{EndpointError, no_store};
 use crate::form::Form;
+use crate::limits::address_key;
 use crate::secrets::{self, SecretKind};
 use crate::state::{AppState, Current};
 
@@ -48,8 +50,13 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
-pub async fn token<S: Store>(Current(state): Current<S>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&state, peer, &headers, &body).await {
+pub async fn token<S: Store>(
+    Current(state): Current<S>,
+    address: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&state, address, &headers, &body).await {
         Ok(response) => no_store(Json(response).into_response()),
         Err(e) => e.into_response(),
     }
@@ -57,15 +64,20 @@ pub async fn token<S: Store>(Current(state): Current<S>, peer: Peer, headers: He
 
 async fn handle<S: Store>(
     state: &AppState<S>,
-    peer: Peer,
+    address: ClientAddress,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<TokenResponse, EndpointError> {
+    state
+        .limits
+        .token_per_address
+        .take(&address_key(address.0))
+        .map_err(|retry| EndpointError::Limited(retry, "too many token requests from this address"))?;
     let form = Form::parse(headers, body)?;
     match form.require("grant_type")? {
-        "client_credentials" => client_credentials(state, peer, headers, &form).await,
-        "refresh_token" => refresh(state, peer, headers, &form).await,
-        "authorization_code" => authorization_code(state, peer, headers, &form).await,
+        "client_credentials" => client_credentials(state, address, headers, &form).await,
+        "refresh_token" => refresh(state, address, headers, &form).await,
+        "authorization_code" => authorization_code(state, address, headers, &form).await,
         other => Err(OAuthError::new(
             ErrorCode::UnsupportedGrantType,
             format!(
@@ -74,6 +86,24 @@ async fn handle<S: Store>(
         )
         .into()),
     }
+}
+
+/// The authenticated client, within its `limits.token_per_client`. Counted
+/// after authentication, so that nobody can spend another app's budget.
+async fn authenticated<S: Store>(
+    state: &AppState<S>,
+    address: ClientAddress,
+    headers: &HeaderMap,
+    form: &Form,
+    allow_public: bool,
+) -> Result<Arc<ClientRecord>, EndpointError> {
+    let client = authenticate(state, address, headers, form, allow_public).await?;
+    state
+        .limits
+        .token_per_client
+        .take(&client.client_id)
+        .map_err(|retry| EndpointError::Limited(retry, "too many token requests for this client"))?;
+    Ok(client)
 }
 
 fn client_scopes(client: &ClientRecord) -> ClientScopes<'_> {
@@ -108,11 +138,11 @@ fn refused<S: Store>(
 
 async fn client_credentials<S: Store>(
     state: &AppState<S>,
-    peer: Peer,
+    address: ClientAddress,
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<TokenResponse, EndpointError> {
-    let client = authenticate(state, peer, headers, form, false).await?;
+    let client = authenticated(state, address, headers, form, false).await?;
     let requested = requested_scope(form.get("scope"), header_scope(headers)?)?;
     let scope = decide_scope(
         &state.policy,
@@ -186,11 +216,11 @@ async fn not_redeemed<S: Store>(
 
 async fn refresh<S: Store>(
     state: &AppState<S>,
-    peer: Peer,
+    address: ClientAddress,
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<TokenResponse, EndpointError> {
-    let client = authenticate(state, peer, headers, form, true).await?;
+    let client = authenticated(state, address, headers, form, true).await?;
     let presented = form.require("refresh_token")?;
     let now = state.now();
     let old = state.store.token(&secrets::hash(presented)).await?;
@@ -313,11 +343,11 @@ async fn check_user_still_allowed<S: Store>(
 /// A replayed code revokes every token it issued.
 async fn authorization_code<S: Store>(
     state: &AppState<S>,
-    peer: Peer,
+    address: ClientAddress,
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<TokenResponse, EndpointError> {
-    let client = authenticate(state, peer, headers, form, true).await?;
+    let client = authenticated(state, address, headers, form, true).await?;
     redeem_code(state, client, form).await
 }
 

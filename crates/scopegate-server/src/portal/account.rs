@@ -9,6 +9,7 @@ use scopegate_store::Store;
 use super::form::PageForm;
 use super::views::{AppRow, Connected, GrantRow, Home, KeySetRow, SignIn, time};
 use super::{Visit, posted, see_other, unavailable};
+use crate::address::ClientAddress;
 use crate::manage::{self, Actor, ManageError};
 use crate::session::{self, SESSION_COOKIE, SESSION_TTL, set_cookie};
 use crate::state::Current;
@@ -24,7 +25,12 @@ pub async fn sign_in_page<S: Store>(Current(state): Current<S>, headers: HeaderM
     visit.render(StatusCode::OK, &SignIn { nav: visit.nav() })
 }
 
-pub async fn sign_in<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn sign_in<S: Store>(
+    Current(state): Current<S>,
+    address: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let visit = match Visit::new(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -37,15 +43,29 @@ pub async fn sign_in<S: Store>(Current(state): Current<S>, headers: HeaderMap, b
     }
     let login = form.get("login").unwrap_or_default();
     let state = &visit.state;
-    let user = match session::check_password(state, login, form.get("password").unwrap_or_default()).await {
-        Ok(u) => u,
-        Err(e) => return unavailable(e),
-    };
-    let Some(user) = user else {
-        state.audit("sign_in_failed", None, Some(login), "portal".into());
+    let refused = |status: StatusCode, message: String| {
         let mut nav = visit.nav();
-        nav.error = Some("Wrong login or password.".into());
-        return visit.render(StatusCode::UNAUTHORIZED, &SignIn { nav });
+        nav.error = Some(message);
+        visit.render(status, &SignIn { nav })
+    };
+    let user = match session::check_password(state, address, login, form.get("password").unwrap_or_default()).await {
+        Ok(session::SignIn::User(user)) => user,
+        Ok(session::SignIn::Refused) => {
+            state.audit("sign_in_failed", None, Some(login), format!("portal address={address}"));
+            return refused(StatusCode::UNAUTHORIZED, "Wrong login or password.".into());
+        }
+        Ok(session::SignIn::Limited(retry)) => {
+            state.audit(
+                "sign_in_limited",
+                None,
+                Some(login),
+                format!("portal address={address}"),
+            );
+            let mut response = refused(StatusCode::TOO_MANY_REQUESTS, session::limited_message(retry));
+            crate::limits::set_retry_after(&mut response, retry);
+            return response;
+        }
+        Err(e) => return unavailable(e),
     };
     let token = match session::start(state, &user.login).await {
         Ok(t) => t,

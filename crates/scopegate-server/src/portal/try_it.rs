@@ -165,6 +165,9 @@ pub async fn finish<S: Store>(Current(state): Current<S>, headers: HeaderMap, ur
         Err(e) => {
             let why = match e {
                 crate::error::EndpointError::OAuth(r) => r.error.description,
+                crate::error::EndpointError::Limited(retry, what) => {
+                    format!("{what}; try again in {} s", retry.seconds())
+                }
                 crate::error::EndpointError::Internal => "the server failed; try again".into(),
             };
             page.nav.error = Some(format!("The code was not redeemed: {why}"));

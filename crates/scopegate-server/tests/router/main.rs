@@ -13,6 +13,7 @@
 mod admin;
 mod gateway;
 mod jwt;
+mod limits;
 mod portal;
 mod refresh;
 mod token;

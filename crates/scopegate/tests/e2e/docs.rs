@@ -209,6 +209,7 @@ fn the_security_how_to_runs_as_written() {
     let printed = replay("docs/security.md");
     assert!(printed.contains("signing  sealed"), "{printed}");
     assert!(!printed.contains("in the clear"), "{printed}");
+    assert!(printed.contains("401\n401\n401\n401\n401\n429\n"), "{printed}");
 }
 
 #[test]

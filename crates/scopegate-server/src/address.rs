@@ -1,0 +1,59 @@
+//! Who is calling: the client's address, the peer's own or, behind a
+//! `trusted_proxies` proxy, the one its `X-Forwarded-For` names
+//! ([`scopegate_core::limits::client_address`]). The limits count it and
+//! the audit trail records it.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderName;
+use axum::http::request::Parts;
+use scopegate_core::limits::client_address;
+use scopegate_store::Store;
+
+use crate::gateway::fields::{Fields, visible_ascii};
+use crate::state::AppState;
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// The client's address; `None` only where no socket recorded a peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl ClientAddress {
+    /// From the socket's peer and the request's header fields.
+    pub fn of<H: Fields + ?Sized>(peer: Option<IpAddr>, headers: &H, trusted: &[ipnet::IpNet]) -> Self {
+        let Some(peer) = peer else { return Self(None) };
+        if trusted.is_empty() {
+            return Self(Some(peer));
+        }
+        // A value that is not text is not an address list: it ends the walk
+        // like any other value that names no address.
+        let name = X_FORWARDED_FOR;
+        let forwarded = headers.values(&name).map(|v| visible_ascii(v).unwrap_or("?"));
+        Self(Some(client_address(peer, forwarded, trusted)))
+    }
+}
+
+impl<S: Store> FromRequestParts<AppState<S>> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let generation = state.live.load();
+        Ok(Self::of(
+            peer,
+            &parts.headers,
+            &generation.policy.settings.trusted_proxies,
+        ))
+    }
+}
+
+impl std::fmt::Display for ClientAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => write!(f, "{ip}"),
+            None => f.write_str("unknown"),
+        }
+    }
+}
