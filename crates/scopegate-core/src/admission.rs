@@ -94,6 +94,18 @@ pub fn admit<'t, 'a>(
                 .into(),
         )));
     }
+    let gateway = &policy.settings.gateway;
+    let (path, query) = target.split_once('?').map_or((target, ""), |(p, q)| (p, q));
+    for (part, len, max, key) in [
+        ("path", path.len(), gateway.max_path_bytes, "max_path_bytes"),
+        ("query", query.len(), gateway.max_query_bytes, "max_query_bytes"),
+    ] {
+        if len > max {
+            return Err(Denial::unrouted(Refusal::UriTooLong(format!(
+                "the {part} is {len} bytes, longer than gateway.{key} ({max} bytes)"
+            ))));
+        }
+    }
     let resolved = policy
         .resolve(method, target)
         .map_err(|e| Denial::unrouted(Refusal::BadPath(e)))?;

@@ -85,6 +85,8 @@ pub enum Refusal {
     BadPath(PathError),
     /// 400 `invalid_request`: malformed in a way that is not about the token.
     InvalidRequest(String),
+    /// 414: the path or the query is longer than the gateway takes.
+    UriTooLong(String),
     /// 404: no route matches.
     RouteNotFound,
     /// 401 without `error`: the route needs credentials and none came.
@@ -114,6 +116,7 @@ impl Refusal {
         match self {
             Refusal::BadPath(_) => "bad_path",
             Refusal::InvalidRequest(_) => "invalid_request",
+            Refusal::UriTooLong(_) => "uri_too_long",
             Refusal::RouteNotFound => "route_not_found",
             Refusal::Unauthenticated => "unauthenticated",
             Refusal::InvalidToken(_) | Refusal::InvalidBasic(_) => "invalid_token",
@@ -127,7 +130,10 @@ impl Refusal {
     /// outcome (never a credential).
     pub fn reason(&self) -> Option<String> {
         match self {
-            Refusal::InvalidToken(why) | Refusal::InvalidBasic(why) | Refusal::InvalidRequest(why) => Some(why.clone()),
+            Refusal::InvalidToken(why)
+            | Refusal::InvalidBasic(why)
+            | Refusal::InvalidRequest(why)
+            | Refusal::UriTooLong(why) => Some(why.clone()),
             Refusal::BadPath(e) => Some(e.to_string()),
             Refusal::Unavailable { detail } => Some(detail.clone()),
             Refusal::RouteNotFound
@@ -154,6 +160,11 @@ impl Refusal {
                 400,
                 None,
                 serde_json::json!({"error": "invalid_request", "error_description": why}),
+            ),
+            Refusal::UriTooLong(why) => RefusalAnswer::json(
+                414,
+                None,
+                serde_json::json!({"error": "uri_too_long", "error_description": why}),
             ),
             Refusal::RouteNotFound => RefusalAnswer::json(404, None, serde_json::json!({"error": "route_not_found"})),
             Refusal::Unauthenticated => RefusalAnswer::json(

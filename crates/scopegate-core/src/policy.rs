@@ -112,6 +112,10 @@ pub struct GatewaySettings {
     pub max_header_bytes: usize,
     /// Largest request body accepted (413 past it).
     pub max_body_bytes: u64,
+    /// Longest path, and longest query string, of a request target (414
+    /// past them).
+    pub max_path_bytes: usize,
+    pub max_query_bytes: usize,
     /// How long a verified credential is trusted before the store is asked
     /// again: the bound on a revocation made by another node or process.
     pub cache_ttl: Duration,
@@ -130,6 +134,8 @@ impl GatewaySettings {
     pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
     pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+    pub const DEFAULT_MAX_PATH_BYTES: usize = 4096;
+    pub const DEFAULT_MAX_QUERY_BYTES: usize = 8192;
     pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5);
 }
 
@@ -616,10 +622,24 @@ impl Compiler<'_> {
             0,
             GatewaySettings::DEFAULT_MAX_BODY_BYTES,
         );
+        let max_path_bytes = self.byte_limit(
+            "gateway.max_path_bytes",
+            raw.and_then(|g| g.max_path_bytes.as_ref()),
+            256,
+            GatewaySettings::DEFAULT_MAX_PATH_BYTES as u64,
+        );
+        let max_query_bytes = self.byte_limit(
+            "gateway.max_query_bytes",
+            raw.and_then(|g| g.max_query_bytes.as_ref()),
+            0,
+            GatewaySettings::DEFAULT_MAX_QUERY_BYTES as u64,
+        );
         GatewaySettings {
             upstream,
             environment,
             basic_auth,
+            max_path_bytes: usize::try_from(max_path_bytes).unwrap_or(usize::MAX),
+            max_query_bytes: usize::try_from(max_query_bytes).unwrap_or(usize::MAX),
             connect_timeout,
             response_timeout,
             idle_timeout,

@@ -35,9 +35,14 @@ pub async fn serve<S: Store>(
     idle_timeout: Duration,
     stop: impl Future<Output = ()>,
 ) {
+    let max_header_bytes = state.live.load().policy.settings.gateway.max_header_bytes;
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
+        // Bounds every head, scopegate's own endpoints' too (hyper answers
+        // 431 past it); the slack lets the gateway's own, clearer 431 come
+        // first for its requests.
+        .max_buf_size(max_header_bytes.saturating_add(8 * 1024).max(8 * 1024))
         // From connect, and from the end of each response on a kept-alive
         // connection, until the whole head of the next request has arrived.
         .header_read_timeout(idle_timeout);

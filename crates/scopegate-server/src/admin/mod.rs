@@ -72,6 +72,10 @@ impl utoipa::Modify for BearerAuth {
                 "a malformed path or request (an ambiguous path, a bad Authorization header)",
             ),
             ("401", "no admin token, or not a live one"),
+            (
+                "414",
+                "the path or the query string is too long (`gateway.max_path_bytes`, `max_query_bytes`)",
+            ),
             ("403", "the admin token lacks the scope (changes need admin:write)"),
             (
                 "429",

@@ -356,7 +356,7 @@ async fn upstream_down_is_502_and_slow_is_504() {
 }
 
 #[tokio::test]
-async fn oversized_heads_are_431_and_bodies_413() {
+async fn oversized_requests_are_413_414_or_431_never_5xx() {
     let s = Server::start_edited("app-analytics", |p| {
         p.replace("basic_auth = true", "basic_auth = true\nmax_body_bytes = 1024")
     });
@@ -384,6 +384,45 @@ async fn oversized_heads_are_431_and_bodies_413() {
         .get(s.url("/account/x"))
         .bearer_auth(&token)
         .header("X-Big", "y".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    // Path and query: 414, whatever the credentials.
+    for target in [
+        format!("/account/{}", "p".repeat(4100)),
+        format!("/account/x?q={}", "q".repeat(8200)),
+    ] {
+        let r = c.get(s.url(&target)).bearer_auth(&token).send().await.unwrap();
+        let (status, _, body) = json(r).await;
+        assert_eq!(status, StatusCode::URI_TOO_LONG, "{body}");
+        assert_eq!(body["error"], "uri_too_long");
+        assert!(
+            body["error_description"].as_str().unwrap().contains("gateway.max_"),
+            "{body}"
+        );
+    }
+    let r = c
+        .get(s.url(&format!("/account/{}", "p".repeat(4000))))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "a long path within the limit");
+    // More than 100 header fields: 431.
+    let mut many = c.get(s.url("/account/x")).bearer_auth(&token);
+    for i in 0..101 {
+        many = many.header(format!("x-field-{i}"), "1");
+    }
+    assert_eq!(
+        many.send().await.unwrap().status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    // scopegate's own endpoints are bounded by the same head size.
+    let r = c
+        .post(s.url("/oauth2/token"))
+        .header("X-Big", "y".repeat(48 * 1024))
+        .form(&[("grant_type", "client_credentials")])
         .send()
         .await
         .unwrap();
