@@ -48,6 +48,8 @@ pub(crate) struct RawGateway {
     pub max_header_bytes: Option<Spanned<i64>>,
     pub max_body_bytes: Option<Spanned<i64>>,
     pub max_path_bytes: Option<Spanned<i64>>,
+    pub body_timeout: Option<Spanned<String>>,
+    pub body_min_rate: Option<Spanned<i64>>,
     pub max_query_bytes: Option<Spanned<i64>>,
     pub cache_ttl: Option<Spanned<String>>,
     pub upstream_http2: Option<Spanned<bool>>,

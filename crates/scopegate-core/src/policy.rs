@@ -112,6 +112,10 @@ pub struct GatewaySettings {
     pub max_header_bytes: usize,
     /// Largest request body accepted (413 past it).
     pub max_body_bytes: u64,
+    /// A request body must arrive within this of its head, plus one second
+    /// per `body_min_rate` bytes received (then the connection is closed).
+    pub body_timeout: Duration,
+    pub body_min_rate: u64,
     /// Longest path, and longest query string, of a request target (414
     /// past them).
     pub max_path_bytes: usize,
@@ -135,6 +139,8 @@ impl GatewaySettings {
     pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
     pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
     pub const DEFAULT_MAX_PATH_BYTES: usize = 4096;
+    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_BODY_MIN_RATE: u64 = 500;
     pub const DEFAULT_MAX_QUERY_BYTES: usize = 8192;
     pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5);
 }
@@ -622,6 +628,17 @@ impl Compiler<'_> {
             0,
             GatewaySettings::DEFAULT_MAX_BODY_BYTES,
         );
+        let body_timeout = self.duration(
+            "gateway.body_timeout",
+            raw.and_then(|g| g.body_timeout.as_ref()),
+            GatewaySettings::DEFAULT_BODY_TIMEOUT,
+        );
+        let body_min_rate = self.byte_limit(
+            "gateway.body_min_rate",
+            raw.and_then(|g| g.body_min_rate.as_ref()),
+            0,
+            GatewaySettings::DEFAULT_BODY_MIN_RATE,
+        );
         let max_path_bytes = self.byte_limit(
             "gateway.max_path_bytes",
             raw.and_then(|g| g.max_path_bytes.as_ref()),
@@ -638,6 +655,8 @@ impl Compiler<'_> {
             upstream,
             environment,
             basic_auth,
+            body_timeout,
+            body_min_rate,
             max_path_bytes: usize::try_from(max_path_bytes).unwrap_or(usize::MAX),
             max_query_bytes: usize::try_from(max_query_bytes).unwrap_or(usize::MAX),
             connect_timeout,

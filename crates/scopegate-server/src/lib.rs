@@ -49,6 +49,7 @@ pub mod revocations;
 pub mod sealing;
 pub mod secrets;
 pub mod session;
+pub mod slow_body;
 pub mod state;
 pub mod upstream;
 pub mod verified;

@@ -25,6 +25,7 @@ use tower::ServiceExt;
 
 use crate::AppState;
 use crate::gateway::fast::{self, Rewind};
+use crate::slow_body::{BodyDeadline, SlowBody};
 
 /// Serves `app` on `listener` until `stop` completes, then waits for the
 /// connections' requests in flight.
@@ -35,7 +36,16 @@ pub async fn serve<S: Store>(
     idle_timeout: Duration,
     stop: impl Future<Output = ()>,
 ) {
-    let max_header_bytes = state.live.load().policy.settings.gateway.max_header_bytes;
+    let (max_header_bytes, body_deadline) = {
+        let gateway = &state.live.load().policy.settings.gateway;
+        (
+            gateway.max_header_bytes,
+            BodyDeadline {
+                timeout: gateway.body_timeout,
+                min_rate: gateway.body_min_rate,
+            },
+        )
+    };
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -64,12 +74,11 @@ pub async fn serve<S: Store>(
             },
             () = &mut stop => break,
         };
-        let service = app
-            .clone()
-            .map_request(move |mut request: axum::http::Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                request
-            });
+        let service = app.clone().map_request(move |request: axum::http::Request<Incoming>| {
+            let mut request = request.map(|body| SlowBody::new(body, body_deadline));
+            request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            request
+        });
         let builder = builder.clone();
         // Taken now, so that shutdown waits for this connection however it
         // is served.

@@ -119,6 +119,12 @@ fn warn_restart_only(old: &Policy, new: &Policy) {
     if old.settings.gateway.idle_timeout != new.settings.gateway.idle_timeout {
         tracing::warn!("`gateway.idle_timeout` changed; it takes effect at the next restart");
     }
+    let (o, n) = (&old.settings.gateway, &new.settings.gateway);
+    if (o.body_timeout, o.body_min_rate, o.max_header_bytes) != (n.body_timeout, n.body_min_rate, n.max_header_bytes) {
+        tracing::warn!(
+            "`gateway.body_timeout`, `body_min_rate` or `max_header_bytes` changed; for connections they take effect at the next restart"
+        );
+    }
     if old.settings.limits != new.settings.limits {
         // A reload must not hand every limited key a fresh budget.
         tracing::warn!("`limits` changed; they take effect at the next restart");

@@ -210,6 +210,9 @@ impl UpstreamClient {
         match tokio::time::timeout(self.response_timeout, self.pool().send(request)).await {
             Err(_) => Err(Failure::Upstream(UpstreamFailure::timeout(self.response_timeout))),
             Ok(Err(SendError::Request(e))) if is_length_limit(&e) => Err(Failure::TooLarge),
+            Ok(Err(SendError::Request(e))) if crate::slow_body::is_body_timeout(&e) => {
+                Err(Failure::Caller(body_timeout()))
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, upstream = %base, "upstream request failed");
                 let what = match e {
@@ -260,6 +263,20 @@ fn is_length_limit(e: &hyper::Error) -> bool {
     false
 }
 
+/// 408: the caller's body fell behind `gateway.body_timeout`; the
+/// connection closes after it.
+fn body_timeout() -> Response<Body> {
+    let mut response = error(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        &crate::slow_body::BodyTimeout.to_string(),
+    );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 pub fn error(status: StatusCode, code: &str, description: &str) -> Response<Body> {
     let body = serde_json::json!({"error": code, "error_description": description}).to_string();
     let mut response = Response::new(Body::from(body));
@@ -278,6 +295,7 @@ async fn echo(request: Request<Body>, path_and_query: &str, max_body_bytes: u64)
     let body_bytes = match Limited::new(body, max).collect().await {
         Ok(collected) => collected.to_bytes().len(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(Failure::TooLarge),
+        Err(e) if crate::slow_body::is_body_timeout(&*e) => return Err(Failure::Caller(body_timeout())),
         Err(_) => {
             return Err(Failure::Caller(error(
                 StatusCode::BAD_REQUEST,

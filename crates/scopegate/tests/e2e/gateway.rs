@@ -1009,3 +1009,118 @@ async fn slow_and_idle_client_connections_are_closed_after_idle_timeout() {
         assert_eq!(metadata.unwrap().status(), StatusCode::OK);
     }
 }
+
+/// Writes `head`, then `chunk` bytes every `gap` from a task (at most the
+/// head's Content-Length), until the server closes the connection; returns
+/// what the server answered.
+async fn trickle_body(addr: &str, head: String, chunk: usize, gap: Duration, within: Duration) -> Option<String> {
+    let length: usize = head
+        .split("Content-Length: ")
+        .nth(1)
+        .and_then(|rest| rest.split("\r\n").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    write.write_all(head.as_bytes()).await.unwrap();
+    let writer = tokio::spawn(async move {
+        let mut sent = 0;
+        while sent < length {
+            tokio::time::sleep(gap).await;
+            let n = chunk.min(length - sent);
+            if write.write_all(&vec![b'x'; n]).await.is_err() {
+                return;
+            }
+            sent += n;
+        }
+        // Held open: the server is the one to close.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(write);
+    });
+    let mut seen = Vec::new();
+    let closed = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    closed.ok().map(|()| String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_body_is_cut_off_and_a_steady_one_is_not() {
+    let s = Server::start_edited("app-analytics", |p| {
+        p.replace(
+            "upstream   = \"echo\"",
+            "upstream   = \"echo\"\nbody_timeout = \"1s\"\nbody_min_rate = 1000",
+        )
+    });
+    let (_, _, token) = app_and_token(&s, "account:write").await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let post = |path: &str, length: usize| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n"
+        )
+    };
+    // A byte every 200 ms earns nothing: 408 and closed, about 1 s in.
+    let answer = trickle_body(
+        &addr,
+        post("/events", 100),
+        1,
+        Duration::from_millis(200),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("the trickled gateway request is closed");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("gateway.body_timeout"), "{answer}");
+    // scopegate's own endpoints are held to it too: refused, never 5xx, closed.
+    let answer = trickle_body(
+        &addr,
+        post("/oauth2/token", 100),
+        1,
+        Duration::from_millis(200),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("the trickled token request is closed");
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    // 300 bytes every 200 ms keeps ahead of 1000 bytes a second: served.
+    let answer = trickle_body(
+        &addr,
+        post("/events", 3000),
+        300,
+        Duration::from_millis(200),
+        Duration::from_secs(8),
+    )
+    .await;
+    let answer = answer.unwrap_or_default();
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("\"body_bytes\":3000"),
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_connections_do_not_stop_healthz() {
+    let s = Server::start("app-analytics");
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..300 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"GET /account/x HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        held.push(c);
+    }
+    let started = std::time::Instant::now();
+    let health = http().get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    drop(held);
+}
