@@ -9,6 +9,7 @@
 
 mod authorize;
 mod cli;
+mod crash;
 mod docs;
 mod fast_path;
 mod gateway;

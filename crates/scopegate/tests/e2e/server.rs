@@ -136,6 +136,11 @@ impl Server {
         self.base = base;
     }
 
+    /// The running server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
