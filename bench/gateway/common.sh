@@ -20,6 +20,8 @@ policy() { # FILE FORMAT ORIGIN_PORT
   sed -e "s|sqlite://scopegate.db|sqlite://$WORK/$2.db|" -e "s|^format *= *\"opaque\"|format = \"$2\"|" \
       -e "s|^upstream *= *\"echo\"|upstream = \"http://127.0.0.1:$3\"|" \
       "$ROOT/examples/app-analytics/scopegate.toml" > "$1"
+  # "jwt" is measured with Ed25519, as the published figures were.
+  [[ $2 == jwt ]] && sed -i 's|^format *= *"jwt"|format = "jwt"\nalgorithm = "EdDSA"|' "$1"
   printf '\n[[route]]\nmatch  = "GET /data.json"\nany_of = ["account:read"]\n' >> "$1"
 }
 start() { # NAME PORT FORMAT ORIGIN_PORT [LAUNCHER...] -> sets ID SECRET TOKEN

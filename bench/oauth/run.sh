@@ -8,7 +8,7 @@
 # env:   DURATION=10  PG=postgres://postgres@127.0.0.1:5432/scopegate_bench  PEERS=../shared/peers
 #        THREADS=N (scopegate worker threads; default: its own)
 #        CPU_SCHEDULING=other (scopegate's --cpu-scheduling; default batch)
-#        CASES="sqlite-opaque sqlite-jwt sqlite-es256 postgres-opaque postgres-jwt node"  (a subset runs only those)
+#        CASES="sqlite-opaque sqlite-jwt sqlite-es256 sqlite-rs256 postgres-opaque postgres-jwt node"  (a subset runs only those)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
@@ -29,14 +29,16 @@ if pg_ready; then
 fi
 
 # case NAME DATABASE_URL FORMAT
-CASES=${CASES:-sqlite-opaque sqlite-jwt sqlite-es256 postgres-opaque postgres-jwt node}
+CASES=${CASES:-sqlite-opaque sqlite-jwt sqlite-es256 sqlite-rs256 postgres-opaque postgres-jwt node}
 wanted() { [[ " $CASES " == *" $1 "* ]]; }
 
 case_run() {
   local name=$1 db=$2 format=$3 policy=$WORK/$1.toml
   wanted "$name" || return 0
   local tokens="format = \"$format\""
+  [[ $format == jwt ]] && tokens='format = "jwt"\nalgorithm = "EdDSA"'
   [[ $format == es256 ]] && tokens='format = "jwt"\nalgorithm = "ES256"'
+  [[ $format == rs256 ]] && tokens='format = "jwt"\nalgorithm = "RS256"'
   sed -e "s|sqlite://scopegate.db|$db|" -e "s|^format *= *\"opaque\"|$tokens|" \
     "$ROOT/examples/app-analytics/scopegate.toml" > "$policy"
   # One app from one address at full speed: what the limits exist to stop.
@@ -76,6 +78,7 @@ echo "|---|---:|---:|---:|---:|---:|"
 case_run sqlite-opaque "sqlite://$WORK/opaque.db" opaque
 case_run sqlite-jwt "sqlite://$WORK/jwt.db" jwt
 case_run sqlite-es256 "sqlite://$WORK/es256.db" es256
+case_run sqlite-rs256 "sqlite://$WORK/rs256.db" rs256
 if pg_ready; then
   case_run postgres-opaque "$PG" opaque
   psql "${PG%/*}/postgres" -qc "DROP DATABASE ${PG##*/} WITH (FORCE)" >/dev/null; psql "${PG%/*}/postgres" -qc "CREATE DATABASE ${PG##*/}" >/dev/null

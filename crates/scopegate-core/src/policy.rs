@@ -58,10 +58,15 @@ pub enum TokenFormat {
 /// What signs JWT access tokens (`tokens.algorithm`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum SigningAlgorithm {
-    /// Ed25519, the default: small, fast, deterministic signatures.
+    /// Ed25519: small, fast, deterministic signatures; not every validator
+    /// takes it (authlib calls it "not recommended").
     EdDSA,
-    /// ECDSA on P-256 with SHA-256, for verifiers without Ed25519.
+    /// ECDSA on P-256 with SHA-256, the default: fast, and taken by the
+    /// common validators.
     ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (2048-bit keys), the algorithm RFC
+    /// 9068 section 2.1 requires every implementation to support.
+    RS256,
 }
 
 impl SigningAlgorithm {
@@ -70,6 +75,7 @@ impl SigningAlgorithm {
         match self {
             SigningAlgorithm::EdDSA => "EdDSA",
             SigningAlgorithm::ES256 => "ES256",
+            SigningAlgorithm::RS256 => "RS256",
         }
     }
 }
@@ -505,16 +511,19 @@ impl Compiler<'_> {
             },
         };
         let algorithm = match raw.and_then(|t| t.algorithm.as_ref()) {
-            None => SigningAlgorithm::EdDSA,
+            None => SigningAlgorithm::ES256,
             Some(a) => match a.get_ref().as_str() {
                 "EdDSA" => SigningAlgorithm::EdDSA,
                 "ES256" => SigningAlgorithm::ES256,
+                "RS256" => SigningAlgorithm::RS256,
                 other => {
                     self.err(
                         a.span(),
-                        format!("`tokens.algorithm`: {other:?} is not a signing algorithm; use \"EdDSA\" or \"ES256\""),
+                        format!(
+                            "`tokens.algorithm`: {other:?} is not a signing algorithm; use \"ES256\", \"RS256\" or \"EdDSA\""
+                        ),
                     );
-                    SigningAlgorithm::EdDSA
+                    SigningAlgorithm::ES256
                 }
             },
         };

@@ -53,7 +53,7 @@ pub fn looks_like_jwt(token: &str) -> bool {
 }
 
 /// Public keys by `kid`, each with the one algorithm it verifies: Ed25519
-/// (`EdDSA`) or P-256 (`ES256`).
+/// (`EdDSA`), P-256 (`ES256`) or RSA (`RS256`).
 #[derive(Default)]
 pub struct PublicKeys {
     keys: Vec<(String, Algorithm, DecodingKey)>,
@@ -85,15 +85,32 @@ impl PublicKeys {
         Ok(())
     }
 
-    /// Reads a JWK Set (RFC 7517): every `OKP`/`Ed25519` and `EC`/`P-256` key
-    /// with a `kid`; other keys are skipped, since scopegate never signs
-    /// with them.
+    /// Adds an RSA key (RS256) given by its modulus `n` and exponent `e`
+    /// (base64url) under `kid`.
+    pub fn add_rsa(&mut self, kid: &str, n: &str, e: &str) -> Result<(), JwksError> {
+        let key = DecodingKey::from_rsa_components(n, e).map_err(|e| JwksError(format!("key {kid}: {e}")))?;
+        self.keys.push((kid.to_owned(), Algorithm::RS256, key));
+        Ok(())
+    }
+
+    /// Reads a JWK Set (RFC 7517): every `OKP`/`Ed25519`, `EC`/`P-256` and
+    /// `RSA` key with a `kid`; other keys are skipped, since scopegate never
+    /// signs with them.
     pub fn from_jwks(jwks: &serde_json::Value) -> Result<PublicKeys, JwksError> {
         let list = jwks["keys"]
             .as_array()
             .ok_or_else(|| JwksError("no \"keys\" array".into()))?;
         let mut keys = PublicKeys::default();
         for jwk in list {
+            if let (Some(kid), "RSA", Some(n), Some(e)) = (
+                jwk["kid"].as_str(),
+                jwk["kty"].as_str().unwrap_or_default(),
+                jwk["n"].as_str(),
+                jwk["e"].as_str(),
+            ) {
+                keys.add_rsa(kid, n, e)?;
+                continue;
+            }
             let (Some(kid), Some(x)) = (jwk["kid"].as_str(), jwk["x"].as_str()) else {
                 continue;
             };
@@ -115,7 +132,7 @@ impl PublicKeys {
     }
 
     /// Verifies an access token at time `now`: `typ`, `alg` (the one
-    /// algorithm of the key the `kid` names, EdDSA or ES256; never a key
+    /// algorithm of the key the `kid` names, EdDSA, ES256 or RS256; never a key
     /// carried or pointed to by the header), no `crit` (we understand no
     /// extension, so any listed one must be refused: RFC 7515 section
     /// 4.1.11), signature, `iss`, `aud`, `exp` and `nbf`.

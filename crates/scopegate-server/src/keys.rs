@@ -1,17 +1,23 @@
-//! Keys that sign JWT access tokens (RFC 9068): Ed25519 (`EdDSA`, the
-//! default) or P-256 (`ES256`), per `tokens.algorithm`; generated on first
-//! start (and when the algorithm changes) and kept in the store; `kid` is the
-//! RFC 7638 thumbprint. Every key in the store is published at
-//! `/oauth2/jwks`; the newest that is not retired signs.
+//! Keys that sign JWT access tokens (RFC 9068): P-256 (`ES256`, the
+//! default), RSA (`RS256`) or Ed25519 (`EdDSA`), per `tokens.algorithm`;
+//! generated on first start (and when the algorithm changes) and kept in the
+//! store; `kid` is the RFC 7638 thumbprint. Every key in the store is
+//! published at `/oauth2/jwks`; the newest that is not retired signs.
 //!
 //! A key record's `public_x` holds the public key as the JWK needs it: the
-//! Ed25519 key itself (the JWK's `x`), or the uncompressed P-256 point
-//! (`0x04 ‖ x ‖ y`), split into `x` and `y` when published.
+//! Ed25519 key itself (the JWK's `x`), the uncompressed P-256 point
+//! (`0x04 ‖ x ‖ y`), split into `x` and `y` when published, or an RSA key's
+//! `n.e` (both base64url).
+//!
+//! ring signs with every algorithm (in constant time) but cannot make RSA
+//! keys: the `rsa` crate makes them, and nothing else.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
 use scopegate_core::SigningAlgorithm;
 pub use scopegate_layer::jwt::{AT_JWT, AccessClaims, PublicKeys, looks_like_jwt};
 use scopegate_store::{KeyRecord, Store, StoreError};
@@ -26,7 +32,11 @@ use std::sync::Arc;
 enum Signer {
     Ed25519(Ed25519KeyPair),
     P256(EcdsaKeyPair, SystemRandom),
+    Rsa(RsaKeyPair, SystemRandom),
 }
+
+/// Bits of the RSA keys scopegate makes (RFC 7518 section 3.3: at least 2048).
+const RSA_BITS: usize = 2048;
 
 pub struct Keys {
     kid: String,
@@ -80,6 +90,12 @@ fn public_jwk(alg: &str, public: &str) -> Result<Value, KeyError> {
                 "y": URL_SAFE_NO_PAD.encode(&point[33..]),
             }))
         }
+        "RS256" => {
+            let (n, e) = public
+                .split_once('.')
+                .ok_or_else(|| KeyError::Crypto("an RSA key without n.e".into()))?;
+            Ok(json!({"kty": "RSA", "n": n, "e": e}))
+        }
         other => Err(KeyError::Crypto(format!("unknown key algorithm {other:?}"))),
     }
 }
@@ -87,6 +103,11 @@ fn public_jwk(alg: &str, public: &str) -> Result<Value, KeyError> {
 /// RFC 7638 thumbprint: SHA-256 of the required members, in order, no spaces.
 fn thumbprint(jwk: &Value) -> String {
     let canonical = match jwk["kty"].as_str() {
+        Some("RSA") => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            jwk["e"].as_str().unwrap_or_default(),
+            jwk["n"].as_str().unwrap_or_default()
+        ),
         Some("EC") => format!(
             r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
             jwk["x"].as_str().unwrap_or_default(),
@@ -103,24 +124,39 @@ fn thumbprint(jwk: &Value) -> String {
 /// A fresh key for `alg` as the store keeps it.
 pub fn generate_key(now: i64, alg: SigningAlgorithm) -> Result<KeyRecord, KeyError> {
     let rng = SystemRandom::new();
-    let (pkcs8, public) = match alg {
+    let (pkcs8, public): (Vec<u8>, String) = match alg {
         SigningAlgorithm::EdDSA => {
             let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(crypto)?;
             let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(crypto)?;
-            (pkcs8, pair.public_key().as_ref().to_vec())
+            let public = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+            (pkcs8.as_ref().to_vec(), public)
         }
         SigningAlgorithm::ES256 => {
             let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(crypto)?;
             let pair =
                 EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).map_err(crypto)?;
-            (pkcs8, pair.public_key().as_ref().to_vec())
+            let public = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+            (pkcs8.as_ref().to_vec(), public)
+        }
+        SigningAlgorithm::RS256 => {
+            use rsa::pkcs8::EncodePrivateKey;
+            use rsa::traits::PublicKeyParts;
+            let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, RSA_BITS).map_err(crypto)?;
+            let der = key.to_pkcs8_der().map_err(crypto)?.as_bytes().to_vec();
+            // What ring cannot read, it could not sign with: found now, not at the first token.
+            RsaKeyPair::from_pkcs8(&der).map_err(crypto)?;
+            let public = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
+                URL_SAFE_NO_PAD.encode(key.e().to_bytes_be())
+            );
+            (der, public)
         }
     };
-    let public = URL_SAFE_NO_PAD.encode(public);
     Ok(KeyRecord {
         kid: thumbprint(&public_jwk(alg.as_str(), &public)?),
         alg: alg.as_str().into(),
-        private_der: pkcs8.as_ref().to_vec(),
+        private_der: pkcs8,
         public_x: public,
         created_at: now,
         retired_at: None,
@@ -179,6 +215,7 @@ impl Keys {
             .ok_or_else(|| KeyError::Crypto("no signing key in use".into()))?;
         let der = unseal(&active.private_der, &active.kid, kek.as_deref()).map_err(crypto)?;
         let signing = match active.alg.as_str() {
+            "RS256" => Signer::Rsa(RsaKeyPair::from_pkcs8(&der).map_err(crypto)?, SystemRandom::new()),
             "ES256" => {
                 let rng = SystemRandom::new();
                 let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &rng).map_err(crypto)?;
@@ -192,9 +229,15 @@ impl Keys {
         let mut published = Vec::new();
         for k in records {
             let mut jwk = public_jwk(&k.alg, &k.public_x)?;
-            match (jwk["x"].as_str(), jwk["y"].as_str()) {
-                (Some(x), Some(y)) => decoding.add_p256(&k.kid, x, y),
-                (Some(x), None) => decoding.add(&k.kid, x),
+            match (
+                jwk["x"].as_str(),
+                jwk["y"].as_str(),
+                jwk["n"].as_str(),
+                jwk["e"].as_str(),
+            ) {
+                (_, _, Some(n), Some(e)) => decoding.add_rsa(&k.kid, n, e),
+                (Some(x), Some(y), _, _) => decoding.add_p256(&k.kid, x, y),
+                (Some(x), None, _, _) => decoding.add(&k.kid, x),
                 _ => continue,
             }
             .map_err(crypto)?;
@@ -222,13 +265,27 @@ impl Keys {
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, KeyError> {
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(crypto)?);
         let mut token = format!("{}.{payload}", self.header);
-        let signature = match &self.signing {
-            Signer::Ed25519(pair) => pair.sign(token.as_bytes()),
-            // `FIXED`: r ‖ s, 64 bytes, as JWS wants (RFC 7518 section 3.4).
-            Signer::P256(pair, rng) => pair.sign(rng, token.as_bytes()).map_err(crypto)?,
+        let append = |token: &mut String, signature: &[u8]| {
+            token.push('.');
+            URL_SAFE_NO_PAD.encode_string(signature, token);
         };
-        token.push('.');
-        token.push_str(&URL_SAFE_NO_PAD.encode(signature.as_ref()));
+        match &self.signing {
+            Signer::Ed25519(pair) => {
+                let signature = pair.sign(token.as_bytes());
+                append(&mut token, signature.as_ref());
+            }
+            // `FIXED`: r ‖ s, 64 bytes, as JWS wants (RFC 7518 section 3.4).
+            Signer::P256(pair, rng) => {
+                let signature = pair.sign(rng, token.as_bytes()).map_err(crypto)?;
+                append(&mut token, signature.as_ref());
+            }
+            Signer::Rsa(pair, rng) => {
+                let mut signature = vec![0; pair.public().modulus_len()];
+                pair.sign(&RSA_PKCS1_SHA256, rng, token.as_bytes(), &mut signature)
+                    .map_err(crypto)?;
+                append(&mut token, &signature);
+            }
+        }
         Ok(token)
     }
 

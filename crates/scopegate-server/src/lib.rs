@@ -13,7 +13,7 @@
 //! let policy = Arc::new(Policy::compile("p.toml", "").unwrap());
 //! let store = SqliteStore::connect("sqlite://scopegate.db").await.unwrap();
 //! store.migrate().await.unwrap();
-//! let keys = Arc::new(scopegate_server::keys::Keys::load_or_create(&store, 0, scopegate_core::SigningAlgorithm::EdDSA, None).await.unwrap());
+//! let keys = Arc::new(scopegate_server::keys::Keys::load_or_create(&store, 0, scopegate_core::SigningAlgorithm::ES256, None).await.unwrap());
 //! let state = AppState::new(policy, store, system_clock(), keys);
 //! let idle_timeout = state.policy.settings.gateway.idle_timeout;
 //! let tcp = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;

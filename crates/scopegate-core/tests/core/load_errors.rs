@@ -240,9 +240,9 @@ fn bad_settings_are_refused() {
         &["`tokens.format`", "\"opaque\" or \"jwt\""],
     );
     assert_error(
-        "[tokens]\nformat = \"jwt\"\nalgorithm = \"RS256\"\n",
+        "[tokens]\nformat = \"jwt\"\nalgorithm = \"HS256\"\n",
         3,
-        &["`tokens.algorithm`", "\"RS256\"", "\"EdDSA\" or \"ES256\""],
+        &["`tokens.algorithm`", "\"HS256\"", "\"ES256\", \"RS256\" or \"EdDSA\""],
     );
     assert_error(
         "[tokens]\nscope_claim = \"full\"\n",
@@ -338,14 +338,18 @@ fn shipped_examples_pass_check() {
 }
 
 #[test]
-fn tokens_algorithm_defaults_to_eddsa_and_takes_es256() {
+fn tokens_algorithm_defaults_to_es256_and_takes_rs256_and_eddsa() {
+    use scopegate_core::SigningAlgorithm;
     let default = Policy::compile("test.toml", "[tokens]\nformat = \"jwt\"\n").unwrap();
-    assert_eq!(
-        default.settings.tokens.algorithm,
-        scopegate_core::SigningAlgorithm::EdDSA
-    );
-    let es = Policy::compile("test.toml", "[tokens]\nformat = \"jwt\"\nalgorithm = \"ES256\"\n").unwrap();
-    assert_eq!(es.settings.tokens.algorithm, scopegate_core::SigningAlgorithm::ES256);
+    assert_eq!(default.settings.tokens.algorithm, SigningAlgorithm::ES256);
+    for (name, alg) in [("RS256", SigningAlgorithm::RS256), ("EdDSA", SigningAlgorithm::EdDSA)] {
+        let p = Policy::compile(
+            "test.toml",
+            &format!("[tokens]\nformat = \"jwt\"\nalgorithm = \"{name}\"\n"),
+        )
+        .unwrap();
+        assert_eq!(p.settings.tokens.algorithm, alg);
+    }
 }
 
 #[test]

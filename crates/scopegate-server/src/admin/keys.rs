@@ -17,7 +17,7 @@ use crate::state::Current;
 #[derive(Serialize, ToSchema, Debug)]
 pub struct SigningKey {
     pub kid: String,
-    #[schema(example = "EdDSA")]
+    #[schema(example = "ES256")]
     pub alg: String,
     pub created_at: i64,
     /// Retired keys sign nothing new; they stay in the JWKS while their tokens live.

@@ -265,6 +265,68 @@ async fn es256_tokens_verify_with_the_published_p256_key_alone() {
 }
 
 #[tokio::test]
+async fn the_default_algorithm_is_es256() {
+    let h = Harness::with_policy(&format!("{}\n[tokens]\nformat = \"jwt\"\n", crate::POLICY)).await;
+    let (_, token) = issue(&h).await;
+    assert_eq!(part(&token, 0)["alg"], "ES256");
+}
+
+/// RFC 9068 section 2.1: every implementation supports RS256.
+#[tokio::test]
+async fn rs256_tokens_verify_with_the_published_rsa_key_alone() {
+    let h = Harness::with_policy(&format!(
+        "{}\n[tokens]\nformat = \"jwt\"\nalgorithm = \"RS256\"\n",
+        crate::POLICY
+    ))
+    .await;
+    let (c, token) = issue(&h).await;
+    let header = part(&token, 0);
+    assert_eq!(
+        (header["typ"].as_str(), header["alg"].as_str()),
+        (Some("at+jwt"), Some("RS256"))
+    );
+    let signature = URL_SAFE_NO_PAD.decode(token.split('.').nth(2).unwrap()).unwrap();
+    assert_eq!(signature.len(), 256, "a 2048-bit key's signature");
+    let jwks = h.get("/oauth2/jwks").await;
+    let key = jwks.ok()["keys"][0].clone();
+    assert_eq!((key["kty"].as_str(), key["alg"].as_str()), (Some("RSA"), Some("RS256")));
+    for private in ["d", "p", "q", "dp", "dq", "qi"] {
+        assert!(key.get(private).is_none(), "never the private key's {private}");
+    }
+    let (n, e) = (key["n"].as_str().unwrap(), key["e"].as_str().unwrap());
+    assert_eq!(URL_SAFE_NO_PAD.decode(n).unwrap().len(), 256);
+    // The kid is the RFC 7638 thumbprint.
+    use sha2::Digest;
+    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    assert_eq!(
+        key["kid"].as_str().unwrap(),
+        URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(canonical.as_bytes()))
+    );
+    assert_eq!(header["kid"], key["kid"]);
+    // A verifier that knows only the published n and e accepts it.
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&["http://127.0.0.1:8080"]);
+    validation.validate_exp = false;
+    let decoded = jsonwebtoken::decode::<serde_json::Value>(
+        &token,
+        &jsonwebtoken::DecodingKey::from_rsa_components(n, e).unwrap(),
+        &validation,
+    )
+    .unwrap();
+    assert_eq!(decoded.claims["client_id"], c.id.as_str());
+    let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &token)], &[]).await;
+    assert_eq!(seen.ok()["active"], true);
+    // An RS256 header on another key's token, or an HMAC keyed with the
+    // public key, is refused.
+    let iss = "http://127.0.0.1:8080";
+    let mut confused = part(&token, 0);
+    confused["alg"] = json!("HS256");
+    let forged = forge(confused, &part(&token, 1), &signature);
+    assert!(h.keys.verify(&forged, iss, T0).is_none());
+    assert!(h.keys.verify(&token, iss, T0).is_some());
+}
+
+#[tokio::test]
 async fn a_token_whose_alg_is_not_its_keys_is_refused() {
     let h = es256().await;
     let (_, token) = issue(&h).await;

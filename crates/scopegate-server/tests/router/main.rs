@@ -93,7 +93,11 @@ impl Harness {
 
     /// The same policy with access tokens as RFC 9068 JWTs.
     pub async fn jwt() -> Harness {
-        Harness::with_policy(&format!("{POLICY}\n[tokens]\nformat = \"jwt\"\n")).await
+        // EdDSA, not the default ES256: the forgery tests sign with its key.
+        Harness::with_policy(&format!(
+            "{POLICY}\n[tokens]\nformat = \"jwt\"\nalgorithm = \"EdDSA\"\n"
+        ))
+        .await
     }
 
     pub async fn with_policy(source: &str) -> Harness {
