@@ -136,7 +136,9 @@ async fn run(target: Arc<Target>, seconds: u64, rate: Option<f64>, pid: u32, rep
     while Instant::now() < end {
         ticker.tick().await;
         if last_reload.elapsed() >= RELOAD_EVERY {
-            let _ = std::process::Command::new("kill").args(["-HUP", &pid.to_string()]).status();
+            let _ = std::process::Command::new("kill")
+                .args(["-HUP", &pid.to_string()])
+                .status();
             last_reload = Instant::now();
         }
         let mut win = std::mem::take(&mut *window.lock().await);
@@ -164,7 +166,10 @@ async fn run(target: Arc<Target>, seconds: u64, rate: Option<f64>, pid: u32, rep
         let _ = w.await;
     }
     let total = done.load(Ordering::Relaxed);
-    (total as f64 / started.elapsed().as_secs_f64(), failures.load(Ordering::Relaxed))
+    (
+        total as f64 / started.elapsed().as_secs_f64(),
+        failures.load(Ordering::Relaxed),
+    )
 }
 
 fn rss_kib(pid: u32) -> u64 {

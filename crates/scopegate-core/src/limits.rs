@@ -118,7 +118,7 @@ pub fn limit_key(address: IpAddr) -> IpAddr {
 /// vouches for. What a trusted proxy wrote that is not an address ends the
 /// walk at that proxy: it is the client as far as anyone can tell.
 pub fn client_address<'a>(peer: IpAddr, forwarded_for: impl IntoIterator<Item = &'a str>, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&unmapped(*ip)));
+    let is_trusted = |ip: &IpAddr| is_trusted_proxy(*ip, trusted);
     if !is_trusted(&peer) {
         return peer;
     }
@@ -138,6 +138,11 @@ pub fn client_address<'a>(peer: IpAddr, forwarded_for: impl IntoIterator<Item = 
         }
     }
     client
+}
+
+/// Whether `ip` (IPv4-mapped or not) is in `trusted`.
+pub fn is_trusted_proxy(ip: IpAddr, trusted: &[IpNet]) -> bool {
+    trusted.iter().any(|net| net.contains(&unmapped(ip)))
 }
 
 fn unmapped(ip: IpAddr) -> IpAddr {

@@ -142,6 +142,12 @@ pub async fn answer<S: Store, H: Fields + Sync + ?Sized>(
             return Verdict::Refuse(refuse(generation, request_method, paths::AUTHZ, &denial, started));
         }
     };
+    // The peer of `/authz` is the proxy asking, never the client: only a
+    // trusted proxy's X-Forwarded-For says who the client is. Without one,
+    // counting failures per address would let any client lock out every
+    // other behind the same proxy.
+    let trusted = &generation.policy.settings.trusted_proxies;
+    let peer = peer.filter(|p| scopegate_core::limits::is_trusted_proxy(*p, trusted));
     match authorize(state, generation, method, target, headers, peer).await {
         Ok(pass) => {
             record_pass(generation, method, &pass, "allow", started);

@@ -50,6 +50,8 @@ const NARROW: HeaderName = HeaderName::from_static(NARROW_HEADER);
 /// The decision path of the gateway and forward-auth: may this caller do
 /// `method target`, with these request headers? The core admits and
 /// concludes ([`scopegate_core::admission`]); this identifies in between.
+/// `peer` is the socket's peer, or `None` where it says nothing of the
+/// client (then no per-address limit applies).
 pub async fn authorize<'t, S: Store, H: Fields + Sync + ?Sized>(
     state: &AppState<S>,
     generation: &Generation,
@@ -71,10 +73,18 @@ pub async fn authorize<'t, S: Store, H: Fields + Sync + ?Sized>(
     };
     // Found only when needed: no address has failed, no lookup.
     let failures = &state.limits.gateway_failures_per_address;
-    let address = || address_key(ClientAddress::of(peer, headers, &policy.settings.trusted_proxies).0);
+    let address = || {
+        ClientAddress::of(peer, headers, &policy.settings.trusted_proxies)
+            .0
+            .map(|a| address_key(Some(a)))
+    };
     if !failures.is_empty()
-        && let Err(retry) = failures.peek(&address())
+        && let Some(address) = address()
+        && let Err(retry) = failures.peek(&address)
     {
+        if headers.values(&X_FORWARDED_FOR).next().is_some() {
+            untrusted_proxy_warning(address);
+        }
         return Err(unverified.deny(Refusal::Limited(retry)));
     }
     let identity = identify(
@@ -86,9 +96,11 @@ pub async fn authorize<'t, S: Store, H: Fields + Sync + ?Sized>(
     )
     .await
     .map_err(|refusal| {
-        if matches!(refusal, Refusal::InvalidToken(_) | Refusal::InvalidBasic(_)) {
+        if matches!(refusal, Refusal::InvalidToken(_) | Refusal::InvalidBasic(_))
+            && let Some(address) = address()
+        {
             // Refused or not, the next one is stopped by the peek above.
-            let _ = failures.take(&address());
+            let _ = failures.take(&address);
         }
         unverified.deny(refusal)
     })?;
@@ -102,6 +114,30 @@ pub async fn authorize<'t, S: Store, H: Fields + Sync + ?Sized>(
         identity: Some(identity),
         narrowed_scopes,
     })
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// An address that is limited sends `X-Forwarded-For`: likely a proxy not
+/// in `trusted_proxies`, whose clients now share one budget. Said at most
+/// once a minute.
+fn untrusted_proxy_warning(address: IpAddr) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    if now >= last + 60
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(
+            %address,
+            "an address limited by limits.gateway_failures_per_address sends X-Forwarded-For: if it is a proxy, list it in trusted_proxies, or every client behind it shares its budget"
+        );
+    }
 }
 
 /// The one place a refusal is answered and recorded, on every front end of

@@ -250,12 +250,14 @@ async fn failed_gateway_authentications_past_the_limit_are_429() {
     assert_eq!(refused.json()["error"], "rate_limited");
     // The address is held off whatever it presents, until the budget refills.
     assert!(send(&h, api_request(&good, None), "198.51.100.9").await.is_limited());
-    // Forward-auth counts on the same budget.
+    // Forward-auth's peer is the proxy asking, not the client: with no
+    // trusted proxy it is not counted, so that one client behind the proxy
+    // cannot lock out the others.
     let authz = Request::get("/authz/api/x")
         .header(header::AUTHORIZATION, format!("Bearer {good}"))
         .body(Body::empty())
         .unwrap();
-    assert!(send(&h, authz, "198.51.100.9").await.is_limited());
+    assert_eq!(send(&h, authz, "198.51.100.9").await.status, StatusCode::OK);
     // Others are not affected.
     assert_eq!(
         send(&h, api_request(&good, None), "192.0.2.1").await.status,
@@ -307,6 +309,16 @@ async fn x_forwarded_for_names_the_client_only_through_a_trusted_proxy() {
             .await
             .is_limited()
     );
+    // Forward-auth through the trusted proxy counts the client it names.
+    let authz = |xff: &str| {
+        Request::get("/authz/api/x")
+            .header(header::AUTHORIZATION, format!("Bearer {good}"))
+            .header("x-forwarded-for", xff)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert!(send(&h, authz("203.0.113.1"), "10.0.0.5").await.is_limited());
+    assert_eq!(send(&h, authz("203.0.113.2"), "10.0.0.5").await.status, StatusCode::OK);
     // The audit trail records the client's address, not the proxy's.
     let forged = Client {
         id: app.id.clone(),
