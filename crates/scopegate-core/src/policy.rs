@@ -140,7 +140,7 @@ pub struct GatewaySettings {
 
 impl GatewaySettings {
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
     pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
@@ -433,37 +433,18 @@ impl Compiler<'_> {
                 default
             })
         };
+        macro_rules! limit {
+            ($key:ident) => {
+                rate(stringify!($key), raw.and_then(|l| l.$key.as_ref()), defaults.$key)
+            };
+        }
         LimitSettings {
-            token_per_client: rate(
-                "token_per_client",
-                raw.and_then(|l| l.token_per_client.as_ref()),
-                defaults.token_per_client,
-            ),
-            token_per_address: rate(
-                "token_per_address",
-                raw.and_then(|l| l.token_per_address.as_ref()),
-                defaults.token_per_address,
-            ),
-            sign_in_per_address: rate(
-                "sign_in_per_address",
-                raw.and_then(|l| l.sign_in_per_address.as_ref()),
-                defaults.sign_in_per_address,
-            ),
-            sign_in_failures: rate(
-                "sign_in_failures",
-                raw.and_then(|l| l.sign_in_failures.as_ref()),
-                defaults.sign_in_failures,
-            ),
-            gateway_failures_per_address: rate(
-                "gateway_failures_per_address",
-                raw.and_then(|l| l.gateway_failures_per_address.as_ref()),
-                defaults.gateway_failures_per_address,
-            ),
-            admin_api_per_token: rate(
-                "admin_api_per_token",
-                raw.and_then(|l| l.admin_api_per_token.as_ref()),
-                defaults.admin_api_per_token,
-            ),
+            token_per_client: limit!(token_per_client),
+            token_per_address: limit!(token_per_address),
+            sign_in_per_address: limit!(sign_in_per_address),
+            sign_in_failures: limit!(sign_in_failures),
+            gateway_failures_per_address: limit!(gateway_failures_per_address),
+            admin_api_per_token: limit!(admin_api_per_token),
         }
     }
 

@@ -353,11 +353,11 @@ fn tokens_algorithm_defaults_to_es256_and_takes_rs256_and_eddsa() {
 }
 
 #[test]
-fn gateway_idle_timeout_defaults_to_60s_and_is_a_duration() {
+fn gateway_idle_timeout_defaults_to_30s_and_is_a_duration() {
     let default = Policy::compile("test.toml", "").unwrap();
     assert_eq!(
         default.settings.gateway.idle_timeout,
-        std::time::Duration::from_secs(60)
+        std::time::Duration::from_secs(30)
     );
     let set = Policy::compile("test.toml", "[gateway]\nidle_timeout = \"1500ms\"\n").unwrap();
     assert_eq!(

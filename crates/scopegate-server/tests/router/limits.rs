@@ -155,6 +155,22 @@ async fn token_requests_past_the_address_limit_are_429() {
     );
 }
 
+/// An app and a live access token of it (`account:read`).
+async fn app_and_token(h: &Harness) -> (Client, String) {
+    let app = h.client("production", "account:read", "account:read", false).await;
+    let token = h
+        .seed_access(Seed {
+            client: &app,
+            subject: None,
+            scope: "account:read",
+            environment: "production",
+            granted_at: T0,
+            expires_at: Some(T0 + 3600),
+        })
+        .await;
+    (app, token)
+}
+
 /// Waits for the batching writer to store an audit event that `wanted`.
 async fn audited(h: &Harness, wanted: impl Fn(&scopegate_store::AuditEvent) -> bool) {
     for _ in 0..100 {
@@ -226,17 +242,7 @@ async fn sign_in_attempts_per_address_are_limited() {
 #[tokio::test]
 async fn failed_gateway_authentications_past_the_limit_are_429() {
     let h = limited_harness("[limits]\ngateway_failures_per_address = \"2/1h\"").await;
-    let app = h.client("production", "account:read", "account:read", false).await;
-    let good = h
-        .seed_access(Seed {
-            client: &app,
-            subject: None,
-            scope: "account:read",
-            environment: "production",
-            granted_at: T0,
-            expires_at: Some(T0 + 3600),
-        })
-        .await;
+    let (_, good) = app_and_token(&h).await;
     assert_eq!(
         send(&h, api_request(&good, None), "198.51.100.9").await.status,
         StatusCode::OK
@@ -271,17 +277,7 @@ async fn x_forwarded_for_names_the_client_only_through_a_trusted_proxy() {
         "trusted_proxies = [\"10.0.0.0/8\"]\n{POLICY}\n[[route]]\nmatch = \"GET /api/*\"\nrequire = \"client\"\n\n[limits]\ngateway_failures_per_address = \"1/1h\""
     ))
     .await;
-    let app = h.client("production", "account:read", "account:read", false).await;
-    let good = h
-        .seed_access(Seed {
-            client: &app,
-            subject: None,
-            scope: "account:read",
-            environment: "production",
-            granted_at: T0,
-            expires_at: Some(T0 + 3600),
-        })
-        .await;
+    let (app, good) = app_and_token(&h).await;
     // Through the trusted proxy, two clients are told apart.
     send(&h, api_request("sgat_guess", Some("203.0.113.1")), "10.0.0.5").await;
     assert!(

@@ -41,18 +41,23 @@ struct App {
     secret: String,
 }
 
-async fn issue(base: &str, app: &App) -> Option<String> {
+/// A token request with the app's credentials: its JSON answer on a 200.
+async fn token_request(base: &str, app: &App, form: &[(&str, &str)]) -> Option<serde_json::Value> {
     let r = http()
         .post(format!("{base}/oauth2/token"))
         .basic_auth(&app.id, Some(&app.secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", SCOPE)])
+        .form(form)
         .send()
         .await
         .ok()?;
     if !r.status().is_success() {
         return None;
     }
-    let v: serde_json::Value = r.json().await.ok()?;
+    r.json().await.ok()
+}
+
+async fn issue(base: &str, app: &App) -> Option<String> {
+    let v = token_request(base, app, &[("grant_type", "client_credentials"), ("scope", SCOPE)]).await?;
     v["access_token"].as_str().map(str::to_owned)
 }
 
@@ -67,17 +72,12 @@ async fn revoke(base: &str, app: &App, token: &str) -> bool {
 }
 
 async fn refresh(base: &str, app: &App, refresh_token: &str) -> Option<(String, String)> {
-    let r = http()
-        .post(format!("{base}/oauth2/token"))
-        .basic_auth(&app.id, Some(&app.secret))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
-        .send()
-        .await
-        .ok()?;
-    if !r.status().is_success() {
-        return None;
-    }
-    let v: serde_json::Value = r.json().await.ok()?;
+    let v = token_request(
+        base,
+        app,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+    )
+    .await?;
     Some((
         v["access_token"].as_str()?.to_owned(),
         v["refresh_token"].as_str()?.to_owned(),
