@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 /// The key that signs, parsed once: deriving it from PKCS#8 costs a scalar
 /// multiplication, as much as a signature.
 enum Signer {
@@ -38,10 +40,18 @@ enum Signer {
 /// Bits of the RSA keys scopegate makes (RFC 7518 section 3.3: at least 2048).
 const RSA_BITS: usize = 2048;
 
+/// This node's keys: the set loaded from the store, replaced whole when
+/// any node makes or retires a key (see the server's change feed), so that
+/// every node signs with the same key and publishes the same JWKS.
 pub struct Keys {
-    kid: String,
     /// Seals keys this process makes (rotation through the admin API).
     kek: Option<Arc<KeyEncryptionKey>>,
+    set: ArcSwap<KeySet>,
+}
+
+/// The keys in the store at one moment, parsed.
+struct KeySet {
+    kid: String,
     signing: Signer,
     /// The protected header, encoded once.
     header: String,
@@ -51,7 +61,7 @@ pub struct Keys {
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keys").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("Keys").field("kid", &self.set.load().kid).finish_non_exhaustive()
     }
 }
 
@@ -196,8 +206,10 @@ impl Keys {
         let signing = records.iter().find(|k| k.retired_at.is_none());
         if signing.is_none_or(|k| k.alg != alg.as_str()) {
             let key = sealed(generate_key(now, alg)?, kek.as_deref())?;
-            store.rotate_signing_key(&key).await?;
-            tracing::info!(kid = %key.kid, alg = alg.as_str(), "created a signing key");
+            // Another node starting now may have made one first: then its key signs.
+            if store.ensure_signing_key(&key).await? {
+                tracing::info!(kid = %key.kid, alg = alg.as_str(), "created a signing key");
+            }
         }
         records = store.signing_keys().await?;
         Keys::from_records(&records, kek)
@@ -209,11 +221,54 @@ impl Keys {
     }
 
     pub fn from_records(records: &[KeyRecord], kek: Option<Arc<KeyEncryptionKey>>) -> Result<Keys, KeyError> {
+        let set = KeySet::from_records(records, kek.as_deref())?;
+        Ok(Keys {
+            kek,
+            set: ArcSwap::from_pointee(set),
+        })
+    }
+
+    /// Reads the keys again: a node made or retired one.
+    pub async fn reload<S: Store>(&self, store: &S) -> Result<(), KeyError> {
+        let records = store.signing_keys().await?;
+        let set = KeySet::from_records(&records, self.kek.as_deref())?;
+        let (old, new) = (self.set.load().kid.clone(), set.kid.clone());
+        self.set.store(Arc::new(set));
+        if old != new {
+            tracing::info!(kid = %new, "signing with another key");
+        }
+        Ok(())
+    }
+
+    /// The `kid` that signs now.
+    pub fn kid(&self) -> String {
+        self.set.load().kid.clone()
+    }
+
+    /// The JWK Set (RFC 7517) of every published key.
+    pub fn jwks(&self) -> Value {
+        self.set.load().jwks.clone()
+    }
+
+    /// Signs `claims` as an RFC 9068 access token.
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, KeyError> {
+        self.set.load().sign(claims)
+    }
+
+    /// Verifies an access token signed by one of our keys at time `now`
+    /// (see [`PublicKeys::verify`]).
+    pub fn verify(&self, token: &str, issuer: &str, now: i64) -> Option<AccessClaims> {
+        self.set.load().decoding.verify(token, issuer, now)
+    }
+}
+
+impl KeySet {
+    fn from_records(records: &[KeyRecord], kek: Option<&KeyEncryptionKey>) -> Result<KeySet, KeyError> {
         let active = records
             .iter()
             .find(|k| k.retired_at.is_none())
             .ok_or_else(|| KeyError::Crypto("no signing key in use".into()))?;
-        let der = unseal(&active.private_der, &active.kid, kek.as_deref()).map_err(crypto)?;
+        let der = unseal(&active.private_der, &active.kid, kek).map_err(crypto)?;
         let signing = match active.alg.as_str() {
             "RS256" => Signer::Rsa(RsaKeyPair::from_pkcs8(&der).map_err(crypto)?, SystemRandom::new()),
             "ES256" => {
@@ -246,9 +301,8 @@ impl Keys {
             jwk["use"] = "sig".into();
             published.push(jwk);
         }
-        Ok(Keys {
+        Ok(KeySet {
             kid: active.kid.clone(),
-            kek,
             signing,
             header,
             decoding,
@@ -256,13 +310,7 @@ impl Keys {
         })
     }
 
-    /// The JWK Set (RFC 7517) of every published key.
-    pub fn jwks(&self) -> &Value {
-        &self.jwks
-    }
-
-    /// Signs `claims` as an RFC 9068 access token.
-    pub fn sign(&self, claims: &AccessClaims) -> Result<String, KeyError> {
+    fn sign(&self, claims: &AccessClaims) -> Result<String, KeyError> {
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(crypto)?);
         let mut token = format!("{}.{payload}", self.header);
         let append = |token: &mut String, signature: &[u8]| {
@@ -287,11 +335,5 @@ impl Keys {
             }
         }
         Ok(token)
-    }
-
-    /// Verifies an access token signed by one of our keys at time `now`
-    /// (see [`PublicKeys::verify`]).
-    pub fn verify(&self, token: &str, issuer: &str, now: i64) -> Option<AccessClaims> {
-        self.decoding.verify(token, issuer, now)
     }
 }

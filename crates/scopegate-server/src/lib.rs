@@ -28,6 +28,7 @@
 
 pub mod address;
 pub mod admin;
+pub mod changes;
 mod client_auth;
 pub mod error;
 mod form;
@@ -99,7 +100,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
 
 /// `/oauth2/jwks`: the public keys of every signing key (RFC 7517).
 async fn jwks<S: Store>(axum::extract::State(state): axum::extract::State<AppState<S>>) -> impl IntoResponse {
-    axum::Json(state.keys.jwks().clone())
+    axum::Json(state.keys.jwks())
 }
 
 /// `/metrics`: Prometheus text format.

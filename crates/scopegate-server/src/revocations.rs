@@ -1,8 +1,10 @@
 //! Revoked JWT access tokens, held in memory so that checking a JWT costs no
-//! database round trip. The whole list of revocations still in force is
-//! reloaded every [`REFRESH`] (they are few: a `jti` revocation ends with its
-//! token's expiry), and a revocation made by this process is added at once.
-//! Until the first load, callers ask the store.
+//! database round trip. A revocation made by this process is added at once,
+//! one made by another process when the change feed brings it (within a
+//! second; see [`crate::changes`]). The whole list of revocations still in
+//! force is read again every [`REFRESH`], which also drops the expired ones
+//! (they are few: a `jti` revocation ends with its token's expiry). Until the
+//! first load, callers ask the store.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,14 +13,17 @@ use std::time::Duration;
 
 use scopegate_store::{Store, StoreError};
 
-/// The bound on seeing a revocation made by another process or node.
-pub const REFRESH: Duration = Duration::from_secs(2);
+/// How often the whole list is read again.
+pub const REFRESH: Duration = Duration::from_secs(60);
 
 /// Revoked `jti`s and grants, apart, so that a lookup borrows the name.
 #[derive(Debug, Default)]
 struct Sets {
     jtis: HashSet<String>,
     grants: HashSet<String>,
+    /// While a reload reads the store: what was added meanwhile, which the
+    /// list it read may lack.
+    journal: Option<Vec<String>>,
 }
 
 impl Sets {
@@ -36,6 +41,8 @@ impl Sets {
 struct Inner {
     sets: RwLock<Sets>,
     loaded: AtomicBool,
+    /// One reload at a time (each owns the journal while it runs).
+    reloading: tokio::sync::Mutex<()>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -47,13 +54,20 @@ impl Revocations {
     /// Replaces the list with the store's (keeping nothing it does not list:
     /// a local addition is in the store too, since it was written first).
     pub async fn reload<S: Store>(&self, store: &S, now: i64) -> Result<(), StoreError> {
-        let mut sets = Sets::default();
-        for id in store.revocations(now).await? {
-            sets.add(&id);
-        }
+        let _one_at_a_time = self.inner.reloading.lock().await;
         if let Ok(mut current) = self.inner.sets.write() {
-            *current = sets;
+            current.journal = Some(Vec::new());
         }
+        let listed = store.revocations(now).await;
+        let Ok(mut current) = self.inner.sets.write() else {
+            return Ok(());
+        };
+        let journal = current.journal.take().unwrap_or_default();
+        let mut sets = Sets::default();
+        for id in listed?.iter().chain(&journal) {
+            sets.add(id);
+        }
+        *current = sets;
         self.inner.loaded.store(true, Ordering::Release);
         Ok(())
     }
@@ -62,6 +76,9 @@ impl Revocations {
     pub fn add(&self, id: &str) {
         if let Ok(mut sets) = self.inner.sets.write() {
             sets.add(id);
+            if let Some(journal) = &mut sets.journal {
+                journal.push(id.to_owned());
+            }
         }
     }
 

@@ -10,6 +10,7 @@
 //! Not-found is `Ok(None)` (or `Ok(false)` for an update that touched nothing);
 //! any backend failure is one opaque [`StoreError`] that is logged, never shown.
 
+mod changes;
 mod migrate;
 mod records;
 mod sql;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use changes::{CHANNEL, Change, ChangeRow, Subscription, Wake};
 pub use records::{
     AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
     ScopeRequestRecord, SessionRecord, TokenKind, TokenRecord, UserRecord, revoked_by,
@@ -137,8 +139,25 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Replaces a key's stored private part (sealing it under a KEK).
     fn set_signing_key_der(&self, kid: &str, der: &[u8]) -> impl Future<Output = R<bool>> + Send;
     fn insert_signing_key(&self, key: &KeyRecord) -> impl Future<Output = R<()>> + Send;
+    /// Adds `key` and retires the others, unless a key of `key.alg` is in
+    /// use: what a starting node does, under the same lock as migrations, so
+    /// that nodes started together make one key. `false`: nothing written.
+    fn ensure_signing_key(&self, key: &KeyRecord) -> impl Future<Output = R<bool>> + Send;
     /// Adds `key` and retires every other key in use, atomically (rotation).
     fn rotate_signing_key(&self, key: &KeyRecord) -> impl Future<Output = R<()>> + Send;
+
+    /// Records a change for other processes' caches. The store's own
+    /// writes record theirs in their transaction; this is for what is not in
+    /// the database (a policy reload).
+    fn record_change(&self, change: &Change) -> impl Future<Output = R<()>> + Send;
+    /// Up to `limit` changes with ids above `after`, oldest first.
+    fn changes_after(&self, after: i64, limit: i64) -> impl Future<Output = R<Vec<ChangeRow>>> + Send;
+    /// The newest change's id (0: none yet).
+    fn last_change(&self) -> impl Future<Output = R<i64>> + Send;
+    /// Forgets changes recorded before `before`; returns how many.
+    fn prune_changes(&self, before: i64) -> impl Future<Output = R<u64>> + Send;
+    /// What wakes this process when there may be changes to read.
+    fn subscribe(&self) -> impl Future<Output = R<Subscription>> + Send;
 
     fn audit(&self, event: &AuditEvent) -> impl Future<Output = R<()>> + Send;
     /// Stores tokens and audit events in one transaction: the group commit of
@@ -271,7 +290,19 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Another process on this file is seen by polling the feed.
+    async fn subscription(&self) -> R<Subscription> {
+        Ok(Subscription::poll())
+    }
+}
+
 impl PgStore {
+    /// Every node is woken by `NOTIFY` on [`CHANNEL`].
+    async fn subscription(&self) -> R<Subscription> {
+        Subscription::postgres(&self.pool).await
+    }
+
     pub async fn connect(url: &str) -> R<Self> {
         Self::connect_with(PgConnectOptions::from_str(url)?).await
     }

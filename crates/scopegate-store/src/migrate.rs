@@ -1,5 +1,6 @@
 //! Embedded migrations, one list per backend, applied in order inside one
-//! transaction each and recorded in `scopegate_migrations`.
+//! transaction (under a lock, so that nodes started together wait for the
+//! one that migrates) and recorded in `scopegate_migrations`.
 
 pub(crate) const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
@@ -13,6 +14,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (9, include_str!("../migrations/sqlite/0009_client_secrets.sql")),
     (10, include_str!("../migrations/sqlite/0010_tokens_revoked_before.sql")),
     (11, include_str!("../migrations/sqlite/0011_scope_requests.sql")),
+    (12, include_str!("../migrations/sqlite/0012_changes.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -26,6 +28,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (8, include_str!("../migrations/postgres/0008_client_secrets.sql")),
     (9, include_str!("../migrations/postgres/0009_tokens_revoked_before.sql")),
     (10, include_str!("../migrations/postgres/0010_scope_requests.sql")),
+    (11, include_str!("../migrations/postgres/0011_changes.sql")),
 ];
 
 /// Splits a migration file into statements (no statement here contains ';').

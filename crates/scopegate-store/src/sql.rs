@@ -7,7 +7,7 @@ use sqlx::Row;
 use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{join, split};
 use crate::{
-    AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
+    Change, ChangeRow, Subscription, AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
     PgStore, R, ScopeRequestRecord, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
 };
 
@@ -157,7 +157,7 @@ impl PgStore {
 }
 
 macro_rules! impl_store {
-    ($store:ty, $row:ty, $migrations:expr, $parallel_commits:expr, $numbered:expr, $begin_write:expr) => {
+    ($store:ty, $row:ty, $migrations:expr, $parallel_commits:expr, $numbered:expr, $begin_write:expr, $startup_lock:expr, $record_change:expr) => {
         impl $store {
             fn client_row(r: &$row) -> R<ClientRecord> {
                 Ok(ClientRecord {
@@ -275,6 +275,16 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            /// Records `change` in the feed, in the caller's transaction.
+            async fn changed<'c, E>(executor: E, change: &Change) -> R<()>
+            where
+                E: sqlx::Executor<'c, Database = <$row as sqlx::Row>::Database>,
+            {
+                let (kind, key) = change.parts();
+                sqlx::query($record_change).bind(unix_now()).bind(kind).bind(key).execute(executor).await?;
+                Ok(())
+            }
+
             fn user_row(r: &$row) -> R<UserRecord> {
                 Ok(UserRecord {
                     login: r.try_get(0)?,
@@ -336,16 +346,22 @@ macro_rules! impl_store {
             }
 
             async fn migrate(&self) -> R<()> {
+                // One transaction, under the backend's migration lock: nodes
+                // started together on one database queue here; the first
+                // migrates, the others then find nothing to do. (Two
+                // concurrent `CREATE TABLE IF NOT EXISTS` can still collide
+                // in PostgreSQL's catalog, so even that is under the lock.)
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                sqlx::query($startup_lock).execute(&mut *tx).await?;
                 sqlx::query("CREATE TABLE IF NOT EXISTS scopegate_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM scopegate_migrations")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut applied = Vec::new();
                 for (version, sql) in $migrations {
-                    let mut tx = self.pool.begin_with($begin_write).await?;
-                    let done: Option<i64> = sqlx::query_scalar("SELECT version FROM scopegate_migrations WHERE version = $1")
-                        .bind(version)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if done.is_some() {
+                    if done.contains(version) {
                         continue;
                     }
                     for statement in statements(sql) {
@@ -356,7 +372,10 @@ macro_rules! impl_store {
                         .bind(unix_now())
                         .execute(&mut *tx)
                         .await?;
-                    tx.commit().await?;
+                    applied.push(*version);
+                }
+                tx.commit().await?;
+                for version in applied {
                     tracing::info!(version, "applied migration");
                 }
                 Ok(())
@@ -372,6 +391,7 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await?;
                 Self::insert_key_set(&mut tx, app_id, c).await?;
+                Self::changed(&mut *tx, &Change::Client(c.client_id.clone())).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -391,16 +411,20 @@ macro_rules! impl_store {
                     return Ok(false);
                 }
                 Self::insert_key_set(&mut tx, &c.app_id, c).await?;
+                Self::changed(&mut *tx, &Change::Client(c.client_id.clone())).await?;
                 tx.commit().await?;
                 Ok(true)
             }
 
             async fn set_redirect_uris(&self, client_id: &str, uris: &[String]) -> R<bool> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let done = sqlx::query("UPDATE clients SET redirect_uris = $1 WHERE client_id = $2")
                     .bind(join(uris))
                     .bind(client_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                Self::changed(&mut *tx, &Change::Client(client_id.to_owned())).await?;
+                tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -455,6 +479,7 @@ macro_rules! impl_store {
                     .await?;
                 sqlx::query("DELETE FROM clients WHERE app_id = $1").bind(app_id).execute(&mut *tx).await?;
                 let done = sqlx::query("DELETE FROM apps WHERE id = $1").bind(app_id).execute(&mut *tx).await?;
+                Self::changed(&mut *tx, &Change::App(app_id.to_owned())).await?;
                 tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -478,6 +503,7 @@ macro_rules! impl_store {
                     .bind(client_id)
                     .execute(&mut *tx)
                     .await?;
+                Self::changed(&mut *tx, &Change::Client(client_id.to_owned())).await?;
                 tx.commit().await?;
                 Ok(Some(done.rows_affected()))
             }
@@ -501,6 +527,7 @@ macro_rules! impl_store {
                     .bind(login)
                     .execute(&mut *tx)
                     .await?;
+                Self::changed(&mut *tx, &Change::User(login.to_owned())).await?;
                 tx.commit().await?;
                 Ok(Some(done.rows_affected()))
             }
@@ -522,11 +549,13 @@ macro_rules! impl_store {
                         .await?;
                 }
                 Self::insert_secret(&mut *tx, client_id, secret).await?;
+                Self::changed(&mut *tx, &Change::Client(client_id.to_owned())).await?;
                 tx.commit().await?;
                 Ok(true)
             }
 
             async fn revoke_client_secret(&self, client_id: &str, secret_id: &str, at: i64) -> R<bool> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let done = sqlx::query(
                     "UPDATE client_secrets SET revoked_at = $1 WHERE client_id = $2 AND id = $3 AND revoked_at IS NULL \
                      AND (expires_at IS NULL OR expires_at > $1)",
@@ -534,12 +563,18 @@ macro_rules! impl_store {
                 .bind(at)
                 .bind(client_id)
                 .bind(secret_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                Self::changed(&mut *tx, &Change::Client(client_id.to_owned())).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn create_user(&self, u: &UserRecord) -> R<bool> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let done = sqlx::query(
                     "INSERT INTO users (login, password_hash, permissions, enabled, created_at) VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (login) DO NOTHING",
@@ -549,9 +584,14 @@ macro_rules! impl_store {
                 .bind(join(&u.permissions))
                 .bind(u.enabled)
                 .bind(u.created_at)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                Self::changed(&mut *tx, &Change::User(u.login.clone())).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn user(&self, login: &str) -> R<Option<UserRecord>> {
@@ -579,21 +619,33 @@ macro_rules! impl_store {
             }
 
             async fn set_permissions(&self, login: &str, permissions: &[String]) -> R<bool> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let done = sqlx::query("UPDATE users SET permissions = $1 WHERE login = $2")
                     .bind(join(permissions))
                     .bind(login)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                Self::changed(&mut *tx, &Change::User(login.to_owned())).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn set_user_enabled(&self, login: &str, enabled: bool) -> R<bool> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let done = sqlx::query("UPDATE users SET enabled = $1 WHERE login = $2")
                     .bind(enabled)
                     .bind(login)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                Self::changed(&mut *tx, &Change::User(login.to_owned())).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn insert_tokens(&self, tokens: &[TokenRecord]) -> R<()> {
@@ -626,11 +678,17 @@ macro_rules! impl_store {
             }
 
             async fn revoke_token(&self, hash: &[u8]) -> R<bool> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
                 let done = sqlx::query("UPDATE tokens SET revoked = TRUE WHERE hash = $1 AND revoked = FALSE")
                     .bind(hash)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                Self::changed(&mut *tx, &Change::Tokens).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn revoke_grant(&self, grant_id: &str) -> R<u64> {
@@ -639,20 +697,26 @@ macro_rules! impl_store {
                     .bind(grant_id)
                     .execute(&mut *tx)
                     .await?;
+                let id = format!("gid:{grant_id}");
                 sqlx::query("INSERT INTO revocations (id, expires_at) VALUES ($1, NULL) ON CONFLICT (id) DO NOTHING")
-                    .bind(format!("gid:{grant_id}"))
+                    .bind(&id)
                     .execute(&mut *tx)
                     .await?;
+                Self::changed(&mut *tx, &Change::Revocation(id)).await?;
                 tx.commit().await?;
                 Ok(done.rows_affected())
             }
 
             async fn revoke_jti(&self, jti: &str, expires_at: Option<i64>) -> R<()> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                let id = format!("jti:{jti}");
                 sqlx::query("INSERT INTO revocations (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-                    .bind(format!("jti:{jti}"))
+                    .bind(&id)
                     .bind(expires_at)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                Self::changed(&mut *tx, &Change::Revocation(id)).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -802,6 +866,7 @@ macro_rules! impl_store {
                     .bind(login)
                     .execute(&mut *tx)
                     .await?;
+                Self::changed(&mut *tx, &Change::Revocations).await?;
                 tx.commit().await?;
                 Ok(Some(done.rows_affected()))
             }
@@ -880,8 +945,71 @@ macro_rules! impl_store {
                 .bind(k.created_at)
                 .execute(&mut *tx)
                 .await?;
+                Self::changed(&mut *tx, &Change::SigningKeys).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn ensure_signing_key(&self, k: &KeyRecord) -> R<bool> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                sqlx::query($startup_lock).execute(&mut *tx).await?;
+                let in_use: Option<i64> =
+                    sqlx::query_scalar("SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND alg = $1 LIMIT 1")
+                        .bind(&k.alg)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if in_use.is_some() {
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+                    .bind(k.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, alg, private_der, public_x, created_at, retired_at) VALUES ($1, $2, $3, $4, $5, NULL)",
+                )
+                .bind(&k.kid)
+                .bind(&k.alg)
+                .bind(&k.private_der)
+                .bind(&k.public_x)
+                .bind(k.created_at)
+                .execute(&mut *tx)
+                .await?;
+                Self::changed(&mut *tx, &Change::SigningKeys).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn record_change(&self, change: &Change) -> R<()> {
+                Self::changed(&self.pool, change).await
+            }
+
+            async fn changes_after(&self, after: i64, limit: i64) -> R<Vec<ChangeRow>> {
+                let rows = sqlx::query("SELECT id, kind, key FROM changes WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        let kind: String = r.try_get(1)?;
+                        Ok((r.try_get(0)?, Change::from_parts(&kind, r.try_get(2)?)))
+                    })
+                    .collect()
+            }
+
+            async fn last_change(&self) -> R<i64> {
+                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM changes").fetch_one(&self.pool).await?;
+                Ok(last.unwrap_or(0))
+            }
+
+            async fn prune_changes(&self, before: i64) -> R<u64> {
+                let done = sqlx::query("DELETE FROM changes WHERE at < $1").bind(before).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn subscribe(&self) -> R<Subscription> {
+                self.subscription().await
             }
 
             async fn audit(&self, e: &AuditEvent) -> R<()> {
@@ -1016,6 +1144,9 @@ macro_rules! impl_store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                if grant {
+                    Self::changed(&mut *tx, &Change::Client(request.client_id.clone())).await?;
+                }
                 tx.commit().await?;
                 Ok(Some(request))
             }
@@ -1089,6 +1220,22 @@ impl_store!(
     SQLITE,
     1,
     false,
-    "BEGIN IMMEDIATE"
+    "BEGIN IMMEDIATE",
+    // BEGIN IMMEDIATE already holds the database's one write lock.
+    "SELECT 1",
+    "INSERT INTO changes (at, kind, key) VALUES ($1, $2, $3)"
 );
-impl_store!(PgStore, sqlx::postgres::PgRow, POSTGRES, 4, true, "BEGIN");
+impl_store!(
+    PgStore,
+    sqlx::postgres::PgRow,
+    POSTGRES,
+    4,
+    true,
+    "BEGIN",
+    // Per schema, so that stores in different schemas of one database
+    // (the conformance suite's) do not wait for each other.
+    "SELECT pg_advisory_xact_lock(1936679783, hashtext(current_schema()))",
+    // The NOTIFY is delivered when (and only if) the transaction commits.
+    "WITH c AS (INSERT INTO changes (at, kind, key) VALUES ($1, $2, $3) RETURNING id) \
+     SELECT pg_notify('scopegate_changes', CAST(id AS TEXT)) FROM c"
+);

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use scopegate_store::{
-    AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
+    Change, AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
     PgStore, ScopeRequestRecord, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
 };
 use sqlx::postgres::PgConnectOptions;
@@ -113,6 +113,9 @@ conformance!(
     concurrent_changes_to_one_key_set_all_land,
     a_granted_scope_request_adds_its_scopes_once,
     an_app_gets_one_key_set_per_environment,
+    every_change_other_nodes_must_see_is_in_the_feed,
+    a_write_that_changes_nothing_records_nothing,
+    nodes_started_together_make_one_signing_key,
 );
 
 fn client(id: &str) -> ClientRecord {
@@ -824,4 +827,201 @@ async fn the_sqlite_database_and_its_journal_are_readable_by_their_owner_only() 
         "narrowed"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What other nodes' caches must learn, each in the same transaction as the
+/// change: the feed lists them in order.
+async fn every_change_other_nodes_must_see_is_in_the_feed<S: Store>(s: S) {
+    let start = s.last_change().await.unwrap();
+    let c = client("feed");
+    s.create_app(&c.app_id, "Feed", None, &c).await.unwrap();
+    s.set_redirect_uris("feed", &["https://x.example/cb".into()]).await.unwrap();
+    s.add_client_secret("feed", &secret("s2", 99, None), Some(5)).await.unwrap();
+    s.revoke_client_secret("feed", "s2", 6).await.unwrap();
+    s.revoke_client_tokens("feed", 7).await.unwrap();
+    let u = UserRecord {
+        login: "ana".into(),
+        password_hash: "h".into(),
+        permissions: vec![],
+        enabled: true,
+        created_at: 1,
+        tokens_revoked_before: None,
+    };
+    s.create_user(&u).await.unwrap();
+    s.set_permissions("ana", &["Orders".into()]).await.unwrap();
+    s.set_user_enabled("ana", false).await.unwrap();
+    s.revoke_user_tokens("ana", 8).await.unwrap();
+    s.insert_tokens(&[token(1, TokenKind::Access, "g1", "feed")]).await.unwrap();
+    s.revoke_token(&[1; 32]).await.unwrap();
+    s.revoke_grant("g1").await.unwrap();
+    s.revoke_jti("j1", Some(9)).await.unwrap();
+    let key = KeyRecord {
+        kid: "k1".into(),
+        alg: "ES256".into(),
+        private_der: vec![1],
+        public_x: "x".into(),
+        created_at: 10,
+        retired_at: None,
+    };
+    s.rotate_signing_key(&key).await.unwrap();
+    s.record_change(&Change::Policy("ab".into())).await.unwrap();
+    s.delete_app(&c.app_id).await.unwrap();
+    let feed: Vec<Change> = s
+        .changes_after(start, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, c)| c.unwrap())
+        .collect();
+    let client = || Change::Client("feed".into());
+    let user = || Change::User("ana".into());
+    assert_eq!(
+        feed,
+        [
+            client(),
+            client(),
+            client(),
+            client(),
+            client(),
+            user(),
+            user(),
+            user(),
+            user(),
+            Change::Tokens,
+            Change::Revocation("gid:g1".into()),
+            Change::Revocation("jti:j1".into()),
+            Change::SigningKeys,
+            Change::Policy("ab".into()),
+            Change::App(c.app_id.clone()),
+        ]
+    );
+    let ids: Vec<i64> = s.changes_after(start, 100).await.unwrap().iter().map(|r| r.0).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids rise: {ids:?}");
+    assert_eq!(s.last_change().await.unwrap(), *ids.last().unwrap());
+    assert_eq!(s.changes_after(start, 2).await.unwrap().len(), 2, "a page is bounded");
+    assert_eq!(s.prune_changes(i64::MAX).await.unwrap(), ids.len() as u64);
+    assert!(s.changes_after(0, 100).await.unwrap().is_empty());
+}
+
+async fn a_write_that_changes_nothing_records_nothing<S: Store>(s: S) {
+    let start = s.last_change().await.unwrap();
+    assert!(!s.revoke_client_secret("nobody", "s", 1).await.unwrap());
+    assert!(!s.set_permissions("nobody", &[]).await.unwrap());
+    assert!(!s.set_user_enabled("nobody", true).await.unwrap());
+    assert!(!s.revoke_token(&[7; 32]).await.unwrap());
+    assert_eq!(s.revoke_client_tokens("nobody", 1).await.unwrap(), None);
+    assert!(s.changes_after(start, 100).await.unwrap().is_empty());
+}
+
+/// Nodes started together on an empty database each offer a key: one wins,
+/// and every node then signs with it.
+async fn nodes_started_together_make_one_signing_key<S: Store>(s: S) {
+    let key = |kid: &str| KeyRecord {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        private_der: vec![1],
+        public_x: "x".into(),
+        created_at: 10,
+        retired_at: None,
+    };
+    let (ka, kb, kc) = (key("a"), key("b"), key("c"));
+    let (a, b, c) = tokio::join!(
+        s.ensure_signing_key(&ka),
+        s.ensure_signing_key(&kb),
+        s.ensure_signing_key(&kc)
+    );
+    let made = [a.unwrap(), b.unwrap(), c.unwrap()];
+    assert_eq!(made.iter().filter(|m| **m).count(), 1, "{made:?}");
+    let keys = s.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let mut other = key("d");
+    other.alg = "RS256".into();
+    assert!(s.ensure_signing_key(&other).await.unwrap(), "another algorithm replaces it");
+    let live: Vec<_> = s.signing_keys().await.unwrap().into_iter().filter(|k| k.retired_at.is_none()).collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].kid, "d");
+}
+
+/// Several nodes started together on a fresh database (or one a migration
+/// behind): one migrates, the others wait and find nothing left to do.
+#[tokio::test]
+async fn nodes_started_together_migrate_once() {
+    // SQLite: three pools on one new file.
+    let dir = std::env::temp_dir().join(format!("scopegate-migrate-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _dir = TempDir(dir.clone());
+    let url = format!("sqlite://{}/m.db", dir.display());
+    let (a, b, c) = tokio::join!(SqliteStore::connect(&url), SqliteStore::connect(&url), SqliteStore::connect(&url));
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let (x, y, z) = tokio::join!(a.migrate(), b.migrate(), c.migrate());
+    x.unwrap();
+    y.unwrap();
+    z.unwrap();
+    assert!(a.signing_keys().await.unwrap().is_empty());
+
+    // PostgreSQL: three stores on one new schema.
+    let url =
+        std::env::var("SCOPEGATE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let Some(schema) = postgres_unmigrated().await else {
+        return;
+    };
+    let options = PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let (a, b, c) = tokio::join!(
+        PgStore::connect_with(options.clone()),
+        PgStore::connect_with(options.clone()),
+        PgStore::connect_with(options),
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let (x, y, z) = tokio::join!(a.migrate(), b.migrate(), c.migrate());
+    let results = [x, y, z];
+    drop_schema(&schema).await;
+    for r in results {
+        r.unwrap();
+    }
+}
+
+/// A new empty schema (no migration run yet), or `None` without a server.
+async fn postgres_unmigrated() -> Option<String> {
+    let url =
+        std::env::var("SCOPEGATE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin = match PgStore::connect(&url).await {
+        Ok(s) => s,
+        Err(e) => {
+            assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "PostgreSQL is required in CI: {e}");
+            return None;
+        }
+    };
+    let schema = format!("sg_test_{}", rand::random::<u32>());
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(admin.pool()).await.unwrap();
+    Some(schema)
+}
+
+/// A change committed on one node wakes another that listens.
+#[tokio::test]
+async fn a_change_on_one_node_wakes_the_others() {
+    let Some((store, schema)) = postgres().await else {
+        return;
+    };
+    let url =
+        std::env::var("SCOPEGATE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let other = PgStore::connect_with(
+        PgConnectOptions::from_str(&url)
+            .unwrap()
+            .options([("search_path", schema.as_str())]),
+    )
+    .await
+    .unwrap();
+    let mut subscription = other.subscribe().await.unwrap();
+    let before = other.last_change().await.unwrap();
+    store.record_change(&Change::Tokens).await.unwrap();
+    // Woken by the NOTIFY, well before the 5 s poll.
+    let woke = tokio::time::timeout(std::time::Duration::from_secs(3), subscription.next()).await;
+    let seen = other.changes_after(before, 10).await;
+    drop_schema(&schema).await;
+    assert_eq!(woke.unwrap(), scopegate_store::Wake::Look);
+    let seen = seen.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].1, Some(Change::Tokens));
 }

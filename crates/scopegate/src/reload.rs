@@ -1,6 +1,8 @@
-//! Policy hot reload: on SIGHUP, and when the policy file changes (checked
+//! Policy hot reload: on SIGHUP, when the policy file changes (checked
 //! once a second by size, modification time and content, so an editor that
-//! writes the file in place and one that renames over it both count). A new
+//! writes the file in place and one that renames over it both count), and
+//! when another node on the same database reloaded a policy this node does
+//! not have (its file's SHA-256 comes through the change feed). A new
 //! policy is compiled first and swapped in only if valid; requests in flight
 //! finish on the policy they started with. An invalid file is logged with its
 //! `FILE:LINE` errors, and the old policy stays.
@@ -11,7 +13,9 @@ use std::time::{Duration, SystemTime};
 
 use scopegate_core::Policy;
 use scopegate_server::AppState;
-use scopegate_store::Store;
+use scopegate_store::{Change, Store};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 
 use crate::policy_file::{LoadError, load};
 
@@ -42,44 +46,86 @@ fn stamp(path: &Path) -> Option<Stamp> {
     })
 }
 
-/// Watches `path` and reloads into `state` until the process ends.
-pub fn spawn<S: Store>(path: PathBuf, state: AppState<S>) {
+/// The SHA-256 of the file's content, in hex, as nodes compare policies.
+fn content_hash(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Why the file is read again.
+enum Trigger {
+    Hangup,
+    FileChanged,
+    /// Another node reloaded the policy with this hash.
+    Node(String),
+}
+
+/// Watches `path` and reloads into `state` until the process ends; `notices`
+/// brings other nodes' reloads.
+pub fn spawn<S: Store>(path: PathBuf, state: AppState<S>, mut notices: mpsc::UnboundedReceiver<String>) {
     // Registered before `spawn` returns, so a SIGHUP sent as soon as `serve`
     // says it is listening reloads instead of ending the process.
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     tokio::spawn(async move {
         let mut last = stamp(&path);
+        let mut loaded = content_hash(&path);
         loop {
-            #[cfg(unix)]
-            let signalled = {
-                let hup_recv = async {
-                    match hup.as_mut() {
-                        Some(h) => h.recv().await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    _ = hup_recv => true,
-                    () = tokio::time::sleep(POLL) => false,
+            let hup_recv = async {
+                #[cfg(unix)]
+                if let Some(h) = hup.as_mut() {
+                    return h.recv().await;
+                }
+                std::future::pending().await
+            };
+            let notice = async {
+                match notices.recv().await {
+                    Some(hash) => hash,
+                    // Nobody follows the feed: wait for the other triggers only.
+                    None => std::future::pending().await,
                 }
             };
-            #[cfg(not(unix))]
-            let signalled = {
-                tokio::time::sleep(POLL).await;
-                false
+            let trigger = tokio::select! {
+                _ = hup_recv => Trigger::Hangup,
+                () = tokio::time::sleep(POLL) => Trigger::FileChanged,
+                hash = notice => Trigger::Node(hash),
             };
             let now = stamp(&path);
-            if !signalled && now == last {
+            let why = match &trigger {
+                Trigger::Hangup => "SIGHUP",
+                Trigger::FileChanged if now == last => continue,
+                Trigger::FileChanged => "file changed",
+                Trigger::Node(hash) if loaded.as_ref() == Some(hash) => continue,
+                Trigger::Node(_) => "another node reloaded its policy",
+            };
+            last = now;
+            let hash = content_hash(&path);
+            if !reload(&path, &state, why) {
                 continue;
             }
-            last = now;
-            reload(&path, &state, if signalled { "SIGHUP" } else { "file changed" });
+            loaded.clone_from(&hash);
+            match (&trigger, hash) {
+                (Trigger::Node(theirs), ours) if ours.as_ref() != Some(theirs) => {
+                    tracing::warn!(
+                        file = %path.display(),
+                        "another node on this database reloaded a policy file that differs from this node's"
+                    );
+                }
+                (Trigger::Node(_), _) => {}
+                (_, Some(ours)) => {
+                    // Tell the other nodes, which read their own file.
+                    if let Err(e) = state.store.record_change(&Change::Policy(ours)).await {
+                        tracing::warn!(error = %e, "cannot tell the other nodes that the policy was reloaded");
+                    }
+                }
+                (_, None) => {}
+            }
         }
     });
 }
 
-fn reload<S: Store>(path: &Path, state: &AppState<S>, why: &str) {
+/// Reads and installs the policy; `false` if it was not installed.
+fn reload<S: Store>(path: &Path, state: &AppState<S>, why: &str) -> bool {
     match load(path) {
         Ok(policy) => {
             let old = state.live.load();
@@ -88,10 +134,12 @@ fn reload<S: Store>(path: &Path, state: &AppState<S>, why: &str) {
             let scopes = policy.catalog.len();
             state.install(Arc::new(policy));
             tracing::info!(file = %path.display(), trigger = why, routes, scopes, "policy reloaded");
+            true
         }
         Err(LoadError::Io(e)) => {
             state.reload_refused();
             tracing::error!(file = %path.display(), trigger = why, error = %e, "policy not reloaded; the old policy stays");
+            false
         }
         Err(LoadError::Invalid(errors)) => {
             state.reload_refused();
@@ -104,6 +152,7 @@ fn reload<S: Store>(path: &Path, state: &AppState<S>, why: &str) {
                 problems = errors.errors.len(),
                 "policy not reloaded: it is invalid; the old policy stays"
             );
+            false
         }
     }
 }

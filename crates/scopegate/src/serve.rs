@@ -61,7 +61,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 let kek = scopegate_server::sealing::KeyEncryptionKey::from_env()?.map(Arc::new);
                 let keys = scopegate_server::keys::Keys::load_or_create(&store, clock(), policy.settings.tokens.algorithm, kek).await?;
                 let state = AppState::new(Arc::clone(&policy), store, clock, Arc::new(keys));
-                reload::spawn(args.config.clone(), state.clone());
+                let (notices, notices_rx) = tokio::sync::mpsc::unbounded_channel();
+                scopegate_server::changes::follow(state.clone(), Some(notices)).await?;
+                reload::spawn(args.config.clone(), state.clone(), notices_rx);
                 // One line that scripts (and the tests) wait for.
                 println!("scopegate listening on http://{local} (issuer {}, database {})", policy.settings.issuer, policy.settings.database);
                 serve_workers(state, listeners, args.cpu_scheduling).await?;
