@@ -954,7 +954,7 @@ macro_rules! impl_store {
                 let mut tx = self.pool.begin_with($begin_write).await?;
                 sqlx::query($startup_lock).execute(&mut *tx).await?;
                 let in_use: Option<i64> =
-                    sqlx::query_scalar("SELECT 1 FROM signing_keys WHERE retired_at IS NULL AND alg = $1 LIMIT 1")
+                    sqlx::query_scalar("SELECT created_at FROM signing_keys WHERE retired_at IS NULL AND alg = $1 LIMIT 1")
                         .bind(&k.alg)
                         .fetch_optional(&mut *tx)
                         .await?;
