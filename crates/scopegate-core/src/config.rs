@@ -19,6 +19,8 @@ pub(crate) struct RawPolicy {
     pub tokens: Option<RawTokens>,
     pub gateway: Option<RawGateway>,
     pub trusted_proxies: Option<List>,
+    pub log_format: Option<Spanned<String>>,
+    pub database_password_file: Option<Spanned<String>>,
     pub limits: Option<RawLimits>,
     #[serde(default, rename = "scope")]
     pub scopes: Vec<RawScope>,

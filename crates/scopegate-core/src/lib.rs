@@ -49,8 +49,8 @@ pub use catalog::{Catalog, GrantKind, Held, NotHeld, ScopeInfo, UndeclaredScope}
 pub use cover::{Cover, CoverError, CoverFor};
 pub use decision::{Allowance, Caller, Decision, Resolved};
 pub use policy::{
-    GatewaySettings, Policy, PolicyError, PolicyErrors, Route, Settings, SigningAlgorithm, TokenFormat, TokenSettings,
-    Upstream,
+    GatewaySettings, LogFormat, Policy, PolicyError, PolicyErrors, Route, Settings, SigningAlgorithm, TokenFormat,
+    TokenSettings, Upstream,
 };
 pub use route::{MatchPattern, MethodPattern, PatternError, Requirement, RouteId, Segment};
 pub use scope::{ScopeToken, ScopeTokenError};

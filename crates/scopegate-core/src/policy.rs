@@ -163,6 +163,28 @@ pub struct Settings {
     /// ([`crate::limits::client_address`]).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub limits: LimitSettings,
+    /// How `serve` writes its log (`serve --log-format` wins over it).
+    pub log_format: LogFormat,
+    /// A file holding the PostgreSQL password, kept out of `database`.
+    pub database_password_file: Option<String>,
+}
+
+/// `log_format`: lines for people (the default) or JSON objects for pipelines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(text: &str) -> Option<LogFormat> {
+        match text {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
 }
 
 /// A compiled route.
@@ -392,6 +414,27 @@ impl Compiler<'_> {
         let gateway = self.gateway(raw.gateway.as_ref(), environments);
         let trusted_proxies = self.trusted_proxies(raw.trusted_proxies.as_ref());
         let limits = self.limits(raw.limits.as_ref());
+        let log_format = match &raw.log_format {
+            None => LogFormat::Text,
+            Some(v) => LogFormat::parse(v.get_ref()).unwrap_or_else(|| {
+                self.err(
+                    v.span(),
+                    format!("`log_format`: {:?} must be \"text\" or \"json\"", v.get_ref()),
+                );
+                LogFormat::Text
+            }),
+        };
+        let database_password_file = raw.database_password_file.as_ref().map(|v| {
+            if v.get_ref().is_empty() {
+                self.err(v.span(), "`database_password_file`: must name a file".to_owned());
+            } else if !database.starts_with("postgres") {
+                self.err(
+                    v.span(),
+                    "`database_password_file`: only a postgres:// `database` takes a password".to_owned(),
+                );
+            }
+            v.get_ref().clone()
+        });
         (self.errors.len() == before).then_some(Settings {
             issuer,
             listen,
@@ -400,6 +443,8 @@ impl Compiler<'_> {
             gateway,
             trusted_proxies,
             limits,
+            log_format,
+            database_password_file,
         })
     }
 

@@ -167,7 +167,10 @@ impl<S: Store> Follower<S> {
             return self.forget_everything().await;
         }
         if needs.revocation_list {
-            self.state.revocations.reload(&self.state.store, self.state.now()).await?;
+            self.state
+                .revocations
+                .reload(&self.state.store, self.state.now())
+                .await?;
             self.state.forget_credentials();
         } else if needs.credentials {
             self.state.forget_credentials();

@@ -20,7 +20,8 @@ impl From<OAuthError> for OAuthResponse {
     }
 }
 
-/// A store failure: logged, answered as a bare 500.
+/// A store failure: logged, answered 503 with `Retry-After`: the database
+/// is out of reach (or failed) just now, and the caller should try again.
 #[derive(Debug)]
 pub struct Internal;
 
@@ -35,8 +36,12 @@ impl IntoResponse for Internal {
     fn into_response(self) -> Response {
         no_store(
             (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(serde_json::json!({"error": "server_error"})),
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                Json(serde_json::json!({
+                    "error": "temporarily_unavailable",
+                    "error_description": "the server cannot reach its database just now; try again",
+                })),
             )
                 .into_response(),
         )

@@ -61,7 +61,9 @@ struct KeySet {
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keys").field("kid", &self.set.load().kid).finish_non_exhaustive()
+        f.debug_struct("Keys")
+            .field("kid", &self.set.load().kid)
+            .finish_non_exhaustive()
     }
 }
 

@@ -89,6 +89,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route(paths::REVOKE, post(oauth::revoke::revoke::<S>).layer(small()))
         .route(paths::JWKS, get(jwks::<S>))
         .route(paths::HEALTHZ, get(|| async { "ok\n" }))
+        .route(paths::READYZ, get(readyz::<S>))
         .route(paths::METRICS, get(metrics::<S>))
         .route(paths::AUTHZ, any(gateway::forward_auth::forward_auth::<S>))
         .route(paths::AUTHZ_PATH, any(gateway::forward_auth::forward_auth::<S>))
@@ -102,6 +103,42 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
 async fn jwks<S: Store>(axum::extract::State(state): axum::extract::State<AppState<S>>) -> impl IntoResponse {
     axum::Json(state.keys.jwks())
 }
+
+/// `/readyz`: whether this node can serve: its policy is loaded (it always
+/// is once it listens) and its database answers within [`READY_WITHIN`]. A
+/// load balancer sends nothing to a node that says 503; `/healthz` stays a
+/// liveness check, which a database outage does not fail.
+async fn readyz<S: Store>(axum::extract::State(state): axum::extract::State<AppState<S>>) -> axum::response::Response {
+    use axum::http::StatusCode;
+    let policy = state.live.load().policy.file.clone();
+    let database = match tokio::time::timeout(READY_WITHIN, state.store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", READY_WITHIN.as_secs())),
+    };
+    let (status, body) = match database {
+        Ok(()) => (
+            StatusCode::OK,
+            serde_json::json!({"ready": true, "policy": policy, "database": "ok"}),
+        ),
+        Err(why) => {
+            tracing::warn!(error = %why, "not ready: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"ready": false, "policy": policy, "database": "unreachable"}),
+            )
+        }
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// How long `/readyz` waits for the database.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `/metrics`: Prometheus text format.
 async fn metrics<S: Store>(axum::extract::State(state): axum::extract::State<AppState<S>>) -> impl IntoResponse {

@@ -8,6 +8,7 @@ pub const INTROSPECT: &str = "/oauth2/introspect";
 pub const REVOKE: &str = "/oauth2/revoke";
 pub const JWKS: &str = "/oauth2/jwks";
 pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
 pub const AUTHZ: &str = "/authz";
 pub const AUTHZ_PATH: &str = "/authz/{*original}";
 pub const METRICS: &str = "/metrics";
@@ -20,7 +21,7 @@ pub const ADMIN_API: &str = "/admin/api";
 pub fn is_own(path: &str) -> bool {
     matches!(
         path,
-        METADATA | AUTHORIZE | TOKEN | INTROSPECT | REVOKE | JWKS | HEALTHZ | AUTHZ | METRICS
+        METADATA | AUTHORIZE | TOKEN | INTROSPECT | REVOKE | JWKS | HEALTHZ | READYZ | AUTHZ | METRICS
     ) || path.starts_with("/authz/")
         || [ADMIN_API, PORTAL].iter().any(|own| {
             path.strip_prefix(own)
@@ -40,7 +41,7 @@ mod tests {
     #[test]
     fn every_path_the_router_serves_is_own_and_nothing_else_is() {
         for path in [
-            METADATA, AUTHORIZE, TOKEN, INTROSPECT, REVOKE, JWKS, HEALTHZ, AUTHZ, METRICS,
+            METADATA, AUTHORIZE, TOKEN, INTROSPECT, REVOKE, JWKS, HEALTHZ, READYZ, AUTHZ, METRICS,
         ] {
             assert!(is_own(path), "{path}");
         }

@@ -205,7 +205,7 @@ impl<S: Store> AppState<S> {
             subject: subject.map(str::to_owned),
             detail,
         };
-        tracing::info!(event = %e.event, client_id = ?e.client_id, subject = ?e.subject, detail = %e.detail, "audit");
+        tracing::info!(event = %e.event, client_id = e.client_id.as_deref(), subject = e.subject.as_deref(), detail = %e.detail, "audit");
         e
     }
 }

@@ -73,6 +73,9 @@ impl Batch {
 pub struct Writer {
     tokens: mpsc::Sender<Tokens>,
     audit: mpsc::Sender<AuditEvent>,
+    /// Commit slots; all of them free means nothing is being written.
+    in_flight: Arc<Semaphore>,
+    slots: u32,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -88,7 +91,14 @@ impl Writer {
     pub fn start<S: Store>(store: S) -> Writer {
         let (tokens, mut tokens_rx) = mpsc::channel::<Tokens>(8192);
         let (audit, mut audit_rx) = mpsc::channel::<AuditEvent>(AUDIT_QUEUE);
-        let in_flight = Arc::new(Semaphore::new(store.parallel_commits().max(1)));
+        let slots = store.parallel_commits().max(1);
+        let in_flight = Arc::new(Semaphore::new(slots));
+        let writer = Writer {
+            tokens,
+            audit,
+            in_flight: Arc::clone(&in_flight),
+            slots: u32::try_from(slots).unwrap_or(u32::MAX),
+        };
         tokio::spawn(async move {
             let mut buffer = Vec::with_capacity(MAX_BATCH);
             let mut open = true;
@@ -156,7 +166,16 @@ impl Writer {
                 }
             }
         });
-        Writer { tokens, audit }
+        writer
+    }
+
+    /// Commits `last` (the event that says the server stops) with every
+    /// audit event queued before it, and waits until no batch is being
+    /// written: what `serve` does before it exits.
+    pub async fn flush(&self, last: AuditEvent) -> bool {
+        let stored = self.store_tokens(Vec::new(), last).await;
+        let _all = self.in_flight.acquire_many(self.slots).await;
+        stored
     }
 
     /// Stores `tokens` with the audit event that records their issuance, in

@@ -43,6 +43,8 @@ type R<T> = Result<T, StoreError>;
 
 /// Everything scopegate persists. Every method is one atomic step.
 pub trait Store: Clone + Send + Sync + 'static {
+    /// One round trip to the database (readiness).
+    fn ping(&self) -> impl Future<Output = R<()>> + Send;
     /// Creates or upgrades the schema (idempotent).
     fn migrate(&self) -> impl Future<Output = R<()>> + Send;
     /// How many batch commits may be in flight at once (see the server's writer).
@@ -327,6 +329,54 @@ impl PgStore {
     }
 }
 
+/// The userinfo of a `postgres://` URL split off: (`user[:password]`, rest
+/// after `@`), or `None` if it has none.
+fn userinfo(url: &str) -> Option<(&str, &str, &str)> {
+    let scheme_end = url.find("://")? + 3;
+    let (scheme, rest) = url.split_at(scheme_end);
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let at = rest[..authority_end].rfind('@')?;
+    Some((scheme, &rest[..at], &rest[at + 1..]))
+}
+
+/// The URL as it may be shown (logs, errors, the start-up line): a password
+/// in it replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    match userinfo(url) {
+        Some((scheme, info, rest)) if info.contains(':') => {
+            let user = info.split(':').next().unwrap_or_default();
+            format!("{scheme}{user}:***@{rest}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// `url` with `password` put in (percent-encoded); an error if it has one
+/// already or names no user.
+pub fn with_password(url: &str, password: &str) -> Result<String, String> {
+    let Some((scheme, info, rest)) = userinfo(url) else {
+        return Err(format!(
+            "{} names no user to give the password to (postgres://USER@HOST/DB)",
+            redacted(url)
+        ));
+    };
+    if info.contains(':') {
+        return Err(format!(
+            "{} has a password already; keep it in one place",
+            redacted(url)
+        ));
+    }
+    let mut encoded = String::with_capacity(password.len());
+    for b in password.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Ok(format!("{scheme}{info}:{encoded}@{rest}"))
+}
+
 /// Which backend a `database` URL names.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Backend {
@@ -343,5 +393,39 @@ impl Backend {
         } else {
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{redacted, with_password};
+
+    #[test]
+    fn a_database_password_is_never_shown() {
+        assert_eq!(
+            redacted("postgres://sg:s3cret@db:5432/sg"),
+            "postgres://sg:***@db:5432/sg"
+        );
+        assert_eq!(redacted("postgres://sg@db/sg"), "postgres://sg@db/sg");
+        assert_eq!(redacted("sqlite://scopegate.db"), "sqlite://scopegate.db");
+        assert_eq!(redacted("postgres://sg:p@ss@db/sg"), "postgres://sg:***@db/sg");
+    }
+
+    #[test]
+    fn a_password_from_elsewhere_is_put_into_the_url_encoded() {
+        assert_eq!(
+            with_password("postgres://sg@db/sg", "p@ss:w/rd%").unwrap(),
+            "postgres://sg:p%40ss%3Aw%2Frd%25@db/sg"
+        );
+        assert!(
+            with_password("postgres://sg:x@db/sg", "y")
+                .unwrap_err()
+                .contains("has a password already")
+        );
+        assert!(
+            with_password("postgres://db/sg", "y")
+                .unwrap_err()
+                .contains("names no user")
+        );
     }
 }

@@ -7,8 +7,9 @@ use sqlx::Row;
 use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{join, split};
 use crate::{
-    Change, ChangeRow, Subscription, AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
-    PgStore, R, ScopeRequestRecord, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, AuditFilter, Change, ChangeRow, ClientRecord, ClientSecret, CodeRecord,
+    ConsentRecord, KeyRecord, PgStore, R, ScopeRequestRecord, SessionRecord, SqliteStore, Store, Subscription,
+    TokenKind, TokenRecord, UserRecord,
 };
 
 fn unix_now() -> i64 {
@@ -343,6 +344,11 @@ macro_rules! impl_store {
         impl Store for $store {
             fn parallel_commits(&self) -> usize {
                 $parallel_commits
+            }
+
+            async fn ping(&self) -> R<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
             }
 
             async fn migrate(&self) -> R<()> {

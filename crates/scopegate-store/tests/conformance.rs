@@ -10,8 +10,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use scopegate_store::{
-    Change, AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
-    PgStore, ScopeRequestRecord, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, AuditFilter, Change, ClientRecord, ClientSecret, CodeRecord, ConsentRecord,
+    KeyRecord, PgStore, ScopeRequestRecord, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
 };
 use sqlx::postgres::PgConnectOptions;
 
@@ -835,8 +835,12 @@ async fn every_change_other_nodes_must_see_is_in_the_feed<S: Store>(s: S) {
     let start = s.last_change().await.unwrap();
     let c = client("feed");
     s.create_app(&c.app_id, "Feed", None, &c).await.unwrap();
-    s.set_redirect_uris("feed", &["https://x.example/cb".into()]).await.unwrap();
-    s.add_client_secret("feed", &secret("s2", 99, None), Some(5)).await.unwrap();
+    s.set_redirect_uris("feed", &["https://x.example/cb".into()])
+        .await
+        .unwrap();
+    s.add_client_secret("feed", &secret("s2", 99, None), Some(5))
+        .await
+        .unwrap();
     s.revoke_client_secret("feed", "s2", 6).await.unwrap();
     s.revoke_client_tokens("feed", 7).await.unwrap();
     let u = UserRecord {
@@ -851,7 +855,9 @@ async fn every_change_other_nodes_must_see_is_in_the_feed<S: Store>(s: S) {
     s.set_permissions("ana", &["Orders".into()]).await.unwrap();
     s.set_user_enabled("ana", false).await.unwrap();
     s.revoke_user_tokens("ana", 8).await.unwrap();
-    s.insert_tokens(&[token(1, TokenKind::Access, "g1", "feed")]).await.unwrap();
+    s.insert_tokens(&[token(1, TokenKind::Access, "g1", "feed")])
+        .await
+        .unwrap();
     s.revoke_token(&[1; 32]).await.unwrap();
     s.revoke_grant("g1").await.unwrap();
     s.revoke_jti("j1", Some(9)).await.unwrap();
@@ -936,8 +942,17 @@ async fn nodes_started_together_make_one_signing_key<S: Store>(s: S) {
     assert_eq!(keys.len(), 1);
     let mut other = key("d");
     other.alg = "RS256".into();
-    assert!(s.ensure_signing_key(&other).await.unwrap(), "another algorithm replaces it");
-    let live: Vec<_> = s.signing_keys().await.unwrap().into_iter().filter(|k| k.retired_at.is_none()).collect();
+    assert!(
+        s.ensure_signing_key(&other).await.unwrap(),
+        "another algorithm replaces it"
+    );
+    let live: Vec<_> = s
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.retired_at.is_none())
+        .collect();
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].kid, "d");
 }
@@ -951,7 +966,11 @@ async fn nodes_started_together_migrate_once() {
     std::fs::create_dir_all(&dir).unwrap();
     let _dir = TempDir(dir.clone());
     let url = format!("sqlite://{}/m.db", dir.display());
-    let (a, b, c) = tokio::join!(SqliteStore::connect(&url), SqliteStore::connect(&url), SqliteStore::connect(&url));
+    let (a, b, c) = tokio::join!(
+        SqliteStore::connect(&url),
+        SqliteStore::connect(&url),
+        SqliteStore::connect(&url)
+    );
     let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
     let (x, y, z) = tokio::join!(a.migrate(), b.migrate(), c.migrate());
     x.unwrap();
@@ -989,12 +1008,18 @@ async fn postgres_unmigrated() -> Option<String> {
     let admin = match PgStore::connect(&url).await {
         Ok(s) => s,
         Err(e) => {
-            assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "PostgreSQL is required in CI: {e}");
+            assert!(
+                !std::env::var("CI").is_ok_and(|v| v == "true"),
+                "PostgreSQL is required in CI: {e}"
+            );
             return None;
         }
     };
     let schema = format!("sg_test_{}", rand::random::<u32>());
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(admin.pool()).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
     Some(schema)
 }
 

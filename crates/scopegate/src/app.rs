@@ -128,7 +128,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
 
 fn client_json(c: &ClientRecord) -> serde_json::Value {
     serde_json::json!({
-        "client_id": c.client_id, "name": c.app_name, "environment": c.environment, "public": c.public,
+        "app_id": c.app_id, "client_id": c.client_id, "name": c.app_name, "environment": c.environment, "public": c.public,
         "resource_server": c.resource_server, "scopes": c.scopes.join(" "), "default_scopes": c.default_scopes.join(" "),
         "redirect_uris": c.redirect_uris, "owner": c.owner,
         "secrets": c.secrets.iter().map(|s| serde_json::json!({
@@ -327,6 +327,7 @@ fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
         println!(
             "{}",
             serde_json::json!({
+                "app_id": client.app_id,
                 "client_id": client.client_id,
                 "client_secret": secret,
                 "environment": client.environment,

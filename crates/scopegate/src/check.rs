@@ -14,7 +14,7 @@ pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
                 policy.catalog.len(),
                 policy.routes().len(),
                 policy.environments.join(", "),
-                policy.settings.database
+                scopegate_store::redacted(&policy.settings.database)
             );
             match scopegate_server::sealing::KeyEncryptionKey::from_env() {
                 Ok(Some(_)) => {}

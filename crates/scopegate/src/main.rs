@@ -7,6 +7,7 @@ mod check;
 mod explain;
 mod keys_cmd;
 mod log_format;
+mod log_json;
 mod log_writer;
 mod policy_file;
 mod reload;

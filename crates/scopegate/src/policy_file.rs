@@ -19,7 +19,33 @@ pub fn load(path: &Path) -> Result<Policy, LoadError> {
         .map_err(LoadError::Io)?;
     let mut policy = Policy::compile(&path.display().to_string(), &source).map_err(LoadError::Invalid)?;
     policy.settings.database = resolve_database(path, &policy.settings.database);
+    if let Some(password) = database_password(path, &policy)? {
+        policy.settings.database = scopegate_store::with_password(&policy.settings.database, &password)
+            .map_err(|e| LoadError::Io(anyhow::anyhow!("{}: `database`: {e}", path.display())))?;
+    }
     Ok(policy)
+}
+
+/// The environment variable that may hold the PostgreSQL password.
+pub const PASSWORD_VARIABLE: &str = "SCOPEGATE_DATABASE_PASSWORD";
+
+/// The PostgreSQL password kept out of the policy file: from the file
+/// `database_password_file` names (relative to the policy file; one trailing
+/// newline dropped), else from `SCOPEGATE_DATABASE_PASSWORD`.
+fn database_password(path: &Path, policy: &Policy) -> Result<Option<String>, LoadError> {
+    if let Some(file) = &policy.settings.database_password_file {
+        let file = path.parent().unwrap_or(Path::new(".")).join(file);
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("`database_password_file`: cannot read {}", file.display()))
+            .map_err(LoadError::Io)?;
+        let password = text.strip_suffix('\n').unwrap_or(&text);
+        let password = password.strip_suffix('\r').unwrap_or(password);
+        return Ok(Some(password.to_owned()));
+    }
+    if !policy.settings.database.starts_with("postgres") {
+        return Ok(None);
+    }
+    Ok(std::env::var(PASSWORD_VARIABLE).ok().filter(|p| !p.is_empty()))
 }
 
 /// A relative SQLite path names a file beside the policy file, wherever the

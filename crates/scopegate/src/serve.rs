@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use std::net::SocketAddr;
 
+use scopegate_core::LogFormat;
 use scopegate_server::{AppState, router, state::system_clock};
 use scopegate_store::Store;
 use tracing_subscriber::EnvFilter;
@@ -28,6 +29,11 @@ pub struct Args {
     /// Worker threads, each serving its own connections (default: one per CPU).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
+    /// How the log is written: `text` lines for people or `json` objects,
+    /// one per line, for log pipelines (default: the policy's `log_format`,
+    /// else `text`).
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    log_format: Option<String>,
     /// How Linux schedules the worker threads: `batch` (SCHED_BATCH: a woken
     /// worker does not preempt the task running, so a busy box wakes it less
     /// often) or `other` (the kernel's default).
@@ -36,16 +42,26 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(crate::log_writer::Stderr)
-        // Colours for a person at a terminal only: escape codes in a log
-        // file are noise to whoever reads it, and cost 2% of a decision.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        // The same lines, written faster (see log_format).
-        .event_format(crate::log_format::LineFormat::default())
-        .init();
+    // Read first, for its `log_format`; its problems go to stderr as they
+    // do for every command.
     let policy = Arc::new(load_or_report(&args.config)?);
+    let format = match args.log_format.as_deref() {
+        Some(flag) => LogFormat::parse(flag).unwrap_or_default(),
+        None => policy.settings.log_format,
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(crate::log_writer::Stderr);
+    match format {
+        LogFormat::Json => logs.with_ansi(false).event_format(crate::log_json::JsonFormat).init(),
+        LogFormat::Text => logs
+            // Colours for a person at a terminal only: escape codes in a log
+            // file are noise to whoever reads it, and cost 2% of a decision.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            // The same lines, written faster (see log_format).
+            .event_format(crate::log_format::LineFormat::default())
+            .init(),
+    }
     let threads = args.threads.map_or_else(default_workers, usize::from);
     // The control runtime owns the store, the writer, reload and signals; each
     // worker thread serves its own listener on its own runtime (below).
@@ -65,7 +81,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 scopegate_server::changes::follow(state.clone(), Some(notices)).await?;
                 reload::spawn(args.config.clone(), state.clone(), notices_rx);
                 // One line that scripts (and the tests) wait for.
-                println!("scopegate listening on http://{local} (issuer {}, database {})", policy.settings.issuer, policy.settings.database);
+                println!(
+                    "scopegate listening on http://{local} (issuer {}, database {})",
+                    policy.settings.issuer,
+                    scopegate_store::redacted(&policy.settings.database)
+                );
                 serve_workers(state, listeners, args.cpu_scheduling).await?;
             });
             Ok(ExitCode::SUCCESS)
@@ -155,7 +175,7 @@ async fn serve_workers<S: Store>(
     let _ = stop.send(true);
     // Let workers finish their requests without blocking this runtime, which
     // still drives the store and the writer they may be waiting on.
-    tokio::task::spawn_blocking(move || {
+    let joined = tokio::task::spawn_blocking(move || {
         for worker in workers {
             match worker.join() {
                 Ok(Ok(())) => {}
@@ -163,10 +183,26 @@ async fn serve_workers<S: Store>(
                 Err(_) => tracing::error!("a worker panicked"),
             }
         }
-    })
-    .await?;
+    });
+    if tokio::time::timeout(SHUTDOWN_GRACE, joined).await.is_err() {
+        tracing::warn!(
+            seconds = SHUTDOWN_GRACE.as_secs(),
+            "requests still in flight after the shutdown grace period are cut off"
+        );
+    }
+    if !state
+        .writer
+        .flush(state.audit_event("server_stopped", None, None, String::new()))
+        .await
+    {
+        tracing::error!("the last audit events could not be written before exit");
+    }
+    tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a stopping server lets requests in flight finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -16,7 +16,7 @@ macro_rules! with_store {
             Some(scopegate_store::Backend::Postgres) => {
                 let $store = scopegate_store::PgStore::connect(&url)
                     .await
-                    .map_err(|e| anyhow::anyhow!("cannot connect to {url}: {e}"))?;
+                    .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", scopegate_store::redacted(&url)))?;
                 scopegate_store::Store::migrate(&$store).await?;
                 $body
             }

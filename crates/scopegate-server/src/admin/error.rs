@@ -63,9 +63,9 @@ impl ApiError {
 
     pub fn internal() -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "the store failed; the change was not made (see the server log)",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the store failed; nothing was changed; try again (see the server log)",
         )
     }
 }

@@ -180,8 +180,8 @@ fn refusal_response<S: Store>(state: &AppState<S>, refusal: AuthorizeError) -> R
             redirect_to(state, &to, params, st.as_deref())
         }
         AuthorizeError::Internal => error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong on our side. Please try again.",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The sign-in service cannot reach its database just now. Please try again.",
         ),
     }
 }

@@ -9,6 +9,7 @@
 
 mod authorize;
 mod cli;
+mod cluster;
 mod crash;
 mod docs;
 mod fast_path;
