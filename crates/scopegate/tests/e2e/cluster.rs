@@ -374,3 +374,179 @@ async fn three_nodes_on_one_postgres_behave_as_one_with_opaque_tokens() {
 async fn three_nodes_on_one_postgres_behave_as_one_with_jwts() {
     three_nodes_behave_as_one("jwt").await;
 }
+
+/// A TCP relay to PostgreSQL that the test can cut: the database "goes
+/// away" for these nodes only (other tests share the server).
+struct Relay {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Bumped to cut every open connection.
+    cuts: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Relay {
+    async fn start(to: std::net::SocketAddr) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cuts, _) = tokio::sync::watch::channel(0u64);
+        let cuts = std::sync::Arc::new(cuts);
+        let (up2, cuts2) = (std::sync::Arc::clone(&up), std::sync::Arc::clone(&cuts));
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else { continue };
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: connection refused, as far as the node can tell
+                }
+                let mut cut = cuts2.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(to).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Relay { port, up, cuts }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+        if !up {
+            self.cuts.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+/// What one request through the outage came to.
+#[derive(Default, Debug)]
+struct Seen {
+    statuses: std::collections::BTreeMap<(&'static str, u16), u32>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_served_through_and_recovered_from_without_a_restart() {
+    let Some(db) = Database::create("outage").await else {
+        return;
+    };
+    let pg: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
+    let relay = Relay::start(pg).await;
+    let through_relay = db.url.replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", relay.port), 1);
+    assert_ne!(through_relay, db.url, "the test database is on 127.0.0.1:5432");
+    let c = Cluster::start(2, &through_relay, "jwt");
+    let [n1, n2] = [c.bases[0].as_str(), c.bases[1].as_str()];
+    let (_, client_id, secret) = c.app("Outage");
+    let valid = issue(n1, &client_id, &secret).await;
+    let revoked = issue(n1, &client_id, &secret).await;
+    let r = http()
+        .post(format!("{n2}/oauth2/revoke"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("token", revoked.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for base in [n1, n2] {
+        assert_eq!(call(base, &Auth::Bearer(&valid)).await, 200);
+        assert_eq!(
+            refused_everywhere(&[base], &Auth::Bearer(&revoked), Instant::now()).await < PROPAGATION,
+            true
+        );
+    }
+
+    // Load on both nodes while the database goes away for 4 s and comes back.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for base in [n1, n2] {
+        let (base, valid, revoked, client_id, secret, stop) = (
+            base.to_owned(),
+            valid.clone(),
+            revoked.clone(),
+            client_id.clone(),
+            secret.clone(),
+            std::sync::Arc::clone(&stop),
+        );
+        load.push(tokio::spawn(async move {
+            let mut seen = Seen::default();
+            let mut note = |what: &'static str, status: u16| *seen.statuses.entry((what, status)).or_default() += 1;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                note("valid", call(&base, &Auth::Bearer(&valid)).await);
+                note("revoked", call(&base, &Auth::Bearer(&revoked)).await);
+                let token = http()
+                    .post(format!("{base}/oauth2/token"))
+                    .basic_auth(&client_id, Some(&secret))
+                    .form(&[("grant_type", "client_credentials"), ("scope", SCOPE)])
+                    .send()
+                    .await
+                    .unwrap();
+                note("token", token.status().as_u16());
+                let ready = http().get(format!("{base}/readyz")).send().await.unwrap();
+                note("readyz", ready.status().as_u16());
+                let health = http().get(format!("{base}/healthz")).send().await.unwrap();
+                note("healthz", health.status().as_u16());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    relay.set_up(false);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // A revocation the database cannot take is never acknowledged.
+    let r = http()
+        .post(format!("{n1}/oauth2/revoke"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("token", valid.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503, "a revocation during the outage");
+    let down = http().get(format!("{n2}/readyz")).send().await.unwrap();
+    assert_eq!(down.status(), 503, "not ready without a database");
+    relay.set_up(true);
+    // Both nodes recover by themselves.
+    let back = Instant::now();
+    for base in [n1, n2] {
+        loop {
+            let ready = http().get(format!("{base}/readyz")).send().await.unwrap().status();
+            if ready == 200 {
+                break;
+            }
+            assert!(back.elapsed() < Duration::from_secs(30), "{base} not ready 30 s after the database came back");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut all = Seen::default();
+    for task in load {
+        for (k, n) in task.await.unwrap().statuses {
+            *all.statuses.entry(k).or_default() += n;
+        }
+    }
+    eprintln!("through the outage: {:?}", all.statuses);
+    for ((what, status), n) in &all.statuses {
+        assert!(*status < 500 || *status == 503, "{what}: {n} answers {status}");
+        match *what {
+            "revoked" => assert_eq!(*status, 401, "a revoked token got {status} {n} times"),
+            "valid" | "healthz" => assert_eq!(*status, 200, "{what} got {status} {n} times"),
+            _ => {}
+        }
+    }
+    assert!(all.statuses.contains_key(&("readyz", 503)), "the outage was seen");
+    // The change feed works again: a revocation on node 1 reaches node 2.
+    let r = http()
+        .post(format!("{n1}/oauth2/revoke"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("token", valid.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let took = refused_everywhere(&[n2], &Auth::Bearer(&valid), Instant::now()).await;
+    assert!(took < PROPAGATION, "after the outage a revocation took {took:?}");
+    drop(c);
+    db.drop_now().await;
+}
