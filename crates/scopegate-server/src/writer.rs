@@ -73,9 +73,9 @@ impl Batch {
 pub struct Writer {
     tokens: mpsc::Sender<Tokens>,
     audit: mpsc::Sender<AuditEvent>,
-    /// Commit slots; all of them free means nothing is being written.
-    in_flight: Arc<Semaphore>,
-    slots: u32,
+    /// Held (shared) by every commit while it runs: taking it exclusively
+    /// waits until nothing is being written.
+    commits: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -91,13 +91,12 @@ impl Writer {
     pub fn start<S: Store>(store: S) -> Writer {
         let (tokens, mut tokens_rx) = mpsc::channel::<Tokens>(8192);
         let (audit, mut audit_rx) = mpsc::channel::<AuditEvent>(AUDIT_QUEUE);
-        let slots = store.parallel_commits().max(1);
-        let in_flight = Arc::new(Semaphore::new(slots));
+        let in_flight = Arc::new(Semaphore::new(store.parallel_commits().max(1)));
+        let commits = Arc::new(tokio::sync::RwLock::new(()));
         let writer = Writer {
             tokens,
             audit,
-            in_flight: Arc::clone(&in_flight),
-            slots: u32::try_from(slots).unwrap_or(u32::MAX),
+            commits: Arc::clone(&commits),
         };
         tokio::spawn(async move {
             let mut buffer = Vec::with_capacity(MAX_BATCH);
@@ -141,6 +140,7 @@ impl Writer {
                     waiting,
                 } = batch;
                 let store = store.clone();
+                let running = Arc::clone(&commits).read_owned().await;
                 let commit = async move {
                     let started = std::time::Instant::now();
                     let result = store.commit_batch(&tokens, &events).await;
@@ -157,6 +157,7 @@ impl Writer {
                     for done in waiting {
                         let _ = done.send(ok);
                     }
+                    drop(running);
                 };
                 if open {
                     tokio::spawn(commit);
@@ -174,7 +175,7 @@ impl Writer {
     /// written: what `serve` does before it exits.
     pub async fn flush(&self, last: AuditEvent) -> bool {
         let stored = self.store_tokens(Vec::new(), last).await;
-        let _all = self.in_flight.acquire_many(self.slots).await;
+        let _nothing_running = self.commits.write().await;
         stored
     }
 

@@ -398,6 +398,8 @@ impl Backend {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::{redacted, with_password};
 
     #[test]

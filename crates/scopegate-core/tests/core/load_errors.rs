@@ -234,6 +234,12 @@ fn bad_settings_are_refused() {
     assert_error("listen = \"localhost\"\n", 1, &["`listen`", "127.0.0.1:8080"]);
     assert_error("issuer = \"ftp://x\"\n", 1, &["`issuer`", "RFC 8414"]);
     assert_error("database = \"mysql://x\"\n", 1, &["`database`", "sqlite://"]);
+    assert_error("log_format = \"xml\"\n", 1, &["`log_format`", "\"text\" or \"json\""]);
+    assert_error(
+        "database_password_file = \"pw\"\n",
+        1,
+        &["`database_password_file`", "only a postgres://"],
+    );
     assert_error(
         "[tokens]\nformat = \"paseto\"\n",
         2,

@@ -16,6 +16,7 @@ mod fast_path;
 mod gateway;
 mod layer;
 mod nginx;
+mod operations;
 mod portal;
 mod readmes;
 mod server;

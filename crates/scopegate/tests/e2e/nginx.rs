@@ -13,7 +13,7 @@ use crate::free_port;
 use crate::gateway::{app_and_token, upstream};
 use crate::server::{Server, http};
 
-struct Nginx {
+pub struct Nginx {
     child: Child,
     dir: std::path::PathBuf,
 }
@@ -37,7 +37,46 @@ impl Drop for Nginx {
     }
 }
 
-fn nginx_binary() -> Option<String> {
+impl Nginx {
+    /// nginx on `conf` (which listens on `listen`), its files under a
+    /// prefix of its own; once it answers.
+    pub async fn start(bin: &str, name: &str, conf: &str, listen: &str) -> Nginx {
+        let dir = std::env::temp_dir().join(format!("scopegate-nginx-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        let conf_path = dir.join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new(bin)
+            .args([
+                "-p",
+                dir.to_str().unwrap(),
+                "-c",
+                conf_path.to_str().unwrap(),
+                "-g",
+                "daemon off;",
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("logs/stderr.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let nginx = Nginx { child, dir };
+        let mut up_and_running = false;
+        for _ in 0..300 {
+            if http().get(format!("http://{listen}/")).send().await.is_ok() {
+                up_and_running = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let log = ["logs/error.log", "logs/stderr.log"]
+            .map(|f| std::fs::read_to_string(nginx.dir.join(f)).unwrap_or_default())
+            .join("\n");
+        assert!(up_and_running, "nginx did not start: {log}");
+        nginx
+    }
+}
+
+pub fn nginx_binary() -> Option<String> {
     ["nginx", "/usr/sbin/nginx"].into_iter().map(str::to_owned).find(|bin| {
         Command::new(bin)
             .arg("-v")
@@ -58,9 +97,6 @@ async fn nginx_auth_request_allows_and_denies_through_scopegate() {
     let s = Server::start("app-analytics");
     let (id, _, token) = app_and_token(&s, "account:read").await;
 
-    let dir = std::env::temp_dir().join(format!("scopegate-nginx-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
-    std::fs::create_dir_all(dir.join("tmp")).unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
     // The shipped file as it is, but for its three addresses: its pid file,
     // logs and temporary files are under the prefix.
@@ -69,37 +105,9 @@ async fn nginx_auth_request_allows_and_denies_through_scopegate() {
         .replace("127.0.0.1:8000", &listen)
         .replace("127.0.0.1:8080", s.base.trim_start_matches("http://"))
         .replace("127.0.0.1:9000", up.base.trim_start_matches("http://"));
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let globals = "daemon off;".to_owned();
-    let child = Command::new(&bin)
-        .args([
-            "-p",
-            dir.to_str().unwrap(),
-            "-c",
-            conf_path.to_str().unwrap(),
-            "-g",
-            &globals,
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("logs/stderr.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let nginx = Nginx { child, dir };
+    let _nginx = Nginx::start(&bin, "forward-auth", &conf, &listen).await;
     let base = format!("http://{listen}");
     let c = http();
-    let mut up_and_running = false;
-    for _ in 0..300 {
-        if c.get(format!("{base}/")).send().await.is_ok() {
-            up_and_running = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let log = ["logs/error.log", "logs/stderr.log"]
-        .map(|f| std::fs::read_to_string(nginx.dir.join(f)).unwrap_or_default())
-        .join("\n");
-    assert!(up_and_running, "nginx did not start: {log}");
 
     let r = c
         .get(format!("{base}/account/x?y=1"))

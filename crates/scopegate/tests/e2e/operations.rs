@@ -1,0 +1,169 @@
+//! What operators run scopegate with (issue 17): JSON log lines, the
+//! PostgreSQL password kept out of the policy file, `/readyz`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::server::http;
+
+fn policy_in(dir: &std::path::Path, edit: impl FnOnce(String) -> String) -> std::path::PathBuf {
+    let source =
+        std::fs::read_to_string(crate::workspace_root().join("examples/app-analytics/scopegate.toml")).unwrap();
+    let db = format!("sqlite://{}/scopegate.db", dir.display());
+    let config = dir.join("scopegate.toml");
+    std::fs::write(&config, edit(source.replace("sqlite://scopegate.db", &db))).unwrap();
+    config
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("scopegate-ops-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_format_json_writes_one_object_per_line_with_values_not_debug_forms() {
+    let dir = temp_dir("json");
+    let config = policy_in(&dir, |p| p);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let o = crate::scopegate(&[
+        "app",
+        "create",
+        "--config",
+        config.to_str().unwrap(),
+        "--json",
+        "--name",
+        "Logged",
+        "--env",
+        "production",
+        "--scopes",
+        "account:read",
+    ]);
+    let app: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let client_id = app["client_id"].as_str().unwrap();
+    let r = http()
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth(client_id, app["client_secret"].as_str())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http().get(format!("{base}/account/x")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON object ({e}): {l}")))
+        .collect();
+    for l in &lines {
+        for key in ["time", "level", "target"] {
+            assert!(l.get(key).is_some(), "{key} missing in {l}");
+        }
+    }
+    let issued = lines
+        .iter()
+        .find(|l| l["message"] == "audit" && l["event"] == "issue")
+        .unwrap_or_else(|| panic!("no issuance audit line in {text}"));
+    assert_eq!(issued["client_id"], client_id, "the value itself, not Some(\"…\")");
+    assert!(issued.get("subject").is_none());
+    assert!(
+        lines.iter().any(|l| l["level"] == "INFO" && l["message"] == "stopped"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `database_password_file` (or `SCOPEGATE_DATABASE_PASSWORD`) puts the
+/// password into the connection, and no line scopegate prints shows it.
+#[test]
+fn the_database_password_comes_from_a_file_and_is_never_printed() {
+    let dir = temp_dir("password");
+    std::fs::write(dir.join("pg-password"), "s3cret-Pa55\n").unwrap();
+    let url =
+        std::env::var("SCOPEGATE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let config = policy_in(&dir, |p| {
+        p.replace(&format!("sqlite://{}/scopegate.db", dir.display()), &url)
+            .replacen("[tokens]", "database_password_file = \"pg-password\"\n\n[tokens]", 1)
+    });
+    let o = crate::scopegate(&["check", "--config", config.to_str().unwrap()]);
+    let printed = format!("{}{}", crate::stdout(&o), crate::stderr(&o));
+    assert!(o.status.success(), "{printed}");
+    assert!(
+        printed.contains("postgres:***@") || printed.contains(":***@"),
+        "{printed}"
+    );
+    assert!(!printed.contains("s3cret"), "{printed}");
+
+    // A password in two places is refused, naming neither.
+    let twice = policy_in(&dir, |p| {
+        p.replace(
+            &format!("sqlite://{}/scopegate.db", dir.display()),
+            "postgres://sg:other@127.0.0.1/sg",
+        )
+        .replacen("[tokens]", "database_password_file = \"pg-password\"\n\n[tokens]", 1)
+    });
+    let o = crate::scopegate(&["check", "--config", twice.to_str().unwrap()]);
+    let printed = format!("{}{}", crate::stdout(&o), crate::stderr(&o));
+    assert!(!o.status.success());
+    assert!(printed.contains("has a password already"), "{printed}");
+    assert!(!printed.contains("other") && !printed.contains("s3cret"), "{printed}");
+
+    // Only PostgreSQL takes one.
+    let sqlite = policy_in(&dir, |p| {
+        p.replacen("[tokens]", "database_password_file = \"pg-password\"\n\n[tokens]", 1)
+    });
+    let o = crate::scopegate(&["check", "--config", sqlite.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        crate::stderr(&o).contains("only a postgres:// `database` takes a password"),
+        "{}",
+        crate::stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_says_ready_when_the_database_answers_and_healthz_stays_liveness() {
+    let s = crate::server::Server::start("app-analytics");
+    let r = http().get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["ready"], true);
+    assert_eq!(body["database"], "ok");
+    assert!(body["policy"].as_str().unwrap().ends_with("scopegate.toml"));
+    assert_eq!(http().get(s.url("/healthz")).send().await.unwrap().status(), 200);
+}
