@@ -722,8 +722,8 @@ pub async fn create_admin_token<S: Store>(
 }
 
 /// Starts a new signing key and retires the others (they stay published
-/// until their tokens expire). Takes effect when `serve` next starts on
-/// each node, as `scopegate keys rotate` does.
+/// until their tokens expire). Every node on the database loads it through
+/// the change feed, as after `scopegate keys rotate`.
 pub async fn rotate_signing_key<S: Store>(state: &AppState<S>, actor: &Actor) -> Result<String> {
     let key = state
         .keys

@@ -14,7 +14,7 @@ use crate::store_cmd::{runtime, unix_now, with_store};
 pub enum Command {
     /// Start signing with a new key. Old keys are retired but stay published in
     /// the JWKS, so tokens they signed keep verifying until they expire.
-    /// Restart `serve` (every node) to pick up the new key.
+    /// Every running `serve` on the database signs with it within a second.
     Rotate {
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,

@@ -62,10 +62,16 @@ fn replay(doc: &str) -> String {
     let nginx_dir = dir.join("sg-nginx").display().to_string();
     // What the docs name that must be this run's own: scopegate's port,
     // nginx's port and its prefix directory.
+    let nodes = [free_port(), free_port(), free_port()];
+    let cluster_dir = dir.join("sg-cluster").display().to_string();
     let own = |text: &str| {
         text.replace("8080", &port)
             .replace("127.0.0.1:8000", &format!("127.0.0.1:{proxy_port}"))
             .replace("/tmp/sg-nginx", &nginx_dir)
+            .replace("/tmp/sg-cluster", &cluster_dir)
+            .replace("8081", &nodes[0].to_string())
+            .replace("8082", &nodes[1].to_string())
+            .replace("8083", &nodes[2].to_string())
     };
     copy_dir(&root.join("examples"), &dir.join("examples"));
     for file in [
@@ -73,6 +79,7 @@ fn replay(doc: &str) -> String {
         "marketplace/scopegate.toml",
         "storefront/scopegate.toml",
         "forward-auth/nginx.conf",
+        "cluster/nginx.conf",
     ] {
         let path = dir.join("examples").join(file);
         let text = own(&std::fs::read_to_string(&path).unwrap());
@@ -241,6 +248,26 @@ fn the_nginx_forward_auth_how_to_runs_as_written() {
         "{printed}"
     );
     assert!(printed.contains("\"error\":\"insufficient_scope\""), "{printed}");
+}
+
+#[test]
+fn the_deploy_how_to_runs_as_written() {
+    let has_nginx = Command::new("nginx")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let has_psql = Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_nginx || !has_psql {
+        assert!(std::env::var("CI").is_err(), "CI=true but nginx or psql is not installed");
+        eprintln!("SKIPPED: nginx or psql is not installed; docs/deploy.md was not replayed");
+        return;
+    }
+    let printed = replay("docs/deploy.md");
+    assert!(printed.contains("200\n200\n200\n"), "{printed}");
+    assert!(printed.contains("after revocation: 401"), "{printed}");
 }
 
 #[test]
