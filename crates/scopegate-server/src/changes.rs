@@ -9,9 +9,12 @@
 //! those it applied; an id older than that is settled.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use scopegate_store::{Change, Store, StoreError, Wake};
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
 
 use crate::state::AppState;
@@ -24,6 +27,36 @@ const PAGE: i64 = 500;
 /// for half of it forgets everything it caches instead of catching up.
 const KEEP_SECONDS: i64 = 3600;
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// What `/metrics` says of the feed.
+#[derive(Debug, Default)]
+pub struct FeedStats {
+    /// Whether the last read of the feed succeeded (0 before the first).
+    up: AtomicBool,
+    applied: AtomicU64,
+    /// Times the feed could not be read or its connection was lost.
+    lost: AtomicU64,
+}
+
+impl FeedStats {
+    /// The Prometheus text of these figures.
+    pub fn render(&self) -> String {
+        format!(
+            "# HELP scopegate_change_feed_up Whether this node reads the change feed (1) or cannot (0).\n\
+             # TYPE scopegate_change_feed_up gauge\n\
+             scopegate_change_feed_up {}\n\
+             # HELP scopegate_changes_applied_total Changes made by other nodes and processes (or this one) applied to this node's caches.\n\
+             # TYPE scopegate_changes_applied_total counter\n\
+             scopegate_changes_applied_total {}\n\
+             # HELP scopegate_change_feed_lost_total Times the change feed's connection was lost or a read failed.\n\
+             # TYPE scopegate_change_feed_lost_total counter\n\
+             scopegate_change_feed_lost_total {}\n",
+            u8::from(self.up.load(Ordering::Relaxed)),
+            self.applied.load(Ordering::Relaxed),
+            self.lost.load(Ordering::Relaxed),
+        )
+    }
+}
 
 /// Where this node stands in the feed.
 struct Follower<S: Store> {
@@ -66,22 +99,34 @@ pub async fn follow<S: Store>(
         last_pruned: Instant::now(),
         policy_notices,
     };
+    let stats = Arc::clone(&follower.state.feed);
+    stats.up.store(true, Ordering::Relaxed);
     tokio::spawn(async move {
         let mut lost = false;
         loop {
-            if subscription.next().await == Wake::Lost && !lost {
-                lost = true;
-                tracing::warn!("the change feed's connection was lost; catching up from the table");
+            if subscription.next().await == Wake::Lost {
+                stats.lost.fetch_add(1, Ordering::Relaxed);
+                if !lost {
+                    lost = true;
+                    tracing::warn!("the change feed's connection was lost; catching up from the table");
+                }
             }
             match follower.catch_up().await {
-                Ok(()) if lost => {
-                    lost = false;
-                    tracing::info!("the change feed is back; caught up");
+                Ok(applied) => {
+                    stats.applied.fetch_add(applied, Ordering::Relaxed);
+                    stats.up.store(true, Ordering::Relaxed);
+                    if lost {
+                        lost = false;
+                        tracing::info!("the change feed is back; caught up");
+                    }
                 }
-                Ok(()) => {}
                 Err(e) => {
-                    lost = true;
-                    tracing::warn!(error = %e, "cannot read the change feed; cached records live at most their TTL");
+                    stats.lost.fetch_add(1, Ordering::Relaxed);
+                    stats.up.store(false, Ordering::Relaxed);
+                    if !lost {
+                        lost = true;
+                        tracing::warn!(error = %e, "cannot read the change feed; cached records live at most their TTL");
+                    }
                 }
             }
         }
@@ -90,8 +135,8 @@ pub async fn follow<S: Store>(
 }
 
 impl<S: Store> Follower<S> {
-    /// Reads and applies every change not yet applied.
-    async fn catch_up(&mut self) -> Result<(), StoreError> {
+    /// Reads and applies every change not yet applied; how many it applied.
+    async fn catch_up(&mut self) -> Result<u64, StoreError> {
         let now = Instant::now();
         if now.duration_since(self.last_read) > Duration::from_secs(KEEP_SECONDS as u64 / 2) {
             // Rows this node never read may be pruned by now.
@@ -99,7 +144,7 @@ impl<S: Store> Follower<S> {
             self.settled = self.state.store.last_change().await?;
             self.applied.clear();
             self.last_read = now;
-            return Ok(());
+            return Ok(0);
         }
         while let Some((&id, &at)) = self.applied.first_key_value() {
             if now.duration_since(at) < WINDOW {
@@ -109,6 +154,7 @@ impl<S: Store> Follower<S> {
             self.applied.remove(&id);
         }
         let mut needs = Needs::default();
+        let mut count = 0;
         let mut after = self.settled;
         loop {
             let page = self.state.store.changes_after(after, PAGE).await?;
@@ -116,6 +162,7 @@ impl<S: Store> Follower<S> {
                 if *id > self.settled && !self.applied.contains_key(id) {
                     self.note(change.as_ref(), &mut needs);
                     self.applied.insert(*id, now);
+                    count += 1;
                 }
             }
             match page.last() {
@@ -130,7 +177,7 @@ impl<S: Store> Follower<S> {
             let pruned = self.state.store.prune_changes(self.state.now() - KEEP_SECONDS).await?;
             tracing::debug!(pruned, "pruned the change feed");
         }
-        Ok(())
+        Ok(count)
     }
 
     /// Forgets the records a change makes stale; notes what else it needs.

@@ -144,6 +144,6 @@ const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 async fn metrics<S: Store>(axum::extract::State(state): axum::extract::State<AppState<S>>) -> impl IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.live.load().metrics.render(),
+        state.live.load().metrics.render() + &state.feed.render(),
     )
 }

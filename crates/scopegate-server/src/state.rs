@@ -15,6 +15,7 @@ use axum::http::request::Parts;
 use scopegate_core::Policy;
 use scopegate_store::{AuditEvent, Store};
 
+use crate::changes::FeedStats;
 use crate::identity::{IdentityCache, Verifier};
 use crate::keys::Keys;
 use crate::limits::Limits;
@@ -79,6 +80,8 @@ pub struct AppState<S: Store> {
     pub verified: VerifiedTokens,
     /// This node's `[limits]`.
     pub limits: Arc<Limits>,
+    /// How this node follows the change feed (for `/metrics`).
+    pub feed: Arc<FeedStats>,
 }
 
 impl<S: Store> std::fmt::Debug for AppState<S> {
@@ -104,6 +107,7 @@ impl<S: Store> Clone for AppState<S> {
             revocations: self.revocations.clone(),
             verified: self.verified.clone(),
             limits: Arc::clone(&self.limits),
+            feed: Arc::clone(&self.feed),
         }
     }
 }
@@ -128,6 +132,7 @@ impl<S: Store> AppState<S> {
             revocations,
             verified: VerifiedTokens::default(),
             limits,
+            feed: Arc::default(),
         }
     }
 

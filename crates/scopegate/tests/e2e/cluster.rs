@@ -543,6 +543,23 @@ async fn a_database_outage_is_served_through_and_recovered_from_without_a_restar
         }
     }
     assert!(all.statuses.contains_key(&("readyz", 503)), "the outage was seen");
+    // /metrics tells the story: the feed was lost, and is read again.
+    let metrics = http()
+        .get(format!("{n2}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("scopegate_change_feed_up 1"), "{metrics}");
+    let lost: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("scopegate_change_feed_lost_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(lost > 0, "{metrics}");
     // The change feed works again: a revocation on node 1 reaches node 2.
     let r = http()
         .post(format!("{n1}/oauth2/revoke"))

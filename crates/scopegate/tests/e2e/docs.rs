@@ -261,7 +261,10 @@ fn the_deploy_how_to_runs_as_written() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_nginx || !has_psql {
-        assert!(std::env::var("CI").is_err(), "CI=true but nginx or psql is not installed");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI=true but nginx or psql is not installed"
+        );
         eprintln!("SKIPPED: nginx or psql is not installed; docs/deploy.md was not replayed");
         return;
     }
