@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use scopegate_server::secrets::{self, SecretKind};
-use scopegate_store::{Store, TokenKind, TokenRecord, UserRecord};
+use scopegate_store::{CodeRecord, Store, TokenKind, TokenRecord, UserRecord};
 
 use crate::server::http;
 
@@ -334,9 +334,139 @@ async fn three_nodes_behave_as_one(format: &str) {
         );
         assert!(statuses.contains(&400), "round {round}: {statuses:?}");
     }
+    // A user disabled through node 3: their token is refused on node 2.
+    let (refresh, record) = refresh_token(&client_id);
+    store.insert_tokens(&[record]).await.unwrap();
+    let r = http()
+        .post(format!("{n1}/oauth2/token"))
+        .basic_auth(&client_id, Some(&new_secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let users_token = r.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(call(n2, &Auth::Bearer(&users_token)).await, 200);
+    let disabled_at = Instant::now();
+    let r = http()
+        .put(format!("{n3}/admin/api/users/ana/enabled"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let took = refused_everywhere(&[n1, n2], &Auth::Bearer(&users_token), disabled_at).await;
+    eprintln!("a disabled user's token refused after {took:?}");
+    assert!(took < PROPAGATION, "disabling a user took {took:?}");
+    let r = http()
+        .put(format!("{n3}/admin/api/users/ana/enabled"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"enabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // A code presented to two nodes at once is redeemed once.
+    for round in 0..8 {
+        let code = secrets::generate(SecretKind::Code);
+        let now = unix_now();
+        store
+            .insert_code(&CodeRecord {
+                hash: secrets::hash(&code),
+                client_id: client_id.clone(),
+                subject: "ana".into(),
+                redirect_uri: "https://app.example/cb".into(),
+                redirect_sent: false,
+                scope: SCOPE.into(),
+                code_challenge: None,
+                grant_id: secrets::generate(SecretKind::GrantId),
+                granted_at: now,
+                expires_at: now + 60,
+                used: false,
+            })
+            .await
+            .unwrap();
+        let attempt = |base: &str| {
+            http()
+                .post(format!("{base}/oauth2/token"))
+                .basic_auth(&client_id, Some(&new_secret))
+                .form(&[("grant_type", "authorization_code"), ("code", code.as_str())])
+                .send()
+        };
+        let (a, b) = tokio::join!(attempt(n2), attempt(n3));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let statuses = [a.status().as_u16(), b.status().as_u16()];
+        let bodies = [a.text().await.unwrap(), b.text().await.unwrap()];
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "round {round}: {statuses:?} {bodies:?}"
+        );
+    }
+
+    if format == "jwt" {
+        // A key rotated through node 1 signs on node 2 within the bound, and
+        // every node publishes it.
+        let r = http()
+            .post(format!("{n1}/admin/api/signing-keys/rotate"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        let rotated_at = Instant::now();
+        let kid = |token: &str| {
+            use base64::Engine;
+            let header = token.split('.').next().unwrap();
+            let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&header).unwrap()["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let new_kid = loop {
+            let signed = kid(&issue(n2, &client_id, &new_secret).await);
+            let jwks = http()
+                .get(format!("{n3}/oauth2/jwks"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if jwks.contains(&signed) && jwks.matches("\"kid\"").count() == 2 {
+                let on_node_1 = kid(&issue(n1, &client_id, &new_secret).await);
+                if on_node_1 == signed && signed != keys["keys"][0]["kid"] {
+                    break signed;
+                }
+            }
+            assert!(
+                rotated_at.elapsed() < Duration::from_secs(10),
+                "the new key never signed on node 2"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let took = rotated_at.elapsed();
+        eprintln!("key rotation signing everywhere after {took:?}");
+        assert!(took < PROPAGATION, "a key rotation took {took:?}");
+        assert_ne!(new_kid, keys["keys"][0]["kid"].as_str().unwrap());
+    }
+
     store.pool().close().await;
     drop(c);
     db.drop_now().await;
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// A refresh token of a user grant, as the code flow stores it.
