@@ -47,7 +47,7 @@ fn decision(c: &mut Criterion) {
             Policy::compile("generated.toml", &generated_policy(routes, 1_000)).unwrap_or_else(|e| panic!("{e}"));
         let granted = policy
             .catalog
-            .parse_list("area0:write area1:read area2:read area3:write area4:read")
+            .parse_list(scopegate_bench::GENERATED_GRANT)
             .unwrap_or_default();
         let held = policy.catalog.close(&granted);
         let requests = generated_requests(routes);

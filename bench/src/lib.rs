@@ -41,3 +41,7 @@ pub fn generated_requests(routes: usize) -> Vec<(&'static str, String)> {
         })
         .collect()
 }
+
+/// The scopes a client of the generated policy holds in the decision
+/// benchmarks: a few areas, some at the write level.
+pub const GENERATED_GRANT: &str = "area0:write area1:read area2:read area3:write area4:read";

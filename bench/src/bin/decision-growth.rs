@@ -17,7 +17,7 @@ fn main() {
         };
         let granted = policy
             .catalog
-            .parse_list("area0:write area1:read area2:read area3:write area4:read")
+            .parse_list(scopegate_bench::GENERATED_GRANT)
             .unwrap_or_default();
         let held = policy.catalog.close(&granted);
         let requests = generated_requests(routes);
@@ -28,7 +28,11 @@ fn main() {
                 let mut allowed = 0usize;
                 for _ in 0..rounds {
                     for (method, target) in &requests {
-                        allowed += usize::from(policy.decide(black_box(method), black_box(target), Caller::Client(&held)).is_allow());
+                        allowed += usize::from(
+                            policy
+                                .decide(black_box(method), black_box(target), Caller::Client(&held))
+                                .is_allow(),
+                        );
                     }
                 }
                 black_box(allowed);

@@ -220,6 +220,28 @@ macro_rules! impl_store {
             }
 
             /// A key set row of app `app_id` and its secrets, in `tx`.
+            /// Retires every key in use and makes `k` the one that signs.
+            async fn start_signing_key(
+                tx: &mut sqlx::Transaction<'_, <$row as sqlx::Row>::Database>,
+                k: &KeyRecord,
+            ) -> R<()> {
+                sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+                    .bind(k.created_at)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, alg, private_der, public_x, created_at, retired_at) VALUES ($1, $2, $3, $4, $5, NULL)",
+                )
+                .bind(&k.kid)
+                .bind(&k.alg)
+                .bind(&k.private_der)
+                .bind(&k.public_x)
+                .bind(k.created_at)
+                .execute(&mut **tx)
+                .await?;
+                Self::changed(&mut **tx, &Change::SigningKeys).await
+            }
+
             async fn insert_key_set(
                 tx: &mut sqlx::Transaction<'_, <$row as sqlx::Row>::Database>,
                 app_id: &str,
@@ -937,21 +959,7 @@ macro_rules! impl_store {
 
             async fn rotate_signing_key(&self, k: &KeyRecord) -> R<()> {
                 let mut tx = self.pool.begin_with($begin_write).await?;
-                sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
-                    .bind(k.created_at)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO signing_keys (kid, alg, private_der, public_x, created_at, retired_at) VALUES ($1, $2, $3, $4, $5, NULL)",
-                )
-                .bind(&k.kid)
-                .bind(&k.alg)
-                .bind(&k.private_der)
-                .bind(&k.public_x)
-                .bind(k.created_at)
-                .execute(&mut *tx)
-                .await?;
-                Self::changed(&mut *tx, &Change::SigningKeys).await?;
+                Self::start_signing_key(&mut tx, k).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -967,21 +975,7 @@ macro_rules! impl_store {
                 if in_use.is_some() {
                     return Ok(false);
                 }
-                sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
-                    .bind(k.created_at)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO signing_keys (kid, alg, private_der, public_x, created_at, retired_at) VALUES ($1, $2, $3, $4, $5, NULL)",
-                )
-                .bind(&k.kid)
-                .bind(&k.alg)
-                .bind(&k.private_der)
-                .bind(&k.public_x)
-                .bind(k.created_at)
-                .execute(&mut *tx)
-                .await?;
-                Self::changed(&mut *tx, &Change::SigningKeys).await?;
+                Self::start_signing_key(&mut tx, k).await?;
                 tx.commit().await?;
                 Ok(true)
             }

@@ -187,31 +187,10 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use std::io;
-    use std::sync::{Arc, Mutex};
 
-    use tracing_subscriber::fmt::MakeWriter;
+    use crate::captured_log::Captured;
 
     use super::LineFormat;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
 
     /// Every kind of line `serve` writes, through `subscriber`.
     fn lines(subscriber: impl tracing::Subscriber + Send + Sync) {
@@ -258,8 +237,8 @@ mod tests {
                 .with_writer(theirs.clone())
                 .finish(),
         );
-        let ours = String::from_utf8(ours.0.lock().unwrap().clone()).unwrap();
-        let theirs = String::from_utf8(theirs.0.lock().unwrap().clone()).unwrap();
+        let ours = ours.text();
+        let theirs = theirs.text();
         assert_eq!(strip_times(&ours), strip_times(&theirs));
         assert_eq!(ours.lines().count(), 7, "{ours}");
         // Same shape of timestamp: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.

@@ -140,32 +140,9 @@ impl Visit for Fields<'_> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::io;
-    use std::sync::{Arc, Mutex};
-
-    use tracing_subscriber::fmt::MakeWriter;
+    use crate::captured_log::Captured;
 
     use super::{JsonFormat, write_string};
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
 
     fn lines_of(log: impl FnOnce()) -> Vec<serde_json::Value> {
         let captured = Captured::default();
@@ -174,7 +151,7 @@ mod tests {
             .event_format(JsonFormat)
             .finish();
         tracing::subscriber::with_default(subscriber, log);
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 

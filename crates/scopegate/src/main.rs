@@ -3,6 +3,8 @@
 mod admin_token_cmd;
 mod app;
 mod audit_cmd;
+#[cfg(test)]
+mod captured_log;
 mod check;
 mod explain;
 mod keys_cmd;

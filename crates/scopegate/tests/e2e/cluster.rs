@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use scopegate_server::secrets::{self, SecretKind};
-use scopegate_store::{CodeRecord, Store, TokenKind, TokenRecord, UserRecord};
+use scopegate_store::{CodeRecord, Store, TokenRecord, UserRecord};
 
 use crate::server::http;
 
@@ -181,6 +181,32 @@ async fn issue(base: &str, client_id: &str, secret: &str) -> String {
         .to_owned()
 }
 
+/// Revokes `token` (RFC 7009) at `base` with the app's credentials: the status.
+async fn revoke(base: &str, client_id: &str, secret: &str, token: &str) -> u16 {
+    http()
+        .post(format!("{base}/oauth2/revoke"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Enables or disables a user through the admin API at `base`: the status.
+async fn set_enabled(base: &str, admin: &str, login: &str, enabled: bool) -> u16 {
+    http()
+        .put(format!("{base}/admin/api/users/{login}/enabled"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({ "enabled": enabled }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// `GET /account/x` through a node's gateway: its status.
 async fn call(base: &str, auth: &Auth<'_>) -> u16 {
     let request = http().get(format!("{base}/account/x"));
@@ -249,14 +275,7 @@ async fn three_nodes_behave_as_one(format: &str) {
     }
     // Revoked on node 3: refused on nodes 1 and 2 within the bound.
     let revoked_at = Instant::now();
-    let r = http()
-        .post(format!("{n3}/oauth2/revoke"))
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(revoke(n3, &client_id, &secret, &token).await, 200);
     let took = refused_everywhere(&[n1, n2, n3], &Auth::Bearer(&token), revoked_at).await;
     eprintln!("revocation seen everywhere after {took:?}");
     assert!(took < PROPAGATION, "a revocation took {took:?} to reach every node");
@@ -351,30 +370,16 @@ async fn three_nodes_behave_as_one(format: &str) {
         .to_owned();
     assert_eq!(call(n2, &Auth::Bearer(&users_token)).await, 200);
     let disabled_at = Instant::now();
-    let r = http()
-        .put(format!("{n3}/admin/api/users/ana/enabled"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"enabled": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(set_enabled(n3, &admin, "ana", false).await, 200);
     let took = refused_everywhere(&[n1, n2], &Auth::Bearer(&users_token), disabled_at).await;
     eprintln!("a disabled user's token refused after {took:?}");
     assert!(took < PROPAGATION, "disabling a user took {took:?}");
-    let r = http()
-        .put(format!("{n3}/admin/api/users/ana/enabled"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"enabled": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(set_enabled(n3, &admin, "ana", true).await, 200);
 
     // A code presented to two nodes at once is redeemed once.
     for round in 0..8 {
         let code = secrets::generate(SecretKind::Code);
-        let now = unix_now();
+        let now = crate::unix_now();
         store
             .insert_code(&CodeRecord {
                 hash: secrets::hash(&code),
@@ -462,37 +467,8 @@ async fn three_nodes_behave_as_one(format: &str) {
     db.drop_now().await;
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A refresh token of a user grant, as the code flow stores it.
 fn refresh_token(client_id: &str) -> (String, TokenRecord) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let secret = secrets::generate(SecretKind::RefreshToken);
-    let record = TokenRecord {
-        hash: secrets::hash(&secret),
-        kind: TokenKind::Refresh,
-        grant_id: secrets::generate(SecretKind::GrantId),
-        client_id: client_id.to_owned(),
-        subject: Some("ana".into()),
-        grant_kind: "authorization_code".into(),
-        scope: SCOPE.into(),
-        grant_scope: SCOPE.into(),
-        environment: "production".into(),
-        granted_at: now,
-        issued_at: now,
-        expires_at: Some(now + 86_400),
-        used: false,
-        revoked: false,
-    };
-    (secret, record)
+    crate::user_refresh_token(client_id, SCOPE)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -576,14 +552,7 @@ async fn a_database_outage_is_served_through_and_recovered_from_without_a_restar
     let (_, client_id, secret) = c.app("Outage");
     let valid = issue(n1, &client_id, &secret).await;
     let revoked = issue(n1, &client_id, &secret).await;
-    let r = http()
-        .post(format!("{n2}/oauth2/revoke"))
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("token", revoked.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(revoke(n2, &client_id, &secret, &revoked).await, 200);
     for base in [n1, n2] {
         assert_eq!(call(base, &Auth::Bearer(&valid)).await, 200);
         let took = refused_everywhere(&[base], &Auth::Bearer(&revoked), Instant::now()).await;
@@ -629,14 +598,11 @@ async fn a_database_outage_is_served_through_and_recovered_from_without_a_restar
     relay.set_up(false);
     tokio::time::sleep(Duration::from_secs(4)).await;
     // A revocation the database cannot take is never acknowledged.
-    let r = http()
-        .post(format!("{n1}/oauth2/revoke"))
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("token", valid.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 503, "a revocation during the outage");
+    assert_eq!(
+        revoke(n1, &client_id, &secret, &valid).await,
+        503,
+        "a revocation during the outage"
+    );
     let down = http().get(format!("{n2}/readyz")).send().await.unwrap();
     assert_eq!(down.status(), 503, "not ready without a database");
     relay.set_up(true);
@@ -691,14 +657,7 @@ async fn a_database_outage_is_served_through_and_recovered_from_without_a_restar
         .unwrap();
     assert!(lost > 0, "{metrics}");
     // The change feed works again: a revocation on node 1 reaches node 2.
-    let r = http()
-        .post(format!("{n1}/oauth2/revoke"))
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("token", valid.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(revoke(n1, &client_id, &secret, &valid).await, 200);
     let took = refused_everywhere(&[n2], &Auth::Bearer(&valid), Instant::now()).await;
     assert!(took < PROPAGATION, "after the outage a revocation took {took:?}");
     drop(c);
@@ -764,14 +723,7 @@ async fn three_nodes_behind_nginx_serve_the_main_flows() {
             .unwrap();
         assert_eq!(r.json::<serde_json::Value>().await.unwrap()["active"], true);
     }
-    let r = http()
-        .post(format!("{lb}/oauth2/revoke"))
-        .basic_auth(&client_id, Some(&secret))
-        .form(&[("token", tokens[0].as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(revoke(&lb, &client_id, &secret, &tokens[0]).await, 200);
     let took = refused_everywhere(&[&lb, &lb, &lb], &Auth::Bearer(&tokens[0]), Instant::now()).await;
     assert!(took < PROPAGATION, "{took:?}");
 

@@ -10,8 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use scopegate_server::secrets::{self, SecretKind};
-use scopegate_store::{Store, TokenKind, TokenRecord};
+use scopegate_store::{Store, TokenRecord};
 use tokio::sync::Mutex;
 
 use crate::server::{Server, http};
@@ -98,34 +97,9 @@ async fn active(base: &str, app: &App, token: &str) -> bool {
 }
 
 /// Refresh tokens of user grants, stored as the authorization code grant
-/// stores them (the browser part of that grant is tested elsewhere).
+/// stores them.
 fn seeded_refresh_tokens(app: &App, n: usize) -> (Vec<String>, Vec<TokenRecord>) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    (0..n)
-        .map(|_| {
-            let secret = secrets::generate(SecretKind::RefreshToken);
-            let record = TokenRecord {
-                hash: secrets::hash(&secret),
-                kind: TokenKind::Refresh,
-                grant_id: secrets::generate(SecretKind::GrantId),
-                client_id: app.id.clone(),
-                subject: Some("ana".into()),
-                grant_kind: "authorization_code".into(),
-                scope: SCOPE.into(),
-                grant_scope: SCOPE.into(),
-                environment: "production".into(),
-                granted_at: now,
-                issued_at: now,
-                expires_at: Some(now + 86_400),
-                used: false,
-                revoked: false,
-            };
-            (secret, record)
-        })
-        .unzip()
+    (0..n).map(|_| crate::user_refresh_token(&app.id, SCOPE)).unzip()
 }
 
 /// Load from four tasks until the server dies under them.

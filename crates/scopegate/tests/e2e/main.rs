@@ -53,3 +53,36 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A refresh token of `ana`'s grant to `client_id` for `scope`, as the code
+/// flow stores it (the browser part of that grant is tested elsewhere): the
+/// token, and the record to store.
+pub fn user_refresh_token(client_id: &str, scope: &str) -> (String, scopegate_store::TokenRecord) {
+    use scopegate_server::secrets::{self, SecretKind};
+    let now = unix_now();
+    let secret = secrets::generate(SecretKind::RefreshToken);
+    let record = scopegate_store::TokenRecord {
+        hash: secrets::hash(&secret),
+        kind: scopegate_store::TokenKind::Refresh,
+        grant_id: secrets::generate(SecretKind::GrantId),
+        client_id: client_id.to_owned(),
+        subject: Some("ana".into()),
+        grant_kind: "authorization_code".into(),
+        scope: scope.into(),
+        grant_scope: scope.into(),
+        environment: "production".into(),
+        granted_at: now,
+        issued_at: now,
+        expires_at: Some(now + 86_400),
+        used: false,
+        revoked: false,
+    };
+    (secret, record)
+}
