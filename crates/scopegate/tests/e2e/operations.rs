@@ -167,3 +167,36 @@ async fn readyz_says_ready_when_the_database_answers_and_healthz_stays_liveness(
     assert!(body["policy"].as_str().unwrap().ends_with("scopegate.toml"));
     assert_eq!(http().get(s.url("/healthz")).send().await.unwrap().status(), 200);
 }
+
+/// On SQLite the other process is a command on the same file: a secret it
+/// replaces stops working on the running server within a second (the change
+/// feed, read every 250 ms), not after the client cache's 5 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_on_the_sqlite_file_reaches_the_running_server_within_a_second() {
+    let s = crate::server::Server::start("app-analytics");
+    let (id, secret) = s.app(&["--name", "Rotated", "--env", "production", "--scopes", "account:read"]);
+    let call = |secret: String| {
+        let (url, id) = (s.url("/account/x"), id.clone());
+        async move {
+            http()
+                .get(url)
+                .basic_auth(id, Some(secret))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(call(secret.clone()).await, 200, "cached now");
+    let o = crate::scopegate(&["app", "rotate-secret", "--config", s.config.to_str().unwrap(), &id]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let rotated = std::time::Instant::now();
+    while call(secret.clone()).await != 401 {
+        assert!(
+            rotated.elapsed() < std::time::Duration::from_secs(1),
+            "the old secret still works after 1 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
