@@ -52,6 +52,7 @@ pub mod secrets;
 pub mod session;
 pub mod slow_body;
 pub mod state;
+pub mod traces;
 pub mod upstream;
 pub mod verified;
 pub mod worker;

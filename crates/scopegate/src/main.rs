@@ -11,6 +11,7 @@ mod keys_cmd;
 mod log_format;
 mod log_json;
 mod log_writer;
+mod otel;
 mod policy_file;
 mod reload;
 mod scheduling;

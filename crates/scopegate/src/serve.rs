@@ -34,6 +34,10 @@ pub struct Args {
     /// else `text`).
     #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
     log_format: Option<String>,
+    /// Send a span per gateway and forward-auth decision to this OTLP/HTTP
+    /// collector (e.g. http://127.0.0.1:4318); needs a build with `--features otel`.
+    #[arg(long, value_name = "URL")]
+    otlp_endpoint: Option<String>,
     /// How Linux schedules the worker threads: `batch` (SCHED_BATCH: a woken
     /// worker does not preempt the task running, so a busy box wakes it less
     /// often) or `other` (the kernel's default).
@@ -62,10 +66,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             .event_format(crate::log_format::LineFormat::default())
             .init(),
     }
+    let traces = args.otlp_endpoint.as_deref().map(crate::otel::start).transpose()?;
     let threads = args.threads.map_or_else(default_workers, usize::from);
     // The control runtime owns the store, the writer, reload and signals; each
     // worker thread serves its own listener on its own runtime (below).
-    tokio::runtime::Builder::new_current_thread()
+    let served = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(async {
@@ -89,7 +94,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 serve_workers(state, listeners, args.cpu_scheduling).await?;
             });
             Ok(ExitCode::SUCCESS)
-        })
+        });
+    // Outside the runtime: the exporter's HTTP client blocks.
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
+    served
 }
 
 /// One worker per CPU, as nginx's `worker_processes auto`. A worker owns its

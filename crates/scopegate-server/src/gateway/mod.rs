@@ -188,15 +188,17 @@ pub fn record(
     client_id: Option<&str>,
     why: Option<&str>,
 ) {
+    let label = generation.metrics.label(route);
     tracing::info!(
         target: "scopegate::decision",
         method,
         path,
-        route = generation.metrics.label(route),
+        route = label,
         outcome,
         client_id = client_id.unwrap_or("-"),
         reason = why.unwrap_or("-"),
     );
+    crate::traces::decision(method, path, label, outcome, client_id, why, started);
     generation.metrics.record(route, outcome, started.elapsed());
 }
 

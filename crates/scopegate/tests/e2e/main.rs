@@ -17,6 +17,7 @@ mod gateway;
 mod layer;
 mod nginx;
 mod operations;
+mod otel;
 mod portal;
 mod readmes;
 mod server;
