@@ -145,7 +145,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// use: what a starting node does, under the same lock as migrations, so
     /// that nodes started together make one key. `false`: nothing written.
     fn ensure_signing_key(&self, key: &KeyRecord) -> impl Future<Output = R<bool>> + Send;
-    /// Adds `key` and retires every other key in use, atomically (rotation).
+    /// Adds `key` and retires every other key in use, atomically and one
+    /// rotation at a time across nodes (rotation).
     fn rotate_signing_key(&self, key: &KeyRecord) -> impl Future<Output = R<()>> + Send;
 
     /// Records a change for other processes' caches. The store's own

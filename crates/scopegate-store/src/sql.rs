@@ -959,6 +959,9 @@ macro_rules! impl_store {
 
             async fn rotate_signing_key(&self, k: &KeyRecord) -> R<()> {
                 let mut tx = self.pool.begin_with($begin_write).await?;
+                // One rotation at a time across nodes: two at once would each
+                // retire what they saw and leave both new keys signing.
+                sqlx::query($startup_lock).execute(&mut *tx).await?;
                 Self::start_signing_key(&mut tx, k).await?;
                 tx.commit().await?;
                 Ok(())

@@ -955,6 +955,21 @@ async fn nodes_started_together_make_one_signing_key<S: Store>(s: S) {
         .collect();
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].kid, "d");
+    // Nodes rotating at the same moment leave one key signing.
+    for round in 0..5 {
+        let (ke, kf) = (key(&format!("e{round}")), key(&format!("f{round}")));
+        let (e, f) = tokio::join!(s.rotate_signing_key(&ke), s.rotate_signing_key(&kf));
+        e.unwrap();
+        f.unwrap();
+        let live = s
+            .signing_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.retired_at.is_none())
+            .count();
+        assert_eq!(live, 1, "round {round}");
+    }
 }
 
 /// Several nodes started together on a fresh database (or one a migration
