@@ -36,6 +36,7 @@ pub mod enforce;
 pub mod explain;
 pub mod limits;
 pub mod oauth;
+pub mod openapi;
 pub mod path;
 mod policy;
 pub mod redeem;

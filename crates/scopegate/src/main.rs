@@ -7,6 +7,7 @@ mod audit_cmd;
 mod captured_log;
 mod check;
 mod explain;
+mod import_openapi;
 mod keys_cmd;
 mod log_format;
 mod log_json;
@@ -75,6 +76,9 @@ enum Command {
     /// Print the smallest scope set that lets an app call every listed endpoint:
     /// first the space-separated list, then `scope=` and its URL-encoded form.
     ScopesFor(scopes_for::Args),
+    /// Print a policy fragment (scopes and routes) from an OpenAPI 3 document's
+    /// oauth2 scheme and each operation's security requirement.
+    ImportOpenapi(import_openapi::Args),
 }
 
 /// A command whose output goes to a reader that stopped reading (`| head`)
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
         Command::Check { config } => check::run(&config),
         Command::Explain(args) => explain::run(&args),
         Command::ScopesFor(args) => scopes_for::run(&args),
+        Command::ImportOpenapi(args) => import_openapi::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::App(command) => app::run(&command),
         Command::User(command) => user::run(&command),

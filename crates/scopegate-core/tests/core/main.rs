@@ -13,6 +13,7 @@ mod decisions;
 mod enforce;
 mod laws;
 mod load_errors;
+mod openapi;
 mod paths;
 mod routes;
 

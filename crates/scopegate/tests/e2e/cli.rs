@@ -374,3 +374,85 @@ fn admin_tokens_are_shown_once_stored_hashed_audited_and_revoked_by_id() {
     );
     assert!(!audit.contains(token), "{audit}");
 }
+
+/// `import-openapi` on a YAML document: the fragment passes `check` as it
+/// is, and `explain` on each operation gives the requirement the document
+/// states; what it leaves out is said on stderr.
+#[test]
+fn import_openapi_writes_a_policy_that_checks_and_explains_as_the_document_says() {
+    let spec = crate::workspace_root().join("examples/openapi/pets.yaml");
+    let o = crate::scopegate(&["import-openapi", spec.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let fragment = crate::stdout(&o);
+    let warnings = crate::stderr(&o);
+    assert!(
+        warnings.contains("#/paths/~1pet~1{petId}/delete") && warnings.contains("api_key"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("#/paths/~1user~1login/get") && warnings.contains("anonymous"),
+        "{warnings}"
+    );
+    let dir = std::env::temp_dir().join(format!("scopegate-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("pets.toml");
+    std::fs::write(&policy, &fragment).unwrap();
+    let config = policy.to_str().unwrap();
+    let o = crate::scopegate(&["check", "--config", config]);
+    assert!(o.status.success(), "{}\n{fragment}", crate::stderr(&o));
+    let explain = |scopes: &str, method: &str, path: &str| {
+        let mut args = vec!["explain", "--config", config];
+        if scopes == "-" {
+            args.push("--anonymous");
+        } else {
+            args.extend(["--scopes", scopes]);
+        }
+        args.extend([method, path]);
+        crate::scopegate(&args).status.code()
+    };
+    assert_eq!(explain("write:pets read:pets", "PUT", "/api/v3/pet"), Some(0));
+    assert_eq!(
+        explain("write:pets", "PUT", "/api/v3/pet"),
+        Some(1),
+        "an AND stays an AND"
+    );
+    assert_eq!(explain("admin", "POST", "/api/v3/pet"), Some(0));
+    assert_eq!(explain("read:pets", "POST", "/api/v3/pet"), Some(1));
+    assert_eq!(
+        explain("read:pets", "GET", "/api/v3/pet/7"),
+        Some(0),
+        "the document's security"
+    );
+    assert_eq!(explain("write:pets", "DELETE", "/api/v3/pet/7"), Some(0));
+    assert_eq!(
+        explain("", "DELETE", "/api/v3/pet/7"),
+        Some(1),
+        "the api_key alternative is not honoured"
+    );
+    assert_eq!(explain("-", "GET", "/api/v3/store/inventory"), Some(0));
+    assert_eq!(explain("-", "GET", "/api/v3/user/login"), Some(0));
+    assert_eq!(explain("", "GET", "/api/v3/user/me"), Some(0));
+    assert_eq!(explain("-", "GET", "/api/v3/user/me"), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // A problem names the document and the JSON pointer, and nothing is printed.
+    let bad = dir.with_extension("json");
+    std::fs::write(
+        &bad,
+        r#"{"openapi": "3.1.0", "components": {"securitySchemes": {"o": {"type": "oauth2", "flows": {}}}},
+            "paths": {"/x": {"get": {"security": [{"o": ["nope"]}]}}}}"#,
+    )
+    .unwrap();
+    let o = crate::scopegate(&["import-openapi", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(crate::stdout(&o).is_empty());
+    assert!(
+        crate::stderr(&o).contains(&format!(
+            "{}#/paths/~1x/get/security/0/o/0: scope \"nope\" is not declared",
+            bad.display()
+        )),
+        "{}",
+        crate::stderr(&o)
+    );
+    let _ = std::fs::remove_file(&bad);
+}

@@ -1,0 +1,433 @@
+//! An OpenAPI 3.0/3.1 document's oauth2 scopes and operations as a policy
+//! fragment (`scopegate import-openapi`). Pure: the caller parses the file
+//! (JSON or YAML) into a [`serde_json::Value`] and prints the result.
+//!
+//! The Security Requirement Object, exactly: the list is OR, each object is
+//! AND; an operation's `security` replaces the document's; `security: []` is
+//! public; an empty object `{}` among the alternatives allows anonymous
+//! access. What the route model cannot say (an OR of ANDs, a requirement on
+//! another scheme that an alternative also needs) is refused, naming the
+//! operation by its JSON pointer, never approximated.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// `import-openapi`'s options.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// The oauth2 security scheme to read (needed when there are several).
+    pub scheme: Option<String>,
+    /// Prefixed to every path, after the first server URL's path.
+    pub base_path: Option<String>,
+}
+
+/// What an operation requires, in the route model's terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Requirement {
+    /// No credentials (`security: []`, or an empty alternative `{}`).
+    None {
+        anonymous_alternative: bool,
+    },
+    /// Any authenticated client (the scheme with no scopes).
+    Client,
+    AnyOf(Vec<String>),
+    AllOf(Vec<String>),
+}
+
+/// One operation as a route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportedRoute {
+    pub method: String,
+    pub path: String,
+    pub requirement: Requirement,
+    /// `summary` or `operationId`, for a description.
+    pub description: Option<String>,
+    /// Where it came from: `#/paths/~1pet/put`.
+    pub pointer: String,
+    /// Said as a TOML comment above the route (and on stderr).
+    pub notes: Vec<String>,
+}
+
+/// The fragment: scopes with descriptions, routes, and what to tell the user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Imported {
+    pub scheme: String,
+    pub scopes: Vec<(String, String)>,
+    pub routes: Vec<ImportedRoute>,
+    pub warnings: Vec<String>,
+}
+
+/// Why a document cannot be imported: what, and where (a JSON pointer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportError {
+    pub pointer: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.pointer, self.message)
+    }
+}
+
+const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// A JSON pointer token (RFC 6901).
+fn token(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+fn fail(pointer: impl Into<String>, message: impl Into<String>) -> ImportError {
+    ImportError {
+        pointer: pointer.into(),
+        message: message.into(),
+    }
+}
+
+/// Reads the document; every problem found, not only the first.
+pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<ImportError>> {
+    let mut errors = Vec::new();
+    let version = doc.get("openapi").and_then(Value::as_str).unwrap_or("");
+    if !(version.starts_with("3.0") || version.starts_with("3.1")) {
+        let what = if doc.get("swagger").is_some() {
+            "Swagger 2.0 documents are not read yet; convert it to OpenAPI 3 first"
+        } else {
+            "not an OpenAPI 3.0 or 3.1 document (no \"openapi\": \"3.x\")"
+        };
+        return Err(vec![fail("#/openapi", what)]);
+    }
+    if let Some(pointer) = external_ref(doc, String::new()) {
+        return Err(vec![fail(
+            pointer,
+            "an external $ref; only references inside the document (\"#/…\") are read",
+        )]);
+    }
+    let schemes = doc
+        .pointer("/components/securitySchemes")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let oauth: Vec<&String> = schemes
+        .iter()
+        .filter(|(_, s)| s.get("type").and_then(Value::as_str) == Some("oauth2"))
+        .map(|(name, _)| name)
+        .collect();
+    let scheme = match (&options.scheme, oauth.as_slice()) {
+        (Some(name), _) if oauth.contains(&name) => name.clone(),
+        (Some(name), _) => {
+            return Err(vec![fail(
+                "#/components/securitySchemes",
+                format!("no oauth2 scheme named {name:?} (oauth2 schemes: {oauth:?})"),
+            )]);
+        }
+        (None, [one]) => (*one).clone(),
+        (None, []) => {
+            return Err(vec![fail(
+                "#/components/securitySchemes",
+                "no oauth2 security scheme: there are no scopes to import",
+            )]);
+        }
+        (None, many) => {
+            return Err(vec![fail(
+                "#/components/securitySchemes",
+                format!("several oauth2 schemes ({many:?}); choose one with --scheme"),
+            )]);
+        }
+    };
+    let scheme_pointer = format!("#/components/securitySchemes/{}", token(&scheme));
+    let mut scopes: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(flows) = schemes[&scheme].get("flows").and_then(Value::as_object) {
+        for flow in flows.values() {
+            for (name, description) in flow.get("scopes").and_then(Value::as_object).into_iter().flatten() {
+                scopes
+                    .entry(name.clone())
+                    .or_insert_with(|| description.as_str().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    for name in scopes.keys() {
+        if name.is_empty() || name.contains(',') || name.chars().any(char::is_whitespace) {
+            errors.push(fail(
+                format!("{scheme_pointer}/flows"),
+                format!("scope {name:?} cannot be a scopegate scope (no commas, spaces or empty names)"),
+            ));
+        }
+    }
+    let prefix = base_path(doc, options.base_path.as_deref());
+    let global = doc.get("security");
+    let mut routes: Vec<ImportedRoute> = Vec::new();
+    let mut warnings = Vec::new();
+    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (path, item) in doc.get("paths").and_then(Value::as_object).into_iter().flatten() {
+        let path_pointer = format!("#/paths/{}", token(path));
+        let template = match route_path(&prefix, path) {
+            Ok(t) => t,
+            Err(why) => {
+                errors.push(fail(path_pointer, why));
+                continue;
+            }
+        };
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            let pointer = format!("{path_pointer}/{method}");
+            let security = op.get("security").or(global);
+            let mut notes = Vec::new();
+            let requirement = match requirement(security, &scheme, &scopes, &pointer, &mut notes) {
+                Ok(r) => r,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let upper = method.to_ascii_uppercase();
+            // `{a}` and `{b}` in the same place are the same route.
+            let shape = template
+                .split('/')
+                .map(|s| if s.starts_with('{') { "{}" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            if let Some(first) = seen.insert((upper.clone(), shape), pointer.clone()) {
+                errors.push(fail(
+                    pointer.clone(),
+                    format!("{upper} {template} is the same route as {first} once the paths are joined"),
+                ));
+                continue;
+            }
+            for note in &notes {
+                warnings.push(format!("{pointer}: {note}"));
+            }
+            let description = op
+                .get("summary")
+                .or_else(|| op.get("operationId"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            routes.push(ImportedRoute {
+                method: upper,
+                path: template.clone(),
+                requirement,
+                description,
+                pointer,
+                notes,
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(Imported {
+            scheme,
+            scopes: scopes.into_iter().collect(),
+            routes,
+            warnings,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// The first `$ref` that leaves the document, as a pointer to it.
+fn external_ref(value: &Value, at: String) -> Option<String> {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                if !r.starts_with('#') {
+                    return Some(format!("#{at}/$ref"));
+                }
+            }
+            map.iter()
+                .find_map(|(k, v)| external_ref(v, format!("{at}/{}", token(k))))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| external_ref(v, format!("{at}/{i}"))),
+        _ => None,
+    }
+}
+
+/// The first server URL's path (its variables at their defaults), then `--base-path`.
+fn base_path(doc: &Value, extra: Option<&str>) -> String {
+    let mut prefix = String::new();
+    if let Some(server) = doc.pointer("/servers/0") {
+        let mut url = server.get("url").and_then(Value::as_str).unwrap_or("").to_owned();
+        for (name, var) in server.get("variables").and_then(Value::as_object).into_iter().flatten() {
+            let default = var.get("default").and_then(Value::as_str).unwrap_or("");
+            url = url.replace(&format!("{{{name}}}"), default);
+        }
+        let path = match url.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+            None => url.as_str(),
+        };
+        prefix.push_str(path.trim_end_matches('/'));
+    }
+    if let Some(extra) = extra {
+        let extra = extra.trim_matches('/');
+        if !extra.is_empty() {
+            prefix.push('/');
+            prefix.push_str(extra);
+        }
+    }
+    prefix
+}
+
+/// `prefix` + `path`, each templated segment a whole `{param}`.
+fn route_path(prefix: &str, path: &str) -> Result<String, String> {
+    if !path.starts_with('/') {
+        return Err(format!("path {path:?} does not start with \"/\""));
+    }
+    for segment in path.split('/') {
+        let open = segment.matches('{').count();
+        let whole = segment.starts_with('{') && segment.ends_with('}') && open == 1;
+        if open > 0 && !whole {
+            return Err(format!(
+                "segment {segment:?} mixes a template with text; a route parameter is a whole segment"
+            ));
+        }
+    }
+    let joined = format!("{prefix}{path}");
+    Ok(if joined.len() > 1 {
+        joined.trim_end_matches('/').to_owned()
+    } else {
+        joined
+    })
+}
+
+/// The requirement of one operation from its (or the document's) `security`.
+fn requirement(
+    security: Option<&Value>,
+    scheme: &str,
+    declared: &BTreeMap<String, String>,
+    pointer: &str,
+    notes: &mut Vec<String>,
+) -> Result<Requirement, ImportError> {
+    let Some(security) = security else {
+        notes.push("no security requirement: anyone may call it (require = \"none\")".into());
+        return Ok(Requirement::None {
+            anonymous_alternative: false,
+        });
+    };
+    let Some(alternatives) = security.as_array() else {
+        return Err(fail(format!("{pointer}/security"), "security must be a list"));
+    };
+    if alternatives.is_empty() {
+        return Ok(Requirement::None {
+            anonymous_alternative: false,
+        });
+    }
+    let mut sets: Vec<Vec<String>> = Vec::new();
+    let mut client = false;
+    for (i, alternative) in alternatives.iter().enumerate() {
+        let at = format!("{pointer}/security/{i}");
+        let Some(object) = alternative.as_object() else {
+            return Err(fail(at, "a security requirement must be an object"));
+        };
+        if object.is_empty() {
+            notes.push("an empty requirement {} allows anonymous access (require = \"none\")".into());
+            return Ok(Requirement::None {
+                anonymous_alternative: true,
+            });
+        }
+        let others: Vec<&String> = object.keys().filter(|k| *k != scheme).collect();
+        let Some(ours) = object.get(scheme) else {
+            notes.push(format!(
+                "the alternative {others:?} is not the oauth2 scheme {scheme:?}; scopegate does not check it, so it is left out (callers it would let in are refused)"
+            ));
+            continue;
+        };
+        if !others.is_empty() {
+            return Err(fail(
+                at,
+                format!(
+                    "this alternative needs {others:?} as well as {scheme:?}; scopegate checks only {scheme:?}, and dropping the rest would let in callers the document refuses"
+                ),
+            ));
+        }
+        let Some(list) = ours.as_array() else {
+            return Err(fail(format!("{at}/{}", token(scheme)), "the scopes must be a list"));
+        };
+        let mut set = Vec::new();
+        for (j, s) in list.iter().enumerate() {
+            let Some(name) = s.as_str() else {
+                return Err(fail(format!("{at}/{}/{j}", token(scheme)), "a scope must be a string"));
+            };
+            if !declared.contains_key(name) {
+                return Err(fail(
+                    format!("{at}/{}/{j}", token(scheme)),
+                    format!("scope {name:?} is not declared by the scheme {scheme:?}"),
+                ));
+            }
+            if !set.iter().any(|x| x == name) {
+                set.push(name.to_owned());
+            }
+        }
+        if set.is_empty() {
+            client = true;
+        } else {
+            sets.push(set);
+        }
+    }
+    if client {
+        return Ok(Requirement::Client);
+    }
+    match sets.as_slice() {
+        [] => Err(fail(
+            format!("{pointer}/security"),
+            format!("no alternative uses the oauth2 scheme {scheme:?}: scopegate could not admit anyone here"),
+        )),
+        [only] if only.len() > 1 => Ok(Requirement::AllOf(only.clone())),
+        _ if sets.iter().all(|s| s.len() == 1) => {
+            let mut any: Vec<String> = sets.into_iter().flatten().collect();
+            any.dedup();
+            Ok(Requirement::AnyOf(any))
+        }
+        _ => Err(fail(
+            format!("{pointer}/security"),
+            "an OR of alternatives some of which need several scopes at once; a route is any_of or all_of, not both",
+        )),
+    }
+}
+
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn list(items: &[String]) -> String {
+    format!("[{}]", items.iter().map(|s| quoted(s)).collect::<Vec<_>>().join(", "))
+}
+
+impl Imported {
+    /// The policy fragment, as TOML: `[[scope]]` then `[[route]]` tables,
+    /// each route with the operation it came from.
+    pub fn to_toml(&self, source: &str) -> String {
+        let mut out = format!(
+            "# Imported from {source} (oauth2 scheme {:?}) by scopegate import-openapi.\n",
+            self.scheme
+        );
+        for (name, description) in &self.scopes {
+            out.push_str(&format!("\n[[scope]]\nname = {}\n", quoted(name)));
+            if !description.is_empty() {
+                out.push_str(&format!("description = {}\n", quoted(description)));
+            }
+        }
+        for route in &self.routes {
+            out.push('\n');
+            for note in &route.notes {
+                out.push_str(&format!("# {note}\n"));
+            }
+            out.push_str(&format!(
+                "# {}\n[[route]]\nmatch = {}\n",
+                route.pointer,
+                quoted(&format!("{} {}", route.method, route.path))
+            ));
+            match &route.requirement {
+                Requirement::None { .. } => out.push_str("require = \"none\"\n"),
+                Requirement::Client => out.push_str("require = \"client\"\n"),
+                Requirement::AnyOf(s) => out.push_str(&format!("any_of = {}\n", list(s))),
+                Requirement::AllOf(s) => out.push_str(&format!("all_of = {}\n", list(s))),
+            }
+            if let Some(d) = &route.description {
+                out.push_str(&format!("description = {}\n", quoted(d)));
+            }
+        }
+        out
+    }
+}

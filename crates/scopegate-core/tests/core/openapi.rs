@@ -1,0 +1,286 @@
+//! `import-openapi`: each rule of the Security Requirement Object as the
+//! route model says it, and each document it refuses, with the pointer.
+
+use scopegate_core::openapi::{ImportOptions, Imported, Requirement, import};
+use serde_json::{Value, json};
+
+fn doc(paths: Value, global: Option<Value>) -> Value {
+    let mut d = json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "components": {"securitySchemes": {
+            "oauth": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "https://x/token", "scopes": {
+                "read:pets": "read", "write:pets": "write", "admin": "all"
+            }}}},
+            "api_key": {"type": "apiKey", "name": "k", "in": "header"}
+        }},
+        "paths": paths,
+    });
+    if let Some(g) = global {
+        d["security"] = g;
+    }
+    d
+}
+
+fn imported(d: &Value) -> Imported {
+    import(d, &ImportOptions::default()).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn only(d: &Value) -> Requirement {
+    let i = imported(d);
+    assert_eq!(i.routes.len(), 1, "{i:?}");
+    i.routes[0].requirement.clone()
+}
+
+fn refused(d: &Value) -> Vec<String> {
+    match import(d, &ImportOptions::default()) {
+        Ok(i) => panic!("imported: {i:?}"),
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn one_requirement_with_one_scope_is_any_of_it() {
+    let d = doc(
+        json!({"/pets": {"get": {"security": [{"oauth": ["read:pets"]}]}}}),
+        None,
+    );
+    assert_eq!(only(&d), Requirement::AnyOf(vec!["read:pets".into()]));
+}
+
+#[test]
+fn alternatives_of_one_scope_each_are_any_of() {
+    let d = doc(
+        json!({"/pets": {"post": {"security": [{"oauth": ["write:pets"]}, {"oauth": ["admin"]}]}}}),
+        None,
+    );
+    assert_eq!(only(&d), Requirement::AnyOf(vec!["write:pets".into(), "admin".into()]));
+}
+
+#[test]
+fn several_scopes_in_one_requirement_are_all_of_never_any_of() {
+    let d = doc(
+        json!({"/pets": {"put": {"security": [{"oauth": ["write:pets", "read:pets"]}]}}}),
+        None,
+    );
+    assert_eq!(
+        only(&d),
+        Requirement::AllOf(vec!["write:pets".into(), "read:pets".into()])
+    );
+}
+
+#[test]
+fn an_or_of_ands_is_refused_naming_the_operation() {
+    let d = doc(
+        json!({"/pets": {"put": {"security": [{"oauth": ["write:pets", "read:pets"]}, {"oauth": ["admin"]}]}}}),
+        None,
+    );
+    let errors = refused(&d);
+    assert!(errors[0].starts_with("#/paths/~1pets/put/security:"), "{errors:?}");
+    assert!(errors[0].contains("any_of or all_of"), "{errors:?}");
+}
+
+#[test]
+fn an_operations_security_replaces_the_documents() {
+    let d = doc(
+        json!({"/pets": {"get": {}, "put": {"security": [{"oauth": ["write:pets"]}]}}}),
+        Some(json!([{"oauth": ["read:pets"]}])),
+    );
+    let i = imported(&d);
+    let by_method = |m: &str| i.routes.iter().find(|r| r.method == m).unwrap().requirement.clone();
+    assert_eq!(by_method("GET"), Requirement::AnyOf(vec!["read:pets".into()]));
+    assert_eq!(by_method("PUT"), Requirement::AnyOf(vec!["write:pets".into()]));
+}
+
+#[test]
+fn an_empty_security_list_is_public() {
+    let d = doc(
+        json!({"/inventory": {"get": {"security": []}}}),
+        Some(json!([{"oauth": ["admin"]}])),
+    );
+    assert_eq!(
+        only(&d),
+        Requirement::None {
+            anonymous_alternative: false
+        }
+    );
+}
+
+#[test]
+fn an_empty_requirement_object_allows_anonymous_access_and_says_so() {
+    let d = doc(
+        json!({"/login": {"get": {"security": [{}, {"oauth": ["read:pets"]}]}}}),
+        None,
+    );
+    let i = imported(&d);
+    assert_eq!(
+        i.routes[0].requirement,
+        Requirement::None {
+            anonymous_alternative: true
+        }
+    );
+    assert!(
+        i.to_toml("t.yaml")
+            .contains("# an empty requirement {} allows anonymous access")
+    );
+    assert_eq!(i.warnings.len(), 1);
+}
+
+#[test]
+fn the_scheme_with_no_scopes_is_any_authenticated_client() {
+    let d = doc(json!({"/me": {"get": {"security": [{"oauth": []}]}}}), None);
+    assert_eq!(only(&d), Requirement::Client);
+}
+
+#[test]
+fn another_schemes_alternative_is_reported_and_left_out() {
+    let d = doc(
+        json!({"/pets/{id}": {"delete": {"security": [{"api_key": []}, {"oauth": ["write:pets"]}]}}}),
+        None,
+    );
+    let i = imported(&d);
+    assert_eq!(i.routes[0].requirement, Requirement::AnyOf(vec!["write:pets".into()]));
+    assert!(i.warnings[0].contains("api_key"), "{:?}", i.warnings);
+}
+
+#[test]
+fn an_alternative_needing_another_scheme_as_well_is_refused() {
+    let d = doc(
+        json!({"/pets": {"get": {"security": [{"api_key": [], "oauth": ["read:pets"]}]}}}),
+        None,
+    );
+    let errors = refused(&d);
+    assert!(errors[0].starts_with("#/paths/~1pets/get/security/0:"), "{errors:?}");
+}
+
+#[test]
+fn only_other_schemes_admit_no_one_here_and_are_refused() {
+    let d = doc(json!({"/pets": {"get": {"security": [{"api_key": []}]}}}), None);
+    assert!(refused(&d)[0].contains("could not admit anyone"));
+}
+
+#[test]
+fn an_operation_without_any_security_is_public_with_a_warning() {
+    let d = doc(json!({"/open": {"get": {}}}), None);
+    let i = imported(&d);
+    assert_eq!(
+        i.routes[0].requirement,
+        Requirement::None {
+            anonymous_alternative: false
+        }
+    );
+    assert!(i.warnings[0].contains("no security requirement"));
+}
+
+#[test]
+fn undeclared_scopes_are_refused_with_their_pointer() {
+    let d = doc(
+        json!({"/pets": {"get": {"security": [{"oauth": ["read:cats"]}]}}}),
+        None,
+    );
+    assert_eq!(
+        refused(&d),
+        ["#/paths/~1pets/get/security/0/oauth/0: scope \"read:cats\" is not declared by the scheme \"oauth\""]
+    );
+}
+
+#[test]
+fn external_refs_are_refused() {
+    let d = doc(
+        json!({"/pets": {"get": {"responses": {"200": {"$ref": "other.yaml#/x"}}}}}),
+        None,
+    );
+    assert!(refused(&d)[0].starts_with("#/paths/~1pets/get/responses/200/$ref:"));
+}
+
+#[test]
+fn paths_that_collide_after_joining_are_reported_with_both() {
+    let d = doc(
+        json!({"/pets/{id}": {"get": {"security": []}}, "/pets/{petId}": {"get": {"security": []}}}),
+        None,
+    );
+    let errors = refused(&d);
+    assert!(
+        errors[0].contains("#/paths/~1pets~1{id}/get") || errors[0].contains("#/paths/~1pets~1{petId}/get"),
+        "{errors:?}"
+    );
+    assert!(errors[0].contains("the same route as"), "{errors:?}");
+}
+
+#[test]
+fn a_template_inside_a_segment_is_refused() {
+    let d = doc(json!({"/files/{name}.json": {"get": {"security": []}}}), None);
+    assert!(refused(&d)[0].contains("a route parameter is a whole segment"));
+}
+
+#[test]
+fn the_first_servers_path_and_the_base_path_are_prefixed() {
+    let mut d = doc(json!({"/pets/{id}": {"get": {"security": []}}}), None);
+    d["servers"] =
+        json!([{"url": "https://{host}/api/{v}", "variables": {"host": {"default": "x"}, "v": {"default": "v3"}}}]);
+    let i = import(
+        &d,
+        &ImportOptions {
+            scheme: None,
+            base_path: Some("/edge/".into()),
+        },
+    )
+    .unwrap();
+    assert_eq!(i.routes[0].path, "/api/v3/edge/pets/{id}");
+}
+
+#[test]
+fn documents_that_are_not_openapi_3_or_have_several_schemes_are_refused() {
+    assert!(refused(&json!({"swagger": "2.0"}))[0].contains("Swagger 2.0"));
+    let mut d = doc(json!({}), None);
+    d["components"]["securitySchemes"]["other"] = json!({"type": "oauth2", "flows": {}});
+    assert!(refused(&d)[0].contains("choose one with --scheme"));
+    let chosen = import(
+        &d,
+        &ImportOptions {
+            scheme: Some("oauth".into()),
+            base_path: None,
+        },
+    );
+    assert!(chosen.is_ok());
+}
+
+#[test]
+fn the_fragment_compiles_and_each_route_requires_what_the_document_states() {
+    let d = doc(
+        json!({
+            "/pets": {
+                "put": {"summary": "Update", "security": [{"oauth": ["write:pets", "read:pets"]}]},
+                "post": {"security": [{"oauth": ["write:pets"]}, {"oauth": ["admin"]}]}
+            },
+            "/pets/{id}": {"get": {}},
+            "/me": {"get": {"security": [{"oauth": []}]}},
+            "/inventory": {"get": {"security": []}}
+        }),
+        Some(json!([{"oauth": ["read:pets"]}])),
+    );
+    let toml = imported(&d).to_toml("pets.yaml");
+    let policy = scopegate_core::Policy::compile("imported.toml", &toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    let held = |list: &str| policy.catalog.close(&policy.catalog.parse_list(list).unwrap());
+    let allowed = |m: &str, p: &str, list: &str| {
+        policy
+            .decide(m, p, scopegate_core::Caller::Client(&held(list)))
+            .is_allow()
+    };
+    assert!(allowed("PUT", "/pets", "write:pets read:pets"));
+    assert!(!allowed("PUT", "/pets", "write:pets"), "all_of stays AND");
+    assert!(allowed("POST", "/pets", "admin") && allowed("POST", "/pets", "write:pets"));
+    assert!(!allowed("POST", "/pets", "read:pets"));
+    assert!(allowed("GET", "/pets/7", "read:pets") && !allowed("GET", "/pets/7", "admin"));
+    assert!(allowed("GET", "/me", ""));
+    assert!(
+        policy
+            .decide("GET", "/inventory", scopegate_core::Caller::Anonymous)
+            .is_allow()
+    );
+    assert!(
+        !policy
+            .decide("GET", "/me", scopegate_core::Caller::Anonymous)
+            .is_allow()
+    );
+}
