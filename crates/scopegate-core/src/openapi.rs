@@ -1,4 +1,4 @@
-//! An OpenAPI 3.0/3.1 document's oauth2 scopes and operations as a policy
+//! An OpenAPI 3.0/3.1 (or Swagger 2.0) document's oauth2 scopes and operations as a policy
 //! fragment (`scopegate import-openapi`). Pure: the caller parses the file
 //! (JSON or YAML) into a [`serde_json::Value`] and prints the result.
 //!
@@ -89,14 +89,21 @@ fn fail(pointer: impl Into<String>, message: impl Into<String>) -> ImportError {
 pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<ImportError>> {
     let mut errors = Vec::new();
     let version = doc.get("openapi").and_then(Value::as_str).unwrap_or("");
-    if !(version.starts_with("3.0") || version.starts_with("3.1")) {
-        let what = if doc.get("swagger").is_some() {
-            "Swagger 2.0 documents are not read yet; convert it to OpenAPI 3 first"
-        } else {
-            "not an OpenAPI 3.0 or 3.1 document (no \"openapi\": \"3.x\")"
-        };
-        return Err(vec![fail("#/openapi", what)]);
+    let swagger = doc.get("swagger").and_then(Value::as_str) == Some("2.0");
+    if !(swagger || version.starts_with("3.0") || version.starts_with("3.1")) {
+        return Err(vec![fail(
+            "#/openapi",
+            "not an OpenAPI 3.0 or 3.1 document (\"openapi\": \"3.x\") nor a Swagger 2.0 one (\"swagger\": \"2.0\")",
+        )]);
     }
+    // Swagger 2.0 keeps its schemes in `securityDefinitions`, each oauth2
+    // scheme with one flow and its `scopes`; OpenAPI 3 in
+    // `components/securitySchemes`, with `scopes` per flow.
+    let schemes_at = if swagger {
+        "/securityDefinitions"
+    } else {
+        "/components/securitySchemes"
+    };
     if let Some(pointer) = external_ref(doc, String::new()) {
         return Err(vec![fail(
             pointer,
@@ -104,7 +111,7 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
         )]);
     }
     let schemes = doc
-        .pointer("/components/securitySchemes")
+        .pointer(schemes_at)
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
@@ -117,33 +124,41 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
         (Some(name), _) if oauth.contains(&name) => name.clone(),
         (Some(name), _) => {
             return Err(vec![fail(
-                "#/components/securitySchemes",
+                format!("#{schemes_at}"),
                 format!("no oauth2 scheme named {name:?} (oauth2 schemes: {oauth:?})"),
             )]);
         }
         (None, [one]) => (*one).clone(),
         (None, []) => {
             return Err(vec![fail(
-                "#/components/securitySchemes",
+                format!("#{schemes_at}"),
                 "no oauth2 security scheme: there are no scopes to import",
             )]);
         }
         (None, many) => {
             return Err(vec![fail(
-                "#/components/securitySchemes",
+                format!("#{schemes_at}"),
                 format!("several oauth2 schemes ({many:?}); choose one with --scheme"),
             )]);
         }
     };
-    let scheme_pointer = format!("#/components/securitySchemes/{}", token(&scheme));
+    let scheme_pointer = format!("#{schemes_at}/{}", token(&scheme));
     let mut scopes: BTreeMap<String, String> = BTreeMap::new();
-    if let Some(flows) = schemes[&scheme].get("flows").and_then(Value::as_object) {
-        for flow in flows.values() {
-            for (name, description) in flow.get("scopes").and_then(Value::as_object).into_iter().flatten() {
-                scopes
-                    .entry(name.clone())
-                    .or_insert_with(|| description.as_str().unwrap_or_default().to_owned());
-            }
+    let flows: Vec<&Value> = if swagger {
+        vec![&schemes[&scheme]]
+    } else {
+        schemes[&scheme]
+            .get("flows")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|f| f.values())
+            .collect()
+    };
+    for flow in flows {
+        for (name, description) in flow.get("scopes").and_then(Value::as_object).into_iter().flatten() {
+            scopes
+                .entry(name.clone())
+                .or_insert_with(|| description.as_str().unwrap_or_default().to_owned());
         }
     }
     for name in scopes.keys() {
@@ -244,10 +259,13 @@ fn external_ref(value: &Value, at: String) -> Option<String> {
     }
 }
 
-/// The first server URL's path (its variables at their defaults), then `--base-path`.
+/// The first server URL's path (its variables at their defaults), or
+/// Swagger 2.0's `basePath`, then `--base-path`.
 fn base_path(doc: &Value, extra: Option<&str>) -> String {
     let mut prefix = String::new();
-    if let Some(server) = doc.pointer("/servers/0") {
+    if let Some(base) = doc.get("basePath").and_then(Value::as_str) {
+        prefix.push_str(base.trim_end_matches('/'));
+    } else if let Some(server) = doc.pointer("/servers/0") {
         let mut url = server.get("url").and_then(Value::as_str).unwrap_or("").to_owned();
         for (name, var) in server.get("variables").and_then(Value::as_object).into_iter().flatten() {
             let default = var.get("default").and_then(Value::as_str).unwrap_or("");

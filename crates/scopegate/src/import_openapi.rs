@@ -1,4 +1,4 @@
-//! `scopegate import-openapi SPEC`: an OpenAPI 3 document (YAML or JSON) as
+//! `scopegate import-openapi SPEC`: an OpenAPI 3 or Swagger 2.0 document (YAML or JSON) as
 //! a policy fragment on stdout; warnings on stderr and as TOML comments;
 //! problems with the JSON pointer of each, exit 1.
 

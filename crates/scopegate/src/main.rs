@@ -76,7 +76,7 @@ enum Command {
     /// Print the smallest scope set that lets an app call every listed endpoint:
     /// first the space-separated list, then `scope=` and its URL-encoded form.
     ScopesFor(scopes_for::Args),
-    /// Print a policy fragment (scopes and routes) from an OpenAPI 3 document's
+    /// Print a policy fragment (scopes and routes) from an OpenAPI 3 (or Swagger 2.0) document's
     /// oauth2 scheme and each operation's security requirement.
     ImportOpenapi(import_openapi::Args),
 }

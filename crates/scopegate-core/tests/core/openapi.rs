@@ -230,8 +230,8 @@ fn the_first_servers_path_and_the_base_path_are_prefixed() {
 }
 
 #[test]
-fn documents_that_are_not_openapi_3_or_have_several_schemes_are_refused() {
-    assert!(refused(&json!({"swagger": "2.0"}))[0].contains("Swagger 2.0"));
+fn documents_that_are_not_openapi_or_swagger_2_or_have_several_schemes_are_refused() {
+    assert!(refused(&json!({"swagger": "1.2"}))[0].contains("nor a Swagger 2.0 one"));
     let mut d = doc(json!({}), None);
     d["components"]["securitySchemes"]["other"] = json!({"type": "oauth2", "flows": {}});
     assert!(refused(&d)[0].contains("choose one with --scheme"));
@@ -283,4 +283,45 @@ fn the_fragment_compiles_and_each_route_requires_what_the_document_states() {
             .decide("GET", "/me", scopegate_core::Caller::Anonymous)
             .is_allow()
     );
+}
+
+#[test]
+fn swagger_2_documents_are_read_from_their_security_definitions_and_base_path() {
+    let d = json!({
+        "swagger": "2.0",
+        "info": {"title": "t", "version": "1"},
+        "basePath": "/v2",
+        "securityDefinitions": {
+            "petstore_auth": {"type": "oauth2", "flow": "implicit", "authorizationUrl": "https://x/authorize",
+                "scopes": {"write:pets": "modify pets", "read:pets": "read pets"}},
+            "api_key": {"type": "apiKey", "name": "api_key", "in": "header"}
+        },
+        "paths": {
+            "/pet/{petId}": {
+                "get": {"security": [{"api_key": []}, {"petstore_auth": ["read:pets"]}]},
+                "post": {"security": [{"petstore_auth": ["write:pets", "read:pets"]}]}
+            }
+        }
+    });
+    let i = imported(&d);
+    assert_eq!(i.scheme, "petstore_auth");
+    assert_eq!(
+        i.scopes,
+        [
+            ("read:pets".to_owned(), "read pets".to_owned()),
+            ("write:pets".to_owned(), "modify pets".to_owned())
+        ]
+    );
+    let get = i.routes.iter().find(|r| r.method == "GET").unwrap();
+    assert_eq!(get.path, "/v2/pet/{petId}");
+    assert_eq!(get.requirement, Requirement::AnyOf(vec!["read:pets".into()]));
+    let post = i.routes.iter().find(|r| r.method == "POST").unwrap();
+    assert_eq!(
+        post.requirement,
+        Requirement::AllOf(vec!["write:pets".into(), "read:pets".into()])
+    );
+    let undeclared = json!({"swagger": "2.0", "securityDefinitions": {"o": {"type": "oauth2", "flow": "application", "scopes": {}}},
+        "paths": {"/x": {"get": {"security": [{"o": ["nope"]}]}}}});
+    assert!(refused(&undeclared)[0].starts_with("#/paths/~1x/get/security/0/o/0:"));
+    assert!(refused(&json!({"swagger": "2.0", "paths": {}}))[0].starts_with("#/securityDefinitions:"));
 }
