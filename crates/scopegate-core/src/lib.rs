@@ -31,6 +31,7 @@ mod catalog;
 mod config;
 mod cover;
 mod decision;
+pub mod diff;
 pub mod duration;
 pub mod enforce;
 pub mod explain;

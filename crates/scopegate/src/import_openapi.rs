@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 /// The document as JSON values, whichever of the two it is written in.
-fn parse(path: &std::path::Path, text: &str) -> anyhow::Result<serde_json::Value> {
+pub fn parse(path: &std::path::Path, text: &str) -> anyhow::Result<serde_json::Value> {
     let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     if json {
         return serde_json::from_str(text).with_context(|| format!("{}: not valid JSON", path.display()));

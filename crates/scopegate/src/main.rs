@@ -6,6 +6,7 @@ mod audit_cmd;
 #[cfg(test)]
 mod captured_log;
 mod check;
+mod diff_cmd;
 mod explain;
 mod import_openapi;
 mod keys_cmd;
@@ -79,6 +80,10 @@ enum Command {
     /// Print a policy fragment (scopes and routes) from an OpenAPI 3 (or Swagger 2.0) document's
     /// oauth2 scheme and each operation's security requirement.
     ImportOpenapi(import_openapi::Args),
+    /// What a change does to access: routes that became public, requirements
+    /// that widened or narrowed, new routes, scopes implying more or less.
+    /// Exit 0 when nothing widened, 2 when something did, 1 on bad input.
+    Diff(diff_cmd::Args),
 }
 
 /// A command whose output goes to a reader that stopped reading (`| head`)
@@ -108,6 +113,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(&args),
         Command::ScopesFor(args) => scopes_for::run(&args),
         Command::ImportOpenapi(args) => import_openapi::run(&args),
+        Command::Diff(args) => diff_cmd::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::App(command) => app::run(&command),
         Command::User(command) => user::run(&command),

@@ -10,6 +10,7 @@
 
 mod cover;
 mod decisions;
+mod diff;
 mod enforce;
 mod laws;
 mod load_errors;

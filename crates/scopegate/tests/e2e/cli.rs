@@ -456,3 +456,71 @@ fn import_openapi_writes_a_policy_that_checks_and_explains_as_the_document_says(
     );
     let _ = std::fs::remove_file(&bad);
 }
+
+/// `diff`: exit 2 when access widened (with who gets in), 0 when nothing
+/// did, 1 on bad input naming the file; OpenAPI documents compare directly.
+#[test]
+fn diff_gates_a_widening_and_reads_policies_or_openapi_documents() {
+    let dir = std::env::temp_dir().join(format!("scopegate-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let example =
+        std::fs::read_to_string(crate::workspace_root().join("examples/app-analytics/scopegate.toml")).unwrap();
+    let old = dir.join("old.toml");
+    let new = dir.join("new.toml");
+    std::fs::write(&old, &example).unwrap();
+    std::fs::write(
+        &new,
+        example.replacen(
+            "match  = \"GET /account/*\"\nany_of = [\"account:read\"]",
+            "match  = \"GET /account/*\"\nrequire = \"client\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let run = |a: &std::path::Path, b: &std::path::Path, json: bool| {
+        let mut args = vec!["diff", a.to_str().unwrap(), b.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        crate::scopegate(&args)
+    };
+    let o = run(&old, &new, false);
+    assert_eq!(o.status.code(), Some(2), "{}{}", crate::stdout(&o), crate::stderr(&o));
+    assert!(
+        crate::stdout(&o).contains("widened          route GET /account/*: any_of [account:read] -> any client"),
+        "{}",
+        crate::stdout(&o)
+    );
+    let o = run(&new, &old, true);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["widened"], false);
+    assert_eq!(v["changes"][0]["narrows"], true);
+    let o = run(&old, &old, false);
+    assert_eq!(
+        (o.status.code(), crate::stdout(&o).trim()),
+        (Some(0), "no change in access")
+    );
+    let missing = dir.join("missing.toml");
+    let o = run(&old, &missing, false);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(crate::stderr(&o).contains("missing.toml"), "{}", crate::stderr(&o));
+
+    // Two versions of an API description: an AND that became an OR.
+    let spec = std::fs::read_to_string(crate::workspace_root().join("examples/openapi/pets.yaml")).unwrap();
+    let (v1, v2) = (dir.join("v1.yaml"), dir.join("v2.yaml"));
+    std::fs::write(&v1, &spec).unwrap();
+    std::fs::write(
+        &v2,
+        spec.replacen(
+            "        - petstore_auth: [write:pets, read:pets]",
+            "        - petstore_auth: [write:pets]\n        - petstore_auth: [read:pets]",
+            1,
+        ),
+    )
+    .unwrap();
+    let o = run(&v1, &v2, false);
+    assert_eq!(o.status.code(), Some(2), "{}{}", crate::stdout(&o), crate::stderr(&o));
+    assert!(crate::stdout(&o).contains("PUT /api/v3/pet"), "{}", crate::stdout(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
