@@ -23,6 +23,29 @@ pub struct Args {
     /// One JSON object instead of lines.
     #[arg(long)]
     json: bool,
+    /// Count, for each scope removed or changed, the apps that hold it in
+    /// this database today (`sqlite://FILE` or `postgres://…`).
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+}
+
+/// Key sets (client id, app id) holding each scope, from the database.
+fn holders(url: &str) -> Result<Vec<(String, String, Vec<String>)>, String> {
+    use scopegate_store::{Backend, PgStore, SqliteStore, Store};
+    let shown = scopegate_store::redacted(url);
+    let runtime = crate::store_cmd::runtime().map_err(|e| e.to_string())?;
+    let clients = runtime.block_on(async {
+        match Backend::of(url) {
+            Some(Backend::Sqlite) => SqliteStore::connect(url).await?.clients().await,
+            Some(Backend::Postgres) => PgStore::connect(url).await?.clients().await,
+            None => Ok(Vec::new()),
+        }
+    });
+    if Backend::of(url).is_none() {
+        return Err(format!("--database {shown:?} is neither sqlite:// nor postgres://"));
+    }
+    let clients = clients.map_err(|e| format!("--database {shown}: {e}"))?;
+    Ok(clients.into_iter().map(|c| (c.client_id, c.app_id, c.scopes)).collect())
 }
 
 fn is_openapi(path: &Path) -> bool {
@@ -64,8 +87,38 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let findings = diff(&old, &new);
     let widened = findings.iter().any(|f| f.widens);
+    let key_sets = match args.database.as_deref().map(holders).transpose() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    // Per scope finding: the key sets holding that scope today.
+    let held_by = |f: &Finding| -> Option<Vec<(String, String)>> {
+        let key_sets = key_sets.as_ref()?;
+        (f.kind == "scope").then(|| {
+            key_sets
+                .iter()
+                .filter(|(_, _, scopes)| scopes.contains(&f.subject))
+                .map(|(client, app, _)| (client.clone(), app.clone()))
+                .collect()
+        })
+    };
     if args.json {
-        let rows: Vec<serde_json::Value> = findings.iter().map(json).collect();
+        let rows: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|f| {
+                let mut row = json(f);
+                if let Some(held) = held_by(f) {
+                    row["held_by"] = held
+                        .iter()
+                        .map(|(client, app)| serde_json::json!({"client_id": client, "app_id": app}))
+                        .collect();
+                }
+                row
+            })
+            .collect();
         println!("{}", serde_json::json!({"widened": widened, "changes": rows}));
     } else if findings.is_empty() {
         println!("no change in access");
@@ -81,6 +134,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 "{mark:<16} {} {}: {} -> {} ({})",
                 f.kind, f.subject, f.before, f.after, f.why
             );
+            if let Some(held) = held_by(f) {
+                let mut apps: Vec<&str> = held.iter().map(|(_, app)| app.as_str()).collect();
+                apps.sort_unstable();
+                apps.dedup();
+                println!(
+                    "{:<16} held today by {} key set(s) of {} app(s): {}",
+                    "",
+                    held.len(),
+                    apps.len(),
+                    apps.join(", ")
+                );
+            }
         }
     }
     Ok(ExitCode::from(if widened { 2 } else { 0 }))

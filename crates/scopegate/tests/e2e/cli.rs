@@ -524,3 +524,63 @@ fn diff_gates_a_widening_and_reads_policies_or_openapi_documents() {
     assert!(crate::stdout(&o).contains("PUT /api/v3/pet"), "{}", crate::stdout(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `diff --database`: a scope removed is counted per app that holds it today.
+#[test]
+fn diff_counts_the_apps_holding_a_removed_scope() {
+    let dir = std::env::temp_dir().join(format!("scopegate-diff-db-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}/s.db", dir.display());
+    let scopes = "[[scope]]\nname = \"reports\"\n\n[[scope]]\nname = \"legacy\"\n";
+    let route = "[[route]]\nmatch = \"GET /r\"\nany_of = [\"reports\"]\n";
+    let old = dir.join("old.toml");
+    let new = dir.join("new.toml");
+    std::fs::write(&old, format!("database = \"{db}\"\n{scopes}{route}")).unwrap();
+    std::fs::write(
+        &new,
+        format!("database = \"{db}\"\n[[scope]]\nname = \"reports\"\n{route}"),
+    )
+    .unwrap();
+    for name in ["One", "Two"] {
+        let o = crate::scopegate(&[
+            "app",
+            "create",
+            "--config",
+            old.to_str().unwrap(),
+            "--name",
+            name,
+            "--env",
+            "production",
+            "--scopes",
+            "legacy reports",
+        ]);
+        assert!(o.status.success(), "{}", crate::stderr(&o));
+    }
+    let o = crate::scopegate(&["diff", old.to_str().unwrap(), new.to_str().unwrap(), "--database", &db]);
+    let out = crate::stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", crate::stderr(&o));
+    assert!(
+        out.contains("narrowed         scope legacy: declared -> removed"),
+        "{out}"
+    );
+    assert!(out.contains("held today by 2 key set(s) of 2 app(s)"), "{out}");
+    let o = crate::scopegate(&[
+        "diff",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--database",
+        &db,
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["changes"][0]["held_by"].as_array().unwrap().len(), 2, "{v}");
+    let o = crate::scopegate(&[
+        "diff",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--database",
+        "mysql://x",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
