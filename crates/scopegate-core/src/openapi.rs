@@ -33,6 +33,10 @@ pub enum Requirement {
     Client,
     AnyOf(Vec<String>),
     AllOf(Vec<String>),
+    /// Only other schemes (an API key, HTTP auth) admit callers here, which
+    /// scopegate does not check: the operation gets no route, so its
+    /// requests find none and are refused.
+    Unreachable,
 }
 
 /// One operation as a route.
@@ -174,6 +178,7 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
     let mut routes: Vec<ImportedRoute> = Vec::new();
     let mut warnings = Vec::new();
     let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut unreachable: Vec<(String, String, String)> = Vec::new();
     for (path, item) in doc.get("paths").and_then(Value::as_object).into_iter().flatten() {
         let path_pointer = format!("#/paths/{}", token(path));
         let template = match route_path(&prefix, path) {
@@ -209,6 +214,12 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
                 ));
                 continue;
             }
+            if requirement == Requirement::Unreachable {
+                notes.push(format!(
+                    "only schemes other than {scheme:?} admit callers here; scopegate does not check them, so this operation gets no route and its requests are refused"
+                ));
+                unreachable.push((upper.clone(), template.clone(), pointer.clone()));
+            }
             for note in &notes {
                 warnings.push(format!("{pointer}: {note}"));
             }
@@ -227,16 +238,40 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
             });
         }
     }
-    if errors.is_empty() {
-        Ok(Imported {
-            scheme,
-            scopes: scopes.into_iter().collect(),
-            routes,
-            warnings,
-        })
-    } else {
-        Err(errors)
+    if !errors.is_empty() {
+        return Err(errors);
     }
+    let imported = Imported {
+        scheme,
+        scopes: scopes.into_iter().collect(),
+        routes,
+        warnings,
+    };
+    // An operation left without a route must not fall to another route
+    // (a `{param}` one beside it) that would admit its callers.
+    if !unreachable.is_empty() {
+        if let Ok(policy) = crate::Policy::compile("imported", &imported.to_toml("imported")) {
+            for (method, path, pointer) in unreachable {
+                let example: String = path
+                    .split('/')
+                    .map(|s| if s.starts_with('{') { "x1" } else { s })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                if let Ok(resolved) = policy.resolve(&method, &example) {
+                    if let Some(route) = resolved.route {
+                        errors.push(fail(
+                            pointer,
+                            format!(
+                                "{method} {path} needs a scheme scopegate does not check, and left without a route it would fall to {}",
+                                policy.route(route).pattern
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if errors.is_empty() { Ok(imported) } else { Err(errors) }
 }
 
 /// The first `$ref` that leaves the document, as a pointer to it.
@@ -387,10 +422,7 @@ fn requirement(
         return Ok(Requirement::Client);
     }
     match sets.as_slice() {
-        [] => Err(fail(
-            format!("{pointer}/security"),
-            format!("no alternative uses the oauth2 scheme {scheme:?}: scopegate could not admit anyone here"),
-        )),
+        [] => Ok(Requirement::Unreachable),
         [only] if only.len() > 1 => Ok(Requirement::AllOf(only.clone())),
         _ if sets.iter().all(|s| s.len() == 1) => {
             let mut any: Vec<String> = sets.into_iter().flatten().collect();
@@ -428,6 +460,16 @@ impl Imported {
         }
         for route in &self.routes {
             out.push('\n');
+            if route.requirement == Requirement::Unreachable {
+                out.push_str(&format!(
+                    "# {} {} ({}) is not imported:\n",
+                    route.method, route.path, route.pointer
+                ));
+                for note in &route.notes {
+                    out.push_str(&format!("# {note}\n"));
+                }
+                continue;
+            }
             for note in &route.notes {
                 out.push_str(&format!("# {note}\n"));
             }
@@ -441,6 +483,7 @@ impl Imported {
                 Requirement::Client => out.push_str("require = \"client\"\n"),
                 Requirement::AnyOf(s) => out.push_str(&format!("any_of = {}\n", list(s))),
                 Requirement::AllOf(s) => out.push_str(&format!("all_of = {}\n", list(s))),
+                Requirement::Unreachable => {}
             }
             if let Some(d) = &route.description {
                 out.push_str(&format!("description = {}\n", quoted(d)));

@@ -154,9 +154,45 @@ fn an_alternative_needing_another_scheme_as_well_is_refused() {
 }
 
 #[test]
-fn only_other_schemes_admit_no_one_here_and_are_refused() {
-    let d = doc(json!({"/pets": {"get": {"security": [{"api_key": []}]}}}), None);
-    assert!(refused(&d)[0].contains("could not admit anyone"));
+fn an_operation_only_other_schemes_admit_gets_no_route_and_is_refused_at_the_gateway() {
+    let d = doc(
+        json!({"/inventory": {"get": {"security": [{"api_key": []}]}}, "/pets": {"get": {"security": [{"oauth": ["read:pets"]}]}}}),
+        None,
+    );
+    let i = imported(&d);
+    assert!(
+        i.warnings
+            .iter()
+            .any(|w| w.starts_with("#/paths/~1inventory/get:") && w.contains("no route")),
+        "{:?}",
+        i.warnings
+    );
+    let toml = i.to_toml("t.yaml");
+    assert!(
+        toml.contains("# GET /inventory (#/paths/~1inventory/get) is not imported:"),
+        "{toml}"
+    );
+    let policy = scopegate_core::Policy::compile("t", &toml).unwrap();
+    assert_eq!(policy.routes().len(), 1);
+    assert_eq!(
+        policy
+            .decide("GET", "/inventory", scopegate_core::Caller::Anonymous)
+            .outcome(),
+        "route_not_found"
+    );
+}
+
+#[test]
+fn an_operation_without_a_route_that_would_fall_to_a_parameter_route_is_refused() {
+    let d = doc(
+        json!({"/store/inventory": {"get": {"security": [{"api_key": []}]}}, "/store/{id}": {"get": {"security": []}}}),
+        None,
+    );
+    let errors = refused(&d);
+    assert!(
+        errors[0].starts_with("#/paths/~1store~1inventory/get:") && errors[0].contains("would fall to GET /store/{id}"),
+        "{errors:?}"
+    );
 }
 
 #[test]
