@@ -181,6 +181,26 @@ async fn issue(base: &str, client_id: &str, secret: &str) -> String {
         .to_owned()
 }
 
+/// A token request at `base` with the app's credentials for a refresh
+/// token (`("refresh_token", T)`) or a code (`("code", C)`).
+fn token_request(
+    base: &str,
+    client_id: &str,
+    secret: &str,
+    (field, value): (&str, &str),
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + use<> {
+    let grant_type = if field == "code" {
+        "authorization_code"
+    } else {
+        "refresh_token"
+    };
+    http()
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", grant_type), (field, value)])
+        .send()
+}
+
 /// Revokes `token` (RFC 7009) at `base` with the app's credentials: the status.
 async fn revoke(base: &str, client_id: &str, secret: &str, token: &str) -> u16 {
     http()
@@ -248,16 +268,7 @@ async fn three_nodes_behave_as_one(format: &str) {
     // One signing key, the same JWKS everywhere.
     let mut jwks = Vec::new();
     for base in [n1, n2, n3] {
-        jwks.push(
-            http()
-                .get(format!("{base}/oauth2/jwks"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        );
+        jwks.push(crate::get_text(format!("{base}/oauth2/jwks")).await);
     }
     assert!(jwks.windows(2).all(|w| w[0] == w[1]), "{jwks:?}");
     let keys: serde_json::Value = serde_json::from_str(&jwks[0]).unwrap();
@@ -337,13 +348,7 @@ async fn three_nodes_behave_as_one(format: &str) {
     for round in 0..8 {
         let (refresh, record) = refresh_token(&client_id);
         store.insert_tokens(&[record]).await.unwrap();
-        let attempt = |base: &str| {
-            http()
-                .post(format!("{base}/oauth2/token"))
-                .basic_auth(&client_id, Some(&new_secret))
-                .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())])
-                .send()
-        };
+        let attempt = |base: &str| token_request(base, &client_id, &new_secret, ("refresh_token", &refresh));
         let (a, b) = tokio::join!(attempt(n1), attempt(n2));
         let statuses = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
         assert_eq!(
@@ -356,11 +361,7 @@ async fn three_nodes_behave_as_one(format: &str) {
     // A user disabled through node 3: their token is refused on node 2.
     let (refresh, record) = refresh_token(&client_id);
     store.insert_tokens(&[record]).await.unwrap();
-    let r = http()
-        .post(format!("{n1}/oauth2/token"))
-        .basic_auth(&client_id, Some(&new_secret))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())])
-        .send()
+    let r = token_request(n1, &client_id, &new_secret, ("refresh_token", &refresh))
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
@@ -396,13 +397,7 @@ async fn three_nodes_behave_as_one(format: &str) {
             })
             .await
             .unwrap();
-        let attempt = |base: &str| {
-            http()
-                .post(format!("{base}/oauth2/token"))
-                .basic_auth(&client_id, Some(&new_secret))
-                .form(&[("grant_type", "authorization_code"), ("code", code.as_str())])
-                .send()
-        };
+        let attempt = |base: &str| token_request(base, &client_id, &new_secret, ("code", &code));
         let (a, b) = tokio::join!(attempt(n2), attempt(n3));
         let (a, b) = (a.unwrap(), b.unwrap());
         let statuses = [a.status().as_u16(), b.status().as_u16()];
@@ -436,14 +431,7 @@ async fn three_nodes_behave_as_one(format: &str) {
         };
         let new_kid = loop {
             let signed = kid(&issue(n2, &client_id, &new_secret).await);
-            let jwks = http()
-                .get(format!("{n3}/oauth2/jwks"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let jwks = crate::get_text(format!("{n3}/oauth2/jwks")).await;
             if jwks.contains(&signed) && jwks.matches("\"kid\"").count() == 2 {
                 let on_node_1 = kid(&issue(n1, &client_id, &new_secret).await);
                 if on_node_1 == signed && signed != keys["keys"][0]["kid"] {
@@ -640,14 +628,7 @@ async fn a_database_outage_is_served_through_and_recovered_from_without_a_restar
     }
     assert!(all.statuses.contains_key(&("readyz", 503)), "the outage was seen");
     // /metrics tells the story: the feed was lost, and is read again.
-    let metrics = http()
-        .get(format!("{n2}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::get_text(format!("{n2}/metrics")).await;
     assert!(metrics.contains("scopegate_change_feed_up 1"), "{metrics}");
     let lost: u64 = metrics
         .lines()
@@ -801,8 +782,7 @@ async fn sigterm_finishes_requests_in_flight_writes_the_audit_trail_and_exits_0(
     slow.write_all(head.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let node = c.nodes.remove(0);
-    let pid = node.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    crate::terminate(node.id());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         tokio::net::TcpStream::connect(base.trim_start_matches("http://"))

@@ -87,3 +87,17 @@ pub fn user_refresh_token(client_id: &str, scope: &str) -> (String, scopegate_st
     };
     (secret, record)
 }
+
+/// Sends SIGTERM to `pid`.
+pub fn terminate(pid: u32) {
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -TERM {pid}");
+}
+
+/// `GET url`, its body as text.
+pub async fn get_text(url: String) -> String {
+    server::http().get(url).send().await.unwrap().text().await.unwrap()
+}

@@ -1,8 +1,7 @@
 //! What operators run scopegate with (issue 17): JSON log lines, the
 //! PostgreSQL password kept out of the policy file, `/readyz`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::server::http;
 
@@ -25,48 +24,12 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
 async fn log_format_json_writes_one_object_per_line_with_values_not_debug_forms() {
     let dir = temp_dir("json");
     let config = policy_in(&dir, |p| p);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
-        .args([
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
-    let o = crate::scopegate(&[
-        "app",
-        "create",
-        "--config",
-        config.to_str().unwrap(),
-        "--json",
-        "--name",
-        "Logged",
-        "--env",
-        "production",
-        "--scopes",
-        "account:read",
-    ]);
-    let app: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let client_id = app["client_id"].as_str().unwrap();
+    let (child, base) = crate::server::serve_with(&config, &["--log-format", "json"], "info", Stdio::piped());
+    let (client_id, client_secret) = crate::server::create_app(&config, "Logged", "account:read");
+    let client_id = client_id.as_str();
     let r = http()
         .post(format!("{base}/oauth2/token"))
-        .basic_auth(client_id, app["client_secret"].as_str())
+        .basic_auth(client_id, Some(&client_secret))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
@@ -74,13 +37,7 @@ async fn log_format_json_writes_one_object_per_line_with_values_not_debug_forms(
     assert_eq!(r.status(), 200);
     let r = http().get(format!("{base}/account/x")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::terminate(child.id());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stderr).unwrap();

@@ -39,8 +39,7 @@ fn otlp_endpoint_without_the_otel_feature_says_how_to_get_it() {
 #[cfg(feature = "otel")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_decision_is_a_span_with_its_route_and_outcome_sent_over_otlp() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     use std::sync::{Arc, Mutex};
 
     use crate::server::http;
@@ -61,48 +60,9 @@ async fn each_decision_is_a_span_with_its_route_and_outcome_sent_over_otlp() {
     tokio::spawn(async move { axum::serve(listener, collector).await });
 
     let (dir, config) = policy_dir("on");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
-        .args([
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--otlp-endpoint",
-            &endpoint,
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
-    let o = crate::scopegate(&[
-        "app",
-        "create",
-        "--config",
-        config.to_str().unwrap(),
-        "--json",
-        "--name",
-        "Traced",
-        "--env",
-        "production",
-        "--scopes",
-        "account:read",
-    ]);
-    let app: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let (id, secret) = (
-        app["client_id"].as_str().unwrap(),
-        app["client_secret"].as_str().unwrap(),
-    );
+    let (mut child, base) = crate::server::serve_with(&config, &["--otlp-endpoint", &endpoint], "warn", Stdio::null());
+    let (id, secret) = crate::server::create_app(&config, "Traced", "account:read");
+    let (id, secret) = (id.as_str(), secret.as_str());
     let allowed = http()
         .get(format!("{base}/account/x"))
         .basic_auth(id, Some(secret))
@@ -118,13 +78,7 @@ async fn each_decision_is_a_span_with_its_route_and_outcome_sent_over_otlp() {
         .unwrap();
     assert_eq!(refused.status(), 403);
     // SIGTERM flushes the batch.
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::terminate(child.id());
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();

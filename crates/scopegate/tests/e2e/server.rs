@@ -173,15 +173,7 @@ fn spawn(config: &std::path::Path, env: &[(String, String)], listen: &str) -> (C
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
+    let base = first_address(&mut child);
     (child, base)
 }
 
@@ -862,4 +854,55 @@ async fn signing_keys_are_sealed_under_a_key_encryption_key() {
         .restart_with_env(&[("SCOPEGATE_KEY_ENCRYPTION_KEY", &other)])
         .unwrap_err();
     assert!(err.contains("cannot be opened"), "{err}");
+}
+
+/// `scopegate serve --config CONFIG --listen 127.0.0.1:0 EXTRA…` with
+/// `RUST_LOG=log`: the child (its stderr as given) and its base URL.
+pub fn serve_with(config: &std::path::Path, extra: &[&str], log: &str, stderr: Stdio) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .args(["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", log)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let base = first_address(&mut child);
+    (child, base)
+}
+
+/// `scopegate app create` in production with `scopes` on CONFIG's database:
+/// (client id, client secret).
+pub fn create_app(config: &std::path::Path, name: &str, scopes: &str) -> (String, String) {
+    let o = crate::scopegate(&[
+        "app",
+        "create",
+        "--config",
+        config.to_str().unwrap(),
+        "--json",
+        "--name",
+        name,
+        "--env",
+        "production",
+        "--scopes",
+        scopes,
+    ]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    (
+        v["client_id"].as_str().unwrap().to_owned(),
+        v["client_secret"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// The address `serve` prints on its first line.
+fn first_address(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned()
 }
