@@ -274,7 +274,8 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
     if errors.is_empty() { Ok(imported) } else { Err(errors) }
 }
 
-/// The first `$ref` that leaves the document, as a pointer to it.
+/// The first `$ref` that leaves the document, as a pointer to it. Vendor
+/// extensions (`x-…`) are not read, so what they refer to does not matter.
 fn external_ref(value: &Value, at: String) -> Option<String> {
     match value {
         Value::Object(map) => {
@@ -284,6 +285,7 @@ fn external_ref(value: &Value, at: String) -> Option<String> {
                 }
             }
             map.iter()
+                .filter(|(k, _)| !k.starts_with("x-"))
                 .find_map(|(k, v)| external_ref(v, format!("{at}/{}", token(k))))
         }
         Value::Array(items) => items
