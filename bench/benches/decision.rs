@@ -45,11 +45,7 @@ fn decision(c: &mut Criterion) {
     for routes in [100usize, 1_000, 10_000] {
         let policy =
             Policy::compile("generated.toml", &generated_policy(routes, 1_000)).unwrap_or_else(|e| panic!("{e}"));
-        let granted = policy
-            .catalog
-            .parse_list(scopegate_bench::GENERATED_GRANT)
-            .unwrap_or_default();
-        let held = policy.catalog.close(&granted);
+        let held = scopegate_bench::generated_held(&policy);
         let requests = generated_requests(routes);
         group.throughput(criterion::Throughput::Elements(requests.len() as u64));
         group.bench_with_input(BenchmarkId::new("generated_1000_scopes", routes), &routes, |b, _| {

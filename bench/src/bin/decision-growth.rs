@@ -15,11 +15,7 @@ fn main() {
             eprintln!("the generated policy of {routes} routes does not compile");
             std::process::exit(1);
         };
-        let granted = policy
-            .catalog
-            .parse_list(scopegate_bench::GENERATED_GRANT)
-            .unwrap_or_default();
-        let held = policy.catalog.close(&granted);
+        let held = scopegate_bench::generated_held(&policy);
         let requests = generated_requests(routes);
         let rounds = (200_000 / requests.len().max(1)).max(1);
         let mut passes: Vec<f64> = (0..9)
