@@ -218,8 +218,8 @@ impl<S: Store> Follower<S> {
                 .revocations
                 .reload(&self.state.store, self.state.now())
                 .await?;
-            self.state.forget_credentials();
-        } else if needs.credentials {
+        }
+        if needs.revocation_list || needs.credentials {
             self.state.forget_credentials();
         }
         if needs.keys {
