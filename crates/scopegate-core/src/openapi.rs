@@ -59,6 +59,9 @@ pub struct Imported {
     pub scheme: String,
     pub scopes: Vec<(String, String)>,
     pub routes: Vec<ImportedRoute>,
+    /// About the whole document: said as TOML comments at the top.
+    pub notes: Vec<String>,
+    /// Every note, the document's and each route's, with its pointer.
     pub warnings: Vec<String>,
 }
 
@@ -177,7 +180,7 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
     let global = doc.get("security");
     let mut routes: Vec<ImportedRoute> = Vec::new();
     let mut warnings = Vec::new();
-    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut unreachable: Vec<(String, String, String)> = Vec::new();
     for (path, item) in doc.get("paths").and_then(Value::as_object).into_iter().flatten() {
         let path_pointer = format!("#/paths/{}", token(path));
@@ -207,13 +210,28 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
                 .map(|s| if s.starts_with('{') { "{}" } else { s })
                 .collect::<Vec<_>>()
                 .join("/");
-            if let Some(first) = seen.insert((upper.clone(), shape), pointer.clone()) {
-                errors.push(fail(
-                    pointer.clone(),
-                    format!("{upper} {template} is the same route as {first} once the paths are joined"),
-                ));
+            // Two operations on one route (`/values` and `/values/`, say)
+            // are one route when they state the same requirement.
+            if let Some(&first) = seen.get(&(upper.clone(), shape.clone())) {
+                let earlier: &mut ImportedRoute = &mut routes[first];
+                if same_requirement(&earlier.requirement, &requirement) {
+                    let note = format!(
+                        "{pointer} ({upper} {path}) is the same route once the paths are joined, with the same requirement"
+                    );
+                    warnings.push(format!("{}: {note}", earlier.pointer));
+                    earlier.notes.push(note);
+                } else {
+                    errors.push(fail(
+                        pointer.clone(),
+                        format!(
+                            "{upper} {template} is the same route as {} once the paths are joined, with a different requirement",
+                            earlier.pointer
+                        ),
+                    ));
+                }
                 continue;
             }
+            seen.insert((upper.clone(), shape), routes.len());
             if requirement == Requirement::Unreachable {
                 notes.push(format!(
                     "only schemes other than {scheme:?} admit callers here; scopegate does not check them, so this operation gets no route and its requests are refused"
@@ -241,10 +259,19 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
     if !errors.is_empty() {
         return Err(errors);
     }
+    let mut notes = Vec::new();
+    if routes.is_empty() {
+        notes.push(
+            "the document has no operations (#/paths); the fragment declares scopes but no routes, so every request is refused"
+                .to_owned(),
+        );
+    }
+    warnings.extend(notes.iter().map(|n| format!("#/paths: {n}")));
     let imported = Imported {
         scheme,
         scopes: scopes.into_iter().collect(),
         routes,
+        notes,
         warnings,
     };
     // An operation left without a route must not fall to another route
@@ -438,6 +465,20 @@ fn requirement(
     }
 }
 
+/// The same callers admitted: scope lists compare as sets.
+fn same_requirement(a: &Requirement, b: &Requirement) -> bool {
+    fn set(s: &[String]) -> std::collections::BTreeSet<&String> {
+        s.iter().collect()
+    }
+    match (a, b) {
+        (Requirement::AnyOf(x), Requirement::AnyOf(y)) | (Requirement::AllOf(x), Requirement::AllOf(y)) => {
+            set(x) == set(y)
+        }
+        (Requirement::None { .. }, Requirement::None { .. }) => true,
+        _ => a == b,
+    }
+}
+
 fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
 }
@@ -447,6 +488,23 @@ fn list(items: &[String]) -> String {
 }
 
 impl Imported {
+    /// One line on what the fragment holds: routes by kind, and the
+    /// operations left without one.
+    pub fn summary(&self) -> String {
+        let count = |f: fn(&Requirement) -> bool| self.routes.iter().filter(|r| f(&r.requirement)).count();
+        let unrouted = count(|r| *r == Requirement::Unreachable);
+        format!(
+            "{} scopes, {} routes ({} public, {} any client, {} scoped); {} operations left without a route; {} warnings",
+            self.scopes.len(),
+            self.routes.len() - unrouted,
+            count(|r| matches!(r, Requirement::None { .. })),
+            count(|r| *r == Requirement::Client),
+            count(|r| matches!(r, Requirement::AnyOf(_) | Requirement::AllOf(_))),
+            unrouted,
+            self.warnings.len(),
+        )
+    }
+
     /// The policy fragment, as TOML: `[[scope]]` then `[[route]]` tables,
     /// each route with the operation it came from.
     pub fn to_toml(&self, source: &str) -> String {
@@ -454,6 +512,9 @@ impl Imported {
             "# Imported from {source} (oauth2 scheme {:?}) by scopegate import-openapi.\n",
             self.scheme
         );
+        for note in &self.notes {
+            out.push_str(&format!("# {note}\n"));
+        }
         for (name, description) in &self.scopes {
             out.push_str(&format!("\n[[scope]]\nname = {}\n", quoted(name)));
             if !description.is_empty() {

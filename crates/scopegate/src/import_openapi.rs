@@ -43,6 +43,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 eprintln!("warning: {}{warning}", args.spec.display());
             }
             print!("{}", imported.to_toml(&args.spec.display().to_string()));
+            eprintln!("{}: imported {}", args.spec.display(), imported.summary());
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

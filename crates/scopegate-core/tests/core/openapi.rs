@@ -236,15 +236,44 @@ fn external_refs_are_refused() {
 #[test]
 fn paths_that_collide_after_joining_are_reported_with_both() {
     let d = doc(
-        json!({"/pets/{id}": {"get": {"security": []}}, "/pets/{petId}": {"get": {"security": []}}}),
+        json!({
+            "/pets/{id}": {"get": {"security": [{"oauth": ["read:pets"]}]}},
+            "/pets/{petId}": {"get": {"security": [{"oauth": ["admin"]}]}},
+        }),
         None,
     );
     let errors = refused(&d);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("#/paths/~1pets~1{petId}/get: "), "{errors:?}");
     assert!(
-        errors[0].contains("#/paths/~1pets~1{id}/get") || errors[0].contains("#/paths/~1pets~1{petId}/get"),
+        errors[0].contains("the same route as #/paths/~1pets~1{id}/get")
+            && errors[0].contains("a different requirement"),
         "{errors:?}"
     );
-    assert!(errors[0].contains("the same route as"), "{errors:?}");
+}
+
+#[test]
+fn paths_that_collide_with_the_same_requirement_are_one_route_and_say_so() {
+    // Bitbucket's description has `/commits` and `/commits/`, alike.
+    let d = doc(
+        json!({
+            "/pets/{id}/tags": {"get": {"security": [{"oauth": ["read:pets"]}, {"oauth": ["admin"]}]}},
+            "/pets/{petId}/tags/": {"get": {"security": [{"oauth": ["admin"]}, {"oauth": ["read:pets"]}]}},
+        }),
+        None,
+    );
+    let i = imported(&d);
+    assert_eq!(i.routes.len(), 1, "{i:?}");
+    assert_eq!(i.routes[0].path, "/pets/{id}/tags");
+    assert!(
+        i.warnings[0].contains("#/paths/~1pets~1{petId}~1tags~1/get (GET /pets/{petId}/tags/) is the same route"),
+        "{:?}",
+        i.warnings
+    );
+    assert!(
+        i.to_toml("t.json")
+            .contains("# #/paths/~1pets~1{petId}~1tags~1/get (GET")
+    );
 }
 
 #[test]
@@ -364,4 +393,35 @@ fn swagger_2_documents_are_read_from_their_security_definitions_and_base_path() 
         "paths": {"/x": {"get": {"security": [{"o": ["nope"]}]}}}});
     assert!(refused(&undeclared)[0].starts_with("#/paths/~1x/get/security/0/o/0:"));
     assert!(refused(&json!({"swagger": "2.0", "paths": {}}))[0].starts_with("#/securityDefinitions:"));
+}
+
+#[test]
+fn a_document_without_operations_says_so_in_the_fragment_and_the_warnings() {
+    // Azure's network description keeps its operations in other files.
+    let i = imported(&doc(json!({}), None));
+    assert!(i.routes.is_empty());
+    assert_eq!(
+        i.warnings,
+        [
+            "#/paths: the document has no operations (#/paths); the fragment declares scopes but no routes, so every request is refused"
+        ]
+    );
+    let toml = i.to_toml("empty.json");
+    assert!(toml.contains("\n# the document has no operations"), "{toml}");
+    assert!(i.summary().starts_with("3 scopes, 0 routes"), "{}", i.summary());
+}
+
+#[test]
+fn the_summary_counts_routes_by_kind_and_operations_left_without_one() {
+    let d = doc(
+        json!({
+            "/a": {"get": {"security": []}, "put": {"security": [{"oauth": []}]}},
+            "/b": {"get": {"security": [{"oauth": ["admin"]}]}, "put": {"security": [{"api_key": []}]}},
+        }),
+        None,
+    );
+    assert_eq!(
+        imported(&d).summary(),
+        "3 scopes, 3 routes (1 public, 1 any client, 1 scoped); 1 operations left without a route; 2 warnings"
+    );
 }
