@@ -212,6 +212,21 @@ fn the_portal_how_to_runs_as_written() {
 }
 
 #[test]
+fn the_policy_how_to_runs_as_written() {
+    let printed = replay("docs/policy.md");
+    assert!(printed.contains("pets.toml: ok"), "{printed}");
+    assert!(printed.contains("decision   deny"), "the AND holds: {printed}");
+    assert!(printed.contains("decision   allow"), "{printed}");
+    assert!(
+        printed.contains(
+            "widened          route GET /account/*: any_of [account:read] -> any_of [account:read, public:read]"
+        ),
+        "{printed}"
+    );
+    assert!(printed.contains("exit 2"), "{printed}");
+}
+
+#[test]
 fn the_security_how_to_runs_as_written() {
     let printed = replay("docs/security.md");
     assert!(printed.contains("signing  sealed"), "{printed}");

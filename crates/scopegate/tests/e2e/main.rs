@@ -19,6 +19,7 @@ mod nginx;
 mod operations;
 mod otel;
 mod portal;
+mod public_openapi;
 mod readmes;
 mod server;
 
