@@ -194,9 +194,21 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
             let pointer = format!("{path_pointer}/{method}");
-            let security = op.get("security").or(global);
+            // A problem in the document's `security` is told where it is,
+            // once, not under each operation that inherits it.
+            let (security, security_at) = match op.get("security") {
+                Some(own) => (Some(own), format!("{pointer}/security")),
+                None => (global, "#/security".to_owned()),
+            };
             let mut notes = Vec::new();
-            let requirement = match requirement(security, &scheme, &scopes, &pointer, &mut notes) {
+            let stated = Stated {
+                security,
+                at: &security_at,
+                scheme: &scheme,
+                schemes: &schemes,
+                scopes: &scopes,
+            };
+            let requirement = match requirement(&stated, &mut notes) {
                 Ok(r) => r,
                 Err(e) => {
                     errors.push(e);
@@ -234,7 +246,7 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
             seen.insert((upper.clone(), shape), routes.len());
             if requirement == Requirement::Unreachable {
                 notes.push(format!(
-                    "only schemes other than {scheme:?} admit callers here; scopegate does not check them, so this operation gets no route and its requests are refused"
+                    "only schemes other than {scheme:?} admit callers here; scopegate does not check them, so this operation gets no route and its requests are refused, unless a catch-all route you add (such as \"GET /**\") covers them"
                 ));
                 unreachable.push((upper.clone(), template.clone(), pointer.clone()));
             }
@@ -257,6 +269,8 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
         }
     }
     if !errors.is_empty() {
+        let mut told = std::collections::BTreeSet::new();
+        errors.retain(|e| told.insert(e.to_string()));
         return Err(errors);
     }
     let mut notes = Vec::new();
@@ -373,14 +387,27 @@ fn route_path(prefix: &str, path: &str) -> Result<String, String> {
     })
 }
 
+/// One operation's `security` (its own or the document's) and what it is read against.
+struct Stated<'a> {
+    security: Option<&'a Value>,
+    /// The JSON pointer of `security`.
+    at: &'a str,
+    scheme: &'a str,
+    /// Every security scheme the document declares.
+    schemes: &'a serde_json::Map<String, Value>,
+    /// The chosen scheme's scopes.
+    scopes: &'a BTreeMap<String, String>,
+}
+
 /// The requirement of one operation from its (or the document's) `security`.
-fn requirement(
-    security: Option<&Value>,
-    scheme: &str,
-    declared: &BTreeMap<String, String>,
-    pointer: &str,
-    notes: &mut Vec<String>,
-) -> Result<Requirement, ImportError> {
+fn requirement(stated: &Stated<'_>, notes: &mut Vec<String>) -> Result<Requirement, ImportError> {
+    let Stated {
+        security,
+        at: security_at,
+        scheme,
+        schemes,
+        scopes: declared,
+    } = *stated;
     let Some(security) = security else {
         notes.push("no security requirement: anyone may call it (require = \"none\")".into());
         return Ok(Requirement::None {
@@ -388,7 +415,7 @@ fn requirement(
         });
     };
     let Some(alternatives) = security.as_array() else {
-        return Err(fail(format!("{pointer}/security"), "security must be a list"));
+        return Err(fail(security_at, "security must be a list"));
     };
     if alternatives.is_empty() {
         return Ok(Requirement::None {
@@ -398,7 +425,7 @@ fn requirement(
     let mut sets: Vec<Vec<String>> = Vec::new();
     let mut client = false;
     for (i, alternative) in alternatives.iter().enumerate() {
-        let at = format!("{pointer}/security/{i}");
+        let at = format!("{security_at}/{i}");
         let Some(object) = alternative.as_object() else {
             return Err(fail(at, "a security requirement must be an object"));
         };
@@ -407,6 +434,15 @@ fn requirement(
             return Ok(Requirement::None {
                 anonymous_alternative: true,
             });
+        }
+        if let Some(unknown) = object.keys().find(|k| !schemes.contains_key(*k)) {
+            return Err(fail(
+                format!("{at}/{}", token(unknown)),
+                format!(
+                    "security scheme {unknown:?} is not declared (declared: {:?})",
+                    schemes.keys().collect::<Vec<_>>()
+                ),
+            ));
         }
         let others: Vec<&String> = object.keys().filter(|k| *k != scheme).collect();
         let Some(ours) = object.get(scheme) else {
@@ -459,7 +495,7 @@ fn requirement(
             Ok(Requirement::AnyOf(any))
         }
         _ => Err(fail(
-            format!("{pointer}/security"),
+            security_at,
             "an OR of alternatives some of which need several scopes at once; a route is any_of or all_of, not both",
         )),
     }

@@ -425,3 +425,40 @@ fn the_summary_counts_routes_by_kind_and_operations_left_without_one() {
         "3 scopes, 3 routes (1 public, 1 any client, 1 scoped); 1 operations left without a route; 2 warnings"
     );
 }
+
+#[test]
+fn a_requirement_naming_an_undeclared_scheme_is_refused_with_its_pointer() {
+    let d = doc(json!({"/pets": {"get": {"security": [{"oath": ["read:pets"]}]}}}), None);
+    assert_eq!(
+        refused(&d),
+        [
+            "#/paths/~1pets/get/security/0/oath: security scheme \"oath\" is not declared (declared: [\"api_key\", \"oauth\"])"
+        ]
+    );
+}
+
+#[test]
+fn a_problem_in_the_documents_security_is_told_once_where_it_is() {
+    let d = doc(
+        json!({"/a": {"get": {}}, "/b": {"get": {}}, "/c": {"get": {"security": []}}}),
+        Some(json!([{"oauth": ["read:cats"]}])),
+    );
+    assert_eq!(
+        refused(&d),
+        ["#/security/0/oauth/0: scope \"read:cats\" is not declared by the scheme \"oauth\""]
+    );
+}
+
+#[test]
+fn an_operation_left_without_a_route_warns_that_a_catch_all_would_cover_it() {
+    let d = doc(json!({"/keys": {"get": {"security": [{"api_key": []}]}}}), None);
+    let i = imported(&d);
+    assert!(
+        i.warnings
+            .iter()
+            .any(|w| w.starts_with("#/paths/~1keys/get: ") && w.contains("unless a catch-all route you add")),
+        "{:?}",
+        i.warnings
+    );
+    assert!(i.to_toml("t.json").contains("unless a catch-all route you add"));
+}
