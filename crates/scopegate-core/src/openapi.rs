@@ -59,7 +59,8 @@ pub struct Imported {
     pub scheme: String,
     pub scopes: Vec<(String, String)>,
     pub routes: Vec<ImportedRoute>,
-    /// About the whole document: said as TOML comments at the top.
+    /// About the whole document, each with its pointer: said as TOML
+    /// comments at the top.
     pub notes: Vec<String>,
     /// Every note, the document's and each route's, with its pointer.
     pub warnings: Vec<String>,
@@ -276,11 +277,11 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
     let mut notes = Vec::new();
     if routes.is_empty() {
         notes.push(
-            "the document has no operations (#/paths); the fragment declares scopes but no routes, so every request is refused"
+            "#/paths: the document has no operations; the fragment declares scopes but no routes, so every request is refused"
                 .to_owned(),
         );
     }
-    warnings.extend(notes.iter().map(|n| format!("#/paths: {n}")));
+    warnings.extend(notes.iter().cloned());
     let imported = Imported {
         scheme,
         scopes: scopes.into_iter().collect(),
