@@ -524,7 +524,42 @@ fn list(items: &[String]) -> String {
     format!("[{}]", items.iter().map(|s| quoted(s)).collect::<Vec<_>>().join(", "))
 }
 
+/// A note said of more operations than this is said once, with a few of them.
+const SAID_APART: usize = 3;
+
 impl Imported {
+    /// The warnings for a terminal: a note shared by many operations (an
+    /// API key alternative on each, say) is said once, with the first few
+    /// pointers and how many more; the fragment marks each of them. A line
+    /// that starts with `#` is a pointer into the document.
+    pub fn told(&self) -> Vec<String> {
+        let mut order: Vec<&str> = Vec::new();
+        let mut at: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for route in &self.routes {
+            for note in &route.notes {
+                let pointers = at.entry(note).or_default();
+                if pointers.is_empty() {
+                    order.push(note);
+                }
+                pointers.push(&route.pointer);
+            }
+        }
+        let mut lines = self.notes.clone();
+        for note in order {
+            let pointers = &at[note];
+            if pointers.len() <= SAID_APART {
+                lines.extend(pointers.iter().map(|p| format!("{p}: {note}")));
+            } else {
+                lines.push(format!(
+                    "{note}: at {} and {} more operations (each is marked in the fragment)",
+                    pointers[..SAID_APART].join(", "),
+                    pointers.len() - SAID_APART
+                ));
+            }
+        }
+        lines
+    }
+
     /// One line on what the fragment holds: routes by kind, and the
     /// operations left without one.
     pub fn summary(&self) -> String {

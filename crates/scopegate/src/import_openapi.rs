@@ -39,8 +39,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     match import(&doc, &options) {
         Ok(imported) => {
-            for warning in &imported.warnings {
-                eprintln!("warning: {}{warning}", args.spec.display());
+            for line in imported.told() {
+                let joint = if line.starts_with('#') { "" } else { ": " };
+                eprintln!("warning: {}{joint}{line}", args.spec.display());
             }
             print!("{}", imported.to_toml(&args.spec.display().to_string()));
             eprintln!("{}: imported {}", args.spec.display(), imported.summary());

@@ -462,3 +462,29 @@ fn an_operation_left_without_a_route_warns_that_a_catch_all_would_cover_it() {
     );
     assert!(i.to_toml("t.json").contains("unless a catch-all route you add"));
 }
+
+#[test]
+fn a_note_shared_by_many_operations_is_told_once_with_a_few_of_them() {
+    let ops: serde_json::Map<String, Value> = (1..=5)
+        .map(|i| {
+            let op = json!({"get": {"security": [{"oauth": ["admin"]}, {"api_key": []}]}});
+            (format!("/r{i}"), op)
+        })
+        .collect();
+    let mut paths = Value::Object(ops);
+    paths["/one"] = json!({"get": {"security": [{"api_key": []}, {"oauth": ["admin"]}]}, "put": {}});
+    let i = imported(&doc(paths, None));
+    let told = i.told();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert_eq!(
+        told[0],
+        "the alternative [\"api_key\"] is not the oauth2 scheme \"oauth\"; scopegate does not check it, so it is left out \
+         (callers it would let in are refused): at #/paths/~1one/get, #/paths/~1r1/get, #/paths/~1r2/get and 3 more operations \
+         (each is marked in the fragment)"
+    );
+    assert_eq!(
+        told[1],
+        "#/paths/~1one/put: no security requirement: anyone may call it (require = \"none\")"
+    );
+    assert_eq!(i.warnings.len(), 7, "the count is of every note");
+}
