@@ -177,7 +177,6 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
             ));
         }
     }
-    let prefix = base_path(doc, options.base_path.as_deref());
     let global = doc.get("security");
     let mut routes: Vec<ImportedRoute> = Vec::new();
     let mut warnings = Vec::new();
@@ -185,16 +184,22 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
     let mut unreachable: Vec<(String, String, String)> = Vec::new();
     for (path, item) in doc.get("paths").and_then(Value::as_object).into_iter().flatten() {
         let path_pointer = format!("#/paths/{}", token(path));
-        let template = match route_path(&prefix, path) {
-            Ok(t) => t,
+        let item = match path_item(doc, item) {
+            Ok(item) => item,
             Err(why) => {
-                errors.push(fail(path_pointer, why));
+                errors.push(fail(format!("{path_pointer}/$ref"), why));
                 continue;
             }
         };
+        if let Err(why) = route_path("", path) {
+            errors.push(fail(path_pointer, why));
+            continue;
+        }
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
             let pointer = format!("{path_pointer}/{method}");
+            let prefix = base_path(doc, servers(doc, item, op), options.base_path.as_deref());
+            let template = route_path(&prefix, path).unwrap_or_default();
             // A problem in the document's `security` is told where it is,
             // once, not under each operation that inherits it.
             let (security, security_at) = match op.get("security") {
@@ -338,13 +343,22 @@ fn external_ref(value: &Value, at: String) -> Option<String> {
     }
 }
 
+/// The servers an operation is served from: its own, else its path's, else
+/// the document's (an empty list counts as none).
+fn servers<'a>(doc: &'a Value, item: &'a Value, op: &'a Value) -> Option<&'a Value> {
+    [op, item, doc]
+        .into_iter()
+        .filter_map(|v| v.get("servers"))
+        .find(|s| s.as_array().is_some_and(|a| !a.is_empty()))
+}
+
 /// The first server URL's path (its variables at their defaults), or
 /// Swagger 2.0's `basePath`, then `--base-path`.
-fn base_path(doc: &Value, extra: Option<&str>) -> String {
+fn base_path(doc: &Value, servers: Option<&Value>, extra: Option<&str>) -> String {
     let mut prefix = String::new();
     if let Some(base) = doc.get("basePath").and_then(Value::as_str) {
         prefix.push_str(base.trim_end_matches('/'));
-    } else if let Some(server) = doc.pointer("/servers/0") {
+    } else if let Some(server) = servers.and_then(|s| s.get(0)) {
         let mut url = server.get("url").and_then(Value::as_str).unwrap_or("").to_owned();
         for (name, var) in server.get("variables").and_then(Value::as_object).into_iter().flatten() {
             let default = var.get("default").and_then(Value::as_str).unwrap_or("");
@@ -364,6 +378,28 @@ fn base_path(doc: &Value, extra: Option<&str>) -> String {
         }
     }
     prefix
+}
+
+/// A Path Item, or the one its `$ref` names inside the document (OpenAPI
+/// 3.1's `#/components/pathItems/…`).
+fn path_item<'a>(doc: &'a Value, item: &'a Value) -> Result<&'a Value, String> {
+    let Some(reference) = item.get("$ref").and_then(Value::as_str) else {
+        return Ok(item);
+    };
+    // A reference is a URI fragment: it may be percent-encoded.
+    let fragment = reference.strip_prefix('#').unwrap_or(reference);
+    let decoded = String::from_utf8(crate::path::percent_decode(fragment.as_bytes())).unwrap_or_default();
+    let target = doc
+        .pointer(fragment)
+        .or_else(|| doc.pointer(&decoded))
+        .filter(|v| v.is_object())
+        .ok_or_else(|| format!("{reference:?} names no path item in the document"))?;
+    if target.get("$ref").is_some() {
+        return Err(format!(
+            "{reference:?} names another $ref; a path item's reference is followed once"
+        ));
+    }
+    Ok(target)
 }
 
 /// `prefix` + `path`, each templated segment a whole `{param}`.

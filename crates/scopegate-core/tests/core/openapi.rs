@@ -488,3 +488,71 @@ fn a_note_shared_by_many_operations_is_told_once_with_a_few_of_them() {
     );
     assert_eq!(i.warnings.len(), 7, "the count is of every note");
 }
+
+#[test]
+fn a_path_or_operation_with_its_own_servers_takes_their_path() {
+    let mut d = doc(
+        json!({
+            "/pets": {"get": {"security": []}, "put": {"security": [], "servers": [{"url": "https://x/v4"}]}},
+            "/stores": {"servers": [{"url": "/shop"}], "get": {"security": []}, "put": {"security": [], "servers": []}},
+        }),
+        None,
+    );
+    d["servers"] = json!([{"url": "https://x/api/v3"}]);
+    let i = imported(&d);
+    let paths: Vec<String> = i.routes.iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert_eq!(
+        paths,
+        [
+            "GET /api/v3/pets",
+            "PUT /v4/pets",
+            "GET /shop/stores",
+            "PUT /shop/stores"
+        ],
+        "an empty list is no servers of its own"
+    );
+}
+
+#[test]
+fn a_path_item_reference_inside_the_document_is_followed() {
+    let mut d = doc(
+        json!({
+            "/pets/{id}": {"$ref": "#/components/pathItems/pet"},
+            "/cats/{id}": {"$ref": "#/components/pathItems/Pet%20Item"},
+            "/dogs": {"$ref": "#/components/pathItems/none"},
+            "/birds": {"$ref": "#/components/pathItems/alias"},
+        }),
+        None,
+    );
+    d["components"]["pathItems"] = json!({
+        "pet": {"get": {"security": [{"oauth": ["read:pets"]}]}},
+        "Pet Item": {"delete": {"security": [{"oauth": ["admin"]}]}},
+        "alias": {"$ref": "#/components/pathItems/pet"},
+    });
+    assert_eq!(
+        refused(&d),
+        [
+            "#/paths/~1birds/$ref: \"#/components/pathItems/alias\" names another $ref; a path item's reference is followed once",
+            "#/paths/~1dogs/$ref: \"#/components/pathItems/none\" names no path item in the document",
+        ]
+    );
+    let paths = d["paths"].as_object_mut().unwrap();
+    paths.remove("/dogs");
+    paths.remove("/birds");
+    let i = imported(&d);
+    let routes: Vec<(String, Requirement)> = i
+        .routes
+        .iter()
+        .map(|r| (format!("{} {}", r.method, r.path), r.requirement.clone()))
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("DELETE /cats/{id}".to_owned(), Requirement::AnyOf(vec!["admin".into()])),
+            (
+                "GET /pets/{id}".to_owned(),
+                Requirement::AnyOf(vec!["read:pets".into()])
+            ),
+        ]
+    );
+}
