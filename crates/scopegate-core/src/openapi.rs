@@ -152,29 +152,35 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
     };
     let scheme_pointer = format!("#{schemes_at}/{}", token(&scheme));
     let mut scopes: BTreeMap<String, String> = BTreeMap::new();
-    let flows: Vec<&Value> = if swagger {
-        vec![&schemes[&scheme]]
+    // Each flow with the pointer of its `scopes`.
+    let flows: Vec<(String, &Value)> = if swagger {
+        vec![(format!("{scheme_pointer}/scopes"), &schemes[&scheme])]
     } else {
         schemes[&scheme]
             .get("flows")
             .and_then(Value::as_object)
             .into_iter()
-            .flat_map(|f| f.values())
+            .flatten()
+            .map(|(name, flow)| (format!("{scheme_pointer}/flows/{}/scopes", token(name)), flow))
             .collect()
     };
-    for flow in flows {
+    for (at, flow) in flows {
         for (name, description) in flow.get("scopes").and_then(Value::as_object).into_iter().flatten() {
+            // The policy splits scope lists at commas as well as spaces.
+            let invalid = match crate::scope::ScopeToken::parse(name) {
+                Err(why) => Some(why.to_string()),
+                Ok(_) if name.contains(',') => Some("a comma would split it in a scope list".to_owned()),
+                Ok(_) => None,
+            };
+            if let Some(why) = invalid {
+                errors.push(fail(
+                    format!("{at}/{}", token(name)),
+                    format!("scope {name:?} cannot be a scopegate scope: {why}"),
+                ));
+            }
             scopes
                 .entry(name.clone())
                 .or_insert_with(|| description.as_str().unwrap_or_default().to_owned());
-        }
-    }
-    for name in scopes.keys() {
-        if name.is_empty() || name.contains(',') || name.chars().any(char::is_whitespace) {
-            errors.push(fail(
-                format!("{scheme_pointer}/flows"),
-                format!("scope {name:?} cannot be a scopegate scope (no commas, spaces or empty names)"),
-            ));
         }
     }
     let global = doc.get("security");
@@ -294,31 +300,56 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
         notes,
         warnings,
     };
+    // The fragment must pass `check` as it is: what the policy refuses (a
+    // path it does not take as canonical, say) is told at the operation.
+    let toml = imported.to_toml("imported");
+    let policy = match crate::Policy::compile("imported", &toml) {
+        Ok(policy) => policy,
+        Err(refused) => {
+            return Err(refused
+                .errors
+                .iter()
+                .map(|e| {
+                    fail(
+                        pointer_above(&toml, e.line),
+                        format!("the policy refuses it: {}", e.message),
+                    )
+                })
+                .collect());
+        }
+    };
     // An operation left without a route must not fall to another route
     // (a `{param}` one beside it) that would admit its callers.
-    if !unreachable.is_empty() {
-        if let Ok(policy) = crate::Policy::compile("imported", &imported.to_toml("imported")) {
-            for (method, path, pointer) in unreachable {
-                let example: String = path
-                    .split('/')
-                    .map(|s| if s.starts_with('{') { "x1" } else { s })
-                    .collect::<Vec<_>>()
-                    .join("/");
-                if let Ok(resolved) = policy.resolve(&method, &example) {
-                    if let Some(route) = resolved.route {
-                        errors.push(fail(
-                            pointer,
-                            format!(
-                                "{method} {path} needs a scheme scopegate does not check, and left without a route it would fall to {}",
-                                policy.route(route).pattern
-                            ),
-                        ));
-                    }
-                }
-            }
+    for (method, path, pointer) in unreachable {
+        let example: String = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x1" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        if let Some(route) = policy.resolve(&method, &example).ok().and_then(|r| r.route) {
+            errors.push(fail(
+                pointer,
+                format!(
+                    "{method} {path} needs a scheme scopegate does not check, and left without a route it would fall to {}",
+                    policy.route(route).pattern
+                ),
+            ));
         }
     }
     if errors.is_empty() { Ok(imported) } else { Err(errors) }
+}
+
+/// The operation a line of the fragment belongs to: the pointer in the
+/// comment right above its route (notes above that one say theirs after
+/// the pointer), or the document for the scopes before any route.
+fn pointer_above(toml: &str, line: usize) -> String {
+    toml.lines()
+        .take(line)
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("# #/"))
+        .map_or_else(|| "#".to_owned(), |p| format!("#/{p}"))
 }
 
 /// The first `$ref` that leaves the document, as a pointer to it. Vendor
@@ -408,6 +439,11 @@ fn route_path(prefix: &str, path: &str) -> Result<String, String> {
         return Err(format!("path {path:?} does not start with \"/\""));
     }
     for segment in path.split('/') {
+        if segment.contains('*') {
+            return Err(format!(
+                "segment {segment:?}: '*' is a wildcard in a scopegate route, where the document means the character"
+            ));
+        }
         let open = segment.matches('{').count();
         let whole = segment.starts_with('{') && segment.ends_with('}') && open == 1;
         if open > 0 && !whole {

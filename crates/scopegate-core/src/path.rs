@@ -86,6 +86,7 @@ fn describe(byte: u8) -> String {
         b'%' => "'%' (double encoding)".into(),
         b';' => "';' (path parameter)".into(),
         b' ' => "a space".into(),
+        b'?' => "'?' (the query starts there)".into(),
         b => format!("control byte 0x{b:02X}"),
     }
 }

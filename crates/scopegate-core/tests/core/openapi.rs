@@ -556,3 +556,53 @@ fn a_path_item_reference_inside_the_document_is_followed() {
         ]
     );
 }
+
+#[test]
+fn a_scope_outside_the_rfc_6749_grammar_is_refused_with_its_pointer() {
+    let mut d = doc(json!({"/pets": {"get": {"security": []}}}), None);
+    d["components"]["securitySchemes"]["oauth"]["flows"]["clientCredentials"]["scopes"] =
+        json!({"lesen:übung": "u", "a,b": "c", "read:pets": "r"});
+    assert_eq!(
+        refused(&d),
+        [
+            "#/components/securitySchemes/oauth/flows/clientCredentials/scopes/a,b: scope \"a,b\" cannot be a scopegate scope: \
+             a comma would split it in a scope list",
+            "#/components/securitySchemes/oauth/flows/clientCredentials/scopes/lesen:übung: scope \"lesen:übung\" cannot be a \
+             scopegate scope: character 'ü' at position 6 is outside the RFC 6749 scope-token grammar (printable ASCII except \
+             space, '\"' and '\\')",
+        ]
+    );
+}
+
+#[test]
+fn a_literal_asterisk_in_a_path_is_refused_not_read_as_a_wildcard() {
+    let d = doc(json!({"/files/*": {"get": {"security": []}}}), None);
+    assert_eq!(
+        refused(&d),
+        [
+            "#/paths/~1files~1*: segment \"*\": '*' is a wildcard in a scopegate route, where the document means the character"
+        ]
+    );
+}
+
+#[test]
+fn what_the_policy_refuses_is_told_at_the_operation_so_the_fragment_always_checks() {
+    let d = doc(
+        json!({
+            "/a b": {"get": {"security": []}},
+            "/q?x=1": {"get": {"security": []}},
+            "/{id}/{id}": {"get": {"security": []}},
+            "/ok": {"get": {"security": []}},
+        }),
+        None,
+    );
+    assert_eq!(
+        refused(&d),
+        [
+            "#/paths/~1a b/get: the policy refuses it: route \"GET /a b\": bad `match`: expected \"METHOD PATH\" such as \"GET /account/*\"",
+            "#/paths/~1q?x=1/get: the policy refuses it: route \"GET /q?x=1\": bad `match`: segment \"q?x=1\" is not a canonical path \
+             segment: '?' (the query starts there) at byte 2: servers disagree on what it means in a path",
+            "#/paths/~1{id}~1{id}/get: the policy refuses it: route \"GET /{id}/{id}\": bad `match`: parameter `{id}` appears twice",
+        ]
+    );
+}
