@@ -495,18 +495,19 @@ fn requirement(stated: &Stated<'_>, notes: &mut Vec<String>) -> Result<Requireme
             anonymous_alternative: false,
         });
     }
+    // Oauth2-only alternatives (their scopes), and those that need another
+    // scheme as well (where, which schemes, and the oauth2 scopes).
     let mut sets: Vec<Vec<String>> = Vec::new();
-    let mut client = false;
+    let mut mixed: Vec<(String, Vec<&String>, Vec<String>)> = Vec::new();
+    let mut anonymous = false;
     for (i, alternative) in alternatives.iter().enumerate() {
         let at = format!("{security_at}/{i}");
         let Some(object) = alternative.as_object() else {
             return Err(fail(at, "a security requirement must be an object"));
         };
         if object.is_empty() {
-            notes.push("an empty requirement {} allows anonymous access (require = \"none\")".into());
-            return Ok(Requirement::None {
-                anonymous_alternative: true,
-            });
+            anonymous = true;
+            continue;
         }
         if let Some(unknown) = object.keys().find(|k| !schemes.contains_key(*k)) {
             return Err(fail(
@@ -524,14 +525,6 @@ fn requirement(stated: &Stated<'_>, notes: &mut Vec<String>) -> Result<Requireme
             ));
             continue;
         };
-        if !others.is_empty() {
-            return Err(fail(
-                at,
-                format!(
-                    "this alternative needs {others:?} as well as {scheme:?}; scopegate checks only {scheme:?}, and dropping the rest would let in callers the document refuses"
-                ),
-            ));
-        }
         let Some(list) = ours.as_array() else {
             return Err(fail(format!("{at}/{}", token(scheme)), "the scopes must be a list"));
         };
@@ -550,23 +543,49 @@ fn requirement(stated: &Stated<'_>, notes: &mut Vec<String>) -> Result<Requireme
                 set.push(name.to_owned());
             }
         }
-        if set.is_empty() {
-            client = true;
-        } else {
+        if others.is_empty() {
             sets.push(set);
+        } else {
+            mixed.push((at, others, set));
         }
     }
-    if client {
+    if anonymous {
+        notes.push("an empty requirement {} allows anonymous access (require = \"none\")".into());
+        return Ok(Requirement::None {
+            anonymous_alternative: true,
+        });
+    }
+    // An alternative needing another scheme as well admits a part of whom an
+    // oauth2-only alternative with fewer scopes admits: then it adds no one.
+    // Otherwise scopegate cannot say it: it checks only the oauth2 token.
+    for (at, others, set) in &mixed {
+        if !sets.iter().any(|t| t.iter().all(|s| set.contains(s))) {
+            return Err(fail(
+                at.clone(),
+                format!(
+                    "this alternative needs {others:?} as well as {scheme:?}; scopegate checks only {scheme:?}, and dropping the rest would let in callers the document refuses"
+                ),
+            ));
+        }
+    }
+    if sets.iter().any(Vec::is_empty) {
         return Ok(Requirement::Client);
     }
+    // A or (A and B) is A: an alternative needing all of another's scopes
+    // and more admits no one else, so it is dropped (duplicates too).
+    let mut kept: Vec<Vec<String>> = Vec::new();
+    for set in sets {
+        if kept.iter().any(|k| k.iter().all(|s| set.contains(s))) {
+            continue;
+        }
+        kept.retain(|k| !set.iter().all(|s| k.contains(s)));
+        kept.push(set);
+    }
+    let sets = kept;
     match sets.as_slice() {
         [] => Ok(Requirement::Unreachable),
         [only] if only.len() > 1 => Ok(Requirement::AllOf(only.clone())),
-        _ if sets.iter().all(|s| s.len() == 1) => {
-            let mut any: Vec<String> = sets.into_iter().flatten().collect();
-            any.dedup();
-            Ok(Requirement::AnyOf(any))
-        }
+        _ if sets.iter().all(|s| s.len() == 1) => Ok(Requirement::AnyOf(sets.into_iter().flatten().collect())),
         _ => Err(fail(
             security_at,
             "an OR of alternatives some of which need several scopes at once; a route is any_of or all_of, not both",

@@ -606,3 +606,231 @@ fn what_the_policy_refuses_is_told_at_the_operation_so_the_fragment_always_check
         ]
     );
 }
+
+#[test]
+fn an_alternative_needing_more_than_another_adds_no_one_and_is_dropped() {
+    // read:pets OR (read:pets AND admin) is read:pets.
+    let d = doc(
+        json!({"/pets": {"get": {"security": [{"oauth": ["read:pets", "admin"]}, {"oauth": ["read:pets"]}, {"oauth": ["read:pets"]}]}}}),
+        None,
+    );
+    assert_eq!(only(&d), Requirement::AnyOf(vec!["read:pets".into()]));
+}
+
+/// Random documents against the Security Requirement Object read directly:
+/// whatever the importer accepts admits exactly the callers the document
+/// does, and it refuses only what the route model cannot say.
+mod against_the_document {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+    use scopegate_core::openapi::{ImportOptions, import};
+    use scopegate_core::{Caller, Policy};
+    use serde_json::{Value, json};
+
+    const SCOPES: [&str; 3] = ["a", "b", "c"];
+    const SEGMENTS: [&str; 4] = ["pets", "{id}", "tags", "{tag}"];
+
+    /// One alternative: scheme name to scopes.
+    type Alternative = BTreeMap<&'static str, Vec<&'static str>>;
+
+    fn alternative() -> impl Strategy<Value = Alternative> {
+        let scopes = proptest::sample::subsequence(SCOPES.to_vec(), 0..=2);
+        prop_oneof![
+            Just(Alternative::new()),
+            scopes.clone().prop_map(|s| Alternative::from([("oauth", s)])),
+            scopes.clone().prop_map(|s| Alternative::from([("oauth", s)])),
+            Just(Alternative::from([("api_key", vec![])])),
+            scopes.prop_map(|s| Alternative::from([("oauth", s), ("api_key", vec![])])),
+        ]
+    }
+
+    fn security() -> impl Strategy<Value = Option<Vec<Alternative>>> {
+        proptest::option::of(proptest::collection::vec(alternative(), 0..=3))
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(SEGMENTS.to_vec()), 1..=3)
+            .prop_map(|s| format!("/{}", s.join("/")))
+            .prop_filter("a parameter once per path", |p| {
+                p.matches("{id}").count() < 2 && p.matches("{tag}").count() < 2
+            })
+    }
+
+    type Operations = BTreeMap<(String, &'static str), Option<Vec<Alternative>>>;
+
+    fn operations() -> impl Strategy<Value = Operations> {
+        proptest::collection::btree_map(
+            (path(), proptest::sample::select(vec!["get", "put"])),
+            security(),
+            1..=5,
+        )
+    }
+
+    fn document(ops: &Operations, global: &Option<Vec<Alternative>>) -> Value {
+        let mut paths = serde_json::Map::new();
+        for ((path, method), security) in ops {
+            let item = paths.entry(path.clone()).or_insert_with(|| json!({}));
+            item[*method] = match security {
+                Some(s) => json!({"security": s}),
+                None => json!({}),
+            };
+        }
+        let mut d = json!({
+            "openapi": "3.1.0",
+            "components": {"securitySchemes": {
+                "oauth": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "https://x/t",
+                    "scopes": {"a": "", "b": "", "c": ""}}}},
+                "api_key": {"type": "apiKey", "name": "k", "in": "header"}
+            }},
+            "paths": paths,
+        });
+        if let Some(g) = global {
+            d["security"] = json!(g);
+        }
+        d
+    }
+
+    /// Whether the document lets in a caller scopegate can recognize: one
+    /// with no credentials (`None`) or an oauth2 token with these scopes.
+    fn admits(security: Option<&Vec<Alternative>>, caller: Option<&BTreeSet<&str>>) -> bool {
+        let Some(alternatives) = security else { return true };
+        alternatives.is_empty()
+            || alternatives.iter().any(|alt| {
+                alt.iter().all(|(scheme, scopes)| {
+                    *scheme == "oauth" && caller.is_some_and(|held| scopes.iter().all(|s| held.contains(s)))
+                })
+            })
+    }
+
+    /// Why the route model cannot say an operation's security, if it cannot.
+    fn inexpressible(security: Option<&Vec<Alternative>>) -> bool {
+        let Some(alternatives) = security else { return false };
+        if alternatives.is_empty() || alternatives.iter().any(BTreeMap::is_empty) {
+            return false;
+        }
+        let set = |a: &Alternative| -> BTreeSet<&str> { a["oauth"].iter().copied().collect() };
+        let sets: Vec<BTreeSet<&str>> = alternatives
+            .iter()
+            .filter(|a| a.len() == 1 && a.contains_key("oauth"))
+            .map(set)
+            .collect();
+        // oauth2 AND an API key, unless an oauth2-only alternative asking
+        // less admits everyone it does.
+        if alternatives
+            .iter()
+            .filter(|a| a.len() > 1)
+            .any(|a| !sets.iter().any(|t| t.is_subset(&set(a))))
+        {
+            return true;
+        }
+        if sets.iter().any(BTreeSet::is_empty) {
+            return false;
+        }
+        let minimal: BTreeSet<&BTreeSet<&str>> = sets
+            .iter()
+            .filter(|s| !sets.iter().any(|t| t.is_subset(s) && t != *s))
+            .collect();
+        minimal.len() > 1 && minimal.iter().any(|s| s.len() > 1)
+    }
+
+    fn shape(path: &str) -> String {
+        path.split('/')
+            .map(|s| if s.starts_with('{') { "{}" } else { s })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    fn sample(path: &str) -> String {
+        path.split('/')
+            .map(|s| if s.starts_with('{') { "x1" } else { s })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    fn matches(pattern: &str, request: &str) -> bool {
+        let (p, r): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), request.split('/').collect());
+        p.len() == r.len() && p.iter().zip(&r).all(|(p, r)| p.starts_with('{') || p == r)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn the_fragment_admits_exactly_whom_the_document_admits(ops in operations(), global in security()) {
+            let d = document(&ops, &global);
+            let stated = |security: &Option<Vec<Alternative>>| security.as_ref().or(global.as_ref()).cloned();
+            let callers: Vec<Option<BTreeSet<&str>>> = std::iter::once(None)
+                .chain((0..8u8).map(|bits| Some(SCOPES.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, s)| *s).collect())))
+                .collect();
+            match import(&d, &ImportOptions::default()) {
+                Ok(imported) => {
+                    let toml = imported.to_toml("random.json");
+                    let policy = Policy::compile("random.toml", &toml).expect("the fragment checks");
+                    for ((path, method), security) in &ops {
+                        let security = stated(security);
+                        let method = method.to_ascii_uppercase();
+                        for caller in &callers {
+                            let decision = match caller {
+                                None => policy.decide(&method, &sample(path), Caller::Anonymous),
+                                Some(held) => {
+                                    let list = held.iter().copied().collect::<Vec<_>>().join(" ");
+                                    let held = policy.catalog.close(&policy.catalog.parse_list(&list).unwrap());
+                                    policy.decide(&method, &sample(path), Caller::Client(&held))
+                                }
+                            };
+                            prop_assert_eq!(
+                                decision.is_allow(),
+                                admits(security.as_ref(), caller.as_ref()),
+                                "{} {} for {:?}\n{}", method, path, caller, toml
+                            );
+                        }
+                    }
+                }
+                Err(errors) => {
+                    prop_assert!(errors.iter().all(|e| e.pointer.starts_with("#/")), "{:?}", errors);
+                    // Refused only for what a route cannot say: security it
+                    // cannot express, two operations on one route asking
+                    // different things, or an operation only other schemes
+                    // admit whose requests another route would take.
+                    let cannot = ops.values().any(|s| inexpressible(stated(s).as_ref()));
+                    let mut by_route: BTreeMap<(String, &str), Vec<&Option<Vec<Alternative>>>> = BTreeMap::new();
+                    for ((path, method), security) in &ops {
+                        by_route.entry((shape(path), method)).or_default().push(security);
+                    }
+                    let collide = by_route.values().any(|same| same.len() > 1);
+                    let falls = ops.iter().any(|((path, method), security)| {
+                        let security = stated(security);
+                        let only_others = security.as_ref().is_some_and(|alts| {
+                            !alts.is_empty() && alts.iter().all(|a| !a.is_empty() && !a.contains_key("oauth"))
+                        });
+                        only_others
+                            && ops.keys().any(|(other, m)| m == method && other != path && matches(other, &sample(path)))
+                    });
+                    prop_assert!(cannot || collide || falls, "refused without cause: {:?}\n{}", errors, d);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_alternative_that_adds_no_one_does_not_refuse_the_document() {
+    // {} lets anyone in, whatever stands beside it.
+    let d = doc(
+        json!({"/pets": {"get": {"security": [{"oauth": ["admin"], "api_key": []}, {}]}}}),
+        None,
+    );
+    assert_eq!(
+        only(&d),
+        Requirement::None {
+            anonymous_alternative: true
+        }
+    );
+    // admin AND an API key admits a part of whom admin alone admits.
+    let d = doc(
+        json!({"/pets": {"get": {"security": [{"oauth": ["admin", "read:pets"], "api_key": []}, {"oauth": ["admin"]}]}}}),
+        None,
+    );
+    assert_eq!(only(&d), Requirement::AnyOf(vec!["admin".into()]));
+}
