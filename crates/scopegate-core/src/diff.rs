@@ -199,11 +199,21 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Finding> {
             own.copied()
                 .or_else(|| p.resolve(&method, &path).ok().and_then(|r| r.route).map(|r| r.index()))
         };
-        let before: Side<'_> = side(old, o).map(|i| (old, &old.routes()[i].requirement));
-        let after: Side<'_> = side(new, n).map(|i| (new, &new.routes()[i].requirement));
+        let (before_route, after_route) = (side(old, o), side(new, n));
+        let before: Side<'_> = before_route.map(|i| (old, &old.routes()[i].requirement));
+        let after: Side<'_> = after_route.map(|i| (new, &new.routes()[i].requirement));
         let widened = let_in(before, after);
         let narrowed = let_in(after, before);
-        let (b, a) = (describe(old, before.map(|s| s.1)), describe(new, after.map(|s| s.1)));
+        // On the side without this route, its requests went (or go) to
+        // another route, named, or to none.
+        let told = |p: &Policy, own: Option<&usize>, taken: Option<usize>, side: Side<'_>| {
+            let text = describe(p, side.map(|s| s.1));
+            match (own, taken) {
+                (None, Some(i)) => format!("{text} (through {})", p.routes()[i].pattern),
+                _ => text,
+            }
+        };
+        let (b, a) = (told(old, o, before_route, before), told(new, n, after_route, after));
         if widened.is_none() && narrowed.is_none() && (o.is_some() == n.is_some()) {
             continue;
         }
@@ -231,8 +241,8 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Finding> {
         findings.push(Finding {
             kind: "route",
             subject,
-            before: if o.is_some() { b } else { format!("(no such route) {b}") },
-            after: if n.is_some() { a } else { format!("(no such route) {a}") },
+            before: b,
+            after: a,
             widens: widened.is_some(),
             narrows: narrowed.is_some(),
             why: why.join("; "),
