@@ -27,6 +27,12 @@ pub struct Args {
     /// this database today (`sqlite://FILE` or `postgres://…`).
     #[arg(long, value_name = "URL")]
     database: Option<String>,
+    /// For OpenAPI documents: the oauth2 scheme to read (as `import-openapi --scheme`).
+    #[arg(long, value_name = "NAME")]
+    scheme: Option<String>,
+    /// For OpenAPI documents: a path prefixed to every route (as `import-openapi --base-path`).
+    #[arg(long, value_name = "P")]
+    base_path: Option<String>,
 }
 
 /// Key sets (client id, app id) holding each scope, from the database.
@@ -55,7 +61,7 @@ fn is_openapi(path: &Path) -> bool {
 }
 
 /// The policy a file stands for; its problems, one per line.
-fn policy_of(path: &Path) -> Result<Policy, String> {
+fn policy_of(path: &Path, options: &ImportOptions) -> Result<Policy, String> {
     if !is_openapi(path) {
         return load(path).map_err(|e| match e {
             LoadError::Io(e) => format!("{e:#}"),
@@ -64,7 +70,7 @@ fn policy_of(path: &Path) -> Result<Policy, String> {
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let doc = crate::import_openapi::parse(path, &text).map_err(|e| format!("{e:#}"))?;
-    let imported = import(&doc, &ImportOptions::default()).map_err(|errors| {
+    let imported = import(&doc, options).map_err(|errors| {
         errors
             .iter()
             .map(|e| format!("{}{e}", path.display()))
@@ -76,7 +82,11 @@ fn policy_of(path: &Path) -> Result<Policy, String> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let (old, new) = match (policy_of(&args.old), policy_of(&args.new)) {
+    let options = ImportOptions {
+        scheme: args.scheme.clone(),
+        base_path: args.base_path.clone(),
+    };
+    let (old, new) = match (policy_of(&args.old, &options), policy_of(&args.new, &options)) {
         (Ok(old), Ok(new)) => (old, new),
         (old, new) => {
             for e in [old.err(), new.err()].into_iter().flatten() {

@@ -522,6 +522,33 @@ fn diff_gates_a_widening_and_reads_policies_or_openapi_documents() {
     let o = run(&v1, &v2, false);
     assert_eq!(o.status.code(), Some(2), "{}{}", crate::stdout(&o), crate::stderr(&o));
     assert!(crate::stdout(&o).contains("PUT /api/v3/pet"), "{}", crate::stdout(&o));
+
+    // A second oauth2 scheme: diff takes import-openapi's --scheme (and --base-path).
+    let two = |text: &str| {
+        text.replacen(
+            "    api_key:\n",
+            "    partner_auth:\n      type: oauth2\n      flows:\n        clientCredentials:\n          \
+             tokenUrl: https://pets.example/oauth/token\n          scopes: {}\n    api_key:\n",
+            1,
+        )
+    };
+    std::fs::write(&v1, two(&spec)).unwrap();
+    std::fs::write(&v2, two(&std::fs::read_to_string(&v2).unwrap())).unwrap();
+    let o = run(&v1, &v2, false);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        crate::stderr(&o).contains("choose one with --scheme"),
+        "{}",
+        crate::stderr(&o)
+    );
+    let (a, b) = (v1.to_str().unwrap(), v2.to_str().unwrap());
+    let o = crate::scopegate(&["diff", a, b, "--scheme", "petstore_auth", "--base-path", "/edge"]);
+    assert_eq!(o.status.code(), Some(2), "{}", crate::stderr(&o));
+    assert!(
+        crate::stdout(&o).contains("PUT /api/v3/edge/pet"),
+        "{}",
+        crate::stdout(&o)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
