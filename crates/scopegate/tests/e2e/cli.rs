@@ -457,6 +457,67 @@ fn import_openapi_writes_a_policy_that_checks_and_explains_as_the_document_says(
     let _ = std::fs::remove_file(&bad);
 }
 
+/// A key written twice would drop an operation without a word: refused, in
+/// JSON and YAML alike, with the line; YAML merge keys are applied, and a
+/// document that cannot be parsed is refused like any other problem (exit 1).
+#[test]
+fn import_openapi_refuses_a_key_written_twice_and_applies_yaml_merge_keys() {
+    let dir = std::env::temp_dir().join(format!("scopegate-import-strict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let import = |name: &str, text: &str| {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let o = crate::scopegate(&["import-openapi", file.to_str().unwrap()]);
+        (
+            o.status.code(),
+            crate::stdout(&o),
+            crate::stderr(&o),
+            file.display().to_string(),
+        )
+    };
+    let (code, out, err, file) = import(
+        "twice.json",
+        r#"{"openapi": "3.0.3", "paths": {"/x": {"get": {}}, "/x": {"put": {}}}}"#,
+    );
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty());
+    assert_eq!(
+        err,
+        format!("{file}: not valid JSON: the key \"/x\" is written twice in one object at line 1 column 54\n")
+    );
+    let (code, _, err, file) = import(
+        "twice.yaml",
+        "openapi: 3.0.3\npaths:\n  /x:\n    get: {}\n  /x:\n    put: {}\n",
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with(&format!(
+            "{file}: not valid YAML: paths: duplicate entry with key \"/x\" at line 3"
+        )),
+        "{err}"
+    );
+    let (code, _, err, _) = import("broken.yaml", "openapi: 3.0.3\npaths: [\n");
+    assert_eq!(code, Some(1), "{err}");
+    let (code, out, err, _) = import(
+        "merged.yaml",
+        "openapi: 3.0.3\n\
+         components:\n  securitySchemes:\n    o: {type: oauth2, flows: {clientCredentials: {tokenUrl: \"https://x/t\", scopes: {read: r, write: w}}}}\n\
+         x-crud: &crud\n  get: {security: [{o: [read]}]}\n  put: {security: [{o: [write]}]}\n\
+         paths:\n  /a:\n    <<: *crud\n  /b:\n    <<: *crud\n    put: {security: [{o: [read, write]}]}\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    for route in [
+        "match = \"GET /a\"\nany_of = [\"read\"]",
+        "match = \"PUT /a\"\nany_of = [\"write\"]",
+        "match = \"GET /b\"\nany_of = [\"read\"]",
+        // The path's own `put` stands over the merged one.
+        "match = \"PUT /b\"\nall_of = [\"read\", \"write\"]",
+    ] {
+        assert!(out.contains(route), "{route}\n{out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `diff`: exit 2 when access widened (with who gets in), 0 when nothing
 /// did, 1 on bad input naming the file; OpenAPI documents compare directly.
 #[test]
