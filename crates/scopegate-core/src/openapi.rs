@@ -229,9 +229,17 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
             };
             let upper = method.to_ascii_uppercase();
             // `{a}` and `{b}` in the same place are the same route.
+            // Literal segments match ASCII case-insensitively, so `/Pets`
+            // and `/pets` are one route too.
             let shape = template
                 .split('/')
-                .map(|s| if s.starts_with('{') { "{}" } else { s })
+                .map(|s| {
+                    if s.starts_with('{') {
+                        "{}".to_owned()
+                    } else {
+                        s.to_ascii_lowercase()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("/");
             // Two operations on one route (`/values` and `/values/`, say)
@@ -258,7 +266,7 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
             seen.insert((upper.clone(), shape), routes.len());
             if requirement == Requirement::Unreachable {
                 notes.push(format!(
-                    "only schemes other than {scheme:?} admit callers here; scopegate does not check them, so this operation gets no route and its requests are refused, unless a catch-all route you add (such as \"GET /**\") covers them"
+                    "only schemes other than {scheme:?} admit callers here; scopegate does not check them, so this operation gets no route and its requests are refused, unless a catch-all route you add (such as \"* /*\") covers them"
                 ));
                 unreachable.push((upper.clone(), template.clone(), pointer.clone()));
             }

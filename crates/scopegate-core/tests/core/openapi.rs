@@ -274,6 +274,12 @@ fn paths_that_collide_with_the_same_requirement_are_one_route_and_say_so() {
         i.to_toml("t.json")
             .contains("# #/paths/~1pets~1{petId}~1tags~1/get (GET")
     );
+    // Literal segments match case-insensitively: /Pets is /pets.
+    let d = doc(
+        json!({"/pets": {"get": {"security": [{"oauth": ["read:pets"]}]}}, "/Pets": {"get": {"security": [{"oauth": ["admin"]}]}}}),
+        None,
+    );
+    assert!(refused(&d)[0].starts_with("#/paths/~1pets/get: GET /pets is the same route as #/paths/~1Pets/get"));
 }
 
 #[test]
@@ -454,9 +460,8 @@ fn an_operation_left_without_a_route_warns_that_a_catch_all_would_cover_it() {
     let d = doc(json!({"/keys": {"get": {"security": [{"api_key": []}]}}}), None);
     let i = imported(&d);
     assert!(
-        i.warnings
-            .iter()
-            .any(|w| w.starts_with("#/paths/~1keys/get: ") && w.contains("unless a catch-all route you add")),
+        i.warnings.iter().any(|w| w.starts_with("#/paths/~1keys/get: ")
+            && w.contains("unless a catch-all route you add (such as \"* /*\")")),
         "{:?}",
         i.warnings
     );
