@@ -235,13 +235,14 @@ fn invalid(why: impl Into<String>) -> Refusal {
 }
 
 /// What a credential says before the request-time checks.
-struct Claimed {
-    client_id: String,
-    subject: Option<String>,
-    environment: String,
-    scope: String,
-    granted_at: i64,
-    expires_at: Option<i64>,
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    pub(crate) client_id: String,
+    pub(crate) subject: Option<String>,
+    pub(crate) environment: String,
+    pub(crate) scope: String,
+    pub(crate) granted_at: i64,
+    pub(crate) expires_at: Option<i64>,
 }
 
 /// The identity behind an `Authorization` value, from the cache or the store.
@@ -348,9 +349,9 @@ async fn basic<S: Store>(state: &Verifier<'_, S>, client_id: &str, secret: &str,
     })
 }
 
-/// The request-time checks of SPEC section 4: the environment, the app still
-/// existing and assigned each scope, the user still enabled and holding each
-/// scope's `requires_permissions`, and each scope's `max_lifetime`.
+/// The request-time checks of SPEC section 4 (docs/gateway.md), for the
+/// gateway and forward-auth: the environment this gateway serves, then
+/// [`standing`].
 async fn check_now<S: Store>(
     state: &Verifier<'_, S>,
     policy: &Policy,
@@ -364,30 +365,65 @@ async fn check_now<S: Store>(
             c.environment
         )));
     }
-    let Some(client) = state
-        .clients
-        .get(state.store, &c.client_id, now)
-        .await
-        .map_err(unavailable)?
-    else {
-        return Err(invalid("the app was deleted"));
+    let HeldNow { held, recheck_at } = match standing(state, policy, &c, now).await.map_err(unavailable)? {
+        Standing::Holds(held) => held,
+        Standing::Refused(why) => return Err(invalid(why)),
+    };
+    let catalog = &policy.catalog;
+    let header =
+        |s: &str| HeaderValue::from_str(s).map_err(|_| invalid("the credentials cannot be forwarded as a header"));
+    Ok(ForwardedIdentity {
+        client_id_value: header(&c.client_id)?,
+        subject_value: c.subject.as_deref().map(header).transpose()?,
+        scopes_value: header(&catalog.display(&catalog.normalize(held.set())))?,
+        environment_value: header(&c.environment)?,
+        client_id: c.client_id,
+        subject: c.subject,
+        environment: c.environment,
+        held,
+        valid_until: recheck_at,
+    })
+}
+
+/// Where a credential stands now, whichever front end asks.
+#[derive(Debug)]
+pub(crate) enum Standing {
+    /// What it holds now, closed under implication (possibly nothing).
+    Holds(HeldNow),
+    /// It answers for nothing any more, and why.
+    Refused(&'static str),
+}
+
+/// The one request-time check (docs/gateway.md, "What is checked on every
+/// request") that the gateway, forward-auth and introspection share: the app
+/// still existing and assigned each scope, no revocation of the app's or the
+/// user's tokens since the grant, the user still enabled and holding each
+/// scope's `requires_permissions`, and each scope's `max_lifetime`.
+pub(crate) async fn standing<S: Store>(
+    state: &Verifier<'_, S>,
+    policy: &Policy,
+    c: &Claimed,
+    now: i64,
+) -> Result<Standing, StoreError> {
+    let Some(client) = state.clients.get(state.store, &c.client_id, now).await? else {
+        return Ok(Standing::Refused("the app was deleted"));
     };
     if revoked_by(client.tokens_revoked_before, c.granted_at) {
-        return Err(invalid("the token was revoked"));
+        return Ok(Standing::Refused("the token was revoked"));
     }
     let permissions = match &c.subject {
         None => None,
-        Some(login) => match state.users.get(state.store, login, now).await.map_err(unavailable)? {
+        Some(login) => match state.users.get(state.store, login, now).await? {
             Some(user) if revoked_by(user.tokens_revoked_before, c.granted_at) => {
-                return Err(invalid("the token was revoked"));
+                return Ok(Standing::Refused("the token was revoked"));
             }
             Some(user) if user.enabled => Some(user),
-            _ => return Err(invalid("the user is disabled or deleted")),
+            _ => return Ok(Standing::Refused("the user is disabled or deleted")),
         },
     };
     let catalog = &policy.catalog;
     let assigned = catalog.close(&catalog.known(&client.scopes.join(" ")));
-    let HeldNow { held, recheck_at } = policy.held_now(
+    Ok(Standing::Holds(policy.held_now(
         &catalog.known(&c.scope),
         Some(c.granted_at),
         c.expires_at,
@@ -403,20 +439,7 @@ async fn check_now<S: Store>(
                         .all(|p| user.permissions.contains(p))
                 })
         },
-    );
-    let header =
-        |s: &str| HeaderValue::from_str(s).map_err(|_| invalid("the credentials cannot be forwarded as a header"));
-    Ok(ForwardedIdentity {
-        client_id_value: header(&c.client_id)?,
-        subject_value: c.subject.as_deref().map(header).transpose()?,
-        scopes_value: header(&catalog.display(&catalog.normalize(held.set())))?,
-        environment_value: header(&c.environment)?,
-        client_id: c.client_id,
-        subject: c.subject,
-        environment: c.environment,
-        held,
-        valid_until: recheck_at,
-    })
+    )))
 }
 
 #[cfg(test)]

@@ -4,19 +4,22 @@
 //! Token records are read through a 5 s cache that this process empties
 //! whenever it revokes or rotates a token, and JWT revocations from the
 //! in-memory list: a change made here is seen at once, one made by another
-//! node within 5 s (tokens) or 2 s (JWT revocations).
+//! node within 5 s (tokens) or 2 s (JWT revocations). What an active token
+//! holds is the gateway's verdict, from the gateway's own check
+//! ([`crate::identity::standing`]), so the two never disagree.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use scopegate_store::{ClientRecord, Store, TokenKind, revoked_by};
+use scopegate_store::{ClientRecord, Store, TokenKind};
 use serde_json::json;
 
 use crate::address::ClientAddress;
 use crate::client_auth::authenticate;
 use crate::error::{EndpointError, no_store};
 use crate::form::Form;
+use crate::identity::{Claimed, Standing, standing};
 use crate::keys::looks_like_jwt;
 use crate::secrets;
 use crate::state::{AppState, Current};
@@ -64,9 +67,20 @@ pub(crate) async fn describe<S: Store>(
     if !visible || !t.is_live(now) {
         return Ok(json!({"active": false}));
     }
+    let claimed = Claimed {
+        client_id: t.client_id.clone(),
+        subject: t.subject.clone(),
+        environment: t.environment.clone(),
+        scope: t.scope.clone(),
+        granted_at: t.granted_at,
+        expires_at: t.expires_at,
+    };
+    let Some(scope) = held_now(state, &claimed, now).await? else {
+        return Ok(json!({"active": false}));
+    };
     let mut answer = json!({
         "active": true,
-        "scope": shown(state, &t.scope),
+        "scope": scope,
         "client_id": t.client_id,
         "token_type": match t.kind { TokenKind::Access => "Bearer", TokenKind::Refresh => "refresh_token" },
         "iat": t.issued_at,
@@ -102,13 +116,20 @@ async fn jwt<S: Store>(
     if !visible || state.revocations.is_revoked(&state.store, &c.jti, &c.grant_id).await? {
         return Ok(json!({"active": false}));
     }
-    let subject = (c.sub != c.client_id).then_some(c.sub.as_str());
-    if cut_off(state, &c.client_id, subject, c.granted_at.unwrap_or(c.iat), now).await? {
+    let claimed = Claimed {
+        client_id: c.client_id.clone(),
+        subject: (c.sub != c.client_id).then(|| c.sub.clone()),
+        environment: c.env.clone(),
+        scope: c.scope.clone(),
+        granted_at: c.granted_at.unwrap_or(c.iat),
+        expires_at: Some(c.exp),
+    };
+    let Some(scope) = held_now(state, &claimed, now).await? else {
         return Ok(json!({"active": false}));
-    }
+    };
     let mut answer = json!({
         "active": true,
-        "scope": shown(state, &c.scope),
+        "scope": scope,
         "client_id": c.client_id,
         "token_type": "Bearer",
         "iat": c.iat,
@@ -126,36 +147,20 @@ async fn jwt<S: Store>(
     Ok(answer)
 }
 
-/// Whether every token of the key set or of the user was revoked after this
-/// token's grant was made (`scopegate token revoke` by app or by user, the
-/// admin API), or the key set is gone.
-async fn cut_off<S: Store>(
-    state: &AppState<S>,
-    client_id: &str,
-    subject: Option<&str>,
-    granted_at: i64,
-    now: i64,
-) -> Result<bool, EndpointError> {
-    let Some(client) = state.clients.get(&state.store, client_id, now).await? else {
-        return Ok(true);
+/// The scope a token holds now, as the policy shows it to resource servers
+/// (`tokens.scope_claim`), or `None` when it holds nothing any more: the
+/// verdict of the gateway's request-time check, so that a disabled user's
+/// token is inactive here exactly when the gateway refuses it, and a scope
+/// whose permission the user lost is left out here as it is there.
+async fn held_now<S: Store>(state: &AppState<S>, claimed: &Claimed, now: i64) -> Result<Option<String>, EndpointError> {
+    let held = match standing(&state.verifier(), &state.policy, claimed, now).await? {
+        Standing::Holds(now) => now.held,
+        Standing::Refused(_) => return Ok(None),
     };
-    if revoked_by(client.tokens_revoked_before, granted_at) {
-        return Ok(true);
-    }
-    Ok(match subject {
-        None => false,
-        Some(login) => state
-            .users
-            .get(&state.store, login, now)
-            .await?
-            .is_none_or(|u| revoked_by(u.tokens_revoked_before, granted_at)),
-    })
-}
-
-/// The scope as the policy shows it to resource servers (`tokens.scope_claim`).
-fn shown<S: Store>(state: &AppState<S>, scope: &str) -> String {
-    state
-        .policy
-        .catalog
-        .shown(scope, state.policy.settings.tokens.expand_implied)
+    let catalog = &state.policy.catalog;
+    Ok(Some(if state.policy.settings.tokens.expand_implied {
+        catalog.display(held.set())
+    } else {
+        catalog.display(&catalog.normalize(held.set()))
+    }))
 }

@@ -155,6 +155,90 @@ async fn a_disabled_user_s_tokens_are_invalid() {
     assert_eq!(a.json["error"], "invalid_token");
 }
 
+async fn introspected(h: &Harness, caller: &Client, token: &str) -> serde_json::Value {
+    h.post("/oauth2/introspect", Some(caller), &[("token", token)], &[])
+        .await
+        .ok()
+        .clone()
+}
+
+#[tokio::test]
+async fn introspection_says_inactive_for_a_disabled_users_token_as_the_gateway_refuses_it() {
+    let h = harness().await;
+    h.user("bob", &["Orders"]).await;
+    let c = h.client("production", "read_orders", "read_orders", false).await;
+    let t = user_token(&h, &c, "bob", "read_orders").await;
+    assert_eq!(introspected(&h, &c, &t).await["active"], true);
+    h.store.set_user_enabled("bob", false).await.unwrap();
+    h.advance(6);
+    let a = with_token(&h, "GET", "/orders", &bearer(&t)).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(introspected(&h, &c, &t).await, serde_json::json!({"active": false}));
+    // Enabled again, the token answers again everywhere (it was not revoked).
+    h.store.set_user_enabled("bob", true).await.unwrap();
+    h.advance(6);
+    assert_eq!(
+        with_token(&h, "GET", "/orders", &bearer(&t)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(introspected(&h, &c, &t).await["active"], true);
+}
+
+#[tokio::test]
+async fn introspection_shows_only_the_scopes_the_gateway_still_honours_after_a_permission_is_lost() {
+    let h = harness().await;
+    h.user("alice", &["Orders", "OrderStatuses"]).await;
+    let c = h.client("production", "orders", "orders", false).await;
+    let t = user_token(&h, &c, "alice", "orders").await;
+    assert_eq!(introspected(&h, &c, &t).await["scope"], "orders");
+    h.store.set_permissions("alice", &["Orders".into()]).await.unwrap();
+    h.advance(6);
+    let a = with_token(&h, "POST", "/orders", &bearer(&t)).await;
+    assert_eq!(a.json["granted"], serde_json::json!(["read_orders"]));
+    let seen = introspected(&h, &c, &t).await;
+    assert_eq!(
+        (&seen["active"], &seen["scope"]),
+        (&serde_json::json!(true), &serde_json::json!("read_orders"))
+    );
+    // Losing the last permission leaves an authenticated token holding nothing,
+    // as the gateway's `require = "client"` routes still see it.
+    h.store.set_permissions("alice", &[]).await.unwrap();
+    h.advance(6);
+    let seen = introspected(&h, &c, &t).await;
+    assert_eq!(
+        (&seen["active"], &seen["scope"]),
+        (&serde_json::json!(true), &serde_json::json!(""))
+    );
+}
+
+#[tokio::test]
+async fn introspection_leaves_out_a_scope_unassigned_from_the_app_or_past_its_max_lifetime() {
+    let h = harness().await;
+    let c = h
+        .client("production", "decrypt account:read", "decrypt account:read", false)
+        .await;
+    // Issued when the app had account:write; granted 10 s before decrypt's 90 days end.
+    let t = h
+        .seed_access(Seed {
+            client: &c,
+            subject: None,
+            scope: "account:write decrypt",
+            environment: "production",
+            granted_at: T0 - 90 * 86_400 + 10,
+            expires_at: None,
+        })
+        .await;
+    assert_eq!(
+        with_token(&h, "PUT", "/account/x", &bearer(&t)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(introspected(&h, &c, &t).await["scope"], "account:read decrypt");
+    h.advance(10);
+    let a = with_token(&h, "GET", "/secrets", &bearer(&t)).await;
+    assert_eq!(a.json["granted"], serde_json::json!(["account:read"]));
+    assert_eq!(introspected(&h, &c, &t).await["scope"], "account:read");
+}
+
 #[tokio::test]
 async fn a_scope_past_its_max_lifetime_no_longer_counts() {
     let h = harness().await;

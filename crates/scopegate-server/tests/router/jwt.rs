@@ -5,6 +5,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use scopegate_store::Store;
+
 use crate::{Harness, T0};
 
 fn part(token: &str, i: usize) -> Value {
@@ -209,6 +211,31 @@ async fn revoking_a_grant_reaches_its_jwt_access_tokens() {
     h.token(&c, &[("grant_type", "refresh_token"), ("refresh_token", &rt)])
         .await
         .error("invalid_grant", "already used");
+    let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &access)], &[]).await;
+    assert_eq!(seen.ok(), &json!({"active": false}));
+}
+
+#[tokio::test]
+async fn introspection_says_inactive_for_a_disabled_users_jwt_and_drops_a_scope_whose_permission_is_lost() {
+    let h = Harness::jwt().await;
+    h.user("alice", &["Orders", "OrderStatuses"]).await;
+    let c = h.client("production", "orders", "orders", false).await;
+    let rt = h.seed_refresh(&c, "alice", "orders", T0).await;
+    let first = h
+        .token(&c, &[("grant_type", "refresh_token"), ("refresh_token", &rt)])
+        .await;
+    let access = first.ok()["access_token"].as_str().unwrap().to_owned();
+    let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &access)], &[]).await;
+    assert_eq!(seen.ok()["scope"], "orders");
+    h.store.set_permissions("alice", &["Orders".to_owned()]).await.unwrap();
+    h.advance(6);
+    let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &access)], &[]).await;
+    assert_eq!(
+        (&seen.ok()["active"], &seen.ok()["scope"]),
+        (&json!(true), &json!("read_orders"))
+    );
+    h.store.set_user_enabled("alice", false).await.unwrap();
+    h.advance(6);
     let seen = h.post("/oauth2/introspect", Some(&c), &[("token", &access)], &[]).await;
     assert_eq!(seen.ok(), &json!({"active": false}));
 }
