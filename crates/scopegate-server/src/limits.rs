@@ -9,13 +9,14 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use scopegate_core::limits::{self, LimitSettings, Rate, RetryAfter, limit_key};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 const SHARDS: usize = 16;
 const MAX_KEYS_PER_SHARD: usize = 16 * 1024;
@@ -126,6 +127,48 @@ pub struct Limits {
     pub sign_in_failures: Limiter<(String, IpAddr)>,
     pub gateway_failures_per_address: Limiter<IpAddr>,
     pub admin_api_per_token: Limiter<String>,
+    pub password_checks: PasswordChecks,
+}
+
+/// How many password verifications run at once on this node, whoever asks
+/// and from however many addresses: each holds Argon2's 19 MiB while it runs,
+/// so this bounds the memory sign-in can take, not the per-address limits.
+#[derive(Debug)]
+pub struct PasswordChecks {
+    permits: Arc<Semaphore>,
+}
+
+/// How long an attempt waits for a verification to finish before it is
+/// told to come back (a verification takes tens of milliseconds).
+const PASSWORD_CHECK_WAIT: Duration = Duration::from_secs(1);
+
+impl PasswordChecks {
+    /// Two per CPU: enough to keep every CPU busy, never more.
+    pub fn new() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Self::with_permits(2 * cpus)
+    }
+
+    pub fn with_permits(permits: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(permits.max(1))),
+        }
+    }
+
+    /// A place to verify one password, or `None` when every place stayed
+    /// taken for [`PASSWORD_CHECK_WAIT`] (answer 503 with `Retry-After`).
+    pub async fn enter(&self) -> Option<OwnedSemaphorePermit> {
+        tokio::time::timeout(PASSWORD_CHECK_WAIT, Arc::clone(&self.permits).acquire_owned())
+            .await
+            .ok()?
+            .ok()
+    }
+}
+
+impl Default for PasswordChecks {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Limits {
@@ -137,6 +180,7 @@ impl Limits {
             sign_in_failures: Limiter::new(settings.sign_in_failures),
             gateway_failures_per_address: Limiter::new(settings.gateway_failures_per_address),
             admin_api_per_token: Limiter::new(settings.admin_api_per_token),
+            password_checks: PasswordChecks::new(),
         }
     }
 }
@@ -174,7 +218,6 @@ pub fn set_retry_after(response: &mut Response, retry: RetryAfter) {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn a_limiter_refuses_past_its_burst_and_peeks_without_spending() {
@@ -212,5 +255,15 @@ mod tests {
             limiter.take(&i).unwrap();
         }
         assert!(limiter.held.load(Ordering::Relaxed) <= SHARDS * MAX_KEYS_PER_SHARD);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_password_check_waits_for_a_place_then_is_told_to_come_back() {
+        let checks = PasswordChecks::with_permits(2);
+        let first = checks.enter().await.unwrap();
+        let _second = checks.enter().await.unwrap();
+        assert!(checks.enter().await.is_none(), "a third at once is refused");
+        drop(first);
+        assert!(checks.enter().await.is_some(), "a place freed is taken again");
     }
 }

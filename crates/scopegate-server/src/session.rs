@@ -113,6 +113,18 @@ pub enum SignIn {
     /// `limits.sign_in_per_address` or `limits.sign_in_failures` said no
     /// before the password was looked at.
     Limited(RetryAfter),
+    /// Every password verification place stayed taken (many attempts at
+    /// once): come back in a second.
+    Busy,
+}
+
+/// What a sign-in page says when the server is verifying too many passwords.
+pub const BUSY_MESSAGE: &str = "Too many people are signing in at this moment. Try again in a few seconds.";
+
+/// A sign-in page's answer when it was [`SignIn::Busy`]: 503, `Retry-After: 1`.
+pub fn busy(response: &mut Response) {
+    *response.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    crate::limits::set_retry_after(response, RetryAfter(std::time::Duration::from_secs(1)));
 }
 
 /// What a sign-in page says when a limit refused the attempt.
@@ -149,15 +161,22 @@ pub async fn check_password<S: Store>(
     {
         return Ok(SignIn::Limited(retry));
     }
+    let Some(permit) = state.limits.password_checks.enter().await else {
+        return Ok(SignIn::Busy);
+    };
     let user = state.store.user(login).await?;
     let phc = user
         .as_ref()
         .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
     let password = password.to_owned();
     // Argon2 is deliberately slow: keep it off the async workers.
-    let verified = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-        .await
-        .unwrap_or(false);
+    let verified = tokio::task::spawn_blocking(move || {
+        let verified = verify_password(&password, &phc);
+        drop(permit);
+        verified
+    })
+    .await
+    .unwrap_or(false);
     match user.filter(|u| verified && u.enabled) {
         Some(user) => Ok(SignIn::User(user)),
         None => {

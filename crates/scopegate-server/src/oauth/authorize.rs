@@ -373,6 +373,11 @@ async fn sign_in<S: Store>(
             crate::limits::set_retry_after(&mut response, retry);
             return Ok(response);
         }
+        SignIn::Busy => {
+            let mut response = login_page(req, csrf, Some(session::BUSY_MESSAGE));
+            session::busy(&mut response);
+            return Ok(response);
+        }
     };
     let token = session::start(state, &user.login).await?;
     state.audit("sign_in", Some(&req.client.client_id), Some(&user.login), String::new());

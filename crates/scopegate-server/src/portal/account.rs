@@ -65,6 +65,11 @@ pub async fn sign_in<S: Store>(
             crate::limits::set_retry_after(&mut response, retry);
             return response;
         }
+        Ok(session::SignIn::Busy) => {
+            let mut response = refused(StatusCode::SERVICE_UNAVAILABLE, session::BUSY_MESSAGE.into());
+            session::busy(&mut response);
+            return response;
+        }
         Err(e) => return unavailable(e),
     };
     let token = match session::start(state, &user.login).await {

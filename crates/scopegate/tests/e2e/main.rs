@@ -21,6 +21,7 @@ mod otel;
 mod portal;
 mod public_openapi;
 mod readmes;
+mod review;
 mod server;
 
 use std::path::PathBuf;
