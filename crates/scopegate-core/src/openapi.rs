@@ -81,9 +81,32 @@ impl std::fmt::Display for ImportError {
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
-/// A JSON pointer token (RFC 6901).
+/// A JSON pointer token (RFC 6901). A control character is written as in
+/// a pointer's URI fragment form (`%0A`), so that a pointer never breaks a
+/// line of what is printed.
 fn token(name: &str) -> String {
-    name.replace('~', "~0").replace('/', "~1")
+    let escaped = name.replace('~', "~0").replace('/', "~1");
+    if !escaped.chars().any(char::is_control) {
+        return escaped;
+    }
+    escaped
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                let mut utf8 = [0; 4];
+                c.encode_utf8(&mut utf8).bytes().map(|b| format!("%{b:02X}")).collect()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// The first control character of `text` (a newline, say), as `U+000A`.
+fn control_character(text: &str) -> Option<String> {
+    text.chars()
+        .find(|c| c.is_control())
+        .map(|c| format!("U+{:04X}", u32::from(c)))
 }
 
 fn fail(pointer: impl Into<String>, message: impl Into<String>) -> ImportError {
@@ -190,6 +213,13 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
     let mut unreachable: Vec<(String, String, String)> = Vec::new();
     for (path, item) in doc.get("paths").and_then(Value::as_object).into_iter().flatten() {
         let path_pointer = format!("#/paths/{}", token(path));
+        if let Some(c) = control_character(path) {
+            errors.push(fail(
+                path_pointer,
+                format!("the path holds a control character ({c}); no request path can"),
+            ));
+            continue;
+        }
         let item = match path_item(doc, item) {
             Ok(item) => item,
             Err(why) => {
@@ -615,8 +645,25 @@ fn same_requirement(a: &Requirement, b: &Requirement) -> bool {
     }
 }
 
+/// `text` as a TOML string, by the TOML serializer: nothing in it can end
+/// the string.
 fn quoted(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// `text` as a TOML comment line: a control character or a line or
+/// paragraph separator (a line break to some reader) is written as an
+/// escape, so a comment never ends before its line.
+fn comment(out: &mut String, text: &str) {
+    out.push_str("# ");
+    for c in text.chars() {
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
 }
 
 fn list(items: &[String]) -> String {
@@ -679,12 +726,16 @@ impl Imported {
     /// The policy fragment, as TOML: `[[scope]]` then `[[route]]` tables,
     /// each route with the operation it came from.
     pub fn to_toml(&self, source: &str) -> String {
-        let mut out = format!(
-            "# Imported from {source} (oauth2 scheme {:?}) by scopegate import-openapi.\n",
-            self.scheme
+        let mut out = String::new();
+        comment(
+            &mut out,
+            &format!(
+                "Imported from {source} (oauth2 scheme {:?}) by scopegate import-openapi.",
+                self.scheme
+            ),
         );
         for note in &self.notes {
-            out.push_str(&format!("# {note}\n"));
+            comment(&mut out, note);
         }
         for (name, description) in &self.scopes {
             out.push_str(&format!("\n[[scope]]\nname = {}\n", quoted(name)));
@@ -695,21 +746,21 @@ impl Imported {
         for route in &self.routes {
             out.push('\n');
             if route.requirement == Requirement::Unreachable {
-                out.push_str(&format!(
-                    "# {} {} ({}) is not imported:\n",
-                    route.method, route.path, route.pointer
-                ));
+                comment(
+                    &mut out,
+                    &format!("{} {} ({}) is not imported:", route.method, route.path, route.pointer),
+                );
                 for note in &route.notes {
-                    out.push_str(&format!("# {note}\n"));
+                    comment(&mut out, note);
                 }
                 continue;
             }
             for note in &route.notes {
-                out.push_str(&format!("# {note}\n"));
+                comment(&mut out, note);
             }
+            comment(&mut out, &route.pointer);
             out.push_str(&format!(
-                "# {}\n[[route]]\nmatch = {}\n",
-                route.pointer,
+                "[[route]]\nmatch = {}\n",
                 quoted(&format!("{} {}", route.method, route.path))
             ));
             match &route.requirement {

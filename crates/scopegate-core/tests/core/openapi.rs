@@ -839,3 +839,108 @@ fn an_alternative_that_adds_no_one_does_not_refuse_the_document() {
     );
     assert_eq!(only(&d), Requirement::AnyOf(vec!["admin".into()]));
 }
+
+#[test]
+fn a_newline_in_a_path_is_refused_not_printed_into_a_comment_that_injects_a_route() {
+    let injected = "/x\n[[route]]\nmatch = \"* /*\"\nrequire = \"none\"\n#";
+    let d = doc(json!({ injected: {"get": {"security": [{"oauth": ["admin"]}]}} }), None);
+    let errors = refused(&d);
+    assert_eq!(
+        errors,
+        vec![
+            "#/paths/~1x%0A[[route]]%0Amatch = \"* ~1*\"%0Arequire = \"none\"%0A#: the path holds a control character (U+000A); no request path can"
+        ]
+    );
+}
+
+#[test]
+fn what_the_document_says_reaches_the_fragment_only_inside_toml_strings_or_escaped_comments() {
+    let hostile = "a\"b'c\\d\n[[route]]\nmatch = \"* /*\"\nrequire = \"none\"\u{7f}\u{2028}#";
+    let mut d = doc(
+        json!({"/pets": {"get": {"summary": hostile, "security": [{"oauth": ["admin"]}]}}}),
+        None,
+    );
+    d["components"]["securitySchemes"]["oauth"]["flows"]["clientCredentials"]["scopes"]["admin"] = json!(hostile);
+    let i = imported(&d);
+    let toml = i.to_toml(hostile);
+    let parsed: toml::Table = toml::from_str(&toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    assert_eq!(parsed["route"].as_array().map(Vec::len), Some(1), "{toml}");
+    assert_eq!(parsed["route"][0]["description"].as_str(), Some(hostile));
+    assert_eq!(parsed["scope"][0]["description"].as_str(), Some(hostile));
+    assert!(toml.lines().next().unwrap().contains(r#"a"b'c\d\n[[route]]"#), "{toml}");
+}
+
+/// The fragment parsed back as a policy file reads it: routes by kind.
+fn printed_routes(toml: &str) -> (usize, usize, usize) {
+    let parsed: toml::Table = toml::from_str(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    let routes = parsed
+        .get("route")
+        .and_then(toml::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let kind = |f: &dyn Fn(&toml::Value) -> bool| routes.iter().filter(|r| f(r)).count();
+    (
+        kind(&|r| r.get("require").and_then(toml::Value::as_str) == Some("none")),
+        kind(&|r| r.get("require").and_then(toml::Value::as_str) == Some("client")),
+        kind(&|r| r.get("any_of").is_some() || r.get("all_of").is_some()),
+    )
+}
+
+mod printed_as_counted {
+    use proptest::prelude::*;
+    use scopegate_core::openapi::{ImportOptions, import};
+    use serde_json::json;
+
+    /// Text with everything that could end a TOML string or comment.
+    fn text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            proptest::sample::select(vec![
+                "a",
+                "/",
+                "{id}",
+                "\n",
+                "\r",
+                "\"",
+                "'",
+                "\\",
+                "#",
+                "[[route]]",
+                "=",
+                "\u{7f}",
+                "\u{2028}",
+                "\t",
+                " ",
+                "require = \"none\"",
+            ]),
+            0..8,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn the_printed_fragment_holds_exactly_the_routes_its_summary_counts(
+            paths in proptest::collection::vec(text(), 1..4),
+            summary in text(),
+            server in text(),
+            source in text(),
+        ) {
+            let mut items = serde_json::Map::new();
+            for (i, path) in paths.iter().enumerate() {
+                let security = if i % 2 == 0 { json!([{"oauth": ["admin"]}]) } else { json!([]) };
+                items.insert(format!("/{path}"), json!({"get": {"summary": summary, "security": security}}));
+            }
+            let mut d = super::doc(serde_json::Value::Object(items), None);
+            d["servers"] = json!([{"url": format!("https://api.example.com/{server}")}]);
+            if let Ok(imported) = import(&d, &ImportOptions::default()) {
+                let toml = imported.to_toml(&source);
+                let (public, client, scoped) = super::printed_routes(&toml);
+                let counted = format!("({public} public, {client} any client, {scoped} scoped)");
+                prop_assert!(imported.summary().contains(&counted), "{} vs {}\n{}", imported.summary(), counted, toml);
+                prop_assert!(toml.lines().all(|l| !l.contains('\r')), "{}", toml);
+            }
+        }
+    }
+}
