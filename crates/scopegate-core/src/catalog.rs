@@ -58,7 +58,11 @@ pub struct ScopeInfo {
     pub requires_permissions: Vec<String>,
     pub no_expiry: bool,
     /// App developers request it in the portal; an administrator grants it.
+    /// True of a scope declared so and of every scope that implies one
+    /// (holding it would hold the gated one without approval).
     pub requires_approval: bool,
+    /// For a scope gated only because it implies a gated one: that one.
+    pub approval_through: Option<ScopeId>,
     pub max_lifetime: Option<Duration>,
     /// Scopes this one implies directly (levels below it, `implies`).
     pub implies: Vec<ScopeId>,
@@ -124,6 +128,16 @@ impl Catalog {
         for (i, c) in closure.iter().enumerate() {
             for j in c.iter() {
                 implied_by[j.index()].insert(ScopeId(i as u32));
+            }
+        }
+        let mut scopes = scopes;
+        for (i, c) in closure.iter().enumerate() {
+            if scopes[i].requires_approval {
+                continue;
+            }
+            if let Some(gated) = c.iter().find(|j| scopes[j.index()].requires_approval) {
+                scopes[i].requires_approval = true;
+                scopes[i].approval_through = Some(gated);
             }
         }
         Self {

@@ -761,6 +761,7 @@ impl Compiler<'_> {
                 requires_permissions,
                 no_expiry: scope.no_expiry.as_ref().is_some_and(|b| *b.get_ref()),
                 requires_approval: scope.requires_approval.as_ref().is_some_and(|b| *b.get_ref()),
+                approval_through: None,
                 max_lifetime,
                 implies: Vec::new(),
                 line,

@@ -16,6 +16,19 @@ pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
                 policy.environments.join(", "),
                 scopegate_store::redacted(&policy.settings.database)
             );
+            // A scope that implies a gated one would hand it out without
+            // approval: it is gated too, and said so.
+            for (_, info) in policy.catalog.iter() {
+                if let Some(gated) = info.approval_through {
+                    eprintln!(
+                        "{}:{}: note: scope \"{}\" needs an administrator's approval because it implies \"{}\", which has requires_approval",
+                        config.display(),
+                        info.line,
+                        info.name.as_str(),
+                        policy.catalog.name(gated)
+                    );
+                }
+            }
             match scopegate_server::sealing::KeyEncryptionKey::from_env() {
                 Ok(Some(_)) => {}
                 Ok(None) => eprintln!(

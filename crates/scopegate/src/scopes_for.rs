@@ -56,6 +56,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if names.is_empty() {
         eprintln!("note: any authenticated client may call these endpoints; no scope is needed");
     }
+    for id in cover.scopes.iter() {
+        let info = policy.catalog.info(id);
+        if info.requires_approval {
+            let why = info
+                .approval_through
+                .map(|g| format!(" (it implies {})", policy.catalog.name(g)))
+                .unwrap_or_default();
+            eprintln!(
+                "note: {} needs an administrator's approval{why}: developers request it in the portal",
+                info.name.as_str()
+            );
+        }
+    }
     println!("{}", names.join(" "));
     println!("scope={}", encode_scope_param(names.iter().copied()));
     Ok(ExitCode::SUCCESS)

@@ -182,3 +182,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_scope_implying_an_approval_gated_scope_is_itself_gated() {
+    let p = Policy::compile(
+        "gated.toml",
+        r#"
+[[scope]]
+name = "reports"
+requires_approval = true
+
+[[scope]]
+name    = "reports_admin"
+implies = ["reports"]
+
+[[scope]]
+name    = "everything"
+implies = ["reports_admin"]
+
+[[scope]]
+name = "plain"
+"#,
+    )
+    .unwrap();
+    let info = |n: &str| p.catalog.info(p.catalog.lookup(n).unwrap());
+    let reports = p.catalog.lookup("reports");
+    assert!(info("reports").requires_approval && info("reports").approval_through.is_none());
+    for through in ["reports_admin", "everything"] {
+        assert!(info(through).requires_approval, "{through}");
+        assert_eq!(info(through).approval_through, reports, "{through}");
+    }
+    assert!(!info("plain").requires_approval);
+}

@@ -652,6 +652,36 @@ async fn the_openapi_document_lists_exactly_the_served_routes() {
 }
 
 #[tokio::test]
+async fn a_scope_implying_an_approval_gated_one_is_requested_not_taken() {
+    let policy = format!(
+        "{}\n[[scope]]\nname = \"reports\"\nrequires_approval = true\n\n[[scope]]\nname = \"reports_admin\"\nimplies = [\"reports\"]\n",
+        crate::POLICY
+    );
+    let h = Harness::with_policy(&policy).await;
+    let admin = h.admin_token(&["admin:write"]).await;
+    let r = h.admin("POST", "/admin/api/apps", Some(&admin), Some(app_body())).await;
+    let client_id = r.json["client_id"].as_str().unwrap().to_owned();
+    let path = format!("/admin/api/key-sets/{client_id}/scope-requests");
+    let r = h
+        .admin("POST", &path, Some(&admin), Some(json!({"scopes": ["reports_admin"]})))
+        .await;
+    assert_eq!(
+        (r.status, r.json["status"].as_str()),
+        (StatusCode::CREATED, Some("pending")),
+        "{}",
+        r.json
+    );
+    let k = h
+        .admin("GET", &format!("/admin/api/key-sets/{client_id}"), Some(&admin), None)
+        .await;
+    assert!(
+        !k.json["scopes"].as_array().unwrap().contains(&json!("reports_admin")),
+        "{}",
+        k.json
+    );
+}
+
+#[tokio::test]
 async fn a_scope_needing_approval_is_requested_and_granted_or_refused() {
     let policy = format!(
         "{}\n[[scope]]\nname = \"reports\"\nrequires_approval = true\n",

@@ -71,6 +71,30 @@ fn check_prints_file_line_message_per_problem_and_exits_1() {
 }
 
 #[test]
+fn check_says_which_scopes_are_approval_gated_because_they_imply_a_gated_one() {
+    let f = temp_policy(
+        "[[scope]]\nname = \"reports\"\nrequires_approval = true\n\n[[scope]]\nname = \"reports_admin\"\nimplies = [\"reports\"]\n\n[[route]]\nmatch = \"GET /r\"\nany_of = [\"reports\"]\n",
+    );
+    let o = scopegate(&["check", "--config", f.arg()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "{}:6: note: scope \"reports_admin\" needs an administrator's approval because it implies \"reports\", which has requires_approval",
+            f.arg()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let o = scopegate(&["scopes-for", "--config", f.arg(), "GET /r"]);
+    assert_eq!(stdout(&o).lines().next(), Some("reports"));
+    assert!(
+        stderr(&o).contains("note: reports needs an administrator's approval"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn check_of_a_missing_file_is_one_line_and_non_zero() {
     let o = scopegate(&["check", "--config", "does/not/exist.toml"]);
     assert_eq!(o.status.code(), Some(2));
