@@ -329,6 +329,10 @@ pub enum RedirectError {
 fn loopback_parts(uri: &str) -> Option<(&str, &str, &str)> {
     let rest = uri.strip_prefix("http://")?;
     let (authority, path) = rest.find(['/', '?']).map_or((rest, ""), |i| rest.split_at(i));
+    // Userinfo or a backslash would make a browser go elsewhere.
+    if authority.contains(['@', '\\']) || path.contains('\\') {
+        return None;
+    }
     let (host, port) = if let Some(v6) = authority.strip_prefix("[::1]") {
         ("[::1]", v6.strip_prefix(':').unwrap_or(v6))
     } else {
@@ -398,6 +402,20 @@ mod redirect_tests {
                 match_redirect(&r, Some(bad), false),
                 Err(RedirectError::NotRegistered(bad.to_owned())),
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_loopback_uri_with_userinfo_never_matches_by_port() {
+        let registered = reg(&["http://127.0.0.1/cb"]);
+        for requested in [
+            "http://127.0.0.1:80@evil.example/cb",
+            "http://127.0.0.1\\@evil.example/cb",
+        ] {
+            assert!(
+                match_redirect(&registered, Some(requested), true).is_err(),
+                "{requested}"
             );
         }
     }

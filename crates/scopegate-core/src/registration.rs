@@ -140,27 +140,48 @@ pub fn scope_list(policy: &Policy, field: &'static str, list: &str, env: &str) -
 }
 
 /// RFC 9700 and RFC 8252: https anywhere, http only on a loopback host, a
-/// reverse-domain private scheme for a public (native) client; never a fragment.
+/// reverse-domain private scheme for a public (native) client; never a
+/// fragment, userinfo or a backslash. The URI is parsed as a browser parses
+/// it (WHATWG URL), so the host checked is the host a browser would go to:
+/// `http://localhost:80@evil.example/cb` is evil.example's.
 pub fn check_redirect_uri(uri: &str, public: bool) -> Result<(), FieldError> {
-    let (scheme, rest) = uri.split_once("://").unwrap_or(("", ""));
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host_only = match host.split_once(']') {
-        Some((v6, _)) => &host[..=v6.len()],
-        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    let refuse = |why: &str| {
+        Err(FieldError::new(
+            "redirect_uris",
+            format!(
+                "{uri:?} must be an https:// URI, http:// on a loopback host, or (public clients) a reverse-domain private scheme, with no fragment{why}"
+            ),
+        ))
     };
-    let loopback = matches!(host_only, "127.0.0.1" | "[::1]" | "localhost");
+    if uri.contains('#') || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return refuse("");
+    }
+    if uri.contains('\\') {
+        return refuse(": a backslash is read as \"/\" by browsers, so the host would not be what it seems");
+    }
+    let Ok(parsed) = url::Url::parse(uri) else {
+        return refuse("");
+    };
+    let (scheme, rest) = uri.split_once("://").unwrap_or(("", ""));
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if !parsed.username().is_empty() || parsed.password().is_some() || authority.contains('@') {
+        return refuse(
+            ": user information (\"…@\") before the host is not allowed; the browser would go to the host after it",
+        );
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback() && ip == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
     let ok = match scheme {
-        "https" => !host.is_empty(),
+        "https" => parsed.host_str().is_some_and(|h| !h.is_empty()),
         "http" => loopback,
         s => public && s.contains('.') && !rest.is_empty(),
     };
-    if !ok || uri.contains('#') || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(FieldError::new(
-            "redirect_uris",
-            format!(
-                "{uri:?} must be an https:// URI, http:// on a loopback host, or (public clients) a reverse-domain private scheme, with no fragment"
-            ),
-        ));
+    if !ok {
+        return refuse("");
     }
     Ok(())
 }
@@ -289,6 +310,31 @@ environments = ["production"]
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn redirect_uris_with_userinfo_or_a_backslash_are_refused() {
+        for bad in [
+            "http://localhost:80@evil.example/cb",
+            "http://127.0.0.1:80@evil.example/cb",
+            "http://[::1]:80@evil.example/cb",
+            "http://127.0.0.1\\@evil.example/cb",
+            "http://localhost\\@evil.example/cb",
+            "http://127.0.0.1@evil.example/cb",
+            "https://user:pass@app.example/cb",
+            "https://app.example\\@evil.example/cb",
+            "http://evil.example\\127.0.0.1/cb",
+        ] {
+            for public in [false, true] {
+                assert_eq!(
+                    check_redirect_uri(bad, public).unwrap_err().field,
+                    "redirect_uris",
+                    "{bad}"
+                );
+            }
+        }
+        assert!(check_redirect_uri("http://localhost:8080/cb?next=a@b", false).is_ok());
+        assert!(check_redirect_uri("http://localhost/cb", false).is_ok());
     }
 
     #[test]
