@@ -460,6 +460,25 @@ pub async fn set_enabled<S: Store>(
     user(state, login).await
 }
 
+/// Ends every session of a user ("sign out everywhere"): the portal for
+/// oneself, the admin API and the portal's administration for anyone.
+pub async fn end_sessions<S: Store>(state: &AppState<S>, actor: &Actor, login: &str) -> Result<u64> {
+    if state.store.user(login).await?.is_none() {
+        return Err(ManageError::NotFound(format!("no user {login:?}")));
+    }
+    let ended = state.store.delete_sessions(login).await?;
+    audit_with_subject(
+        state,
+        actor,
+        "sessions_ended",
+        None,
+        Some(login),
+        format!("sessions={ended}"),
+    )
+    .await?;
+    Ok(ended)
+}
+
 fn dedup(items: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(items.len());
     for i in items {

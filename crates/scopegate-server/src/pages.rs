@@ -42,8 +42,19 @@ pub struct ErrorPage<'a> {
     pub message: &'a str,
 }
 
+/// The pages' Content Security Policy: nothing inline, nothing framed, and
+/// forms sent only to this site.
+const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 /// Renders a template as a page with scopegate's security headers.
 pub fn page(status: StatusCode, template: &impl Template) -> Response {
+    page_sending_forms_to(status, template, None)
+}
+
+/// A page whose forms may also end at `also` (a CSP source such as
+/// `https://app.example` or `com.example.app:`): the consent page, whose
+/// answer redirects to the app, which browsers check against `form-action`.
+pub fn page_sending_forms_to(status: StatusCode, template: &impl Template, also: Option<&str>) -> Response {
     let html = match template.render() {
         Ok(html) => html,
         Err(e) => {
@@ -54,16 +65,30 @@ pub fn page(status: StatusCode, template: &impl Template) -> Response {
     let mut response = (status, Html(html)).into_response();
     let h = response.headers_mut();
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
+    let csp = match also.and_then(|source| HeaderValue::from_str(&format!("{CSP} {source}")).ok()) {
+        Some(csp) => csp,
+        None => HeaderValue::from_static(CSP),
+    };
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The CSP source that lets a form's answer redirect to `uri`: its origin,
+/// or its scheme for a private-scheme (native app) URI.
+pub fn form_action_source(uri: &str) -> Option<String> {
+    let parsed = url::Url::parse(uri).ok()?;
+    let source = match parsed.scheme() {
+        "http" | "https" => parsed.origin().ascii_serialization(),
+        scheme => format!("{scheme}:"),
+    };
+    // A source is one token: nothing the header or the policy would split on.
+    source
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b".:/-[]+".contains(&b))
+        .then_some(source)
 }
 
 pub fn error_page(status: StatusCode, message: &str) -> Response {

@@ -193,7 +193,12 @@ pub fn pkce_s256(verifier: &str) -> String {
 
 /// Constant-time equality of two presented strings (CSRF tokens, challenges).
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// Whether two byte strings are equal, in constant time for equal lengths.
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Signed-in users, for the authorize pages and the portal alike: the session
 //! cookie (its SHA-256 stored in the database, so any node serves it), the
-//! double-submit CSRF cookie every form carries, and password checks.
+//! CSRF cookie every form carries (bound to the session once signed in), and
+//! password checks.
 
 use std::sync::OnceLock;
 
@@ -32,36 +33,71 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Sets an `HttpOnly`, `SameSite=Lax` cookie for the whole site, `Secure`
-/// when the issuer is https. `max_age` 0 deletes it.
-pub fn set_cookie<S: Store>(state: &AppState<S>, response: &mut Response, name: &str, value: &str, max_age: i64) {
-    let secure = if state.policy.settings.issuer.starts_with("https://") {
-        "; Secure"
+/// The name a cookie is sent under: with the `__Host-` prefix when the
+/// issuer is https, so that no sibling subdomain can set or shadow it
+/// (browsers take such a cookie only `Secure`, for `/`, from this host).
+fn cookie_name<S: Store>(state: &AppState<S>, name: &str) -> String {
+    if secure(state) {
+        format!("__Host-{name}")
     } else {
-        ""
-    };
+        name.to_owned()
+    }
+}
+
+fn secure<S: Store>(state: &AppState<S>) -> bool {
+    state.policy.settings.issuer.starts_with("https://")
+}
+
+/// One of scopegate's own cookies ([`SESSION_COOKIE`], [`CSRF_COOKIE`]), under its sent name.
+pub fn own_cookie<'a, S: Store>(state: &AppState<S>, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    cookie(headers, &cookie_name(state, name))
+}
+
+/// Sets an `HttpOnly`, `SameSite=Lax` cookie for the whole site, `Secure`
+/// (and `__Host-` prefixed) when the issuer is https. `max_age` 0 deletes it.
+pub fn set_cookie<S: Store>(state: &AppState<S>, response: &mut Response, name: &str, value: &str, max_age: i64) {
+    let secure = if secure(state) { "; Secure" } else { "" };
+    let name = cookie_name(state, name);
     let line = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
     if let Ok(v) = HeaderValue::from_str(&line) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
 }
 
-/// The signed-in, enabled user of this request, if any.
-pub async fn signed_in<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<Option<UserRecord>, StoreError> {
-    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+/// A signed-in user and the session that says so.
+#[derive(Debug)]
+pub struct Signed {
+    pub session: SessionRecord,
+    pub user: UserRecord,
+}
+
+/// The request's live session and its enabled user, if any. A session not
+/// bound to a CSRF cookie (made before sessions were) counts as none.
+pub async fn current<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<Option<Signed>, StoreError> {
+    let Some(token) = own_cookie(state, headers, SESSION_COOKIE) else {
         return Ok(None);
     };
     let Some(session) = state.store.session(&secrets::hash(token)).await? else {
         return Ok(None);
     };
-    if session.expires_at <= state.now() {
+    if session.expires_at <= state.now() || session.csrf_hash.is_none() {
         return Ok(None);
     }
-    Ok(state.store.user(&session.login).await?.filter(|u| u.enabled))
+    let user = state.store.user(&session.login).await?.filter(|u| u.enabled);
+    Ok(user.map(|user| Signed { session, user }))
 }
 
-/// Starts a session for `login`; the caller sets the returned token as [`SESSION_COOKIE`].
-pub async fn start<S: Store>(state: &AppState<S>, login: &str) -> Result<String, StoreError> {
+/// The signed-in, enabled user of this request, if any.
+pub async fn signed_in<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<Option<UserRecord>, StoreError> {
+    Ok(current(state, headers).await?.map(|s| s.user))
+}
+
+/// Starts a session for `login`, bound to the request's CSRF cookie, and
+/// ends the session the request came with (signing in again replaces the
+/// session: a new id, the old one gone). The caller sets the returned token
+/// as [`SESSION_COOKIE`].
+pub async fn start<S: Store>(state: &AppState<S>, headers: &HeaderMap, login: &str) -> Result<String, StoreError> {
+    end(state, headers).await?;
     let token = secrets::generate(SecretKind::Session);
     let now = state.now();
     state
@@ -71,6 +107,9 @@ pub async fn start<S: Store>(state: &AppState<S>, login: &str) -> Result<String,
             login: login.to_owned(),
             created_at: now,
             expires_at: now + SESSION_TTL,
+            csrf_hash: Some(secrets::hash(
+                own_cookie(state, headers, CSRF_COOKIE).unwrap_or_default(),
+            )),
         })
         .await?;
     Ok(token)
@@ -78,23 +117,70 @@ pub async fn start<S: Store>(state: &AppState<S>, login: &str) -> Result<String,
 
 /// Ends the request's session, if it has one.
 pub async fn end<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<(), StoreError> {
-    if let Some(token) = cookie(headers, SESSION_COOKIE) {
+    if let Some(token) = own_cookie(state, headers, SESSION_COOKIE) {
         state.store.delete_session(&secrets::hash(token)).await?;
     }
     Ok(())
 }
 
 /// The request's CSRF token, or a fresh one (then `true`: set the cookie).
-pub fn csrf_token(headers: &HeaderMap) -> (String, bool) {
-    match cookie(headers, CSRF_COOKIE) {
+pub fn csrf_token<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> (String, bool) {
+    match own_cookie(state, headers, CSRF_COOKIE) {
         Some(c) => (c.to_owned(), false),
         None => (secrets::generate(SecretKind::Csrf), true),
     }
 }
 
-/// Whether a form's `csrf` field matches the cookie (constant time).
-pub fn csrf_ok(headers: &HeaderMap, field: Option<&str>) -> bool {
-    matches!((cookie(headers, CSRF_COOKIE), field), (Some(c), Some(f)) if secrets::same(c, f))
+/// Whether a form may act: sent by a page of this site (`Sec-Fetch-Site`
+/// and `Origin`, where the browser sends them), with a `csrf` field equal to
+/// the CSRF cookie (constant time), and, for a signed-in user, that cookie
+/// the one the session was started with. A cookie planted by a sibling
+/// subdomain matches no session, and its form is refused.
+pub fn csrf_ok<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    field: Option<&str>,
+    session: Option<&SessionRecord>,
+) -> bool {
+    if !same_origin(state, headers) {
+        return false;
+    }
+    let Some((cookie, field)) = own_cookie(state, headers, CSRF_COOKIE).zip(field) else {
+        return false;
+    };
+    if !secrets::same(cookie, field) {
+        return false;
+    }
+    session.is_none_or(|s| {
+        s.csrf_hash
+            .as_deref()
+            .is_some_and(|bound| secrets::same_bytes(bound, &secrets::hash(cookie)))
+    })
+}
+
+/// What the browser says of where a form came from, when it says it: a
+/// cross-site or same-site (another subdomain) request is refused, and an
+/// `Origin` must name this host (the request's `Host`) or the issuer.
+fn same_origin<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
+            return false;
+        }
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let issuer = &state.policy.settings.issuer;
+    let issuer_origin = issuer
+        .find("://")
+        .and_then(|i| issuer[i + 3..].find('/').map(|j| &issuer[..i + 3 + j]))
+        .unwrap_or(issuer);
+    let authority = origin.split_once("://").map(|(_, a)| a);
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    origin == issuer_origin || (authority.is_some() && authority == host)
 }
 
 /// A valid Argon2id hash to verify against when the login is unknown, so that

@@ -25,7 +25,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use changes::{CHANNEL, Change, ChangeRow, Subscription, Wake};
 pub use records::{
     AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
-    ScopeRequestRecord, SessionRecord, TokenKind, TokenRecord, UserRecord, revoked_by,
+    Purged, ScopeRequestRecord, SessionRecord, TokenKind, TokenRecord, UserRecord, revoked_by,
 };
 
 /// A storage failure. Its text is for logs only; callers answer 500.
@@ -97,6 +97,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Revokes every token of a user issued until `at`, as [`Store::revoke_client_tokens`].
     fn revoke_user_tokens(&self, login: &str, at: i64) -> impl Future<Output = R<Option<u64>>> + Send;
     fn set_permissions(&self, login: &str, permissions: &[String]) -> impl Future<Output = R<bool>> + Send;
+    /// Disabling a user also ends every session of theirs, in the same
+    /// transaction, so enabling them again revives none.
     fn set_user_enabled(&self, login: &str, enabled: bool) -> impl Future<Output = R<bool>> + Send;
 
     /// Stores freshly issued tokens, all or none.
@@ -121,6 +123,19 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn create_session(&self, session: &SessionRecord) -> impl Future<Output = R<()>> + Send;
     fn session(&self, hash: &[u8]) -> impl Future<Output = R<Option<SessionRecord>>> + Send;
     fn delete_session(&self, hash: &[u8]) -> impl Future<Output = R<bool>> + Send;
+    /// Ends every session of a user; how many there were.
+    fn delete_sessions(&self, login: &str) -> impl Future<Output = R<u64>> + Send;
+
+    /// Removes up to `limit` records of each kind that can no longer be
+    /// used at `now`: expired sessions and codes, tokens past their expiry,
+    /// and revocations of stateless tokens that have expired. Bounded, so
+    /// that a pass never holds the database long; safe with several nodes
+    /// (each delete is one statement on what is already dead).
+    fn purge_expired(&self, now: i64, limit: i64) -> impl Future<Output = R<Purged>> + Send;
+    /// Removes up to `limit` audit events recorded before `before`, oldest first.
+    fn prune_audit(&self, before: i64, limit: i64) -> impl Future<Output = R<u64>> + Send;
+    /// How many rows each table holds, by table name.
+    fn row_counts(&self) -> impl Future<Output = R<Vec<(String, i64)>>> + Send;
 
     fn insert_code(&self, code: &CodeRecord) -> impl Future<Output = R<()>> + Send;
     /// Marks a code used and returns it, with whether this was its first use.

@@ -15,6 +15,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (10, include_str!("../migrations/sqlite/0010_tokens_revoked_before.sql")),
     (11, include_str!("../migrations/sqlite/0011_scope_requests.sql")),
     (12, include_str!("../migrations/sqlite/0012_changes.sql")),
+    (13, include_str!("../migrations/sqlite/0013_sessions.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -29,6 +30,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (9, include_str!("../migrations/postgres/0009_tokens_revoked_before.sql")),
     (10, include_str!("../migrations/postgres/0010_scope_requests.sql")),
     (11, include_str!("../migrations/postgres/0011_changes.sql")),
+    (12, include_str!("../migrations/postgres/0012_sessions.sql")),
 ];
 
 /// Splits a migration file into statements (no statement here contains ';').

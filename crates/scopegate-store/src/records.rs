@@ -164,6 +164,24 @@ pub struct SessionRecord {
     pub login: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// SHA-256 of the CSRF cookie of the browser that signed in; `None`
+    /// for a session made before sessions were bound (never valid).
+    pub csrf_hash: Option<Vec<u8>>,
+}
+
+/// What one purge pass removed: records past their use.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct Purged {
+    pub sessions: u64,
+    pub codes: u64,
+    pub tokens: u64,
+    pub revocations: u64,
+}
+
+impl Purged {
+    pub fn total(&self) -> u64 {
+        self.sessions + self.codes + self.tokens + self.revocations
+    }
 }
 
 /// An authorization code, known by its SHA-256 only.

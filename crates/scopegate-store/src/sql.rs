@@ -8,8 +8,8 @@ use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{join, split};
 use crate::{
     AdminTokenRecord, AuditEvent, AuditFilter, Change, ChangeRow, ClientRecord, ClientSecret, CodeRecord,
-    ConsentRecord, KeyRecord, PgStore, R, ScopeRequestRecord, SessionRecord, SqliteStore, Store, Subscription,
-    TokenKind, TokenRecord, UserRecord,
+    ConsentRecord, KeyRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord, SqliteStore, Store, StoreError,
+    Subscription, TokenKind, TokenRecord, UserRecord,
 };
 
 fn unix_now() -> i64 {
@@ -156,6 +156,24 @@ impl PgStore {
         Ok(())
     }
 }
+
+/// The tables `row_counts` reports, in the order `scopegate store stats` prints them.
+const COUNTED_TABLES: &[&str] = &[
+    "apps",
+    "clients",
+    "client_secrets",
+    "users",
+    "sessions",
+    "consents",
+    "codes",
+    "tokens",
+    "revocations",
+    "scope_requests",
+    "admin_tokens",
+    "signing_keys",
+    "changes",
+    "audit",
+];
 
 macro_rules! impl_store {
     ($store:ty, $row:ty, $migrations:expr, $parallel_commits:expr, $numbered:expr, $begin_write:expr, $startup_lock:expr, $record_change:expr) => {
@@ -671,6 +689,9 @@ macro_rules! impl_store {
                 if done.rows_affected() != 1 {
                     return Ok(false);
                 }
+                if !enabled {
+                    sqlx::query("DELETE FROM sessions WHERE login = $1").bind(login).execute(&mut *tx).await?;
+                }
                 Self::changed(&mut *tx, &Change::User(login.to_owned())).await?;
                 tx.commit().await?;
                 Ok(true)
@@ -765,23 +786,30 @@ macro_rules! impl_store {
             }
 
             async fn create_session(&self, x: &SessionRecord) -> R<()> {
-                sqlx::query("INSERT INTO sessions (hash, login, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                sqlx::query("INSERT INTO sessions (hash, login, created_at, expires_at, csrf_hash) VALUES ($1, $2, $3, $4, $5)")
                     .bind(&x.hash)
                     .bind(&x.login)
                     .bind(x.created_at)
                     .bind(x.expires_at)
+                    .bind(&x.csrf_hash)
                     .execute(&self.pool)
                     .await?;
                 Ok(())
             }
 
             async fn session(&self, hash: &[u8]) -> R<Option<SessionRecord>> {
-                let row = sqlx::query("SELECT hash, login, created_at, expires_at FROM sessions WHERE hash = $1")
+                let row = sqlx::query("SELECT hash, login, created_at, expires_at, csrf_hash FROM sessions WHERE hash = $1")
                     .bind(hash)
                     .fetch_optional(&self.pool)
                     .await?;
                 row.map(|r| {
-                    Ok(SessionRecord { hash: r.try_get(0)?, login: r.try_get(1)?, created_at: r.try_get(2)?, expires_at: r.try_get(3)? })
+                    Ok(SessionRecord {
+                        hash: r.try_get(0)?,
+                        login: r.try_get(1)?,
+                        created_at: r.try_get(2)?,
+                        expires_at: r.try_get(3)?,
+                        csrf_hash: r.try_get(4)?,
+                    })
                 })
                 .transpose()
             }
@@ -789,6 +817,42 @@ macro_rules! impl_store {
             async fn delete_session(&self, hash: &[u8]) -> R<bool> {
                 let done = sqlx::query("DELETE FROM sessions WHERE hash = $1").bind(hash).execute(&self.pool).await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_sessions(&self, login: &str) -> R<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE login = $1").bind(login).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn purge_expired(&self, now: i64, limit: i64) -> R<Purged> {
+                let purge = |sql: &'static str| {
+                    let pool = &self.pool;
+                    async move { Ok::<u64, StoreError>(sqlx::query(sql).bind(now).bind(limit).execute(pool).await?.rows_affected()) }
+                };
+                Ok(Purged {
+                    sessions: purge("DELETE FROM sessions WHERE hash IN (SELECT hash FROM sessions WHERE expires_at <= $1 LIMIT $2)").await?,
+                    codes: purge("DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE expires_at <= $1 LIMIT $2)").await?,
+                    tokens: purge("DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE expires_at <= $1 LIMIT $2)").await?,
+                    revocations: purge("DELETE FROM revocations WHERE id IN (SELECT id FROM revocations WHERE expires_at <= $1 LIMIT $2)").await?,
+                })
+            }
+
+            async fn prune_audit(&self, before: i64, limit: i64) -> R<u64> {
+                let done = sqlx::query("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < $1 ORDER BY id LIMIT $2)")
+                    .bind(before)
+                    .bind(limit)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn row_counts(&self) -> R<Vec<(String, i64)>> {
+                let mut counts = Vec::new();
+                for table in COUNTED_TABLES {
+                    let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&self.pool).await?;
+                    counts.push(((*table).to_owned(), n));
+                }
+                Ok(counts)
             }
 
             async fn insert_code(&self, c: &CodeRecord) -> R<()> {

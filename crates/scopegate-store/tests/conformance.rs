@@ -116,6 +116,9 @@ conformance!(
     every_change_other_nodes_must_see_is_in_the_feed,
     a_write_that_changes_nothing_records_nothing,
     nodes_started_together_make_one_signing_key,
+    a_users_sessions_end_together_and_when_the_user_is_disabled,
+    expired_records_are_purged_in_bounded_batches,
+    the_audit_trail_is_pruned_oldest_first_and_rows_are_counted,
 );
 
 fn client(id: &str) -> ClientRecord {
@@ -441,6 +444,7 @@ async fn sessions_round_trip<S: Store>(s: S) {
         login: "alice".into(),
         created_at: 1,
         expires_at: 2,
+        csrf_hash: Some(vec![9; 32]),
     };
     s.create_session(&x).await.unwrap();
     assert_eq!(s.session(&[1; 32]).await.unwrap(), Some(x));
@@ -1064,4 +1068,97 @@ async fn a_change_on_one_node_wakes_the_others() {
     let seen = seen.unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].1, Some(Change::Tokens));
+}
+
+fn session(hash: u8, login: &str, expires_at: i64) -> SessionRecord {
+    SessionRecord {
+        hash: vec![hash; 32],
+        login: login.into(),
+        created_at: 1,
+        expires_at,
+        csrf_hash: Some(vec![hash; 32]),
+    }
+}
+
+async fn a_users_sessions_end_together_and_when_the_user_is_disabled<S: Store>(s: S) {
+    let u = UserRecord {
+        login: "alice".into(),
+        password_hash: "$argon2id$v=19$...".into(),
+        permissions: vec![],
+        enabled: true,
+        created_at: 5,
+        tokens_revoked_before: None,
+    };
+    assert!(s.create_user(&u).await.unwrap());
+    for (hash, login) in [(1, "alice"), (2, "alice"), (3, "bob")] {
+        s.create_session(&session(hash, login, 100)).await.unwrap();
+    }
+    assert_eq!(s.delete_sessions("alice").await.unwrap(), 2);
+    assert_eq!(s.session(&[1; 32]).await.unwrap(), None);
+    assert!(
+        s.session(&[3; 32]).await.unwrap().is_some(),
+        "another user's session stays"
+    );
+    s.create_session(&session(4, "alice", 100)).await.unwrap();
+    assert!(s.set_user_enabled("alice", false).await.unwrap());
+    assert!(s.set_user_enabled("alice", true).await.unwrap());
+    assert_eq!(
+        s.session(&[4; 32]).await.unwrap(),
+        None,
+        "enabling again revives nothing"
+    );
+}
+
+async fn expired_records_are_purged_in_bounded_batches<S: Store>(s: S) {
+    for hash in 1..=5 {
+        s.create_session(&session(hash, "alice", 10 * i64::from(hash)))
+            .await
+            .unwrap();
+    }
+    let mut live = token(20, TokenKind::Access, "g1", "c1");
+    live.expires_at = Some(1_000);
+    let mut dead = token(21, TokenKind::Refresh, "g1", "c1");
+    dead.expires_at = Some(30);
+    let mut forever = token(22, TokenKind::Access, "g2", "c1");
+    forever.expires_at = None;
+    s.insert_tokens(&[live, dead, forever]).await.unwrap();
+    s.revoke_jti("old", Some(30)).await.unwrap();
+    s.revoke_jti("new", Some(1_000)).await.unwrap();
+    let first = s.purge_expired(30, 2).await.unwrap();
+    assert_eq!(
+        (first.sessions, first.tokens, first.revocations),
+        (2, 1, 1),
+        "{first:?}"
+    );
+    let second = s.purge_expired(30, 2).await.unwrap();
+    assert_eq!(second.sessions, 1, "the third expired session, in the next batch");
+    assert_eq!(s.purge_expired(30, 2).await.unwrap().total(), 0);
+    assert!(s.session(&[4; 32]).await.unwrap().is_some());
+    assert!(s.token(&[20; 32]).await.unwrap().is_some());
+    assert!(
+        s.token(&[22; 32]).await.unwrap().is_some(),
+        "a token that never expires stays"
+    );
+    assert_eq!(s.token(&[21; 32]).await.unwrap(), None);
+    assert!(s.is_revoked("new", "none").await.unwrap());
+}
+
+async fn the_audit_trail_is_pruned_oldest_first_and_rows_are_counted<S: Store>(s: S) {
+    let events: Vec<AuditEvent> = (0..5)
+        .map(|i| AuditEvent {
+            at: i * 10,
+            event: format!("e{i}"),
+            client_id: None,
+            subject: None,
+            detail: String::new(),
+        })
+        .collect();
+    s.commit_batch(&[], &events).await.unwrap();
+    assert_eq!(s.prune_audit(35, 3).await.unwrap(), 3);
+    assert_eq!(s.prune_audit(35, 3).await.unwrap(), 1);
+    let left: Vec<String> = s.audit_log(10).await.unwrap().into_iter().map(|e| e.event).collect();
+    assert_eq!(left, ["e4"]);
+    let counts = s.row_counts().await.unwrap();
+    assert!(counts.contains(&("audit".to_owned(), 1)), "{counts:?}");
+    assert!(counts.iter().any(|(table, _)| table == "tokens"));
 }

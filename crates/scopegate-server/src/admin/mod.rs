@@ -49,7 +49,7 @@ pub const PREFIX: &str = crate::paths::ADMIN_API;
         apps::list, apps::create, apps::show, apps::delete, apps::add_key_set, apps::key_set,
         apps::add_secret, apps::revoke_secret, apps::revoke_tokens,
         users::list, users::create, users::show, users::set_permissions, users::set_enabled,
-        users::revoke_tokens, users::revoke_grant,
+        users::revoke_tokens, users::revoke_grant, users::sign_out,
         tokens::revoke, tokens::list, tokens::create_admin_token, tokens::revoke_admin_token,
         keys::list, keys::rotate, decide::scopes_for,
         requests::list, requests::create, requests::grant, requests::refuse,
@@ -193,6 +193,11 @@ fn routes<S: Store>() -> Routes<S> {
         Method::POST,
         "/admin/api/users/{login}/revoke-tokens",
         post(users::revoke_tokens::<S>),
+    )
+    .add(
+        Method::POST,
+        "/admin/api/users/{login}/sign-out",
+        post(users::sign_out::<S>),
     )
     .add(
         Method::DELETE,

@@ -176,3 +176,21 @@ pub async fn revoke_grant<S: Store>(
     let revoked = manage::revoke_grant(&state, &caller.actor(), &login, &client_id).await?;
     Ok(json(Revoked { revoked }))
 }
+
+/// How many sessions a sign-out ended.
+#[derive(serde::Serialize, ToSchema, Debug)]
+pub struct SessionsEnded {
+    pub sessions_ended: u64,
+}
+
+#[utoipa::path(post, path = "/admin/api/users/{login}/sign-out", tag = "users", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
+    responses((status = 200, body = SessionsEnded, description = "every session of the user (portal and consent pages, on every device) is ended"),
+        (status = 404, body = ErrorBody)))]
+pub async fn sign_out<S: Store>(
+    Current(state): Current<S>,
+    Extension(caller): Extension<AdminCaller>,
+    Path(login): Path<String>,
+) -> Result<Response, ApiError> {
+    let sessions_ended = manage::end_sessions(&state, &caller.actor(), &login).await?;
+    Ok(json(SessionsEnded { sessions_ended }))
+}

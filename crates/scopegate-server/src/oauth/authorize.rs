@@ -18,10 +18,10 @@ use scopegate_store::{ClientRecord, CodeRecord, ConsentRecord, Store, UserRecord
 
 use crate::address::ClientAddress;
 use crate::form::Form;
-use crate::pages::{Consent, Login, ScopeView, error_page, page, see_other};
+use crate::pages::{Consent, Login, ScopeView, error_page, form_action_source, page, page_sending_forms_to, see_other};
 use crate::paths;
 use crate::secrets::{self, SecretKind};
-use crate::session::{self, SESSION_TTL, SignIn, cookie, set_cookie, signed_in};
+use crate::session::{self, SESSION_TTL, SignIn, set_cookie, signed_in};
 use crate::state::{AppState, Current};
 
 pub use crate::session::{CSRF_COOKIE, SESSION_COOKIE};
@@ -240,7 +240,8 @@ fn consent_page<S: Store>(
     } else {
         StatusCode::FORBIDDEN
     };
-    page(
+    let answer_to = form_action_source(req.redirect.as_str());
+    page_sending_forms_to(
         status,
         &Consent {
             action: paths::AUTHORIZE,
@@ -252,6 +253,7 @@ fn consent_page<S: Store>(
             hidden: &req.carried,
             csrf,
         },
+        answer_to.as_deref(),
     )
 }
 
@@ -282,7 +284,7 @@ pub async fn authorize_get<S: Store>(Current(state): Current<S>, headers: Header
         Ok(r) => r,
         Err(refusal) => return refusal_response(&state, refusal),
     };
-    let (csrf, fresh) = session::csrf_token(&headers);
+    let (csrf, fresh) = session::csrf_token(&state, &headers);
     let mut response = match signed_in(&state, &headers).await {
         Ok(Some(user)) => {
             let missing = missing_permissions(&state, &req.scope, &user);
@@ -307,8 +309,13 @@ pub async fn authorize_post<S: Store>(
         Ok(f) => f,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
     };
-    let csrf = match cookie(&headers, CSRF_COOKIE) {
-        Some(c) if session::csrf_ok(&headers, form.get("csrf")) => c.to_owned(),
+    let signed = match session::current(&state, &headers).await {
+        Ok(signed) => signed,
+        Err(e) => return refusal_response(&state, e.into()),
+    };
+    let bound = signed.as_ref().map(|s| &s.session);
+    let csrf = match session::own_cookie(&state, &headers, CSRF_COOKIE) {
+        Some(c) if session::csrf_ok(&state, &headers, form.get("csrf"), bound) => c.to_owned(),
         _ => {
             return error_page(
                 StatusCode::BAD_REQUEST,
@@ -321,7 +328,7 @@ pub async fn authorize_post<S: Store>(
         Err(refusal) => return refusal_response(&state, refusal),
     };
     let result = match form.get("action") {
-        Some("login") => sign_in(&state, address, &req, &form, &csrf).await,
+        Some("login") => sign_in(&state, address, &req, &form, &headers, &csrf).await,
         Some("approve") => approve(&state, &req, &headers, &csrf).await,
         Some("deny") => {
             state.audit(
@@ -346,6 +353,7 @@ async fn sign_in<S: Store>(
     address: ClientAddress,
     req: &AuthzRequest,
     form: &Form,
+    headers: &HeaderMap,
     csrf: &str,
 ) -> Result<Response, AuthorizeError> {
     let login = form.get("login").unwrap_or_default().to_owned();
@@ -379,7 +387,7 @@ async fn sign_in<S: Store>(
             return Ok(response);
         }
     };
-    let token = session::start(state, &user.login).await?;
+    let token = session::start(state, headers, &user.login).await?;
     state.audit("sign_in", Some(&req.client.client_id), Some(&user.login), String::new());
     let query = serde_urlencoded::to_string(&req.carried).unwrap_or_default();
     let mut response = see_other(&format!("{}?{query}", paths::AUTHORIZE));

@@ -38,7 +38,7 @@ pub async fn sign_in<S: Store>(
     let Some(form) = PageForm::parse(&headers, &body) else {
         return visit.forged();
     };
-    if !session::csrf_ok(&headers, form.get("csrf")) {
+    if !visit.csrf_ok(&headers, &form) {
         return visit.forged();
     }
     let login = form.get("login").unwrap_or_default();
@@ -72,7 +72,7 @@ pub async fn sign_in<S: Store>(
         }
         Err(e) => return unavailable(e),
     };
-    let token = match session::start(state, &user.login).await {
+    let token = match session::start(state, &headers, &user.login).await {
         Ok(t) => t,
         Err(e) => return unavailable(e),
     };
@@ -83,15 +83,31 @@ pub async fn sign_in<S: Store>(
 }
 
 pub async fn sign_out<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
+    let visit = match Visit::new(state, &headers).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let form = PageForm::parse(&headers, &body).unwrap_or_default();
-    if !session::csrf_ok(&headers, form.get("csrf")) {
+    if !visit.csrf_ok(&headers, &form) {
         return crate::pages::error_page(StatusCode::FORBIDDEN, "This form was not sent from this site.");
     }
-    if let Err(e) = session::end(&state, &headers).await {
+    if let Err(e) = session::end(&visit.state, &headers).await {
         return unavailable(e);
     }
     let mut response = see_other("/portal/sign-in");
-    set_cookie(&state, &mut response, SESSION_COOKIE, "", 0);
+    set_cookie(&visit.state, &mut response, SESSION_COOKIE, "", 0);
+    response
+}
+
+/// Ends every session of the signed-in user, on every device, this one included.
+pub async fn sign_out_everywhere<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
+    let (visit, user, _) = page_try!(posted(state, &headers, &body).await);
+    let actor = Actor::User(user.login.clone());
+    if let Err(e) = manage::end_sessions(&visit.state, &actor, &user.login).await {
+        return unavailable(format!("{e:?}"));
+    }
+    let mut response = see_other("/portal/sign-in");
+    set_cookie(&visit.state, &mut response, SESSION_COOKIE, "", 0);
     response
 }
 

@@ -14,7 +14,6 @@ use super::form::PageForm;
 use super::views::{Admin, Audit, UserRow, time};
 use super::{Visit, see_other, unavailable};
 use crate::manage::{self, Actor, ManageError};
-use crate::session;
 use crate::state::Current;
 
 const PAGE: i64 = 50;
@@ -84,6 +83,7 @@ pub async fn overview<S: Store>(Current(state): Current<S>, headers: HeaderMap, 
         Some("done=revoked") => Some("Every token of those keys is revoked."),
         Some("done=user") => Some("User saved."),
         Some("done=user-revoked") => Some("Every token of that user is revoked."),
+        Some("done=signed-out") => Some("Every session of that user is ended."),
         _ => None,
     };
     visit.render(
@@ -99,7 +99,7 @@ pub async fn overview<S: Store>(Current(state): Current<S>, headers: HeaderMap, 
 
 fn checked<S: Store>(visit: &Visit<S>, headers: &HeaderMap, body: &[u8]) -> Result<PageForm, Response> {
     let form = PageForm::parse(headers, body).unwrap_or_default();
-    if !session::csrf_ok(headers, form.get("csrf")) {
+    if !visit.csrf_ok(headers, &form) {
         return Err(visit.forged());
     }
     Ok(form)
@@ -283,6 +283,23 @@ pub async fn set_enabled<S: Store>(
     let enabled = form.get("enabled") == Some("yes");
     match manage::set_enabled(&visit.state, &actor, &login, enabled).await {
         Ok(_) => see_other("/portal/admin/?done=user"),
+        Err(e) => refused(&visit, &e),
+    }
+}
+
+/// Ends every session of a user, on every device.
+pub async fn sign_out<S: Store>(
+    Current(state): Current<S>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (visit, actor) = admin_visit!(state, headers);
+    if let Err(r) = checked(&visit, &headers, &body) {
+        return r;
+    }
+    match manage::end_sessions(&visit.state, &actor, &login).await {
+        Ok(_) => see_other("/portal/admin/?done=signed-out"),
         Err(e) => refused(&visit, &e),
     }
 }

@@ -34,7 +34,7 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use scopegate_store::{Store, UserRecord};
+use scopegate_store::{SessionRecord, Store, UserRecord};
 
 use crate::pages::page;
 pub use crate::pages::see_other;
@@ -60,6 +60,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
             get(account::sign_in_page::<S>).post(account::sign_in::<S>),
         )
         .route("/portal/sign-out", post(account::sign_out::<S>))
+        .route("/portal/sign-out-everywhere", post(account::sign_out_everywhere::<S>))
         .route("/portal/connected", get(account::connected::<S>))
         .route(
             "/portal/connected/{client_id}/revoke",
@@ -98,6 +99,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         )
         .route("/portal/admin/users", post(admin::create_user::<S>))
         .route("/portal/admin/users/{login}/enabled", post(admin::set_enabled::<S>))
+        .route("/portal/admin/users/{login}/sign-out", post(admin::sign_out::<S>))
         .route(
             "/portal/admin/users/{login}/revoke-tokens",
             post(admin::revoke_user_tokens::<S>),
@@ -134,6 +136,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 pub struct Visit<S: Store> {
     pub state: AppState<S>,
     pub user: Option<UserRecord>,
+    /// The signed-in user's session, which forms are bound to.
+    session: Option<SessionRecord>,
     csrf: String,
     fresh_csrf: bool,
 }
@@ -148,20 +152,30 @@ impl<S: Store> std::fmt::Debug for Visit<S> {
 
 impl<S: Store> Visit<S> {
     pub async fn new(state: AppState<S>, headers: &HeaderMap) -> Result<Self, Response> {
-        let user = session::signed_in(&state, headers).await.map_err(|e| {
+        let signed = session::current(&state, headers).await.map_err(|e| {
             tracing::error!(error = %e, "store failure");
             crate::pages::error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The portal cannot reach its database; try again.",
             )
         })?;
-        let (csrf, fresh_csrf) = session::csrf_token(headers);
+        let (csrf, fresh_csrf) = session::csrf_token(&state, headers);
+        let (session, user) = match signed {
+            Some(session::Signed { session, user }) => (Some(session), Some(user)),
+            None => (None, None),
+        };
         Ok(Self {
             state,
             user,
+            session,
             csrf,
             fresh_csrf,
         })
+    }
+
+    /// Whether a form of this visit may act ([`session::csrf_ok`]).
+    pub fn csrf_ok(&self, headers: &HeaderMap, form: &form::PageForm) -> bool {
+        session::csrf_ok(&self.state, headers, form.get("csrf"), self.session.as_ref())
     }
 
     /// The signed-in user, or a redirect to the sign-in page.
@@ -232,7 +246,7 @@ pub async fn posted<S: Store>(
     let Some(form) = form::PageForm::parse(headers, body) else {
         return Err(visit.forged());
     };
-    if !session::csrf_ok(headers, form.get("csrf")) {
+    if !visit.csrf_ok(headers, &form) {
         return Err(visit.forged());
     }
     Ok((visit, user, form))
