@@ -22,6 +22,7 @@ pub(crate) struct RawPolicy {
     pub log_format: Option<Spanned<String>>,
     pub database_password_file: Option<Spanned<String>>,
     pub limits: Option<RawLimits>,
+    pub retention: Option<RawRetention>,
     #[serde(default, rename = "scope")]
     pub scopes: Vec<RawScope>,
     #[serde(default, rename = "route")]
@@ -67,6 +68,12 @@ pub(crate) struct RawLimits {
     pub sign_in_failures: Option<Spanned<String>>,
     pub gateway_failures_per_address: Option<Spanned<String>>,
     pub admin_api_per_token: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetention {
+    pub audit: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

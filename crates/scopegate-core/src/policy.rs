@@ -167,7 +167,12 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// A file holding the PostgreSQL password, kept out of `database`.
     pub database_password_file: Option<String>,
+    /// `[retention] audit`: how long audit events are kept (`None`: forever).
+    pub audit_retention: Option<Duration>,
 }
+
+/// How long audit events are kept unless `[retention] audit` says otherwise.
+pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(400 * 86_400);
 
 /// `log_format`: lines for people (the default) or JSON objects for pipelines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -435,7 +440,32 @@ impl Compiler<'_> {
             }
             v.get_ref().clone()
         });
+        let audit_retention = match raw.retention.as_ref().and_then(|r| r.audit.as_ref()) {
+            Some(v) if v.get_ref() == "forever" => None,
+            Some(v) => match parse_duration(v.get_ref()) {
+                Some(d) if d >= Duration::from_secs(86_400) => Some(d),
+                Some(_) => {
+                    self.err(
+                        v.span(),
+                        "`retention.audit`: keep the audit trail at least a day (\"1d\")".to_owned(),
+                    );
+                    None
+                }
+                None => {
+                    self.err(
+                        v.span(),
+                        format!(
+                            "`retention.audit`: {:?} is not a duration; use {DURATION_FORMAT}, or \"forever\"",
+                            v.get_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+            None => Some(DEFAULT_AUDIT_RETENTION),
+        };
         (self.errors.len() == before).then_some(Settings {
+            audit_retention,
             issuer,
             listen,
             database,

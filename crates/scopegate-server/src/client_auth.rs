@@ -112,10 +112,11 @@ pub async fn authenticate<S: Store>(
             .take(AUDITED_ID_LEN)
             .map(|c| if c.is_ascii_graphic() { c } else { '?' })
             .collect();
-        state.audit(
+        state.audit_repeated(
             "client_auth_failed",
             Some(&id),
             None,
+            &address.to_string(),
             format!("address={address} reason=\"{why}\""),
         );
     };

@@ -46,6 +46,8 @@ pub mod passwords;
 pub mod paths;
 pub mod portal;
 mod record_cache;
+mod repeats;
+pub mod retention;
 pub mod revocations;
 pub mod sealing;
 pub mod secrets;

@@ -21,6 +21,7 @@ use crate::keys::Keys;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::record_cache::{ClientCache, TokenCache, UserCache};
+use crate::repeats::Repeats;
 use crate::revocations::Revocations;
 use crate::upstream::UpstreamClient;
 use crate::verified::VerifiedTokens;
@@ -82,6 +83,8 @@ pub struct AppState<S: Store> {
     pub limits: Arc<Limits>,
     /// How this node follows the change feed (for `/metrics`).
     pub feed: Arc<FeedStats>,
+    /// Repeated failures being counted rather than written one by one.
+    repeats: Repeats,
 }
 
 impl<S: Store> std::fmt::Debug for AppState<S> {
@@ -108,6 +111,7 @@ impl<S: Store> Clone for AppState<S> {
             verified: self.verified.clone(),
             limits: Arc::clone(&self.limits),
             feed: Arc::clone(&self.feed),
+            repeats: self.repeats.clone(),
         }
     }
 }
@@ -119,7 +123,10 @@ impl<S: Store> AppState<S> {
         let limits = Arc::new(Limits::new(&policy.settings.limits));
         let revocations = Revocations::default();
         revocations.spawn_refresh(store.clone(), Arc::clone(&clock));
+        let repeats = Repeats::default();
+        spawn_repeat_summaries(repeats.clone(), writer.clone(), Arc::clone(&clock));
         Self {
+            repeats,
             live: Arc::new(ArcSwap::from_pointee(Generation::new(Arc::clone(&policy)))),
             policy,
             store,
@@ -195,6 +202,23 @@ impl<S: Store> AppState<S> {
         self.writer.audit(self.audit_event(event, client_id, subject, detail));
     }
 
+    /// Records a failure from `source` (an address), unless the same failure
+    /// from there was already written in the last minute: then it is counted,
+    /// and one event later says how many more there were ([`crate::repeats`]).
+    pub fn audit_repeated(
+        &self,
+        event: &str,
+        client_id: Option<&str>,
+        subject: Option<&str>,
+        source: &str,
+        detail: String,
+    ) {
+        let e = self.audit_event(event, client_id, subject, detail);
+        if self.repeats.first(source, &e) {
+            self.writer.audit(e);
+        }
+    }
+
     /// An audit event stamped now, and logged.
     pub fn audit_event(
         &self,
@@ -213,6 +237,19 @@ impl<S: Store> AppState<S> {
         tracing::info!(event = %e.event, client_id = e.client_id.as_deref(), subject = e.subject.as_deref(), detail = %e.detail, "audit");
         e
     }
+}
+
+/// Writes the summaries of repeated failures as their windows pass.
+fn spawn_repeat_summaries(repeats: Repeats, writer: Writer, clock: Clock) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            for summary in repeats.due(clock()) {
+                writer.audit(summary);
+            }
+        }
+    });
 }
 
 /// The app state with the policy that is live when the request arrives.

@@ -19,6 +19,7 @@ mod reload;
 mod scheduling;
 mod scopes_for;
 mod serve;
+mod stats_cmd;
 mod store_cmd;
 mod token_cmd;
 mod user;
@@ -71,6 +72,9 @@ enum Command {
     /// Rotate and list the keys that sign JWT access tokens.
     #[command(subcommand)]
     Keys(keys_cmd::Command),
+    /// What the database holds (`stats`), and removing what is past its use (`purge`).
+    #[command(subcommand)]
+    Store(stats_cmd::Command),
     /// Show the newest entries of the audit trail: issuance, refresh, reuse,
     /// revocation, refusal, sign-in and consent, oldest first.
     Audit(audit_cmd::Args),
@@ -121,6 +125,7 @@ fn main() -> ExitCode {
         Command::AdminToken(command) => admin_token_cmd::run(&command),
         Command::Keys(command) => keys_cmd::run(&command),
         Command::Audit(args) => audit_cmd::run(&args),
+        Command::Store(command) => stats_cmd::run(&command),
     };
     match result {
         Ok(code) => code,

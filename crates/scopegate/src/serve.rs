@@ -85,6 +85,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 let (notices, notices_rx) = tokio::sync::mpsc::unbounded_channel();
                 scopegate_server::changes::follow(state.clone(), Some(notices)).await?;
                 reload::spawn(args.config.clone(), state.clone(), notices_rx);
+                scopegate_server::retention::spawn(state.clone());
                 // One line that scripts (and the tests) wait for.
                 println!(
                     "scopegate listening on http://{local} (issuer {}, database {})",

@@ -370,10 +370,11 @@ async fn sign_in<S: Store>(
             return Ok(login_page(req, csrf, Some("Wrong login or password.")));
         }
         SignIn::Limited(retry) => {
-            state.audit(
+            state.audit_repeated(
                 "sign_in_limited",
                 Some(&req.client.client_id),
                 Some(&login),
+                &address.to_string(),
                 format!("address={address}"),
             );
             let mut response = login_page(req, csrf, Some(&session::limited_message(retry)));

@@ -55,10 +55,11 @@ pub async fn sign_in<S: Store>(
             return refused(StatusCode::UNAUTHORIZED, "Wrong login or password.".into());
         }
         Ok(session::SignIn::Limited(retry)) => {
-            state.audit(
+            state.audit_repeated(
                 "sign_in_limited",
                 None,
                 Some(login),
+                &address.to_string(),
                 format!("portal address={address}"),
             );
             let mut response = refused(StatusCode::TOO_MANY_REQUESTS, session::limited_message(retry));

@@ -16,6 +16,7 @@ mod jwt;
 mod limits;
 mod portal;
 mod refresh;
+mod retention;
 mod sessions;
 mod token;
 

@@ -696,3 +696,51 @@ fn diff_counts_the_apps_holding_a_removed_scope() {
     assert_eq!(o.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn store_stats_counts_rows_per_table_and_store_purge_says_what_it_removed() {
+    let f = temp_policy("[[scope]]\nname = \"a\"\n\n[retention]\naudit = \"90d\"\n");
+    let dir = f.path.parent().unwrap().to_owned();
+    let policy = std::fs::read_to_string(&f.path).unwrap();
+    let db = format!("database = \"sqlite://{}/s.db\"\n", dir.display());
+    std::fs::write(&f.path, format!("{db}{policy}")).unwrap();
+    let o = scopegate(&[
+        "app",
+        "create",
+        "--config",
+        f.arg(),
+        "--name",
+        "R",
+        "--env",
+        "production",
+        "--scopes",
+        "a",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = scopegate(&["store", "stats", "--config", f.arg()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let apps: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("apps "))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(apps, ["apps", "1"], "{out}");
+    assert!(out.lines().any(|l| l.starts_with("tokens ")), "{out}");
+    assert!(out.contains("audit events are kept 90 days"), "{out}");
+    let o = scopegate(&["store", "purge", "--config", f.arg()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        "removed 0 sessions, 0 codes, 0 tokens, 0 revocations and 0 audit events"
+    );
+    let bad = temp_policy("[retention]\naudit = \"soon\"\n");
+    let o = scopegate(&["check", "--config", bad.arg()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(":2: `retention.audit`: \"soon\" is not a duration"),
+        "{}",
+        stderr(&o)
+    );
+}
