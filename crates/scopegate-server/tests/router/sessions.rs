@@ -110,7 +110,7 @@ async fn a_form_from_another_site_or_a_sibling_subdomain_is_refused() {
         [("sec-fetch-site", "cross-site"), ("host", "127.0.0.1:8080")],
         [("sec-fetch-site", "same-site"), ("host", "127.0.0.1:8080")],
         [("origin", "http://evil.example"), ("host", "127.0.0.1:8080")],
-        [("origin", "null"), ("host", "127.0.0.1:8080")],
+        [("origin", "null"), ("sec-fetch-site", "cross-site")],
     ] {
         assert_eq!(
             register(&h, &cookies, "sgcf_browser", &extra).await,
