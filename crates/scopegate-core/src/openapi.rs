@@ -79,6 +79,17 @@ impl std::fmt::Display for ImportError {
     }
 }
 
+/// Most scopes one oauth2 scheme may declare: an API with more is not one a
+/// person reviews, and the import's work grows with them.
+pub const MAX_SCOPES: usize = 2_000;
+/// Most alternatives one `security` list may hold (the Security Requirement
+/// Object's OR): absorbing them is quadratic.
+pub const MAX_ALTERNATIVES: usize = 64;
+/// Most scopes one alternative may ask for at once.
+pub const MAX_SCOPES_PER_ALTERNATIVE: usize = 64;
+/// Most operations one document may have.
+pub const MAX_OPERATIONS: usize = 20_000;
+
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// A JSON pointer token (RFC 6901). A control character is written as in
@@ -188,7 +199,17 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
             .collect()
     };
     for (at, flow) in flows {
-        for (name, description) in flow.get("scopes").and_then(Value::as_object).into_iter().flatten() {
+        let declared = flow.get("scopes").and_then(Value::as_object);
+        if declared.is_some_and(|d| d.len() > MAX_SCOPES) {
+            return Err(vec![fail(
+                at,
+                format!(
+                    "{} scopes declared; scopegate imports at most {MAX_SCOPES} from one scheme",
+                    declared.map_or(0, serde_json::Map::len)
+                ),
+            )]);
+        }
+        for (name, description) in declared.into_iter().flatten() {
             // The policy splits scope lists at commas as well as spaces.
             let invalid = match crate::scope::ScopeToken::parse(name) {
                 Err(why) => Some(why.to_string()),
@@ -211,6 +232,20 @@ pub fn import(doc: &Value, options: &ImportOptions) -> Result<Imported, Vec<Impo
     let mut warnings = Vec::new();
     let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut unreachable: Vec<(String, String, String)> = Vec::new();
+    let operations = doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, item)| item.as_object())
+        .map(|item| METHODS.iter().filter(|m| item.contains_key(**m)).count())
+        .sum::<usize>();
+    if operations > MAX_OPERATIONS {
+        return Err(vec![fail(
+            "#/paths",
+            format!("{operations} operations; scopegate imports at most {MAX_OPERATIONS} from one document"),
+        )]);
+    }
     for (path, item) in doc.get("paths").and_then(Value::as_object).into_iter().flatten() {
         let path_pointer = format!("#/paths/{}", token(path));
         if let Some(c) = control_character(path) {
@@ -532,6 +567,29 @@ fn requirement(stated: &Stated<'_>, notes: &mut Vec<String>) -> Result<Requireme
         return Ok(Requirement::None {
             anonymous_alternative: false,
         });
+    }
+    if alternatives.len() > MAX_ALTERNATIVES {
+        return Err(fail(
+            security_at,
+            format!(
+                "{} alternatives; a route can say at most {MAX_ALTERNATIVES} (list the scopes once, in one alternative each)",
+                alternatives.len()
+            ),
+        ));
+    }
+    if let Some((i, big)) = alternatives
+        .iter()
+        .enumerate()
+        .flat_map(|(i, alt)| alt.as_object().into_iter().flatten().map(move |(_, v)| (i, v)))
+        .find(|(_, v)| v.as_array().is_some_and(|l| l.len() > MAX_SCOPES_PER_ALTERNATIVE))
+    {
+        return Err(fail(
+            format!("{security_at}/{i}"),
+            format!(
+                "{} scopes in one alternative; at most {MAX_SCOPES_PER_ALTERNATIVE}",
+                big.as_array().map_or(0, Vec::len)
+            ),
+        ));
     }
     // Oauth2-only alternatives (their scopes), and those that need another
     // scheme as well (where, which schemes, and the oauth2 scopes).

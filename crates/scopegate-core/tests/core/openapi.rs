@@ -944,3 +944,39 @@ mod printed_as_counted {
         }
     }
 }
+
+#[test]
+fn too_many_alternatives_scopes_per_alternative_or_declared_scopes_are_refused_with_their_pointer() {
+    use scopegate_core::openapi::{MAX_ALTERNATIVES, MAX_SCOPES, MAX_SCOPES_PER_ALTERNATIVE};
+    let many: Vec<Value> = (0..=MAX_ALTERNATIVES).map(|_| json!({"oauth": ["admin"]})).collect();
+    let d = doc(json!({"/pets": {"get": {"security": many}}}), None);
+    assert_eq!(
+        refused(&d),
+        vec![format!(
+            "#/paths/~1pets/get/security: {} alternatives; a route can say at most {MAX_ALTERNATIVES} (list the scopes once, in one alternative each)",
+            MAX_ALTERNATIVES + 1
+        )]
+    );
+    let wide: Vec<&str> = std::iter::repeat_n("admin", MAX_SCOPES_PER_ALTERNATIVE + 1).collect();
+    let d = doc(
+        json!({"/pets": {"get": {"security": [{"oauth": ["admin"]}, {"oauth": wide}]}}}),
+        None,
+    );
+    assert_eq!(
+        refused(&d),
+        vec![format!(
+            "#/paths/~1pets/get/security/1: {} scopes in one alternative; at most {MAX_SCOPES_PER_ALTERNATIVE}",
+            MAX_SCOPES_PER_ALTERNATIVE + 1
+        )]
+    );
+    let mut d = doc(json!({}), None);
+    let scopes: serde_json::Map<String, Value> = (0..=MAX_SCOPES).map(|i| (format!("s{i}"), json!(""))).collect();
+    d["components"]["securitySchemes"]["oauth"]["flows"]["clientCredentials"]["scopes"] = Value::Object(scopes);
+    assert_eq!(
+        refused(&d),
+        vec![format!(
+            "#/components/securitySchemes/oauth/flows/clientCredentials/scopes: {} scopes declared; scopegate imports at most {MAX_SCOPES} from one scheme",
+            MAX_SCOPES + 1
+        )]
+    );
+}

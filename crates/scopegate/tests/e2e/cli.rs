@@ -744,3 +744,25 @@ fn store_stats_counts_rows_per_table_and_store_purge_says_what_it_removed() {
         stderr(&o)
     );
 }
+
+#[test]
+fn import_openapi_and_diff_refuse_deeply_nested_yaml_before_parsing_it() {
+    // 200 KB of nested flow sequences kept the YAML parser busy for a minute.
+    let f = temp_policy("");
+    let doc = f.path.with_file_name("nested.yaml");
+    std::fs::write(
+        &doc,
+        format!("openapi: 3.0.0\nx: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+    )
+    .unwrap();
+    let o = scopegate(&["import-openapi", doc.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not read: brackets nested deeper than 64 levels at line 2 column 68"),
+        "{}",
+        stderr(&o)
+    );
+    let o = scopegate(&["diff", doc.to_str().unwrap(), doc.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nested deeper than 64 levels"), "{}", stderr(&o));
+}
