@@ -113,6 +113,15 @@ pub fn check_name(name: &str) -> Result<(), FieldError> {
     if name.chars().any(char::is_control) {
         return Err(FieldError::new("name", "may not contain control characters"));
     }
+    if let Some(c) = name.chars().find(|c| is_format_character(*c)) {
+        return Err(FieldError::new(
+            "name",
+            format!(
+                "may not contain U+{:04X}: an invisible or text-direction character would let a consent page show a name other than the one stored",
+                u32::from(c)
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -184,6 +193,36 @@ pub fn check_redirect_uri(uri: &str, public: bool) -> Result<(), FieldError> {
         return refuse("");
     }
     Ok(())
+}
+
+/// Unicode's format characters (general category Cf: bidirectional
+/// embeddings, overrides and isolates, zero-width characters, the byte-order
+/// mark, invisible operators, tags) and the line and paragraph separators.
+fn is_format_character(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x2028..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
 }
 
 /// A user's login or a permission name.
@@ -335,6 +374,30 @@ environments = ["production"]
         }
         assert!(check_redirect_uri("http://localhost:8080/cb?next=a@b", false).is_ok());
         assert!(check_redirect_uri("http://localhost/cb", false).is_ok());
+    }
+
+    #[test]
+    fn app_names_with_bidi_or_zero_width_characters_are_refused() {
+        for bad in [
+            "Safe\u{202E}ppA",
+            "Pay\u{200B}Pal",
+            "\u{FEFF}Reports",
+            "A\u{2066}B\u{2069}",
+            "Line\u{2028}break",
+            "soft\u{00AD}hyphen",
+            "tag\u{E0041}",
+        ] {
+            let e = check_name(bad).unwrap_err();
+            assert_eq!(e.field, "name", "{bad:?}");
+            assert!(
+                e.message.contains("invisible or text-direction"),
+                "{bad:?}: {}",
+                e.message
+            );
+        }
+        for ok in ["Reports", "Café Ünïcode", "日本語のアプリ", "עברית", "emoji 🚀"] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]
