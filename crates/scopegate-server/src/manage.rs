@@ -92,6 +92,12 @@ pub struct Registered {
     pub secret: Option<NewSecret>,
 }
 
+/// Most apps one developer registers in the portal (administrators, the admin
+/// API and the command line are not held to it).
+pub const MAX_APPS_PER_OWNER: i64 = 50;
+/// Most scope requests of one developer that wait for a decision at once.
+pub const MAX_PENDING_REQUESTS_PER_USER: i64 = 20;
+
 /// The parts of a key set registration beyond [`AppRequest`].
 #[derive(Clone, Debug, Default)]
 pub struct KeySetSpec {
@@ -155,6 +161,16 @@ pub async fn create_app<S: Store>(
     owner: Option<&str>,
     spec: &KeySetSpec,
 ) -> Result<Registered> {
+    if let (Actor::User(login), Some(owner)) = (actor, owner) {
+        if state.store.count_owned_apps(owner).await? >= MAX_APPS_PER_OWNER {
+            return Err(ManageError::Invalid(FieldError::new(
+                "name",
+                format!(
+                    "{login} already has {MAX_APPS_PER_OWNER} apps, the most a developer may register; delete one, or ask an administrator"
+                ),
+            )));
+        }
+    }
     let now = state.now();
     let app_id = secrets::generate(SecretKind::ClientId).replacen("sgci_", "app_", 1);
     let (record, secret) = key_set(&state.policy, &app_id, name, owner, spec, now)?;
@@ -613,6 +629,17 @@ pub async fn request_scopes<S: Store>(
     reason: &str,
 ) -> Result<Requested> {
     let key_set = key_set_of(state, client_id).await?;
+    if matches!(actor, Actor::User(_))
+        && state.store.count_pending_requests_by(requested_by).await? >= MAX_PENDING_REQUESTS_PER_USER
+    {
+        return Err(FieldError::new(
+            "scopes",
+            format!(
+                "{requested_by} already has {MAX_PENDING_REQUESTS_PER_USER} requests waiting for an administrator; wait for a decision first"
+            ),
+        )
+        .into());
+    }
     let policy = &state.policy;
     let names = scope_list(policy, "scopes", scopes, &key_set.environment)?;
     if names.is_empty() {

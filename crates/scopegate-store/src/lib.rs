@@ -68,6 +68,12 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// The key sets of up to `limit` apps whose ids sort after `after`, by
     /// app id, then by creation.
     fn apps(&self, after: Option<&str>, limit: i64) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
+    /// The key sets of the apps `owner` owns, by app id, then by creation.
+    fn owned_key_sets(&self, owner: &str) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
+    /// How many apps `owner` owns.
+    fn count_owned_apps(&self, owner: &str) -> impl Future<Output = R<i64>> + Send;
+    /// How many scope requests filed by `requested_by` await a decision.
+    fn count_pending_requests_by(&self, requested_by: &str) -> impl Future<Output = R<i64>> + Send;
     /// The key sets of one app (none: no such app).
     fn app(&self, app_id: &str) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
     /// Deletes an app, all its key sets and their tokens.

@@ -500,6 +500,21 @@ macro_rules! impl_store {
                 self.clients_where("TRUE", None, None).await
             }
 
+            async fn owned_key_sets(&self, owner: &str) -> R<Vec<ClientRecord>> {
+                self.clients_where("c.app_id IN (SELECT id FROM apps WHERE owner = $1)", Some(owner), None).await
+            }
+
+            async fn count_owned_apps(&self, owner: &str) -> R<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM apps WHERE owner = $1").bind(owner).fetch_one(&self.pool).await?)
+            }
+
+            async fn count_pending_requests_by(&self, requested_by: &str) -> R<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM scope_requests WHERE requested_by = $1 AND decided_at IS NULL")
+                    .bind(requested_by)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
             async fn apps(&self, after: Option<&str>, limit: i64) -> R<Vec<ClientRecord>> {
                 self.clients_where(
                     "c.app_id IN (SELECT id FROM apps WHERE id > $1 ORDER BY id LIMIT $2)",

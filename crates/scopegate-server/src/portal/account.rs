@@ -154,11 +154,8 @@ pub async fn home<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri:
         Ok(u) => u,
         Err(r) => return r,
     };
-    let mine = match visit.state.store.clients().await {
-        Ok(all) => all
-            .into_iter()
-            .filter(|k| k.owner.as_deref() == Some(user.login.as_str()))
-            .collect::<Vec<_>>(),
+    let mine = match visit.state.store.owned_key_sets(&user.login).await {
+        Ok(mine) => mine,
         Err(e) => return unavailable(e),
     };
     let mut sorted = mine;

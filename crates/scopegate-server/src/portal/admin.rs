@@ -40,27 +40,45 @@ macro_rules! admin_visit {
     };
 }
 
+/// Rows of apps and of users the overview shows at once.
+const OVERVIEW_PAGE: usize = 50;
+
+/// The overview's query: a notice, and where each list's page starts.
+#[derive(serde::Deserialize, Debug, Default)]
+struct OverviewQuery {
+    done: Option<String>,
+    apps_after: Option<String>,
+    users_after: Option<String>,
+}
+
 pub async fn overview<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: Uri) -> Response {
     let (visit, _) = admin_visit!(state, headers);
+    let query: OverviewQuery = serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
     let store = &visit.state.store;
-    let (clients, pending, users) = match (
-        store.clients().await,
+    let limit = i64::try_from(OVERVIEW_PAGE + 1).unwrap_or(i64::MAX);
+    let (page, pending, users) = match (
+        store.apps(query.apps_after.as_deref(), limit).await,
         store.scope_requests(true, None).await,
-        store.users().await,
+        store.users_page(query.users_after.as_deref(), limit).await,
     ) {
         (Ok(c), Ok(p), Ok(u)) => (c, p, u),
         _ => return unavailable("admin overview"),
     };
-    let requests = pending
-        .into_iter()
-        .filter_map(|q| {
-            clients
-                .iter()
-                .find(|k| k.client_id == q.client_id)
-                .map(|k| request_row(q, k))
-        })
-        .collect();
-    let mut sorted = clients;
+    let mut requests = Vec::new();
+    for q in pending {
+        match store.client(&q.client_id).await {
+            Ok(Some(k)) => requests.push(request_row(q, &k)),
+            Ok(None) => {}
+            Err(e) => return unavailable(e),
+        }
+    }
+    let mut app_ids: Vec<&str> = page.iter().map(|k| k.app_id.as_str()).collect();
+    app_ids.dedup();
+    let apps_next = (app_ids.len() > OVERVIEW_PAGE).then(|| app_ids[OVERVIEW_PAGE - 1].to_owned());
+    let mut sorted: Vec<_> = match &apps_next {
+        Some(last) => page.into_iter().filter(|k| k.app_id <= *last).collect(),
+        None => page,
+    };
     sorted.sort_by(|a, b| {
         (a.app_name.as_str(), a.app_id.as_str(), a.created_at).cmp(&(
             b.app_name.as_str(),
@@ -68,8 +86,10 @@ pub async fn overview<S: Store>(Current(state): Current<S>, headers: HeaderMap, 
             b.created_at,
         ))
     });
+    let users_next = (users.len() > OVERVIEW_PAGE).then(|| users[OVERVIEW_PAGE - 1].login.clone());
     let users = users
         .into_iter()
+        .take(OVERVIEW_PAGE)
         .map(|u| UserRow {
             permissions: u.permissions.join(" "),
             login: u.login,
@@ -77,7 +97,7 @@ pub async fn overview<S: Store>(Current(state): Current<S>, headers: HeaderMap, 
         })
         .collect();
     let mut nav = visit.nav();
-    nav.notice = match uri.query() {
+    nav.notice = match query.done.as_deref().map(|d| format!("done={d}")).as_deref() {
         Some("done=granted") => Some("Request granted: the scopes are assigned."),
         Some("done=refused") => Some("Request refused."),
         Some("done=revoked") => Some("Every token of those keys is revoked."),
@@ -93,6 +113,8 @@ pub async fn overview<S: Store>(Current(state): Current<S>, headers: HeaderMap, 
             requests,
             apps: app_rows(sorted, visit.state.now()),
             users,
+            apps_next,
+            users_next,
         },
     )
 }

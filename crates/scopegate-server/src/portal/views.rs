@@ -206,6 +206,9 @@ pub struct Admin {
     pub requests: Vec<RequestRow>,
     pub apps: Vec<AppRow>,
     pub users: Vec<UserRow>,
+    /// Where the next page of apps (users) starts, if there is one.
+    pub apps_next: Option<String>,
+    pub users_next: Option<String>,
 }
 
 #[derive(Template, Debug)]

@@ -15,6 +15,7 @@ mod gateway;
 mod jwt;
 mod limits;
 mod portal;
+mod quotas;
 mod refresh;
 mod retention;
 mod sessions;
