@@ -51,11 +51,33 @@ impl KeyEncryptionKey {
             return Self::parse(&text, KEK_ENV).map(Some);
         }
         if let Some(path) = std::env::var_os(KEK_FILE_ENV) {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| SealingError(format!("{KEK_FILE_ENV}={}: {e}", path.to_string_lossy())))?;
-            return Self::parse(&text, KEK_FILE_ENV).map(Some);
+            return Self::from_file(std::path::Path::new(&path)).map(Some);
         }
         Ok(None)
+    }
+
+    /// The KEK in the file at `path`, which must be readable by its owner
+    /// only: a key-encryption key others can read protects nothing.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, SealingError> {
+        let named = || format!("{KEK_FILE_ENV}={}", path.display());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map_err(|e| SealingError(format!("{}: {e}", named())))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(SealingError(format!(
+                    "{}: the file is open to other users (mode {:o}); make it readable by its owner only: chmod 600 {}",
+                    named(),
+                    mode & 0o777,
+                    path.display()
+                )));
+            }
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| SealingError(format!("{}: {e}", named())))?;
+        Self::parse(&text, KEK_FILE_ENV)
     }
 
     /// A new random KEK, as `parse` reads it.
@@ -130,6 +152,25 @@ pub fn unseal(stored: &[u8], kid: &str, kek: Option<&KeyEncryptionKey>) -> Resul
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_encryption_key_file_open_to_other_users_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("scopegate-kek-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("kek");
+        std::fs::write(&path, KeyEncryptionKey::generate().unwrap()).unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = KeyEncryptionKey::from_file(&path).unwrap_err().to_string();
+            assert!(e.contains(&format!("open to other users (mode {mode:o})")), "{e}");
+            assert!(e.contains("chmod 600"), "{e}");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(KeyEncryptionKey::from_file(&path).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     fn kek() -> KeyEncryptionKey {
         KeyEncryptionKey::parse(&KeyEncryptionKey::generate().unwrap(), "test").unwrap()

@@ -10,6 +10,15 @@ use super::error::ApiError;
 /// The largest request body the admin API reads.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// The answer to a body over [`MAX_BODY`].
+pub fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the body is larger than {MAX_BODY} bytes"),
+    )
+}
+
 /// A JSON body of type `T`.
 pub fn json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
     if !crate::form::has_content_type(headers, "application/json") {
@@ -20,11 +29,7 @@ pub fn json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, 
         ));
     }
     if body.len() > MAX_BODY {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body is larger than {MAX_BODY} bytes"),
-        ));
+        return Err(too_large());
     }
     serde_json::from_slice(body).map_err(|e| ApiError::invalid_request(format!("the JSON body: {e}")))
 }

@@ -77,6 +77,7 @@ impl utoipa::Modify for BearerAuth {
                 "the path or the query string is too long (`gateway.max_path_bytes`, `max_query_bytes`)",
             ),
             ("403", "the admin token lacks the scope (changes need admin:write)"),
+            ("413", "the request body is larger than 64 KiB"),
             (
                 "429",
                 "too many requests with this admin token (`limits.admin_api_per_token`); Retry-After says when to try again",
@@ -266,6 +267,21 @@ pub fn router<S: Store>(state: AppState<S>) -> Router<AppState<S>> {
         .route("/admin/api", fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(state, auth::authorize::<S>))
+        .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
+        .layer(axum::middleware::map_response(too_large_in_json))
+}
+
+/// A body over the limit, refused by axum's extractor before any handler
+/// runs, answers in the API's error shape like every other refusal.
+async fn too_large_in_json(response: axum::response::Response) -> axum::response::Response {
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE || json {
+        return response;
+    }
+    axum::response::IntoResponse::into_response(body::too_large())
 }
 
 async fn not_found() -> ApiError {

@@ -889,3 +889,19 @@ async fn decide_takes_a_token_as_explain_does() {
     let r = h.admin("POST", "/admin/api/decide", Some(&read), Some(body)).await;
     assert_eq!(r.json["field"], "token");
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_413_in_the_apis_error_shape_and_documented() {
+    let h = Harness::new().await;
+    let admin = h.admin_token(&["admin:write"]).await;
+    for size in [100 * 1024, 3 << 20] {
+        let body = json!({"name": "x".repeat(size), "environment": "production", "scopes": []});
+        let r = h.admin("POST", "/admin/api/apps", Some(&admin), Some(body)).await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{size}");
+        assert_eq!(r.json["error"], "payload_too_large", "{size}: {}", r.json);
+        assert_eq!(r.json["message"], "the body is larger than 65536 bytes");
+    }
+    let doc = h.admin("GET", "/admin/api/openapi.json", Some(&admin), None).await;
+    let create = &doc.json["paths"]["/admin/api/apps"]["post"]["responses"]["413"];
+    assert!(create["content"]["application/json"].is_object(), "{create}");
+}
