@@ -14,6 +14,9 @@ use scopegate_store::{ClientRecord, Store, StoreError, TokenRecord, UserRecord};
 
 /// Seconds an entry is trusted.
 pub const TTL: i64 = 5;
+/// Seconds an entry still answers while the database cannot be read (a
+/// node that cannot read the change feed for this long forgets everything).
+pub const STALE_IF_ERROR: i64 = 30 * 60;
 /// Past this many entries a cache starts over (bounded memory).
 const MAX_ENTRIES: usize = 50_000;
 
@@ -50,14 +53,28 @@ impl<V, K: Hash + Eq> RecordCache<V, K> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
         F: Future<Output = Result<Option<V>, StoreError>>,
     {
+        let mut stale = None;
         if let Ok(entries) = self.entries.read() {
             if let Some((record, at)) = entries.get(key) {
                 if now.saturating_sub(*at) < TTL {
                     return Ok(record.clone());
                 }
+                stale = Some((record.clone(), *at));
             }
         }
-        let record = load.await?.map(Arc::new);
+        let record = match load.await {
+            Ok(record) => record.map(Arc::new),
+            // The database does not answer: what was read before still
+            // stands, since nothing can change it meanwhile (every change is
+            // a write to that database, and the change feed forgets what
+            // changes as soon as it reads again).
+            Err(e) => {
+                return match stale {
+                    Some((record, at)) if now.saturating_sub(at) < STALE_IF_ERROR => Ok(record),
+                    _ => Err(e),
+                };
+            }
+        };
         if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
@@ -121,5 +138,26 @@ impl RecordCache<TokenRecord, Vec<u8>> {
 
     pub fn forget_hash(&self, hash: &[u8]) {
         self.forget(hash);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn down() -> StoreError {
+        StoreError::from(sqlx::Error::PoolTimedOut)
+    }
+
+    #[tokio::test]
+    async fn a_record_read_before_answers_while_the_database_does_not_within_a_bound() {
+        let cache: RecordCache<String> = RecordCache::default();
+        let read = cache.get_or_load("k", 0, async { Ok(Some("v".to_owned())) }).await.unwrap();
+        assert_eq!(read.as_deref().map(String::as_str), Some("v"));
+        let stale = cache.get_or_load("k", TTL + 1, async { Err(down()) }).await.unwrap();
+        assert_eq!(stale.as_deref().map(String::as_str), Some("v"), "served through the outage");
+        assert!(cache.get_or_load("k", STALE_IF_ERROR, async { Err(down()) }).await.is_err());
+        assert!(cache.get_or_load("never-read", 1, async { Err(down()) }).await.is_err());
     }
 }
