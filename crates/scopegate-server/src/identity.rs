@@ -307,6 +307,11 @@ async fn jwt<S: Store>(state: &Verifier<'_, S>, policy: &Policy, token: &str, no
 }
 
 async fn opaque<S: Store>(state: &Verifier<'_, S>, token: &str, now: i64) -> Result<Claimed, Refusal> {
+    // Garbage is refused here, so that it never waits on (or, in an outage,
+    // is answered 503 by) the store.
+    if !secrets::could_be_stored_token(token) {
+        return Err(invalid("unknown token"));
+    }
     let Some(t) = state.store.token(&secrets::hash(token)).await.map_err(unavailable)? else {
         return Err(invalid("unknown token"));
     };

@@ -153,11 +153,23 @@ mod tests {
     #[tokio::test]
     async fn a_record_read_before_answers_while_the_database_does_not_within_a_bound() {
         let cache: RecordCache<String> = RecordCache::default();
-        let read = cache.get_or_load("k", 0, async { Ok(Some("v".to_owned())) }).await.unwrap();
+        let read = cache
+            .get_or_load("k", 0, async { Ok(Some("v".to_owned())) })
+            .await
+            .unwrap();
         assert_eq!(read.as_deref().map(String::as_str), Some("v"));
         let stale = cache.get_or_load("k", TTL + 1, async { Err(down()) }).await.unwrap();
-        assert_eq!(stale.as_deref().map(String::as_str), Some("v"), "served through the outage");
-        assert!(cache.get_or_load("k", STALE_IF_ERROR, async { Err(down()) }).await.is_err());
+        assert_eq!(
+            stale.as_deref().map(String::as_str),
+            Some("v"),
+            "served through the outage"
+        );
+        assert!(
+            cache
+                .get_or_load("k", STALE_IF_ERROR, async { Err(down()) })
+                .await
+                .is_err()
+        );
         assert!(cache.get_or_load("never-read", 1, async { Err(down()) }).await.is_err());
     }
 }

@@ -86,6 +86,21 @@ fn time_ordered_id() -> [u8; 8] {
     ((ms << 16) | u64::from(rand::random::<u16>())).to_be_bytes()
 }
 
+/// Whether `value` has the shape of a stored scopegate token (`sg??_` and a
+/// base64url body as [`generate`] makes them, or as earlier versions made
+/// them): anything else is no token of ours, known without asking the store.
+pub fn could_be_stored_token(value: &str) -> bool {
+    let b = value.as_bytes();
+    b.len() > 5
+        && b.starts_with(b"sg")
+        && b[2..4].iter().all(u8::is_ascii_lowercase)
+        && b[4] == b'_'
+        && (43..=ORDERED_BODY_LEN).contains(&(b.len() - 5))
+        && b[5..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+}
+
 /// A fresh random value with its kind's prefix.
 pub fn generate(kind: SecretKind) -> String {
     let random: [u8; RANDOM_LEN] = rand::random();
@@ -205,6 +220,26 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn only_values_shaped_like_our_tokens_could_be_stored_tokens() {
+        for kind in [SecretKind::AccessToken, SecretKind::RefreshToken, SecretKind::Code] {
+            assert!(could_be_stored_token(&generate(kind)));
+        }
+        for garbage in [
+            "",
+            "sgat_",
+            "sgat_x",
+            "sgat_unknown",
+            "hello world",
+            "Bearer",
+            &"a".repeat(80),
+        ] {
+            assert!(!could_be_stored_token(garbage), "{garbage}");
+        }
+        assert!(!could_be_stored_token(&format!("sgat_{}", "a".repeat(55))));
+        assert!(!could_be_stored_token(&format!("sgat_{}!", "a".repeat(50))));
+    }
 
     #[test]
     fn stored_tokens_are_keyed_in_issuance_order() {

@@ -4,7 +4,7 @@
 //! under its own name: strings as strings, numbers and booleans as such,
 //! anything else as the text it displays.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
@@ -39,8 +39,25 @@ where
     }
 }
 
+/// One line in this format written outside `tracing` (the line `serve`
+/// prints on stdout once it listens): `message` and string `fields`.
+pub fn line(level: &str, message: &str, fields: &[(&str, &str)]) -> String {
+    let mut out = String::from("{\"time\":\"");
+    let _ = write_time(&mut out);
+    let _ = write!(out, "\",\"level\":\"{level}\",\"target\":\"scopegate\",\"message\":");
+    let _ = write_string(&mut out, message);
+    for (name, value) in fields {
+        out.push(',');
+        let _ = write_string(&mut out, name);
+        out.push(':');
+        let _ = write_string(&mut out, value);
+    }
+    out.push('}');
+    out
+}
+
 /// `2026-12-01T23:05:01.123456Z`.
-fn write_time(writer: &mut Writer<'_>) -> fmt::Result {
+fn write_time(writer: &mut impl fmt::Write) -> fmt::Result {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let seconds = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
     let text = crate::audit_cmd::utc(seconds);

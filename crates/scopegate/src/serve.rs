@@ -86,12 +86,28 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 scopegate_server::changes::follow(state.clone(), Some(notices)).await?;
                 reload::spawn(args.config.clone(), state.clone(), notices_rx);
                 scopegate_server::retention::spawn(state.clone());
-                // One line that scripts (and the tests) wait for.
-                println!(
-                    "scopegate listening on http://{local} (issuer {}, database {})",
+                // One line that scripts (and the tests) wait for; a JSON
+                // object like every other line under `--log-format json`.
+                let database = scopegate_store::redacted(&policy.settings.database);
+                let listening = format!(
+                    "scopegate listening on http://{local} (issuer {}, database {database})",
                     policy.settings.issuer,
-                    scopegate_store::redacted(&policy.settings.database)
                 );
+                match format {
+                    LogFormat::Text => println!("{listening}"),
+                    LogFormat::Json => println!(
+                        "{}",
+                        crate::log_json::line(
+                            "INFO",
+                            &listening,
+                            &[
+                                ("address", &format!("http://{local}")),
+                                ("issuer", &policy.settings.issuer),
+                                ("database", &database),
+                            ],
+                        )
+                    ),
+                }
                 serve_workers(state, listeners, args.cpu_scheduling).await?;
             });
             Ok(ExitCode::SUCCESS)

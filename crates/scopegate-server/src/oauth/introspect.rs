@@ -60,6 +60,9 @@ pub(crate) async fn describe<S: Store>(
     if looks_like_jwt(token) {
         return jwt(state, caller, token, now).await;
     }
+    if !secrets::could_be_stored_token(token) {
+        return Ok(json!({"active": false}));
+    }
     let Some(t) = state.tokens.get(&state.store, &secrets::hash(token), now).await? else {
         return Ok(json!({"active": false}));
     };

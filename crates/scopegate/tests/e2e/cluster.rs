@@ -645,6 +645,35 @@ async fn a_database_outage_is_served_through_and_recovered_from_without_a_restar
     db.drop_now().await;
 }
 
+/// A bearer credential that cannot be a scopegate token is refused without
+/// asking the database, so an outage never turns garbage into a 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_credentials_are_401_even_while_the_database_is_away() {
+    let Some(db) = Database::create("garbage").await else {
+        return;
+    };
+    let pg: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
+    let relay = Relay::start(pg).await;
+    let through_relay = db
+        .url
+        .replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", relay.port), 1);
+    let c = Cluster::start(1, &through_relay, "opaque");
+    let base = c.bases[0].as_str();
+    relay.set_up(false);
+    for garbage in ["hello", "sgat_x", "not.a.jwt", &"x".repeat(300)] {
+        assert_eq!(call(base, &Auth::Bearer(garbage)).await, 401, "{garbage}");
+    }
+    let shaped = format!("sgat_{}", "A".repeat(54));
+    assert_eq!(
+        call(base, &Auth::Bearer(&shaped)).await,
+        503,
+        "a token of our shape needs the database"
+    );
+    relay.set_up(true);
+    drop(c);
+    db.drop_now().await;
+}
+
 /// The value of cookie `name` that a response sets.
 fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
     r.headers().get_all("set-cookie").iter().find_map(|v| {

@@ -157,3 +157,32 @@ async fn a_command_on_the_sqlite_file_reaches_the_running_server_within_a_second
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[test]
+fn under_log_format_json_the_listening_line_is_a_json_object_too() {
+    use std::io::{BufRead, BufReader};
+    let dir = temp_dir("json-listening");
+    let config = policy_in(&dir, |p| p);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .args(["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(["--log-format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let object: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(object["level"], "INFO");
+    assert!(
+        object["address"].as_str().unwrap().starts_with("http://127.0.0.1:"),
+        "{object}"
+    );
+    assert_eq!(object["issuer"], "http://127.0.0.1:8080");
+    assert!(object["time"].as_str().unwrap().ends_with('Z'));
+}
