@@ -37,10 +37,17 @@ pub async fn run_once<S: Store>(store: &S, audit_retention: Option<Duration>, no
         pass.expired.codes += purged.codes;
         pass.expired.tokens += purged.tokens;
         pass.expired.revocations += purged.revocations;
-        let most = [purged.sessions, purged.codes, purged.tokens, purged.revocations]
-            .into_iter()
-            .max()
-            .unwrap_or(0);
+        pass.expired.shown_once += purged.shown_once;
+        let most = [
+            purged.sessions,
+            purged.codes,
+            purged.tokens,
+            purged.revocations,
+            purged.shown_once,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
         if most < BATCH.unsigned_abs() {
             break;
         }

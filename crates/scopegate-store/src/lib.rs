@@ -129,6 +129,17 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn create_session(&self, session: &SessionRecord) -> impl Future<Output = R<()>> + Send;
     fn session(&self, hash: &[u8]) -> impl Future<Output = R<Option<SessionRecord>>> + Send;
     fn delete_session(&self, hash: &[u8]) -> impl Future<Output = R<bool>> + Send;
+    /// Keeps what one page shows once (sealed), by the SHA-256 of its key.
+    fn put_shown_once(
+        &self,
+        hash: &[u8],
+        login: &str,
+        sealed: &[u8],
+        expires_at: i64,
+    ) -> impl Future<Output = R<()>> + Send;
+    /// Takes (and removes) what `put_shown_once` kept for `login`, unless it
+    /// expired by `now`: (sealed). Of concurrent takes one gets it.
+    fn take_shown_once(&self, hash: &[u8], login: &str, now: i64) -> impl Future<Output = R<Option<Vec<u8>>>> + Send;
     /// Ends every session of a user; how many there were.
     fn delete_sessions(&self, login: &str) -> impl Future<Output = R<u64>> + Send;
 

@@ -176,11 +176,13 @@ pub struct Purged {
     pub codes: u64,
     pub tokens: u64,
     pub revocations: u64,
+    /// One-time views never looked at.
+    pub shown_once: u64,
 }
 
 impl Purged {
     pub fn total(&self) -> u64 {
-        self.sessions + self.codes + self.tokens + self.revocations
+        self.sessions + self.codes + self.tokens + self.revocations + self.shown_once
     }
 }
 

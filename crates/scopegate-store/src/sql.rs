@@ -834,6 +834,35 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn put_shown_once(&self, hash: &[u8], login: &str, sealed: &[u8], expires_at: i64) -> R<()> {
+                sqlx::query("INSERT INTO shown_once (hash, login, sealed, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(hash)
+                    .bind(login)
+                    .bind(sealed)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn take_shown_once(&self, hash: &[u8], login: &str, now: i64) -> R<Option<Vec<u8>>> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                let sealed: Option<Vec<u8>> =
+                    sqlx::query_scalar("SELECT sealed FROM shown_once WHERE hash = $1 AND login = $2 AND expires_at > $3")
+                        .bind(hash)
+                        .bind(login)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let taken = sqlx::query("DELETE FROM shown_once WHERE hash = $1 AND login = $2")
+                    .bind(hash)
+                    .bind(login)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(sealed.filter(|_| taken.rows_affected() == 1))
+            }
+
             async fn delete_sessions(&self, login: &str) -> R<u64> {
                 let done = sqlx::query("DELETE FROM sessions WHERE login = $1").bind(login).execute(&self.pool).await?;
                 Ok(done.rows_affected())
@@ -849,6 +878,7 @@ macro_rules! impl_store {
                     codes: purge("DELETE FROM codes WHERE hash IN (SELECT hash FROM codes WHERE expires_at <= $1 LIMIT $2)").await?,
                     tokens: purge("DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE expires_at <= $1 LIMIT $2)").await?,
                     revocations: purge("DELETE FROM revocations WHERE id IN (SELECT id FROM revocations WHERE expires_at <= $1 LIMIT $2)").await?,
+                    shown_once: purge("DELETE FROM shown_once WHERE hash IN (SELECT hash FROM shown_once WHERE expires_at <= $1 LIMIT $2)").await?,
                 })
             }
 

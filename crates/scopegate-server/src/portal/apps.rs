@@ -11,9 +11,10 @@ use scopegate_store::{ClientRecord, Store, UserRecord};
 
 use super::account::{app_rows, kind};
 use super::form::PageForm;
+use super::shown::{self, Shown};
 use super::views::{
     AppPage, AuthorizeUrl, EndpointChoice, KeySetPage, KeyView, NewApp, NewAppForm, Picker, PickerResult, ScopeChoice,
-    ScopeRow, SecretRow, SecretShown, time,
+    ScopeRow, SecretRow, time,
 };
 use super::{Visit, posted, see_other, unavailable, visited};
 use crate::manage::{self, Actor, KeySetSpec, ManageError};
@@ -99,21 +100,23 @@ fn key_set_spec<S: Store>(visit: &Visit<S>, form: &PageForm) -> Result<KeySetSpe
     })
 }
 
-/// New keys, their secret shown this once.
-fn keys_shown<S: Store>(visit: &Visit<S>, heading: &'static str, registered: manage::Registered) -> Response {
+/// New keys: the form answers with a redirect to their one-time view.
+async fn keys_shown<S: Store>(
+    visit: &Visit<S>,
+    login: &str,
+    heading: &'static str,
+    registered: manage::Registered,
+) -> Response {
     let k = registered.key_set;
-    visit.render(
-        StatusCode::CREATED,
-        &SecretShown {
-            nav: visit.nav(),
-            heading,
-            secret_id: registered.secret.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
-            secret: registered.secret.map(|s| s.secret),
-            expires: None,
-            next: format!("/portal/apps/{}/keys/{}", k.app_id, k.client_id),
-            client_id: k.client_id,
-        },
-    )
+    let shown = Shown {
+        heading: heading.to_owned(),
+        secret_id: registered.secret.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
+        secret: registered.secret.map(|s| s.secret),
+        expires: None,
+        next: format!("/portal/apps/{}/keys/{}", k.app_id, k.client_id),
+        client_id: k.client_id,
+    };
+    shown::redirect_to(visit, login, &shown).await
 }
 
 pub async fn new_page<S: Store>(Current(state): Current<S>, headers: HeaderMap) -> Response {
@@ -137,7 +140,7 @@ pub async fn create<S: Store>(Current(state): Current<S>, headers: HeaderMap, bo
     };
     let actor = Actor::User(user.login.clone());
     match manage::create_app(&visit.state, &actor, &fields.name, Some(&user.login), &spec).await {
-        Ok(registered) => keys_shown(&visit, "Your app is registered", registered),
+        Ok(registered) => keys_shown(&visit, &user.login, "Your app is registered", registered).await,
         Err(ManageError::Invalid(e)) => {
             let message = format!("{}: {}", label(e.field), e.message);
             new_app_page(&visit, fields, &assigned, &defaults, Some(message))
@@ -231,7 +234,7 @@ pub async fn add_key_set<S: Store>(
         Err(error) => return visit.problem(StatusCode::BAD_REQUEST, error, back),
     };
     match manage::add_key_set(&visit.state, &Actor::User(user.login.clone()), &app_id, &spec).await {
-        Ok(registered) => keys_shown(&visit, "Your new keys", registered),
+        Ok(registered) => keys_shown(&visit, &user.login, "Your new keys", registered).await,
         Err(ManageError::Internal) => unavailable("add_key_set"),
         Err(e) => visit.problem(StatusCode::BAD_REQUEST, describe(&e), back),
     }
@@ -541,18 +544,17 @@ pub async fn add_secret<S: Store>(
         Err(e) => Err(e),
     };
     match added {
-        Ok(secret) => visit.render(
-            StatusCode::CREATED,
-            &SecretShown {
-                nav: visit.nav(),
-                heading: "Your new client secret",
+        Ok(secret) => {
+            let shown = Shown {
+                heading: "Your new client secret".to_owned(),
                 client_id,
                 secret_id: secret.id,
                 expires: secret.expires_at.map(time),
                 secret: Some(secret.secret),
                 next: back,
-            },
-        ),
+            };
+            shown::redirect_to(&visit, &user.login, &shown).await
+        }
         Err(e @ (ManageError::Conflict(_) | ManageError::Invalid(_))) => {
             visit.problem(StatusCode::CONFLICT, describe(&e), back)
         }

@@ -26,6 +26,7 @@ mod account;
 mod admin;
 mod apps;
 mod form;
+mod shown;
 mod try_it;
 pub mod views;
 
@@ -62,6 +63,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
         .route("/portal/sign-out", post(account::sign_out::<S>))
         .route("/portal/sign-out-everywhere", post(account::sign_out_everywhere::<S>))
         .route("/portal/connected", get(account::connected::<S>))
+        .route(shown::PATH, get(shown::page::<S>))
         .route(
             "/portal/connected/{client_id}/revoke",
             post(account::revoke_connected::<S>),

@@ -77,7 +77,7 @@ pub struct NewApp {
 #[template(path = "portal/secret.html")]
 pub struct SecretShown {
     pub nav: Nav,
-    pub heading: &'static str,
+    pub heading: String,
     pub client_id: String,
     pub secret: Option<String>,
     pub secret_id: String,

@@ -98,7 +98,7 @@ async fn a_planted_csrf_cookie_matches_no_session_and_its_form_changes_nothing()
     let planted = cookies.replace("sg_csrf=sgcf_browser", "sg_csrf=sgcf_planted");
     assert_eq!(register(&h, &planted, "sgcf_planted", &[]).await, StatusCode::FORBIDDEN);
     assert!(h.store.clients().await.unwrap().is_empty(), "nothing written");
-    assert_eq!(register(&h, &cookies, "sgcf_browser", &[]).await, StatusCode::CREATED);
+    assert_eq!(register(&h, &cookies, "sgcf_browser", &[]).await, StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
@@ -124,7 +124,7 @@ async fn a_form_from_another_site_or_a_sibling_subdomain_is_refused() {
         ("origin", "http://portal.example:9000"),
         ("host", "portal.example:9000"),
     ];
-    assert_eq!(register(&h, &cookies, "sgcf_browser", &same).await, StatusCode::CREATED);
+    assert_eq!(register(&h, &cookies, "sgcf_browser", &same).await, StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
@@ -303,4 +303,57 @@ async fn behind_https_the_cookies_are_host_prefixed_and_secure() {
         session.starts_with("__Host-sg_session=") && session.contains("; Secure"),
         "{session}"
     );
+}
+
+/// The cookies a response sets, as a `Cookie` header adds them.
+fn set_cookies(r: &Answer) -> String {
+    r.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[tokio::test]
+async fn reloading_the_page_after_a_form_never_sends_the_form_again() {
+    let h = Harness::new().await;
+    user(&h, "dev", &[]).await;
+    let cookies = sign_in_with(&h, "dev", "sgcf_b", "").await;
+    let r = send(
+        &h,
+        "POST",
+        "/portal/apps/new",
+        &[("cookie", &cookies)],
+        Some(&format!("csrf=sgcf_b&{NEW_APP}")),
+    )
+    .await;
+    assert_eq!((r.status, &r.headers[header::LOCATION]), (StatusCode::SEE_OTHER, &"/portal/shown".parse().unwrap()));
+    let viewer = format!("{cookies}; {}", set_cookies(&r));
+    let shown = send(&h, "GET", "/portal/shown", &[("cookie", &viewer)], None).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.body.contains("Your app is registered") && shown.body.contains("sgcs_"), "{}", shown.body);
+    // A reload: the secret is not shown again, and nothing is registered again.
+    let again = send(&h, "GET", "/portal/shown", &[("cookie", &viewer)], None).await;
+    assert_eq!(again.status, StatusCode::GONE);
+    assert!(!again.body.contains("sgcs_") && again.body.contains("add another secret"), "{}", again.body);
+    let k = h.store.clients().await.unwrap();
+    assert_eq!(k.len(), 1);
+    // Adding a secret, likewise; another user cannot take the view.
+    let r = send(
+        &h,
+        "POST",
+        &format!("/portal/apps/{}/keys/{}/secrets", k[0].app_id, k[0].client_id),
+        &[("cookie", &cookies)],
+        Some("csrf=sgcf_b"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    user(&h, "other", &[]).await;
+    let other = sign_in_with(&h, "other", "sgcf_o", "").await;
+    let stolen = send(&h, "GET", "/portal/shown", &[("cookie", &format!("{other}; {}", set_cookies(&r)))], None).await;
+    assert_eq!(stolen.status, StatusCode::GONE);
+    let mine = send(&h, "GET", "/portal/shown", &[("cookie", &format!("{cookies}; {}", set_cookies(&r)))], None).await;
+    assert!(mine.body.contains("Your new client secret"), "{}", mine.body);
+    assert_eq!(h.store.client(&k[0].client_id).await.unwrap().unwrap().secrets.len(), 2);
 }
