@@ -124,7 +124,10 @@ async fn a_form_from_another_site_or_a_sibling_subdomain_is_refused() {
         ("origin", "http://portal.example:9000"),
         ("host", "portal.example:9000"),
     ];
-    assert_eq!(register(&h, &cookies, "sgcf_browser", &same).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        register(&h, &cookies, "sgcf_browser", &same).await,
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -328,15 +331,26 @@ async fn reloading_the_page_after_a_form_never_sends_the_form_again() {
         Some(&format!("csrf=sgcf_b&{NEW_APP}")),
     )
     .await;
-    assert_eq!((r.status, &r.headers[header::LOCATION]), (StatusCode::SEE_OTHER, &"/portal/shown".parse().unwrap()));
+    assert_eq!(
+        (r.status, &r.headers[header::LOCATION]),
+        (StatusCode::SEE_OTHER, &"/portal/shown".parse().unwrap())
+    );
     let viewer = format!("{cookies}; {}", set_cookies(&r));
     let shown = send(&h, "GET", "/portal/shown", &[("cookie", &viewer)], None).await;
     assert_eq!(shown.status, StatusCode::OK);
-    assert!(shown.body.contains("Your app is registered") && shown.body.contains("sgcs_"), "{}", shown.body);
+    assert!(
+        shown.body.contains("Your app is registered") && shown.body.contains("sgcs_"),
+        "{}",
+        shown.body
+    );
     // A reload: the secret is not shown again, and nothing is registered again.
     let again = send(&h, "GET", "/portal/shown", &[("cookie", &viewer)], None).await;
     assert_eq!(again.status, StatusCode::GONE);
-    assert!(!again.body.contains("sgcs_") && again.body.contains("add another secret"), "{}", again.body);
+    assert!(
+        !again.body.contains("sgcs_") && again.body.contains("add another secret"),
+        "{}",
+        again.body
+    );
     let k = h.store.clients().await.unwrap();
     assert_eq!(k.len(), 1);
     // Adding a secret, likewise; another user cannot take the view.
@@ -351,9 +365,23 @@ async fn reloading_the_page_after_a_form_never_sends_the_form_again() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     user(&h, "other", &[]).await;
     let other = sign_in_with(&h, "other", "sgcf_o", "").await;
-    let stolen = send(&h, "GET", "/portal/shown", &[("cookie", &format!("{other}; {}", set_cookies(&r)))], None).await;
+    let stolen = send(
+        &h,
+        "GET",
+        "/portal/shown",
+        &[("cookie", &format!("{other}; {}", set_cookies(&r)))],
+        None,
+    )
+    .await;
     assert_eq!(stolen.status, StatusCode::GONE);
-    let mine = send(&h, "GET", "/portal/shown", &[("cookie", &format!("{cookies}; {}", set_cookies(&r)))], None).await;
+    let mine = send(
+        &h,
+        "GET",
+        "/portal/shown",
+        &[("cookie", &format!("{cookies}; {}", set_cookies(&r)))],
+        None,
+    )
+    .await;
     assert!(mine.body.contains("Your new client secret"), "{}", mine.body);
     assert_eq!(h.store.client(&k[0].client_id).await.unwrap().unwrap().secrets.len(), 2);
 }

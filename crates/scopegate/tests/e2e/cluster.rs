@@ -645,6 +645,42 @@ async fn a_database_outage_is_served_through_and_recovered_from_without_a_restar
     db.drop_now().await;
 }
 
+/// The cause of a flaky outage test: a valid credential whose cached
+/// verification was just cleared (by a revocation) is verified again during
+/// the outage, when the app's record is older than its cache's TTL; the
+/// record read before the outage must answer, not a 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_valid_credential_verified_again_during_an_outage_is_served() {
+    let Some(db) = Database::create("reverify").await else {
+        return;
+    };
+    let pg: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
+    let relay = Relay::start(pg).await;
+    let through_relay = db
+        .url
+        .replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", relay.port), 1);
+    let c = Cluster::start(1, &through_relay, "jwt");
+    let base = c.bases[0].as_str();
+    let (_, client_id, secret) = c.app("Reverified");
+    let valid = issue(base, &client_id, &secret).await;
+    let other = issue(base, &client_id, &secret).await;
+    assert_eq!(call(base, &Auth::Bearer(&valid)).await, 200);
+    // A revocation here forgets every verified credential; then the app's
+    // cached record grows older than its 5 s.
+    assert_eq!(revoke(base, &client_id, &secret, &other).await, 200);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    relay.set_up(false);
+    assert_eq!(
+        call(base, &Auth::Bearer(&valid)).await,
+        200,
+        "served through the outage"
+    );
+    assert_eq!(call(base, &Auth::Bearer(&other)).await, 401, "still revoked");
+    relay.set_up(true);
+    drop(c);
+    db.drop_now().await;
+}
+
 /// A bearer credential that cannot be a scopegate token is refused without
 /// asking the database, so an outage never turns garbage into a 503.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
