@@ -2,43 +2,21 @@
 //! "Pages"): headers on every page, CSRF on every form, sessions and their
 //! cookie, and another user's ids answered with a 404 page.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use scopegate_server::passwords::hash_password;
 use scopegate_store::{Store, UserRecord};
-use tower::ServiceExt;
 
+use crate::sessions::Answer as Page;
 use crate::{Harness, T0};
-
-/// A page's answer: status, headers, body text.
-struct Page {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
 
 impl Harness {
     async fn page(&self, method: &str, path: &str, cookies: &str, form: Option<&str>) -> Page {
-        let mut req = Request::builder().method(method).uri(path);
-        if !cookies.is_empty() {
-            req = req.header(header::COOKIE, cookies);
-        }
-        let body = match form {
-            Some(f) => {
-                req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                Body::from(f.to_owned())
-            }
-            None => Body::empty(),
+        let headers: &[(&str, &str)] = if cookies.is_empty() {
+            &[]
+        } else {
+            &[("cookie", cookies)]
         };
-        let response = self.app.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22).await.unwrap();
-        Page {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        crate::sessions::send(self, method, path, headers, form).await
     }
 
     async fn portal_user(&self, login: &str, permissions: &[&str]) {

@@ -91,7 +91,10 @@ impl Drop for Cluster {
 impl Cluster {
     /// `n` nodes started at the same moment on `database_url`.
     fn start(n: usize, database_url: &str, format: &str) -> Cluster {
-        let dir = std::env::temp_dir().join(format!("scopegate-cluster-{}-{format}", std::process::id()));
+        // One directory per cluster: clusters run at once, and each removes its own.
+        static CLUSTERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n_cluster = CLUSTERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("scopegate-cluster-{}-{format}-{n_cluster}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let source =
             std::fs::read_to_string(crate::workspace_root().join("examples/app-analytics/scopegate.toml")).unwrap();
@@ -524,18 +527,24 @@ struct Seen {
     statuses: std::collections::BTreeMap<(&'static str, u16), u32>,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_outage_is_served_through_and_recovered_from_without_a_restart() {
-    let Some(db) = Database::create("outage").await else {
-        return;
-    };
+/// `n` nodes that reach the test database through a relay the test can cut.
+async fn behind_a_relay(db: &Database, n: usize, format: &str) -> (Relay, Cluster) {
     let pg: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
     let relay = Relay::start(pg).await;
     let through_relay = db
         .url
         .replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", relay.port), 1);
     assert_ne!(through_relay, db.url, "the test database is on 127.0.0.1:5432");
-    let c = Cluster::start(2, &through_relay, "jwt");
+    let c = Cluster::start(n, &through_relay, format);
+    (relay, c)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_served_through_and_recovered_from_without_a_restart() {
+    let Some(db) = Database::create("outage").await else {
+        return;
+    };
+    let (relay, c) = behind_a_relay(&db, 2, "jwt").await;
     let [n1, n2] = [c.bases[0].as_str(), c.bases[1].as_str()];
     let (_, client_id, secret) = c.app("Outage");
     let valid = issue(n1, &client_id, &secret).await;
@@ -654,12 +663,7 @@ async fn a_valid_credential_verified_again_during_an_outage_is_served() {
     let Some(db) = Database::create("reverify").await else {
         return;
     };
-    let pg: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
-    let relay = Relay::start(pg).await;
-    let through_relay = db
-        .url
-        .replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", relay.port), 1);
-    let c = Cluster::start(1, &through_relay, "jwt");
+    let (relay, c) = behind_a_relay(&db, 1, "jwt").await;
     let base = c.bases[0].as_str();
     let (_, client_id, secret) = c.app("Reverified");
     let valid = issue(base, &client_id, &secret).await;
@@ -688,12 +692,7 @@ async fn garbage_credentials_are_401_even_while_the_database_is_away() {
     let Some(db) = Database::create("garbage").await else {
         return;
     };
-    let pg: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
-    let relay = Relay::start(pg).await;
-    let through_relay = db
-        .url
-        .replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", relay.port), 1);
-    let c = Cluster::start(1, &through_relay, "opaque");
+    let (relay, c) = behind_a_relay(&db, 1, "opaque").await;
     let base = c.bases[0].as_str();
     relay.set_up(false);
     for garbage in ["hello", "sgat_x", "not.a.jwt", &"x".repeat(300)] {
