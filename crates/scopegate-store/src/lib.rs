@@ -11,6 +11,7 @@
 //! any backend failure is one opaque [`StoreError`] that is logged, never shown.
 
 mod changes;
+mod database;
 mod migrate;
 mod records;
 mod sql;
@@ -23,6 +24,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use changes::{CHANNEL, Change, ChangeRow, Subscription, Wake};
+pub use database::Database;
 pub use records::{
     AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
     Purged, ScopeRequestRecord, SessionRecord, TokenKind, TokenRecord, UserRecord, revoked_by,

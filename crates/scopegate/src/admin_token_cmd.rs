@@ -11,7 +11,7 @@ use scopegate_server::secrets::{self, SecretKind};
 use scopegate_store::{AdminTokenRecord, AuditEvent, Store};
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{runtime, unix_now, with_store};
+use crate::store_cmd::{open, runtime, unix_now};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -80,14 +80,15 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
                 revoked_at: None,
             };
             runtime()?.block_on(async {
-                with_store!(policy, store => {
+                {
+                    let store = open(&policy).await?;
                     if !store.create_admin_token(&record).await? {
                         bail!("an admin token with this id already exists; run the command again");
                     }
                     let detail = format!("id={} scopes=\"{}\"", record.id, record.scopes.join(" "));
                     store.audit(&audit("admin_token_create", detail)).await?;
                     Ok::<_, anyhow::Error>(())
-                })
+                }
             })?;
             if *json {
                 println!(
@@ -104,7 +105,10 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
         Command::List { config, json } => {
             let policy = load_or_report(config)?;
             let tokens = runtime()?.block_on(async {
-                with_store!(policy, store => Ok::<_, anyhow::Error>(store.admin_tokens().await?))
+                {
+                    let store = open(&policy).await?;
+                    Ok::<_, anyhow::Error>(store.admin_tokens().await?)
+                }
             })?;
             if *json {
                 let rows: Vec<_> = tokens
@@ -130,13 +134,14 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
         Command::Revoke { config, id } => {
             let policy = load_or_report(config)?;
             let revoked = runtime()?.block_on(async {
-                with_store!(policy, store => {
+                {
+                    let store = open(&policy).await?;
                     let revoked = store.revoke_admin_token(id, unix_now()).await?;
                     if revoked {
                         store.audit(&audit("admin_token_revoke", format!("id={id}"))).await?;
                     }
                     Ok::<_, anyhow::Error>(revoked)
-                })
+                }
             })?;
             if !revoked {
                 bail!("no active admin token with id {id:?} (see `scopegate admin-token list`)");

@@ -10,7 +10,7 @@ use scopegate_server::secrets::{self, SecretKind};
 use scopegate_store::{AuditEvent, ClientRecord, Store};
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{runtime, unix_now, with_store};
+use crate::store_cmd::{open, runtime, unix_now};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -140,8 +140,12 @@ fn client_json(c: &ClientRecord) -> serde_json::Value {
 
 fn show(config: &std::path::Path, client_id: &str, json: bool) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(config)?;
-    let client = runtime()?
-        .block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.client(client_id).await?)) })?;
+    let client = runtime()?.block_on(async {
+        {
+            let store = open(&policy).await?;
+            Ok::<_, anyhow::Error>(store.client(client_id).await?)
+        }
+    })?;
     let Some(c) = client else {
         bail!("no app has the client_id {client_id:?}")
     };
@@ -208,18 +212,33 @@ fn add_secret(
     };
     let (secret, record) = secrets::new_client_secret(now, expires_at);
     let outcome = runtime()?.block_on(async {
-        with_store!(policy, store => {
+        {
+            let store = open(&policy).await?;
             match store.client(client_id).await? {
                 None => Ok::<_, anyhow::Error>(Err(format!("no app has the client_id {client_id:?}"))),
                 Some(c) if c.public => Ok(Err(format!("{client_id} is a public client: it has no secrets"))),
                 Some(c) => {
-                    store.add_client_secret(client_id, &record, replace.then_some(now)).await?;
-                    let detail = format!("secret_id={}{}", record.id, if replace { " (replaces every other secret)" } else { "" });
-                    store.audit(&AuditEvent { at: now, event: "secret_create".into(), client_id: Some(c.client_id), subject: None, detail }).await?;
+                    store
+                        .add_client_secret(client_id, &record, replace.then_some(now))
+                        .await?;
+                    let detail = format!(
+                        "secret_id={}{}",
+                        record.id,
+                        if replace { " (replaces every other secret)" } else { "" }
+                    );
+                    store
+                        .audit(&AuditEvent {
+                            at: now,
+                            event: "secret_create".into(),
+                            client_id: Some(c.client_id),
+                            subject: None,
+                            detail,
+                        })
+                        .await?;
                     Ok(Ok(()))
                 }
             }
-        })
+        }
     })?;
     if let Err(message) = outcome {
         bail!(message);
@@ -238,14 +257,23 @@ fn revoke_secret(config: &std::path::Path, client_id: &str, secret_id: &str) -> 
     let policy = load_or_report(config)?;
     let now = unix_now();
     let revoked = runtime()?.block_on(async {
-        with_store!(policy, store => {
+        {
+            let store = open(&policy).await?;
             let revoked = store.revoke_client_secret(client_id, secret_id, now).await?;
             if revoked {
                 let detail = format!("secret_id={secret_id}");
-                store.audit(&AuditEvent { at: now, event: "secret_revoke".into(), client_id: Some(client_id.to_owned()), subject: None, detail }).await?;
+                store
+                    .audit(&AuditEvent {
+                        at: now,
+                        event: "secret_revoke".into(),
+                        client_id: Some(client_id.to_owned()),
+                        subject: None,
+                        detail,
+                    })
+                    .await?;
             }
             Ok::<_, anyhow::Error>(revoked)
-        })
+        }
     })?;
     if !revoked {
         bail!("{client_id} has no active secret {secret_id:?} (see `scopegate app show`)");
@@ -257,10 +285,13 @@ fn revoke_secret(config: &std::path::Path, client_id: &str, secret_id: &str) -> 
 fn delete(config: &std::path::Path, client_id: &str) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(config)?;
     let deleted = runtime()?.block_on(async {
-        with_store!(policy, store => {
-            let Some(client) = store.client(client_id).await? else { return Ok::<_, anyhow::Error>(false) };
+        {
+            let store = open(&policy).await?;
+            let Some(client) = store.client(client_id).await? else {
+                return Ok::<_, anyhow::Error>(false);
+            };
             Ok(store.delete_app(&client.app_id).await?)
-        })
+        }
     })?;
     if !deleted {
         bail!("no app has the client_id {client_id:?}");
@@ -307,14 +338,17 @@ fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
     };
     let secret = secret.map(|(secret, _)| secret);
     runtime()?.block_on(async {
-        with_store!(policy, store => {
+        {
+            let store = open(&policy).await?;
             if let Some(owner) = &args.owner {
                 if store.user(owner).await?.is_none() {
                     bail!("--owner: no user {owner:?}; create it first with `scopegate user create`");
                 }
             }
-            store.create_app(&client.app_id, &client.app_name, client.owner.as_deref(), &client).await?;
-        });
+            store
+                .create_app(&client.app_id, &client.app_name, client.owner.as_deref(), &client)
+                .await?;
+        };
         Ok::<_, anyhow::Error>(())
     })?;
     if args.shell {
@@ -347,8 +381,12 @@ fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
 
 fn list(config: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(config)?;
-    let clients =
-        runtime()?.block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.clients().await?)) })?;
+    let clients = runtime()?.block_on(async {
+        {
+            let store = open(&policy).await?;
+            Ok::<_, anyhow::Error>(store.clients().await?)
+        }
+    })?;
     if json {
         let rows: Vec<_> = clients.iter().map(client_json).collect();
         println!("{}", serde_json::Value::Array(rows));

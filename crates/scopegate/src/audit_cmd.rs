@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use scopegate_store::{AuditEvent, Store};
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{runtime, with_store};
+use crate::store_cmd::{open, runtime};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -23,8 +23,12 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(&args.config)?;
-    let mut events = runtime()?
-        .block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.audit_log(args.limit).await?)) })?;
+    let mut events = runtime()?.block_on(async {
+        {
+            let store = open(&policy).await?;
+            Ok::<_, anyhow::Error>(store.audit_log(args.limit).await?)
+        }
+    })?;
     events.reverse();
     if args.json {
         let rows: Vec<_> = events

@@ -102,13 +102,17 @@ fn or_none(names: &[String]) -> String {
 fn token_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, String), String>> {
     use scopegate_store::{Store, TokenKind};
 
-    use crate::store_cmd::{runtime, unix_now, with_store};
+    use crate::store_cmd::{open, runtime, unix_now};
     if scopegate_server::keys::looks_like_jwt(token) {
         return jwt_scope(policy, token);
     }
     let hash = scopegate_server::secrets::hash(token);
-    let record = runtime()?
-        .block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.token(&hash).await?)) })?;
+    let record = runtime()?.block_on(async {
+        {
+            let store = open(&policy).await?;
+            Ok::<_, anyhow::Error>(store.token(&hash).await?)
+        }
+    })?;
     let now = unix_now();
     Ok(match record {
         None => Err("the token is unknown to this server".to_owned()),
@@ -136,23 +140,39 @@ fn jwt_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, Str
     use scopegate_server::keys::Keys;
     use scopegate_store::Store;
 
-    use crate::store_cmd::{runtime, unix_now, with_store};
+    use crate::store_cmd::{open, runtime, unix_now};
     let now = unix_now();
     let issuer = policy.settings.issuer.clone();
     runtime()?.block_on(async {
-        with_store!(policy, store => {
-            let keys = Keys::from_records(&store.signing_keys().await?, scopegate_server::sealing::KeyEncryptionKey::from_env()?.map(std::sync::Arc::new))?;
+        {
+            let store = open(&policy).await?;
+            let keys = Keys::from_records(
+                &store.signing_keys().await?,
+                scopegate_server::sealing::KeyEncryptionKey::from_env()?.map(std::sync::Arc::new),
+            )?;
             let Some(c) = keys.verify(token, &issuer, now) else {
-                return Ok(Err("the JWT is not valid here (signature, issuer, audience or time)".to_owned()));
+                return Ok(Err(
+                    "the JWT is not valid here (signature, issuer, audience or time)".to_owned()
+                ));
             };
             if store.is_revoked(&c.jti, &c.grant_id).await? {
                 return Ok(Err("the token was revoked".to_owned()));
             }
             if c.env != policy.settings.gateway.environment {
-                return Ok(Err(format!("the token belongs to environment {:?}, the gateway serves {:?}", c.env, policy.settings.gateway.environment)));
+                return Ok(Err(format!(
+                    "the token belongs to environment {:?}, the gateway serves {:?}",
+                    c.env, policy.settings.gateway.environment
+                )));
             }
-            let who = if c.sub == c.client_id { String::new() } else { format!(", user {}", c.sub) };
-            Ok(Ok((c.scope, format!("client {}{who}, environment {}", c.client_id, c.env))))
-        })
+            let who = if c.sub == c.client_id {
+                String::new()
+            } else {
+                format!(", user {}", c.sub)
+            };
+            Ok(Ok((
+                c.scope,
+                format!("client {}{who}, environment {}", c.client_id, c.env),
+            )))
+        }
     })
 }

@@ -8,7 +8,7 @@ use scopegate_server::sealing::{KEK_ENV, KEK_FILE_ENV, KeyEncryptionKey};
 use scopegate_store::Store;
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{runtime, unix_now, with_store};
+use crate::store_cmd::{open, runtime, unix_now};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -39,7 +39,10 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
                 kek.as_ref(),
             )?;
             runtime()?.block_on(async {
-                with_store!(policy, store => Ok::<_, anyhow::Error>(store.rotate_signing_key(&key).await?))
+                {
+                    let store = open(&policy).await?;
+                    Ok::<_, anyhow::Error>(store.rotate_signing_key(&key).await?)
+                }
             })?;
             println!("signing with key {} from the next start of `scopegate serve`", key.kid);
             Ok(ExitCode::SUCCESS)
@@ -47,7 +50,10 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
         Command::List { config } => {
             let policy = load_or_report(config)?;
             let keys = runtime()?.block_on(async {
-                with_store!(policy, store => Ok::<_, anyhow::Error>(store.signing_keys().await?))
+                {
+                    let store = open(&policy).await?;
+                    Ok::<_, anyhow::Error>(store.signing_keys().await?)
+                }
             })?;
             for k in &keys {
                 let state = if k.retired_at.is_some() { "retired" } else { "signing" };

@@ -16,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 use crate::policy_file::load_or_report;
 use crate::reload;
 use crate::scheduling::{self, CpuScheduling};
-use crate::store_cmd::with_store;
+use crate::store_cmd::open;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -77,10 +77,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             let addr = args.listen.unwrap_or(policy.settings.listen);
             let listeners = bind(addr, threads).with_context(|| format!("cannot listen on {addr}"))?;
             let local = listeners[0].local_addr()?;
-            with_store!(policy, store => {
+            {
+                let store = open(&policy).await?;
                 let clock = system_clock();
                 let kek = scopegate_server::sealing::KeyEncryptionKey::from_env()?.map(Arc::new);
-                let keys = scopegate_server::keys::Keys::load_or_create(&store, clock(), policy.settings.tokens.algorithm, kek).await?;
+                let keys = scopegate_server::keys::Keys::load_or_create(
+                    &store,
+                    clock(),
+                    policy.settings.tokens.algorithm,
+                    kek,
+                )
+                .await?;
                 let state = AppState::new(Arc::clone(&policy), store, clock, Arc::new(keys));
                 let (notices, notices_rx) = tokio::sync::mpsc::unbounded_channel();
                 scopegate_server::changes::follow(state.clone(), Some(notices)).await?;
@@ -109,7 +116,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     ),
                 }
                 serve_workers(state, listeners, args.cpu_scheduling).await?;
-            });
+            };
             Ok(ExitCode::SUCCESS)
         });
     // Outside the runtime: the exporter's HTTP client blocks.

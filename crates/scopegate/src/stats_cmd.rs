@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use scopegate_store::Store;
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{runtime, unix_now, with_store};
+use crate::store_cmd::{open, runtime, unix_now};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -27,8 +27,12 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Stats { config } => {
             let policy = load_or_report(config)?;
-            let counts = runtime()?
-                .block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.row_counts().await?)) })?;
+            let counts = runtime()?.block_on(async {
+                {
+                    let store = open(&policy).await?;
+                    Ok::<_, anyhow::Error>(store.row_counts().await?)
+                }
+            })?;
             let width = counts.iter().map(|(t, _)| t.len()).max().unwrap_or(0);
             for (table, rows) in &counts {
                 println!("{table:<width$}  {rows}");
@@ -45,9 +49,13 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
         Command::Purge { config } => {
             let policy = load_or_report(config)?;
             let pass = runtime()?.block_on(async {
-                with_store!(policy, store => Ok::<_, anyhow::Error>(
-                    scopegate_server::retention::run_once(&store, policy.settings.audit_retention, unix_now()).await?
-                ))
+                {
+                    let store = open(&policy).await?;
+                    Ok::<_, anyhow::Error>(
+                        scopegate_server::retention::run_once(&store, policy.settings.audit_retention, unix_now())
+                            .await?,
+                    )
+                }
             })?;
             let e = pass.expired;
             println!(

@@ -8,7 +8,7 @@ use scopegate_server::secrets;
 use scopegate_store::{AuditEvent, Store, TokenKind};
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{runtime, unix_now, with_store};
+use crate::store_cmd::{open, runtime, unix_now};
 
 /// The audit entry of a revocation made with this command.
 fn revoked(client_id: &str, subject: Option<&str>, what: &str) -> AuditEvent {
@@ -41,8 +41,11 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
             }
             let hash = secrets::hash(token);
             let outcome = runtime()?.block_on(async {
-                with_store!(policy, store => {
-                    let Some(t) = store.token(&hash).await? else { return Ok::<_, anyhow::Error>(None) };
+                {
+                    let store = open(&policy).await?;
+                    let Some(t) = store.token(&hash).await? else {
+                        return Ok::<_, anyhow::Error>(None);
+                    };
                     let count = match t.kind {
                         TokenKind::Refresh => store.revoke_grant(&t.grant_id).await?,
                         TokenKind::Access => u64::from(store.revoke_token(&hash).await?),
@@ -50,7 +53,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
                     let what = format!("{} token", t.kind.as_str());
                     store.audit(&revoked(&t.client_id, t.subject.as_deref(), &what)).await?;
                     Ok(Some((t, count)))
-                })
+                }
             })?;
             let Some((t, revoked)) = outcome else {
                 bail!("no such token (scopegate keeps only hashes, so check the value)")
@@ -72,13 +75,21 @@ fn revoke_jwt(policy: &scopegate_core::Policy, token: &str) -> anyhow::Result<Ex
 
     let issuer = policy.settings.issuer.clone();
     let client = runtime()?.block_on(async {
-        with_store!(policy, store => {
-            let keys = Keys::from_records(&store.signing_keys().await?, scopegate_server::sealing::KeyEncryptionKey::from_env()?.map(std::sync::Arc::new))?;
-            let Some(c) = keys.verify(token, &issuer, unix_now()) else { return Ok::<_, anyhow::Error>(None) };
+        {
+            let store = open(&policy).await?;
+            let keys = Keys::from_records(
+                &store.signing_keys().await?,
+                scopegate_server::sealing::KeyEncryptionKey::from_env()?.map(std::sync::Arc::new),
+            )?;
+            let Some(c) = keys.verify(token, &issuer, unix_now()) else {
+                return Ok::<_, anyhow::Error>(None);
+            };
             store.revoke_jti(&c.jti, Some(c.exp)).await?;
-            store.audit(&revoked(&c.client_id, Some(&c.sub), "access token (jwt)")).await?;
+            store
+                .audit(&revoked(&c.client_id, Some(&c.sub), "access token (jwt)"))
+                .await?;
             Ok(Some(c.client_id))
-        })
+        }
     })?;
     let Some(client) = client else {
         bail!("the JWT is not one of ours, or has already expired")

@@ -10,7 +10,7 @@ use scopegate_server::passwords::hash_password;
 use scopegate_store::{Store, UserRecord};
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{runtime, unix_now, with_store};
+use crate::store_cmd::{open, runtime, unix_now};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -67,8 +67,12 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::List { config, json } => {
             let policy = load_or_report(config)?;
-            let users = runtime()?
-                .block_on(async { with_store!(policy, store => Ok::<_, anyhow::Error>(store.users().await?)) })?;
+            let users = runtime()?.block_on(async {
+                {
+                    let store = open(&policy).await?;
+                    Ok::<_, anyhow::Error>(store.users().await?)
+                }
+            })?;
             if *json {
                 let rows: Vec<_> = users
                     .iter()
@@ -93,7 +97,10 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
             }
             let policy = load_or_report(config)?;
             let done = runtime()?.block_on(async {
-                with_store!(policy, store => Ok::<_, anyhow::Error>(store.set_permissions(login, permissions).await?))
+                {
+                    let store = open(&policy).await?;
+                    Ok::<_, anyhow::Error>(store.set_permissions(login, permissions).await?)
+                }
             })?;
             if !done {
                 bail!("--login: no user {login:?}");
@@ -112,7 +119,10 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
             let enabled = matches!(command, Command::Enable { .. });
             let policy = load_or_report(config)?;
             let done = runtime()?.block_on(async {
-                with_store!(policy, store => Ok::<_, anyhow::Error>(store.set_user_enabled(login, enabled).await?))
+                {
+                    let store = open(&policy).await?;
+                    Ok::<_, anyhow::Error>(store.set_user_enabled(login, enabled).await?)
+                }
             })?;
             if !done {
                 bail!("--login: no user {login:?}");
@@ -149,7 +159,10 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
                 tokens_revoked_before: None,
             };
             let created = runtime()?.block_on(async {
-                with_store!(policy, store => Ok::<_, anyhow::Error>(store.create_user(&user).await?))
+                {
+                    let store = open(&policy).await?;
+                    Ok::<_, anyhow::Error>(store.create_user(&user).await?)
+                }
             })?;
             if !created {
                 bail!("--login: user {login:?} already exists");
