@@ -6,7 +6,7 @@
 // A benchmark fixture that cannot be made should stop loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use scopegate_server::secrets::{self, SecretKind};
+use scopegate_service::credentials::secrets::{self, SecretKind};
 use scopegate_store::{PgStore, SqliteStore, Store, TokenKind, TokenRecord};
 
 const BATCH: usize = 1_000;

@@ -5,9 +5,6 @@
 //! refusal (status, `WWW-Authenticate`, JSON body). What a credential *is*
 //! (a token in the store, a JWT, an app's key) is the caller's business.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::catalog::{Catalog, Held};
 use crate::path::PathError;
 use crate::policy::Policy;
@@ -355,16 +352,11 @@ pub fn parse_authorization(value: &[u8], basic_auth: bool) -> Result<Credentials
             ));
         }
         let malformed = || Refusal::InvalidBasic("malformed Basic credentials".into());
-        let decoded = STANDARD.decode(rest.trim_end()).map_err(|_| malformed())?;
-        let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
-        let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
-        if id.is_empty() || secret.is_empty() {
+        let (client_id, secret) = crate::basic::parse_basic(rest).ok_or_else(malformed)?;
+        if client_id.is_empty() || secret.is_empty() {
             return Err(malformed());
         }
-        return Ok(Credentials::Basic {
-            client_id: id.to_owned(),
-            secret: secret.to_owned(),
-        });
+        return Ok(Credentials::Basic { client_id, secret });
     }
     Err(invalid_token("unsupported Authorization scheme: use Bearer"))
 }

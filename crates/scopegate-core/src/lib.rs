@@ -27,6 +27,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod basic;
 mod catalog;
 mod config;
 mod cover;

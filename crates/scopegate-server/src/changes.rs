@@ -236,7 +236,7 @@ impl<S: Store> Follower<S> {
     async fn reload_keys(&self) -> Result<(), StoreError> {
         match self.state.keys.reload(&self.state.store).await {
             Ok(()) => Ok(()),
-            Err(crate::keys::KeyError::Store(e)) => Err(e),
+            Err(scopegate_service::credentials::keys::KeyError::Store(e)) => Err(e),
             // A key this node cannot use (sealed under another key-encryption
             // key, say): keep signing with the one it has, and say so.
             Err(e) => {

@@ -3,16 +3,15 @@
 //! exactly one of them, and public clients by `client_id` alone where allowed.
 
 use axum::http::{HeaderMap, header};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use scopegate_core::basic::parse_basic;
 use scopegate_core::oauth::{ErrorCode, OAuthError};
 use scopegate_store::{ClientRecord, Store};
 
 use crate::address::ClientAddress;
 use crate::error::EndpointError;
 use crate::form::Form;
-use crate::secrets;
 use crate::state::AppState;
+use scopegate_service::credentials::secrets;
 use std::sync::Arc;
 
 /// Credentials as presented, before looking anything up. Its `Debug` never
@@ -35,12 +34,6 @@ fn bad_client(description: &str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidClient, description)
 }
 
-fn form_decode(s: &str) -> Result<String, OAuthError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| bad_client("malformed Basic credentials"))?;
-    Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
-}
-
 /// Reads the client's credentials from the `Authorization: Basic` header or
 /// the form; both at once is `invalid_request`.
 pub fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthError> {
@@ -56,17 +49,11 @@ pub fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthErr
                     "client authentication must use HTTP Basic or client_secret_post",
                 ));
             }
-            let decoded = STANDARD
-                .decode(rest.trim())
-                .map_err(|_| bad_client("malformed Basic credentials"))?;
-            let decoded = String::from_utf8(decoded).map_err(|_| bad_client("malformed Basic credentials"))?;
-            let (id, secret) = decoded
-                .split_once(':')
-                .ok_or_else(|| bad_client("malformed Basic credentials"))?;
             // RFC 6749 section 2.3.1: both parts are form-encoded before Base64.
+            let (client_id, secret) = parse_basic(rest).ok_or_else(|| bad_client("malformed Basic credentials"))?;
             Some(Presented {
-                client_id: form_decode(id)?,
-                secret: Some(form_decode(secret)?),
+                client_id,
+                secret: Some(secret),
             })
         }
     };

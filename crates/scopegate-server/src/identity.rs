@@ -23,10 +23,10 @@ use scopegate_core::{Held, Policy};
 use scopegate_store::{Store, StoreError, TokenKind, revoked_by};
 use sha2::{Digest, Sha256};
 
-use crate::keys::{Keys, looks_like_jwt};
-use crate::record_cache::{ClientCache, UserCache};
-use crate::revocations::Revocations;
-use crate::secrets;
+use scopegate_service::credentials::keys::{Keys, looks_like_jwt};
+use scopegate_service::credentials::secrets;
+use scopegate_service::record_cache::{ClientCache, UserCache};
+use scopegate_service::revocations::Revocations;
 
 /// Past this many entries, or this many bytes of JWT headers and payloads,
 /// a worker's cache starts over (bounded memory).

@@ -12,9 +12,9 @@ use scopegate_store::{SessionRecord, Store, StoreError, UserRecord};
 
 use crate::address::ClientAddress;
 use crate::limits::address_key;
-use crate::passwords::{hash_password, verify_password};
-use crate::secrets::{self, SecretKind};
 use crate::state::AppState;
+use scopegate_service::credentials::passwords::{hash_password, verify_password};
+use scopegate_service::credentials::secrets::{self, SecretKind};
 
 pub const CSRF_COOKIE: &str = "sg_csrf";
 pub const SESSION_COOKIE: &str = "sg_session";

@@ -7,36 +7,30 @@
 //! the upstream client, metrics) lives in one [`Generation`], swapped as a
 //! whole, and each request works on the one generation it started with.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use scopegate_core::Policy;
+use scopegate_service::{Actor, Caches, Context, Revoked};
 use scopegate_store::{AuditEvent, Store};
 
 use crate::changes::FeedStats;
 use crate::identity::{IdentityCache, Verifier};
-use crate::keys::Keys;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::record_cache::{ClientCache, TokenCache, UserCache};
-use crate::repeats::Repeats;
-use crate::revocations::Revocations;
 use crate::upstream::UpstreamClient;
-use crate::verified::VerifiedTokens;
-use crate::writer::Writer;
+use scopegate_service::credentials::keys::Keys;
+use scopegate_service::credentials::verified::VerifiedTokens;
+use scopegate_service::record_cache::{ClientCache, TokenCache, UserCache};
+use scopegate_service::repeats::Repeats;
+use scopegate_service::revocations::Revocations;
+use scopegate_service::writer::Writer;
 
-/// Unix seconds; a parameter so that tests can move time.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-    })
-}
+pub use scopegate_service::{Clock, system_clock};
 
 /// One compiled policy and everything that depends on it.
 #[derive(Debug)]
@@ -186,6 +180,18 @@ impl<S: Store> AppState<S> {
         (self.clock)()
     }
 
+    /// The surroundings of a service operation made by `actor` on this
+    /// request's policy, keeping this node's caches true.
+    pub fn service<'a>(&'a self, actor: &'a Actor) -> Context<'a, S> {
+        Context {
+            store: &self.store,
+            policy: &self.policy,
+            now: self.now(),
+            actor,
+            caches: self,
+        }
+    }
+
     /// What credentials are verified against.
     pub fn verifier(&self) -> Verifier<'_, S> {
         Verifier {
@@ -204,7 +210,7 @@ impl<S: Store> AppState<S> {
 
     /// Records a failure from `source` (an address), unless the same failure
     /// from there was already written in the last minute: then it is counted,
-    /// and one event later says how many more there were ([`crate::repeats`]).
+    /// and one event later says how many more there were ([`scopegate_service::repeats`]).
     pub fn audit_repeated(
         &self,
         event: &str,
@@ -236,6 +242,39 @@ impl<S: Store> AppState<S> {
         };
         tracing::info!(event = %e.event, client_id = e.client_id.as_deref(), subject = e.subject.as_deref(), detail = %e.detail, "audit");
         e
+    }
+}
+
+impl<S: Store> Caches for AppState<S> {
+    fn forget_client(&self, client_id: &str) {
+        self.clients.forget(client_id);
+    }
+
+    fn forget_user(&self, login: &str) {
+        self.users.forget(login);
+    }
+
+    fn forget_token(&self, hash: &[u8]) {
+        self.tokens.forget_hash(hash);
+    }
+
+    fn forget_credentials(&self) {
+        AppState::forget_credentials(self);
+    }
+
+    fn revoked(&self, what: Revoked<'_>) {
+        match what {
+            Revoked::Grant(grant_id) => self.revoked_grant(grant_id),
+            Revoked::Jwt(jti) => self.revoked_jwt(jti),
+        }
+    }
+
+    fn reload_revocations(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            if let Err(e) = self.revocations.reload(&self.store, self.now()).await {
+                tracing::warn!(error = %e, "cannot reload revocations after a grant was revoked");
+            }
+        })
     }
 }
 

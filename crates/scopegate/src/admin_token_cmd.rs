@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use scopegate_core::admin::admin_policy;
-use scopegate_server::secrets::{self, SecretKind};
-use scopegate_store::{AdminTokenRecord, AuditEvent, Store};
+use scopegate_service::operations::admin_tokens;
+use scopegate_service::{Actor, ServiceError};
+use scopegate_store::Store;
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{open, runtime, unix_now};
+use crate::store_cmd::{context, open, refused, runtime};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -42,53 +42,17 @@ pub enum Command {
     },
 }
 
-fn audit(event: &str, detail: String) -> AuditEvent {
-    AuditEvent {
-        at: unix_now(),
-        event: event.into(),
-        client_id: None,
-        subject: None,
-        detail,
-    }
-}
-
-/// The normalized admin scopes `list` names, or why not.
-fn admin_scopes(list: &str) -> anyhow::Result<Vec<String>> {
-    let policy = admin_policy().map_err(|e| anyhow::anyhow!("the built-in admin policy: {e}"))?;
-    let catalog = &policy.catalog;
-    let set = catalog
-        .parse_list(list)
-        .map_err(|e| anyhow::anyhow!("--scopes: {e}; admin tokens take admin:read and admin:write"))?;
-    if set.is_empty() {
-        bail!("--scopes: name at least one of admin:read, admin:write");
-    }
-    let normalized = catalog.normalize(catalog.close(&set).set());
-    Ok(catalog.names(&normalized).map(str::to_owned).collect())
-}
-
 pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Create { config, scopes, json } => {
-            let scopes = admin_scopes(scopes)?;
             let policy = load_or_report(config)?;
-            let token = secrets::generate(SecretKind::AdminToken);
-            let record = AdminTokenRecord {
-                id: secrets::generate(SecretKind::AdminTokenId),
-                hash: secrets::hash(&token),
-                scopes,
-                created_at: unix_now(),
-                revoked_at: None,
-            };
-            runtime()?.block_on(async {
-                {
-                    let store = open(&policy).await?;
-                    if !store.create_admin_token(&record).await? {
-                        bail!("an admin token with this id already exists; run the command again");
-                    }
-                    let detail = format!("id={} scopes=\"{}\"", record.id, record.scopes.join(" "));
-                    store.audit(&audit("admin_token_create", detail)).await?;
-                    Ok::<_, anyhow::Error>(())
-                }
+            let scopes: Vec<String> = scopes.split_whitespace().map(str::to_owned).collect();
+            let (token, record) = runtime()?.block_on(async {
+                let store = open(&policy).await?;
+                let actor = Actor::command_line("scopegate admin-token create");
+                admin_tokens::create(&context(&store, &policy, &actor), &scopes)
+                    .await
+                    .map_err(refused)
             })?;
             if *json {
                 println!(
@@ -133,19 +97,16 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
         }
         Command::Revoke { config, id } => {
             let policy = load_or_report(config)?;
-            let revoked = runtime()?.block_on(async {
-                {
-                    let store = open(&policy).await?;
-                    let revoked = store.revoke_admin_token(id, unix_now()).await?;
-                    if revoked {
-                        store.audit(&audit("admin_token_revoke", format!("id={id}"))).await?;
+            runtime()?.block_on(async {
+                let store = open(&policy).await?;
+                let actor = Actor::command_line("scopegate admin-token revoke");
+                match admin_tokens::revoke(&context(&store, &policy, &actor), id).await {
+                    Err(ServiceError::NotFound(_)) => {
+                        bail!("no active admin token with id {id:?} (see `scopegate admin-token list`)")
                     }
-                    Ok::<_, anyhow::Error>(revoked)
+                    done => done.map_err(refused),
                 }
             })?;
-            if !revoked {
-                bail!("no active admin token with id {id:?} (see `scopegate admin-token list`)");
-            }
             println!("revoked admin token {id}");
             Ok(ExitCode::SUCCESS)
         }

@@ -4,13 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use scopegate_core::duration::{format_duration, parse_duration};
-use scopegate_core::registration::{AppRequest, Registration, check_app};
-use scopegate_server::secrets::{self, SecretKind};
-use scopegate_store::{AuditEvent, ClientRecord, Store};
+use scopegate_core::duration::format_duration;
+use scopegate_service::operations::apps::{self, KeySetSpec, Registered};
+use scopegate_service::operations::client_secrets;
+use scopegate_service::{Actor, ServiceError};
+use scopegate_store::{ClientRecord, Store};
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{open, runtime, unix_now};
+use crate::store_cmd::{context, open, refused, runtime, unix_now};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -200,49 +201,21 @@ fn add_secret(
     replace: bool,
 ) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(config)?;
-    let now = unix_now();
-    let expires_at = match expires_in {
-        None => None,
-        Some(d) => {
-            let Some(d) = parse_duration(d).filter(|d| !d.is_zero()) else {
-                bail!("--expires-in {d:?}: give a duration such as 90d, 12h or 30m");
-            };
-            Some(now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
-        }
-    };
-    let (secret, record) = secrets::new_client_secret(now, expires_at);
-    let outcome = runtime()?.block_on(async {
-        {
-            let store = open(&policy).await?;
-            match store.client(client_id).await? {
-                None => Ok::<_, anyhow::Error>(Err(format!("no app has the client_id {client_id:?}"))),
-                Some(c) if c.public => Ok(Err(format!("{client_id} is a public client: it has no secrets"))),
-                Some(c) => {
-                    store
-                        .add_client_secret(client_id, &record, replace.then_some(now))
-                        .await?;
-                    let detail = format!(
-                        "secret_id={}{}",
-                        record.id,
-                        if replace { " (replaces every other secret)" } else { "" }
-                    );
-                    store
-                        .audit(&AuditEvent {
-                            at: now,
-                            event: "secret_create".into(),
-                            client_id: Some(c.client_id),
-                            subject: None,
-                            detail,
-                        })
-                        .await?;
-                    Ok(Ok(()))
-                }
-            }
+    let record = runtime()?.block_on(async {
+        let store = open(&policy).await?;
+        let actor = Actor::command_line(if replace {
+            "scopegate app rotate-secret"
+        } else {
+            "scopegate app add-secret"
+        });
+        let cx = context(&store, &policy, &actor);
+        let expires_at = client_secrets::expiry("expires_in", expires_in, cx.now).map_err(refused)?;
+        match client_secrets::add(&cx, client_id, expires_at, replace).await {
+            Err(ServiceError::NotFound(_)) => bail!("no app has the client_id {client_id:?}"),
+            done => done.map_err(refused),
         }
     })?;
-    if let Err(message) = outcome {
-        bail!(message);
-    }
+    let secret = &record.secret;
     println!("secret_id:     {}", record.id);
     println!("client_secret: {secret}");
     if replace {
@@ -255,102 +228,67 @@ fn add_secret(
 
 fn revoke_secret(config: &std::path::Path, client_id: &str, secret_id: &str) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(config)?;
-    let now = unix_now();
-    let revoked = runtime()?.block_on(async {
-        {
-            let store = open(&policy).await?;
-            let revoked = store.revoke_client_secret(client_id, secret_id, now).await?;
-            if revoked {
-                let detail = format!("secret_id={secret_id}");
-                store
-                    .audit(&AuditEvent {
-                        at: now,
-                        event: "secret_revoke".into(),
-                        client_id: Some(client_id.to_owned()),
-                        subject: None,
-                        detail,
-                    })
-                    .await?;
+    runtime()?.block_on(async {
+        let store = open(&policy).await?;
+        let actor = Actor::command_line("scopegate app revoke-secret");
+        match client_secrets::revoke(&context(&store, &policy, &actor), client_id, secret_id).await {
+            Err(ServiceError::NotFound(_)) => {
+                bail!("{client_id} has no active secret {secret_id:?} (see `scopegate app show`)")
             }
-            Ok::<_, anyhow::Error>(revoked)
+            done => done.map_err(refused),
         }
     })?;
-    if !revoked {
-        bail!("{client_id} has no active secret {secret_id:?} (see `scopegate app show`)");
-    }
     println!("revoked secret {secret_id} of {client_id}");
     Ok(ExitCode::SUCCESS)
 }
 
 fn delete(config: &std::path::Path, client_id: &str) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(config)?;
-    let deleted = runtime()?.block_on(async {
-        {
-            let store = open(&policy).await?;
-            let Some(client) = store.client(client_id).await? else {
-                return Ok::<_, anyhow::Error>(false);
-            };
-            Ok(store.delete_app(&client.app_id).await?)
-        }
+    runtime()?.block_on(async {
+        let store = open(&policy).await?;
+        let actor = Actor::command_line("scopegate app delete");
+        let Some(key_set) = store.client(client_id).await? else {
+            bail!("no app has the client_id {client_id:?}");
+        };
+        apps::delete(&context(&store, &policy, &actor), &key_set.app_id)
+            .await
+            .map_err(refused)
     })?;
-    if !deleted {
-        bail!("no app has the client_id {client_id:?}");
-    }
     println!("deleted the app of {client_id}, its keys and their tokens");
     Ok(ExitCode::SUCCESS)
 }
 
 fn create(args: &CreateArgs) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(&args.config)?;
-    let request = AppRequest {
-        name: &args.name,
-        environment: &args.env,
-        scopes: &args.scopes,
-        default_scopes: args.default_scopes.as_deref(),
-        redirect_uris: &args.redirect_uris,
-        public: args.public,
-        resource_server: args.resource_server,
-    };
-    let Registration { scopes, default_scopes } = check_app(&policy, &request).map_err(|e| {
-        let flag = match e.field {
-            "environment" => "--env".to_owned(),
-            "redirect_uris" => "--redirect-uri".to_owned(),
-            _ => e.flag(),
-        };
-        anyhow::anyhow!("{flag}: {}", e.message)
-    })?;
-    let now = unix_now();
-    let secret = (!args.public).then(|| secrets::new_client_secret(now, None));
-    let client = ClientRecord {
-        client_id: secrets::generate(SecretKind::ClientId),
-        app_id: secrets::generate(SecretKind::ClientId).replacen("sgci_", "app_", 1),
-        app_name: args.name.clone(),
-        owner: args.owner.clone(),
+    let spec = KeySetSpec {
         environment: args.env.clone(),
-        secrets: secret.iter().map(|(_, record)| record.clone()).collect(),
+        scopes: args.scopes.clone(),
+        default_scopes: args.default_scopes.clone(),
+        redirect_uris: args.redirect_uris.clone(),
         public: args.public,
         resource_server: args.resource_server,
-        scopes,
-        default_scopes,
-        redirect_uris: args.redirect_uris.clone(),
-        created_at: now,
-        tokens_revoked_before: None,
     };
-    let secret = secret.map(|(secret, _)| secret);
-    runtime()?.block_on(async {
+    let Registered {
+        key_set: client,
+        secret,
+    } = runtime()?.block_on(async {
+        let store = open(&policy).await?;
+        let actor = Actor::command_line("scopegate app create");
+        match apps::create(
+            &context(&store, &policy, &actor),
+            &args.name,
+            args.owner.as_deref(),
+            &spec,
+        )
+        .await
         {
-            let store = open(&policy).await?;
-            if let Some(owner) = &args.owner {
-                if store.user(owner).await?.is_none() {
-                    bail!("--owner: no user {owner:?}; create it first with `scopegate user create`");
-                }
+            Err(ServiceError::Invalid(f)) if f.field == "owner" => {
+                bail!("--owner: {}; create it first with `scopegate user create`", f.message)
             }
-            store
-                .create_app(&client.app_id, &client.app_name, client.owner.as_deref(), &client)
-                .await?;
-        };
-        Ok::<_, anyhow::Error>(())
+            done => done.map_err(refused),
+        }
     })?;
+    let secret = secret.map(|s| s.secret);
     if args.shell {
         // Ids and secrets are letters, digits, `-` and `_`: nothing a shell reads specially.
         println!("CLIENT_ID='{}'", client.client_id);

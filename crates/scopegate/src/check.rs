@@ -29,11 +29,11 @@ pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            match scopegate_server::sealing::KeyEncryptionKey::from_env() {
+            match scopegate_service::credentials::sealing::KeyEncryptionKey::from_env() {
                 Ok(Some(_)) => {}
                 Ok(None) => eprintln!(
                     "warning: signing keys will be stored in the clear; set {} (see `scopegate keys new-kek`, docs/security.md)",
-                    scopegate_server::sealing::KEK_ENV
+                    scopegate_service::credentials::sealing::KEK_ENV
                 ),
                 Err(e) => eprintln!("warning: {e}"),
             }

@@ -103,13 +103,13 @@ fn token_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, S
     use scopegate_store::{Store, TokenKind};
 
     use crate::store_cmd::{open, runtime, unix_now};
-    if scopegate_server::keys::looks_like_jwt(token) {
+    if scopegate_service::credentials::keys::looks_like_jwt(token) {
         return jwt_scope(policy, token);
     }
-    let hash = scopegate_server::secrets::hash(token);
+    let hash = scopegate_service::credentials::secrets::hash(token);
     let record = runtime()?.block_on(async {
         {
-            let store = open(&policy).await?;
+            let store = open(policy).await?;
             Ok::<_, anyhow::Error>(store.token(&hash).await?)
         }
     })?;
@@ -137,7 +137,7 @@ fn token_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, S
 
 /// A stateless JWT: verified with the keys in the store, then checked against revocations.
 fn jwt_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, String), String>> {
-    use scopegate_server::keys::Keys;
+    use scopegate_service::credentials::keys::Keys;
     use scopegate_store::Store;
 
     use crate::store_cmd::{open, runtime, unix_now};
@@ -145,10 +145,10 @@ fn jwt_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, Str
     let issuer = policy.settings.issuer.clone();
     runtime()?.block_on(async {
         {
-            let store = open(&policy).await?;
+            let store = open(policy).await?;
             let keys = Keys::from_records(
                 &store.signing_keys().await?,
-                scopegate_server::sealing::KeyEncryptionKey::from_env()?.map(std::sync::Arc::new),
+                scopegate_service::credentials::sealing::KeyEncryptionKey::from_env()?.map(std::sync::Arc::new),
             )?;
             let Some(c) = keys.verify(token, &issuer, now) else {
                 return Ok(Err(

@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use scopegate_server::keys::{generate_key, sealed};
-use scopegate_server::sealing::{KEK_ENV, KEK_FILE_ENV, KeyEncryptionKey};
+use scopegate_service::Actor;
+use scopegate_service::credentials::sealing::{KEK_ENV, KEK_FILE_ENV, KeyEncryptionKey};
+use scopegate_service::operations::signing_keys;
 use scopegate_store::Store;
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{open, runtime, unix_now};
+use crate::store_cmd::{context, open, refused, runtime};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -34,17 +35,14 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
         Command::Rotate { config } => {
             let policy = load_or_report(config)?;
             let kek = KeyEncryptionKey::from_env()?;
-            let key = sealed(
-                generate_key(unix_now(), policy.settings.tokens.algorithm)?,
-                kek.as_ref(),
-            )?;
-            runtime()?.block_on(async {
-                {
-                    let store = open(&policy).await?;
-                    Ok::<_, anyhow::Error>(store.rotate_signing_key(&key).await?)
-                }
+            let kid = runtime()?.block_on(async {
+                let store = open(&policy).await?;
+                let actor = Actor::command_line("scopegate keys rotate");
+                signing_keys::rotate(&context(&store, &policy, &actor), kek.as_ref())
+                    .await
+                    .map_err(refused)
             })?;
-            println!("signing with key {} from the next start of `scopegate serve`", key.kid);
+            println!("signing with key {kid} from the next start of `scopegate serve`");
             Ok(ExitCode::SUCCESS)
         }
         Command::List { config } => {
@@ -57,7 +55,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
             })?;
             for k in &keys {
                 let state = if k.retired_at.is_some() { "retired" } else { "signing" };
-                let at_rest = if scopegate_server::sealing::is_sealed(&k.private_der) {
+                let at_rest = if scopegate_service::credentials::sealing::is_sealed(&k.private_der) {
                     "sealed"
                 } else {
                     "in the clear"

@@ -80,8 +80,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             {
                 let store = open(&policy).await?;
                 let clock = system_clock();
-                let kek = scopegate_server::sealing::KeyEncryptionKey::from_env()?.map(Arc::new);
-                let keys = scopegate_server::keys::Keys::load_or_create(
+                let kek = scopegate_service::credentials::sealing::KeyEncryptionKey::from_env()?.map(Arc::new);
+                let keys = scopegate_service::credentials::keys::Keys::load_or_create(
                     &store,
                     clock(),
                     policy.settings.tokens.algorithm,

@@ -18,3 +18,45 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
+
+/// The surroundings of a service operation run from the command line: it
+/// acts as the operating-system user, and has no caches to keep true (every
+/// running `serve` learns of the change through the change feed).
+pub fn context<'a>(
+    store: &'a scopegate_store::Database,
+    policy: &'a scopegate_core::Policy,
+    actor: &'a scopegate_service::Actor,
+) -> scopegate_service::Context<'a, scopegate_store::Database> {
+    scopegate_service::Context {
+        store,
+        policy,
+        now: unix_now(),
+        actor,
+        caches: &scopegate_service::NoCaches,
+    }
+}
+
+/// A refusal from the service layer as the command line says it: a field
+/// by the flag that gave it.
+pub fn refused(e: scopegate_service::ServiceError) -> anyhow::Error {
+    use scopegate_service::ServiceError;
+    match e {
+        ServiceError::Invalid(f) => {
+            let flag = match f.field {
+                "environment" => "--env".to_owned(),
+                "redirect_uris" => "--redirect-uri".to_owned(),
+                "permissions" => "--permission".to_owned(),
+                "password" => "--password-stdin".to_owned(),
+                _ => f.flag(),
+            };
+            // A message that opens with the value given reads on from the flag.
+            if f.message.starts_with('"') {
+                anyhow::anyhow!("{flag} {}", f.message)
+            } else {
+                anyhow::anyhow!("{flag}: {}", f.message)
+            }
+        }
+        ServiceError::NotFound(m) | ServiceError::Conflict(m) => anyhow::anyhow!("{m}"),
+        ServiceError::Internal => anyhow::anyhow!("the database failed; the log says why"),
+    }
+}

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use scopegate_core::registration::check_login;
-use scopegate_server::passwords::hash_password;
-use scopegate_store::{Store, UserRecord};
+use scopegate_service::operations::users;
+use scopegate_service::{Actor, ServiceError};
+use scopegate_store::Store;
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{open, runtime, unix_now};
+use crate::store_cmd::{context, open, refused, runtime};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
@@ -96,15 +97,14 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
                 bail!("--permission {p:?}: use letters, digits and - _ . @");
             }
             let policy = load_or_report(config)?;
-            let done = runtime()?.block_on(async {
-                {
-                    let store = open(&policy).await?;
-                    Ok::<_, anyhow::Error>(store.set_permissions(login, permissions).await?)
-                }
+            let user = runtime()?.block_on(async {
+                let store = open(&policy).await?;
+                let actor = Actor::command_line("scopegate user set-permissions");
+                users::set_permissions(&context(&store, &policy, &actor), login, permissions)
+                    .await
+                    .map_err(by_login)
             })?;
-            if !done {
-                bail!("--login: no user {login:?}");
-            }
+            let permissions = &user.permissions;
             println!(
                 "user {login} now holds: {}",
                 if permissions.is_empty() {
@@ -118,15 +118,17 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
         Command::Disable { config, login } | Command::Enable { config, login } => {
             let enabled = matches!(command, Command::Enable { .. });
             let policy = load_or_report(config)?;
-            let done = runtime()?.block_on(async {
-                {
-                    let store = open(&policy).await?;
-                    Ok::<_, anyhow::Error>(store.set_user_enabled(login, enabled).await?)
-                }
+            runtime()?.block_on(async {
+                let store = open(&policy).await?;
+                let actor = Actor::command_line(if enabled {
+                    "scopegate user enable"
+                } else {
+                    "scopegate user disable"
+                });
+                users::set_enabled(&context(&store, &policy, &actor), login, enabled)
+                    .await
+                    .map_err(by_login)
             })?;
-            if !done {
-                bail!("--login: no user {login:?}");
-            }
             println!("user {login} {}", if enabled { "enabled" } else { "disabled" });
             Ok(ExitCode::SUCCESS)
         }
@@ -149,24 +151,14 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
                 .read_line(&mut password)
                 .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let password_hash = hash_password(password).map_err(|e| anyhow::anyhow!("--password-stdin: {e}"))?;
-            let user = UserRecord {
-                login: login.clone(),
-                password_hash,
-                permissions: permissions.clone(),
-                enabled: true,
-                created_at: unix_now(),
-                tokens_revoked_before: None,
-            };
-            let created = runtime()?.block_on(async {
-                {
-                    let store = open(&policy).await?;
-                    Ok::<_, anyhow::Error>(store.create_user(&user).await?)
-                }
+            let user = runtime()?.block_on(async {
+                let store = open(&policy).await?;
+                let actor = Actor::command_line("scopegate user create");
+                users::create(&context(&store, &policy, &actor), login, password, permissions)
+                    .await
+                    .map_err(by_login)
             })?;
-            if !created {
-                bail!("--login: user {login:?} already exists");
-            }
+            let permissions = &user.permissions;
             println!(
                 "user {login} created{}",
                 if permissions.is_empty() {
@@ -177,5 +169,13 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A refusal naming the user, by the flag that named them.
+fn by_login(e: ServiceError) -> anyhow::Error {
+    match e {
+        ServiceError::NotFound(m) | ServiceError::Conflict(m) => anyhow::anyhow!("--login: {m}"),
+        other => refused(other),
     }
 }

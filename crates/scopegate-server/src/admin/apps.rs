@@ -15,8 +15,11 @@ use super::body;
 use super::error::{ApiError, ErrorBody};
 use super::page::{PageParams, next_link};
 use super::views::{App, KeySet, Page};
-use crate::manage::{self, KeySetSpec, NewSecret, Registered};
 use crate::state::Current;
+use scopegate_service::operations::apps::KeySetSpec;
+use scopegate_service::operations::apps::Registered;
+use scopegate_service::operations::client_secrets::NewSecret;
+use scopegate_service::operations::{apps, client_secrets, key_sets};
 
 /// A new app and its first key set.
 #[derive(Deserialize, ToSchema, Debug)]
@@ -203,7 +206,7 @@ pub async fn create<S: Store>(
     let (name, owner, key_set) = input.key_set();
     let spec = key_set.spec()?;
     let Registered { key_set, secret } =
-        manage::create_app(&state, &caller.actor(), &name, owner.as_deref(), &spec).await?;
+        apps::create(&state.service(&caller.actor()), &name, owner.as_deref(), &spec).await?;
     let client_id = key_set.client_id.clone();
     let app = App::group(vec![key_set], state.now())
         .pop()
@@ -232,7 +235,7 @@ pub async fn delete<S: Store>(
     Extension(caller): Extension<AdminCaller>,
     Path(app_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    manage::delete_app(&state, &caller.actor(), &app_id).await?;
+    apps::delete(&state.service(&caller.actor()), &app_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -249,7 +252,7 @@ pub async fn add_key_set<S: Store>(
 ) -> Result<Response, ApiError> {
     let input: KeySetCreate = body::json(&headers, &bytes)?;
     let spec = input.spec()?;
-    let Registered { key_set, secret } = manage::add_key_set(&state, &caller.actor(), &app_id, &spec).await?;
+    let Registered { key_set, secret } = key_sets::add(&state.service(&caller.actor()), &app_id, &spec).await?;
     Ok(created(KeySetCreated {
         key_set: KeySet::new(key_set, state.now()),
         secret_id: secret.as_ref().map(|s| s.id.clone()),
@@ -263,7 +266,7 @@ pub async fn key_set<S: Store>(
     Current(state): Current<S>,
     Path(client_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let k = manage::key_set_of(&state, &client_id).await?;
+    let k = key_sets::get(&state.store, &client_id).await?;
     Ok(no_store(axum::Json(KeySet::new(k, state.now()))))
 }
 
@@ -279,8 +282,8 @@ pub async fn add_secret<S: Store>(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let input: SecretCreate = body::json(&headers, &bytes)?;
-    let expires_at = manage::expiry("expires_in", input.expires_in.as_deref(), state.now())?;
-    let secret = manage::add_secret(&state, &caller.actor(), &client_id, expires_at, input.replace).await?;
+    let expires_at = client_secrets::expiry("expires_in", input.expires_in.as_deref(), state.now())?;
+    let secret = client_secrets::add(&state.service(&caller.actor()), &client_id, expires_at, input.replace).await?;
     Ok(created(SecretCreated::from(secret)))
 }
 
@@ -292,7 +295,7 @@ pub async fn revoke_secret<S: Store>(
     Extension(caller): Extension<AdminCaller>,
     Path((client_id, secret_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    manage::revoke_secret(&state, &caller.actor(), &client_id, &secret_id).await?;
+    client_secrets::revoke(&state.service(&caller.actor()), &client_id, &secret_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -305,6 +308,6 @@ pub async fn revoke_tokens<S: Store>(
     Extension(caller): Extension<AdminCaller>,
     Path(client_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let revoked = manage::revoke_key_set_tokens(&state, &caller.actor(), &client_id).await?;
+    let revoked = key_sets::revoke_tokens(&state.service(&caller.actor()), &client_id).await?;
     Ok(no_store(axum::Json(Revoked { revoked })))
 }

@@ -18,9 +18,9 @@ use scopegate_core::enforce::{Credentials, Refusal, parse_authorization};
 use scopegate_store::Store;
 
 use super::error::ApiError;
-use crate::manage::Actor;
-use crate::secrets;
 use crate::state::AppState;
+use scopegate_service::Actor;
+use scopegate_service::credentials::secrets;
 
 static ADMIN_POLICY: LazyLock<Option<Policy>> = LazyLock::new(|| admin_policy().ok());
 

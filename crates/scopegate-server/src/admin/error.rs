@@ -7,7 +7,7 @@ use scopegate_core::registration::FieldError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::manage::ManageError;
+use scopegate_service::ServiceError;
 
 /// An error of the admin API.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -70,20 +70,20 @@ impl ApiError {
     }
 }
 
-impl From<ManageError> for ApiError {
-    fn from(e: ManageError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            ManageError::NotFound(m) => ApiError::not_found(m),
-            ManageError::Invalid(f) => ApiError::field(f),
-            ManageError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            ManageError::Internal => ApiError::internal(),
+            ServiceError::NotFound(m) => ApiError::not_found(m),
+            ServiceError::Invalid(f) => ApiError::field(f),
+            ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            ServiceError::Internal => ApiError::internal(),
         }
     }
 }
 
 impl From<scopegate_store::StoreError> for ApiError {
     fn from(e: scopegate_store::StoreError) -> Self {
-        ManageError::from(e).into()
+        ServiceError::from(e).into()
     }
 }
 

@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use super::auth::AdminCaller;
 use super::error::ApiError;
 use crate::error::no_store;
-use crate::manage;
 use crate::state::Current;
+use scopegate_service::operations::signing_keys;
 
 /// A signing key, never its private part.
 #[derive(Serialize, ToSchema, Debug)]
@@ -57,7 +57,7 @@ pub async fn rotate<S: Store>(
     Current(state): Current<S>,
     Extension(caller): Extension<AdminCaller>,
 ) -> Result<Response, ApiError> {
-    let kid = manage::rotate_signing_key(&state, &caller.actor()).await?;
+    let kid = signing_keys::rotate(&state.service(&caller.actor()), state.keys.kek()).await?;
     Ok(no_store(
         axum::Json(Rotated {
             kid,

@@ -15,8 +15,9 @@ use super::auth::AdminCaller;
 use super::body;
 use super::error::{ApiError, ErrorBody};
 use crate::error::no_store;
-use crate::manage::{self, Requested};
 use crate::state::Current;
+use scopegate_service::operations::scope_requests;
+use scopegate_service::operations::scope_requests::Requested;
 
 /// A request for scopes on one key set.
 #[derive(Serialize, ToSchema, Debug)]
@@ -121,7 +122,14 @@ pub async fn create<S: Store>(
     }
     let actor = caller.actor();
     let by = actor.to_string();
-    let filed = manage::request_scopes(&state, &actor, &by, &client_id, &input.scopes.join(" "), &input.reason).await?;
+    let filed = scope_requests::file(
+        &state.service(&actor),
+        &by,
+        &client_id,
+        &input.scopes.join(" "),
+        &input.reason,
+    )
+    .await?;
     let request = match filed {
         Requested::Assigned(r) | Requested::Pending(r) => r,
     };
@@ -137,7 +145,7 @@ pub async fn grant<S: Store>(
     Extension(caller): Extension<AdminCaller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let r = manage::decide_scope_request(&state, &caller.actor(), &id, true).await?;
+    let r = scope_requests::decide(&state.service(&caller.actor()), &id, true).await?;
     Ok(json(ScopeRequest::from(r)))
 }
 
@@ -149,6 +157,6 @@ pub async fn refuse<S: Store>(
     Extension(caller): Extension<AdminCaller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let r = manage::decide_scope_request(&state, &caller.actor(), &id, false).await?;
+    let r = scope_requests::decide(&state.service(&caller.actor()), &id, false).await?;
     Ok(json(ScopeRequest::from(r)))
 }

@@ -14,8 +14,8 @@ use super::body;
 use super::error::{ApiError, ErrorBody};
 use super::views::AdminToken;
 use crate::error::no_store;
-use crate::manage;
 use crate::state::Current;
+use scopegate_service::operations::{admin_tokens, tokens};
 
 /// A token to revoke, by value.
 #[derive(Deserialize, ToSchema)]
@@ -50,7 +50,7 @@ pub async fn revoke<S: Store>(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let input: TokenRevoke = body::json(&headers, &bytes)?;
-    let r = manage::revoke_token(&state, &caller.actor(), &input.token).await?;
+    let r = tokens::revoke(&state.service(&caller.actor()), Some(&state.keys), &input.token).await?;
     Ok(no_store(
         axum::Json(TokenRevoked {
             client_id: r.client_id,
@@ -86,7 +86,7 @@ pub async fn revoke_admin_token<S: Store>(
     Extension(caller): Extension<AdminCaller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    manage::revoke_admin_token(&state, &caller.actor(), &id).await?;
+    admin_tokens::revoke(&state.service(&caller.actor()), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -125,7 +125,7 @@ pub async fn create_admin_token<S: Store>(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let input: AdminTokenCreate = body::json(&headers, &bytes)?;
-    let (token, record) = manage::create_admin_token(&state, &caller.actor(), &input.scopes).await?;
+    let (token, record) = admin_tokens::create(&state.service(&caller.actor()), &input.scopes).await?;
     let created = AdminTokenCreated {
         id: record.id,
         scopes: record.scopes,

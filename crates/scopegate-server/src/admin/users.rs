@@ -16,8 +16,8 @@ use super::error::{ApiError, ErrorBody};
 use super::page::{PageParams, next_link};
 use super::views::{Grant, Page, User, UserDetail};
 use crate::error::no_store;
-use crate::manage;
 use crate::state::Current;
+use scopegate_service::operations::{grants, sessions, users};
 
 /// A new user.
 #[derive(Deserialize, ToSchema)]
@@ -92,9 +92,8 @@ pub async fn create<S: Store>(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let input: UserCreate = body::json(&headers, &bytes)?;
-    let user = manage::create_user(
-        &state,
-        &caller.actor(),
+    let user = users::create(
+        &state.service(&caller.actor()),
         &input.login,
         &input.password,
         &input.permissions,
@@ -106,7 +105,7 @@ pub async fn create<S: Store>(
 #[utoipa::path(get, path = "/admin/api/users/{login}", tag = "users", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = UserDetail), (status = 404, body = ErrorBody)))]
 pub async fn show<S: Store>(Current(state): Current<S>, Path(login): Path<String>) -> Result<Response, ApiError> {
-    let user = manage::user(&state, &login).await?;
+    let user = users::get(&state.store, &login).await?;
     let grants = state
         .store
         .consents(&login)
@@ -132,7 +131,7 @@ pub async fn set_permissions<S: Store>(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let input: Permissions = body::json(&headers, &bytes)?;
-    let user = manage::set_permissions(&state, &caller.actor(), &login, &input.permissions).await?;
+    let user = users::set_permissions(&state.service(&caller.actor()), &login, &input.permissions).await?;
     Ok(json(User::from(user)))
 }
 
@@ -148,7 +147,7 @@ pub async fn set_enabled<S: Store>(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let input: Enabled = body::json(&headers, &bytes)?;
-    let user = manage::set_enabled(&state, &caller.actor(), &login, input.enabled).await?;
+    let user = users::set_enabled(&state.service(&caller.actor()), &login, input.enabled).await?;
     Ok(json(User::from(user)))
 }
 
@@ -160,7 +159,7 @@ pub async fn revoke_tokens<S: Store>(
     Extension(caller): Extension<AdminCaller>,
     Path(login): Path<String>,
 ) -> Result<Response, ApiError> {
-    let revoked = manage::revoke_user_tokens(&state, &caller.actor(), &login).await?;
+    let revoked = users::revoke_tokens(&state.service(&caller.actor()), &login).await?;
     Ok(json(Revoked { revoked }))
 }
 
@@ -173,7 +172,7 @@ pub async fn revoke_grant<S: Store>(
     Extension(caller): Extension<AdminCaller>,
     Path((login, client_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let revoked = manage::revoke_grant(&state, &caller.actor(), &login, &client_id).await?;
+    let revoked = grants::revoke(&state.service(&caller.actor()), &login, &client_id).await?;
     Ok(json(Revoked { revoked }))
 }
 
@@ -191,6 +190,6 @@ pub async fn sign_out<S: Store>(
     Extension(caller): Extension<AdminCaller>,
     Path(login): Path<String>,
 ) -> Result<Response, ApiError> {
-    let sessions_ended = manage::end_sessions(&state, &caller.actor(), &login).await?;
+    let sessions_ended = sessions::end_all(&state.service(&caller.actor()), &login).await?;
     Ok(json(SessionsEnded { sessions_ended }))
 }

@@ -20,9 +20,9 @@ use crate::address::ClientAddress;
 use crate::form::Form;
 use crate::pages::{Consent, Login, ScopeView, error_page, form_action_source, page, page_sending_forms_to, see_other};
 use crate::paths;
-use crate::secrets::{self, SecretKind};
 use crate::session::{self, SESSION_TTL, SignIn, set_cookie, signed_in};
 use crate::state::{AppState, Current};
+use scopegate_service::credentials::secrets::{self, SecretKind};
 
 pub use crate::session::{CSRF_COOKIE, SESSION_COOKIE};
 /// Codes are exchanged at once by real clients; a minute is plenty (RFC 6749 section 4.1.2).

@@ -20,9 +20,9 @@ use crate::client_auth::authenticate;
 use crate::error::{EndpointError, no_store};
 use crate::form::Form;
 use crate::identity::{Claimed, Standing, standing};
-use crate::keys::looks_like_jwt;
-use crate::secrets;
 use crate::state::{AppState, Current};
+use scopegate_service::credentials::keys::looks_like_jwt;
+use scopegate_service::credentials::secrets;
 
 pub async fn introspect<S: Store>(
     Current(state): Current<S>,

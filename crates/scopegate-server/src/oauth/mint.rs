@@ -7,9 +7,9 @@ use scopegate_core::{GrantKind, ScopeSet, TokenFormat};
 use scopegate_store::{ClientRecord, Store, TokenKind, TokenRecord};
 
 use crate::error::EndpointError;
-use crate::keys::AccessClaims;
-use crate::secrets::{self, SecretKind};
 use crate::state::AppState;
+use scopegate_service::credentials::keys::AccessClaims;
+use scopegate_service::credentials::secrets::{self, SecretKind};
 
 pub(super) fn new_token<S: Store>(
     state: &AppState<S>,

@@ -11,9 +11,9 @@ use crate::address::ClientAddress;
 use crate::client_auth::authenticate;
 use crate::error::{EndpointError, no_store};
 use crate::form::Form;
-use crate::keys::looks_like_jwt;
-use crate::secrets;
 use crate::state::{AppState, Current};
+use scopegate_service::credentials::keys::looks_like_jwt;
+use scopegate_service::credentials::secrets;
 
 pub async fn revoke<S: Store>(
     Current(state): Current<S>,

@@ -25,8 +25,8 @@ use crate::client_auth::authenticate;
 use crate::error::{EndpointError, no_store};
 use crate::form::Form;
 use crate::limits::address_key;
-use crate::secrets::{self, SecretKind};
 use crate::state::{AppState, Current};
+use scopegate_service::credentials::secrets::{self, SecretKind};
 
 /// RFC 6749 section 5.1.
 #[derive(Serialize)]

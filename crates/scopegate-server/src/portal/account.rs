@@ -10,9 +10,11 @@ use super::form::PageForm;
 use super::views::{AppRow, Connected, GrantRow, Home, KeySetRow, SignIn, time};
 use super::{Visit, posted, see_other, unavailable};
 use crate::address::ClientAddress;
-use crate::manage::{self, Actor, ManageError};
 use crate::session::{self, SESSION_COOKIE, SESSION_TTL, set_cookie};
 use crate::state::Current;
+use scopegate_service::Actor;
+use scopegate_service::ServiceError;
+use scopegate_service::operations::{grants, sessions};
 
 pub async fn sign_in_page<S: Store>(Current(state): Current<S>, headers: HeaderMap) -> Response {
     let visit = match Visit::new(state, &headers).await {
@@ -104,7 +106,7 @@ pub async fn sign_out<S: Store>(Current(state): Current<S>, headers: HeaderMap, 
 pub async fn sign_out_everywhere<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
     let (visit, user, _) = page_try!(posted(state, &headers, &body).await);
     let actor = Actor::User(user.login.clone());
-    if let Err(e) = manage::end_sessions(&visit.state, &actor, &user.login).await {
+    if let Err(e) = sessions::end_all(&visit.state.service(&actor), &user.login).await {
         return unavailable(format!("{e:?}"));
     }
     let mut response = see_other("/portal/sign-in");
@@ -226,9 +228,9 @@ pub async fn revoke_connected<S: Store>(
 ) -> Response {
     let (visit, user, _) = page_try!(posted(state, &headers, &body).await);
     let actor = Actor::User(user.login.clone());
-    match manage::revoke_grant(&visit.state, &actor, &user.login, &client_id).await {
+    match grants::revoke(&visit.state.service(&actor), &user.login, &client_id).await {
         Ok(_) => see_other("/portal/connected?done=revoked"),
-        Err(ManageError::NotFound(_)) => visit.not_found("You have not given that app access."),
+        Err(ServiceError::NotFound(_)) => visit.not_found("You have not given that app access."),
         Err(e) => unavailable(format!("{e:?}")),
     }
 }

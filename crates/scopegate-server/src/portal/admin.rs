@@ -13,8 +13,10 @@ use super::apps::request_row;
 use super::form::PageForm;
 use super::views::{Admin, Audit, UserRow, time};
 use super::{Visit, see_other, unavailable};
-use crate::manage::{self, Actor, ManageError};
 use crate::state::Current;
+use scopegate_service::Actor;
+use scopegate_service::ServiceError;
+use scopegate_service::operations::{key_sets, scope_requests, sessions, users};
 
 const PAGE: i64 = 50;
 
@@ -127,12 +129,12 @@ fn checked<S: Store>(visit: &Visit<S>, headers: &HeaderMap, body: &[u8]) -> Resu
     Ok(form)
 }
 
-fn refused<S: Store>(visit: &Visit<S>, e: &ManageError) -> Response {
+fn refused<S: Store>(visit: &Visit<S>, e: &ServiceError) -> Response {
     match e {
-        ManageError::NotFound(m) => visit.not_found(m.clone()),
-        ManageError::Internal => unavailable("admin change"),
-        ManageError::Invalid(f) => problem(visit, format!("{}: {}", f.field, f.message)),
-        ManageError::Conflict(m) => problem(visit, m.clone()),
+        ServiceError::NotFound(m) => visit.not_found(m.clone()),
+        ServiceError::Internal => unavailable("admin change"),
+        ServiceError::Invalid(f) => problem(visit, format!("{}: {}", f.field, f.message)),
+        ServiceError::Conflict(m) => problem(visit, m.clone()),
     }
 }
 
@@ -155,7 +157,7 @@ pub async fn decide<S: Store>(
         "refuse" => false,
         _ => return visit.not_found("There is no such page."),
     };
-    match manage::decide_scope_request(&visit.state, &actor, &id, grant).await {
+    match scope_requests::decide(&visit.state.service(&actor), &id, grant).await {
         Ok(_) => see_other(if grant {
             "/portal/admin/?done=granted"
         } else {
@@ -175,7 +177,7 @@ pub async fn revoke_tokens<S: Store>(
     if let Err(r) = checked(&visit, &headers, &body) {
         return r;
     }
-    match manage::revoke_key_set_tokens(&visit.state, &actor, &client_id).await {
+    match key_sets::revoke_tokens(&visit.state.service(&actor), &client_id).await {
         Ok(_) => see_other("/portal/admin/?done=revoked"),
         Err(e) => refused(&visit, &e),
     }
@@ -198,7 +200,7 @@ pub async fn create_user<S: Store>(Current(state): Current<S>, headers: HeaderMa
     };
     let login = form.get("login").unwrap_or_default();
     let password = form.get("password").unwrap_or_default();
-    match manage::create_user(&visit.state, &actor, login, password, &permissions(&form)).await {
+    match users::create(&visit.state.service(&actor), login, password, &permissions(&form)).await {
         Ok(_) => see_other("/portal/admin/?done=user"),
         Err(e) => refused(&visit, &e),
     }
@@ -215,7 +217,7 @@ pub async fn set_permissions<S: Store>(
         Ok(f) => f,
         Err(r) => return r,
     };
-    match manage::set_permissions(&visit.state, &actor, &login, &permissions(&form)).await {
+    match users::set_permissions(&visit.state.service(&actor), &login, &permissions(&form)).await {
         Ok(_) => see_other("/portal/admin/?done=user"),
         Err(e) => refused(&visit, &e),
     }
@@ -285,7 +287,7 @@ pub async fn revoke_user_tokens<S: Store>(
     if let Err(r) = checked(&visit, &headers, &body) {
         return r;
     }
-    match manage::revoke_user_tokens(&visit.state, &actor, &login).await {
+    match users::revoke_tokens(&visit.state.service(&actor), &login).await {
         Ok(_) => see_other("/portal/admin/?done=user-revoked"),
         Err(e) => refused(&visit, &e),
     }
@@ -303,7 +305,7 @@ pub async fn set_enabled<S: Store>(
         Err(r) => return r,
     };
     let enabled = form.get("enabled") == Some("yes");
-    match manage::set_enabled(&visit.state, &actor, &login, enabled).await {
+    match users::set_enabled(&visit.state.service(&actor), &login, enabled).await {
         Ok(_) => see_other("/portal/admin/?done=user"),
         Err(e) => refused(&visit, &e),
     }
@@ -320,7 +322,7 @@ pub async fn sign_out<S: Store>(
     if let Err(r) = checked(&visit, &headers, &body) {
         return r;
     }
-    match manage::end_sessions(&visit.state, &actor, &login).await {
+    match sessions::end_all(&visit.state.service(&actor), &login).await {
         Ok(_) => see_other("/portal/admin/?done=signed-out"),
         Err(e) => refused(&visit, &e),
     }

@@ -17,8 +17,11 @@ use super::views::{
     ScopeRow, SecretRow, time,
 };
 use super::{Visit, posted, see_other, unavailable, visited};
-use crate::manage::{self, Actor, KeySetSpec, ManageError};
 use crate::state::{AppState, Current};
+use scopegate_service::Actor;
+use scopegate_service::ServiceError;
+use scopegate_service::operations::apps::KeySetSpec;
+use scopegate_service::operations::{apps, client_secrets, key_sets, scope_requests};
 
 /// The scopes a developer may choose in `env`, in declaration order.
 fn scope_choices<S: Store>(state: &AppState<S>, env: &str, assigned: &[&str], defaults: &[&str]) -> Vec<ScopeChoice> {
@@ -105,7 +108,7 @@ async fn keys_shown<S: Store>(
     visit: &Visit<S>,
     login: &str,
     heading: &'static str,
-    registered: manage::Registered,
+    registered: apps::Registered,
 ) -> Response {
     let k = registered.key_set;
     let shown = Shown {
@@ -139,9 +142,9 @@ pub async fn create<S: Store>(Current(state): Current<S>, headers: HeaderMap, bo
         Err(error) => return new_app_page(&visit, fields, &assigned, &defaults, Some(error)),
     };
     let actor = Actor::User(user.login.clone());
-    match manage::create_app(&visit.state, &actor, &fields.name, Some(&user.login), &spec).await {
+    match apps::create(&visit.state.service(&actor), &fields.name, Some(&user.login), &spec).await {
         Ok(registered) => keys_shown(&visit, &user.login, "Your app is registered", registered).await,
-        Err(ManageError::Invalid(e)) => {
+        Err(ServiceError::Invalid(e)) => {
             let message = format!("{}: {}", label(e.field), e.message);
             new_app_page(&visit, fields, &assigned, &defaults, Some(message))
         }
@@ -162,11 +165,11 @@ fn label(field: &str) -> &str {
     }
 }
 
-fn describe(e: &ManageError) -> String {
+fn describe(e: &ServiceError) -> String {
     match e {
-        ManageError::NotFound(m) | ManageError::Conflict(m) => m.clone(),
-        ManageError::Invalid(f) => format!("{}: {}", label(f.field), f.message),
-        ManageError::Internal => "The portal cannot reach its database; try again.".into(),
+        ServiceError::NotFound(m) | ServiceError::Conflict(m) => m.clone(),
+        ServiceError::Invalid(f) => format!("{}: {}", label(f.field), f.message),
+        ServiceError::Internal => "The portal cannot reach its database; try again.".into(),
     }
 }
 
@@ -233,9 +236,9 @@ pub async fn add_key_set<S: Store>(
         Ok(spec) => spec,
         Err(error) => return visit.problem(StatusCode::BAD_REQUEST, error, back),
     };
-    match manage::add_key_set(&visit.state, &Actor::User(user.login.clone()), &app_id, &spec).await {
+    match key_sets::add(&visit.state.service(&Actor::User(user.login.clone())), &app_id, &spec).await {
         Ok(registered) => keys_shown(&visit, &user.login, "Your new keys", registered).await,
-        Err(ManageError::Internal) => unavailable("add_key_set"),
+        Err(ServiceError::Internal) => unavailable("add_key_set"),
         Err(e) => visit.problem(StatusCode::BAD_REQUEST, describe(&e), back),
     }
 }
@@ -251,9 +254,9 @@ pub async fn delete<S: Store>(
     if form.get("confirm") != Some("yes") {
         return see_other(&format!("/portal/apps/{app_id}"));
     }
-    match manage::delete_app(&visit.state, &Actor::User(user.login.clone()), &app_id).await {
+    match apps::delete(&visit.state.service(&Actor::User(user.login.clone())), &app_id).await {
         Ok(()) => see_other("/portal/?done=deleted"),
-        Err(ManageError::NotFound(_)) => visit.not_found("You have no app with that id."),
+        Err(ServiceError::NotFound(_)) => visit.not_found("You have no app with that id."),
         Err(e) => unavailable(format!("{e:?}")),
     }
 }
@@ -519,11 +522,11 @@ pub async fn request_scopes<S: Store>(
     let reason = form.get("reason").unwrap_or_default();
     let actor = Actor::User(user.login.clone());
     let back = format!("/portal/apps/{app_id}/keys/{client_id}");
-    match manage::request_scopes(&visit.state, &actor, &user.login, &client_id, &scopes, reason).await {
-        Ok(manage::Requested::Assigned(_)) => see_other(&format!("{back}?done=assigned#scopes")),
-        Ok(manage::Requested::Pending(_)) => see_other(&format!("{back}?done=requested#requests")),
-        Err(ManageError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
-        Err(ManageError::Internal) => unavailable("request_scopes"),
+    match scope_requests::file(&visit.state.service(&actor), &user.login, &client_id, &scopes, reason).await {
+        Ok(scope_requests::Requested::Assigned(_)) => see_other(&format!("{back}?done=assigned#scopes")),
+        Ok(scope_requests::Requested::Pending(_)) => see_other(&format!("{back}?done=requested#requests")),
+        Err(ServiceError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
+        Err(ServiceError::Internal) => unavailable("request_scopes"),
         Err(e) => visit.problem(StatusCode::BAD_REQUEST, describe(&e), back),
     }
 }
@@ -539,8 +542,8 @@ pub async fn add_secret<S: Store>(
     let now = visit.state.now();
     let actor = Actor::User(user.login.clone());
     let back = format!("/portal/apps/{app_id}/keys/{client_id}");
-    let added = match manage::expiry("expires_in", form.get("expires_in"), now) {
-        Ok(expires_at) => manage::add_secret(&visit.state, &actor, &client_id, expires_at, false).await,
+    let added = match client_secrets::expiry("expires_in", form.get("expires_in"), now) {
+        Ok(expires_at) => client_secrets::add(&visit.state.service(&actor), &client_id, expires_at, false).await,
         Err(e) => Err(e),
     };
     match added {
@@ -555,11 +558,11 @@ pub async fn add_secret<S: Store>(
             };
             shown::redirect_to(&visit, &user.login, &shown).await
         }
-        Err(e @ (ManageError::Conflict(_) | ManageError::Invalid(_))) => {
+        Err(e @ (ServiceError::Conflict(_) | ServiceError::Invalid(_))) => {
             visit.problem(StatusCode::CONFLICT, describe(&e), back)
         }
-        Err(ManageError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
-        Err(ManageError::Internal) => unavailable("add_secret"),
+        Err(ServiceError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
+        Err(ServiceError::Internal) => unavailable("add_secret"),
     }
 }
 
@@ -571,9 +574,15 @@ pub async fn revoke_secret<S: Store>(
 ) -> Response {
     let (visit, user, _) = page_try!(posted(state, &headers, &body).await);
     page_try!(visible_key_set(&visit, &user, &app_id, &client_id).await);
-    match manage::revoke_secret(&visit.state, &Actor::User(user.login.clone()), &client_id, &secret_id).await {
+    match client_secrets::revoke(
+        &visit.state.service(&Actor::User(user.login.clone())),
+        &client_id,
+        &secret_id,
+    )
+    .await
+    {
         Ok(()) => see_other(&format!("/portal/apps/{app_id}/keys/{client_id}?done=secret-revoked")),
-        Err(ManageError::NotFound(_)) => visit.not_found("This key set has no active secret with that id."),
+        Err(ServiceError::NotFound(_)) => visit.not_found("This key set has no active secret with that id."),
         Err(e) => unavailable(format!("{e:?}")),
     }
 }

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use super::views::SecretShown;
 use super::{Visit, see_other, unavailable, visited};
-use crate::sealing::KeyEncryptionKey;
-use crate::secrets;
 use crate::session::{own_cookie, set_cookie};
 use crate::state::Current;
+use scopegate_service::credentials::sealing::KeyEncryptionKey;
+use scopegate_service::credentials::secrets;
 
 pub const PATH: &str = "/portal/shown";
 const COOKIE: &str = "sg_shown";

@@ -16,10 +16,12 @@ use scopegate_store::Store;
 use super::form::PageForm;
 use super::{Visit, posted, see_other, unavailable, visited};
 use crate::form::Form;
-use crate::manage::{self, Actor, ManageError};
-use crate::secrets::{self, SecretKind};
 use crate::session::{cookie, set_cookie};
 use crate::state::Current;
+use scopegate_service::Actor;
+use scopegate_service::ServiceError;
+use scopegate_service::credentials::secrets::{self, SecretKind};
+use scopegate_service::operations::key_sets;
 
 const TRY_COOKIE: &str = "sg_try";
 /// Long enough to sign in and consent.
@@ -56,15 +58,15 @@ pub async fn register<S: Store>(
     let (visit, user, _) = page_try!(posted(state, &headers, &body).await);
     page_try!(super::apps::visible_key_set(&visit, &user, &app_id, &client_id).await);
     let uri = callback(&visit.state.policy.settings.issuer);
-    match manage::add_redirect_uri(&visit.state, &Actor::User(user.login.clone()), &client_id, &uri).await {
+    match key_sets::add_redirect_uri(&visit.state.service(&Actor::User(user.login.clone())), &client_id, &uri).await {
         Ok(_) => see_other(&format!("/portal/apps/{app_id}/keys/{client_id}#authorize")),
-        Err(ManageError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
-        Err(ManageError::Internal) => unavailable("add_redirect_uri"),
+        Err(ServiceError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
+        Err(ServiceError::Internal) => unavailable("add_redirect_uri"),
         Err(e) => {
             let message = match e {
-                ManageError::Invalid(f) => format!("{}: {}", f.field, f.message),
-                ManageError::Conflict(m) | ManageError::NotFound(m) => m,
-                ManageError::Internal => String::new(),
+                ServiceError::Invalid(f) => format!("{}: {}", f.field, f.message),
+                ServiceError::Conflict(m) | ServiceError::NotFound(m) => m,
+                ServiceError::Internal => String::new(),
             };
             visit.problem(
                 StatusCode::BAD_REQUEST,

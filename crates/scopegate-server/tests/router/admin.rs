@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use scopegate_server::secrets::{self, SecretKind};
+use scopegate_service::credentials::secrets::{self, SecretKind};
 use scopegate_store::{AdminTokenRecord, SqliteStore, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;

@@ -342,7 +342,7 @@ async fn a_token_revoked_elsewhere_is_refused_within_the_cache_ttl() {
     assert_eq!(with_token(&h, "GET", "/account/x", &auth).await.status, StatusCode::OK);
     // Another process revokes it in the shared store.
     h.store
-        .revoke_token(&scopegate_server::secrets::hash(&t))
+        .revoke_token(&scopegate_service::credentials::secrets::hash(&t))
         .await
         .unwrap();
     h.advance(5);
@@ -623,4 +623,48 @@ async fn forward_auth_refuses_a_repeated_or_non_ascii_method_or_uri_header() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+/// RFC 6749 section 2.3.1: a client id and secret are form-encoded before
+/// Base64, and the token endpoint and the gateway read them with one parser,
+/// so an id or secret holding `%`, `+` or `:` works in both places.
+#[tokio::test]
+async fn basic_credentials_holding_percent_plus_or_colon_work_at_the_token_endpoint_and_the_gateway() {
+    use base64::Engine;
+    let h = harness().await;
+    let (id, secret) = ("app:one+two", "s3cr:et%2B+100% sure");
+    let record = scopegate_store::ClientRecord {
+        client_id: id.into(),
+        app_id: "app-odd".into(),
+        app_name: "Odd".into(),
+        owner: None,
+        environment: "production".into(),
+        secrets: vec![scopegate_store::ClientSecret {
+            id: "sgsi_odd".into(),
+            hash: scopegate_service::credentials::secrets::hash(secret),
+            created_at: T0,
+            expires_at: None,
+            revoked_at: None,
+        }],
+        public: false,
+        resource_server: false,
+        scopes: vec!["account:read".into()],
+        default_scopes: vec!["account:read".into()],
+        redirect_uris: vec![],
+        created_at: T0,
+        tokens_revoked_before: None,
+    };
+    scopegate_store::Store::create_app(&h.store, "app-odd", "Odd", None, &record)
+        .await
+        .unwrap();
+    let encode = |s: &str| serde_urlencoded::to_string([("", s)]).unwrap()[1..].to_owned();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", encode(id), encode(secret)))
+    );
+    let form = [("grant_type", "client_credentials")];
+    let token = h.post("/oauth2/token", None, &form, &[("authorization", &basic)]).await;
+    assert_eq!(token.status, StatusCode::OK, "{}", token.json);
+    let api = h.api("GET", "/account/x", &[("authorization", &basic)]).await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.json);
 }

@@ -173,7 +173,7 @@ async fn the_verifier_accepts_our_tokens_and_refuses_forgeries() {
 async fn jwt_access_tokens_are_stateless() {
     let h = Harness::jwt().await;
     let (_, token) = issue(&h).await;
-    let stored = scopegate_store::Store::token(&h.store, &scopegate_server::secrets::hash(&token))
+    let stored = scopegate_store::Store::token(&h.store, &scopegate_service::credentials::secrets::hash(&token))
         .await
         .unwrap();
     assert_eq!(
@@ -375,10 +375,14 @@ async fn changing_the_algorithm_signs_with_a_new_key_and_old_tokens_still_verify
     let (_, old) = issue(&h).await;
     assert_eq!(part(&old, 0)["alg"], "EdDSA");
     // The same store, started again with `algorithm = "ES256"`.
-    let keys =
-        scopegate_server::keys::Keys::load_or_create(&h.store, T0 + 10, scopegate_core::SigningAlgorithm::ES256, None)
-            .await
-            .unwrap();
+    let keys = scopegate_service::credentials::keys::Keys::load_or_create(
+        &h.store,
+        T0 + 10,
+        scopegate_core::SigningAlgorithm::ES256,
+        None,
+    )
+    .await
+    .unwrap();
     let jwks = keys.jwks()["keys"].as_array().unwrap().clone();
     let algs: Vec<&str> = jwks.iter().map(|k| k["alg"].as_str().unwrap()).collect();
     assert_eq!(algs.len(), 2, "{jwks:#?}");
@@ -393,10 +397,14 @@ async fn changing_the_algorithm_signs_with_a_new_key_and_old_tokens_still_verify
     assert_eq!(part(&new, 0)["alg"], "ES256");
     assert!(keys.verify(&new, iss, T0).is_some());
     // Started again with the same algorithm: no new key.
-    let again =
-        scopegate_server::keys::Keys::load_or_create(&h.store, T0 + 20, scopegate_core::SigningAlgorithm::ES256, None)
-            .await
-            .unwrap();
+    let again = scopegate_service::credentials::keys::Keys::load_or_create(
+        &h.store,
+        T0 + 20,
+        scopegate_core::SigningAlgorithm::ES256,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.jwks()["keys"].as_array().unwrap().len(), 2);
 }
 

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
-use scopegate_server::passwords::hash_password;
+use scopegate_service::credentials::passwords::hash_password;
 use scopegate_store::{Store, UserRecord};
 use serde_json::Value;
 use tower::ServiceExt;

@@ -28,8 +28,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
 use scopegate_core::Policy;
-use scopegate_server::secrets::{self, SecretKind};
 use scopegate_server::{AppState, router};
+use scopegate_service::credentials::secrets::{self, SecretKind};
 use scopegate_store::{ClientRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord};
 use tower::ServiceExt;
 
@@ -71,7 +71,7 @@ pub struct Harness {
     pub state: AppState<SqliteStore>,
     pub store: SqliteStore,
     pub now: Arc<AtomicI64>,
-    pub keys: Arc<scopegate_server::keys::Keys>,
+    pub keys: Arc<scopegate_service::credentials::keys::Keys>,
     pub dir: TempDir,
 }
 
@@ -114,9 +114,14 @@ impl Harness {
         let now = Arc::new(AtomicI64::new(T0));
         let clock_now = Arc::clone(&now);
         let keys = Arc::new(
-            scopegate_server::keys::Keys::load_or_create(&store, T0, policy.settings.tokens.algorithm, None)
-                .await
-                .unwrap(),
+            scopegate_service::credentials::keys::Keys::load_or_create(
+                &store,
+                T0,
+                policy.settings.tokens.algorithm,
+                None,
+            )
+            .await
+            .unwrap(),
         );
         let keys_for_tests = Arc::clone(&keys);
         let state = AppState::new(

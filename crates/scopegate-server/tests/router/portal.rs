@@ -3,7 +3,7 @@
 //! cookie, and another user's ids answered with a 404 page.
 
 use axum::http::{StatusCode, header};
-use scopegate_server::passwords::hash_password;
+use scopegate_service::credentials::passwords::hash_password;
 use scopegate_store::{Store, UserRecord};
 
 use crate::sessions::Answer as Page;

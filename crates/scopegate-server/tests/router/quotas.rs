@@ -2,7 +2,8 @@
 //! administration overview in pages.
 
 use axum::http::StatusCode;
-use scopegate_server::manage::{MAX_APPS_PER_OWNER, MAX_PENDING_REQUESTS_PER_USER};
+use scopegate_service::operations::apps::MAX_APPS_PER_OWNER;
+use scopegate_service::operations::scope_requests::MAX_PENDING_REQUESTS_PER_USER;
 use scopegate_store::{ClientRecord, ScopeRequestRecord, Store};
 
 use crate::sessions::{send, sign_in_with, user};

@@ -59,7 +59,7 @@ async fn retention_purges_expired_records_and_audit_events_past_the_retention() 
         (1, 1, 1),
         "{pass:?}"
     );
-    let hash = scopegate_server::secrets::hash;
+    let hash = scopegate_service::credentials::secrets::hash;
     assert_eq!(h.store.token(&hash(&expired)).await.unwrap(), None);
     assert!(
         h.store.token(&hash(&recent)).await.unwrap().is_some(),

@@ -5,7 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use scopegate_server::passwords::hash_password;
+use scopegate_service::credentials::passwords::hash_password;
 use scopegate_store::{Store, UserRecord};
 use tower::ServiceExt;
 

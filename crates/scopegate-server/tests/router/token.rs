@@ -374,7 +374,7 @@ async fn introspection_sees_a_revocation_here_at_once_and_elsewhere_within_five_
     assert_eq!(introspect(&h, &a, &first).await["active"], false);
     // Elsewhere (another node, `scopegate token revoke`): within the cache's 5 s.
     h.store
-        .revoke_token(&scopegate_server::secrets::hash(&second))
+        .revoke_token(&scopegate_service::credentials::secrets::hash(&second))
         .await
         .unwrap();
     h.advance(5);
@@ -438,7 +438,7 @@ async fn basic_client_credentials_are_form_decoded() {
         environment: "production".into(),
         secrets: vec![scopegate_store::ClientSecret {
             id: "sgsi_colon".into(),
-            hash: scopegate_server::secrets::hash(secret),
+            hash: scopegate_service::credentials::secrets::hash(secret),
             created_at: crate::T0,
             expires_at: None,
             revoked_at: None,

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use scopegate_server::secrets::{self, SecretKind};
+use scopegate_service::credentials::secrets::{self, SecretKind};
 use scopegate_store::{CodeRecord, Store, TokenRecord, UserRecord};
 
 use crate::server::http;

@@ -13,6 +13,7 @@ mod cluster;
 mod crash;
 mod docs;
 mod fast_path;
+mod front_ends;
 mod gateway;
 mod layer;
 mod nginx;
@@ -68,7 +69,7 @@ pub fn unix_now() -> i64 {
 /// flow stores it (the browser part of that grant is tested elsewhere): the
 /// token, and the record to store.
 pub fn user_refresh_token(client_id: &str, scope: &str) -> (String, scopegate_store::TokenRecord) {
-    use scopegate_server::secrets::{self, SecretKind};
+    use scopegate_service::credentials::secrets::{self, SecretKind};
     let now = unix_now();
     let secret = secrets::generate(SecretKind::RefreshToken);
     let record = scopegate_store::TokenRecord {

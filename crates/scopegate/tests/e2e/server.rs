@@ -788,14 +788,17 @@ async fn audit_shows_issuance_refusal_and_revocation_oldest_first_without_secret
         .unwrap();
     assert_eq!(refused.status(), reqwest::StatusCode::BAD_REQUEST);
     // The refusal is committed within milliseconds; wait for it so the order is known.
-    audit_entries(&config, 2).await;
+    audit_entries(&config, 3).await;
     let o = crate::scopegate(&["token", "revoke", "--config", &config, &token]);
     assert!(o.status.success(), "{}", crate::stderr(&o));
 
-    let rows = audit_entries(&config, 3).await;
+    let rows = audit_entries(&config, 4).await;
     let events: Vec<&str> = rows.iter().map(|r| r["event"].as_str().unwrap()).collect();
-    assert_eq!(events, ["issue", "refuse", "revoke"], "{rows:#?}");
+    // `app create` is a change like any other: audited, naming the command.
+    assert_eq!(events, ["app_create", "issue", "refuse", "revoke"], "{rows:#?}");
     assert!(rows.iter().all(|r| r["client_id"] == id.as_str()));
+    assert!(rows[0]["detail"].as_str().unwrap().contains("scopegate app create"));
+    let rows = &rows[1..];
     assert!(rows[1]["detail"].as_str().unwrap().contains("admin"));
     assert!(rows[2]["detail"].as_str().unwrap().contains("scopegate token revoke"));
     assert!(rows[0]["time"].as_str().unwrap().ends_with('Z'));

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use crate::keys::{AccessClaims, Keys};
-use crate::secrets;
+use crate::credentials::keys::{AccessClaims, Keys};
+use crate::credentials::secrets;
 
 /// Past this many entries the cache starts over (bounded memory).
 const MAX_ENTRIES: usize = 100_000;

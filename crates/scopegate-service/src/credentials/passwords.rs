@@ -1,5 +1,5 @@
 //! User passwords: Argon2id (the only slow hash in scopegate; our own random
-//! secrets use SHA-256, see [`crate::secrets`]).
+//! secrets use SHA-256, see [`super::secrets`]).
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};

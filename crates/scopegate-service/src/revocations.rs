@@ -94,7 +94,7 @@ impl Revocations {
     }
 
     /// Reloads every [`REFRESH`] until the process ends.
-    pub fn spawn_refresh<S: Store>(&self, store: S, clock: crate::state::Clock) {
+    pub fn spawn_refresh<S: Store>(&self, store: S, clock: crate::Clock) {
         let this = self.clone();
         tokio::spawn(async move {
             loop {

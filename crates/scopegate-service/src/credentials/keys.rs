@@ -22,7 +22,7 @@ use scopegate_core::SigningAlgorithm;
 pub use scopegate_layer::jwt::{AT_JWT, AccessClaims, PublicKeys, looks_like_jwt};
 use scopegate_store::{KeyRecord, Store, StoreError};
 
-use crate::sealing::{KeyEncryptionKey, is_sealed, unseal};
+use crate::credentials::sealing::{KeyEncryptionKey, is_sealed, unseal};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -215,6 +215,11 @@ impl Keys {
         }
         records = store.signing_keys().await?;
         Keys::from_records(&records, kek)
+    }
+
+    /// The key-encryption key this process seals signing keys with.
+    pub fn kek(&self) -> Option<&KeyEncryptionKey> {
+        self.kek.as_deref()
     }
 
     /// A new key to rotate to, sealed as this process seals keys.

@@ -26,6 +26,8 @@ pub enum SecretKind {
     RefreshToken,
     ClientSecret,
     ClientId,
+    /// An app's id (its key sets share it).
+    AppId,
     /// A grant: every token one authorization (or client credentials
     /// request) leads to, revoked together.
     GrantId,
@@ -51,6 +53,7 @@ impl SecretKind {
             SecretKind::RefreshToken => "sgrt_",
             SecretKind::ClientSecret => "sgcs_",
             SecretKind::ClientId => "sgci_",
+            SecretKind::AppId => "app_",
             SecretKind::GrantId => "sggr_",
             SecretKind::TokenId => "sgti_",
             SecretKind::AdminToken => "sgadm_",
@@ -120,7 +123,7 @@ pub fn generate(kind: SecretKind) -> String {
             hex_lower(&time_ordered_id()),
             URL_SAFE_NO_PAD.encode(&random[..10])
         ),
-        SecretKind::ClientId | SecretKind::AdminTokenId => {
+        SecretKind::ClientId | SecretKind::AppId | SecretKind::AdminTokenId => {
             format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(&random[..16]))
         }
         _ => format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(random)),

@@ -1,0 +1,91 @@
+//! Users: who signs in to consent and to use the portal, and the permissions
+//! that gate the scopes they may grant.
+
+use scopegate_core::registration::{FieldError, check_login};
+use scopegate_store::{Store, UserRecord};
+
+use crate::audit::AuditKind;
+use crate::context::{Context, Result, ServiceError};
+use crate::credentials::passwords::hash_password;
+use crate::operations::dedup;
+
+/// Creates a user who can sign in and consent.
+pub async fn create<S: Store>(
+    cx: &Context<'_, S>,
+    login: &str,
+    password: &str,
+    permissions: &[String],
+) -> Result<UserRecord> {
+    check_login("login", login)?;
+    for p in permissions {
+        check_login("permissions", p)?;
+    }
+    let password_hash = hash_password(password).map_err(|e| FieldError::new("password", e))?;
+    let user = UserRecord {
+        login: login.to_owned(),
+        password_hash,
+        permissions: dedup(permissions),
+        enabled: true,
+        created_at: cx.now,
+        tokens_revoked_before: None,
+    };
+    if !cx.store.create_user(&user).await? {
+        return Err(ServiceError::Conflict(format!("user {login:?} already exists")));
+    }
+    let detail = format!("permissions=\"{}\"", user.permissions.join(" "));
+    cx.audit(AuditKind::UserCreate, None, Some(login), detail).await?;
+    Ok(user)
+}
+
+/// A user by login.
+pub async fn get<S: Store>(store: &S, login: &str) -> Result<UserRecord> {
+    store
+        .user(login)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("no user {login:?}")))
+}
+
+/// Replaces a user's permissions. Grants whose scopes need a permission the
+/// user lost stop carrying it at the next check (the gateway re-checks).
+pub async fn set_permissions<S: Store>(cx: &Context<'_, S>, login: &str, permissions: &[String]) -> Result<UserRecord> {
+    for p in permissions {
+        check_login("permissions", p)?;
+    }
+    let permissions = dedup(permissions);
+    if !cx.store.set_permissions(login, &permissions).await? {
+        return Err(ServiceError::NotFound(format!("no user {login:?}")));
+    }
+    cx.caches.forget_user(login);
+    cx.caches.forget_credentials();
+    let detail = format!("permissions=\"{}\"", permissions.join(" "));
+    cx.audit(AuditKind::UserPermissions, None, Some(login), detail).await?;
+    get(cx.store, login).await
+}
+
+/// Enables or disables a user; disabling ends their sessions for good.
+pub async fn set_enabled<S: Store>(cx: &Context<'_, S>, login: &str, enabled: bool) -> Result<UserRecord> {
+    if !cx.store.set_user_enabled(login, enabled).await? {
+        return Err(ServiceError::NotFound(format!("no user {login:?}")));
+    }
+    cx.caches.forget_user(login);
+    cx.caches.forget_credentials();
+    let kind = if enabled {
+        AuditKind::UserEnable
+    } else {
+        AuditKind::UserDisable
+    };
+    cx.audit(kind, None, Some(login), String::new()).await?;
+    get(cx.store, login).await
+}
+
+/// Revokes every token of a user issued so far, in every app.
+pub async fn revoke_tokens<S: Store>(cx: &Context<'_, S>, login: &str) -> Result<u64> {
+    let Some(count) = cx.store.revoke_user_tokens(login, cx.now).await? else {
+        return Err(ServiceError::NotFound(format!("no user {login:?}")));
+    };
+    cx.caches.forget_user(login);
+    cx.caches.forget_credentials();
+    let detail = format!("every token of the user ({count} live)");
+    cx.audit(AuditKind::Revoke, None, Some(login), detail).await?;
+    Ok(count)
+}
