@@ -7,6 +7,76 @@ use crate::policy::Policy;
 use crate::route::{Requirement, RouteId};
 use crate::scopeset::{ScopeId, ScopeSet};
 
+/// What became of a request, as logs, metrics and traces name it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Outcome {
+    Allow,
+    BadPath,
+    InvalidRequest,
+    UriTooLong,
+    RouteNotFound,
+    Unauthenticated,
+    InvalidToken,
+    InsufficientScope,
+    RateLimited,
+    TooLarge,
+    UpstreamError,
+    Unavailable,
+}
+
+impl Outcome {
+    /// Every outcome, in the order of [`Outcome::index`].
+    pub const ALL: [Outcome; 12] = [
+        Outcome::Allow,
+        Outcome::BadPath,
+        Outcome::InvalidRequest,
+        Outcome::UriTooLong,
+        Outcome::RouteNotFound,
+        Outcome::Unauthenticated,
+        Outcome::InvalidToken,
+        Outcome::InsufficientScope,
+        Outcome::RateLimited,
+        Outcome::TooLarge,
+        Outcome::UpstreamError,
+        Outcome::Unavailable,
+    ];
+
+    /// The stable name (a metric label, a log field).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allow => "allow",
+            Outcome::BadPath => "bad_path",
+            Outcome::InvalidRequest => "invalid_request",
+            Outcome::UriTooLong => "uri_too_long",
+            Outcome::RouteNotFound => "route_not_found",
+            Outcome::Unauthenticated => "unauthenticated",
+            Outcome::InvalidToken => "invalid_token",
+            Outcome::InsufficientScope => "insufficient_scope",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::TooLarge => "too_large",
+            Outcome::UpstreamError => "upstream_error",
+            Outcome::Unavailable => "unavailable",
+        }
+    }
+
+    /// Its place in [`Outcome::ALL`] (an array index for per-outcome series).
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Outcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Who is asking.
 #[derive(Clone, Copy, Debug)]
 pub enum Caller<'a> {
@@ -55,13 +125,13 @@ impl Decision {
     }
 
     /// A short stable name for logs and metric labels.
-    pub fn outcome(&self) -> &'static str {
+    pub fn outcome(&self) -> Outcome {
         match self {
-            Decision::Allow { .. } => "allow",
-            Decision::BadPath(_) => "bad_path",
-            Decision::RouteNotFound => "route_not_found",
-            Decision::Unauthenticated { .. } => "unauthenticated",
-            Decision::InsufficientScope { .. } => "insufficient_scope",
+            Decision::Allow { .. } => Outcome::Allow,
+            Decision::BadPath(_) => Outcome::BadPath,
+            Decision::RouteNotFound => Outcome::RouteNotFound,
+            Decision::Unauthenticated { .. } => Outcome::Unauthenticated,
+            Decision::InsufficientScope { .. } => Outcome::InsufficientScope,
         }
     }
 

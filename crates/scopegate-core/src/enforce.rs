@@ -6,6 +6,7 @@
 //! (a token in the store, a JWT, an app's key) is the caller's business.
 
 use crate::catalog::{Catalog, Held};
+use crate::decision::Outcome;
 use crate::path::PathError;
 use crate::policy::Policy;
 use crate::route::{Requirement, RouteId};
@@ -109,17 +110,17 @@ pub enum Refusal {
 
 impl Refusal {
     /// A short stable name for logs and metric labels.
-    pub fn outcome(&self) -> &'static str {
+    pub fn outcome(&self) -> Outcome {
         match self {
-            Refusal::BadPath(_) => "bad_path",
-            Refusal::InvalidRequest(_) => "invalid_request",
-            Refusal::UriTooLong(_) => "uri_too_long",
-            Refusal::RouteNotFound => "route_not_found",
-            Refusal::Unauthenticated => "unauthenticated",
-            Refusal::InvalidToken(_) | Refusal::InvalidBasic(_) => "invalid_token",
-            Refusal::InsufficientScope { .. } | Refusal::NarrowBeyondHeld { .. } => "insufficient_scope",
-            Refusal::Unavailable { .. } => "unavailable",
-            Refusal::Limited(_) => "rate_limited",
+            Refusal::BadPath(_) => Outcome::BadPath,
+            Refusal::InvalidRequest(_) => Outcome::InvalidRequest,
+            Refusal::UriTooLong(_) => Outcome::UriTooLong,
+            Refusal::RouteNotFound => Outcome::RouteNotFound,
+            Refusal::Unauthenticated => Outcome::Unauthenticated,
+            Refusal::InvalidToken(_) | Refusal::InvalidBasic(_) => Outcome::InvalidToken,
+            Refusal::InsufficientScope { .. } | Refusal::NarrowBeyondHeld { .. } => Outcome::InsufficientScope,
+            Refusal::Unavailable { .. } => Outcome::Unavailable,
+            Refusal::Limited(_) => Outcome::RateLimited,
         }
     }
 

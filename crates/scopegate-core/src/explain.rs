@@ -155,7 +155,7 @@ pub fn explain(
             policy.decide_route(resolved.route, caller)
         }
     };
-    explanation.outcome = decision.outcome();
+    explanation.outcome = decision.outcome().as_str();
     explanation.allowed = decision.is_allow();
     explanation.status = status(&decision);
     explanation.reason = reason(policy, &decision, method, granted.as_ref(), held.as_ref());

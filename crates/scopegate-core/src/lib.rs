@@ -50,7 +50,7 @@ pub mod timestamp;
 
 pub use catalog::{Catalog, GrantKind, Held, NotHeld, ScopeInfo, UndeclaredScope};
 pub use cover::{Cover, CoverError, CoverFor};
-pub use decision::{Allowance, Caller, Decision, Resolved};
+pub use decision::{Allowance, Caller, Decision, Outcome, Resolved};
 pub use policy::{
     GatewaySettings, LogFormat, Policy, PolicyError, PolicyErrors, Route, Settings, SigningAlgorithm, TokenFormat,
     TokenSettings, Upstream,

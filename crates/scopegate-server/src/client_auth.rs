@@ -5,6 +5,7 @@
 use axum::http::{HeaderMap, header};
 use scopegate_core::basic::parse_basic;
 use scopegate_core::oauth::{ErrorCode, OAuthError};
+use scopegate_service::AuditKind;
 use scopegate_store::{ClientRecord, Store};
 
 use crate::address::ClientAddress;
@@ -100,7 +101,7 @@ pub async fn authenticate<S: Store>(
             .map(|c| if c.is_ascii_graphic() { c } else { '?' })
             .collect();
         state.audit_repeated(
-            "client_auth_failed",
+            AuditKind::ClientAuthFailed,
             Some(&id),
             None,
             &address.to_string(),

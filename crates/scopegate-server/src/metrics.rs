@@ -11,21 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use scopegate_core::{Policy, RouteId};
+use scopegate_core::{Outcome, Policy, RouteId};
 
 /// Every outcome a request through the gateway or forward-auth can have.
-pub const OUTCOMES: [&str; 10] = [
-    "allow",
-    "bad_path",
-    "invalid_request",
-    "route_not_found",
-    "unauthenticated",
-    "invalid_token",
-    "insufficient_scope",
-    "too_large",
-    "upstream_error",
-    "unavailable",
-];
+const OUTCOMES: [Outcome; Outcome::ALL.len()] = Outcome::ALL;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -66,13 +55,6 @@ pub struct Metrics {
     stats: Vec<OnceLock<Arc<RouteShards>>>,
     reloads_ok: Arc<AtomicU64>,
     reloads_failed: Arc<AtomicU64>,
-}
-
-pub fn outcome_index(outcome: &str) -> usize {
-    OUTCOMES
-        .iter()
-        .position(|&o| o == outcome)
-        .unwrap_or(OUTCOMES.len() - 1)
 }
 
 impl Metrics {
@@ -118,12 +100,12 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn record(&self, route: Option<RouteId>, outcome: &str, elapsed: Duration) {
+    pub fn record(&self, route: Option<RouteId>, outcome: Outcome, elapsed: Duration) {
         let slot = route.map_or(self.stats.len() - 1, RouteId::index);
         let Some(stats) = self.stats.get(slot) else { return };
         let shard = crate::worker::slot() % SHARDS;
         let stats = stats.get_or_init(Arc::default).0[shard].get_or_init(Box::default);
-        let series = &stats.by_outcome[outcome_index(outcome)];
+        let series = &stats.by_outcome[outcome.index()];
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         series.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
         let secs = elapsed.as_secs_f64();
@@ -197,7 +179,7 @@ impl Metrics {
                     }
                 }
                 if totals.buckets.iter().any(|&n| n > 0) {
-                    f(&route, outcome, &totals);
+                    f(&route, outcome.as_str(), &totals);
                 }
             }
         }
@@ -221,12 +203,12 @@ mod tests {
             let metrics = Arc::clone(&metrics);
             std::thread::spawn(move || {
                 crate::worker::set(worker);
-                metrics.record(None, "allow", Duration::from_millis(2));
+                metrics.record(None, Outcome::Allow, Duration::from_millis(2));
             })
             .join()
             .unwrap();
         }
-        metrics.record(None, "route_not_found", Duration::from_secs(2));
+        metrics.record(None, Outcome::RouteNotFound, Duration::from_secs(2));
         let text = metrics.render();
         let n = SHARDS + 1;
         for line in [

@@ -15,7 +15,7 @@ use arc_swap::ArcSwap;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use scopegate_core::Policy;
-use scopegate_service::{Actor, Caches, Context, Revoked};
+use scopegate_service::{Actor, AuditKind, Caches, Context, Revoked};
 use scopegate_store::{AuditEvent, Store};
 
 use crate::changes::FeedStats;
@@ -204,7 +204,7 @@ impl<S: Store> AppState<S> {
     }
 
     /// Records an audit event off the request path (batched by the writer).
-    pub fn audit(&self, event: &str, client_id: Option<&str>, subject: Option<&str>, detail: String) {
+    pub fn audit(&self, event: AuditKind, client_id: Option<&str>, subject: Option<&str>, detail: String) {
         self.writer.audit(self.audit_event(event, client_id, subject, detail));
     }
 
@@ -213,7 +213,7 @@ impl<S: Store> AppState<S> {
     /// and one event later says how many more there were ([`scopegate_service::repeats`]).
     pub fn audit_repeated(
         &self,
-        event: &str,
+        event: AuditKind,
         client_id: Option<&str>,
         subject: Option<&str>,
         source: &str,
@@ -228,20 +228,12 @@ impl<S: Store> AppState<S> {
     /// An audit event stamped now, and logged.
     pub fn audit_event(
         &self,
-        event: &str,
+        event: AuditKind,
         client_id: Option<&str>,
         subject: Option<&str>,
         detail: String,
     ) -> AuditEvent {
-        let e = AuditEvent {
-            at: self.now(),
-            event: event.to_owned(),
-            client_id: client_id.map(str::to_owned),
-            subject: subject.map(str::to_owned),
-            detail,
-        };
-        tracing::info!(event = %e.event, client_id = e.client_id.as_deref(), subject = e.subject.as_deref(), detail = %e.detail, "audit");
-        e
+        scopegate_service::audit::event(self.now(), event, client_id, subject, detail)
     }
 }
 

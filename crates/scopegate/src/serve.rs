@@ -1,6 +1,7 @@
 //! `scopegate serve`: the authorization server, gateway and forward-auth
 //! endpoint on `listen`, with policy hot reload.
 
+use scopegate_service::AuditKind;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -226,7 +227,7 @@ async fn serve_workers<S: Store>(
     }
     if !state
         .writer
-        .flush(state.audit_event("server_stopped", None, None, String::new()))
+        .flush(state.audit_event(AuditKind::ServerStopped, None, None, String::new()))
         .await
     {
         tracing::error!("the last audit events could not be written before exit");

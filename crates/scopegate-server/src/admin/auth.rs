@@ -128,7 +128,7 @@ fn refused(policy: &Policy, denial: &Denial) -> ApiError {
             "temporarily_unavailable",
             "the admin token could not be checked just now; try again".to_owned(),
         ),
-        refusal => (refusal.outcome(), described.unwrap_or_default()),
+        refusal => (refusal.outcome().as_str(), described.unwrap_or_default()),
     };
     ApiError {
         challenge: answer.www_authenticate,

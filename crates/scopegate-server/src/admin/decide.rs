@@ -97,7 +97,7 @@ async fn token_scopes<S: Store>(state: &crate::state::AppState<S>, token: &str) 
             authenticated: true,
             granted: None,
             holds: None,
-            outcome: refusal.outcome().to_owned(),
+            outcome: refusal.outcome().as_str().to_owned(),
             allowed: false,
             status: refusal.answer(&state.policy).status,
             reason: refusal

@@ -13,6 +13,7 @@
 //! writes: the same decision, identity headers, logs and metrics, the same
 //! 502/504 answers.
 
+use scopegate_core::Outcome;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -352,7 +353,7 @@ impl Exchange {
                 return answer_with(client, out, failure.response(), self.close).await;
             }
         };
-        record_pass(generation, method, &pass, "allow", self.started);
+        record_pass(generation, method, &pass, Outcome::Allow, self.started);
         let relayed = relay(client, &mut upstream, &response, upstream_buf, out).await;
         if relayed.upstream_reusable {
             pool.give_back_raw(upstream);

@@ -3,6 +3,7 @@
 //! reverse proxy; answers 200 with the identity headers, or the refusal.
 //! Nothing here is proxied, and bad input is never a 5xx: it fails closed.
 
+use scopegate_core::Outcome;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -150,7 +151,7 @@ pub async fn answer<S: Store, H: Fields + Sync + ?Sized>(
     let peer = peer.filter(|p| scopegate_core::limits::is_trusted_proxy(*p, trusted));
     match authorize(state, generation, method, target, headers, peer).await {
         Ok(pass) => {
-            record_pass(generation, method, &pass, "allow", started);
+            record_pass(generation, method, &pass, Outcome::Allow, started);
             Verdict::Allow {
                 identity: pass.identity,
                 narrowed_scopes: pass.narrowed_scopes,

@@ -15,6 +15,7 @@ pub mod forward_auth;
 mod h1;
 pub mod headers;
 
+use scopegate_core::Outcome;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -183,7 +184,7 @@ pub fn record(
     method: &str,
     path: &str,
     route: Option<RouteId>,
-    outcome: &str,
+    outcome: Outcome,
     started: Instant,
     client_id: Option<&str>,
     why: Option<&str>,
@@ -194,17 +195,17 @@ pub fn record(
         method,
         path,
         route = label,
-        outcome,
+        outcome = outcome.as_str(),
         client_id = client_id.unwrap_or("-"),
         reason = why.unwrap_or("-"),
     );
-    crate::traces::decision(method, path, label, outcome, client_id, why, started);
+    crate::traces::decision(method, path, label, outcome.as_str(), client_id, why, started);
     generation.metrics.record(route, outcome, started.elapsed());
 }
 
 /// Logs and counts a request the policy allowed, with `outcome` (`allow`, or
 /// what happened after the allow) and the scope that allowed it.
-pub fn record_pass(generation: &Generation, method: &str, pass: &Pass<'_>, outcome: &str, started: Instant) {
+pub fn record_pass(generation: &Generation, method: &str, pass: &Pass<'_>, outcome: Outcome, started: Instant) {
     record(
         generation,
         method,
@@ -233,7 +234,7 @@ pub async fn gateway<S: Store>(State(state): State<AppState<S>>, mut request: Re
             method.as_str(),
             request.uri().path(),
             None,
-            "too_large",
+            Outcome::TooLarge,
             started,
             None,
             None,

@@ -14,6 +14,7 @@ use scopegate_core::oauth::{
     ErrorCode, OAuthError, RegisteredRedirectUri, decide_scope, match_redirect, requested_scope,
 };
 use scopegate_core::{GrantKind, ScopeSet};
+use scopegate_service::AuditKind;
 use scopegate_store::{ClientRecord, CodeRecord, ConsentRecord, Store, UserRecord};
 
 use crate::address::ClientAddress;
@@ -332,7 +333,7 @@ pub async fn authorize_post<S: Store>(
         Some("approve") => approve(&state, &req, &headers, &csrf).await,
         Some("deny") => {
             state.audit(
-                "deny",
+                AuditKind::Deny,
                 Some(&req.client.client_id),
                 None,
                 "the user denied access".into(),
@@ -362,7 +363,7 @@ async fn sign_in<S: Store>(
         SignIn::User(user) => user,
         SignIn::Refused => {
             state.audit(
-                "sign_in_failed",
+                AuditKind::SignInFailed,
                 Some(&req.client.client_id),
                 Some(&login),
                 format!("address={address}"),
@@ -371,7 +372,7 @@ async fn sign_in<S: Store>(
         }
         SignIn::Limited(retry) => {
             state.audit_repeated(
-                "sign_in_limited",
+                AuditKind::SignInLimited,
                 Some(&req.client.client_id),
                 Some(&login),
                 &address.to_string(),
@@ -389,7 +390,12 @@ async fn sign_in<S: Store>(
         }
     };
     let token = session::start(state, headers, &user.login).await?;
-    state.audit("sign_in", Some(&req.client.client_id), Some(&user.login), String::new());
+    state.audit(
+        AuditKind::SignIn,
+        Some(&req.client.client_id),
+        Some(&user.login),
+        String::new(),
+    );
     let query = serde_urlencoded::to_string(&req.carried).unwrap_or_default();
     let mut response = see_other(&format!("{}?{query}", paths::AUTHORIZE));
     set_cookie(state, &mut response, SESSION_COOKIE, &token, SESSION_TTL);
@@ -413,7 +419,7 @@ async fn approve<S: Store>(
             .collect::<Vec<_>>()
             .join(", ");
         state.audit(
-            "refuse",
+            AuditKind::Refuse,
             Some(&req.client.client_id),
             Some(&user.login),
             format!("missing permissions: {detail}"),
@@ -449,7 +455,7 @@ async fn approve<S: Store>(
         })
         .await?;
     state.audit(
-        "consent",
+        AuditKind::Consent,
         Some(&req.client.client_id),
         Some(&user.login),
         format!("scope=\"{scope}\""),

@@ -5,6 +5,7 @@
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use scopegate_service::AuditKind;
 use scopegate_store::{Store, TokenKind};
 
 use crate::address::ClientAddress;
@@ -56,7 +57,7 @@ async fn handle<S: Store>(
                 state.store.revoke_jti(&c.jti, Some(c.exp)).await?;
                 state.revoked_jwt(&c.jti);
                 state.audit(
-                    "revoke",
+                    AuditKind::Revoke,
                     Some(&client.client_id),
                     Some(&c.sub),
                     "access token (jwt)".into(),
@@ -83,7 +84,7 @@ async fn handle<S: Store>(
         }
     }
     state.audit(
-        "revoke",
+        AuditKind::Revoke,
         Some(&client.client_id),
         t.subject.as_deref(),
         format!("{} token", t.kind.as_str()),

@@ -2,6 +2,7 @@
 //! and `refresh_token`. The handler loads, `scopegate_core::oauth` decides,
 //! the handler persists.
 
+use scopegate_service::AuditKind;
 use std::sync::Arc;
 
 use axum::Json;
@@ -132,7 +133,7 @@ fn refused<S: Store>(
     subject: Option<&str>,
     e: OAuthError,
 ) -> EndpointError {
-    state.audit("refuse", Some(&client.client_id), subject, e.to_string());
+    state.audit(AuditKind::Refuse, Some(&client.client_id), subject, e.to_string());
     e.into()
 }
 
@@ -165,7 +166,7 @@ async fn client_credentials<S: Store>(
     let (access, record) = new_token(state, &grant, TokenKind::Access, &scope, &scope, life.access_expires_at)?;
     let shown = state.policy.catalog.display(&scope);
     let event = state.audit_event(
-        "issue",
+        AuditKind::Issue,
         Some(&client.client_id),
         None,
         format!("client_credentials scope=\"{shown}\""),
@@ -208,7 +209,11 @@ async fn not_redeemed<S: Store>(
             return e.into();
         }
         state.revoked_grant(grant_id);
-        let event = if code { "code_replay" } else { "refresh_reuse" };
+        let event = if code {
+            AuditKind::CodeReplay
+        } else {
+            AuditKind::RefreshReuse
+        };
         state.audit(event, Some(&client.client_id), subject, format!("grant={grant_id}"));
     }
     refused(state, client, subject, refusal.error(code))
@@ -281,7 +286,7 @@ async fn refresh<S: Store>(
         state.store.revoke_grant(&old.grant_id).await?;
         state.revoked_grant(&old.grant_id);
         state.audit(
-            "refresh_reuse",
+            AuditKind::RefreshReuse,
             Some(&client.client_id),
             subject,
             format!("grant={} (concurrent)", old.grant_id),
@@ -290,7 +295,7 @@ async fn refresh<S: Store>(
     }
     let shown = state.policy.catalog.display(&scope);
     state.audit(
-        "refresh",
+        AuditKind::Refresh,
         Some(&client.client_id),
         subject,
         format!("scope=\"{shown}\""),
@@ -413,7 +418,7 @@ pub(crate) async fn redeem_code<S: Store>(
     )?;
     let shown = state.policy.catalog.display(&scope);
     let event = state.audit_event(
-        "issue",
+        AuditKind::Issue,
         Some(&client.client_id),
         subject,
         format!("authorization_code scope=\"{shown}\""),

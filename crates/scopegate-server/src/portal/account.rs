@@ -4,6 +4,7 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use scopegate_service::AuditKind;
 use scopegate_store::Store;
 
 use super::form::PageForm;
@@ -53,12 +54,17 @@ pub async fn sign_in<S: Store>(
     let user = match session::check_password(state, address, login, form.get("password").unwrap_or_default()).await {
         Ok(session::SignIn::User(user)) => user,
         Ok(session::SignIn::Refused) => {
-            state.audit("sign_in_failed", None, Some(login), format!("portal address={address}"));
+            state.audit(
+                AuditKind::SignInFailed,
+                None,
+                Some(login),
+                format!("portal address={address}"),
+            );
             return refused(StatusCode::UNAUTHORIZED, "Wrong login or password.".into());
         }
         Ok(session::SignIn::Limited(retry)) => {
             state.audit_repeated(
-                "sign_in_limited",
+                AuditKind::SignInLimited,
                 None,
                 Some(login),
                 &address.to_string(),
@@ -79,7 +85,7 @@ pub async fn sign_in<S: Store>(
         Ok(t) => t,
         Err(e) => return unavailable(e),
     };
-    state.audit("sign_in", None, Some(&user.login), "portal".into());
+    state.audit(AuditKind::SignIn, None, Some(&user.login), "portal".into());
     let mut response = see_other("/portal/");
     set_cookie(state, &mut response, SESSION_COOKIE, &token, SESSION_TTL);
     response

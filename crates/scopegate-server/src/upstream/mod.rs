@@ -6,6 +6,7 @@
 
 pub mod pool;
 
+use scopegate_core::Outcome;
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -29,7 +30,7 @@ pub struct UpstreamFailure {
     /// the upstream is reached.
     pub description: Cow<'static, str>,
     /// For logs and metrics.
-    pub outcome: &'static str,
+    pub outcome: Outcome,
 }
 
 impl UpstreamFailure {
@@ -39,7 +40,7 @@ impl UpstreamFailure {
             status: StatusCode::BAD_GATEWAY,
             code: "bad_gateway",
             description: Cow::Borrowed(description),
-            outcome: "upstream_error",
+            outcome: Outcome::UpstreamError,
         }
     }
 
@@ -52,7 +53,7 @@ impl UpstreamFailure {
                 "the upstream did not answer within {}",
                 scopegate_core::duration::format_duration(timeout)
             )),
-            outcome: "upstream_error",
+            outcome: Outcome::UpstreamError,
         }
     }
 
@@ -64,7 +65,7 @@ impl UpstreamFailure {
             description: Cow::Owned(format!(
                 "the request body is larger than gateway.max_body_bytes ({limit} bytes)"
             )),
-            outcome: "too_large",
+            outcome: Outcome::TooLarge,
         }
     }
 
@@ -154,16 +155,16 @@ impl UpstreamClient {
     /// Sends `request` (headers already prepared) to the upstream with
     /// `path_and_query` as its target, and streams the answer back, with the
     /// outcome for metrics (`allow`, `too_large` or `upstream_error`).
-    pub async fn forward(&self, request: Request<Body>, path_and_query: &str) -> (Response<Body>, &'static str) {
+    pub async fn forward(&self, request: Request<Body>, path_and_query: &str) -> (Response<Body>, Outcome) {
         let response = self.send(request, path_and_query).await;
         match response {
-            Ok(response) => (response, "allow"),
+            Ok(response) => (response, Outcome::Allow),
             Err(Failure::TooLarge) => {
                 let failure = UpstreamFailure::too_large(self.max_body_bytes);
                 (failure.response(), failure.outcome)
             }
             Err(Failure::Upstream(failure)) => (failure.response(), failure.outcome),
-            Err(Failure::Caller(response)) => (response, "upstream_error"),
+            Err(Failure::Caller(response)) => (response, Outcome::UpstreamError),
         }
     }
 
