@@ -9,7 +9,6 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderName;
 use axum::http::request::Parts;
 use scopegate_core::limits::client_address;
-use scopegate_store::Store;
 
 use crate::gateway::fields::{Fields, visible_ascii};
 use crate::state::AppState;
@@ -35,10 +34,10 @@ impl ClientAddress {
     }
 }
 
-impl<S: Store> FromRequestParts<AppState<S>> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState<S>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         let generation = state.live.load();
         Ok(Self::of(

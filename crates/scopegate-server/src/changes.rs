@@ -59,8 +59,8 @@ impl FeedStats {
 }
 
 /// Where this node stands in the feed.
-struct Follower<S: Store> {
-    state: AppState<S>,
+struct Follower {
+    state: AppState,
     /// Every change up to this id was applied, or is too old to wait for.
     settled: i64,
     /// Changes above `settled` already applied, with when.
@@ -85,10 +85,7 @@ struct Needs {
 /// Starts following the feed from its current end (this node's caches are
 /// empty, so nothing before matters). Fails only if the feed cannot be
 /// opened at all; later failures are logged and retried.
-pub async fn follow<S: Store>(
-    state: AppState<S>,
-    policy_notices: Option<mpsc::UnboundedSender<String>>,
-) -> Result<(), StoreError> {
+pub async fn follow(state: AppState, policy_notices: Option<mpsc::UnboundedSender<String>>) -> Result<(), StoreError> {
     let mut subscription = state.store.subscribe().await?;
     let settled = state.store.last_change().await?;
     let mut follower = Follower {
@@ -134,7 +131,7 @@ pub async fn follow<S: Store>(
     Ok(())
 }
 
-impl<S: Store> Follower<S> {
+impl Follower {
     /// Reads and applies every change not yet applied; how many it applied.
     async fn catch_up(&mut self) -> Result<u64, StoreError> {
         let now = Instant::now();

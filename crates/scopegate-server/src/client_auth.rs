@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, header};
 use scopegate_core::basic::parse_basic;
 use scopegate_core::oauth::{ErrorCode, OAuthError};
 use scopegate_service::AuditKind;
-use scopegate_store::{ClientRecord, Store};
+use scopegate_store::ClientRecord;
 
 use crate::address::ClientAddress;
 use crate::error::EndpointError;
@@ -84,8 +84,8 @@ const AUDITED_ID_LEN: usize = 64;
 /// public client may present only its id, and only where `allow_public`.
 /// A failure is audited (`client_auth_failed`) with the presented client id
 /// and the source address, never the presented secret.
-pub async fn authenticate<S: Store>(
-    state: &AppState<S>,
+pub async fn authenticate(
+    state: &AppState,
     address: ClientAddress,
     headers: &HeaderMap,
     form: &Form,

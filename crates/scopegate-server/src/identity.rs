@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use scopegate_core::enforce::{Credentials, HeldNow, Refusal, parse_authorization};
 use scopegate_core::{Held, Policy};
-use scopegate_store::{Store, StoreError, TokenKind, revoked_by};
+use scopegate_store::{Database, Store, StoreError, TokenKind, revoked_by};
 use sha2::{Digest, Sha256};
 
 use scopegate_service::credentials::keys::{Keys, looks_like_jwt};
@@ -36,8 +36,8 @@ const MAX_SIGNED_BYTES: usize = 32 << 20;
 /// What credentials are verified against: the parts of the app state that
 /// identification reads, and nothing else.
 #[derive(Debug)]
-pub struct Verifier<'a, S: Store> {
-    pub store: &'a S,
+pub struct Verifier<'a> {
+    pub store: &'a Database,
     pub keys: &'a Keys,
     pub revocations: &'a Revocations,
     pub clients: &'a ClientCache,
@@ -249,8 +249,8 @@ pub(crate) struct Claimed {
 /// The value is parsed only on a miss: the cache holds only values that
 /// parsed and verified under this generation's policy, and the same bytes
 /// parse the same way.
-pub async fn identify<S: Store>(
-    state: &Verifier<'_, S>,
+pub async fn identify(
+    state: &Verifier<'_>,
     policy: &Policy,
     cache: &IdentityCache,
     authorization: &[u8],
@@ -282,7 +282,7 @@ pub async fn identify<S: Store>(
     Ok(identity)
 }
 
-async fn jwt<S: Store>(state: &Verifier<'_, S>, policy: &Policy, token: &str, now: i64) -> Result<Claimed, Refusal> {
+async fn jwt(state: &Verifier<'_>, policy: &Policy, token: &str, now: i64) -> Result<Claimed, Refusal> {
     let Some(c) = state.keys.verify(token, &policy.settings.issuer, now) else {
         return Err(invalid(
             "the token is not valid: bad signature, issuer or type, or expired",
@@ -306,7 +306,7 @@ async fn jwt<S: Store>(state: &Verifier<'_, S>, policy: &Policy, token: &str, no
     })
 }
 
-async fn opaque<S: Store>(state: &Verifier<'_, S>, token: &str, now: i64) -> Result<Claimed, Refusal> {
+async fn opaque(state: &Verifier<'_>, token: &str, now: i64) -> Result<Claimed, Refusal> {
     // Garbage is refused here, so that it never waits on (or, in an outage,
     // is answered 503 by) the store.
     if !secrets::could_be_stored_token(token) {
@@ -335,7 +335,7 @@ async fn opaque<S: Store>(state: &Verifier<'_, S>, token: &str, now: i64) -> Res
 }
 
 /// An app's `client_id:client_secret`: acts with the app's default scopes.
-async fn basic<S: Store>(state: &Verifier<'_, S>, client_id: &str, secret: &str, now: i64) -> Result<Claimed, Refusal> {
+async fn basic(state: &Verifier<'_>, client_id: &str, secret: &str, now: i64) -> Result<Claimed, Refusal> {
     let client = state
         .clients
         .get(state.store, client_id, now)
@@ -357,12 +357,7 @@ async fn basic<S: Store>(state: &Verifier<'_, S>, client_id: &str, secret: &str,
 /// The request-time checks of SPEC section 4 (docs/gateway.md), for the
 /// gateway and forward-auth: the environment this gateway serves, then
 /// [`standing`].
-async fn check_now<S: Store>(
-    state: &Verifier<'_, S>,
-    policy: &Policy,
-    c: Claimed,
-    now: i64,
-) -> Result<ForwardedIdentity, Refusal> {
+async fn check_now(state: &Verifier<'_>, policy: &Policy, c: Claimed, now: i64) -> Result<ForwardedIdentity, Refusal> {
     let serves = &policy.settings.gateway.environment;
     if &c.environment != serves {
         return Err(invalid(format!(
@@ -404,8 +399,8 @@ pub(crate) enum Standing {
 /// still existing and assigned each scope, no revocation of the app's or the
 /// user's tokens since the grant, the user still enabled and holding each
 /// scope's `requires_permissions`, and each scope's `max_lifetime`.
-pub(crate) async fn standing<S: Store>(
-    state: &Verifier<'_, S>,
+pub(crate) async fn standing(
+    state: &Verifier<'_>,
     policy: &Policy,
     c: &Claimed,
     now: i64,

@@ -62,38 +62,35 @@ pub use state::AppState;
 pub const MAX_OWN_BODY: usize = 64 * 1024;
 
 /// Every scopegate endpoint, on one router.
-pub fn router<S: Store>(state: AppState<S>) -> Router {
+pub fn router(state: AppState) -> Router {
     // scopegate's own forms and JSON are small; the gateway's bodies have
     // their own limit (`gateway.max_body_bytes`) and are streamed.
     let small = || axum::extract::DefaultBodyLimit::max(MAX_OWN_BODY);
     Router::new()
-        .route(paths::METADATA, get(oauth::metadata::metadata::<S>))
+        .route(paths::METADATA, get(oauth::metadata::metadata))
         .route(
             paths::AUTHORIZE,
-            get(oauth::authorize::authorize_get::<S>)
-                .post(oauth::authorize::authorize_post::<S>)
+            get(oauth::authorize::authorize_get)
+                .post(oauth::authorize::authorize_post)
                 .layer(small()),
         )
-        .route(paths::TOKEN, post(oauth::token::token::<S>).layer(small()))
-        .route(
-            paths::INTROSPECT,
-            post(oauth::introspect::introspect::<S>).layer(small()),
-        )
-        .route(paths::REVOKE, post(oauth::revoke::revoke::<S>).layer(small()))
-        .route(paths::JWKS, get(jwks::<S>))
+        .route(paths::TOKEN, post(oauth::token::token).layer(small()))
+        .route(paths::INTROSPECT, post(oauth::introspect::introspect).layer(small()))
+        .route(paths::REVOKE, post(oauth::revoke::revoke).layer(small()))
+        .route(paths::JWKS, get(jwks))
         .route(paths::HEALTHZ, get(|| async { "ok\n" }))
-        .route(paths::READYZ, get(readyz::<S>))
-        .route(paths::METRICS, get(metrics::<S>))
-        .route(paths::AUTHZ, any(gateway::forward_auth::forward_auth::<S>))
-        .route(paths::AUTHZ_PATH, any(gateway::forward_auth::forward_auth::<S>))
+        .route(paths::READYZ, get(readyz))
+        .route(paths::METRICS, get(metrics))
+        .route(paths::AUTHZ, any(gateway::forward_auth::forward_auth))
+        .route(paths::AUTHZ_PATH, any(gateway::forward_auth::forward_auth))
         .merge(admin::router(state.clone()))
         .merge(portal::router().layer(small()))
-        .fallback(gateway::gateway::<S>)
+        .fallback(gateway::gateway)
         .with_state(state)
 }
 
 /// `/oauth2/jwks`: the public keys of every signing key (RFC 7517).
-async fn jwks<S: Store>(axum::extract::State(state): axum::extract::State<AppState<S>>) -> impl IntoResponse {
+async fn jwks(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
     axum::Json(state.keys.jwks())
 }
 
@@ -101,7 +98,7 @@ async fn jwks<S: Store>(axum::extract::State(state): axum::extract::State<AppSta
 /// is once it listens) and its database answers within [`READY_WITHIN`]. A
 /// load balancer sends nothing to a node that says 503; `/healthz` stays a
 /// liveness check, which a database outage does not fail.
-async fn readyz<S: Store>(axum::extract::State(state): axum::extract::State<AppState<S>>) -> axum::response::Response {
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
     use axum::http::StatusCode;
     let policy = state.live.load().policy.file.clone();
     let database = match tokio::time::timeout(READY_WITHIN, state.store.ping()).await {
@@ -134,7 +131,7 @@ async fn readyz<S: Store>(axum::extract::State(state): axum::extract::State<AppS
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `/metrics`: Prometheus text format.
-async fn metrics<S: Store>(axum::extract::State(state): axum::extract::State<AppState<S>>) -> impl IntoResponse {
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.live.load().metrics.render() + &state.feed.render(),

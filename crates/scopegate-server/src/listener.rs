@@ -19,7 +19,6 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use scopegate_store::Store;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -29,9 +28,9 @@ use crate::slow_body::{BodyDeadline, SlowBody};
 
 /// Serves `app` on `listener` until `stop` completes, then waits for the
 /// connections' requests in flight.
-pub async fn serve<S: Store>(
+pub async fn serve(
     listener: TcpListener,
-    state: AppState<S>,
+    state: AppState,
     app: Router,
     idle_timeout: Duration,
     stop: impl Future<Output = ()>,

@@ -66,7 +66,7 @@ pub async fn run_once<S: Store>(store: &S, audit_retention: Option<Duration>, no
 }
 
 /// Runs a pass now and then every few minutes, for as long as the process lives.
-pub fn spawn<S: Store>(state: AppState<S>) {
+pub fn spawn(state: AppState) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -36,7 +36,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The name a cookie is sent under: with the `__Host-` prefix when the
 /// issuer is https, so that no sibling subdomain can set or shadow it
 /// (browsers take such a cookie only `Secure`, for `/`, from this host).
-fn cookie_name<S: Store>(state: &AppState<S>, name: &str) -> String {
+fn cookie_name(state: &AppState, name: &str) -> String {
     if secure(state) {
         format!("__Host-{name}")
     } else {
@@ -44,18 +44,18 @@ fn cookie_name<S: Store>(state: &AppState<S>, name: &str) -> String {
     }
 }
 
-fn secure<S: Store>(state: &AppState<S>) -> bool {
+fn secure(state: &AppState) -> bool {
     state.policy.settings.issuer.starts_with("https://")
 }
 
 /// One of scopegate's own cookies ([`SESSION_COOKIE`], [`CSRF_COOKIE`]), under its sent name.
-pub fn own_cookie<'a, S: Store>(state: &AppState<S>, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn own_cookie<'a>(state: &AppState, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     cookie(headers, &cookie_name(state, name))
 }
 
 /// Sets an `HttpOnly`, `SameSite=Lax` cookie for the whole site, `Secure`
 /// (and `__Host-` prefixed) when the issuer is https. `max_age` 0 deletes it.
-pub fn set_cookie<S: Store>(state: &AppState<S>, response: &mut Response, name: &str, value: &str, max_age: i64) {
+pub fn set_cookie(state: &AppState, response: &mut Response, name: &str, value: &str, max_age: i64) {
     let secure = if secure(state) { "; Secure" } else { "" };
     let name = cookie_name(state, name);
     let line = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
@@ -73,7 +73,7 @@ pub struct Signed {
 
 /// The request's live session and its enabled user, if any. A session not
 /// bound to a CSRF cookie (made before sessions were) counts as none.
-pub async fn current<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<Option<Signed>, StoreError> {
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Signed>, StoreError> {
     let Some(token) = own_cookie(state, headers, SESSION_COOKIE) else {
         return Ok(None);
     };
@@ -88,7 +88,7 @@ pub async fn current<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Resu
 }
 
 /// The signed-in, enabled user of this request, if any.
-pub async fn signed_in<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<Option<UserRecord>, StoreError> {
+pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<UserRecord>, StoreError> {
     Ok(current(state, headers).await?.map(|s| s.user))
 }
 
@@ -96,7 +96,7 @@ pub async fn signed_in<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Re
 /// ends the session the request came with (signing in again replaces the
 /// session: a new id, the old one gone). The caller sets the returned token
 /// as [`SESSION_COOKIE`].
-pub async fn start<S: Store>(state: &AppState<S>, headers: &HeaderMap, login: &str) -> Result<String, StoreError> {
+pub async fn start(state: &AppState, headers: &HeaderMap, login: &str) -> Result<String, StoreError> {
     end(state, headers).await?;
     let token = secrets::generate(SecretKind::Session);
     let now = state.now();
@@ -116,7 +116,7 @@ pub async fn start<S: Store>(state: &AppState<S>, headers: &HeaderMap, login: &s
 }
 
 /// Ends the request's session, if it has one.
-pub async fn end<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<(), StoreError> {
+pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<(), StoreError> {
     if let Some(token) = own_cookie(state, headers, SESSION_COOKIE) {
         state.store.delete_session(&secrets::hash(token)).await?;
     }
@@ -124,7 +124,7 @@ pub async fn end<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Result<(
 }
 
 /// The request's CSRF token, or a fresh one (then `true`: set the cookie).
-pub fn csrf_token<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> (String, bool) {
+pub fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, bool) {
     match own_cookie(state, headers, CSRF_COOKIE) {
         Some(c) => (c.to_owned(), false),
         None => (secrets::generate(SecretKind::Csrf), true),
@@ -136,12 +136,7 @@ pub fn csrf_token<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> (String
 /// the CSRF cookie (constant time), and, for a signed-in user, that cookie
 /// the one the session was started with. A cookie planted by a sibling
 /// subdomain matches no session, and its form is refused.
-pub fn csrf_ok<S: Store>(
-    state: &AppState<S>,
-    headers: &HeaderMap,
-    field: Option<&str>,
-    session: Option<&SessionRecord>,
-) -> bool {
+pub fn csrf_ok(state: &AppState, headers: &HeaderMap, field: Option<&str>, session: Option<&SessionRecord>) -> bool {
     if !same_origin(state, headers) {
         return false;
     }
@@ -162,7 +157,7 @@ pub fn csrf_ok<S: Store>(
 /// cross-site or same-site (another subdomain) request is refused, and an
 /// `Origin` other than `null` must name this host (the request's `Host`) or
 /// the issuer.
-fn same_origin<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> bool {
+fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         if !matches!(site.as_bytes(), b"same-origin" | b"none") {
             return false;
@@ -238,8 +233,8 @@ const LOCKOUT_LOGIN_LEN: usize = 128;
 /// the same time for unknown and known logins. A failure spends one of the
 /// login's failures at this address only, so that nobody elsewhere can
 /// lock its user out.
-pub async fn check_password<S: Store>(
-    state: &AppState<S>,
+pub async fn check_password(
+    state: &AppState,
     address: ClientAddress,
     login: &str,
     password: &str,

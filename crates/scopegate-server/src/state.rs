@@ -16,7 +16,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use scopegate_core::Policy;
 use scopegate_service::{Actor, AuditKind, Caches, Context, Revoked};
-use scopegate_store::{AuditEvent, Store};
+use scopegate_store::{AuditEvent, Database};
 
 use crate::changes::FeedStats;
 use crate::identity::{IdentityCache, Verifier};
@@ -58,12 +58,12 @@ impl Generation {
     }
 }
 
-pub struct AppState<S: Store> {
+pub struct AppState {
     /// The policy of this request: a snapshot of the live generation, taken
     /// by the [`Current`] extractor.
     pub policy: Arc<Policy>,
     pub live: Arc<ArcSwap<Generation>>,
-    pub store: S,
+    pub store: Database,
     pub clock: Clock,
     pub keys: Arc<Keys>,
     pub writer: Writer,
@@ -81,7 +81,7 @@ pub struct AppState<S: Store> {
     repeats: Repeats,
 }
 
-impl<S: Store> std::fmt::Debug for AppState<S> {
+impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("policy", &self.policy.file)
@@ -89,7 +89,7 @@ impl<S: Store> std::fmt::Debug for AppState<S> {
     }
 }
 
-impl<S: Store> Clone for AppState<S> {
+impl Clone for AppState {
     fn clone(&self) -> Self {
         Self {
             policy: Arc::clone(&self.policy),
@@ -110,9 +110,10 @@ impl<S: Store> Clone for AppState<S> {
     }
 }
 
-impl<S: Store> AppState<S> {
+impl AppState {
     /// Builds the state and starts the writer tasks (needs a Tokio runtime).
-    pub fn new(policy: Arc<Policy>, store: S, clock: Clock, keys: Arc<Keys>) -> Self {
+    pub fn new(policy: Arc<Policy>, store: impl Into<Database>, clock: Clock, keys: Arc<Keys>) -> Self {
+        let store: Database = store.into();
         let writer = Writer::start(store.clone());
         let limits = Arc::new(Limits::new(&policy.settings.limits));
         let revocations = Revocations::default();
@@ -182,7 +183,7 @@ impl<S: Store> AppState<S> {
 
     /// The surroundings of a service operation made by `actor` on this
     /// request's policy, keeping this node's caches true.
-    pub fn service<'a>(&'a self, actor: &'a Actor) -> Context<'a, S> {
+    pub fn service<'a>(&'a self, actor: &'a Actor) -> Context<'a, Database> {
         Context {
             store: &self.store,
             policy: &self.policy,
@@ -193,7 +194,7 @@ impl<S: Store> AppState<S> {
     }
 
     /// What credentials are verified against.
-    pub fn verifier(&self) -> Verifier<'_, S> {
+    pub fn verifier(&self) -> Verifier<'_> {
         Verifier {
             store: &self.store,
             keys: &self.keys,
@@ -237,7 +238,7 @@ impl<S: Store> AppState<S> {
     }
 }
 
-impl<S: Store> Caches for AppState<S> {
+impl Caches for AppState {
     fn forget_client(&self, client_id: &str) {
         self.clients.forget(client_id);
     }
@@ -287,12 +288,12 @@ fn spawn_repeat_summaries(repeats: Repeats, writer: Writer, clock: Clock) {
 /// Handlers take this rather than `State`, so that one request never mixes
 /// two policies.
 #[derive(Debug)]
-pub struct Current<S: Store>(pub AppState<S>);
+pub struct Current(pub AppState);
 
-impl<S: Store> FromRequestParts<AppState<S>> for Current<S> {
+impl FromRequestParts<AppState> for Current {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(_: &mut Parts, state: &AppState<S>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         Ok(Current(state.current()))
     }
 }

@@ -62,7 +62,7 @@ enum Trigger {
 
 /// Watches `path` and reloads into `state` until the process ends; `notices`
 /// brings other nodes' reloads.
-pub fn spawn<S: Store>(path: PathBuf, state: AppState<S>, mut notices: mpsc::UnboundedReceiver<String>) {
+pub fn spawn(path: PathBuf, state: AppState, mut notices: mpsc::UnboundedReceiver<String>) {
     // Registered before `spawn` returns, so a SIGHUP sent as soon as `serve`
     // says it is listening reloads instead of ending the process.
     #[cfg(unix)]
@@ -125,7 +125,7 @@ pub fn spawn<S: Store>(path: PathBuf, state: AppState<S>, mut notices: mpsc::Unb
 }
 
 /// Reads and installs the policy; `false` if it was not installed.
-fn reload<S: Store>(path: &Path, state: &AppState<S>, why: &str) -> bool {
+fn reload(path: &Path, state: &AppState, why: &str) -> bool {
     match load(path) {
         Ok(policy) => {
             let old = state.live.load();

@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 
 use scopegate_core::LogFormat;
 use scopegate_server::{AppState, router, state::system_clock};
-use scopegate_store::Store;
 use tracing_subscriber::EnvFilter;
 
 use crate::policy_file::load_or_report;
@@ -165,8 +164,8 @@ fn bind(addr: SocketAddr, workers: usize) -> std::io::Result<Vec<std::net::TcpLi
 /// its own listener and its own upstream connection pool, so a proxied
 /// request is handled start to end on one thread with no cross-thread
 /// wake-ups. Shared state (policy generation, caches, store) is `Arc`ed.
-async fn serve_workers<S: Store>(
-    state: AppState<S>,
+async fn serve_workers(
+    state: AppState,
     listeners: Vec<std::net::TcpListener>,
     cpu_scheduling: CpuScheduling,
 ) -> anyhow::Result<()> {

@@ -178,7 +178,7 @@ fn no_store(json: impl IntoResponse) -> Response {
 
 #[utoipa::path(get, path = "/admin/api/apps", tag = "apps", params(PageParams),
     responses((status = 200, body = Page<App>), (status = 400, body = ErrorBody)))]
-pub async fn list<S: Store>(Current(state): Current<S>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let params: PageParams = body::query(q.as_deref())?;
     let limit = params.limit()?;
     let mut apps = App::group(
@@ -196,8 +196,8 @@ pub async fn list<S: Store>(Current(state): Current<S>, RawQuery(q): RawQuery) -
 
 #[utoipa::path(post, path = "/admin/api/apps", tag = "apps", request_body = AppCreate,
     responses((status = 201, body = AppCreated), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn create<S: Store>(
-    Current(state): Current<S>,
+pub async fn create(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     headers: HeaderMap,
     bytes: Bytes,
@@ -221,7 +221,7 @@ pub async fn create<S: Store>(
 
 #[utoipa::path(get, path = "/admin/api/apps/{app_id}", tag = "apps", params(("app_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = App), (status = 404, body = ErrorBody)))]
-pub async fn show<S: Store>(Current(state): Current<S>, Path(app_id): Path<String>) -> Result<Response, ApiError> {
+pub async fn show(Current(state): Current, Path(app_id): Path<String>) -> Result<Response, ApiError> {
     let app = App::group(state.store.app(&app_id).await?, state.now())
         .pop()
         .ok_or_else(|| ApiError::not_found(format!("no app {app_id:?}")))?;
@@ -230,8 +230,8 @@ pub async fn show<S: Store>(Current(state): Current<S>, Path(app_id): Path<Strin
 
 #[utoipa::path(delete, path = "/admin/api/apps/{app_id}", tag = "apps", params(("app_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 204, description = "deleted, with its key sets and their tokens"), (status = 404, body = ErrorBody)))]
-pub async fn delete<S: Store>(
-    Current(state): Current<S>,
+pub async fn delete(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(app_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -243,8 +243,8 @@ pub async fn delete<S: Store>(
     request_body = KeySetCreate,
     responses((status = 201, body = KeySetCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn add_key_set<S: Store>(
-    Current(state): Current<S>,
+pub async fn add_key_set(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(app_id): Path<String>,
     headers: HeaderMap,
@@ -262,10 +262,7 @@ pub async fn add_key_set<S: Store>(
 
 #[utoipa::path(get, path = "/admin/api/key-sets/{client_id}", tag = "apps", params(("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = KeySet), (status = 404, body = ErrorBody)))]
-pub async fn key_set<S: Store>(
-    Current(state): Current<S>,
-    Path(client_id): Path<String>,
-) -> Result<Response, ApiError> {
+pub async fn key_set(Current(state): Current, Path(client_id): Path<String>) -> Result<Response, ApiError> {
     let k = key_sets::get(&state.store, &client_id).await?;
     Ok(no_store(axum::Json(KeySet::new(k, state.now()))))
 }
@@ -274,8 +271,8 @@ pub async fn key_set<S: Store>(
     request_body = SecretCreate,
     responses((status = 201, body = SecretCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn add_secret<S: Store>(
-    Current(state): Current<S>,
+pub async fn add_secret(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
@@ -290,8 +287,8 @@ pub async fn add_secret<S: Store>(
 #[utoipa::path(delete, path = "/admin/api/key-sets/{client_id}/secrets/{secret_id}", tag = "apps",
     params(("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$"), ("secret_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 204, description = "the secret no longer authenticates"), (status = 404, body = ErrorBody)))]
-pub async fn revoke_secret<S: Store>(
-    Current(state): Current<S>,
+pub async fn revoke_secret(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path((client_id, secret_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -303,8 +300,8 @@ pub async fn revoke_secret<S: Store>(
     params(("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = Revoked, description = "every token issued to the key set so far is revoked"),
         (status = 404, body = ErrorBody)))]
-pub async fn revoke_tokens<S: Store>(
-    Current(state): Current<S>,
+pub async fn revoke_tokens(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(client_id): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -32,7 +32,7 @@ pub struct AuditParams {
 
 #[utoipa::path(get, path = "/admin/api/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = Page<AuditEntry>), (status = 400, body = ErrorBody)))]
-pub async fn list<S: Store>(Current(state): Current<S>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let params: AuditParams = body::query(q.as_deref())?;
     let limit = PageParams {
         limit: params.limit,

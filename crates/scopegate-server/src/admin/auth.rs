@@ -37,7 +37,7 @@ impl AdminCaller {
 }
 
 /// Middleware in front of every admin route.
-pub async fn authorize<S: Store>(State(state): State<AppState<S>>, request: Request, next: Next) -> Response {
+pub async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(policy) = ADMIN_POLICY.as_ref() else {
         return ApiError::internal().into_response();
     };
@@ -54,7 +54,7 @@ pub async fn authorize<S: Store>(State(state): State<AppState<S>>, request: Requ
     }
 }
 
-async fn caller<S: Store>(state: &AppState<S>, policy: &Policy, request: &Parts) -> Result<AdminCaller, ApiError> {
+async fn caller(state: &AppState, policy: &Policy, request: &Parts) -> Result<AdminCaller, ApiError> {
     let target = request.uri.path_and_query().map_or("/", |p| p.as_str());
     let authorization = request
         .headers

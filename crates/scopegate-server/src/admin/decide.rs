@@ -6,7 +6,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use scopegate_core::explain::{Credentials, ExplainInputError, Explanation, explain};
 use scopegate_core::registration::FieldError;
-use scopegate_store::Store;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -69,7 +68,7 @@ pub struct Decision {
 
 /// What a token holds now, as the gateway would verify it, or the decision
 /// that it gives no credentials (401 `invalid_token`).
-async fn token_scopes<S: Store>(state: &crate::state::AppState<S>, token: &str) -> Result<String, Box<Decision>> {
+async fn token_scopes(state: &crate::state::AppState, token: &str) -> Result<String, Box<Decision>> {
     let live = state.live.load();
     let authorization = format!("Bearer {token}");
     let verifier = state.verifier();
@@ -133,11 +132,7 @@ impl From<Explanation> for Decision {
 
 #[utoipa::path(post, path = "/admin/api/decide", tag = "policy", request_body = DecideRequest,
     responses((status = 200, body = Decision), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn decide<S: Store>(
-    Current(state): Current<S>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
+pub async fn decide(Current(state): Current, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
     let input: DecideRequest = body::json(&headers, &bytes)?;
     let method_ok = !input.method.is_empty() && input.method.bytes().all(|b| b.is_ascii_alphabetic());
     if !method_ok {
@@ -216,11 +211,7 @@ pub struct ScopesFor {
 
 #[utoipa::path(post, path = "/admin/api/scopes-for", tag = "policy", request_body = ScopesForRequest,
     responses((status = 200, body = ScopesFor), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn scopes_for<S: Store>(
-    Current(state): Current<S>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Result<Response, ApiError> {
+pub async fn scopes_for(Current(state): Current, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
     use scopegate_core::{CoverFor, GrantKind};
     let input: ScopesForRequest = body::json(&headers, &bytes)?;
     let policy = &state.policy;

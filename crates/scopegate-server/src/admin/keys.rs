@@ -35,7 +35,7 @@ pub struct Rotated {
 
 #[utoipa::path(get, path = "/admin/api/signing-keys", tag = "signing keys",
     responses((status = 200, body = Vec<SigningKey>, description = "newest first")))]
-pub async fn list<S: Store>(Current(state): Current<S>) -> Result<Response, ApiError> {
+pub async fn list(Current(state): Current) -> Result<Response, ApiError> {
     let keys: Vec<SigningKey> = state
         .store
         .signing_keys()
@@ -53,10 +53,7 @@ pub async fn list<S: Store>(Current(state): Current<S>) -> Result<Response, ApiE
 
 #[utoipa::path(post, path = "/admin/api/signing-keys/rotate", tag = "signing keys",
     responses((status = 200, body = Rotated)))]
-pub async fn rotate<S: Store>(
-    Current(state): Current<S>,
-    Extension(caller): Extension<AdminCaller>,
-) -> Result<Response, ApiError> {
+pub async fn rotate(Current(state): Current, Extension(caller): Extension<AdminCaller>) -> Result<Response, ApiError> {
     let kid = signing_keys::rotate(&state.service(&caller.actor()), state.keys.kek()).await?;
     Ok(no_store(
         axum::Json(Rotated {

@@ -28,7 +28,6 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
-use scopegate_store::Store;
 use utoipa::OpenApi;
 
 pub use error::ApiError;
@@ -133,123 +132,115 @@ async fn openapi_json() -> Response {
 }
 
 /// The routes, built once with the list of what they serve.
-struct Routes<S: Store> {
-    router: Router<AppState<S>>,
+struct Routes {
+    router: Router<AppState>,
     served: Vec<(Method, &'static str)>,
 }
 
-impl<S: Store> Routes<S> {
-    fn add(mut self, method: Method, path: &'static str, handler: MethodRouter<AppState<S>>) -> Self {
+impl Routes {
+    fn add(mut self, method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Self {
         self.served.push((method, path));
         self.router = self.router.route(path, handler);
         self
     }
 }
 
-fn routes<S: Store>() -> Routes<S> {
+fn routes() -> Routes {
     use axum::routing::{delete, get, post, put};
     Routes {
         router: Router::new(),
         served: Vec::new(),
     }
-    .add(Method::GET, "/admin/api/apps", get(apps::list::<S>))
-    .add(Method::POST, "/admin/api/apps", post(apps::create::<S>))
-    .add(Method::GET, "/admin/api/apps/{app_id}", get(apps::show::<S>))
-    .add(Method::DELETE, "/admin/api/apps/{app_id}", delete(apps::delete::<S>))
+    .add(Method::GET, "/admin/api/apps", get(apps::list))
+    .add(Method::POST, "/admin/api/apps", post(apps::create))
+    .add(Method::GET, "/admin/api/apps/{app_id}", get(apps::show))
+    .add(Method::DELETE, "/admin/api/apps/{app_id}", delete(apps::delete))
     .add(
         Method::POST,
         "/admin/api/apps/{app_id}/key-sets",
-        post(apps::add_key_set::<S>),
+        post(apps::add_key_set),
     )
-    .add(Method::GET, "/admin/api/key-sets/{client_id}", get(apps::key_set::<S>))
+    .add(Method::GET, "/admin/api/key-sets/{client_id}", get(apps::key_set))
     .add(
         Method::POST,
         "/admin/api/key-sets/{client_id}/secrets",
-        post(apps::add_secret::<S>),
+        post(apps::add_secret),
     )
     .add(
         Method::DELETE,
         "/admin/api/key-sets/{client_id}/secrets/{secret_id}",
-        delete(apps::revoke_secret::<S>),
+        delete(apps::revoke_secret),
     )
     .add(
         Method::POST,
         "/admin/api/key-sets/{client_id}/revoke-tokens",
-        post(apps::revoke_tokens::<S>),
+        post(apps::revoke_tokens),
     )
-    .add(Method::GET, "/admin/api/users", get(users::list::<S>))
-    .add(Method::POST, "/admin/api/users", post(users::create::<S>))
-    .add(Method::GET, "/admin/api/users/{login}", get(users::show::<S>))
+    .add(Method::GET, "/admin/api/users", get(users::list))
+    .add(Method::POST, "/admin/api/users", post(users::create))
+    .add(Method::GET, "/admin/api/users/{login}", get(users::show))
     .add(
         Method::PUT,
         "/admin/api/users/{login}/permissions",
-        put(users::set_permissions::<S>),
+        put(users::set_permissions),
     )
-    .add(
-        Method::PUT,
-        "/admin/api/users/{login}/enabled",
-        put(users::set_enabled::<S>),
-    )
+    .add(Method::PUT, "/admin/api/users/{login}/enabled", put(users::set_enabled))
     .add(
         Method::POST,
         "/admin/api/users/{login}/revoke-tokens",
-        post(users::revoke_tokens::<S>),
+        post(users::revoke_tokens),
     )
-    .add(
-        Method::POST,
-        "/admin/api/users/{login}/sign-out",
-        post(users::sign_out::<S>),
-    )
+    .add(Method::POST, "/admin/api/users/{login}/sign-out", post(users::sign_out))
     .add(
         Method::DELETE,
         "/admin/api/users/{login}/grants/{client_id}",
-        delete(users::revoke_grant::<S>),
+        delete(users::revoke_grant),
     )
-    .add(Method::GET, "/admin/api/scope-requests", get(requests::list::<S>))
+    .add(Method::GET, "/admin/api/scope-requests", get(requests::list))
     .add(
         Method::POST,
         "/admin/api/key-sets/{client_id}/scope-requests",
-        post(requests::create::<S>),
+        post(requests::create),
     )
     .add(
         Method::POST,
         "/admin/api/scope-requests/{id}/grant",
-        post(requests::grant::<S>),
+        post(requests::grant),
     )
     .add(
         Method::POST,
         "/admin/api/scope-requests/{id}/refuse",
-        post(requests::refuse::<S>),
+        post(requests::refuse),
     )
-    .add(Method::POST, "/admin/api/tokens/revoke", post(tokens::revoke::<S>))
-    .add(Method::GET, "/admin/api/admin-tokens", get(tokens::list::<S>))
+    .add(Method::POST, "/admin/api/tokens/revoke", post(tokens::revoke))
+    .add(Method::GET, "/admin/api/admin-tokens", get(tokens::list))
     .add(
         Method::POST,
         "/admin/api/admin-tokens",
-        post(tokens::create_admin_token::<S>),
+        post(tokens::create_admin_token),
     )
-    .add(Method::GET, "/admin/api/signing-keys", get(keys::list::<S>))
-    .add(Method::POST, "/admin/api/signing-keys/rotate", post(keys::rotate::<S>))
-    .add(Method::POST, "/admin/api/scopes-for", post(decide::scopes_for::<S>))
+    .add(Method::GET, "/admin/api/signing-keys", get(keys::list))
+    .add(Method::POST, "/admin/api/signing-keys/rotate", post(keys::rotate))
+    .add(Method::POST, "/admin/api/scopes-for", post(decide::scopes_for))
     .add(
         Method::DELETE,
         "/admin/api/admin-tokens/{id}",
-        delete(tokens::revoke_admin_token::<S>),
+        delete(tokens::revoke_admin_token),
     )
-    .add(Method::GET, "/admin/api/audit", get(audit::list::<S>))
-    .add(Method::POST, "/admin/api/decide", post(decide::decide::<S>))
+    .add(Method::GET, "/admin/api/audit", get(audit::list))
+    .add(Method::POST, "/admin/api/decide", post(decide::decide))
     .add(Method::GET, "/admin/api/openapi.json", get(openapi_json))
 }
 
 /// Every (method, path template) the admin router serves.
-pub fn served<S: Store>() -> Vec<(Method, &'static str)> {
-    routes::<S>().served
+pub fn served() -> Vec<(Method, &'static str)> {
+    routes().served
 }
 
 /// The admin API's routes, each behind the admin token check. A path under
 /// `/admin/api/` that is not served answers 404 (a served path with another
 /// method, 405), in the API's error shape, after the same check.
-pub fn router<S: Store>(state: AppState<S>) -> Router<AppState<S>> {
+pub fn router(state: AppState) -> Router<AppState> {
     let fallback = on(
         MethodFilter::GET
             .or(MethodFilter::POST)
@@ -260,13 +251,13 @@ pub fn router<S: Store>(state: AppState<S>) -> Router<AppState<S>> {
             .or(MethodFilter::OPTIONS),
         not_found,
     );
-    routes::<S>()
+    routes()
         .router
         .route("/admin/api/{*rest}", fallback.clone())
         .route("/admin/api/", fallback.clone())
         .route("/admin/api", fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .route_layer(axum::middleware::from_fn_with_state(state, auth::authorize::<S>))
+        .route_layer(axum::middleware::from_fn_with_state(state, auth::authorize))
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
         .layer(axum::middleware::map_response(too_large_in_json))
 }

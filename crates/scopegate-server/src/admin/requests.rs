@@ -79,7 +79,7 @@ fn json(value: impl Serialize) -> Response {
 
 #[utoipa::path(get, path = "/admin/api/scope-requests", tag = "scope requests", params(RequestParams),
     responses((status = 200, body = Vec<ScopeRequest>)))]
-pub async fn list<S: Store>(Current(state): Current<S>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let params: RequestParams = body::query(q.as_deref())?;
     let pending_only = match params.status.as_deref() {
         None | Some("pending") => true,
@@ -102,8 +102,8 @@ pub async fn list<S: Store>(Current(state): Current<S>, RawQuery(q): RawQuery) -
     params(("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")), request_body = RequestCreate,
     responses((status = 201, body = ScopeRequest, description = "filed; `granted` at once when no scope needs approval"),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn create<S: Store>(
-    Current(state): Current<S>,
+pub async fn create(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
@@ -140,8 +140,8 @@ pub async fn create<S: Store>(
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = ScopeRequest, description = "granted: the scopes are now assigned to the key set"),
         (status = 404, body = ErrorBody)))]
-pub async fn grant<S: Store>(
-    Current(state): Current<S>,
+pub async fn grant(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -152,8 +152,8 @@ pub async fn grant<S: Store>(
 #[utoipa::path(post, path = "/admin/api/scope-requests/{id}/refuse", tag = "scope requests",
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = ScopeRequest), (status = 404, body = ErrorBody)))]
-pub async fn refuse<S: Store>(
-    Current(state): Current<S>,
+pub async fn refuse(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {

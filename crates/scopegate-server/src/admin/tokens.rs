@@ -43,8 +43,8 @@ pub struct TokenRevoked {
 #[utoipa::path(post, path = "/admin/api/tokens/revoke", tag = "tokens", request_body = TokenRevoke,
     responses((status = 200, body = TokenRevoked), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
-pub async fn revoke<S: Store>(
-    Current(state): Current<S>,
+pub async fn revoke(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     headers: HeaderMap,
     bytes: Bytes,
@@ -63,7 +63,7 @@ pub async fn revoke<S: Store>(
 
 #[utoipa::path(get, path = "/admin/api/admin-tokens", tag = "admin tokens",
     responses((status = 200, body = Vec<AdminToken>)))]
-pub async fn list<S: Store>(Current(state): Current<S>) -> Result<Response, ApiError> {
+pub async fn list(Current(state): Current) -> Result<Response, ApiError> {
     let tokens: Vec<AdminToken> = state
         .store
         .admin_tokens()
@@ -81,8 +81,8 @@ pub async fn list<S: Store>(Current(state): Current<S>) -> Result<Response, ApiE
 
 #[utoipa::path(delete, path = "/admin/api/admin-tokens/{id}", tag = "admin tokens", params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 204, description = "the token stops working at once"), (status = 404, body = ErrorBody)))]
-pub async fn revoke_admin_token<S: Store>(
-    Current(state): Current<S>,
+pub async fn revoke_admin_token(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -118,8 +118,8 @@ impl std::fmt::Debug for AdminTokenCreated {
 
 #[utoipa::path(post, path = "/admin/api/admin-tokens", tag = "admin tokens", request_body = AdminTokenCreate,
     responses((status = 201, body = AdminTokenCreated), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn create_admin_token<S: Store>(
-    Current(state): Current<S>,
+pub async fn create_admin_token(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     headers: HeaderMap,
     bytes: Bytes,

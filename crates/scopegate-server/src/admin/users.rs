@@ -61,7 +61,7 @@ fn json(value: impl serde::Serialize) -> Response {
 
 #[utoipa::path(get, path = "/admin/api/users", tag = "users", params(PageParams),
     responses((status = 200, body = Page<User>), (status = 400, body = ErrorBody)))]
-pub async fn list<S: Store>(Current(state): Current<S>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let params: PageParams = body::query(q.as_deref())?;
     let limit = params.limit()?;
     let mut users: Vec<User> = state
@@ -85,8 +85,8 @@ pub async fn list<S: Store>(Current(state): Current<S>, RawQuery(q): RawQuery) -
 #[utoipa::path(post, path = "/admin/api/users", tag = "users", request_body = UserCreate,
     responses((status = 201, body = User), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
-pub async fn create<S: Store>(
-    Current(state): Current<S>,
+pub async fn create(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     headers: HeaderMap,
     bytes: Bytes,
@@ -104,7 +104,7 @@ pub async fn create<S: Store>(
 
 #[utoipa::path(get, path = "/admin/api/users/{login}", tag = "users", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = UserDetail), (status = 404, body = ErrorBody)))]
-pub async fn show<S: Store>(Current(state): Current<S>, Path(login): Path<String>) -> Result<Response, ApiError> {
+pub async fn show(Current(state): Current, Path(login): Path<String>) -> Result<Response, ApiError> {
     let user = users::get(&state.store, &login).await?;
     let grants = state
         .store
@@ -123,8 +123,8 @@ pub async fn show<S: Store>(Current(state): Current<S>, Path(login): Path<String
     request_body = Permissions,
     responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
-pub async fn set_permissions<S: Store>(
-    Current(state): Current<S>,
+pub async fn set_permissions(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(login): Path<String>,
     headers: HeaderMap,
@@ -139,8 +139,8 @@ pub async fn set_permissions<S: Store>(
     request_body = Enabled,
     responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
-pub async fn set_enabled<S: Store>(
-    Current(state): Current<S>,
+pub async fn set_enabled(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(login): Path<String>,
     headers: HeaderMap,
@@ -154,8 +154,8 @@ pub async fn set_enabled<S: Store>(
 #[utoipa::path(post, path = "/admin/api/users/{login}/revoke-tokens", tag = "tokens", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = Revoked, description = "every token of the user, in every app, is revoked"),
         (status = 404, body = ErrorBody)))]
-pub async fn revoke_tokens<S: Store>(
-    Current(state): Current<S>,
+pub async fn revoke_tokens(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(login): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -167,8 +167,8 @@ pub async fn revoke_tokens<S: Store>(
     params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$"), ("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = Revoked, description = "the consent is withdrawn and every token of the user's grants to the key set is revoked"),
         (status = 404, body = ErrorBody)))]
-pub async fn revoke_grant<S: Store>(
-    Current(state): Current<S>,
+pub async fn revoke_grant(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path((login, client_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -185,8 +185,8 @@ pub struct SessionsEnded {
 #[utoipa::path(post, path = "/admin/api/users/{login}/sign-out", tag = "users", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = SessionsEnded, description = "every session of the user (portal and consent pages, on every device) is ended"),
         (status = 404, body = ErrorBody)))]
-pub async fn sign_out<S: Store>(
-    Current(state): Current<S>,
+pub async fn sign_out(
+    Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(login): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Response};
-use scopegate_store::Store;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -52,8 +51,8 @@ const BUFFER: usize = 8 * 1024;
 /// Serves `stream` until the caller closes it, a head does not arrive
 /// within `idle_timeout`, `stopping` turns true between requests, or a
 /// request is not for the fast path (then: `Some`, for hyper).
-pub async fn serve<S: Store>(
-    state: &AppState<S>,
+pub async fn serve(
+    state: &AppState,
     mut stream: TcpStream,
     peer: SocketAddr,
     idle_timeout: Duration,
@@ -265,9 +264,9 @@ impl Exchange {
     }
 
     /// Decides, forwards and relays the answer. `false`: close the connection.
-    async fn run<S: Store>(
+    async fn run(
         self,
-        state: &AppState<S>,
+        state: &AppState,
         generation: &Generation,
         fields: RawFields<'_>,
         client: &mut TcpStream,

@@ -12,7 +12,6 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Request, Response, StatusCode};
 use scopegate_core::admission::Denial;
 use scopegate_core::enforce::{ForwardedHeaders, Refusal, original_request};
-use scopegate_store::Store;
 
 use super::fields::{Fields, visible_ascii};
 use super::{authorize, headers, record_pass, refuse};
@@ -20,7 +19,7 @@ use crate::identity::ForwardedIdentity;
 use crate::paths;
 use crate::state::{AppState, Generation};
 
-pub async fn forward_auth<S: Store>(State(state): State<AppState<S>>, request: Request<Body>) -> Response<Body> {
+pub async fn forward_auth(State(state): State<AppState>, request: Request<Body>) -> Response<Body> {
     let started = Instant::now();
     let generation = state.live.load_full();
     let raw = request.uri().path_and_query().map_or("", |pq| pq.as_str());
@@ -127,8 +126,8 @@ fn original<'a, H: Fields + ?Sized>(
 
 /// The answer to the forward-auth request `method raw` (the request target
 /// as sent, `/authz…`), from hyper or the fast path.
-pub async fn answer<S: Store, H: Fields + Sync + ?Sized>(
-    state: &AppState<S>,
+pub async fn answer<H: Fields + Sync + ?Sized>(
+    state: &AppState,
     generation: &Generation,
     started: Instant,
     request_method: &str,

@@ -26,7 +26,6 @@ use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, Version
 use scopegate_core::RouteId;
 use scopegate_core::admission::{Admission, Allowed, Denial, admit};
 use scopegate_core::enforce::{NARROW_HEADER, Refusal, one_host};
-use scopegate_store::Store;
 
 use crate::address::ClientAddress;
 use crate::identity::{ForwardedIdentity, identify};
@@ -53,8 +52,8 @@ const NARROW: HeaderName = HeaderName::from_static(NARROW_HEADER);
 /// concludes ([`scopegate_core::admission`]); this identifies in between.
 /// `peer` is the socket's peer, or `None` where it says nothing of the
 /// client (then no per-address limit applies).
-pub async fn authorize<'t, S: Store, H: Fields + Sync + ?Sized>(
-    state: &AppState<S>,
+pub async fn authorize<'t, H: Fields + Sync + ?Sized>(
+    state: &AppState,
     generation: &Generation,
     method: &str,
     target: &'t str,
@@ -219,7 +218,7 @@ pub fn record_pass(generation: &Generation, method: &str, pass: &Pass<'_>, outco
 }
 
 /// The reverse proxy: every path that is not scopegate's own.
-pub async fn gateway<S: Store>(State(state): State<AppState<S>>, mut request: Request<Body>) -> Response<Body> {
+pub async fn gateway(State(state): State<AppState>, mut request: Request<Body>) -> Response<Body> {
     let started = Instant::now();
     let generation = state.live.load_full();
     let method = request.method().clone();

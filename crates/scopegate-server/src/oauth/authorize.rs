@@ -75,7 +75,7 @@ fn valid_challenge(c: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-async fn validate<S: Store>(state: &AppState<S>, params: &Form) -> Result<AuthzRequest, AuthorizeError> {
+async fn validate(state: &AppState, params: &Form) -> Result<AuthzRequest, AuthorizeError> {
     let Some(client_id) = params.get("client_id") else {
         return Err(AuthorizeError::Page("The request names no client_id.".into()));
     };
@@ -156,8 +156,8 @@ async fn validate<S: Store>(state: &AppState<S>, params: &Form) -> Result<AuthzR
 }
 
 /// Redirects to the client with `params`, `state` and `iss` (RFC 9207).
-fn redirect_to<S: Store>(
-    state: &AppState<S>,
+fn redirect_to(
+    state: &AppState,
     to: &RegisteredRedirectUri,
     mut params: Vec<(&str, String)>,
     st: Option<&str>,
@@ -170,7 +170,7 @@ fn redirect_to<S: Store>(
     see_other(&to.with_params(&query))
 }
 
-fn refusal_response<S: Store>(state: &AppState<S>, refusal: AuthorizeError) -> Response {
+fn refusal_response(state: &AppState, refusal: AuthorizeError) -> Response {
     match refusal {
         AuthorizeError::Page(message) => error_page(StatusCode::BAD_REQUEST, &message),
         AuthorizeError::Redirect { to, error, state: st } => {
@@ -189,7 +189,7 @@ fn refusal_response<S: Store>(state: &AppState<S>, refusal: AuthorizeError) -> R
 
 /// (scope, permission) pairs: every scope the token would hold, implied ones
 /// included, needs its `requires_permissions`.
-fn missing_permissions<S: Store>(state: &AppState<S>, scope: &ScopeSet, user: &UserRecord) -> Vec<(String, String)> {
+fn missing_permissions(state: &AppState, scope: &ScopeSet, user: &UserRecord) -> Vec<(String, String)> {
     let catalog = &state.policy.catalog;
     let mut missing = Vec::new();
     for id in catalog.close(scope).set().iter() {
@@ -203,7 +203,7 @@ fn missing_permissions<S: Store>(state: &AppState<S>, scope: &ScopeSet, user: &U
 }
 
 /// What a scope lets the app call, from the route table.
-fn allows<S: Store>(state: &AppState<S>, id: scopegate_core::ScopeId) -> String {
+fn allows(state: &AppState, id: scopegate_core::ScopeId) -> String {
     let closure = state.policy.catalog.closure_of(id);
     let routes: Vec<String> = state
         .policy
@@ -219,8 +219,8 @@ fn allows<S: Store>(state: &AppState<S>, id: scopegate_core::ScopeId) -> String 
     }
 }
 
-fn consent_page<S: Store>(
-    state: &AppState<S>,
+fn consent_page(
+    state: &AppState,
     req: &AuthzRequest,
     user: &UserRecord,
     csrf: &str,
@@ -271,7 +271,7 @@ fn login_page(req: &AuthzRequest, csrf: &str, error: Option<&str>) -> Response {
     )
 }
 
-pub async fn authorize_get<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn authorize_get(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
     let params = match Form::query(uri.query()) {
         Ok(p) => p,
         Err(e) => {
@@ -300,8 +300,8 @@ pub async fn authorize_get<S: Store>(Current(state): Current<S>, headers: Header
     response
 }
 
-pub async fn authorize_post<S: Store>(
-    Current(state): Current<S>,
+pub async fn authorize_post(
+    Current(state): Current,
     address: ClientAddress,
     headers: HeaderMap,
     body: Bytes,
@@ -349,8 +349,8 @@ pub async fn authorize_post<S: Store>(
     result.unwrap_or_else(|refusal| refusal_response(&state, refusal))
 }
 
-async fn sign_in<S: Store>(
-    state: &AppState<S>,
+async fn sign_in(
+    state: &AppState,
     address: ClientAddress,
     req: &AuthzRequest,
     form: &Form,
@@ -402,8 +402,8 @@ async fn sign_in<S: Store>(
     Ok(response)
 }
 
-async fn approve<S: Store>(
-    state: &AppState<S>,
+async fn approve(
+    state: &AppState,
     req: &AuthzRequest,
     headers: &HeaderMap,
     csrf: &str,

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use scopegate_store::{ClientRecord, Store, TokenKind};
+use scopegate_store::{ClientRecord, TokenKind};
 use serde_json::json;
 
 use crate::address::ClientAddress;
@@ -24,20 +24,15 @@ use crate::state::{AppState, Current};
 use scopegate_service::credentials::keys::looks_like_jwt;
 use scopegate_service::credentials::secrets;
 
-pub async fn introspect<S: Store>(
-    Current(state): Current<S>,
-    address: ClientAddress,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn introspect(Current(state): Current, address: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, address, &headers, &body).await {
         Ok(answer) => no_store(Json(answer).into_response()),
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle<S: Store>(
-    state: &AppState<S>,
+async fn handle(
+    state: &AppState,
     address: ClientAddress,
     headers: &HeaderMap,
     body: &[u8],
@@ -51,8 +46,8 @@ async fn handle<S: Store>(
 /// The introspection answer for `token` as `caller` sees it (RFC 7662): the
 /// endpoint's, after client authentication, and the portal's "try it", for
 /// the key set whose owner is signed in.
-pub(crate) async fn describe<S: Store>(
-    state: &AppState<S>,
+pub(crate) async fn describe(
+    state: &AppState,
     caller: &ClientRecord,
     token: &str,
 ) -> Result<serde_json::Value, EndpointError> {
@@ -103,8 +98,8 @@ pub(crate) async fn describe<S: Store>(
 
 /// A stateless JWT access token: its signature and claims answer, plus the
 /// revocation table (by `jti` or by grant).
-async fn jwt<S: Store>(
-    state: &AppState<S>,
+async fn jwt(
+    state: &AppState,
     caller: &ClientRecord,
     token: &str,
     now: i64,
@@ -155,7 +150,7 @@ async fn jwt<S: Store>(
 /// verdict of the gateway's request-time check, so that a disabled user's
 /// token is inactive here exactly when the gateway refuses it, and a scope
 /// whose permission the user lost is left out here as it is there.
-async fn held_now<S: Store>(state: &AppState<S>, claimed: &Claimed, now: i64) -> Result<Option<String>, EndpointError> {
+async fn held_now(state: &AppState, claimed: &Claimed, now: i64) -> Result<Option<String>, EndpointError> {
     let held = match standing(&state.verifier(), &state.policy, claimed, now).await? {
         Standing::Holds(now) => now.held,
         Standing::Refused(_) => return Ok(None),

@@ -2,13 +2,12 @@
 //! the router uses. It advertises only what is implemented.
 
 use axum::Json;
-use scopegate_store::Store;
 use serde_json::{Value, json};
 
 use crate::paths;
 use crate::state::Current;
 
-pub async fn metadata<S: Store>(Current(state): Current<S>) -> Json<Value> {
+pub async fn metadata(Current(state): Current) -> Json<Value> {
     let issuer = state.policy.settings.issuer.trim_end_matches('/');
     let scopes: Vec<&str> = state.policy.catalog.iter().map(|(_, s)| s.name.as_str()).collect();
     let auth_methods = ["client_secret_basic", "client_secret_post"];

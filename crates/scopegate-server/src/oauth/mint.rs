@@ -4,15 +4,15 @@
 
 use scopegate_core::oauth::Lifetimes;
 use scopegate_core::{GrantKind, ScopeSet, TokenFormat};
-use scopegate_store::{ClientRecord, Store, TokenKind, TokenRecord};
+use scopegate_store::{ClientRecord, TokenKind, TokenRecord};
 
 use crate::error::EndpointError;
 use crate::state::AppState;
 use scopegate_service::credentials::keys::AccessClaims;
 use scopegate_service::credentials::secrets::{self, SecretKind};
 
-pub(super) fn new_token<S: Store>(
-    state: &AppState<S>,
+pub(super) fn new_token(
+    state: &AppState,
     g: &TokenGrant<'_>,
     kind: TokenKind,
     scope: &ScopeSet,
@@ -105,8 +105,8 @@ pub(super) struct Issued {
 /// An access token for `scope` and, where the lifetimes allow one, a refresh
 /// token. The refresh token carries the grant's whole scope, so a later refresh
 /// may still ask for anything the grant allowed.
-pub(super) fn issue_user_tokens<S: Store>(
-    state: &AppState<S>,
+pub(super) fn issue_user_tokens(
+    state: &AppState,
     g: &TokenGrant<'_>,
     scope: &ScopeSet,
     grant_scope: &ScopeSet,

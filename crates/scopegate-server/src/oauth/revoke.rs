@@ -16,12 +16,7 @@ use crate::state::{AppState, Current};
 use scopegate_service::credentials::keys::looks_like_jwt;
 use scopegate_service::credentials::secrets;
 
-pub async fn revoke<S: Store>(
-    Current(state): Current<S>,
-    address: ClientAddress,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn revoke(Current(state): Current, address: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, address, &headers, &body).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         // Never a 200 for a revocation that did not happen: the client should
@@ -41,8 +36,8 @@ pub async fn revoke<S: Store>(
     }
 }
 
-async fn handle<S: Store>(
-    state: &AppState<S>,
+async fn handle(
+    state: &AppState,
     address: ClientAddress,
     headers: &HeaderMap,
     body: &[u8],

@@ -51,20 +51,15 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
-pub async fn token<S: Store>(
-    Current(state): Current<S>,
-    address: ClientAddress,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn token(Current(state): Current, address: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, address, &headers, &body).await {
         Ok(response) => no_store(Json(response).into_response()),
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle<S: Store>(
-    state: &AppState<S>,
+async fn handle(
+    state: &AppState,
     address: ClientAddress,
     headers: &HeaderMap,
     body: &[u8],
@@ -91,8 +86,8 @@ async fn handle<S: Store>(
 
 /// The authenticated client, within its `limits.token_per_client`. Counted
 /// after authentication, so that nobody can spend another app's budget.
-async fn authenticated<S: Store>(
-    state: &AppState<S>,
+async fn authenticated(
+    state: &AppState,
     address: ClientAddress,
     headers: &HeaderMap,
     form: &Form,
@@ -127,18 +122,13 @@ fn header_scope(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
 }
 
 /// Audits a refusal and passes it on.
-fn refused<S: Store>(
-    state: &AppState<S>,
-    client: &ClientRecord,
-    subject: Option<&str>,
-    e: OAuthError,
-) -> EndpointError {
+fn refused(state: &AppState, client: &ClientRecord, subject: Option<&str>, e: OAuthError) -> EndpointError {
     state.audit(AuditKind::Refuse, Some(&client.client_id), subject, e.to_string());
     e.into()
 }
 
-async fn client_credentials<S: Store>(
-    state: &AppState<S>,
+async fn client_credentials(
+    state: &AppState,
     address: ClientAddress,
     headers: &HeaderMap,
     form: &Form,
@@ -196,8 +186,8 @@ fn invalid_grant(description: &str) -> OAuthError {
 
 /// A code or refresh token not redeemed: audited, and when it was a replay,
 /// every token of its grant revoked first.
-async fn not_redeemed<S: Store>(
-    state: &AppState<S>,
+async fn not_redeemed(
+    state: &AppState,
     client: &ClientRecord,
     subject: Option<&str>,
     refusal: RedeemRefusal,
@@ -219,8 +209,8 @@ async fn not_redeemed<S: Store>(
     refused(state, client, subject, refusal.error(code))
 }
 
-async fn refresh<S: Store>(
-    state: &AppState<S>,
+async fn refresh(
+    state: &AppState,
     address: ClientAddress,
     headers: &HeaderMap,
     form: &Form,
@@ -311,8 +301,8 @@ async fn refresh<S: Store>(
 
 /// A user token's scopes need the user enabled and holding every scope's
 /// `requires_permissions`, now, not only when the grant was made.
-async fn check_user_still_allowed<S: Store>(
-    state: &AppState<S>,
+async fn check_user_still_allowed(
+    state: &AppState,
     client: &ClientRecord,
     login: &str,
     scope: &ScopeSet,
@@ -346,8 +336,8 @@ async fn check_user_still_allowed<S: Store>(
 /// RFC 6749 section 4.1.3 with RFC 7636: a code is single-use, bound to its
 /// client and redirect URI, and to the PKCE verifier when a challenge was sent.
 /// A replayed code revokes every token it issued.
-async fn authorization_code<S: Store>(
-    state: &AppState<S>,
+async fn authorization_code(
+    state: &AppState,
     address: ClientAddress,
     headers: &HeaderMap,
     form: &Form,
@@ -358,8 +348,8 @@ async fn authorization_code<S: Store>(
 
 /// A code redeemed by `client`, already authenticated: by the token endpoint,
 /// or by the portal's "try it" for the key set whose owner is signed in.
-pub(crate) async fn redeem_code<S: Store>(
-    state: &AppState<S>,
+pub(crate) async fn redeem_code(
+    state: &AppState,
     client: Arc<ClientRecord>,
     form: &Form,
 ) -> Result<TokenResponse, EndpointError> {

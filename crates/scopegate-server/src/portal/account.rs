@@ -17,7 +17,7 @@ use scopegate_service::Actor;
 use scopegate_service::ServiceError;
 use scopegate_service::operations::{grants, sessions};
 
-pub async fn sign_in_page<S: Store>(Current(state): Current<S>, headers: HeaderMap) -> Response {
+pub async fn sign_in_page(Current(state): Current, headers: HeaderMap) -> Response {
     let visit = match Visit::new(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -28,12 +28,7 @@ pub async fn sign_in_page<S: Store>(Current(state): Current<S>, headers: HeaderM
     visit.render(StatusCode::OK, &SignIn { nav: visit.nav() })
 }
 
-pub async fn sign_in<S: Store>(
-    Current(state): Current<S>,
-    address: ClientAddress,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn sign_in(Current(state): Current, address: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
     let visit = match Visit::new(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -91,7 +86,7 @@ pub async fn sign_in<S: Store>(
     response
 }
 
-pub async fn sign_out<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn sign_out(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
     let visit = match Visit::new(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -109,7 +104,7 @@ pub async fn sign_out<S: Store>(Current(state): Current<S>, headers: HeaderMap, 
 }
 
 /// Ends every session of the signed-in user, on every device, this one included.
-pub async fn sign_out_everywhere<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn sign_out_everywhere(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
     let (visit, user, _) = page_try!(posted(state, &headers, &body).await);
     let actor = Actor::User(user.login.clone());
     if let Err(e) = sessions::end_all(&visit.state.service(&actor), &user.login).await {
@@ -153,7 +148,7 @@ pub fn kind(k: &scopegate_store::ClientRecord) -> &'static str {
     }
 }
 
-pub async fn home<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+pub async fn home(Current(state): Current, headers: HeaderMap, uri: axum::http::Uri) -> Response {
     let visit = match Visit::new(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -181,7 +176,7 @@ pub async fn home<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri:
     )
 }
 
-pub async fn connected<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+pub async fn connected(Current(state): Current, headers: HeaderMap, uri: axum::http::Uri) -> Response {
     let visit = match Visit::new(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -226,8 +221,8 @@ pub async fn connected<S: Store>(Current(state): Current<S>, headers: HeaderMap,
     visit.render(StatusCode::OK, &Connected { nav, grants })
 }
 
-pub async fn revoke_connected<S: Store>(
-    Current(state): Current<S>,
+pub async fn revoke_connected(
+    Current(state): Current,
     headers: HeaderMap,
     Path(client_id): Path<String>,
     body: Bytes,

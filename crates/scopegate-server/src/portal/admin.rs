@@ -21,10 +21,7 @@ use scopegate_service::operations::{key_sets, scope_requests, sessions, users};
 const PAGE: i64 = 50;
 
 /// The visit, if an administrator's; else the 404 (or sign-in) answer.
-async fn administrator<S: Store>(
-    state: crate::state::AppState<S>,
-    headers: &HeaderMap,
-) -> Result<(Visit<S>, Actor), Response> {
+async fn administrator(state: crate::state::AppState, headers: &HeaderMap) -> Result<(Visit, Actor), Response> {
     let visit = Visit::new(state, headers).await?;
     let login = visit.user()?.login.clone();
     if !visit.is_admin() {
@@ -53,7 +50,7 @@ struct OverviewQuery {
     users_after: Option<String>,
 }
 
-pub async fn overview<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn overview(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
     let (visit, _) = admin_visit!(state, headers);
     let query: OverviewQuery = serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
     let store = &visit.state.store;
@@ -121,7 +118,7 @@ pub async fn overview<S: Store>(Current(state): Current<S>, headers: HeaderMap, 
     )
 }
 
-fn checked<S: Store>(visit: &Visit<S>, headers: &HeaderMap, body: &[u8]) -> Result<PageForm, Response> {
+fn checked(visit: &Visit, headers: &HeaderMap, body: &[u8]) -> Result<PageForm, Response> {
     let form = PageForm::parse(headers, body).unwrap_or_default();
     if !visit.csrf_ok(headers, &form) {
         return Err(visit.forged());
@@ -129,7 +126,7 @@ fn checked<S: Store>(visit: &Visit<S>, headers: &HeaderMap, body: &[u8]) -> Resu
     Ok(form)
 }
 
-fn refused<S: Store>(visit: &Visit<S>, e: &ServiceError) -> Response {
+fn refused(visit: &Visit, e: &ServiceError) -> Response {
     match e {
         ServiceError::NotFound(m) => visit.not_found(m.clone()),
         ServiceError::Internal => unavailable("admin change"),
@@ -138,12 +135,12 @@ fn refused<S: Store>(visit: &Visit<S>, e: &ServiceError) -> Response {
     }
 }
 
-fn problem<S: Store>(visit: &Visit<S>, message: String) -> Response {
+fn problem(visit: &Visit, message: String) -> Response {
     visit.problem(StatusCode::BAD_REQUEST, message, "/portal/admin/".into())
 }
 
-pub async fn decide<S: Store>(
-    Current(state): Current<S>,
+pub async fn decide(
+    Current(state): Current,
     headers: HeaderMap,
     Path((id, decision)): Path<(String, String)>,
     body: Bytes,
@@ -167,8 +164,8 @@ pub async fn decide<S: Store>(
     }
 }
 
-pub async fn revoke_tokens<S: Store>(
-    Current(state): Current<S>,
+pub async fn revoke_tokens(
+    Current(state): Current,
     headers: HeaderMap,
     Path(client_id): Path<String>,
     body: Bytes,
@@ -192,7 +189,7 @@ fn permissions(form: &PageForm) -> Vec<String> {
         .collect()
 }
 
-pub async fn create_user<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn create_user(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
     let (visit, actor) = admin_visit!(state, headers);
     let form = match checked(&visit, &headers, &body) {
         Ok(f) => f,
@@ -206,8 +203,8 @@ pub async fn create_user<S: Store>(Current(state): Current<S>, headers: HeaderMa
     }
 }
 
-pub async fn set_permissions<S: Store>(
-    Current(state): Current<S>,
+pub async fn set_permissions(
+    Current(state): Current,
     headers: HeaderMap,
     Path(login): Path<String>,
     body: Bytes,
@@ -223,7 +220,7 @@ pub async fn set_permissions<S: Store>(
     }
 }
 
-pub async fn audit<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn audit(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
     let (visit, _) = admin_visit!(state, headers);
     let query = PageForm::query(uri.query());
     let filter = AuditFilter {
@@ -277,8 +274,8 @@ pub async fn audit<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri
     )
 }
 
-pub async fn revoke_user_tokens<S: Store>(
-    Current(state): Current<S>,
+pub async fn revoke_user_tokens(
+    Current(state): Current,
     headers: HeaderMap,
     Path(login): Path<String>,
     body: Bytes,
@@ -293,8 +290,8 @@ pub async fn revoke_user_tokens<S: Store>(
     }
 }
 
-pub async fn set_enabled<S: Store>(
-    Current(state): Current<S>,
+pub async fn set_enabled(
+    Current(state): Current,
     headers: HeaderMap,
     Path(login): Path<String>,
     body: Bytes,
@@ -312,12 +309,7 @@ pub async fn set_enabled<S: Store>(
 }
 
 /// Ends every session of a user, on every device.
-pub async fn sign_out<S: Store>(
-    Current(state): Current<S>,
-    headers: HeaderMap,
-    Path(login): Path<String>,
-    body: Bytes,
-) -> Response {
+pub async fn sign_out(Current(state): Current, headers: HeaderMap, Path(login): Path<String>, body: Bytes) -> Response {
     let (visit, actor) = admin_visit!(state, headers);
     if let Err(r) = checked(&visit, &headers, &body) {
         return r;

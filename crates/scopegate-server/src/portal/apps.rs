@@ -24,7 +24,7 @@ use scopegate_service::operations::apps::KeySetSpec;
 use scopegate_service::operations::{apps, client_secrets, key_sets, scope_requests};
 
 /// The scopes a developer may choose in `env`, in declaration order.
-fn scope_choices<S: Store>(state: &AppState<S>, env: &str, assigned: &[&str], defaults: &[&str]) -> Vec<ScopeChoice> {
+fn scope_choices(state: &AppState, env: &str, assigned: &[&str], defaults: &[&str]) -> Vec<ScopeChoice> {
     state
         .policy
         .catalog
@@ -41,8 +41,8 @@ fn scope_choices<S: Store>(state: &AppState<S>, env: &str, assigned: &[&str], de
         .collect()
 }
 
-fn new_app_page<S: Store>(
-    visit: &Visit<S>,
+fn new_app_page(
+    visit: &Visit,
     form: NewAppForm,
     assigned: &[&str],
     defaults: &[&str],
@@ -74,7 +74,7 @@ fn new_app_page<S: Store>(
 
 /// The key set a registration form describes, or why a developer may not
 /// take it themselves (a scope that needs an administrator's approval).
-fn key_set_spec<S: Store>(visit: &Visit<S>, form: &PageForm) -> Result<KeySetSpec, String> {
+fn key_set_spec(visit: &Visit, form: &PageForm) -> Result<KeySetSpec, String> {
     let assigned = form.all("scopes");
     let catalog = &visit.state.policy.catalog;
     if let Some(reserved) = assigned
@@ -104,12 +104,7 @@ fn key_set_spec<S: Store>(visit: &Visit<S>, form: &PageForm) -> Result<KeySetSpe
 }
 
 /// New keys: the form answers with a redirect to their one-time view.
-async fn keys_shown<S: Store>(
-    visit: &Visit<S>,
-    login: &str,
-    heading: &'static str,
-    registered: apps::Registered,
-) -> Response {
+async fn keys_shown(visit: &Visit, login: &str, heading: &'static str, registered: apps::Registered) -> Response {
     let k = registered.key_set;
     let shown = Shown {
         heading: heading.to_owned(),
@@ -122,12 +117,12 @@ async fn keys_shown<S: Store>(
     shown::redirect_to(visit, login, &shown).await
 }
 
-pub async fn new_page<S: Store>(Current(state): Current<S>, headers: HeaderMap) -> Response {
+pub async fn new_page(Current(state): Current, headers: HeaderMap) -> Response {
     let (visit, _) = page_try!(visited(state, &headers).await);
     new_app_page(&visit, NewAppForm::default(), &[], &[], None)
 }
 
-pub async fn create<S: Store>(Current(state): Current<S>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn create(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
     let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
     let fields = NewAppForm {
         name: form.get("name").unwrap_or_default().to_owned(),
@@ -174,11 +169,7 @@ fn describe(e: &ServiceError) -> String {
 }
 
 /// The app's key sets, if the user may see it (its owner or an administrator).
-async fn visible_app<S: Store>(
-    visit: &Visit<S>,
-    user: &UserRecord,
-    app_id: &str,
-) -> Result<Vec<ClientRecord>, Response> {
+async fn visible_app(visit: &Visit, user: &UserRecord, app_id: &str) -> Result<Vec<ClientRecord>, Response> {
     let key_sets = visit.state.store.app(app_id).await.map_err(unavailable)?;
     let mine = key_sets
         .first()
@@ -189,12 +180,7 @@ async fn visible_app<S: Store>(
     Ok(key_sets)
 }
 
-pub async fn show<S: Store>(
-    Current(state): Current<S>,
-    headers: HeaderMap,
-    Path(app_id): Path<String>,
-    uri: Uri,
-) -> Response {
+pub async fn show(Current(state): Current, headers: HeaderMap, Path(app_id): Path<String>, uri: Uri) -> Response {
     let (visit, user) = page_try!(visited(state, &headers).await);
     let key_sets = page_try!(visible_app(&visit, &user, &app_id).await);
     let free_environments = visit
@@ -223,8 +209,8 @@ pub async fn show<S: Store>(
     )
 }
 
-pub async fn add_key_set<S: Store>(
-    Current(state): Current<S>,
+pub async fn add_key_set(
+    Current(state): Current,
     headers: HeaderMap,
     Path(app_id): Path<String>,
     body: Bytes,
@@ -243,12 +229,7 @@ pub async fn add_key_set<S: Store>(
     }
 }
 
-pub async fn delete<S: Store>(
-    Current(state): Current<S>,
-    headers: HeaderMap,
-    Path(app_id): Path<String>,
-    body: Bytes,
-) -> Response {
+pub async fn delete(Current(state): Current, headers: HeaderMap, Path(app_id): Path<String>, body: Bytes) -> Response {
     let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
     page_try!(visible_app(&visit, &user, &app_id).await);
     if form.get("confirm") != Some("yes") {
@@ -262,8 +243,8 @@ pub async fn delete<S: Store>(
 }
 
 /// One key set of a visible app.
-pub(super) async fn visible_key_set<S: Store>(
-    visit: &Visit<S>,
+pub(super) async fn visible_key_set(
+    visit: &Visit,
     user: &UserRecord,
     app_id: &str,
     client_id: &str,
@@ -286,8 +267,8 @@ fn grants_label(grants: &[GrantKind]) -> String {
         .join(", ")
 }
 
-pub async fn key_set<S: Store>(
-    Current(state): Current<S>,
+pub async fn key_set(
+    Current(state): Current,
     headers: HeaderMap,
     Path((app_id, client_id)): Path<(String, String)>,
     uri: Uri,
@@ -510,8 +491,8 @@ pub fn request_row(q: scopegate_store::ScopeRequestRecord, k: &ClientRecord) -> 
     }
 }
 
-pub async fn request_scopes<S: Store>(
-    Current(state): Current<S>,
+pub async fn request_scopes(
+    Current(state): Current,
     headers: HeaderMap,
     Path((app_id, client_id)): Path<(String, String)>,
     body: Bytes,
@@ -531,8 +512,8 @@ pub async fn request_scopes<S: Store>(
     }
 }
 
-pub async fn add_secret<S: Store>(
-    Current(state): Current<S>,
+pub async fn add_secret(
+    Current(state): Current,
     headers: HeaderMap,
     Path((app_id, client_id)): Path<(String, String)>,
     body: Bytes,
@@ -566,8 +547,8 @@ pub async fn add_secret<S: Store>(
     }
 }
 
-pub async fn revoke_secret<S: Store>(
-    Current(state): Current<S>,
+pub async fn revoke_secret(
+    Current(state): Current,
     headers: HeaderMap,
     Path((app_id, client_id, secret_id)): Path<(String, String, String)>,
     body: Bytes,

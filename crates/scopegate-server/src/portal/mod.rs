@@ -35,7 +35,7 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use scopegate_store::{SessionRecord, Store, UserRecord};
+use scopegate_store::{SessionRecord, UserRecord};
 
 use crate::pages::page;
 pub use crate::pages::see_other;
@@ -52,64 +52,52 @@ const SCRIPT: &str = include_str!("../../assets/portal.js");
 /// The permission that makes a user a portal administrator.
 pub const ADMIN_PERMISSION: &str = "admin";
 
-pub fn router<S: Store>() -> Router<AppState<S>> {
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/portal", get(|| async { see_other("/portal/") }))
-        .route("/portal/", get(account::home::<S>))
-        .route(
-            "/portal/sign-in",
-            get(account::sign_in_page::<S>).post(account::sign_in::<S>),
-        )
-        .route("/portal/sign-out", post(account::sign_out::<S>))
-        .route("/portal/sign-out-everywhere", post(account::sign_out_everywhere::<S>))
-        .route("/portal/connected", get(account::connected::<S>))
-        .route(shown::PATH, get(shown::page::<S>))
-        .route(
-            "/portal/connected/{client_id}/revoke",
-            post(account::revoke_connected::<S>),
-        )
-        .route("/portal/apps/new", get(apps::new_page::<S>).post(apps::create::<S>))
-        .route("/portal/apps/{app_id}", get(apps::show::<S>))
-        .route("/portal/apps/{app_id}/delete", post(apps::delete::<S>))
-        .route("/portal/apps/{app_id}/key-sets", post(apps::add_key_set::<S>))
-        .route("/portal/apps/{app_id}/keys/{client_id}", get(apps::key_set::<S>))
-        .route(
-            "/portal/apps/{app_id}/keys/{client_id}/secrets",
-            post(apps::add_secret::<S>),
-        )
+        .route("/portal/", get(account::home))
+        .route("/portal/sign-in", get(account::sign_in_page).post(account::sign_in))
+        .route("/portal/sign-out", post(account::sign_out))
+        .route("/portal/sign-out-everywhere", post(account::sign_out_everywhere))
+        .route("/portal/connected", get(account::connected))
+        .route(shown::PATH, get(shown::page))
+        .route("/portal/connected/{client_id}/revoke", post(account::revoke_connected))
+        .route("/portal/apps/new", get(apps::new_page).post(apps::create))
+        .route("/portal/apps/{app_id}", get(apps::show))
+        .route("/portal/apps/{app_id}/delete", post(apps::delete))
+        .route("/portal/apps/{app_id}/key-sets", post(apps::add_key_set))
+        .route("/portal/apps/{app_id}/keys/{client_id}", get(apps::key_set))
+        .route("/portal/apps/{app_id}/keys/{client_id}/secrets", post(apps::add_secret))
         .route(
             "/portal/apps/{app_id}/keys/{client_id}/secrets/{secret_id}/revoke",
-            post(apps::revoke_secret::<S>),
+            post(apps::revoke_secret),
         )
         .route(
             "/portal/apps/{app_id}/keys/{client_id}/requests",
-            post(apps::request_scopes::<S>),
+            post(apps::request_scopes),
         )
-        .route("/portal/apps/{app_id}/keys/{client_id}/try", post(try_it::start::<S>))
+        .route("/portal/apps/{app_id}/keys/{client_id}/try", post(try_it::start))
         .route(
             "/portal/apps/{app_id}/keys/{client_id}/try-it-uri",
-            post(try_it::register::<S>),
+            post(try_it::register),
         )
-        .route(try_it::CALLBACK_PATH, get(try_it::finish::<S>))
-        .route("/portal/admin/", get(admin::overview::<S>))
+        .route(try_it::CALLBACK_PATH, get(try_it::finish))
+        .route("/portal/admin/", get(admin::overview))
         .route("/portal/admin", get(|| async { see_other("/portal/admin/") }))
-        .route("/portal/admin/audit", get(admin::audit::<S>))
-        .route("/portal/admin/requests/{id}/{decision}", post(admin::decide::<S>))
+        .route("/portal/admin/audit", get(admin::audit))
+        .route("/portal/admin/requests/{id}/{decision}", post(admin::decide))
         .route(
             "/portal/admin/keys/{client_id}/revoke-tokens",
-            post(admin::revoke_tokens::<S>),
+            post(admin::revoke_tokens),
         )
-        .route("/portal/admin/users", post(admin::create_user::<S>))
-        .route("/portal/admin/users/{login}/enabled", post(admin::set_enabled::<S>))
-        .route("/portal/admin/users/{login}/sign-out", post(admin::sign_out::<S>))
+        .route("/portal/admin/users", post(admin::create_user))
+        .route("/portal/admin/users/{login}/enabled", post(admin::set_enabled))
+        .route("/portal/admin/users/{login}/sign-out", post(admin::sign_out))
         .route(
             "/portal/admin/users/{login}/revoke-tokens",
-            post(admin::revoke_user_tokens::<S>),
+            post(admin::revoke_user_tokens),
         )
-        .route(
-            "/portal/admin/users/{login}/permissions",
-            post(admin::set_permissions::<S>),
-        )
+        .route("/portal/admin/users/{login}/permissions", post(admin::set_permissions))
         .route(
             "/portal/assets/scopegate.css",
             get(|| async { asset("text/css; charset=utf-8", STYLESHEET) }),
@@ -118,7 +106,7 @@ pub fn router<S: Store>() -> Router<AppState<S>> {
             "/portal/assets/portal.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
         )
-        .route("/portal/{*rest}", get(not_found_page::<S>).post(not_found_page::<S>))
+        .route("/portal/{*rest}", get(not_found_page).post(not_found_page))
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -135,8 +123,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// The request as the portal sees it: the signed-in user (if any) and the
 /// CSRF token its forms carry.
-pub struct Visit<S: Store> {
-    pub state: AppState<S>,
+pub struct Visit {
+    pub state: AppState,
     pub user: Option<UserRecord>,
     /// The signed-in user's session, which forms are bound to.
     session: Option<SessionRecord>,
@@ -144,7 +132,7 @@ pub struct Visit<S: Store> {
     fresh_csrf: bool,
 }
 
-impl<S: Store> std::fmt::Debug for Visit<S> {
+impl std::fmt::Debug for Visit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Visit")
             .field("user", &self.user.as_ref().map(|u| &u.login))
@@ -152,8 +140,8 @@ impl<S: Store> std::fmt::Debug for Visit<S> {
     }
 }
 
-impl<S: Store> Visit<S> {
-    pub async fn new(state: AppState<S>, headers: &HeaderMap) -> Result<Self, Response> {
+impl Visit {
+    pub async fn new(state: AppState, headers: &HeaderMap) -> Result<Self, Response> {
         let signed = session::current(&state, headers).await.map_err(|e| {
             tracing::error!(error = %e, "store failure");
             crate::pages::error_page(
@@ -238,11 +226,11 @@ impl<S: Store> Visit<S> {
 
 /// A signed-in user's form: the visit, the user and the form, once its CSRF
 /// token matched its cookie.
-pub async fn posted<S: Store>(
-    state: AppState<S>,
+pub async fn posted(
+    state: AppState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(Visit<S>, UserRecord, form::PageForm), Response> {
+) -> Result<(Visit, UserRecord, form::PageForm), Response> {
     let visit = Visit::new(state, headers).await?;
     let user = visit.user()?.clone();
     let Some(form) = form::PageForm::parse(headers, body) else {
@@ -255,7 +243,7 @@ pub async fn posted<S: Store>(
 }
 
 /// A signed-in user's page: the visit and the user, or the way to sign in.
-pub async fn visited<S: Store>(state: AppState<S>, headers: &HeaderMap) -> Result<(Visit<S>, UserRecord), Response> {
+pub async fn visited(state: AppState, headers: &HeaderMap) -> Result<(Visit, UserRecord), Response> {
     let visit = Visit::new(state, headers).await?;
     let user = visit.user()?.clone();
     Ok((visit, user))
@@ -270,10 +258,7 @@ pub fn unavailable(e: impl std::fmt::Display) -> Response {
     )
 }
 
-async fn not_found_page<S: Store>(
-    crate::state::Current(state): crate::state::Current<S>,
-    headers: HeaderMap,
-) -> Response {
+async fn not_found_page(crate::state::Current(state): crate::state::Current, headers: HeaderMap) -> Response {
     match Visit::new(state, &headers).await {
         Ok(visit) => visit.not_found("There is no such page."),
         Err(response) => response,

@@ -46,7 +46,7 @@ impl std::fmt::Debug for Shown {
 
 /// Keeps `shown` for one view by the signed-in user, and answers with the
 /// redirect to it.
-pub async fn redirect_to<S: Store>(visit: &Visit<S>, login: &str, shown: &Shown) -> Response {
+pub async fn redirect_to(visit: &Visit, login: &str, shown: &Shown) -> Response {
     let sealed = KeyEncryptionKey::generate().and_then(|key| {
         let kek = KeyEncryptionKey::parse(&key, COOKIE)?;
         let payload = serde_json::to_vec(shown).unwrap_or_default();
@@ -71,7 +71,7 @@ pub async fn redirect_to<S: Store>(visit: &Visit<S>, login: &str, shown: &Shown)
 }
 
 /// `GET /portal/shown`: what the form made, this once.
-pub async fn page<S: Store>(Current(state): Current<S>, headers: HeaderMap) -> Response {
+pub async fn page(Current(state): Current, headers: HeaderMap) -> Response {
     let (visit, user) = match visited(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -113,7 +113,7 @@ pub async fn page<S: Store>(Current(state): Current<S>, headers: HeaderMap) -> R
 }
 
 /// The page after its one view: what was shown is gone for good.
-fn gone<S: Store>(visit: &Visit<S>) -> Response {
+fn gone(visit: &Visit) -> Response {
     visit.problem(
         StatusCode::GONE,
         "This page showed a secret once, and it is gone: scopegate keeps only its hash. If you did not copy it, add another secret on the app's keys page and revoke this one.".into(),

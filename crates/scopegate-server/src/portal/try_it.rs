@@ -11,7 +11,6 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use scopegate_core::scope::encode_scope_param;
-use scopegate_store::Store;
 
 use super::form::PageForm;
 use super::{Visit, posted, see_other, unavailable, visited};
@@ -49,8 +48,8 @@ struct TryIt {
 }
 
 /// Adds the portal's redirect URI to the key set (POST .../try-it-uri).
-pub async fn register<S: Store>(
-    Current(state): Current<S>,
+pub async fn register(
+    Current(state): Current,
     headers: HeaderMap,
     Path((app_id, client_id)): Path<(String, String)>,
     body: Bytes,
@@ -78,8 +77,8 @@ pub async fn register<S: Store>(
 }
 
 /// Starts the flow (POST .../try): to the authorize endpoint with PKCE.
-pub async fn start<S: Store>(
-    Current(state): Current<S>,
+pub async fn start(
+    Current(state): Current,
     headers: HeaderMap,
     Path((app_id, client_id)): Path<(String, String)>,
     body: Bytes,
@@ -116,7 +115,7 @@ pub async fn start<S: Store>(
 }
 
 /// The way back from the authorize endpoint (GET /portal/try-it).
-pub async fn finish<S: Store>(Current(state): Current<S>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn finish(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
     let (visit, user) = page_try!(visited(state, &headers).await);
     let query = PageForm::query(uri.query());
     let stored = cookie(&headers, TRY_COOKIE).unwrap_or_default().to_owned();
@@ -142,7 +141,7 @@ pub async fn finish<S: Store>(Current(state): Current<S>, headers: HeaderMap, ur
         has_refresh: false,
         introspection: String::new(),
     };
-    let finished = |visit: &Visit<S>, status, page: &TryIt| {
+    let finished = |visit: &Visit, status, page: &TryIt| {
         let mut response = visit.render(status, page);
         set_cookie(&visit.state, &mut response, TRY_COOKIE, "", 0);
         response

@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use scopegate_service::credentials::secrets::{self, SecretKind};
-use scopegate_store::{AdminTokenRecord, SqliteStore, Store};
+use scopegate_store::{AdminTokenRecord, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -632,7 +632,7 @@ async fn the_openapi_document_lists_exactly_the_served_routes() {
             documented.push((method.to_ascii_uppercase(), path.clone()));
         }
     }
-    let mut served: Vec<(String, String)> = scopegate_server::admin::served::<SqliteStore>()
+    let mut served: Vec<(String, String)> = scopegate_server::admin::served()
         .into_iter()
         .map(|(m, p): (Method, &str)| (m.to_string(), p.to_owned()))
         .collect();

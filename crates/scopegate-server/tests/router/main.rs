@@ -68,7 +68,7 @@ max_lifetime = "90d"
 
 pub struct Harness {
     pub app: axum::Router,
-    pub state: AppState<SqliteStore>,
+    pub state: AppState,
     pub store: SqliteStore,
     pub now: Arc<AtomicI64>,
     pub keys: Arc<scopegate_service::credentials::keys::Keys>,
