@@ -26,33 +26,22 @@
 //! # }
 //! ```
 
-pub mod address;
 pub mod admin;
-pub mod changes;
-mod client_auth;
-pub mod error;
-mod form;
+pub mod background;
 pub mod gateway;
-pub mod hop_by_hop;
-pub mod identity;
-pub mod limits;
+pub mod http;
+pub mod identification;
 pub mod listener;
-pub mod metrics;
 pub mod oauth;
-mod pages;
-pub mod paths;
 pub mod portal;
-pub mod retention;
 pub mod session;
-pub mod slow_body;
 pub mod state;
-pub mod traces;
 pub mod upstream;
-pub mod worker;
 
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
+use http::endpoints;
 use scopegate_store::Store;
 
 pub use state::AppState;
@@ -67,22 +56,25 @@ pub fn router(state: AppState) -> Router {
     // their own limit (`gateway.max_body_bytes`) and are streamed.
     let small = || axum::extract::DefaultBodyLimit::max(MAX_OWN_BODY);
     Router::new()
-        .route(paths::METADATA, get(oauth::metadata::metadata))
+        .route(endpoints::METADATA, get(oauth::metadata::metadata))
         .route(
-            paths::AUTHORIZE,
+            endpoints::AUTHORIZE,
             get(oauth::authorize::authorize_get)
                 .post(oauth::authorize::authorize_post)
                 .layer(small()),
         )
-        .route(paths::TOKEN, post(oauth::token::token).layer(small()))
-        .route(paths::INTROSPECT, post(oauth::introspect::introspect).layer(small()))
-        .route(paths::REVOKE, post(oauth::revoke::revoke).layer(small()))
-        .route(paths::JWKS, get(jwks))
-        .route(paths::HEALTHZ, get(|| async { "ok\n" }))
-        .route(paths::READYZ, get(readyz))
-        .route(paths::METRICS, get(metrics))
-        .route(paths::AUTHZ, any(gateway::forward_auth::forward_auth))
-        .route(paths::AUTHZ_PATH, any(gateway::forward_auth::forward_auth))
+        .route(endpoints::TOKEN, post(oauth::token::token).layer(small()))
+        .route(
+            endpoints::INTROSPECT,
+            post(oauth::introspect::introspect).layer(small()),
+        )
+        .route(endpoints::REVOKE, post(oauth::revoke::revoke).layer(small()))
+        .route(endpoints::JWKS, get(jwks))
+        .route(endpoints::HEALTHZ, get(|| async { "ok\n" }))
+        .route(endpoints::READYZ, get(readyz))
+        .route(endpoints::METRICS, get(metrics))
+        .route(endpoints::AUTHZ, any(gateway::forward_auth::forward_auth))
+        .route(endpoints::AUTHZ_PATH, any(gateway::forward_auth::forward_auth))
         .merge(admin::router(state.clone()))
         .merge(portal::router().layer(small()))
         .fallback(gateway::gateway)

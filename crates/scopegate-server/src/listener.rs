@@ -24,7 +24,7 @@ use tower::ServiceExt;
 
 use crate::AppState;
 use crate::gateway::fast::{self, Rewind};
-use crate::slow_body::{BodyDeadline, SlowBody};
+use crate::http::slow_body::{BodyDeadline, SlowBody};
 
 /// Serves `app` on `listener` until `stop` completes, then waits for the
 /// connections' requests in flight.

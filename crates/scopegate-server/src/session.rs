@@ -10,8 +10,8 @@ use axum::response::Response;
 use scopegate_core::limits::RetryAfter;
 use scopegate_store::{SessionRecord, Store, StoreError, UserRecord};
 
-use crate::address::ClientAddress;
-use crate::limits::address_key;
+use crate::http::address::ClientAddress;
+use crate::http::limits::address_key;
 use crate::state::AppState;
 use scopegate_service::credentials::passwords::{hash_password, verify_password};
 use scopegate_service::credentials::secrets::{self, SecretKind};
@@ -212,7 +212,7 @@ pub const BUSY_MESSAGE: &str = "Too many people are signing in at this moment. T
 /// A sign-in page's answer when it was [`SignIn::Busy`]: 503, `Retry-After: 1`.
 pub fn busy(response: &mut Response) {
     *response.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
-    crate::limits::set_retry_after(response, RetryAfter(std::time::Duration::from_secs(1)));
+    crate::http::limits::set_retry_after(response, RetryAfter(std::time::Duration::from_secs(1)));
 }
 
 /// What a sign-in page says when a limit refused the attempt.

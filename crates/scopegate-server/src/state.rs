@@ -18,10 +18,11 @@ use scopegate_core::Policy;
 use scopegate_service::{Actor, AuditKind, Caches, Context, Revoked};
 use scopegate_store::{AuditEvent, Database};
 
-use crate::changes::FeedStats;
-use crate::identity::{IdentityCache, Verifier};
-use crate::limits::Limits;
-use crate::metrics::Metrics;
+use crate::http::address::ClientAddress;
+use crate::http::limits::Limits;
+use crate::http::metrics::FeedStats;
+use crate::http::metrics::Metrics;
+use crate::identification::identity::{IdentityCache, Verifier};
 use crate::upstream::UpstreamClient;
 use scopegate_service::credentials::keys::Keys;
 use scopegate_service::credentials::verified::VerifiedTokens;
@@ -295,5 +296,23 @@ impl FromRequestParts<AppState> for Current {
 
     async fn from_request_parts(_: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         Ok(Current(state.current()))
+    }
+}
+
+/// The caller's address, as the live policy's `trusted_proxies` reads it.
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let generation = state.live.load();
+        Ok(Self::of(
+            peer,
+            &parts.headers,
+            &generation.policy.settings.trusted_proxies,
+        ))
     }
 }

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use scopegate_core::duration::format_duration;
-use scopegate_service::operations::apps::{self, KeySetSpec, Registered};
+use scopegate_service::operations::apps;
 use scopegate_service::operations::client_secrets;
+use scopegate_service::operations::key_sets::{KeySetSpec, Registered};
 use scopegate_service::{Actor, ServiceError};
 use scopegate_store::{ClientRecord, Store};
 

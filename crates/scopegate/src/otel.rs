@@ -33,7 +33,7 @@ pub fn start(endpoint: &str) -> anyhow::Result<Traces> {
         )
         .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
-    scopegate_server::traces::enable();
+    scopegate_server::http::traces::enable();
     tracing::info!(endpoint = %url, "sending a span per decision over OTLP");
     Ok(Traces { provider })
 }

@@ -90,9 +90,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 .await?;
                 let state = AppState::new(Arc::clone(&policy), store, clock, Arc::new(keys));
                 let (notices, notices_rx) = tokio::sync::mpsc::unbounded_channel();
-                scopegate_server::changes::follow(state.clone(), Some(notices)).await?;
+                scopegate_server::background::changes::follow(state.clone(), Some(notices)).await?;
                 reload::spawn(args.config.clone(), state.clone(), notices_rx);
-                scopegate_server::retention::spawn(state.clone());
+                scopegate_server::background::retention::spawn(state.clone());
                 // One line that scripts (and the tests) wait for; a JSON
                 // object like every other line under `--log-format json`.
                 let database = scopegate_store::redacted(&policy.settings.database);
@@ -177,7 +177,7 @@ async fn serve_workers(
         let worker = std::thread::Builder::new()
             .name(format!("scopegate-worker-{index}"))
             .spawn(move || -> anyhow::Result<()> {
-                scopegate_server::worker::set(index);
+                scopegate_server::http::worker::set(index);
                 if let Err(why) = scheduling::apply_to_this_thread(cpu_scheduling) {
                     if index == 0 {
                         tracing::warn!(%why, "the worker threads keep the system's CPU scheduling");

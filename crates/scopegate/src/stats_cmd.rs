@@ -52,8 +52,12 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
                 {
                     let store = open(&policy).await?;
                     Ok::<_, anyhow::Error>(
-                        scopegate_server::retention::run_once(&store, policy.settings.audit_retention, unix_now())
-                            .await?,
+                        scopegate_server::background::retention::run_once(
+                            &store,
+                            policy.settings.audit_retention,
+                            unix_now(),
+                        )
+                        .await?,
                     )
                 }
             })?;

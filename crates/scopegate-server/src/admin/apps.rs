@@ -13,12 +13,12 @@ use utoipa::ToSchema;
 use super::auth::AdminCaller;
 use super::body;
 use super::error::{ApiError, ErrorBody};
-use super::page::{PageParams, next_link};
+use super::paging::{PageParams, next_link};
 use super::views::{App, KeySet, Page};
 use crate::state::Current;
-use scopegate_service::operations::apps::KeySetSpec;
-use scopegate_service::operations::apps::Registered;
-use scopegate_service::operations::client_secrets::NewSecret;
+use scopegate_service::credentials::secrets::NewSecret;
+use scopegate_service::operations::key_sets::KeySetSpec;
+use scopegate_service::operations::key_sets::Registered;
 use scopegate_service::operations::{apps, client_secrets, key_sets};
 
 /// A new app and its first key set.
@@ -173,7 +173,7 @@ fn created(body: impl Serialize) -> Response {
 }
 
 fn no_store(json: impl IntoResponse) -> Response {
-    crate::error::no_store(json.into_response())
+    crate::http::error::no_store(json.into_response())
 }
 
 #[utoipa::path(get, path = "/admin/api/apps", tag = "apps", params(PageParams),

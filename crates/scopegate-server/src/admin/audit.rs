@@ -8,9 +8,9 @@ use utoipa::IntoParams;
 
 use super::body;
 use super::error::{ApiError, ErrorBody};
-use super::page::{PageParams, next_link};
+use super::paging::{PageParams, next_link};
 use super::views::{AuditEntry, Page};
-use crate::error::no_store;
+use crate::http::error::no_store;
 use crate::state::Current;
 
 #[derive(Deserialize, IntoParams, Debug, Default)]

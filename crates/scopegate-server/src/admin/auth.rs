@@ -45,7 +45,7 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
     match caller(&state, policy, &parts).await {
         Ok(caller) => {
             if let Err(retry) = state.limits.admin_api_per_token.take(&caller.token_id) {
-                return crate::limits::too_many(retry, "message", "too many admin API requests with this token");
+                return crate::http::limits::too_many(retry, "message", "too many admin API requests with this token");
             }
             parts.extensions.insert(caller);
             next.run(Request::from_parts(parts, body)).await

@@ -21,7 +21,7 @@ pub fn too_large() -> ApiError {
 
 /// A JSON body of type `T`.
 pub fn json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
-    if !crate::form::has_content_type(headers, "application/json") {
+    if !crate::http::form::has_content_type(headers, "application/json") {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::body;
 use super::error::{ApiError, ErrorBody};
-use crate::error::no_store;
+use crate::http::error::no_store;
 use crate::state::Current;
 
 /// A request to decide.
@@ -72,7 +72,7 @@ async fn token_scopes(state: &crate::state::AppState, token: &str) -> Result<Str
     let live = state.live.load();
     let authorization = format!("Bearer {token}");
     let verifier = state.verifier();
-    match crate::identity::identify(
+    match crate::identification::identity::identify(
         &verifier,
         &state.policy,
         &live.identities,

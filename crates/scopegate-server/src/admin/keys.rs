@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::auth::AdminCaller;
 use super::error::ApiError;
-use crate::error::no_store;
+use crate::http::error::no_store;
 use crate::state::Current;
 use scopegate_service::operations::signing_keys;
 

@@ -17,7 +17,7 @@ mod body;
 mod decide;
 pub mod error;
 mod keys;
-mod page;
+mod paging;
 mod requests;
 mod tokens;
 mod users;
@@ -35,7 +35,7 @@ pub use error::ApiError;
 use crate::state::AppState;
 
 /// Where the admin API lives.
-pub const PREFIX: &str = crate::paths::ADMIN_API;
+pub const PREFIX: &str = crate::http::endpoints::ADMIN_API;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -128,7 +128,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[utoipa::path(get, path = "/admin/api/openapi.json", tag = "meta",
     responses((status = 200, description = "this document (OpenAPI 3.1)", content_type = "application/json")))]
 async fn openapi_json() -> Response {
-    crate::error::no_store(axum::Json(openapi()).into_response())
+    crate::http::error::no_store(axum::Json(openapi()).into_response())
 }
 
 /// The routes, built once with the list of what they serve.

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::AdminCaller;
 use super::body;
 use super::error::{ApiError, ErrorBody};
-use crate::error::no_store;
+use crate::http::error::no_store;
 use crate::state::Current;
 use scopegate_service::operations::scope_requests;
 use scopegate_service::operations::scope_requests::Requested;

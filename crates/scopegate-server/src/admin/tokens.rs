@@ -13,7 +13,7 @@ use super::auth::AdminCaller;
 use super::body;
 use super::error::{ApiError, ErrorBody};
 use super::views::AdminToken;
-use crate::error::no_store;
+use crate::http::error::no_store;
 use crate::state::Current;
 use scopegate_service::operations::{admin_tokens, tokens};
 

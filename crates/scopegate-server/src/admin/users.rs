@@ -13,9 +13,9 @@ use super::apps::Revoked;
 use super::auth::AdminCaller;
 use super::body;
 use super::error::{ApiError, ErrorBody};
-use super::page::{PageParams, next_link};
+use super::paging::{PageParams, next_link};
 use super::views::{Grant, Page, User, UserDetail};
-use crate::error::no_store;
+use crate::http::error::no_store;
 use crate::state::Current;
 use scopegate_service::operations::{grants, sessions, users};
 

@@ -26,13 +26,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::fields::{RawFields, Span};
 use super::h1::{self, Framing};
 use super::headers::{self, Forwarded};
 use super::{authorize, forward_auth, record_pass, refuse};
 use crate::AppState;
-use crate::identity::ForwardedIdentity;
-use crate::paths;
+use crate::http::endpoints;
+use crate::http::fields::{RawFields, Span};
+use crate::identification::identity::ForwardedIdentity;
 use crate::state::Generation;
 use crate::upstream::UpstreamFailure;
 use crate::upstream::pool::Pool;
@@ -218,14 +218,14 @@ struct Exchange {
 fn read_request(buf: &[u8], fields: &mut Vec<Span>, peer: SocketAddr) -> Step {
     let mut parsed = [httparse::EMPTY_HEADER; h1::MAX_HEADERS];
     // `/authz` answers here too: it has no body and proxies nothing.
-    let own = |path: &str| paths::is_own(path) && !paths::is_authz(path);
+    let own = |path: &str| endpoints::is_own(path) && !endpoints::is_authz(path);
     let request = match h1::request(buf, &mut parsed, own) {
         h1::Request::Partial => return Step::More,
         h1::Request::HandOff => return Step::HandOff,
         h1::Request::Fast(request) => request,
     };
     let path = request.target.split_once('?').map_or(request.target, |(p, _)| p);
-    let forward_auth = paths::is_authz(path);
+    let forward_auth = endpoints::is_authz(path);
     fields.clear();
     for h in parsed.iter().take_while(|h| !h.name.is_empty()) {
         let Some(span) = Span::of(buf, h.name.as_bytes(), h.value) else {
@@ -851,7 +851,7 @@ mod tests {
 
     use super::forward_auth::Verdict;
     use super::{write_allow, write_response};
-    use crate::identity::ForwardedIdentity;
+    use crate::identification::identity::ForwardedIdentity;
 
     /// The head without its `Date` line, which may differ by a second.
     fn undated(head: &[u8]) -> String {

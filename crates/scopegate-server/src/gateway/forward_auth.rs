@@ -13,10 +13,10 @@ use axum::http::{HeaderValue, Request, Response, StatusCode};
 use scopegate_core::admission::Denial;
 use scopegate_core::enforce::{ForwardedHeaders, Refusal, original_request};
 
-use super::fields::{Fields, visible_ascii};
 use super::{authorize, headers, record_pass, refuse};
-use crate::identity::ForwardedIdentity;
-use crate::paths;
+use crate::http::endpoints;
+use crate::http::fields::{Fields, visible_ascii};
+use crate::identification::identity::ForwardedIdentity;
 use crate::state::{AppState, Generation};
 
 pub async fn forward_auth(State(state): State<AppState>, request: Request<Body>) -> Response<Body> {
@@ -114,7 +114,7 @@ fn original<'a, H: Fields + ?Sized>(
     };
     // Envoy puts the original path after the prefix; the rest is the
     // original query. `/authz` alone (with or without a query) carries none.
-    let after = raw.strip_prefix(paths::AUTHZ).filter(|rest| rest.starts_with('/'));
+    let after = raw.strip_prefix(endpoints::AUTHZ).filter(|rest| rest.starts_with('/'));
     let forwarded = ForwardedHeaders {
         forwarded_method: text(0)?,
         forwarded_uri: text(1)?,
@@ -139,7 +139,7 @@ pub async fn answer<H: Fields + Sync + ?Sized>(
         Ok(found) => found,
         Err(refusal) => {
             let denial = Denial::unrouted(refusal);
-            return Verdict::Refuse(refuse(generation, request_method, paths::AUTHZ, &denial, started));
+            return Verdict::Refuse(refuse(generation, request_method, endpoints::AUTHZ, &denial, started));
         }
     };
     // The peer of `/authz` is the proxy asking, never the client: only a

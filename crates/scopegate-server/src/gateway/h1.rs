@@ -276,7 +276,7 @@ fn decimal(value: &[u8]) -> Option<u64> {
 /// 7.6.1; the list the hyper path uses). `Transfer-Encoding` is one: the
 /// fast path writes its own.
 pub fn is_hop_by_hop(name: &str) -> bool {
-    crate::hop_by_hop::is_hop_by_hop(name.as_bytes())
+    crate::http::hop_by_hop::is_hop_by_hop(name.as_bytes())
 }
 
 /// The names a `Connection` header lists, which are hop-by-hop too.

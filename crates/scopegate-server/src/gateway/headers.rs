@@ -13,9 +13,9 @@ use scopegate_core::enforce::{
     CLIENT_ID_HEADER, ENVIRONMENT_HEADER, SCOPES_HEADER, SUBJECT_HEADER, is_narrow_header, is_reserved_header,
 };
 
-use super::fields::{Fields, visible_ascii};
-use crate::hop_by_hop::{hop_by_hop_index, remove_hop_by_hop};
-use crate::identity::ForwardedIdentity;
+use crate::http::fields::{Fields, visible_ascii};
+use crate::http::hop_by_hop::{hop_by_hop_index, remove_hop_by_hop};
+use crate::identification::identity::ForwardedIdentity;
 
 // Names built at compile time: `HeaderName::from_static` at run time, or a
 // `&str` key, parses the name on every call.
@@ -260,9 +260,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::{Fate, Forwarded, fate, ip_value, to_upstream, write_upstream};
-    use crate::gateway::fields::{RawFields, Span};
-    use crate::hop_by_hop::remove_hop_by_hop;
-    use crate::identity::ForwardedIdentity;
+    use crate::http::fields::{RawFields, Span};
+    use crate::http::hop_by_hop::remove_hop_by_hop;
+    use crate::identification::identity::ForwardedIdentity;
 
     fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -302,21 +302,21 @@ mod tests {
 
     #[test]
     fn the_index_of_each_hop_by_hop_name_is_its_place_in_the_list() {
-        for (i, name) in crate::hop_by_hop::HOP_BY_HOP.iter().enumerate() {
+        for (i, name) in crate::http::hop_by_hop::HOP_BY_HOP.iter().enumerate() {
             assert_eq!(
-                crate::hop_by_hop::hop_by_hop_index(name.as_str().as_bytes()),
+                crate::http::hop_by_hop::hop_by_hop_index(name.as_str().as_bytes()),
                 Some(i),
                 "{name}"
             );
             let upper = name.as_str().to_ascii_uppercase();
             assert_eq!(
-                crate::hop_by_hop::hop_by_hop_index(upper.as_bytes()),
+                crate::http::hop_by_hop::hop_by_hop_index(upper.as_bytes()),
                 Some(i),
                 "{upper}"
             );
         }
-        assert_eq!(crate::hop_by_hop::hop_by_hop_index(b"x-connection"), None);
-        assert_eq!(crate::hop_by_hop::hop_by_hop_index(b"tf"), None);
+        assert_eq!(crate::http::hop_by_hop::hop_by_hop_index(b"x-connection"), None);
+        assert_eq!(crate::http::hop_by_hop::hop_by_hop_index(b"tf"), None);
     }
 
     #[test]

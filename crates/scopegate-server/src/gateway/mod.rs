@@ -2,7 +2,7 @@
 //! the forward-auth endpoint, on the decision sequence of
 //! [`scopegate_core::admission`] ([`authorize`]): the core admits the request
 //! (path, route, the anonymous decision, the one `Authorization` value),
-//! [`crate::identity`] verifies the credentials (cache, else store or
+//! [`crate::identification::identity`] verifies the credentials (cache, else store or
 //! signature, and the request-time checks), and the core concludes
 //! (`X-OAuth-Scope`, the decision). Every refusal is answered and recorded by
 //! [`refuse`].
@@ -10,7 +10,6 @@
 //! The upstream is contacted only after an allow.
 
 pub mod fast;
-pub mod fields;
 pub mod forward_auth;
 mod h1;
 pub mod headers;
@@ -27,12 +26,12 @@ use scopegate_core::RouteId;
 use scopegate_core::admission::{Admission, Allowed, Denial, admit};
 use scopegate_core::enforce::{NARROW_HEADER, Refusal, one_host};
 
-use crate::address::ClientAddress;
-use crate::identity::{ForwardedIdentity, identify};
-use crate::limits::address_key;
+use crate::http::address::ClientAddress;
+use crate::http::fields::Fields;
+use crate::http::limits::address_key;
+use crate::identification::identity::{ForwardedIdentity, identify};
 use crate::state::{AppState, Generation};
 use crate::upstream;
-use fields::Fields;
 
 /// An allowed request, with what the upstream learns of its caller.
 #[derive(Debug)]
@@ -198,7 +197,7 @@ pub fn record(
         client_id = client_id.unwrap_or("-"),
         reason = why.unwrap_or("-"),
     );
-    crate::traces::decision(method, path, label, outcome.as_str(), client_id, why, started);
+    crate::http::traces::decision(method, path, label, outcome.as_str(), client_id, why, started);
     generation.metrics.record(route, outcome, started.elapsed());
 }
 

@@ -17,10 +17,12 @@ use scopegate_core::{GrantKind, ScopeSet};
 use scopegate_service::AuditKind;
 use scopegate_store::{ClientRecord, CodeRecord, ConsentRecord, Store, UserRecord};
 
-use crate::address::ClientAddress;
-use crate::form::Form;
-use crate::pages::{Consent, Login, ScopeView, error_page, form_action_source, page, page_sending_forms_to, see_other};
-use crate::paths;
+use crate::http::address::ClientAddress;
+use crate::http::endpoints;
+use crate::http::form::Form;
+use crate::http::pages::{
+    Consent, Login, ScopeView, error_page, form_action_source, page, page_sending_forms_to, see_other,
+};
 use crate::session::{self, SESSION_TTL, SignIn, set_cookie, signed_in};
 use crate::state::{AppState, Current};
 use scopegate_service::credentials::secrets::{self, SecretKind};
@@ -245,7 +247,7 @@ fn consent_page(
     page_sending_forms_to(
         status,
         &Consent {
-            action: paths::AUTHORIZE,
+            action: endpoints::AUTHORIZE,
             app_name: &req.client.app_name,
             environment: &req.client.environment,
             login: &user.login,
@@ -262,7 +264,7 @@ fn login_page(req: &AuthzRequest, csrf: &str, error: Option<&str>) -> Response {
     page(
         StatusCode::OK,
         &Login {
-            action: paths::AUTHORIZE,
+            action: endpoints::AUTHORIZE,
             app_name: &req.client.app_name,
             error,
             hidden: &req.carried,
@@ -380,7 +382,7 @@ async fn sign_in(
             );
             let mut response = login_page(req, csrf, Some(&session::limited_message(retry)));
             *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            crate::limits::set_retry_after(&mut response, retry);
+            crate::http::limits::set_retry_after(&mut response, retry);
             return Ok(response);
         }
         SignIn::Busy => {
@@ -397,7 +399,7 @@ async fn sign_in(
         String::new(),
     );
     let query = serde_urlencoded::to_string(&req.carried).unwrap_or_default();
-    let mut response = see_other(&format!("{}?{query}", paths::AUTHORIZE));
+    let mut response = see_other(&format!("{}?{query}", endpoints::AUTHORIZE));
     set_cookie(state, &mut response, SESSION_COOKIE, &token, SESSION_TTL);
     Ok(response)
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use serde_json::{Value, json};
 
-use crate::paths;
+use crate::http::endpoints;
 use crate::state::Current;
 
 pub async fn metadata(Current(state): Current) -> Json<Value> {
@@ -13,11 +13,11 @@ pub async fn metadata(Current(state): Current) -> Json<Value> {
     let auth_methods = ["client_secret_basic", "client_secret_post"];
     Json(json!({
         "issuer": state.policy.settings.issuer,
-        "authorization_endpoint": format!("{issuer}{}", paths::AUTHORIZE),
-        "token_endpoint": format!("{issuer}{}", paths::TOKEN),
-        "introspection_endpoint": format!("{issuer}{}", paths::INTROSPECT),
-        "revocation_endpoint": format!("{issuer}{}", paths::REVOKE),
-        "jwks_uri": format!("{issuer}{}", paths::JWKS),
+        "authorization_endpoint": format!("{issuer}{}", endpoints::AUTHORIZE),
+        "token_endpoint": format!("{issuer}{}", endpoints::TOKEN),
+        "introspection_endpoint": format!("{issuer}{}", endpoints::INTROSPECT),
+        "revocation_endpoint": format!("{issuer}{}", endpoints::REVOKE),
+        "jwks_uri": format!("{issuer}{}", endpoints::JWKS),
         "scopes_supported": scopes,
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
         "response_types_supported": ["code"],

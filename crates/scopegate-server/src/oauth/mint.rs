@@ -6,7 +6,7 @@ use scopegate_core::oauth::Lifetimes;
 use scopegate_core::{GrantKind, ScopeSet, TokenFormat};
 use scopegate_store::{ClientRecord, TokenKind, TokenRecord};
 
-use crate::error::EndpointError;
+use crate::http::error::EndpointError;
 use crate::state::AppState;
 use scopegate_service::credentials::keys::AccessClaims;
 use scopegate_service::credentials::secrets::{self, SecretKind};

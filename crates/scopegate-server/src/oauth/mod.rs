@@ -1,6 +1,7 @@
 //! The OAuth 2.0 endpoints.
 
 pub mod authorize;
+pub(crate) mod client_auth;
 pub mod introspect;
 pub mod metadata;
 mod mint;

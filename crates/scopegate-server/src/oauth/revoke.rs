@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use scopegate_service::AuditKind;
 use scopegate_store::{Store, TokenKind};
 
-use crate::address::ClientAddress;
-use crate::client_auth::authenticate;
-use crate::error::{EndpointError, no_store};
-use crate::form::Form;
+use crate::http::address::ClientAddress;
+use crate::http::error::{EndpointError, no_store};
+use crate::http::form::Form;
+use crate::oauth::client_auth::authenticate;
 use crate::state::{AppState, Current};
 use scopegate_service::credentials::keys::looks_like_jwt;
 use scopegate_service::credentials::secrets;

@@ -21,11 +21,11 @@ use scopegate_store::{ClientRecord, Store, TokenKind};
 use serde::Serialize;
 
 use super::mint::{Issued, TokenGrant, issue_user_tokens, new_token};
-use crate::address::ClientAddress;
-use crate::client_auth::authenticate;
-use crate::error::{EndpointError, no_store};
-use crate::form::Form;
-use crate::limits::address_key;
+use crate::http::address::ClientAddress;
+use crate::http::error::{EndpointError, no_store};
+use crate::http::form::Form;
+use crate::http::limits::address_key;
+use crate::oauth::client_auth::authenticate;
 use crate::state::{AppState, Current};
 use scopegate_service::credentials::secrets::{self, SecretKind};
 

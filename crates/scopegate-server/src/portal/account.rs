@@ -10,7 +10,7 @@ use scopegate_store::Store;
 use super::form::PageForm;
 use super::views::{AppRow, Connected, GrantRow, Home, KeySetRow, SignIn, time};
 use super::{Visit, posted, see_other, unavailable};
-use crate::address::ClientAddress;
+use crate::http::address::ClientAddress;
 use crate::session::{self, SESSION_COOKIE, SESSION_TTL, set_cookie};
 use crate::state::Current;
 use scopegate_service::Actor;
@@ -66,7 +66,7 @@ pub async fn sign_in(Current(state): Current, address: ClientAddress, headers: H
                 format!("portal address={address}"),
             );
             let mut response = refused(StatusCode::TOO_MANY_REQUESTS, session::limited_message(retry));
-            crate::limits::set_retry_after(&mut response, retry);
+            crate::http::limits::set_retry_after(&mut response, retry);
             return response;
         }
         Ok(session::SignIn::Busy) => {
@@ -93,7 +93,7 @@ pub async fn sign_out(Current(state): Current, headers: HeaderMap, body: Bytes) 
     };
     let form = PageForm::parse(&headers, &body).unwrap_or_default();
     if !visit.csrf_ok(&headers, &form) {
-        return crate::pages::error_page(StatusCode::FORBIDDEN, "This form was not sent from this site.");
+        return crate::http::pages::error_page(StatusCode::FORBIDDEN, "This form was not sent from this site.");
     }
     if let Err(e) = session::end(&visit.state, &headers).await {
         return unavailable(e);

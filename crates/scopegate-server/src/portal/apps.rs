@@ -7,10 +7,11 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use scopegate_core::scope::encode_scope_param;
 use scopegate_core::{CoverFor, GrantKind};
-use scopegate_store::{ClientRecord, Store, UserRecord};
+use scopegate_store::{ClientRecord, Store};
 
 use super::account::{app_rows, kind};
 use super::form::PageForm;
+use super::owned::{visible_app, visible_key_set};
 use super::shown::{self, Shown};
 use super::views::{
     AppPage, AuthorizeUrl, EndpointChoice, KeySetPage, KeyView, NewApp, NewAppForm, Picker, PickerResult, ScopeChoice,
@@ -20,7 +21,7 @@ use super::{Visit, posted, see_other, unavailable, visited};
 use crate::state::{AppState, Current};
 use scopegate_service::Actor;
 use scopegate_service::ServiceError;
-use scopegate_service::operations::apps::KeySetSpec;
+use scopegate_service::operations::key_sets::KeySetSpec;
 use scopegate_service::operations::{apps, client_secrets, key_sets, scope_requests};
 
 /// The scopes a developer may choose in `env`, in declaration order.
@@ -104,7 +105,7 @@ fn key_set_spec(visit: &Visit, form: &PageForm) -> Result<KeySetSpec, String> {
 }
 
 /// New keys: the form answers with a redirect to their one-time view.
-async fn keys_shown(visit: &Visit, login: &str, heading: &'static str, registered: apps::Registered) -> Response {
+async fn keys_shown(visit: &Visit, login: &str, heading: &'static str, registered: key_sets::Registered) -> Response {
     let k = registered.key_set;
     let shown = Shown {
         heading: heading.to_owned(),
@@ -168,18 +169,6 @@ fn describe(e: &ServiceError) -> String {
     }
 }
 
-/// The app's key sets, if the user may see it (its owner or an administrator).
-async fn visible_app(visit: &Visit, user: &UserRecord, app_id: &str) -> Result<Vec<ClientRecord>, Response> {
-    let key_sets = visit.state.store.app(app_id).await.map_err(unavailable)?;
-    let mine = key_sets
-        .first()
-        .is_some_and(|k| k.owner.as_deref() == Some(user.login.as_str()));
-    if key_sets.is_empty() || !(mine || visit.is_admin()) {
-        return Err(visit.not_found("You have no app with that id."));
-    }
-    Ok(key_sets)
-}
-
 pub async fn show(Current(state): Current, headers: HeaderMap, Path(app_id): Path<String>, uri: Uri) -> Response {
     let (visit, user) = page_try!(visited(state, &headers).await);
     let key_sets = page_try!(visible_app(&visit, &user, &app_id).await);
@@ -240,20 +229,6 @@ pub async fn delete(Current(state): Current, headers: HeaderMap, Path(app_id): P
         Err(ServiceError::NotFound(_)) => visit.not_found("You have no app with that id."),
         Err(e) => unavailable(format!("{e:?}")),
     }
-}
-
-/// One key set of a visible app.
-pub(super) async fn visible_key_set(
-    visit: &Visit,
-    user: &UserRecord,
-    app_id: &str,
-    client_id: &str,
-) -> Result<ClientRecord, Response> {
-    visible_app(visit, user, app_id)
-        .await?
-        .into_iter()
-        .find(|k| k.client_id == client_id)
-        .ok_or_else(|| visit.not_found("This app has no key set with that client_id."))
 }
 
 fn grants_label(grants: &[GrantKind]) -> String {
@@ -415,7 +390,11 @@ pub async fn key_set(
         } else {
             format!("&scope={}", encode_scope_param(chosen.iter().copied()))
         };
-        format!("{}{}?{query}{scope}", policy.settings.issuer, crate::paths::AUTHORIZE)
+        format!(
+            "{}{}?{query}{scope}",
+            policy.settings.issuer,
+            crate::http::endpoints::AUTHORIZE
+        )
     });
     let try_it_uri = super::try_it::callback(&policy.settings.issuer);
     let authorize = AuthorizeUrl {

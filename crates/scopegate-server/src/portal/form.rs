@@ -16,7 +16,7 @@ impl std::fmt::Debug for PageForm {
 impl PageForm {
     /// `None` when the body is not a form.
     pub fn parse(headers: &HeaderMap, body: &[u8]) -> Option<PageForm> {
-        if !crate::form::has_content_type(headers, "application/x-www-form-urlencoded") {
+        if !crate::http::form::has_content_type(headers, "application/x-www-form-urlencoded") {
             return None;
         }
         serde_urlencoded::from_bytes(body).ok().map(PageForm)

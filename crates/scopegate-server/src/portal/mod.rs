@@ -23,9 +23,10 @@ macro_rules! page_try {
 }
 
 mod account;
-mod admin;
+mod administration;
 mod apps;
 mod form;
+mod owned;
 mod shown;
 mod try_it;
 pub mod views;
@@ -37,14 +38,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use scopegate_store::{SessionRecord, UserRecord};
 
-use crate::pages::page;
-pub use crate::pages::see_other;
+use crate::http::pages::page;
+pub use crate::http::pages::see_other;
 use crate::session::{self, CSRF_COOKIE, SESSION_TTL, set_cookie};
 use crate::state::AppState;
 use views::{Nav, NotFound};
 
 /// Where the portal lives.
-pub const PREFIX: &str = crate::paths::PORTAL;
+pub const PREFIX: &str = crate::http::endpoints::PORTAL;
 
 const STYLESHEET: &str = include_str!("../../assets/scopegate.css");
 const SCRIPT: &str = include_str!("../../assets/portal.js");
@@ -82,22 +83,25 @@ pub fn router() -> Router<AppState> {
             post(try_it::register),
         )
         .route(try_it::CALLBACK_PATH, get(try_it::finish))
-        .route("/portal/admin/", get(admin::overview))
+        .route("/portal/admin/", get(administration::overview))
         .route("/portal/admin", get(|| async { see_other("/portal/admin/") }))
-        .route("/portal/admin/audit", get(admin::audit))
-        .route("/portal/admin/requests/{id}/{decision}", post(admin::decide))
+        .route("/portal/admin/audit", get(administration::audit))
+        .route("/portal/admin/requests/{id}/{decision}", post(administration::decide))
         .route(
             "/portal/admin/keys/{client_id}/revoke-tokens",
-            post(admin::revoke_tokens),
+            post(administration::revoke_tokens),
         )
-        .route("/portal/admin/users", post(admin::create_user))
-        .route("/portal/admin/users/{login}/enabled", post(admin::set_enabled))
-        .route("/portal/admin/users/{login}/sign-out", post(admin::sign_out))
+        .route("/portal/admin/users", post(administration::create_user))
+        .route("/portal/admin/users/{login}/enabled", post(administration::set_enabled))
+        .route("/portal/admin/users/{login}/sign-out", post(administration::sign_out))
         .route(
             "/portal/admin/users/{login}/revoke-tokens",
-            post(admin::revoke_user_tokens),
+            post(administration::revoke_user_tokens),
         )
-        .route("/portal/admin/users/{login}/permissions", post(admin::set_permissions))
+        .route(
+            "/portal/admin/users/{login}/permissions",
+            post(administration::set_permissions),
+        )
         .route(
             "/portal/assets/scopegate.css",
             get(|| async { asset("text/css; charset=utf-8", STYLESHEET) }),
@@ -144,7 +148,7 @@ impl Visit {
     pub async fn new(state: AppState, headers: &HeaderMap) -> Result<Self, Response> {
         let signed = session::current(&state, headers).await.map_err(|e| {
             tracing::error!(error = %e, "store failure");
-            crate::pages::error_page(
+            crate::http::pages::error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The portal cannot reach its database; try again.",
             )
@@ -217,7 +221,7 @@ impl Visit {
 
     /// A form that did not come from a portal page of this browser.
     pub fn forged(&self) -> Response {
-        crate::pages::error_page(
+        crate::http::pages::error_page(
             StatusCode::FORBIDDEN,
             "This form has expired or was not sent from this site. Go back, reload the page and try again.",
         )
@@ -252,7 +256,7 @@ pub async fn visited(state: AppState, headers: &HeaderMap) -> Result<(Visit, Use
 /// Answers a store failure as a page, never as a blank 500.
 pub fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "portal: store failure");
-    crate::pages::error_page(
+    crate::http::pages::error_page(
         StatusCode::SERVICE_UNAVAILABLE,
         "The portal cannot reach its database; try again.",
     )

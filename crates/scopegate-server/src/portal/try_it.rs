@@ -14,7 +14,7 @@ use scopegate_core::scope::encode_scope_param;
 
 use super::form::PageForm;
 use super::{Visit, posted, see_other, unavailable, visited};
-use crate::form::Form;
+use crate::http::form::Form;
 use crate::session::{cookie, set_cookie};
 use crate::state::Current;
 use scopegate_service::Actor;
@@ -55,7 +55,7 @@ pub async fn register(
     body: Bytes,
 ) -> Response {
     let (visit, user, _) = page_try!(posted(state, &headers, &body).await);
-    page_try!(super::apps::visible_key_set(&visit, &user, &app_id, &client_id).await);
+    page_try!(super::owned::visible_key_set(&visit, &user, &app_id, &client_id).await);
     let uri = callback(&visit.state.policy.settings.issuer);
     match key_sets::add_redirect_uri(&visit.state.service(&Actor::User(user.login.clone())), &client_id, &uri).await {
         Ok(_) => see_other(&format!("/portal/apps/{app_id}/keys/{client_id}#authorize")),
@@ -84,7 +84,7 @@ pub async fn start(
     body: Bytes,
 ) -> Response {
     let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
-    let key_set = page_try!(super::apps::visible_key_set(&visit, &user, &app_id, &client_id).await);
+    let key_set = page_try!(super::owned::visible_key_set(&visit, &user, &app_id, &client_id).await);
     let redirect_uri = callback(&visit.state.policy.settings.issuer);
     if !key_set.redirect_uris.contains(&redirect_uri) {
         return see_other(&format!("/portal/apps/{app_id}/keys/{client_id}#authorize"));
@@ -108,7 +108,7 @@ pub async fn start(
     } else {
         format!("&scope={}", encode_scope_param(asked.iter().copied()))
     };
-    let mut response = see_other(&format!("{}?{query}{scope}", crate::paths::AUTHORIZE));
+    let mut response = see_other(&format!("{}?{query}{scope}", crate::http::endpoints::AUTHORIZE));
     let value = format!("{state_value}.{verifier}.{client_id}.{app_id}");
     set_cookie(&visit.state, &mut response, TRY_COOKIE, &value, TRY_TTL);
     response
@@ -128,7 +128,7 @@ pub async fn finish(Current(state): Current, headers: HeaderMap, uri: Uri) -> Re
     if !query.get("state").is_some_and(|s| secrets::same(s, expected)) {
         return visit.forged();
     }
-    let key_set = page_try!(super::apps::visible_key_set(&visit, &user, app_id, client_id).await);
+    let key_set = page_try!(super::owned::visible_key_set(&visit, &user, app_id, client_id).await);
     let back = format!("/portal/apps/{app_id}/keys/{client_id}");
     let mut page = TryIt {
         nav: visit.nav(),
@@ -165,11 +165,11 @@ pub async fn finish(Current(state): Current, headers: HeaderMap, uri: Uri) -> Re
         Ok(t) => t,
         Err(e) => {
             let why = match e {
-                crate::error::EndpointError::OAuth(r) => r.error.description,
-                crate::error::EndpointError::Limited(retry, what) => {
+                crate::http::error::EndpointError::OAuth(r) => r.error.description,
+                crate::http::error::EndpointError::Limited(retry, what) => {
                     format!("{what}; try again in {} s", retry.seconds())
                 }
-                crate::error::EndpointError::Internal => "the server failed; try again".into(),
+                crate::http::error::EndpointError::Internal => "the server failed; try again".into(),
             };
             page.nav.error = Some(format!("The code was not redeemed: {why}"));
             return finished(&visit, StatusCode::BAD_REQUEST, &page);

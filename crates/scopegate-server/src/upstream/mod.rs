@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, 
 use http_body_util::{BodyExt, Limited};
 use scopegate_core::{GatewaySettings, Upstream as Target};
 
-use crate::hop_by_hop::remove_hop_by_hop;
+use crate::http::hop_by_hop::remove_hop_by_hop;
 use pool::{Pool, SendError, Tls};
 
 /// Why an allowed request got no answer from the upstream, as both of the
@@ -119,7 +119,7 @@ impl UpstreamClient {
                 .map(|a| format!("{}:{}", a.host(), a.port_u16().unwrap_or(if https { 443 } else { 80 })))
                 .unwrap_or_default(),
             host: authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
-            pools: (0..crate::worker::SLOTS).map(|_| OnceLock::new()).collect(),
+            pools: (0..crate::http::worker::SLOTS).map(|_| OnceLock::new()).collect(),
             tls,
             connect_timeout: settings.connect_timeout,
             response_timeout: settings.response_timeout,
@@ -133,7 +133,7 @@ impl UpstreamClient {
         // A pooled connection is driven by a task of the runtime that opened
         // it: a pool shared between worker runtimes would hand every request
         // to another thread and back.
-        self.pools[crate::worker::slot()].get_or_init(|| {
+        self.pools[crate::http::worker::slot()].get_or_init(|| {
             let tls = self.tls.as_ref().ok().cloned().flatten();
             Pool::new(self.address.clone(), self.connect_timeout, self.http2, tls)
         })
@@ -211,7 +211,7 @@ impl UpstreamClient {
         match tokio::time::timeout(self.response_timeout, self.pool().send(request)).await {
             Err(_) => Err(Failure::Upstream(UpstreamFailure::timeout(self.response_timeout))),
             Ok(Err(SendError::Request(e))) if is_length_limit(&e) => Err(Failure::TooLarge),
-            Ok(Err(SendError::Request(e))) if crate::slow_body::is_body_timeout(&e) => {
+            Ok(Err(SendError::Request(e))) if crate::http::slow_body::is_body_timeout(&e) => {
                 Err(Failure::Caller(body_timeout()))
             }
             Ok(Err(e)) => {
@@ -270,7 +270,7 @@ fn body_timeout() -> Response<Body> {
     let mut response = error(
         StatusCode::REQUEST_TIMEOUT,
         "request_timeout",
-        &crate::slow_body::BodyTimeout.to_string(),
+        &crate::http::slow_body::BodyTimeout.to_string(),
     );
     response
         .headers_mut()
@@ -296,7 +296,7 @@ async fn echo(request: Request<Body>, path_and_query: &str, max_body_bytes: u64)
     let body_bytes = match Limited::new(body, max).collect().await {
         Ok(collected) => collected.to_bytes().len(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(Failure::TooLarge),
-        Err(e) if crate::slow_body::is_body_timeout(&*e) => return Err(Failure::Caller(body_timeout())),
+        Err(e) if crate::http::slow_body::is_body_timeout(&*e) => return Err(Failure::Caller(body_timeout())),
         Err(_) => {
             return Err(Failure::Caller(error(
                 StatusCode::BAD_REQUEST,

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
-use scopegate_server::retention;
+use scopegate_server::background::retention;
 use scopegate_store::{AuditEvent, SessionRecord, Store};
 use tower::ServiceExt;
 

@@ -18,6 +18,23 @@ use sha2::{Digest, Sha256};
 use std::time::{SystemTime, UNIX_EPOCH};
 use subtle::ConstantTimeEq;
 
+/// A secret shown once, with the id that names it afterwards.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSecret {
+    pub id: String,
+    pub secret: String,
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for NewSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSecret")
+            .field("id", &self.id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a secret is for; its prefix makes leaked values recognizable to
 /// secret scanners and to people.
 #[derive(Clone, Copy, Debug)]

@@ -7,29 +7,12 @@ use scopegate_store::{ClientSecret, Store};
 
 use crate::audit::AuditKind;
 use crate::context::{Context, Result, ServiceError};
-use crate::credentials::secrets;
+use crate::credentials::secrets::{self, NewSecret};
 use crate::operations::key_sets;
 
 /// The most secrets a key set may have active at once: enough for an
 /// overlap during rotation, few enough that a forgotten one is noticed.
 pub const MAX_ACTIVE_SECRETS: usize = 5;
-
-/// A secret shown once, with the id that names it afterwards.
-#[derive(Clone, PartialEq, Eq)]
-pub struct NewSecret {
-    pub id: String,
-    pub secret: String,
-    pub expires_at: Option<i64>,
-}
-
-impl std::fmt::Debug for NewSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewSecret")
-            .field("id", &self.id)
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Parses an optional lifetime such as `90d` into an expiry time.
 pub fn expiry(field: &'static str, expires_in: Option<&str>, now: i64) -> Result<Option<i64>> {

@@ -3,15 +3,12 @@
 //! ([`scopegate_core::limits::client_address`]). The limits count it and
 //! the audit trail records it.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderName;
-use axum::http::request::Parts;
 use scopegate_core::limits::client_address;
 
-use crate::gateway::fields::{Fields, visible_ascii};
-use crate::state::AppState;
+use crate::http::fields::{Fields, visible_ascii};
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
@@ -31,20 +28,6 @@ impl ClientAddress {
         let name = X_FORWARDED_FOR;
         let forwarded = headers.values(&name).map(|v| visible_ascii(v).unwrap_or("?"));
         Self(Some(client_address(peer, forwarded, trusted)))
-    }
-}
-
-impl FromRequestParts<AppState> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let generation = state.live.load();
-        Ok(Self::of(
-            peer,
-            &parts.headers,
-            &generation.policy.settings.trusted_proxies,
-        ))
     }
 }
 

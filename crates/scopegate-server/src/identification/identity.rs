@@ -118,7 +118,7 @@ fn jwt_signature(authorization: &[u8]) -> Option<(&[u8], &[u8])> {
     (signature.len() >= 64).then_some((signed, signature))
 }
 
-/// One cache per worker ([`crate::worker`]): a hit then touches no lock word
+/// One cache per worker ([`crate::http::worker`]): a hit then touches no lock word
 /// and no reference count that another worker writes. A credential is
 /// verified once per worker that sees it.
 #[derive(Debug)]
@@ -139,7 +139,7 @@ struct Shard(RwLock<Entries>);
 impl Default for IdentityCache {
     fn default() -> Self {
         Self {
-            shards: (0..crate::worker::SLOTS).map(|_| Shard::default()).collect(),
+            shards: (0..crate::http::worker::SLOTS).map(|_| Shard::default()).collect(),
             clears: AtomicU64::new(0),
         }
     }
@@ -153,7 +153,7 @@ impl std::fmt::Debug for KeyHasher {
 
 impl IdentityCache {
     fn shard(&self) -> &RwLock<Entries> {
-        &self.shards[crate::worker::slot()].0
+        &self.shards[crate::http::worker::slot()].0
     }
 
     /// The key is the SHA-256 of the value; for a JWT, of its signature alone.
@@ -468,7 +468,7 @@ mod tests {
 
     fn on_worker<T: Send + 'static>(index: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
         std::thread::spawn(move || {
-            crate::worker::set(index);
+            crate::http::worker::set(index);
             f()
         })
         .join()

@@ -9,7 +9,7 @@
 //! those it applied; an id older than that is settled.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use scopegate_store::{Change, Store, StoreError, Wake};
@@ -27,36 +27,6 @@ const PAGE: i64 = 500;
 /// for half of it forgets everything it caches instead of catching up.
 const KEEP_SECONDS: i64 = 3600;
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
-
-/// What `/metrics` says of the feed.
-#[derive(Debug, Default)]
-pub struct FeedStats {
-    /// Whether the last read of the feed succeeded (0 before the first).
-    up: AtomicBool,
-    applied: AtomicU64,
-    /// Times the feed could not be read or its connection was lost.
-    lost: AtomicU64,
-}
-
-impl FeedStats {
-    /// The Prometheus text of these figures.
-    pub fn render(&self) -> String {
-        format!(
-            "# HELP scopegate_change_feed_up Whether this node reads the change feed (1) or cannot (0).\n\
-             # TYPE scopegate_change_feed_up gauge\n\
-             scopegate_change_feed_up {}\n\
-             # HELP scopegate_changes_applied_total Changes made by other nodes and processes (or this one) applied to this node's caches.\n\
-             # TYPE scopegate_changes_applied_total counter\n\
-             scopegate_changes_applied_total {}\n\
-             # HELP scopegate_change_feed_lost_total Times the change feed's connection was lost or a read failed.\n\
-             # TYPE scopegate_change_feed_lost_total counter\n\
-             scopegate_change_feed_lost_total {}\n",
-            u8::from(self.up.load(Ordering::Relaxed)),
-            self.applied.load(Ordering::Relaxed),
-            self.lost.load(Ordering::Relaxed),
-        )
-    }
-}
 
 /// Where this node stands in the feed.
 struct Follower {

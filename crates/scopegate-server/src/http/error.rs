@@ -80,7 +80,7 @@ impl IntoResponse for EndpointError {
     fn into_response(self) -> Response {
         match self {
             EndpointError::OAuth(e) => e.into_response(),
-            EndpointError::Limited(retry, what) => crate::limits::too_many(retry, "error_description", what),
+            EndpointError::Limited(retry, what) => crate::http::limits::too_many(retry, "error_description", what),
             EndpointError::Internal => Internal.into_response(),
         }
     }

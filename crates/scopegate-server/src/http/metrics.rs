@@ -7,7 +7,7 @@
 //! On a policy reload, a route with the same `match` keeps its series.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -103,7 +103,7 @@ impl Metrics {
     pub fn record(&self, route: Option<RouteId>, outcome: Outcome, elapsed: Duration) {
         let slot = route.map_or(self.stats.len() - 1, RouteId::index);
         let Some(stats) = self.stats.get(slot) else { return };
-        let shard = crate::worker::slot() % SHARDS;
+        let shard = crate::http::worker::slot() % SHARDS;
         let stats = stats.get_or_init(Arc::default).0[shard].get_or_init(Box::default);
         let series = &stats.by_outcome[outcome.index()];
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
@@ -191,6 +191,36 @@ fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
+/// What `/metrics` says of the feed.
+#[derive(Debug, Default)]
+pub struct FeedStats {
+    /// Whether the last read of the feed succeeded (0 before the first).
+    pub(crate) up: AtomicBool,
+    pub(crate) applied: AtomicU64,
+    /// Times the feed could not be read or its connection was lost.
+    pub(crate) lost: AtomicU64,
+}
+
+impl FeedStats {
+    /// The Prometheus text of these figures.
+    pub fn render(&self) -> String {
+        format!(
+            "# HELP scopegate_change_feed_up Whether this node reads the change feed (1) or cannot (0).\n\
+             # TYPE scopegate_change_feed_up gauge\n\
+             scopegate_change_feed_up {}\n\
+             # HELP scopegate_changes_applied_total Changes made by other nodes and processes (or this one) applied to this node's caches.\n\
+             # TYPE scopegate_changes_applied_total counter\n\
+             scopegate_changes_applied_total {}\n\
+             # HELP scopegate_change_feed_lost_total Times the change feed's connection was lost or a read failed.\n\
+             # TYPE scopegate_change_feed_lost_total counter\n\
+             scopegate_change_feed_lost_total {}\n",
+            u8::from(self.up.load(Ordering::Relaxed)),
+            self.applied.load(Ordering::Relaxed),
+            self.lost.load(Ordering::Relaxed),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -202,7 +232,7 @@ mod tests {
         for worker in 0..SHARDS + 1 {
             let metrics = Arc::clone(&metrics);
             std::thread::spawn(move || {
-                crate::worker::set(worker);
+                crate::http::worker::set(worker);
                 metrics.record(None, Outcome::Allow, Duration::from_millis(2));
             })
             .join()

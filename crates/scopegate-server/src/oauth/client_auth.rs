@@ -8,9 +8,9 @@ use scopegate_core::oauth::{ErrorCode, OAuthError};
 use scopegate_service::AuditKind;
 use scopegate_store::ClientRecord;
 
-use crate::address::ClientAddress;
-use crate::error::EndpointError;
-use crate::form::Form;
+use crate::http::address::ClientAddress;
+use crate::http::error::EndpointError;
+use crate::http::form::Form;
 use crate::state::AppState;
 use scopegate_service::credentials::secrets;
 use std::sync::Arc;
