@@ -1,4 +1,4 @@
-//! The decision sequence of SPEC section 4, once, for every front end (the
+//! The decision sequence of docs/gateway.md, once, for every front end (the
 //! gateway on both of its transports, forward-auth, the tower layer):
 //!
 //! 1. [`admit`]: refuse what is not a path, resolve the route, decide for an

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::scope::ScopeToken;
 use crate::scopeset::{ScopeId, ScopeSet};
 
-/// The kind of token a grant mints (SPEC section 1): `client_credentials` gives
+/// The kind of token a grant mints (docs/policy.md): `client_credentials` gives
 /// app tokens, `authorization_code` user tokens. A refresh keeps the kind.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum GrantKind {

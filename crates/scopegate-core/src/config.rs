@@ -82,7 +82,7 @@ pub(crate) struct RawScope {
     pub name: Spanned<String>,
     pub description: Option<Spanned<String>>,
     pub levels: Option<List>,
-    /// Per-level descriptions for a scope with `levels`; extends SPEC section 2.
+    /// Per-level descriptions for a scope with `levels`; extends docs/policy.md.
     pub level_descriptions: Option<Spanned<BTreeMap<String, String>>>,
     pub implies: Option<List>,
     pub grants: Option<List>,
@@ -101,6 +101,6 @@ pub(crate) struct RawRoute {
     pub require: Option<Spanned<String>>,
     pub any_of: Option<List>,
     pub all_of: Option<List>,
-    /// What the route is, for `explain` and the portal; extends SPEC section 2.
+    /// What the route is, for `explain` and the portal; extends docs/policy.md.
     pub description: Option<Spanned<String>>,
 }

@@ -1,4 +1,4 @@
-//! The enforcement rules of SPEC section 4 as pure functions, shared by the
+//! The enforcement rules of docs/gateway.md as pure functions, shared by the
 //! reverse proxy, the forward-auth endpoint and the tower layer: reading the
 //! credentials of an API request, narrowing by `X-OAuth-Scope`, finding the
 //! original request of a forward-auth call, and the exact shape of every
@@ -16,7 +16,7 @@ use crate::scopeset::{ScopeId, ScopeSet};
 /// The realm of every `WWW-Authenticate` challenge.
 pub const REALM: &str = "scopegate";
 
-/// Identity headers the upstream receives (SPEC section 4), lower case.
+/// Identity headers the upstream receives (docs/gateway.md), lower case.
 pub const CLIENT_ID_HEADER: &str = "x-scopegate-client-id";
 pub const SUBJECT_HEADER: &str = "x-scopegate-subject";
 pub const SCOPES_HEADER: &str = "x-scopegate-scopes";
@@ -142,7 +142,7 @@ impl Refusal {
         }
     }
 
-    /// The HTTP answer, per RFC 6750 section 3 and SPEC section 4.
+    /// The HTTP answer, per RFC 6750 section 3 and docs/gateway.md.
     pub fn answer(&self, policy: &Policy) -> RefusalAnswer {
         let catalog = &policy.catalog;
         let names = |set: &ScopeSet| -> Vec<String> { catalog.names(set).map(str::to_owned).collect() };
@@ -422,7 +422,7 @@ pub struct HeldNow {
 }
 
 impl Policy {
-    /// The request-time rule of SPEC section 4: of the scopes `granted` (at
+    /// The request-time rule of docs/gateway.md: of the scopes `granted` (at
     /// `granted_at`, when known), a credential holds those that `keep` accepts
     /// (assignment, permissions) and whose `max_lifetime` has not passed; a
     /// scope that implies a dropped one is dropped too.

@@ -56,7 +56,7 @@ impl OAuthError {
     }
 }
 
-/// Why a requested scope is refused: the four reasons of SPEC section 4.
+/// Why a requested scope is refused: the four reasons of docs/oauth.md.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ScopeRefusal {
     Undeclared,
@@ -150,7 +150,7 @@ pub fn check_scope(
     Ok(id)
 }
 
-/// The scope a new grant gets (SPEC section 4, token issuance rules). With no
+/// The scope a new grant gets (docs/oauth.md, token issuance rules). With no
 /// request, the client's defaults that this grant may carry; otherwise every
 /// requested scope must pass [`check_scope`].
 pub fn decide_scope(
@@ -262,7 +262,7 @@ fn secs(d: Duration) -> i64 {
 }
 
 /// Lifetimes for a token with `scope`, issued `now` under a grant made at
-/// `granted_at` (SPEC section 4): `client_credentials` and `no_expiry` tokens
+/// `granted_at` (docs/oauth.md): `client_credentials` and `no_expiry` tokens
 /// get no refresh token; `no_expiry` tokens no expiry, unless a
 /// `max_lifetime` caps them; every `max_lifetime` caps every token, counted
 /// from the original grant.

@@ -88,7 +88,7 @@ pub struct TokenSettings {
     pub refresh_ttl: Duration,
     /// `tokens.scope_claim = "expanded"`: JWT `scope` claims and introspection
     /// answers list implied scopes too, for resource servers that compare
-    /// scope strings; the normalized form is the default (SPEC section 1).
+    /// scope strings; the normalized form is the default (docs/policy.md).
     pub expand_implied: bool,
 }
 

@@ -3,7 +3,7 @@
 //! file as `scopegate serve`, checks JWT access tokens against the issuer's
 //! JWKS (no network round trip per request) or opaque ones by RFC 7662
 //! introspection (cached), and decides with the same core and the same
-//! answers as the gateway (SPEC section 4). It does not pull in a database.
+//! answers as the gateway (docs/gateway.md). It does not pull in a database.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -15,6 +15,8 @@ mod database;
 mod migrate;
 mod records;
 mod sql;
+#[doc(hidden)]
+pub mod testing;
 
 use std::future::Future;
 use std::str::FromStr;

@@ -39,15 +39,7 @@ async fn postgres() -> Option<(PgStore, String)> {
     let admin = match PgStore::connect(&url).await {
         Ok(s) => s,
         Err(e) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("PostgreSQL is required in CI but unreachable at {url}: {e}");
-            }
-            // Straight to the process's stderr: the test harness hides eprintln! of passing tests.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "\n*** SKIPPED: PostgreSQL conformance test; no server at {url} ({e}) ***"
-            );
+            scopegate_store::testing::missing(&format!("PostgreSQL conformance test: no server at {url} ({e})"));
             return None;
         }
     };
@@ -1027,10 +1019,7 @@ async fn postgres_unmigrated() -> Option<String> {
     let admin = match PgStore::connect(&url).await {
         Ok(s) => s,
         Err(e) => {
-            assert!(
-                !std::env::var("CI").is_ok_and(|v| v == "true"),
-                "PostgreSQL is required in CI: {e}"
-            );
+            scopegate_store::testing::missing(&format!("PostgreSQL migration test: no server at {url} ({e})"));
             return None;
         }
     };

@@ -1,4 +1,4 @@
-//! Decisions (SPEC sections 1, 2 and 4) on the shipped examples and small policies.
+//! Decisions (docs/policy.md and docs/gateway.md) on the shipped examples and small policies.
 
 use scopegate_core::{Allowance, Caller, Decision, Requirement};
 

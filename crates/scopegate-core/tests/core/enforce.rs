@@ -1,4 +1,4 @@
-//! SPEC section 4's request rules that need no server: credentials, per-request
+//! The request rules of docs/gateway.md that need no server: credentials, per-request
 //! narrowing, forward-auth sources and the shape of each refusal.
 
 use scopegate_core::enforce::{

@@ -1,4 +1,4 @@
-//! The laws of the scope algebra (SPEC section 1), as properties over random
+//! The laws of the scope algebra (docs/policy.md), as properties over random
 //! catalogs: levels, `implies` chains and plain scopes mixed.
 
 use proptest::prelude::*;

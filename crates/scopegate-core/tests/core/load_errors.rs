@@ -1,4 +1,4 @@
-//! Every load-time error (issue 2, SPEC section 2): each names the file and the
+//! Every load-time error (docs/policy.md): each names the file and the
 //! line of the offending key, and says what would be valid.
 
 use scopegate_core::Policy;

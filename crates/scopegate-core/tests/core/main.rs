@@ -1,4 +1,4 @@
-//! Rules of SPEC sections 1 and 2, one test per rule, through the public API.
+//! Rules of docs/policy.md, one test per rule, through the public API.
 
 #![allow(
     clippy::unwrap_used,

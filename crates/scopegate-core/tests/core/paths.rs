@@ -1,4 +1,4 @@
-//! Canonical paths (SPEC section 4, docs/paths.md): one test per published
+//! Canonical paths (docs/gateway.md, docs/paths.md): one test per published
 //! class of path-normalization bypass, and the properties of `canonicalize`.
 
 use proptest::prelude::*;

@@ -1,4 +1,4 @@
-//! Route matching and precedence (SPEC section 2): one rule per case.
+//! Route matching and precedence (docs/policy.md): one rule per case.
 
 use proptest::prelude::*;
 
@@ -143,7 +143,9 @@ proptest! {
         // Build patterns; skip sets with duplicates at equal specificity (a load error).
         let patterns: Vec<String> = routes.iter().map(|(m, segs)| format!("{m} /{}", segs.join("/"))).collect();
         let source: String = patterns.iter().map(|p| format!("[[route]]\nmatch = \"{p}\"\nrequire = \"client\"\n")).collect();
-        let Ok(policy) = scopegate_core::Policy::compile("t.toml", &source) else { return Ok(()) };
+        let compiled = scopegate_core::Policy::compile("t.toml", &source);
+        prop_assume!(compiled.is_ok(), "two routes of equal specificity are a load error");
+        let policy = compiled.unwrap();
         let path = format!("/{}", request.join("/"));
         let matches = |p: &MatchPattern| -> bool {
             let segs: Vec<&str> = request.iter().map(String::as_str).collect();

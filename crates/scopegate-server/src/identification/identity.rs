@@ -354,7 +354,7 @@ async fn basic(state: &Verifier<'_>, client_id: &str, secret: &str, now: i64) ->
     })
 }
 
-/// The request-time checks of SPEC section 4 (docs/gateway.md), for the
+/// The request-time checks of docs/gateway.md, for the
 /// gateway and forward-auth: the environment this gateway serves, then
 /// [`standing`].
 async fn check_now(state: &Verifier<'_>, policy: &Policy, c: Claimed, now: i64) -> Result<ForwardedIdentity, Refusal> {

@@ -288,7 +288,7 @@ pub fn error(status: StatusCode, code: &str, description: &str) -> Response<Body
     response
 }
 
-/// The built-in upstream (SPEC section 2): answers with what it received,
+/// The built-in upstream (docs/gateway.md): answers with what it received,
 /// exactly as a real upstream would have received it.
 async fn echo(request: Request<Body>, path_and_query: &str, max_body_bytes: u64) -> Result<Response<Body>, Failure> {
     let (parts, body) = request.into_parts();

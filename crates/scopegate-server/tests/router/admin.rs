@@ -1,4 +1,4 @@
-//! The admin API (SPEC section 5): admin tokens decided by the admin policy,
+//! The admin API (docs/admin-api.md): admin tokens decided by the admin policy,
 //! every endpoint, bad input answered with a 4xx naming the field and
 //! nothing written, and the OpenAPI document listing exactly what is served.
 

@@ -1,4 +1,4 @@
-//! The gateway and forward-auth rules of SPEC section 4 that need a clock the
+//! The gateway and forward-auth rules of docs/gateway.md that need a clock the
 //! test moves or a policy swapped in place: request-time checks of
 //! permissions, assignment and `max_lifetime`, revocation, reload, metrics,
 //! and the three forward-auth sources. The real binary covers the rest

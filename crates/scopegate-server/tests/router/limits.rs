@@ -1,4 +1,4 @@
-//! `[limits]` (issue 16, "Abuse and load"): each limit answers 429 with
+//! `[limits]` (docs/security.md): each limit answers 429 with
 //! `Retry-After` once its rate is spent, counts the key it names and no
 //! other, and `X-Forwarded-For` names the client only through a trusted
 //! proxy.

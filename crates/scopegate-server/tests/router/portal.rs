@@ -1,5 +1,5 @@
-//! The portal's rules that need no browser (SPEC section 5, issue 15's
-//! "Pages"): headers on every page, CSRF on every form, sessions and their
+//! The portal's rules that need no browser (docs/portal.md): headers on
+//! every page, CSRF on every form, sessions and their
 //! cookie, and another user's ids answered with a 404 page.
 
 use axum::http::{StatusCode, header};

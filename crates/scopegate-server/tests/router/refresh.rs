@@ -1,4 +1,4 @@
-//! SPEC section 4, refresh rules: rotation, reuse, narrowing, re-checks.
+//! The refresh rules of docs/oauth.md: rotation, reuse, narrowing, re-checks.
 
 use scopegate_store::Store;
 

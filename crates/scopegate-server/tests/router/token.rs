@@ -1,4 +1,4 @@
-//! SPEC section 4, token issuance rules, for `client_credentials`, plus
+//! The token issuance rules of docs/oauth.md, for `client_credentials`, plus
 //! introspection and revocation.
 
 use axum::http::{StatusCode, header};

@@ -1,4 +1,4 @@
-//! `check`, `explain` and `scopes-for` (SPEC section 3).
+//! `check`, `explain` and `scopes-for` (docs/commands.md).
 
 use std::io::Write;
 

@@ -1,4 +1,4 @@
-//! Crash safety (issue 16): issuance, refresh and revocation load against
+//! Crash safety (docs/security.md): issuance, refresh and revocation load against
 //! `scopegate serve`, `kill -9` at a random moment, restart. Every token the
 //! server returned before the kill still introspects as active, every
 //! revocation it acknowledged still holds, and the database passes its
@@ -251,11 +251,7 @@ async fn acknowledged_tokens_and_revocations_survive_kill_9_on_postgres() {
     let admin = match scopegate_store::PgStore::connect(&admin_url).await {
         Ok(a) => a,
         Err(e) => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "PostgreSQL is required in CI but unreachable at {admin_url}: {e}"
-            );
-            eprintln!("SKIPPED: no PostgreSQL at {admin_url}");
+            scopegate_store::testing::missing(&format!("PostgreSQL is unreachable at {admin_url}: {e}"));
             return;
         }
     };

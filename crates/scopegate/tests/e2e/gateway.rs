@@ -1,4 +1,4 @@
-//! SPEC section 4's gateway and forward-auth rules through the real binary:
+//! The gateway and forward-auth rules of docs/gateway.md through the real binary:
 //! the built-in echo upstream, a real upstream in this test process that
 //! counts what reaches it, raw HTTP for paths no client library would send.
 

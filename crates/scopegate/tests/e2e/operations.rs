@@ -1,4 +1,4 @@
-//! What operators run scopegate with (issue 17): JSON log lines, the
+//! What operators run scopegate with (docs/deploy.md): JSON log lines, the
 //! PostgreSQL password kept out of the policy file, `/readyz`.
 
 use std::process::Stdio;

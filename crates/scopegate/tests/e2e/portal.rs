@@ -42,11 +42,9 @@ fn chromedriver() -> Option<String> {
 /// Starts a browser, or `None` (outside CI) when none is installed.
 pub async fn browser() -> Option<Browser> {
     let Some(driver_bin) = chromedriver() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromedriver is not installed (Debian: apt-get install chromium chromium-driver)"
+        scopegate_store::testing::missing(
+            "chromedriver is not installed (Debian: apt-get install chromium chromium-driver)",
         );
-        eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
         return None;
     };
     let port = free_port();
@@ -169,9 +167,8 @@ impl Browser {
     /// is installed (`AXE_CORE` names axe.min.js), else `None`.
     pub async fn accessibility_violations(&self) -> Option<Vec<String>> {
         let Some(path) = std::env::var_os("AXE_CORE") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "AXE_CORE must name axe.min.js under CI (.ci/run installs axe-core from npm)"
+            scopegate_store::testing::missing(
+                "AXE_CORE does not name axe.min.js (.ci/run installs axe-core from npm); accessibility not checked",
             );
             return None;
         };
