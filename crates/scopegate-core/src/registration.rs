@@ -6,7 +6,7 @@
 use crate::policy::Policy;
 use crate::scope::split_scope_list;
 
-/// A request to register an app's keys in one environment, as given.
+/// A request to register a key set of an app in one environment, as given.
 #[derive(Clone, Debug, Default)]
 pub struct AppRequest<'a> {
     pub name: &'a str,

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, RwLock};
 
-use scopegate_store::{ClientRecord, Store, StoreError, TokenRecord, UserRecord};
+use scopegate_store::{KeySetRecord, Store, StoreError, TokenRecord, UserRecord};
 
 /// Seconds an entry is trusted.
 pub const TTL: i64 = 5;
@@ -103,20 +103,20 @@ impl<V, K: Hash + Eq> RecordCache<V, K> {
     }
 }
 
-pub type ClientCache = RecordCache<ClientRecord>;
+pub type ClientCache = RecordCache<KeySetRecord>;
 pub type UserCache = RecordCache<UserRecord>;
 /// Tokens by hash, for introspection: a token revoked, rotated or used by this
 /// process is forgotten at once; by another process, seen within [`TTL`].
 pub type TokenCache = RecordCache<TokenRecord, Vec<u8>>;
 
-impl RecordCache<ClientRecord> {
+impl RecordCache<KeySetRecord> {
     pub async fn get<S: Store>(
         &self,
         store: &S,
         client_id: &str,
         now: i64,
-    ) -> Result<Option<Arc<ClientRecord>>, StoreError> {
-        self.get_or_load(client_id, now, store.client(client_id)).await
+    ) -> Result<Option<Arc<KeySetRecord>>, StoreError> {
+        self.get_or_load(client_id, now, store.key_set(client_id)).await
     }
 }
 

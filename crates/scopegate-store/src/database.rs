@@ -4,8 +4,8 @@
 //! database round trip.
 
 use crate::{
-    AdminTokenRecord, AuditEvent, AuditFilter, Backend, Change, ChangeRow, ClientRecord, ClientSecret, CodeRecord,
-    ConsentRecord, KeyRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord, SqliteStore, Store, StoreError,
+    AdminTokenRecord, AuditEvent, AuditFilter, Backend, Change, ChangeRow, ClientSecret, CodeRecord, ConsentRecord,
+    KeyRecord, KeySetRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord, SqliteStore, Store, StoreError,
     Subscription, TokenRecord, UserRecord, redacted,
 };
 
@@ -84,14 +84,14 @@ impl Store for Database {
         }
     }
 
-    async fn create_app(&self, app_id: &str, name: &str, owner: Option<&str>, client: &ClientRecord) -> R<()> {
+    async fn create_app(&self, app_id: &str, name: &str, owner: Option<&str>, client: &KeySetRecord) -> R<()> {
         match self {
             Database::Sqlite(s) => s.create_app(app_id, name, owner, client).await,
             Database::Postgres(s) => s.create_app(app_id, name, owner, client).await,
         }
     }
 
-    async fn add_key_set(&self, client: &ClientRecord) -> R<bool> {
+    async fn add_key_set(&self, client: &KeySetRecord) -> R<bool> {
         match self {
             Database::Sqlite(s) => s.add_key_set(client).await,
             Database::Postgres(s) => s.add_key_set(client).await,
@@ -105,28 +105,28 @@ impl Store for Database {
         }
     }
 
-    async fn client(&self, client_id: &str) -> R<Option<ClientRecord>> {
+    async fn key_set(&self, client_id: &str) -> R<Option<KeySetRecord>> {
         match self {
-            Database::Sqlite(s) => s.client(client_id).await,
-            Database::Postgres(s) => s.client(client_id).await,
+            Database::Sqlite(s) => s.key_set(client_id).await,
+            Database::Postgres(s) => s.key_set(client_id).await,
         }
     }
 
-    async fn clients(&self) -> R<Vec<ClientRecord>> {
+    async fn key_sets(&self) -> R<Vec<KeySetRecord>> {
         match self {
-            Database::Sqlite(s) => s.clients().await,
-            Database::Postgres(s) => s.clients().await,
+            Database::Sqlite(s) => s.key_sets().await,
+            Database::Postgres(s) => s.key_sets().await,
         }
     }
 
-    async fn apps(&self, after: Option<&str>, limit: i64) -> R<Vec<ClientRecord>> {
+    async fn apps(&self, after: Option<&str>, limit: i64) -> R<Vec<KeySetRecord>> {
         match self {
             Database::Sqlite(s) => s.apps(after, limit).await,
             Database::Postgres(s) => s.apps(after, limit).await,
         }
     }
 
-    async fn owned_key_sets(&self, owner: &str) -> R<Vec<ClientRecord>> {
+    async fn owned_key_sets(&self, owner: &str) -> R<Vec<KeySetRecord>> {
         match self {
             Database::Sqlite(s) => s.owned_key_sets(owner).await,
             Database::Postgres(s) => s.owned_key_sets(owner).await,
@@ -147,7 +147,7 @@ impl Store for Database {
         }
     }
 
-    async fn app(&self, app_id: &str) -> R<Vec<ClientRecord>> {
+    async fn app(&self, app_id: &str) -> R<Vec<KeySetRecord>> {
         match self {
             Database::Sqlite(s) => s.app(app_id).await,
             Database::Postgres(s) => s.app(app_id).await,
@@ -161,10 +161,10 @@ impl Store for Database {
         }
     }
 
-    async fn revoke_client_tokens(&self, client_id: &str, at: i64) -> R<Option<u64>> {
+    async fn revoke_key_set_tokens(&self, client_id: &str, at: i64) -> R<Option<u64>> {
         match self {
-            Database::Sqlite(s) => s.revoke_client_tokens(client_id, at).await,
-            Database::Postgres(s) => s.revoke_client_tokens(client_id, at).await,
+            Database::Sqlite(s) => s.revoke_key_set_tokens(client_id, at).await,
+            Database::Postgres(s) => s.revoke_key_set_tokens(client_id, at).await,
         }
     }
 

@@ -28,7 +28,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use changes::{CHANNEL, Change, ChangeRow, Subscription, Wake};
 pub use database::Database;
 pub use records::{
-    AdminTokenRecord, AuditEvent, AuditFilter, ClientRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
+    AdminTokenRecord, AuditEvent, AuditFilter, ClientSecret, CodeRecord, ConsentRecord, KeyRecord, KeySetRecord,
     Purged, ScopeRequestRecord, SessionRecord, TokenKind, TokenRecord, UserRecord, revoked_by,
 };
 
@@ -60,32 +60,32 @@ pub trait Store: Clone + Send + Sync + 'static {
         app_id: &str,
         name: &str,
         owner: Option<&str>,
-        client: &ClientRecord,
+        client: &KeySetRecord,
     ) -> impl Future<Output = R<()>> + Send;
     /// Adds a key set in another environment to the app `client.app_id`;
     /// `false` if there is no such app or it already has keys there.
-    fn add_key_set(&self, client: &ClientRecord) -> impl Future<Output = R<bool>> + Send;
+    fn add_key_set(&self, client: &KeySetRecord) -> impl Future<Output = R<bool>> + Send;
     /// Replaces a key set's redirect URIs; `false` if there is no such key set.
     fn set_redirect_uris(&self, client_id: &str, uris: &[String]) -> impl Future<Output = R<bool>> + Send;
-    fn client(&self, client_id: &str) -> impl Future<Output = R<Option<ClientRecord>>> + Send;
-    fn clients(&self) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
+    fn key_set(&self, client_id: &str) -> impl Future<Output = R<Option<KeySetRecord>>> + Send;
+    fn key_sets(&self) -> impl Future<Output = R<Vec<KeySetRecord>>> + Send;
     /// The key sets of up to `limit` apps whose ids sort after `after`, by
     /// app id, then by creation.
-    fn apps(&self, after: Option<&str>, limit: i64) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
+    fn apps(&self, after: Option<&str>, limit: i64) -> impl Future<Output = R<Vec<KeySetRecord>>> + Send;
     /// The key sets of the apps `owner` owns, by app id, then by creation.
-    fn owned_key_sets(&self, owner: &str) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
+    fn owned_key_sets(&self, owner: &str) -> impl Future<Output = R<Vec<KeySetRecord>>> + Send;
     /// How many apps `owner` owns.
     fn count_owned_apps(&self, owner: &str) -> impl Future<Output = R<i64>> + Send;
     /// How many scope requests filed by `requested_by` await a decision.
     fn count_pending_requests_by(&self, requested_by: &str) -> impl Future<Output = R<i64>> + Send;
     /// The key sets of one app (none: no such app).
-    fn app(&self, app_id: &str) -> impl Future<Output = R<Vec<ClientRecord>>> + Send;
+    fn app(&self, app_id: &str) -> impl Future<Output = R<Vec<KeySetRecord>>> + Send;
     /// Deletes an app, all its key sets and their tokens.
     fn delete_app(&self, app_id: &str) -> impl Future<Output = R<bool>> + Send;
     /// Revokes every token of a key set issued until `at`, stored and
     /// stateless; `None` if there is no such key set, else how many stored
     /// tokens were live.
-    fn revoke_client_tokens(&self, client_id: &str, at: i64) -> impl Future<Output = R<Option<u64>>> + Send;
+    fn revoke_key_set_tokens(&self, client_id: &str, at: i64) -> impl Future<Output = R<Option<u64>>> + Send;
     /// Adds a secret to a confidential key set; with `revoke_others_at`, every
     /// other active secret is revoked at that time, in the same transaction.
     /// `false` if there is no such confidential key set.
@@ -104,7 +104,7 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn users(&self) -> impl Future<Output = R<Vec<UserRecord>>> + Send;
     /// Up to `limit` users whose logins sort after `after`.
     fn users_page(&self, after: Option<&str>, limit: i64) -> impl Future<Output = R<Vec<UserRecord>>> + Send;
-    /// Revokes every token of a user issued until `at`, as [`Store::revoke_client_tokens`].
+    /// Revokes every token of a user issued until `at`, as [`Store::revoke_key_set_tokens`].
     fn revoke_user_tokens(&self, login: &str, at: i64) -> impl Future<Output = R<Option<u64>>> + Send;
     fn set_permissions(&self, login: &str, permissions: &[String]) -> impl Future<Output = R<bool>> + Send;
     /// Disabling a user also ends every session of theirs, in the same

@@ -2,7 +2,7 @@
 
 /// One key set of an app in one environment: an OAuth client.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct ClientRecord {
+pub struct KeySetRecord {
     pub client_id: String,
     pub app_id: String,
     pub app_name: String,
@@ -22,7 +22,7 @@ pub struct ClientRecord {
     pub tokens_revoked_before: Option<i64>,
 }
 
-impl ClientRecord {
+impl KeySetRecord {
     /// The secrets that authenticate at `now`.
     pub fn active_secrets(&self, now: i64) -> impl Iterator<Item = &ClientSecret> {
         self.secrets.iter().filter(move |s| s.is_active(now))

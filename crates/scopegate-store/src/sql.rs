@@ -7,9 +7,9 @@ use sqlx::Row;
 use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{join, split};
 use crate::{
-    AdminTokenRecord, AuditEvent, AuditFilter, Change, ChangeRow, ClientRecord, ClientSecret, CodeRecord,
-    ConsentRecord, KeyRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord, SqliteStore, Store, StoreError,
-    Subscription, TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, AuditFilter, Change, ChangeRow, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
+    KeySetRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord, SqliteStore, Store, StoreError, Subscription,
+    TokenKind, TokenRecord, UserRecord,
 };
 
 fn unix_now() -> i64 {
@@ -178,8 +178,8 @@ const COUNTED_TABLES: &[&str] = &[
 macro_rules! impl_store {
     ($store:ty, $row:ty, $migrations:expr, $parallel_commits:expr, $numbered:expr, $begin_write:expr, $startup_lock:expr, $record_change:expr) => {
         impl $store {
-            fn client_row(r: &$row) -> R<ClientRecord> {
-                Ok(ClientRecord {
+            fn client_row(r: &$row) -> R<KeySetRecord> {
+                Ok(KeySetRecord {
                     client_id: r.try_get(0)?,
                     app_id: r.try_get(1)?,
                     app_name: r.try_get(2)?,
@@ -198,7 +198,7 @@ macro_rules! impl_store {
 
             /// Key sets matching `filter` (over `c`, binding `$1` and `$2` when
             /// given), with their secrets, in one snapshot.
-            async fn clients_where(&self, filter: &str, first: Option<&str>, second: Option<i64>) -> R<Vec<ClientRecord>> {
+            async fn clients_where(&self, filter: &str, first: Option<&str>, second: Option<i64>) -> R<Vec<KeySetRecord>> {
                 let mut tx = self.pool.begin().await?;
                 let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients c JOIN apps a ON a.id = c.app_id WHERE {filter} ORDER BY c.app_id, c.created_at, c.client_id");
                 let mut q = sqlx::query(&sql);
@@ -263,7 +263,7 @@ macro_rules! impl_store {
             async fn insert_key_set(
                 tx: &mut sqlx::Transaction<'_, <$row as sqlx::Row>::Database>,
                 app_id: &str,
-                c: &ClientRecord,
+                c: &KeySetRecord,
             ) -> R<()> {
                 sqlx::query(
                     "INSERT INTO clients (client_id, app_id, environment, public, resource_server, scopes, \
@@ -427,7 +427,7 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn create_app(&self, app_id: &str, name: &str, owner: Option<&str>, c: &ClientRecord) -> R<()> {
+            async fn create_app(&self, app_id: &str, name: &str, owner: Option<&str>, c: &KeySetRecord) -> R<()> {
                 let mut tx = self.pool.begin_with($begin_write).await?;
                 sqlx::query("INSERT INTO apps (id, name, owner, created_at) VALUES ($1, $2, $3, $4)")
                     .bind(app_id)
@@ -442,7 +442,7 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn add_key_set(&self, c: &ClientRecord) -> R<bool> {
+            async fn add_key_set(&self, c: &KeySetRecord) -> R<bool> {
                 let mut tx = self.pool.begin_with($begin_write).await?;
                 let app: Option<String> = sqlx::query_scalar("SELECT id FROM apps WHERE id = $1")
                     .bind(&c.app_id)
@@ -474,7 +474,7 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn client(&self, client_id: &str) -> R<Option<ClientRecord>> {
+            async fn key_set(&self, client_id: &str) -> R<Option<KeySetRecord>> {
                 // One snapshot: a rotation between two reads must not pair the
                 // key set with a stale list of secrets.
                 let mut tx = self.pool.begin().await?;
@@ -496,11 +496,11 @@ macro_rules! impl_store {
                 Ok(Some(client))
             }
 
-            async fn clients(&self) -> R<Vec<ClientRecord>> {
+            async fn key_sets(&self) -> R<Vec<KeySetRecord>> {
                 self.clients_where("TRUE", None, None).await
             }
 
-            async fn owned_key_sets(&self, owner: &str) -> R<Vec<ClientRecord>> {
+            async fn owned_key_sets(&self, owner: &str) -> R<Vec<KeySetRecord>> {
                 self.clients_where("c.app_id IN (SELECT id FROM apps WHERE owner = $1)", Some(owner), None).await
             }
 
@@ -515,7 +515,7 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn apps(&self, after: Option<&str>, limit: i64) -> R<Vec<ClientRecord>> {
+            async fn apps(&self, after: Option<&str>, limit: i64) -> R<Vec<KeySetRecord>> {
                 self.clients_where(
                     "c.app_id IN (SELECT id FROM apps WHERE id > $1 ORDER BY id LIMIT $2)",
                     Some(after.unwrap_or("")),
@@ -524,7 +524,7 @@ macro_rules! impl_store {
                 .await
             }
 
-            async fn app(&self, app_id: &str) -> R<Vec<ClientRecord>> {
+            async fn app(&self, app_id: &str) -> R<Vec<KeySetRecord>> {
                 self.clients_where("c.app_id = $1", Some(app_id), None).await
             }
 
@@ -545,7 +545,7 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn revoke_client_tokens(&self, client_id: &str, at: i64) -> R<Option<u64>> {
+            async fn revoke_key_set_tokens(&self, client_id: &str, at: i64) -> R<Option<u64>> {
                 let mut tx = self.pool.begin_with($begin_write).await?;
                 let found = sqlx::query("UPDATE clients SET tokens_revoked_before = $1 WHERE client_id = $2")
                     .bind(at)

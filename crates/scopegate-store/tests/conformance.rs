@@ -10,8 +10,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use scopegate_store::{
-    AdminTokenRecord, AuditEvent, AuditFilter, Change, ClientRecord, ClientSecret, CodeRecord, ConsentRecord,
-    KeyRecord, PgStore, ScopeRequestRecord, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, AuditFilter, Change, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
+    KeySetRecord, PgStore, ScopeRequestRecord, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
 };
 use sqlx::postgres::PgConnectOptions;
 
@@ -113,8 +113,8 @@ conformance!(
     the_audit_trail_is_pruned_oldest_first_and_rows_are_counted,
 );
 
-fn client(id: &str) -> ClientRecord {
-    ClientRecord {
+fn client(id: &str) -> KeySetRecord {
+    KeySetRecord {
         client_id: id.into(),
         app_id: format!("app-{id}"),
         app_name: "Reports".into(),
@@ -175,14 +175,14 @@ async fn app_and_client_round_trip<S: Store>(s: S) {
     s.create_app(&c.app_id, &c.app_name, c.owner.as_deref(), &c)
         .await
         .unwrap();
-    assert_eq!(s.client("c1").await.unwrap(), Some(c.clone()));
+    assert_eq!(s.key_set("c1").await.unwrap(), Some(c.clone()));
     let uris = vec!["https://a.example/cb".to_owned(), "http://127.0.0.1/cb".to_owned()];
     assert!(s.set_redirect_uris("c1", &uris).await.unwrap());
-    assert_eq!(s.client("c1").await.unwrap().unwrap().redirect_uris, uris);
+    assert_eq!(s.key_set("c1").await.unwrap().unwrap().redirect_uris, uris);
     assert!(s.set_redirect_uris("c1", &c.redirect_uris).await.unwrap());
     assert!(!s.set_redirect_uris("nope", &uris).await.unwrap());
-    assert_eq!(s.client("nope").await.unwrap(), None);
-    assert_eq!(s.clients().await.unwrap(), vec![c]);
+    assert_eq!(s.key_set("nope").await.unwrap(), None);
+    assert_eq!(s.key_sets().await.unwrap(), vec![c]);
 }
 
 async fn a_key_set_keeps_several_secrets_and_revokes_each_once<S: Store>(s: S) {
@@ -193,7 +193,7 @@ async fn a_key_set_keeps_several_secrets_and_revokes_each_once<S: Store>(s: S) {
             .await
             .unwrap()
     );
-    let held = s.client("c5").await.unwrap().unwrap();
+    let held = s.key_set("c5").await.unwrap().unwrap();
     let ids: Vec<_> = held.active_secrets(1_800_000_000).map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["s-c5", "s2"]);
     assert_eq!(held.active_secrets(2_000_000_000).count(), 1, "s2 expired");
@@ -206,7 +206,7 @@ async fn a_key_set_keeps_several_secrets_and_revokes_each_once<S: Store>(s: S) {
         !s.revoke_client_secret("c1-other", "s2", 1_800_000_001).await.unwrap(),
         "not another key set's"
     );
-    let held = s.client("c5").await.unwrap().unwrap();
+    let held = s.key_set("c5").await.unwrap().unwrap();
     assert_eq!(
         held.active_secrets(1_800_000_000)
             .map(|s| s.id.as_str())
@@ -220,7 +220,7 @@ async fn a_key_set_keeps_several_secrets_and_revokes_each_once<S: Store>(s: S) {
             .await
             .unwrap()
     );
-    let held = s.client("c5").await.unwrap().unwrap();
+    let held = s.key_set("c5").await.unwrap().unwrap();
     assert_eq!(
         held.active_secrets(1_800_000_003)
             .map(|s| s.id.as_str())
@@ -232,7 +232,7 @@ async fn a_key_set_keeps_several_secrets_and_revokes_each_once<S: Store>(s: S) {
             .await
             .unwrap()
     );
-    let listed = s.clients().await.unwrap();
+    let listed = s.key_sets().await.unwrap();
     assert_eq!(listed.iter().find(|c| c.client_id == "c5").unwrap().secrets.len(), 3);
 }
 
@@ -241,21 +241,21 @@ async fn an_app_gets_one_key_set_per_environment<S: Store>(s: S) {
     s.create_app(&c.app_id, &c.app_name, c.owner.as_deref(), &c)
         .await
         .unwrap();
-    let sandbox = ClientRecord {
+    let sandbox = KeySetRecord {
         client_id: "c6-sandbox".into(),
         environment: "sandbox".into(),
         secrets: vec![secret("s-c6-sandbox", 11, None)],
         ..c.clone()
     };
     assert!(s.add_key_set(&sandbox).await.unwrap());
-    assert_eq!(s.client("c6-sandbox").await.unwrap(), Some(sandbox.clone()));
-    let again = ClientRecord {
+    assert_eq!(s.key_set("c6-sandbox").await.unwrap(), Some(sandbox.clone()));
+    let again = KeySetRecord {
         client_id: "c6-sandbox-2".into(),
         secrets: vec![],
         ..sandbox.clone()
     };
     assert!(!s.add_key_set(&again).await.unwrap(), "one key set per environment");
-    let orphan = ClientRecord {
+    let orphan = KeySetRecord {
         app_id: "no-such-app".into(),
         client_id: "c7".into(),
         secrets: vec![],
@@ -264,7 +264,7 @@ async fn an_app_gets_one_key_set_per_environment<S: Store>(s: S) {
     assert!(!s.add_key_set(&orphan).await.unwrap());
     assert_eq!(s.app("app-c6").await.unwrap().len(), 2);
     assert!(s.delete_app("app-c6").await.unwrap());
-    assert_eq!(s.client("c6-sandbox").await.unwrap(), None, "the whole app goes");
+    assert_eq!(s.key_set("c6-sandbox").await.unwrap(), None, "the whole app goes");
 }
 
 async fn delete_app_removes_keys_and_tokens<S: Store>(s: S) {
@@ -274,7 +274,7 @@ async fn delete_app_removes_keys_and_tokens<S: Store>(s: S) {
         .await
         .unwrap();
     assert!(s.delete_app("app-c2").await.unwrap());
-    assert_eq!(s.client("c2").await.unwrap(), None);
+    assert_eq!(s.key_set("c2").await.unwrap(), None);
     assert_eq!(s.token(&[1; 32]).await.unwrap(), None);
     assert!(!s.delete_app("app-c2").await.unwrap());
 }
@@ -579,14 +579,14 @@ async fn apps_page_by_id_with_their_key_sets<S: Store>(s: S) {
         let c = client(id);
         s.create_app(&c.app_id, &c.app_name, None, &c).await.unwrap();
     }
-    let sandbox = ClientRecord {
+    let sandbox = KeySetRecord {
         client_id: "p1-sandbox".into(),
         environment: "sandbox".into(),
         secrets: vec![],
         ..client("p1")
     };
     assert!(s.add_key_set(&sandbox).await.unwrap());
-    let ids = |page: &[ClientRecord]| page.iter().map(|c| c.client_id.clone()).collect::<Vec<_>>();
+    let ids = |page: &[KeySetRecord]| page.iter().map(|c| c.client_id.clone()).collect::<Vec<_>>();
     let first = s.apps(None, 2).await.unwrap();
     assert_eq!(ids(&first), ["p1", "p1-sandbox", "p2"]);
     assert_eq!(first[0].secrets.len(), 1, "with their secrets");
@@ -605,10 +605,10 @@ async fn revoking_a_key_sets_or_a_users_tokens_sets_a_cutoff<S: Store>(s: S) {
     ])
     .await
     .unwrap();
-    assert_eq!(s.revoke_client_tokens("r1", 150).await.unwrap(), Some(2));
+    assert_eq!(s.revoke_key_set_tokens("r1", 150).await.unwrap(), Some(2));
     assert!(s.token(&[41; 32]).await.unwrap().unwrap().revoked);
-    assert_eq!(s.client("r1").await.unwrap().unwrap().tokens_revoked_before, Some(150));
-    assert_eq!(s.revoke_client_tokens("none", 150).await.unwrap(), None);
+    assert_eq!(s.key_set("r1").await.unwrap().unwrap().tokens_revoked_before, Some(150));
+    assert_eq!(s.revoke_key_set_tokens("none", 150).await.unwrap(), None);
 
     let u = UserRecord {
         login: "rita".into(),
@@ -717,7 +717,7 @@ async fn concurrent_changes_to_one_key_set_all_land<S: Store>(s: S) {
     for t in tasks {
         assert!(t.await.unwrap().unwrap(), "every change lands");
     }
-    assert_eq!(s.client("cw").await.unwrap().unwrap().secrets.len(), 17);
+    assert_eq!(s.key_set("cw").await.unwrap().unwrap().secrets.len(), 17);
 }
 
 async fn a_granted_scope_request_adds_its_scopes_once<S: Store>(s: S) {
@@ -755,7 +755,7 @@ async fn a_granted_scope_request_adds_its_scopes_once<S: Store>(s: S) {
         (Some("granted"), Some("admin"))
     );
     assert_eq!(
-        s.client("sr").await.unwrap().unwrap().scopes,
+        s.key_set("sr").await.unwrap().unwrap().scopes,
         ["account:read", "products:write", "feed"]
     );
     assert!(
@@ -772,7 +772,7 @@ async fn a_granted_scope_request_adds_its_scopes_once<S: Store>(s: S) {
             .is_some()
     );
     assert_eq!(
-        s.client("sr").await.unwrap().unwrap().scopes.len(),
+        s.key_set("sr").await.unwrap().unwrap().scopes.len(),
         3,
         "a refusal adds nothing"
     );
@@ -838,7 +838,7 @@ async fn every_change_other_nodes_must_see_is_in_the_feed<S: Store>(s: S) {
         .await
         .unwrap();
     s.revoke_client_secret("feed", "s2", 6).await.unwrap();
-    s.revoke_client_tokens("feed", 7).await.unwrap();
+    s.revoke_key_set_tokens("feed", 7).await.unwrap();
     let u = UserRecord {
         login: "ana".into(),
         password_hash: "h".into(),
@@ -911,7 +911,7 @@ async fn a_write_that_changes_nothing_records_nothing<S: Store>(s: S) {
     assert!(!s.set_permissions("nobody", &[]).await.unwrap());
     assert!(!s.set_user_enabled("nobody", true).await.unwrap());
     assert!(!s.revoke_token(&[7; 32]).await.unwrap());
-    assert_eq!(s.revoke_client_tokens("nobody", 1).await.unwrap(), None);
+    assert_eq!(s.revoke_key_set_tokens("nobody", 1).await.unwrap(), None);
     assert!(s.changes_after(start, 100).await.unwrap().is_empty());
 }
 

@@ -9,16 +9,16 @@ use scopegate_service::operations::apps;
 use scopegate_service::operations::client_secrets;
 use scopegate_service::operations::key_sets::{KeySetSpec, Registered};
 use scopegate_service::{Actor, ServiceError};
-use scopegate_store::{ClientRecord, Store};
+use scopegate_store::{KeySetRecord, Store};
 
 use crate::policy_file::load_or_report;
 use crate::store_cmd::{context, open, refused, runtime, unix_now};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// Register an app's keys in one environment; prints client_id and client_secret once.
+    /// Register an app with its key set in one environment; prints client_id and client_secret once.
     Create(CreateArgs),
-    /// List every app's keys (never their secrets).
+    /// List every key set of every app (never their secrets).
     List {
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
@@ -26,7 +26,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show one app's keys: environment, scopes, redirect URIs (never the secret).
+    /// Show one key set: environment, scopes, redirect URIs, secrets' ids (never a secret).
     Show {
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
@@ -128,7 +128,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn client_json(c: &ClientRecord) -> serde_json::Value {
+fn client_json(c: &KeySetRecord) -> serde_json::Value {
     serde_json::json!({
         "app_id": c.app_id, "client_id": c.client_id, "name": c.app_name, "environment": c.environment, "public": c.public,
         "resource_server": c.resource_server, "scopes": c.scopes.join(" "), "default_scopes": c.default_scopes.join(" "),
@@ -145,7 +145,7 @@ fn show(config: &std::path::Path, client_id: &str, json: bool) -> anyhow::Result
     let client = runtime()?.block_on(async {
         {
             let store = open(&policy).await?;
-            Ok::<_, anyhow::Error>(store.client(client_id).await?)
+            Ok::<_, anyhow::Error>(store.key_set(client_id).await?)
         }
     })?;
     let Some(c) = client else {
@@ -248,7 +248,7 @@ fn delete(config: &std::path::Path, client_id: &str) -> anyhow::Result<ExitCode>
     runtime()?.block_on(async {
         let store = open(&policy).await?;
         let actor = Actor::command_line("scopegate app delete");
-        let Some(key_set) = store.client(client_id).await? else {
+        let Some(key_set) = store.key_set(client_id).await? else {
             bail!("no app has the client_id {client_id:?}");
         };
         apps::delete(&context(&store, &policy, &actor), &key_set.app_id)
@@ -323,7 +323,7 @@ fn list(config: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     let clients = runtime()?.block_on(async {
         {
             let store = open(&policy).await?;
-            Ok::<_, anyhow::Error>(store.clients().await?)
+            Ok::<_, anyhow::Error>(store.key_sets().await?)
         }
     })?;
     if json {

@@ -42,8 +42,8 @@ fn holders(url: &str) -> Result<Vec<(String, String, Vec<String>)>, String> {
     let runtime = crate::store_cmd::runtime().map_err(|e| e.to_string())?;
     let clients = runtime.block_on(async {
         match Backend::of(url) {
-            Some(Backend::Sqlite) => SqliteStore::connect(url).await?.clients().await,
-            Some(Backend::Postgres) => PgStore::connect(url).await?.clients().await,
+            Some(Backend::Sqlite) => SqliteStore::connect(url).await?.key_sets().await,
+            Some(Backend::Postgres) => PgStore::connect(url).await?.key_sets().await,
             None => Ok(Vec::new()),
         }
     });

@@ -1,7 +1,7 @@
 //! What the admin API answers: the store's records as JSON, without any
 //! secret or hash, each with its OpenAPI schema.
 
-use scopegate_store::{AuditEvent, ClientRecord, ClientSecret, ConsentRecord, UserRecord};
+use scopegate_store::{AuditEvent, ClientSecret, ConsentRecord, KeySetRecord, UserRecord};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -20,7 +20,7 @@ pub struct App {
 
 impl App {
     /// Groups key sets (ordered by app) into apps.
-    pub fn group(key_sets: Vec<ClientRecord>, now: i64) -> Vec<App> {
+    pub fn group(key_sets: Vec<KeySetRecord>, now: i64) -> Vec<App> {
         let mut apps: Vec<App> = Vec::new();
         for k in key_sets {
             match apps.last_mut() {
@@ -64,7 +64,7 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    pub fn new(k: ClientRecord, now: i64) -> Self {
+    pub fn new(k: KeySetRecord, now: i64) -> Self {
         Self {
             secrets: k.secrets.iter().map(|s| Secret::new(s, now)).collect(),
             client_id: k.client_id,

@@ -15,7 +15,7 @@ use scopegate_core::oauth::{
 };
 use scopegate_core::{GrantKind, ScopeSet};
 use scopegate_service::AuditKind;
-use scopegate_store::{ClientRecord, CodeRecord, ConsentRecord, Store, UserRecord};
+use scopegate_store::{CodeRecord, ConsentRecord, KeySetRecord, Store, UserRecord};
 
 use crate::http::address::ClientAddress;
 use crate::http::endpoints;
@@ -43,7 +43,7 @@ const CARRIED: [&str; 7] = [
 
 /// A validated authorization request.
 struct AuthzRequest {
-    client: ClientRecord,
+    client: KeySetRecord,
     redirect: RegisteredRedirectUri,
     redirect_sent: bool,
     scope: ScopeSet,
@@ -81,7 +81,7 @@ async fn validate(state: &AppState, params: &Form) -> Result<AuthzRequest, Autho
     let Some(client_id) = params.get("client_id") else {
         return Err(AuthorizeError::Page("The request names no client_id.".into()));
     };
-    let Some(client) = state.store.client(client_id).await? else {
+    let Some(client) = state.store.key_set(client_id).await? else {
         return Err(AuthorizeError::Page(format!("No app has the client_id {client_id:?}.")));
     };
     let redirect = match_redirect(&client.redirect_uris, params.get("redirect_uri"), client.public)

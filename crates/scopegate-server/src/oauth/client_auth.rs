@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, header};
 use scopegate_core::basic::parse_basic;
 use scopegate_core::oauth::{ErrorCode, OAuthError};
 use scopegate_service::AuditKind;
-use scopegate_store::ClientRecord;
+use scopegate_store::KeySetRecord;
 
 use crate::http::address::ClientAddress;
 use crate::http::error::EndpointError;
@@ -90,7 +90,7 @@ pub async fn authenticate(
     headers: &HeaderMap,
     form: &Form,
     allow_public: bool,
-) -> Result<Arc<ClientRecord>, EndpointError> {
+) -> Result<Arc<KeySetRecord>, EndpointError> {
     let presented = presented(headers, form)?;
     let failed = |why: &str| {
         // As given, but printable: it is the caller's text.

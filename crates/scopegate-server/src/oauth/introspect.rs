@@ -12,7 +12,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use scopegate_store::{ClientRecord, TokenKind};
+use scopegate_store::{KeySetRecord, TokenKind};
 use serde_json::json;
 
 use crate::http::address::ClientAddress;
@@ -48,7 +48,7 @@ async fn handle(
 /// the key set whose owner is signed in.
 pub(crate) async fn describe(
     state: &AppState,
-    caller: &ClientRecord,
+    caller: &KeySetRecord,
     token: &str,
 ) -> Result<serde_json::Value, EndpointError> {
     let now = state.now();
@@ -100,7 +100,7 @@ pub(crate) async fn describe(
 /// revocation table (by `jti` or by grant).
 async fn jwt(
     state: &AppState,
-    caller: &ClientRecord,
+    caller: &KeySetRecord,
     token: &str,
     now: i64,
 ) -> Result<serde_json::Value, EndpointError> {

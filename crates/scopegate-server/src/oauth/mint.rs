@@ -4,7 +4,7 @@
 
 use scopegate_core::oauth::Lifetimes;
 use scopegate_core::{GrantKind, ScopeSet, TokenFormat};
-use scopegate_store::{ClientRecord, TokenKind, TokenRecord};
+use scopegate_store::{KeySetRecord, TokenKind, TokenRecord};
 
 use crate::http::error::EndpointError;
 use crate::state::AppState;
@@ -85,7 +85,7 @@ pub(super) fn new_token(
 /// of one issuance shares.
 #[derive(Clone, Copy)]
 pub(super) struct TokenGrant<'a> {
-    pub(super) client: &'a ClientRecord,
+    pub(super) client: &'a KeySetRecord,
     /// The user's login, for user tokens.
     pub(super) subject: Option<&'a str>,
     pub(super) kind: GrantKind,

@@ -17,7 +17,7 @@ use scopegate_core::redeem::{
     PresentedCode, RedeemRefusal, StoredCode, StoredRefresh, decide_code, decide_refresh, decide_refresh_lifetime,
 };
 use scopegate_core::{GrantKind, ScopeSet};
-use scopegate_store::{ClientRecord, Store, TokenKind};
+use scopegate_store::{KeySetRecord, Store, TokenKind};
 use serde::Serialize;
 
 use super::mint::{Issued, TokenGrant, issue_user_tokens, new_token};
@@ -92,7 +92,7 @@ async fn authenticated(
     headers: &HeaderMap,
     form: &Form,
     allow_public: bool,
-) -> Result<Arc<ClientRecord>, EndpointError> {
+) -> Result<Arc<KeySetRecord>, EndpointError> {
     let client = authenticate(state, address, headers, form, allow_public).await?;
     state
         .limits
@@ -102,7 +102,7 @@ async fn authenticated(
     Ok(client)
 }
 
-fn client_scopes(client: &ClientRecord) -> ClientScopes<'_> {
+fn client_scopes(client: &KeySetRecord) -> ClientScopes<'_> {
     ClientScopes {
         assigned: &client.scopes,
         default: &client.default_scopes,
@@ -122,7 +122,7 @@ fn header_scope(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {
 }
 
 /// Audits a refusal and passes it on.
-fn refused(state: &AppState, client: &ClientRecord, subject: Option<&str>, e: OAuthError) -> EndpointError {
+fn refused(state: &AppState, client: &KeySetRecord, subject: Option<&str>, e: OAuthError) -> EndpointError {
     state.audit(AuditKind::Refuse, Some(&client.client_id), subject, e.to_string());
     e.into()
 }
@@ -188,7 +188,7 @@ fn invalid_grant(description: &str) -> OAuthError {
 /// every token of its grant revoked first.
 async fn not_redeemed(
     state: &AppState,
-    client: &ClientRecord,
+    client: &KeySetRecord,
     subject: Option<&str>,
     refusal: RedeemRefusal,
     code: bool,
@@ -303,7 +303,7 @@ async fn refresh(
 /// `requires_permissions`, now, not only when the grant was made.
 async fn check_user_still_allowed(
     state: &AppState,
-    client: &ClientRecord,
+    client: &KeySetRecord,
     login: &str,
     scope: &ScopeSet,
 ) -> Result<(), EndpointError> {
@@ -350,7 +350,7 @@ async fn authorization_code(
 /// or by the portal's "try it" for the key set whose owner is signed in.
 pub(crate) async fn redeem_code(
     state: &AppState,
-    client: Arc<ClientRecord>,
+    client: Arc<KeySetRecord>,
     form: &Form,
 ) -> Result<TokenResponse, EndpointError> {
     let presented = form.require("code")?;

@@ -116,7 +116,7 @@ pub async fn sign_out_everywhere(Current(state): Current, headers: HeaderMap, bo
 }
 
 /// A user's apps as rows (an administrator sees their own here too).
-pub fn app_rows(key_sets: Vec<scopegate_store::ClientRecord>, now: i64) -> Vec<AppRow> {
+pub fn app_rows(key_sets: Vec<scopegate_store::KeySetRecord>, now: i64) -> Vec<AppRow> {
     let mut apps: Vec<AppRow> = Vec::new();
     for k in key_sets {
         let row = KeySetRow {
@@ -140,7 +140,7 @@ pub fn app_rows(key_sets: Vec<scopegate_store::ClientRecord>, now: i64) -> Vec<A
     apps
 }
 
-pub fn kind(k: &scopegate_store::ClientRecord) -> &'static str {
+pub fn kind(k: &scopegate_store::KeySetRecord) -> &'static str {
     match (k.public, k.resource_server) {
         (true, _) => "public client (PKCE, no secret)",
         (false, true) => "confidential client, resource server",
@@ -192,7 +192,7 @@ pub async fn connected(Current(state): Current, headers: HeaderMap, uri: axum::h
     let catalog = &visit.state.policy.catalog;
     let mut grants = Vec::new();
     for c in consents {
-        let client = match visit.state.store.client(&c.client_id).await {
+        let client = match visit.state.store.key_set(&c.client_id).await {
             Ok(k) => k,
             Err(e) => return unavailable(e),
         };

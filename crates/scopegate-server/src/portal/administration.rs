@@ -15,7 +15,6 @@ use super::views::{Admin, Audit, UserRow, time};
 use super::{Visit, see_other, unavailable};
 use crate::state::Current;
 use scopegate_service::Actor;
-use scopegate_service::ServiceError;
 use scopegate_service::operations::{key_sets, scope_requests, sessions, users};
 
 const PAGE: i64 = 50;
@@ -65,7 +64,7 @@ pub async fn overview(Current(state): Current, headers: HeaderMap, uri: Uri) -> 
     };
     let mut requests = Vec::new();
     for q in pending {
-        match store.client(&q.client_id).await {
+        match store.key_set(&q.client_id).await {
             Ok(Some(k)) => requests.push(request_row(q, &k)),
             Ok(None) => {}
             Err(e) => return unavailable(e),
@@ -126,19 +125,6 @@ fn checked(visit: &Visit, headers: &HeaderMap, body: &[u8]) -> Result<PageForm, 
     Ok(form)
 }
 
-fn refused(visit: &Visit, e: &ServiceError) -> Response {
-    match e {
-        ServiceError::NotFound(m) => visit.not_found(m.clone()),
-        ServiceError::Internal => unavailable("admin change"),
-        ServiceError::Invalid(f) => problem(visit, format!("{}: {}", f.field, f.message)),
-        ServiceError::Conflict(m) => problem(visit, m.clone()),
-    }
-}
-
-fn problem(visit: &Visit, message: String) -> Response {
-    visit.problem(StatusCode::BAD_REQUEST, message, "/portal/admin/".into())
-}
-
 pub async fn decide(
     Current(state): Current,
     headers: HeaderMap,
@@ -160,7 +146,7 @@ pub async fn decide(
         } else {
             "/portal/admin/?done=refused"
         }),
-        Err(e) => refused(&visit, &e),
+        Err(e) => visit.refused(&e, "/portal/admin/".into()),
     }
 }
 
@@ -176,7 +162,7 @@ pub async fn revoke_tokens(
     }
     match key_sets::revoke_tokens(&visit.state.service(&actor), &client_id).await {
         Ok(_) => see_other("/portal/admin/?done=revoked"),
-        Err(e) => refused(&visit, &e),
+        Err(e) => visit.refused(&e, "/portal/admin/".into()),
     }
 }
 
@@ -199,7 +185,7 @@ pub async fn create_user(Current(state): Current, headers: HeaderMap, body: Byte
     let password = form.get("password").unwrap_or_default();
     match users::create(&visit.state.service(&actor), login, password, &permissions(&form)).await {
         Ok(_) => see_other("/portal/admin/?done=user"),
-        Err(e) => refused(&visit, &e),
+        Err(e) => visit.refused(&e, "/portal/admin/".into()),
     }
 }
 
@@ -216,7 +202,7 @@ pub async fn set_permissions(
     };
     match users::set_permissions(&visit.state.service(&actor), &login, &permissions(&form)).await {
         Ok(_) => see_other("/portal/admin/?done=user"),
-        Err(e) => refused(&visit, &e),
+        Err(e) => visit.refused(&e, "/portal/admin/".into()),
     }
 }
 
@@ -286,7 +272,7 @@ pub async fn revoke_user_tokens(
     }
     match users::revoke_tokens(&visit.state.service(&actor), &login).await {
         Ok(_) => see_other("/portal/admin/?done=user-revoked"),
-        Err(e) => refused(&visit, &e),
+        Err(e) => visit.refused(&e, "/portal/admin/".into()),
     }
 }
 
@@ -304,7 +290,7 @@ pub async fn set_enabled(
     let enabled = form.get("enabled") == Some("yes");
     match users::set_enabled(&visit.state.service(&actor), &login, enabled).await {
         Ok(_) => see_other("/portal/admin/?done=user"),
-        Err(e) => refused(&visit, &e),
+        Err(e) => visit.refused(&e, "/portal/admin/".into()),
     }
 }
 
@@ -316,6 +302,6 @@ pub async fn sign_out(Current(state): Current, headers: HeaderMap, Path(login): 
     }
     match sessions::end_all(&visit.state.service(&actor), &login).await {
         Ok(_) => see_other("/portal/admin/?done=signed-out"),
-        Err(e) => refused(&visit, &e),
+        Err(e) => visit.refused(&e, "/portal/admin/".into()),
     }
 }

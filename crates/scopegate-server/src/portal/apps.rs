@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use scopegate_core::scope::encode_scope_param;
 use scopegate_core::{CoverFor, GrantKind};
-use scopegate_store::{ClientRecord, Store};
+use scopegate_store::{KeySetRecord, Store};
 
 use super::account::{app_rows, kind};
 use super::form::PageForm;
@@ -17,7 +17,7 @@ use super::views::{
     AppPage, AuthorizeUrl, EndpointChoice, KeySetPage, KeyView, NewApp, NewAppForm, Picker, PickerResult, ScopeChoice,
     ScopeRow, SecretRow, time,
 };
-use super::{Visit, posted, see_other, unavailable, visited};
+use super::{Visit, posted, refusal_text, see_other, unavailable, visited};
 use crate::state::{AppState, Current};
 use scopegate_service::Actor;
 use scopegate_service::ServiceError;
@@ -141,31 +141,10 @@ pub async fn create(Current(state): Current, headers: HeaderMap, body: Bytes) ->
     match apps::create(&visit.state.service(&actor), &fields.name, Some(&user.login), &spec).await {
         Ok(registered) => keys_shown(&visit, &user.login, "Your app is registered", registered).await,
         Err(ServiceError::Invalid(e)) => {
-            let message = format!("{}: {}", label(e.field), e.message);
+            let message = refusal_text(&ServiceError::Invalid(e));
             new_app_page(&visit, fields, &assigned, &defaults, Some(message))
         }
-        Err(e) => new_app_page(&visit, fields, &assigned, &defaults, Some(describe(&e))),
-    }
-}
-
-/// A form field as the page labels it.
-fn label(field: &str) -> &str {
-    match field {
-        "name" => "Name",
-        "environment" => "Environment",
-        "scopes" => "Scopes",
-        "default_scopes" => "Default scopes",
-        "redirect_uris" => "Redirect URIs",
-        "expires_in" => "Expiry",
-        other => other,
-    }
-}
-
-fn describe(e: &ServiceError) -> String {
-    match e {
-        ServiceError::NotFound(m) | ServiceError::Conflict(m) => m.clone(),
-        ServiceError::Invalid(f) => format!("{}: {}", label(f.field), f.message),
-        ServiceError::Internal => "The portal cannot reach its database; try again.".into(),
+        Err(e) => new_app_page(&visit, fields, &assigned, &defaults, Some(refusal_text(&e))),
     }
 }
 
@@ -214,7 +193,7 @@ pub async fn add_key_set(
     match key_sets::add(&visit.state.service(&Actor::User(user.login.clone())), &app_id, &spec).await {
         Ok(registered) => keys_shown(&visit, &user.login, "Your new keys", registered).await,
         Err(ServiceError::Internal) => unavailable("add_key_set"),
-        Err(e) => visit.problem(StatusCode::BAD_REQUEST, describe(&e), back),
+        Err(e) => visit.problem(StatusCode::BAD_REQUEST, refusal_text(&e), back),
     }
 }
 
@@ -457,7 +436,7 @@ pub async fn key_set(
     )
 }
 
-pub fn request_row(q: scopegate_store::ScopeRequestRecord, k: &ClientRecord) -> super::views::RequestRow {
+pub fn request_row(q: scopegate_store::ScopeRequestRecord, k: &KeySetRecord) -> super::views::RequestRow {
     super::views::RequestRow {
         status: q.outcome.clone().unwrap_or_else(|| "pending".into()),
         id: q.id,
@@ -487,7 +466,7 @@ pub async fn request_scopes(
         Ok(scope_requests::Requested::Pending(_)) => see_other(&format!("{back}?done=requested#requests")),
         Err(ServiceError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
         Err(ServiceError::Internal) => unavailable("request_scopes"),
-        Err(e) => visit.problem(StatusCode::BAD_REQUEST, describe(&e), back),
+        Err(e) => visit.problem(StatusCode::BAD_REQUEST, refusal_text(&e), back),
     }
 }
 
@@ -519,7 +498,7 @@ pub async fn add_secret(
             shown::redirect_to(&visit, &user.login, &shown).await
         }
         Err(e @ (ServiceError::Conflict(_) | ServiceError::Invalid(_))) => {
-            visit.problem(StatusCode::CONFLICT, describe(&e), back)
+            visit.problem(StatusCode::CONFLICT, refusal_text(&e), back)
         }
         Err(ServiceError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
         Err(ServiceError::Internal) => unavailable("add_secret"),

@@ -36,6 +36,7 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use scopegate_service::ServiceError;
 use scopegate_store::{SessionRecord, UserRecord};
 
 use crate::http::pages::page;
@@ -219,6 +220,19 @@ impl Visit {
         self.render(status, &views::Problem { nav, back })
     }
 
+    /// A change the service layer refused, as a page: 404 for what is not
+    /// there (or not this user's to see), 503 when the store failed, else
+    /// 400 with what was wrong and a link `back` to the form.
+    pub fn refused(&self, e: &ServiceError, back: String) -> Response {
+        match e {
+            ServiceError::NotFound(m) => self.not_found(m.clone()),
+            ServiceError::Internal => unavailable("a change"),
+            ServiceError::Invalid(_) | ServiceError::Conflict(_) => {
+                self.problem(StatusCode::BAD_REQUEST, refusal_text(e), back)
+            }
+        }
+    }
+
     /// A form that did not come from a portal page of this browser.
     pub fn forged(&self) -> Response {
         crate::http::pages::error_page(
@@ -254,6 +268,29 @@ pub async fn visited(state: AppState, headers: &HeaderMap) -> Result<(Visit, Use
 }
 
 /// Answers a store failure as a page, never as a blank 500.
+/// What a refusal from the service layer says on a page: a field by the
+/// label its form gives it.
+pub fn refusal_text(e: &ServiceError) -> String {
+    match e {
+        ServiceError::NotFound(m) | ServiceError::Conflict(m) => m.clone(),
+        ServiceError::Invalid(f) => format!("{}: {}", field_label(f.field), f.message),
+        ServiceError::Internal => "The portal cannot reach its database; try again.".into(),
+    }
+}
+
+/// A form field as the pages label it.
+fn field_label(field: &str) -> &str {
+    match field {
+        "name" => "Name",
+        "environment" => "Environment",
+        "scopes" => "Scopes",
+        "default_scopes" => "Default scopes",
+        "redirect_uris" => "Redirect URIs",
+        "expires_in" => "Expiry",
+        other => other,
+    }
+}
+
 pub fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "portal: store failure");
     crate::http::pages::error_page(

@@ -3,12 +3,12 @@
 //! so that ids of others' apps cannot be probed.
 
 use axum::response::Response;
-use scopegate_store::{ClientRecord, Store, UserRecord};
+use scopegate_store::{KeySetRecord, Store, UserRecord};
 
 use super::{Visit, unavailable};
 
 /// The app's key sets, if the user may see it (its owner or an administrator).
-pub(super) async fn visible_app(visit: &Visit, user: &UserRecord, app_id: &str) -> Result<Vec<ClientRecord>, Response> {
+pub(super) async fn visible_app(visit: &Visit, user: &UserRecord, app_id: &str) -> Result<Vec<KeySetRecord>, Response> {
     let key_sets = visit.state.store.app(app_id).await.map_err(unavailable)?;
     let mine = key_sets
         .first()
@@ -25,7 +25,7 @@ pub(super) async fn visible_key_set(
     user: &UserRecord,
     app_id: &str,
     client_id: &str,
-) -> Result<ClientRecord, Response> {
+) -> Result<KeySetRecord, Response> {
     visible_app(visit, user, app_id)
         .await?
         .into_iter()

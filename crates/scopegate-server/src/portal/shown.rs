@@ -116,7 +116,7 @@ pub async fn page(Current(state): Current, headers: HeaderMap) -> Response {
 fn gone(visit: &Visit) -> Response {
     visit.problem(
         StatusCode::GONE,
-        "This page showed a secret once, and it is gone: scopegate keeps only its hash. If you did not copy it, add another secret on the app's keys page and revoke this one.".into(),
+        "This page showed a secret once, and it is gone: scopegate keeps only its hash. If you did not copy it, add another secret on the key set's page and revoke this one.".into(),
         "/portal/".into(),
     )
 }

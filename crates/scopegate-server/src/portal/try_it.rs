@@ -61,18 +61,7 @@ pub async fn register(
         Ok(_) => see_other(&format!("/portal/apps/{app_id}/keys/{client_id}#authorize")),
         Err(ServiceError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
         Err(ServiceError::Internal) => unavailable("add_redirect_uri"),
-        Err(e) => {
-            let message = match e {
-                ServiceError::Invalid(f) => format!("{}: {}", f.field, f.message),
-                ServiceError::Conflict(m) | ServiceError::NotFound(m) => m,
-                ServiceError::Internal => String::new(),
-            };
-            visit.problem(
-                StatusCode::BAD_REQUEST,
-                message,
-                format!("/portal/apps/{app_id}/keys/{client_id}"),
-            )
-        }
+        Err(e) => visit.refused(&e, format!("/portal/apps/{app_id}/keys/{client_id}")),
     }
 }
 
@@ -123,7 +112,7 @@ pub async fn finish(Current(state): Current, headers: HeaderMap, uri: Uri) -> Re
     let (Some(expected), Some(verifier), Some(client_id), Some(app_id)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return visit.not_found("No “try it” flow is under way in this browser; start one from your app's keys.");
+        return visit.not_found("No “try it” flow is under way in this browser; start one from your app's key set.");
     };
     if !query.get("state").is_some_and(|s| secrets::same(s, expected)) {
         return visit.forged();

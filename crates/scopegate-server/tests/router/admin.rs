@@ -128,7 +128,7 @@ async fn an_admin_read_token_reads_and_cannot_write() {
         "{}",
         r.json
     );
-    assert!(h.store.clients().await.unwrap().is_empty(), "nothing written");
+    assert!(h.store.key_sets().await.unwrap().is_empty(), "nothing written");
     let r = h
         .admin(
             "POST",
@@ -297,7 +297,7 @@ async fn bad_input_names_the_field_and_writes_nothing() {
     }
     let r = h.admin("POST", "/admin/api/apps", Some(&admin), None).await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(h.store.clients().await.unwrap().is_empty(), "nothing written");
+    assert!(h.store.key_sets().await.unwrap().is_empty(), "nothing written");
 
     let r = h.admin("GET", "/admin/api/apps?limit=0", Some(&admin), None).await;
     assert_eq!(r.json["field"], "limit");

@@ -633,7 +633,7 @@ async fn basic_credentials_holding_percent_plus_or_colon_work_at_the_token_endpo
     use base64::Engine;
     let h = harness().await;
     let (id, secret) = ("app:one+two", "s3cr:et%2B+100% sure");
-    let record = scopegate_store::ClientRecord {
+    let record = scopegate_store::KeySetRecord {
         client_id: id.into(),
         app_id: "app-odd".into(),
         app_name: "Odd".into(),

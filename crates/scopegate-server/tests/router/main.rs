@@ -30,7 +30,7 @@ use base64::Engine;
 use scopegate_core::Policy;
 use scopegate_server::{AppState, router};
 use scopegate_service::credentials::secrets::{self, SecretKind};
-use scopegate_store::{ClientRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord};
+use scopegate_store::{KeySetRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord};
 use tower::ServiceExt;
 
 pub const POLICY: &str = r#"
@@ -149,7 +149,7 @@ impl Harness {
         let (secret, secret_record) = secrets::new_client_secret(T0, None);
         let id = secrets::generate(SecretKind::ClientId);
         let split = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
-        let record = ClientRecord {
+        let record = KeySetRecord {
             client_id: id.clone(),
             app_id: format!("app-{id}"),
             app_name: "Test".into(),

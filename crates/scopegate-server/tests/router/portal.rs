@@ -137,7 +137,7 @@ async fn a_form_without_its_csrf_token_changes_nothing() {
         let r = h.page("POST", "/portal/apps/new", cookie, Some(&body)).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{body}");
     }
-    assert!(h.store.clients().await.unwrap().is_empty(), "nothing written");
+    assert!(h.store.key_sets().await.unwrap().is_empty(), "nothing written");
     let r = h
         .page(
             "POST",
@@ -149,7 +149,7 @@ async fn a_form_without_its_csrf_token_changes_nothing() {
     // The form answers with a redirect to its one-time view (docs/portal.md):
     // reloading that page never registers a second app.
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(h.store.clients().await.unwrap().len(), 1);
+    assert_eq!(h.store.key_sets().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -160,7 +160,7 @@ async fn another_users_app_is_a_404_page() {
     let ana = h.sign_in("ana").await;
     let form = "csrf=sgcf_test&name=Ana%27s+app&environment=sandbox&scopes=account%3Aread";
     h.page("POST", "/portal/apps/new", &ana, Some(form)).await;
-    let k = h.store.clients().await.unwrap().pop().unwrap();
+    let k = h.store.key_sets().await.unwrap().pop().unwrap();
     let bo = h.sign_in("bo").await;
     let app = format!("/portal/apps/{}", k.app_id);
     let keys = format!("{app}/keys/{}", k.client_id);
@@ -186,7 +186,7 @@ async fn another_users_app_is_a_404_page() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(
-        h.store.client(&k.client_id).await.unwrap().unwrap().secrets.len(),
+        h.store.key_set(&k.client_id).await.unwrap().unwrap().secrets.len(),
         1,
         "nothing written"
     );

@@ -4,13 +4,13 @@
 use axum::http::StatusCode;
 use scopegate_service::operations::apps::MAX_APPS_PER_OWNER;
 use scopegate_service::operations::scope_requests::MAX_PENDING_REQUESTS_PER_USER;
-use scopegate_store::{ClientRecord, ScopeRequestRecord, Store};
+use scopegate_store::{KeySetRecord, ScopeRequestRecord, Store};
 
 use crate::sessions::{send, sign_in_with, user};
 use crate::{Harness, T0};
 
-fn key_set(i: usize, owner: &str) -> ClientRecord {
-    ClientRecord {
+fn key_set(i: usize, owner: &str) -> KeySetRecord {
+    KeySetRecord {
         client_id: format!("sgci_{owner}{i:03}"),
         app_id: format!("app_{owner}{i:03}"),
         app_name: format!("App {i:03}"),

@@ -97,7 +97,7 @@ async fn a_planted_csrf_cookie_matches_no_session_and_its_form_changes_nothing()
     // A sibling subdomain sets its own CSRF cookie and submits a matching field.
     let planted = cookies.replace("sg_csrf=sgcf_browser", "sg_csrf=sgcf_planted");
     assert_eq!(register(&h, &planted, "sgcf_planted", &[]).await, StatusCode::FORBIDDEN);
-    assert!(h.store.clients().await.unwrap().is_empty(), "nothing written");
+    assert!(h.store.key_sets().await.unwrap().is_empty(), "nothing written");
     assert_eq!(register(&h, &cookies, "sgcf_browser", &[]).await, StatusCode::SEE_OTHER);
 }
 
@@ -118,7 +118,7 @@ async fn a_form_from_another_site_or_a_sibling_subdomain_is_refused() {
             "{extra:?}"
         );
     }
-    assert!(h.store.clients().await.unwrap().is_empty(), "nothing written");
+    assert!(h.store.key_sets().await.unwrap().is_empty(), "nothing written");
     let same = [
         ("sec-fetch-site", "same-origin"),
         ("origin", "http://portal.example:9000"),
@@ -351,7 +351,7 @@ async fn reloading_the_page_after_a_form_never_sends_the_form_again() {
         "{}",
         again.body
     );
-    let k = h.store.clients().await.unwrap();
+    let k = h.store.key_sets().await.unwrap();
     assert_eq!(k.len(), 1);
     // Adding a secret, likewise; another user cannot take the view.
     let r = send(
@@ -383,5 +383,8 @@ async fn reloading_the_page_after_a_form_never_sends_the_form_again() {
     )
     .await;
     assert!(mine.body.contains("Your new client secret"), "{}", mine.body);
-    assert_eq!(h.store.client(&k[0].client_id).await.unwrap().unwrap().secrets.len(), 2);
+    assert_eq!(
+        h.store.key_set(&k[0].client_id).await.unwrap().unwrap().secrets.len(),
+        2
+    );
 }

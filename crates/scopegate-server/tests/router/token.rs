@@ -430,7 +430,7 @@ async fn basic_client_credentials_are_form_decoded() {
     use base64::Engine;
     let h = Harness::new().await;
     let (id, secret) = ("app:one", "s3cr:et%2B+100% sure");
-    let record = scopegate_store::ClientRecord {
+    let record = scopegate_store::KeySetRecord {
         client_id: id.into(),
         app_id: "app-colon".into(),
         app_name: "Colon".into(),

@@ -213,7 +213,7 @@ pub fn new_client_secret(now: i64, expires_at: Option<i64>) -> (String, scopegat
 /// Whether `presented` is one of a key set's secrets active at `now`. Every
 /// active secret is compared, in constant time each, so the answer's timing
 /// says nothing about which one matched.
-pub fn verify_client_secret(presented: &str, client: &scopegate_store::ClientRecord, now: i64) -> bool {
+pub fn verify_client_secret(presented: &str, client: &scopegate_store::KeySetRecord, now: i64) -> bool {
     let presented = hash(presented);
     client
         .active_secrets(now)

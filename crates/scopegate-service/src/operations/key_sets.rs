@@ -3,7 +3,7 @@
 
 use scopegate_core::Policy;
 use scopegate_core::registration::{AppRequest, Registration, check_app, check_redirect_uri};
-use scopegate_store::{ClientRecord, Store};
+use scopegate_store::{KeySetRecord, Store};
 
 use crate::audit::AuditKind;
 use crate::context::{Context, Result, ServiceError};
@@ -23,7 +23,7 @@ pub struct KeySetSpec {
 /// A key set just registered, and its first secret (none for a public client).
 #[derive(Clone, Debug)]
 pub struct Registered {
-    pub key_set: ClientRecord,
+    pub key_set: KeySetRecord,
     pub secret: Option<NewSecret>,
 }
 
@@ -36,7 +36,7 @@ pub(crate) fn new_key_set(
     owner: Option<&str>,
     spec: &KeySetSpec,
     now: i64,
-) -> Result<(ClientRecord, Option<NewSecret>)> {
+) -> Result<(KeySetRecord, Option<NewSecret>)> {
     let Registration { scopes, default_scopes } = check_app(
         policy,
         &AppRequest {
@@ -50,7 +50,7 @@ pub(crate) fn new_key_set(
         },
     )?;
     let secret = (!spec.public).then(|| secrets::new_client_secret(now, None));
-    let record = ClientRecord {
+    let record = KeySetRecord {
         client_id: secrets::generate(SecretKind::ClientId),
         app_id: app_id.to_owned(),
         app_name: name.to_owned(),
@@ -74,9 +74,9 @@ pub(crate) fn new_key_set(
 }
 
 /// A key set by its client id.
-pub async fn get<S: Store>(store: &S, client_id: &str) -> Result<ClientRecord> {
+pub async fn get<S: Store>(store: &S, client_id: &str) -> Result<KeySetRecord> {
     store
-        .client(client_id)
+        .key_set(client_id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("no key set {client_id:?}")))
 }
@@ -114,7 +114,7 @@ pub async fn add<S: Store>(cx: &Context<'_, S>, app_id: &str, spec: &KeySetSpec)
 }
 
 /// Adds a redirect URI to a key set (checked as at registration).
-pub async fn add_redirect_uri<S: Store>(cx: &Context<'_, S>, client_id: &str, uri: &str) -> Result<ClientRecord> {
+pub async fn add_redirect_uri<S: Store>(cx: &Context<'_, S>, client_id: &str, uri: &str) -> Result<KeySetRecord> {
     let mut key_set = get(cx.store, client_id).await?;
     check_redirect_uri(uri, key_set.public)?;
     if key_set.redirect_uris.iter().any(|u| u == uri) {
@@ -132,7 +132,7 @@ pub async fn add_redirect_uri<S: Store>(cx: &Context<'_, S>, client_id: &str, ur
 
 /// Revokes every token of a key set issued so far; how many stored ones were live.
 pub async fn revoke_tokens<S: Store>(cx: &Context<'_, S>, client_id: &str) -> Result<u64> {
-    let Some(count) = cx.store.revoke_client_tokens(client_id, cx.now).await? else {
+    let Some(count) = cx.store.revoke_key_set_tokens(client_id, cx.now).await? else {
         return Err(ServiceError::NotFound(format!("no key set {client_id:?}")));
     };
     cx.caches.forget_client(client_id);
