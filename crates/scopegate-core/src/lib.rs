@@ -36,6 +36,7 @@ pub mod diff;
 pub mod duration;
 pub mod enforce;
 pub mod explain;
+pub mod jwt;
 pub mod limits;
 pub mod oauth;
 pub mod openapi;

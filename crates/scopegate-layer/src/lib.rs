@@ -26,7 +26,7 @@
 //! form, the `X-Scopegate-*` identity headers (caller copies removed) and an
 //! [`Identity`] request extension. A refused one never reaches it.
 
-pub mod jwt;
+pub use scopegate_core::jwt;
 mod remote;
 pub mod tls;
 

@@ -14,7 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::jwt::{AccessClaims, PublicKeys};
+use scopegate_core::jwt::{AccessClaims, PublicKeys};
 
 /// Longest answer read from the authorization server.
 const MAX_ANSWER: usize = 1 << 20;

@@ -240,6 +240,10 @@ impl AppState {
 }
 
 impl Caches for AppState {
+    fn writer(&self) -> Option<&Writer> {
+        Some(&self.writer)
+    }
+
     fn forget_client(&self, client_id: &str) {
         self.clients.forget(client_id);
     }

@@ -10,6 +10,7 @@ use scopegate_core::registration::FieldError;
 use scopegate_store::Store;
 
 use crate::audit::AuditKind;
+use crate::writer::Writer;
 
 /// Who made a change, as the audit trail names them.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -18,6 +19,8 @@ pub enum Actor {
     AdminToken(String),
     /// A signed-in portal user, by login.
     User(String),
+    /// An OAuth client at the token or revocation endpoint, by client id.
+    Client(String),
     /// The command line: the command, and the operating-system user that ran it.
     CommandLine { command: &'static str, os_user: String },
 }
@@ -38,6 +41,7 @@ impl std::fmt::Display for Actor {
         match self {
             Actor::AdminToken(id) => write!(f, "admin-token {id}"),
             Actor::User(login) => write!(f, "user {login}"),
+            Actor::Client(client_id) => write!(f, "client {client_id}"),
             Actor::CommandLine { command, os_user } => write!(f, "command line ({command}, os user {os_user})"),
         }
     }
@@ -111,10 +115,17 @@ pub enum Revoked<'a> {
     Jwt(&'a str),
 }
 
-/// What a change makes stale on this node. The server's caches implement it;
-/// the command line has none to forget ([`NoCaches`]). Other nodes learn of
-/// every change through the store's change feed.
+/// What a change must reach on this node: the caches it makes stale, and
+/// the batching writer its audit event joins (so that the trail keeps the
+/// order in which things happened here). The server implements it; the
+/// command line has neither ([`NoCaches`]). Other nodes learn of every
+/// change through the store's change feed.
 pub trait Caches: Send + Sync {
+    /// The writer audit events go through, if this node has one; without
+    /// one, an event is written to the store directly.
+    fn writer(&self) -> Option<&Writer> {
+        None
+    }
     /// A key set changed or went away.
     fn forget_client(&self, client_id: &str);
     /// A user changed or went away.
@@ -182,7 +193,16 @@ impl<S: Store> Context<'_, S> {
             format!("{detail} by {}", self.actor)
         };
         let e = crate::audit::event(self.now, kind, client_id, subject, detail);
-        self.store.audit(&e).await?;
-        Ok(())
+        let Some(writer) = self.caches.writer() else {
+            return Ok(self.store.audit(&e).await?);
+        };
+        if writer.audit_committed(e).await {
+            return Ok(());
+        }
+        tracing::error!(
+            event = kind.as_str(),
+            "the change was made but its audit event could not be written"
+        );
+        Err(ServiceError::Internal)
     }
 }

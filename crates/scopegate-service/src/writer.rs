@@ -36,6 +36,12 @@ struct Tokens {
     done: oneshot::Sender<bool>,
 }
 
+/// An audit event, and who waits for it to be committed, if anyone.
+struct Queued {
+    event: AuditEvent,
+    done: Option<oneshot::Sender<bool>>,
+}
+
 /// One batch: what to write and who waits for it.
 #[derive(Default)]
 struct Batch {
@@ -54,12 +60,19 @@ impl Batch {
     }
 
     /// Whatever audit events are queued now, without waiting.
-    fn take_audit(&mut self, audit: &mut mpsc::Receiver<AuditEvent>) {
+    fn take_audit(&mut self, audit: &mut mpsc::Receiver<Queued>) {
         while self.events.len() < 2 * MAX_BATCH {
             match audit.try_recv() {
-                Ok(e) => self.events.push(e),
+                Ok(q) => self.queued(q),
                 Err(_) => break,
             }
+        }
+    }
+
+    fn queued(&mut self, Queued { event, done }: Queued) {
+        self.events.push(event);
+        if let Some(done) = done {
+            self.waiting.push(done);
         }
     }
 
@@ -72,7 +85,7 @@ impl Batch {
 #[derive(Clone, Debug)]
 pub struct Writer {
     tokens: mpsc::Sender<Tokens>,
-    audit: mpsc::Sender<AuditEvent>,
+    audit: mpsc::Sender<Queued>,
     /// Held (shared) by every commit while it runs: taking it exclusively
     /// waits until nothing is being written.
     commits: Arc<tokio::sync::RwLock<()>>,
@@ -90,7 +103,7 @@ impl Writer {
     /// Starts the writer task (needs a Tokio runtime).
     pub fn start<S: Store>(store: S) -> Writer {
         let (tokens, mut tokens_rx) = mpsc::channel::<Tokens>(8192);
-        let (audit, mut audit_rx) = mpsc::channel::<AuditEvent>(AUDIT_QUEUE);
+        let (audit, mut audit_rx) = mpsc::channel::<Queued>(AUDIT_QUEUE);
         let in_flight = Arc::new(Semaphore::new(store.parallel_commits().max(1)));
         let commits = Arc::new(tokio::sync::RwLock::new(()));
         let writer = Writer {
@@ -113,8 +126,8 @@ impl Writer {
                     tokio::select! {
                         biased;
                         n = tokens_rx.recv_many(&mut buffer, MAX_BATCH) => open = n > 0,
-                        e = audit_rx.recv() => match e {
-                            Some(e) => batch.events.push(e),
+                        q = audit_rx.recv() => match q {
+                            Some(q) => batch.queued(q),
                             None => open = false,
                         },
                     }
@@ -189,9 +202,25 @@ impl Writer {
         wait.await.unwrap_or(false)
     }
 
+    /// Commits an audit event after every one queued before it, and waits
+    /// for the commit: a change's event, which must not be lost and must
+    /// not appear in the trail before what happened earlier. `false` if it
+    /// could not be written.
+    pub async fn audit_committed(&self, event: AuditEvent) -> bool {
+        let (done, wait) = oneshot::channel();
+        let queued = Queued {
+            event,
+            done: Some(done),
+        };
+        if self.audit.send(queued).await.is_err() {
+            return false;
+        }
+        wait.await.unwrap_or(false)
+    }
+
     /// Queues an audit event; if the writer is far behind, the event is kept in the log only.
     pub fn audit(&self, event: AuditEvent) {
-        if self.audit.try_send(event).is_err() {
+        if self.audit.try_send(Queued { event, done: None }).is_err() {
             tracing::warn!("writer is behind; audit event kept in the log only");
         }
     }

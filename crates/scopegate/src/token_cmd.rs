@@ -38,7 +38,7 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
                     None
                 };
                 let actor = Actor::command_line("scopegate token revoke");
-                match tokens::revoke(&context(&store, &policy, &actor), keys.as_ref(), token).await {
+                match tokens::revoke(&context(&store, &policy, &actor), keys.as_ref(), token, None).await {
                     Err(ServiceError::NotFound(m)) if !looks_like_jwt(token) => {
                         bail!("{}", m.replace("hashes: check", "hashes, so check"))
                     }

@@ -50,7 +50,7 @@ pub async fn revoke(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     let input: TokenRevoke = body::json(&headers, &bytes)?;
-    let r = tokens::revoke(&state.service(&caller.actor()), Some(&state.keys), &input.token).await?;
+    let r = tokens::revoke(&state.service(&caller.actor()), Some(&state.keys), &input.token, None).await?;
     Ok(no_store(
         axum::Json(TokenRevoked {
             client_id: r.client_id,

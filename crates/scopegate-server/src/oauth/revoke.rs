@@ -5,16 +5,14 @@
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use scopegate_service::AuditKind;
-use scopegate_store::{Store, TokenKind};
+use scopegate_service::operations::tokens;
+use scopegate_service::{Actor, ServiceError};
 
 use crate::http::address::ClientAddress;
 use crate::http::error::{EndpointError, no_store};
 use crate::http::form::Form;
 use crate::oauth::client_auth::authenticate;
 use crate::state::{AppState, Current};
-use scopegate_service::credentials::keys::looks_like_jwt;
-use scopegate_service::credentials::secrets;
 
 pub async fn revoke(Current(state): Current, address: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
     match handle(&state, address, &headers, &body).await {
@@ -45,44 +43,12 @@ async fn handle(
     let form = Form::parse(headers, body)?;
     let client = authenticate(state, address, headers, &form, true).await?;
     let token = form.require("token")?;
-    if looks_like_jwt(token) {
-        // A stateless access token: remember its `jti` until it would expire anyway.
-        if let Some(c) = state.keys.verify(token, &state.policy.settings.issuer, state.now()) {
-            if c.client_id == client.client_id {
-                state.store.revoke_jti(&c.jti, Some(c.exp)).await?;
-                state.revoked_jwt(&c.jti);
-                state.audit(
-                    AuditKind::Revoke,
-                    Some(&client.client_id),
-                    Some(&c.sub),
-                    "access token (jwt)".into(),
-                );
-            }
-        }
-        return Ok(());
+    let actor = Actor::Client(client.client_id.clone());
+    let cx = state.service(&actor);
+    // RFC 7009 section 2.2: an unknown token, or another client's, is
+    // answered as if revoked.
+    match tokens::revoke(&cx, Some(&state.keys), token, Some(&client.client_id)).await {
+        Ok(_) | Err(ServiceError::NotFound(_)) => Ok(()),
+        Err(_) => Err(EndpointError::Internal),
     }
-    let hash = secrets::hash(token);
-    let Some(t) = state.store.token(&hash).await? else {
-        return Ok(());
-    };
-    if t.client_id != client.client_id {
-        return Ok(());
-    }
-    match t.kind {
-        TokenKind::Refresh => {
-            state.store.revoke_grant(&t.grant_id).await?;
-            state.revoked_grant(&t.grant_id);
-        }
-        TokenKind::Access => {
-            state.store.revoke_token(&hash).await?;
-            state.forget_credentials();
-        }
-    }
-    state.audit(
-        AuditKind::Revoke,
-        Some(&client.client_id),
-        t.subject.as_deref(),
-        format!("{} token", t.kind.as_str()),
-    );
-    Ok(())
 }

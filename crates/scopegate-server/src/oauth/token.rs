@@ -2,7 +2,8 @@
 //! and `refresh_token`. The handler loads, `scopegate_core::oauth` decides,
 //! the handler persists.
 
-use scopegate_service::AuditKind;
+use scopegate_service::operations::grants;
+use scopegate_service::{Actor, AuditKind};
 use std::sync::Arc;
 
 use axum::Json;
@@ -195,16 +196,25 @@ async fn not_redeemed(
     grant_id: &str,
 ) -> EndpointError {
     if refusal.revokes_grant() {
-        if let Err(e) = state.store.revoke_grant(grant_id).await {
-            return e.into();
-        }
-        state.revoked_grant(grant_id);
-        let event = if code {
+        let kind = if code {
             AuditKind::CodeReplay
         } else {
             AuditKind::RefreshReuse
         };
-        state.audit(event, Some(&client.client_id), subject, format!("grant={grant_id}"));
+        let actor = Actor::Client(client.client_id.clone());
+        let detail = format!("grant={grant_id}");
+        let revoked = grants::revoke_replayed(
+            &state.service(&actor),
+            kind,
+            grant_id,
+            &client.client_id,
+            subject,
+            detail,
+        )
+        .await;
+        if revoked.is_err() {
+            return EndpointError::Internal;
+        }
     }
     refused(state, client, subject, refusal.error(code))
 }
@@ -273,14 +283,19 @@ async fn refresh(
     let rotated = state.store.rotate_refresh(&old.hash, &records).await?;
     state.tokens.forget_hash(&old.hash);
     if !rotated {
-        state.store.revoke_grant(&old.grant_id).await?;
-        state.revoked_grant(&old.grant_id);
-        state.audit(
-            AuditKind::RefreshReuse,
-            Some(&client.client_id),
+        let actor = Actor::Client(client.client_id.clone());
+        let detail = format!("grant={} (concurrent)", old.grant_id);
+        let kind = AuditKind::RefreshReuse;
+        grants::revoke_replayed(
+            &state.service(&actor),
+            kind,
+            &old.grant_id,
+            &client.client_id,
             subject,
-            format!("grant={} (concurrent)", old.grant_id),
-        );
+            detail,
+        )
+        .await
+        .map_err(|_| EndpointError::Internal)?;
         return Err(RedeemRefusal::Replayed.error(false).into());
     }
     let shown = state.policy.catalog.display(&scope);

@@ -19,7 +19,7 @@ use ring::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
 };
 use scopegate_core::SigningAlgorithm;
-pub use scopegate_layer::jwt::{AT_JWT, AccessClaims, PublicKeys, looks_like_jwt};
+pub use scopegate_core::jwt::{AT_JWT, AccessClaims, PublicKeys, looks_like_jwt};
 use scopegate_store::{KeyRecord, Store, StoreError};
 
 use crate::credentials::sealing::{KeyEncryptionKey, is_sealed, unseal};

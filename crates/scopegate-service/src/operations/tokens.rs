@@ -20,9 +20,19 @@ pub struct RevokedToken {
 /// Revokes one token by its value: an access token alone, a refresh token
 /// with every token of its grant, a JWT (verified with `keys`, which a
 /// caller that has none to give cannot revoke) by its `jti` until it expires.
-pub async fn revoke<S: Store>(cx: &Context<'_, S>, keys: Option<&Keys>, token: &str) -> Result<RevokedToken> {
+/// With `of_client`, only that key set's tokens (RFC 7009: a client revokes
+/// its own); another's is "not found", as is an unknown one.
+pub async fn revoke<S: Store>(
+    cx: &Context<'_, S>,
+    keys: Option<&Keys>,
+    token: &str,
+    of_client: Option<&str>,
+) -> Result<RevokedToken> {
+    let foreign = |client_id: &str| of_client.is_some_and(|only| only != client_id);
     if looks_like_jwt(token) {
-        let verified = keys.and_then(|keys| keys.verify(token, &cx.policy.settings.issuer, cx.now));
+        let verified = keys
+            .and_then(|keys| keys.verify(token, &cx.policy.settings.issuer, cx.now))
+            .filter(|c| !foreign(&c.client_id));
         let Some(c) = verified else {
             return Err(ServiceError::NotFound(
                 "the JWT is not one of ours, or has already expired".into(),
@@ -46,7 +56,7 @@ pub async fn revoke<S: Store>(cx: &Context<'_, S>, keys: Option<&Keys>, token: &
         });
     }
     let hash = secrets::hash(token);
-    let Some(t) = cx.store.token(&hash).await? else {
+    let Some(t) = cx.store.token(&hash).await?.filter(|t| !foreign(&t.client_id)) else {
         return Err(ServiceError::NotFound(
             "no such token (scopegate keeps only hashes: check the value)".into(),
         ));

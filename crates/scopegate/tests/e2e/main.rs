@@ -7,6 +7,7 @@
     missing_debug_implementations
 )]
 
+mod architecture;
 mod authorize;
 mod cli;
 mod cluster;
