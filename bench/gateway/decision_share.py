@@ -16,8 +16,8 @@ import sys
 
 DECISION = re.compile(
     r"scopegate_core::"  # canonicalize, route walk, credentials, narrowing, decide
-    r"|scopegate_server::gateway::(authorize|identity::)"
-    r"|scopegate_server::(keys|revocations|verified|secrets)::"
+    r"|scopegate_server::gateway::authorize|scopegate_server::identification::"
+    r"|scopegate_service::credentials::|scopegate_service::(revocations|record_cache)::"
     r"|sha2::|arc_swap::"  # the cache key; the live policy's snapshot
 )
 NOT_DECISION = re.compile(r"log_format|metrics|record")

@@ -172,7 +172,7 @@ pub struct Settings {
 }
 
 /// How long audit events are kept unless `[retention] audit` says otherwise.
-pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(400 * 86_400);
+pub(crate) const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(400 * 86_400);
 
 /// `log_format`: lines for people (the default) or JSON objects for pipelines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

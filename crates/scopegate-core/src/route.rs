@@ -265,7 +265,7 @@ struct Node {
 
 /// Compiled route table: a segment trie. Matching allocates nothing.
 #[derive(Debug)]
-pub struct Router {
+pub(crate) struct Router {
     nodes: Vec<Node>,
 }
 
@@ -312,7 +312,7 @@ fn literal_order(stored_lower: &str, segment: &str) -> Ordering {
 impl Router {
     /// Adds a route. Fails with the route that already matches exactly the same
     /// requests with the same specificity.
-    pub fn insert(&mut self, pattern: &MatchPattern, route: RouteId) -> Result<(), RouteId> {
+    pub(crate) fn insert(&mut self, pattern: &MatchPattern, route: RouteId) -> Result<(), RouteId> {
         let mut node = 0usize;
         for seg in &pattern.segments {
             node = match seg {
@@ -348,7 +348,7 @@ impl Router {
     }
 
     /// The most specific route for `method` and a canonical path.
-    pub fn find(&self, method: &str, canonical_path: &str) -> Option<RouteId> {
+    pub(crate) fn find(&self, method: &str, canonical_path: &str) -> Option<RouteId> {
         self.walk(0, match_segments(canonical_path), method)
     }
 
@@ -371,7 +371,7 @@ impl Router {
         n.rest.lookup(method)
     }
 
-    pub fn node_count(&self) -> usize {
+    pub(crate) fn node_count(&self) -> usize {
         self.nodes.len()
     }
 }

@@ -24,7 +24,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 const REFETCH_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
-pub enum RemoteError {
+pub(crate) enum RemoteError {
     /// The token is not valid: 401 `invalid_token`.
     Refused(String),
     /// The authorization server could not be asked: also refused (fail closed).
@@ -38,9 +38,9 @@ type Inner = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// Without any trusted root, `https://` calls fail, and so do the checks that
 /// need them (fail closed).
 #[derive(Clone, Debug)]
-pub struct HttpClient(Option<Inner>);
+pub(crate) struct HttpClient(Option<Inner>);
 
-pub fn client(roots: Option<Arc<rustls::RootCertStore>>) -> HttpClient {
+pub(crate) fn client(roots: Option<Arc<rustls::RootCertStore>>) -> HttpClient {
     // hyper-rustls sets ALPN itself (and refuses a config that has it).
     let alpn: &[&[u8]] = &[];
     let config = crate::tls::client_config(roots, alpn).or_else(|e| {
@@ -84,7 +84,7 @@ async fn call(client: &HttpClient, request: Request<Full<Bytes>>) -> Result<serd
 /// The issuer's JWK Set, fetched on first use and when a token names a key
 /// that is not in it (a rotation), at most every [`REFETCH_EVERY`].
 #[derive(Debug)]
-pub struct Jwks {
+pub(crate) struct Jwks {
     url: http::Uri,
     client: HttpClient,
     keys: RwLock<Arc<PublicKeys>>,
@@ -92,7 +92,7 @@ pub struct Jwks {
 }
 
 impl Jwks {
-    pub fn new(url: http::Uri, client: HttpClient) -> Self {
+    pub(crate) fn new(url: http::Uri, client: HttpClient) -> Self {
         Self {
             url,
             client,
@@ -105,7 +105,7 @@ impl Jwks {
         self.keys.read().map(|k| Arc::clone(&k)).unwrap_or_default()
     }
 
-    pub async fn verify(&self, token: &str, issuer: &str, now: i64) -> Result<AccessClaims, RemoteError> {
+    pub(crate) async fn verify(&self, token: &str, issuer: &str, now: i64) -> Result<AccessClaims, RemoteError> {
         let invalid =
             || RemoteError::Refused("the token is not valid: bad signature, issuer or type, or expired".into());
         let kid = PublicKeys::kid_of(token).ok_or_else(invalid)?;
@@ -135,7 +135,7 @@ impl Jwks {
 }
 
 /// RFC 7662 introspection as a confidential client (`client_secret_basic`).
-pub struct Introspection {
+pub(crate) struct Introspection {
     url: http::Uri,
     client: HttpClient,
     /// `Basic` and the client's id and secret: never printed.
@@ -152,7 +152,7 @@ impl std::fmt::Debug for Introspection {
 }
 
 impl Introspection {
-    pub fn new(url: http::Uri, client_id: &str, client_secret: &str, client: HttpClient) -> Self {
+    pub(crate) fn new(url: http::Uri, client_id: &str, client_secret: &str, client: HttpClient) -> Self {
         Self {
             url,
             client,
@@ -160,7 +160,7 @@ impl Introspection {
         }
     }
 
-    pub async fn introspect(&self, token: &str) -> Result<serde_json::Value, RemoteError> {
+    pub(crate) async fn introspect(&self, token: &str) -> Result<serde_json::Value, RemoteError> {
         let form = format!("token={}&token_type_hint=access_token", form_encode(token));
         let request = Request::builder()
             .method(Method::POST)

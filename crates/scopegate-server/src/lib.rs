@@ -28,15 +28,15 @@
 
 pub mod admin;
 pub mod background;
-pub mod gateway;
+pub(crate) mod gateway;
 pub mod http;
-pub mod identification;
+pub(crate) mod identification;
 pub mod listener;
-pub mod oauth;
-pub mod portal;
-pub mod session;
+pub(crate) mod oauth;
+pub(crate) mod portal;
+pub(crate) mod session;
 pub mod state;
-pub mod upstream;
+pub(crate) mod upstream;
 
 use axum::Router;
 use axum::response::IntoResponse;

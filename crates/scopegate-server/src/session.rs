@@ -16,12 +16,12 @@ use crate::state::AppState;
 use scopegate_service::credentials::passwords::{hash_password, verify_password};
 use scopegate_service::credentials::secrets::{self, SecretKind};
 
-pub const CSRF_COOKIE: &str = "sg_csrf";
-pub const SESSION_COOKIE: &str = "sg_session";
-pub const SESSION_TTL: i64 = 12 * 3600;
+pub(crate) const CSRF_COOKIE: &str = "sg_csrf";
+pub(crate) const SESSION_COOKIE: &str = "sg_session";
+pub(crate) const SESSION_TTL: i64 = 12 * 3600;
 
 /// A cookie's value, if the request carries it (non-empty).
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -49,13 +49,13 @@ fn secure(state: &AppState) -> bool {
 }
 
 /// One of scopegate's own cookies ([`SESSION_COOKIE`], [`CSRF_COOKIE`]), under its sent name.
-pub fn own_cookie<'a>(state: &AppState, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn own_cookie<'a>(state: &AppState, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     cookie(headers, &cookie_name(state, name))
 }
 
 /// Sets an `HttpOnly`, `SameSite=Lax` cookie for the whole site, `Secure`
 /// (and `__Host-` prefixed) when the issuer is https. `max_age` 0 deletes it.
-pub fn set_cookie(state: &AppState, response: &mut Response, name: &str, value: &str, max_age: i64) {
+pub(crate) fn set_cookie(state: &AppState, response: &mut Response, name: &str, value: &str, max_age: i64) {
     let secure = if secure(state) { "; Secure" } else { "" };
     let name = cookie_name(state, name);
     let line = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
@@ -66,14 +66,14 @@ pub fn set_cookie(state: &AppState, response: &mut Response, name: &str, value: 
 
 /// A signed-in user and the session that says so.
 #[derive(Debug)]
-pub struct Signed {
+pub(crate) struct Signed {
     pub session: SessionRecord,
     pub user: UserRecord,
 }
 
 /// The request's live session and its enabled user, if any. A session not
 /// bound to a CSRF cookie (made before sessions were) counts as none.
-pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Signed>, StoreError> {
+pub(crate) async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Signed>, StoreError> {
     let Some(token) = own_cookie(state, headers, SESSION_COOKIE) else {
         return Ok(None);
     };
@@ -88,7 +88,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Sig
 }
 
 /// The signed-in, enabled user of this request, if any.
-pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<UserRecord>, StoreError> {
+pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<UserRecord>, StoreError> {
     Ok(current(state, headers).await?.map(|s| s.user))
 }
 
@@ -96,7 +96,7 @@ pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<U
 /// ends the session the request came with (signing in again replaces the
 /// session: a new id, the old one gone). The caller sets the returned token
 /// as [`SESSION_COOKIE`].
-pub async fn start(state: &AppState, headers: &HeaderMap, login: &str) -> Result<String, StoreError> {
+pub(crate) async fn start(state: &AppState, headers: &HeaderMap, login: &str) -> Result<String, StoreError> {
     end(state, headers).await?;
     let token = secrets::generate(SecretKind::Session);
     let now = state.now();
@@ -116,7 +116,7 @@ pub async fn start(state: &AppState, headers: &HeaderMap, login: &str) -> Result
 }
 
 /// Ends the request's session, if it has one.
-pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<(), StoreError> {
+pub(crate) async fn end(state: &AppState, headers: &HeaderMap) -> Result<(), StoreError> {
     if let Some(token) = own_cookie(state, headers, SESSION_COOKIE) {
         state.store.delete_session(&secrets::hash(token)).await?;
     }
@@ -124,7 +124,7 @@ pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<(), StoreError
 }
 
 /// The request's CSRF token, or a fresh one (then `true`: set the cookie).
-pub fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, bool) {
+pub(crate) fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, bool) {
     match own_cookie(state, headers, CSRF_COOKIE) {
         Some(c) => (c.to_owned(), false),
         None => (secrets::generate(SecretKind::Csrf), true),
@@ -136,7 +136,12 @@ pub fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, bool) {
 /// the CSRF cookie (constant time), and, for a signed-in user, that cookie
 /// the one the session was started with. A cookie planted by a sibling
 /// subdomain matches no session, and its form is refused.
-pub fn csrf_ok(state: &AppState, headers: &HeaderMap, field: Option<&str>, session: Option<&SessionRecord>) -> bool {
+pub(crate) fn csrf_ok(
+    state: &AppState,
+    headers: &HeaderMap,
+    field: Option<&str>,
+    session: Option<&SessionRecord>,
+) -> bool {
     if !same_origin(state, headers) {
         return false;
     }
@@ -194,7 +199,7 @@ fn dummy_hash() -> &'static str {
 
 /// What a sign-in attempt came to.
 #[derive(Debug)]
-pub enum SignIn {
+pub(crate) enum SignIn {
     User(UserRecord),
     /// Unknown login, wrong password or a disabled user: the same answer.
     Refused,
@@ -207,16 +212,16 @@ pub enum SignIn {
 }
 
 /// What a sign-in page says when the server is verifying too many passwords.
-pub const BUSY_MESSAGE: &str = "Too many people are signing in at this moment. Try again in a few seconds.";
+pub(crate) const BUSY_MESSAGE: &str = "Too many people are signing in at this moment. Try again in a few seconds.";
 
 /// A sign-in page's answer when it was [`SignIn::Busy`]: 503, `Retry-After: 1`.
-pub fn busy(response: &mut Response) {
+pub(crate) fn busy(response: &mut Response) {
     *response.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
     crate::http::limits::set_retry_after(response, RetryAfter(std::time::Duration::from_secs(1)));
 }
 
 /// What a sign-in page says when a limit refused the attempt.
-pub fn limited_message(retry: RetryAfter) -> String {
+pub(crate) fn limited_message(retry: RetryAfter) -> String {
     let minutes = retry.seconds().div_ceil(60);
     format!(
         "Too many sign-in attempts from your network. Try again in {minutes} minute{}.",
@@ -233,7 +238,7 @@ const LOCKOUT_LOGIN_LEN: usize = 128;
 /// the same time for unknown and known logins. A failure spends one of the
 /// login's failures at this address only, so that nobody elsewhere can
 /// lock its user out.
-pub async fn check_password(
+pub(crate) async fn check_password(
     state: &AppState,
     address: ClientAddress,
     login: &str,

@@ -14,7 +14,7 @@ use crate::policy_file::load_or_report;
 use crate::store_cmd::{context, open, refused, runtime};
 
 #[derive(clap::Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create an admin token; it is printed this once.
     Create {
         #[arg(long, short, value_name = "FILE")]
@@ -42,7 +42,7 @@ pub enum Command {
     },
 }
 
-pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Create { config, scopes, json } => {
             let policy = load_or_report(config)?;

@@ -15,7 +15,7 @@ use crate::policy_file::load_or_report;
 use crate::store_cmd::{context, open, refused, runtime, unix_now};
 
 #[derive(clap::Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Register an app with its key set in one environment; prints client_id and client_secret once.
     Create(CreateArgs),
     /// List every key set of every app (never their secrets).
@@ -68,7 +68,7 @@ pub enum Command {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     #[arg(long, short, value_name = "FILE")]
     config: PathBuf,
     /// The app's name, shown on consent pages.
@@ -104,7 +104,7 @@ pub struct CreateArgs {
     shell: bool,
 }
 
-pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Create(args) => create(args),
         Command::List { config, json } => list(config, *json),

@@ -10,7 +10,7 @@ use crate::policy_file::load_or_report;
 use crate::store_cmd::{open, runtime};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(crate) struct Args {
     #[arg(long, short, value_name = "FILE")]
     config: PathBuf,
     /// How many of the newest entries to show.
@@ -21,7 +21,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(&args.config)?;
     let mut events = runtime()?.block_on(async {
         {

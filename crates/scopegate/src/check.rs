@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::policy_file::{LoadError, load};
 
-pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
     match load(config) {
         Ok(policy) => {
             println!(

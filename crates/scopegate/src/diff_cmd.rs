@@ -13,7 +13,7 @@ use scopegate_core::openapi::{ImportOptions, import};
 use crate::policy_file::{LoadError, load};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(crate) struct Args {
     /// The policy (or OpenAPI document) before the change.
     #[arg(value_name = "OLD")]
     old: PathBuf,
@@ -81,7 +81,7 @@ fn policy_of(path: &Path, options: &ImportOptions) -> Result<Policy, String> {
     Policy::compile(&name, &imported.to_toml(&name)).map_err(|e| e.to_string())
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let options = ImportOptions {
         scheme: args.scheme.clone(),
         base_path: args.base_path.clone(),

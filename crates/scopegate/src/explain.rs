@@ -9,7 +9,7 @@ use scopegate_core::explain::{Credentials, ExplainInputError, Explanation, expla
 use crate::policy_file::load_or_report;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(crate) struct Args {
     /// The policy file.
     #[arg(long, short, value_name = "FILE")]
     config: PathBuf,
@@ -32,7 +32,7 @@ pub struct Args {
     path: String,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(&args.config)?;
     let token_scope = match &args.token {
         None => None,

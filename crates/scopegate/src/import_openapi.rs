@@ -10,7 +10,7 @@ use scopegate_core::openapi::{ImportOptions, import};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(crate) struct Args {
     /// The OpenAPI document (`.yaml`, `.yml` or `.json`).
     #[arg(value_name = "SPEC")]
     spec: PathBuf,
@@ -26,7 +26,7 @@ pub struct Args {
 /// key written twice in one object is refused, not resolved to the last
 /// one (which would drop an operation without a word); YAML merge keys
 /// (`<<: *anchor`) are applied.
-pub fn parse(path: &std::path::Path, text: &str) -> anyhow::Result<serde_json::Value> {
+pub(crate) fn parse(path: &std::path::Path, text: &str) -> anyhow::Result<serde_json::Value> {
     if text.len() > MAX_DOCUMENT_BYTES {
         anyhow::bail!(
             "{}: not read: {} bytes; scopegate reads OpenAPI documents of at most {} MB",
@@ -177,7 +177,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // A document that cannot be read is refused like any other problem in it.
     let doc = std::fs::read_to_string(&args.spec)
         .with_context(|| format!("cannot read {}", args.spec.display()))

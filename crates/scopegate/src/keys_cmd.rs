@@ -12,7 +12,7 @@ use crate::policy_file::load_or_report;
 use crate::store_cmd::{context, open, refused, runtime};
 
 #[derive(clap::Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Start signing with a new key. Old keys are retired but stay published in
     /// the JWKS, so tokens they signed keep verifying until they expire.
     /// Every running `serve` on the database signs with it within a second.
@@ -30,7 +30,7 @@ pub enum Command {
     NewKek,
 }
 
-pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Rotate { config } => {
             let policy = load_or_report(config)?;

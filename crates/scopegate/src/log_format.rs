@@ -20,7 +20,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 #[derive(Debug, Default)]
-pub struct LineFormat {
+pub(crate) struct LineFormat {
     full: Format<Full, DefaultTime>,
 }
 

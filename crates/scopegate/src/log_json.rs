@@ -14,7 +14,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 #[derive(Debug, Default)]
-pub struct JsonFormat;
+pub(crate) struct JsonFormat;
 
 impl<S, N> FormatEvent<S, N> for JsonFormat
 where
@@ -41,7 +41,7 @@ where
 
 /// One line in this format written outside `tracing` (the line `serve`
 /// prints on stdout once it listens): `message` and string `fields`.
-pub fn line(level: &str, message: &str, fields: &[(&str, &str)]) -> String {
+pub(crate) fn line(level: &str, message: &str, fields: &[(&str, &str)]) -> String {
     let mut out = String::from("{\"time\":\"");
     let _ = write_time(&mut out);
     let _ = write!(out, "\",\"level\":\"{level}\",\"target\":\"scopegate\",\"message\":");

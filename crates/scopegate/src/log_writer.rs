@@ -42,7 +42,7 @@ thread_local! {
 
 /// From now on, this thread gathers its log lines (a worker thread whose
 /// runtime calls [`flush_this_thread`] before parking).
-pub fn gather_on_this_thread() {
+pub(crate) fn gather_on_this_thread() {
     GATHERED.with(|g| {
         *g.borrow_mut() = Some(Gathered {
             bytes: Vec::with_capacity(LIMIT),
@@ -53,13 +53,13 @@ pub fn gather_on_this_thread() {
 
 /// Before the runtime parks: writes out what this thread has gathered if
 /// the oldest line has waited [`PARK_AGE`].
-pub fn flush_this_thread_when_due() {
+pub(crate) fn flush_this_thread_when_due() {
     write_out_if(|g| g.since.is_some_and(|since| since.elapsed() >= PARK_AGE));
 }
 
 /// Run on a worker's runtime: writes out its gathered lines every
 /// [`MAX_AGE`], so that none waits longer while the worker is idle.
-pub async fn flush_periodically() {
+pub(crate) async fn flush_periodically() {
     let mut tick = tokio::time::interval(MAX_AGE);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -69,7 +69,7 @@ pub async fn flush_periodically() {
 }
 
 /// Writes out what this thread has gathered.
-pub fn flush_this_thread() {
+pub(crate) fn flush_this_thread() {
     write_out_if(|_| true);
 }
 
@@ -86,7 +86,7 @@ fn write_out_if(due: impl FnOnce(&Gathered) -> bool) {
 
 /// The `MakeWriter` for `tracing_subscriber::fmt`.
 #[derive(Clone, Copy, Debug)]
-pub struct Stderr;
+pub(crate) struct Stderr;
 
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
     type Writer = Line;
@@ -98,7 +98,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
 
 /// One formatted log line (the fmt layer writes each event once).
 #[derive(Debug)]
-pub struct Line;
+pub(crate) struct Line;
 
 impl Write for Line {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {

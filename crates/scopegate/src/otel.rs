@@ -5,13 +5,13 @@
 
 /// What shuts the exporter down (flushing what it holds).
 #[derive(Debug)]
-pub struct Traces {
+pub(crate) struct Traces {
     #[cfg(feature = "otel")]
     provider: opentelemetry_sdk::trace::SdkTracerProvider,
 }
 
 #[cfg(feature = "otel")]
-pub fn start(endpoint: &str) -> anyhow::Result<Traces> {
+pub(crate) fn start(endpoint: &str) -> anyhow::Result<Traces> {
     use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
     let url = if endpoint.ends_with("/v1/traces") {
         endpoint.to_owned()
@@ -39,7 +39,7 @@ pub fn start(endpoint: &str) -> anyhow::Result<Traces> {
 }
 
 #[cfg(not(feature = "otel"))]
-pub fn start(_endpoint: &str) -> anyhow::Result<Traces> {
+pub(crate) fn start(_endpoint: &str) -> anyhow::Result<Traces> {
     anyhow::bail!(
         "--otlp-endpoint: this scopegate was built without OpenTelemetry; build it with `cargo build --release -p scopegate --features otel`"
     )
@@ -47,7 +47,7 @@ pub fn start(_endpoint: &str) -> anyhow::Result<Traces> {
 
 impl Traces {
     /// Sends what is still batched.
-    pub fn shutdown(self) {
+    pub(crate) fn shutdown(self) {
         #[cfg(feature = "otel")]
         if let Err(e) = self.provider.shutdown() {
             tracing::warn!(error = %e, "the last spans could not be sent");

@@ -6,14 +6,14 @@ use anyhow::Context;
 use scopegate_core::{Policy, PolicyErrors};
 
 /// Why a policy could not be loaded.
-pub enum LoadError {
+pub(crate) enum LoadError {
     /// The file could not be read (one line).
     Io(anyhow::Error),
     /// The file was read and is invalid (one line per problem).
     Invalid(PolicyErrors),
 }
 
-pub fn load(path: &Path) -> Result<Policy, LoadError> {
+pub(crate) fn load(path: &Path) -> Result<Policy, LoadError> {
     let source = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read policy file {}", path.display()))
         .map_err(LoadError::Io)?;
@@ -27,7 +27,7 @@ pub fn load(path: &Path) -> Result<Policy, LoadError> {
 }
 
 /// The environment variable that may hold the PostgreSQL password.
-pub const PASSWORD_VARIABLE: &str = "SCOPEGATE_DATABASE_PASSWORD";
+pub(crate) const PASSWORD_VARIABLE: &str = "SCOPEGATE_DATABASE_PASSWORD";
 
 /// The PostgreSQL password kept out of the policy file: from the file
 /// `database_password_file` names (relative to the policy file; one trailing
@@ -52,7 +52,7 @@ fn database_password(path: &Path, policy: &Policy) -> Result<Option<String>, Loa
 /// command runs from (each example keeps its own database, and `app list`
 /// run from another directory sees the server's); made absolute, so that
 /// what `serve` and `check` print is the file itself.
-pub fn resolve_database(policy_file: &Path, url: &str) -> String {
+pub(crate) fn resolve_database(policy_file: &Path, url: &str) -> String {
     let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
         return url.to_owned();
     };
@@ -77,7 +77,7 @@ pub fn resolve_database(policy_file: &Path, url: &str) -> String {
 
 /// Loads the policy for a command other than `check`: problems are printed and
 /// become an error that exits with `code`.
-pub fn load_or_report(path: &Path) -> anyhow::Result<Policy> {
+pub(crate) fn load_or_report(path: &Path) -> anyhow::Result<Policy> {
     match load(path) {
         Ok(policy) => Ok(policy),
         Err(LoadError::Io(e)) => Err(e),

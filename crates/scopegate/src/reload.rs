@@ -62,7 +62,7 @@ enum Trigger {
 
 /// Watches `path` and reloads into `state` until the process ends; `notices`
 /// brings other nodes' reloads.
-pub fn spawn(path: PathBuf, state: AppState, mut notices: mpsc::UnboundedReceiver<String>) {
+pub(crate) fn spawn(path: PathBuf, state: AppState, mut notices: mpsc::UnboundedReceiver<String>) {
     // Registered before `spawn` returns, so a SIGHUP sent as soon as `serve`
     // says it is listening reloads instead of ending the process.
     #[cfg(unix)]

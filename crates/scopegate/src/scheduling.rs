@@ -16,7 +16,7 @@
 
 /// `--cpu-scheduling`, named as systemd's `CPUSchedulingPolicy` names them.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CpuScheduling {
+pub(crate) enum CpuScheduling {
     /// `SCHED_BATCH`: a woken worker does not preempt the task running.
     #[default]
     Batch,
@@ -26,7 +26,7 @@ pub enum CpuScheduling {
 
 /// Puts the calling thread under `policy`. `Err` says why it was left as it
 /// was; serving goes on either way.
-pub fn apply_to_this_thread(policy: CpuScheduling) -> Result<(), String> {
+pub(crate) fn apply_to_this_thread(policy: CpuScheduling) -> Result<(), String> {
     match policy {
         CpuScheduling::Other => Ok(()),
         CpuScheduling::Batch => batch(),

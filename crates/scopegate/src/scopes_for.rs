@@ -9,7 +9,7 @@ use scopegate_core::{CoverFor, GrantKind, scope::encode_scope_param};
 use crate::policy_file::load_or_report;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(crate) struct Args {
     /// The policy file.
     #[arg(long, short, value_name = "FILE")]
     config: PathBuf,
@@ -25,7 +25,7 @@ pub struct Args {
     endpoints: Vec<String>,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(&args.config)?;
     let grant = match args.grant.as_deref() {
         None => None,

@@ -19,7 +19,7 @@ use crate::scheduling::{self, CpuScheduling};
 use crate::store_cmd::open;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(crate) struct Args {
     /// The policy file.
     #[arg(long, short, value_name = "FILE")]
     config: PathBuf,
@@ -45,7 +45,7 @@ pub struct Args {
     cpu_scheduling: CpuScheduling,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // Read first, for its `log_format`; its problems go to stderr as they
     // do for every command.
     let policy = Arc::new(load_or_report(&args.config)?);

@@ -9,7 +9,7 @@ use crate::policy_file::load_or_report;
 use crate::store_cmd::{open, runtime, unix_now};
 
 #[derive(clap::Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Rows per table, and how long the audit trail is kept.
     Stats {
         #[arg(long, short, value_name = "FILE")]
@@ -23,7 +23,7 @@ pub enum Command {
     },
 }
 
-pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Stats { config } => {
             let policy = load_or_report(config)?;

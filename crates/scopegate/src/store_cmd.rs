@@ -2,18 +2,18 @@
 //! created and migrated on first use.
 
 /// The policy's database (`sqlite://` or `postgres://`), migrated.
-pub async fn open(policy: &scopegate_core::Policy) -> anyhow::Result<scopegate_store::Database> {
+pub(crate) async fn open(policy: &scopegate_core::Policy) -> anyhow::Result<scopegate_store::Database> {
     scopegate_store::Database::open(&policy.settings.database)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_start_matches("store: ")))
 }
 
 /// A Tokio runtime for commands that touch the store or the network.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-pub fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -22,7 +22,7 @@ pub fn unix_now() -> i64 {
 /// The surroundings of a service operation run from the command line: it
 /// acts as the operating-system user, and has no caches to keep true (every
 /// running `serve` learns of the change through the change feed).
-pub fn context<'a>(
+pub(crate) fn context<'a>(
     store: &'a scopegate_store::Database,
     policy: &'a scopegate_core::Policy,
     actor: &'a scopegate_service::Actor,
@@ -38,7 +38,7 @@ pub fn context<'a>(
 
 /// A refusal from the service layer as the command line says it: a field
 /// by the flag that gave it.
-pub fn refused(e: scopegate_service::ServiceError) -> anyhow::Error {
+pub(crate) fn refused(e: scopegate_service::ServiceError) -> anyhow::Error {
     use scopegate_service::ServiceError;
     match e {
         ServiceError::Invalid(f) => {

@@ -14,7 +14,7 @@ use crate::policy_file::load_or_report;
 use crate::store_cmd::{context, open, refused, runtime};
 
 #[derive(clap::Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Revoke a token; a refresh token takes every token of its grant with it.
     Revoke {
         #[arg(long, short, value_name = "FILE")]
@@ -24,7 +24,7 @@ pub enum Command {
     },
 }
 
-pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Revoke { config, token } => {
             let policy = load_or_report(config)?;

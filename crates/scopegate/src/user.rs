@@ -14,7 +14,7 @@ use crate::policy_file::load_or_report;
 use crate::store_cmd::{context, open, refused, runtime};
 
 #[derive(clap::Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create a user; the password is read from the first line of standard input.
     Create {
         #[arg(long, short, value_name = "FILE")]
@@ -64,7 +64,7 @@ fn valid_name(s: &str) -> bool {
     check_login("login", s).is_ok()
 }
 
-pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::List { config, json } => {
             let policy = load_or_report(config)?;

@@ -24,7 +24,7 @@ use scopegate_service::operations::{apps, client_secrets, key_sets};
 /// A new app and its first key set.
 #[derive(Deserialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct AppCreate {
+pub(super) struct AppCreate {
     /// Shown on consent pages.
     #[schema(min_length = 1, max_length = 100)]
     pub name: String,
@@ -64,7 +64,7 @@ impl AppCreate {
 /// A key set in one environment.
 #[derive(Deserialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct KeySetCreate {
+pub(super) struct KeySetCreate {
     #[schema(example = "production")]
     pub environment: String,
     /// Scopes assigned to the keys.
@@ -115,7 +115,7 @@ fn names(field: &'static str, list: &[String]) -> Result<String, ApiError> {
 
 /// A key set just made: its client secret is shown this once.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct KeySetCreated {
+pub(super) struct KeySetCreated {
     pub key_set: KeySet,
     /// The secret (absent for a public client). Store it now: only its hash is kept.
     pub client_secret: Option<String>,
@@ -124,7 +124,7 @@ pub struct KeySetCreated {
 
 /// An app just made, with its first key set's secret.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct AppCreated {
+pub(super) struct AppCreated {
     pub app: App,
     pub client_id: String,
     /// Shown this once (absent for a public client).
@@ -135,7 +135,7 @@ pub struct AppCreated {
 /// A new secret for a key set.
 #[derive(Deserialize, ToSchema, Debug, Default)]
 #[serde(deny_unknown_fields)]
-pub struct SecretCreate {
+pub(super) struct SecretCreate {
     /// The secret stops working after this long (`90d`, `12h`, `30m`); default never.
     #[schema(example = "90d")]
     pub expires_in: Option<String>,
@@ -146,7 +146,7 @@ pub struct SecretCreate {
 
 /// A secret, shown this once.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct SecretCreated {
+pub(super) struct SecretCreated {
     pub secret_id: String,
     pub client_secret: String,
     pub expires_at: Option<i64>,
@@ -164,7 +164,7 @@ impl From<NewSecret> for SecretCreated {
 
 /// How many stored tokens a revocation took (a stateless JWT counts once it is presented).
 #[derive(Serialize, ToSchema, Debug)]
-pub struct Revoked {
+pub(super) struct Revoked {
     pub revoked: u64,
 }
 
@@ -178,7 +178,7 @@ fn no_store(json: impl IntoResponse) -> Response {
 
 #[utoipa::path(get, path = "/admin/api/apps", tag = "apps", params(PageParams),
     responses((status = 200, body = Page<App>), (status = 400, body = ErrorBody)))]
-pub async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub(super) async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let params: PageParams = body::query(q.as_deref())?;
     let limit = params.limit()?;
     let mut apps = App::group(
@@ -196,7 +196,7 @@ pub async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Resp
 
 #[utoipa::path(post, path = "/admin/api/apps", tag = "apps", request_body = AppCreate,
     responses((status = 201, body = AppCreated), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn create(
+pub(super) async fn create(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     headers: HeaderMap,
@@ -221,7 +221,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/admin/api/apps/{app_id}", tag = "apps", params(("app_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = App), (status = 404, body = ErrorBody)))]
-pub async fn show(Current(state): Current, Path(app_id): Path<String>) -> Result<Response, ApiError> {
+pub(super) async fn show(Current(state): Current, Path(app_id): Path<String>) -> Result<Response, ApiError> {
     let app = App::group(state.store.app(&app_id).await?, state.now())
         .pop()
         .ok_or_else(|| ApiError::not_found(format!("no app {app_id:?}")))?;
@@ -230,7 +230,7 @@ pub async fn show(Current(state): Current, Path(app_id): Path<String>) -> Result
 
 #[utoipa::path(delete, path = "/admin/api/apps/{app_id}", tag = "apps", params(("app_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 204, description = "deleted, with its key sets and their tokens"), (status = 404, body = ErrorBody)))]
-pub async fn delete(
+pub(super) async fn delete(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(app_id): Path<String>,
@@ -243,7 +243,7 @@ pub async fn delete(
     request_body = KeySetCreate,
     responses((status = 201, body = KeySetCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn add_key_set(
+pub(super) async fn add_key_set(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(app_id): Path<String>,
@@ -262,7 +262,7 @@ pub async fn add_key_set(
 
 #[utoipa::path(get, path = "/admin/api/key-sets/{client_id}", tag = "apps", params(("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = KeySet), (status = 404, body = ErrorBody)))]
-pub async fn key_set(Current(state): Current, Path(client_id): Path<String>) -> Result<Response, ApiError> {
+pub(super) async fn key_set(Current(state): Current, Path(client_id): Path<String>) -> Result<Response, ApiError> {
     let k = key_sets::get(&state.store, &client_id).await?;
     Ok(no_store(axum::Json(KeySet::new(k, state.now()))))
 }
@@ -271,7 +271,7 @@ pub async fn key_set(Current(state): Current, Path(client_id): Path<String>) -> 
     request_body = SecretCreate,
     responses((status = 201, body = SecretCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn add_secret(
+pub(super) async fn add_secret(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(client_id): Path<String>,
@@ -287,7 +287,7 @@ pub async fn add_secret(
 #[utoipa::path(delete, path = "/admin/api/key-sets/{client_id}/secrets/{secret_id}", tag = "apps",
     params(("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$"), ("secret_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 204, description = "the secret no longer authenticates"), (status = 404, body = ErrorBody)))]
-pub async fn revoke_secret(
+pub(super) async fn revoke_secret(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path((client_id, secret_id)): Path<(String, String)>,
@@ -300,7 +300,7 @@ pub async fn revoke_secret(
     params(("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = Revoked, description = "every token issued to the key set so far is revoked"),
         (status = 404, body = ErrorBody)))]
-pub async fn revoke_tokens(
+pub(super) async fn revoke_tokens(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(client_id): Path<String>,

@@ -16,7 +16,7 @@ use crate::state::Current;
 #[derive(Deserialize, IntoParams, Debug, Default)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct AuditParams {
+pub(super) struct AuditParams {
     /// Only events of this key set.
     pub client_id: Option<String>,
     /// Only events about this user.
@@ -32,7 +32,7 @@ pub struct AuditParams {
 
 #[utoipa::path(get, path = "/admin/api/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = Page<AuditEntry>), (status = 400, body = ErrorBody)))]
-pub async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub(super) async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let params: AuditParams = body::query(q.as_deref())?;
     let limit = PageParams {
         limit: params.limit,

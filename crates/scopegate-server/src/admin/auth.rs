@@ -26,18 +26,18 @@ static ADMIN_POLICY: LazyLock<Option<Policy>> = LazyLock::new(|| admin_policy().
 
 /// The admin token a request was allowed with; handlers name it in the audit trail.
 #[derive(Clone, Debug)]
-pub struct AdminCaller {
+pub(crate) struct AdminCaller {
     pub token_id: String,
 }
 
 impl AdminCaller {
-    pub fn actor(&self) -> Actor {
+    pub(crate) fn actor(&self) -> Actor {
         Actor::AdminToken(self.token_id.clone())
     }
 }
 
 /// Middleware in front of every admin route.
-pub async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(policy) = ADMIN_POLICY.as_ref() else {
         return ApiError::internal().into_response();
     };

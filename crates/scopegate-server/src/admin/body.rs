@@ -8,10 +8,10 @@ use serde::de::DeserializeOwned;
 use super::error::ApiError;
 
 /// The largest request body the admin API reads.
-pub const MAX_BODY: usize = 64 * 1024;
+pub(super) const MAX_BODY: usize = 64 * 1024;
 
 /// The answer to a body over [`MAX_BODY`].
-pub fn too_large() -> ApiError {
+pub(super) fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
@@ -20,7 +20,7 @@ pub fn too_large() -> ApiError {
 }
 
 /// A JSON body of type `T`.
-pub fn json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
     if !crate::http::form::has_content_type(headers, "application/json") {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -35,7 +35,7 @@ pub fn json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, 
 }
 
 /// The query string as `T` (absent: every field at its default).
-pub fn query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
+pub(super) fn query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
     serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|e| ApiError::invalid_request(format!("the query string: {e}")))
 }

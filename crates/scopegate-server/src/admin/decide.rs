@@ -17,7 +17,7 @@ use crate::state::Current;
 /// A request to decide.
 #[derive(Deserialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct DecideRequest {
+pub(super) struct DecideRequest {
     #[schema(example = "GET")]
     pub method: String,
     /// The request target: path and optional query.
@@ -35,7 +35,7 @@ pub struct DecideRequest {
 
 /// The route a request matched.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct MatchedRoute {
+pub(super) struct MatchedRoute {
     /// `METHOD PATTERN` as the policy writes it.
     pub pattern: String,
     /// `FILE:LINE` in the policy.
@@ -48,7 +48,7 @@ pub struct MatchedRoute {
 
 /// The full decision value.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct Decision {
+pub(super) struct Decision {
     pub method: String,
     pub target: String,
     /// The canonical path decided on; absent when the target was refused.
@@ -132,7 +132,7 @@ impl From<Explanation> for Decision {
 
 #[utoipa::path(post, path = "/admin/api/decide", tag = "policy", request_body = DecideRequest,
     responses((status = 200, body = Decision), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn decide(Current(state): Current, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn decide(Current(state): Current, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
     let input: DecideRequest = body::json(&headers, &bytes)?;
     let method_ok = !input.method.is_empty() && input.method.bytes().all(|b| b.is_ascii_alphabetic());
     if !method_ok {
@@ -189,7 +189,7 @@ pub async fn decide(Current(state): Current, headers: HeaderMap, bytes: Bytes) -
 /// Endpoints an app will call.
 #[derive(Deserialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct ScopesForRequest {
+pub(super) struct ScopesForRequest {
     /// Each `METHOD PATH`.
     #[schema(example = json!(["GET /account/settings", "PUT /products/42"]))]
     pub endpoints: Vec<String>,
@@ -201,7 +201,7 @@ pub struct ScopesForRequest {
 
 /// The smallest scope set, as `scopegate scopes-for` prints it.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct ScopesFor {
+pub(super) struct ScopesFor {
     pub scopes: Vec<String>,
     /// For an authorize URL: `scope=` and this.
     pub scope_param: String,
@@ -211,7 +211,11 @@ pub struct ScopesFor {
 
 #[utoipa::path(post, path = "/admin/api/scopes-for", tag = "policy", request_body = ScopesForRequest,
     responses((status = 200, body = ScopesFor), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn scopes_for(Current(state): Current, headers: HeaderMap, bytes: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn scopes_for(
+    Current(state): Current,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
     use scopegate_core::{CoverFor, GrantKind};
     let input: ScopesForRequest = body::json(&headers, &bytes)?;
     let policy = &state.policy;

@@ -22,7 +22,7 @@ pub struct ApiError {
 
 /// The body of every error answer.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// A stable code: `invalid_request`, `invalid_field`, `unauthenticated`,
     /// `invalid_token`, `insufficient_scope`, `not_found`, `conflict`,
     /// `method_not_allowed`, `unsupported_media_type`, `temporarily_unavailable`, `server_error`.

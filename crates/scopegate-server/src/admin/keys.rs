@@ -15,7 +15,7 @@ use scopegate_service::operations::signing_keys;
 
 /// A signing key, never its private part.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct SigningKey {
+pub(super) struct SigningKey {
     pub kid: String,
     #[schema(example = "ES256")]
     pub alg: String,
@@ -26,7 +26,7 @@ pub struct SigningKey {
 
 /// The key a rotation started.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct Rotated {
+pub(super) struct Rotated {
     pub kid: String,
     /// When it signs: `next_start` (each node takes it when `serve` starts).
     #[schema(example = "next_start")]
@@ -35,7 +35,7 @@ pub struct Rotated {
 
 #[utoipa::path(get, path = "/admin/api/signing-keys", tag = "signing keys",
     responses((status = 200, body = Vec<SigningKey>, description = "newest first")))]
-pub async fn list(Current(state): Current) -> Result<Response, ApiError> {
+pub(super) async fn list(Current(state): Current) -> Result<Response, ApiError> {
     let keys: Vec<SigningKey> = state
         .store
         .signing_keys()
@@ -53,7 +53,10 @@ pub async fn list(Current(state): Current) -> Result<Response, ApiError> {
 
 #[utoipa::path(post, path = "/admin/api/signing-keys/rotate", tag = "signing keys",
     responses((status = 200, body = Rotated)))]
-pub async fn rotate(Current(state): Current, Extension(caller): Extension<AdminCaller>) -> Result<Response, ApiError> {
+pub(super) async fn rotate(
+    Current(state): Current,
+    Extension(caller): Extension<AdminCaller>,
+) -> Result<Response, ApiError> {
     let kid = signing_keys::rotate(&state.service(&caller.actor()), state.keys.kek()).await?;
     Ok(no_store(
         axum::Json(Rotated {

@@ -12,10 +12,10 @@
 
 mod apps;
 mod audit;
-pub mod auth;
+pub(crate) mod auth;
 mod body;
 mod decide;
-pub mod error;
+pub(crate) mod error;
 mod keys;
 mod paging;
 mod requests;

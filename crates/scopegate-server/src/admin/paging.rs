@@ -7,14 +7,14 @@ use utoipa::IntoParams;
 use super::error::ApiError;
 use scopegate_core::registration::FieldError;
 
-pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 200;
+pub(super) const DEFAULT_LIMIT: i64 = 50;
+pub(super) const MAX_LIMIT: i64 = 200;
 
 /// `limit` and `cursor`, common to every list.
 #[derive(Deserialize, IntoParams, Default, Debug)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct PageParams {
+pub(super) struct PageParams {
     /// How many items, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -23,7 +23,7 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    pub fn limit(&self) -> Result<i64, ApiError> {
+    pub(super) fn limit(&self) -> Result<i64, ApiError> {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
@@ -36,7 +36,7 @@ impl PageParams {
 }
 
 /// The `next` link: `path?` the filters, `cursor` and `limit`.
-pub fn next_link(path: &str, filters: &[(&str, Option<&str>)], cursor: &str, limit: i64) -> String {
+pub(super) fn next_link(path: &str, filters: &[(&str, Option<&str>)], cursor: &str, limit: i64) -> String {
     let mut pairs = url_pairs(filters);
     pairs.push(("cursor".to_owned(), cursor.to_owned()));
     pairs.push(("limit".to_owned(), limit.to_string()));

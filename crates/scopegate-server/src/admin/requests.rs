@@ -21,7 +21,7 @@ use scopegate_service::operations::scope_requests::Requested;
 
 /// A request for scopes on one key set.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct ScopeRequest {
+pub(super) struct ScopeRequest {
     #[schema(example = "sgsr_…")]
     pub id: String,
     pub client_id: String,
@@ -54,7 +54,7 @@ impl From<ScopeRequestRecord> for ScopeRequest {
 #[derive(Deserialize, IntoParams, Debug, Default)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct RequestParams {
+pub(super) struct RequestParams {
     /// `pending` (default) or `all`.
     #[param(pattern = "^(pending|all)$")]
     pub status: Option<String>,
@@ -65,7 +65,7 @@ pub struct RequestParams {
 /// Scopes to ask for on a key set.
 #[derive(Deserialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct RequestCreate {
+pub(super) struct RequestCreate {
     pub scopes: Vec<String>,
     /// Why the app needs them, for the administrator who decides.
     #[serde(default)]
@@ -79,7 +79,7 @@ fn json(value: impl Serialize) -> Response {
 
 #[utoipa::path(get, path = "/admin/api/scope-requests", tag = "scope requests", params(RequestParams),
     responses((status = 200, body = Vec<ScopeRequest>)))]
-pub async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub(super) async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let params: RequestParams = body::query(q.as_deref())?;
     let pending_only = match params.status.as_deref() {
         None | Some("pending") => true,
@@ -102,7 +102,7 @@ pub async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Resp
     params(("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")), request_body = RequestCreate,
     responses((status = 201, body = ScopeRequest, description = "filed; `granted` at once when no scope needs approval"),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn create(
+pub(super) async fn create(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(client_id): Path<String>,
@@ -140,7 +140,7 @@ pub async fn create(
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = ScopeRequest, description = "granted: the scopes are now assigned to the key set"),
         (status = 404, body = ErrorBody)))]
-pub async fn grant(
+pub(super) async fn grant(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(id): Path<String>,
@@ -152,7 +152,7 @@ pub async fn grant(
 #[utoipa::path(post, path = "/admin/api/scope-requests/{id}/refuse", tag = "scope requests",
     params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = ScopeRequest), (status = 404, body = ErrorBody)))]
-pub async fn refuse(
+pub(super) async fn refuse(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(id): Path<String>,

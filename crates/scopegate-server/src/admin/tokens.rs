@@ -20,7 +20,7 @@ use scopegate_service::operations::{admin_tokens, tokens};
 /// A token to revoke, by value.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TokenRevoke {
+pub(super) struct TokenRevoke {
     /// An access token (opaque or JWT) or a refresh token; a refresh token takes its whole grant.
     pub token: String,
 }
@@ -33,7 +33,7 @@ impl std::fmt::Debug for TokenRevoke {
 
 /// What a token's revocation took with it.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct TokenRevoked {
+pub(super) struct TokenRevoked {
     pub client_id: String,
     /// `access` or `refresh`.
     pub kind: String,
@@ -43,7 +43,7 @@ pub struct TokenRevoked {
 #[utoipa::path(post, path = "/admin/api/tokens/revoke", tag = "tokens", request_body = TokenRevoke,
     responses((status = 200, body = TokenRevoked), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
-pub async fn revoke(
+pub(super) async fn revoke(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     headers: HeaderMap,
@@ -63,7 +63,7 @@ pub async fn revoke(
 
 #[utoipa::path(get, path = "/admin/api/admin-tokens", tag = "admin tokens",
     responses((status = 200, body = Vec<AdminToken>)))]
-pub async fn list(Current(state): Current) -> Result<Response, ApiError> {
+pub(super) async fn list(Current(state): Current) -> Result<Response, ApiError> {
     let tokens: Vec<AdminToken> = state
         .store
         .admin_tokens()
@@ -81,7 +81,7 @@ pub async fn list(Current(state): Current) -> Result<Response, ApiError> {
 
 #[utoipa::path(delete, path = "/admin/api/admin-tokens/{id}", tag = "admin tokens", params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 204, description = "the token stops working at once"), (status = 404, body = ErrorBody)))]
-pub async fn revoke_admin_token(
+pub(super) async fn revoke_admin_token(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(id): Path<String>,
@@ -93,7 +93,7 @@ pub async fn revoke_admin_token(
 /// A new admin token's scopes.
 #[derive(Deserialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct AdminTokenCreate {
+pub(super) struct AdminTokenCreate {
     /// `admin:read` and/or `admin:write` (which implies read).
     #[schema(example = json!(["admin:read"]))]
     pub scopes: Vec<String>,
@@ -101,7 +101,7 @@ pub struct AdminTokenCreate {
 
 /// An admin token, shown this once.
 #[derive(Serialize, ToSchema)]
-pub struct AdminTokenCreated {
+pub(super) struct AdminTokenCreated {
     pub id: String,
     pub scopes: Vec<String>,
     /// Store it now: only its hash is kept.
@@ -118,7 +118,7 @@ impl std::fmt::Debug for AdminTokenCreated {
 
 #[utoipa::path(post, path = "/admin/api/admin-tokens", tag = "admin tokens", request_body = AdminTokenCreate,
     responses((status = 201, body = AdminTokenCreated), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody)))]
-pub async fn create_admin_token(
+pub(super) async fn create_admin_token(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     headers: HeaderMap,

@@ -22,7 +22,7 @@ use scopegate_service::operations::{grants, sessions, users};
 /// A new user.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct UserCreate {
+pub(super) struct UserCreate {
     #[schema(example = "ana", pattern = r"^[A-Za-z0-9_.@-]{1,128}$")]
     pub login: String,
     /// At least 8 characters; stored as an Argon2id hash.
@@ -44,14 +44,14 @@ impl std::fmt::Debug for UserCreate {
 /// A user's permissions, replacing the ones they hold.
 #[derive(Deserialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct Permissions {
+pub(super) struct Permissions {
     pub permissions: Vec<String>,
 }
 
 /// Whether a user may sign in.
 #[derive(Deserialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
-pub struct Enabled {
+pub(super) struct Enabled {
     pub enabled: bool,
 }
 
@@ -61,7 +61,7 @@ fn json(value: impl serde::Serialize) -> Response {
 
 #[utoipa::path(get, path = "/admin/api/users", tag = "users", params(PageParams),
     responses((status = 200, body = Page<User>), (status = 400, body = ErrorBody)))]
-pub async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub(super) async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let params: PageParams = body::query(q.as_deref())?;
     let limit = params.limit()?;
     let mut users: Vec<User> = state
@@ -85,7 +85,7 @@ pub async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Result<Resp
 #[utoipa::path(post, path = "/admin/api/users", tag = "users", request_body = UserCreate,
     responses((status = 201, body = User), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
-pub async fn create(
+pub(super) async fn create(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     headers: HeaderMap,
@@ -104,7 +104,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/admin/api/users/{login}", tag = "users", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = UserDetail), (status = 404, body = ErrorBody)))]
-pub async fn show(Current(state): Current, Path(login): Path<String>) -> Result<Response, ApiError> {
+pub(super) async fn show(Current(state): Current, Path(login): Path<String>) -> Result<Response, ApiError> {
     let user = users::get(&state.store, &login).await?;
     let grants = state
         .store
@@ -123,7 +123,7 @@ pub async fn show(Current(state): Current, Path(login): Path<String>) -> Result<
     request_body = Permissions,
     responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
-pub async fn set_permissions(
+pub(super) async fn set_permissions(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(login): Path<String>,
@@ -139,7 +139,7 @@ pub async fn set_permissions(
     request_body = Enabled,
     responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 415, body = ErrorBody)))]
-pub async fn set_enabled(
+pub(super) async fn set_enabled(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(login): Path<String>,
@@ -154,7 +154,7 @@ pub async fn set_enabled(
 #[utoipa::path(post, path = "/admin/api/users/{login}/revoke-tokens", tag = "tokens", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = Revoked, description = "every token of the user, in every app, is revoked"),
         (status = 404, body = ErrorBody)))]
-pub async fn revoke_tokens(
+pub(super) async fn revoke_tokens(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(login): Path<String>,
@@ -167,7 +167,7 @@ pub async fn revoke_tokens(
     params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$"), ("client_id" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = Revoked, description = "the consent is withdrawn and every token of the user's grants to the key set is revoked"),
         (status = 404, body = ErrorBody)))]
-pub async fn revoke_grant(
+pub(super) async fn revoke_grant(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path((login, client_id)): Path<(String, String)>,
@@ -178,14 +178,14 @@ pub async fn revoke_grant(
 
 /// How many sessions a sign-out ended.
 #[derive(serde::Serialize, ToSchema, Debug)]
-pub struct SessionsEnded {
+pub(super) struct SessionsEnded {
     pub sessions_ended: u64,
 }
 
 #[utoipa::path(post, path = "/admin/api/users/{login}/sign-out", tag = "users", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
     responses((status = 200, body = SessionsEnded, description = "every session of the user (portal and consent pages, on every device) is ended"),
         (status = 404, body = ErrorBody)))]
-pub async fn sign_out(
+pub(super) async fn sign_out(
     Current(state): Current,
     Extension(caller): Extension<AdminCaller>,
     Path(login): Path<String>,

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 /// An app: a name, an owner, and one key set per environment.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct App {
+pub(super) struct App {
     #[schema(example = "app_3xF…")]
     pub app_id: String,
     pub name: String,
@@ -20,7 +20,7 @@ pub struct App {
 
 impl App {
     /// Groups key sets (ordered by app) into apps.
-    pub fn group(key_sets: Vec<KeySetRecord>, now: i64) -> Vec<App> {
+    pub(super) fn group(key_sets: Vec<KeySetRecord>, now: i64) -> Vec<App> {
         let mut apps: Vec<App> = Vec::new();
         for k in key_sets {
             match apps.last_mut() {
@@ -43,7 +43,7 @@ impl App {
 
 /// The keys of an app in one environment: an OAuth client.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct KeySet {
+pub(super) struct KeySet {
     #[schema(example = "sgci_…")]
     pub client_id: String,
     pub app_id: String,
@@ -64,7 +64,7 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    pub fn new(k: KeySetRecord, now: i64) -> Self {
+    pub(super) fn new(k: KeySetRecord, now: i64) -> Self {
         Self {
             secrets: k.secrets.iter().map(|s| Secret::new(s, now)).collect(),
             client_id: k.client_id,
@@ -83,7 +83,7 @@ impl KeySet {
 
 /// A client secret, by id.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct Secret {
+pub(super) struct Secret {
     #[schema(example = "sgsi_…")]
     pub id: String,
     pub created_at: i64,
@@ -107,7 +107,7 @@ impl Secret {
 
 /// A user who signs in and consents.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct User {
+pub(super) struct User {
     pub login: String,
     /// `admin` makes a portal administrator; others gate scopes (`requires_permissions`).
     pub permissions: Vec<String>,
@@ -131,7 +131,7 @@ impl From<UserRecord> for User {
 
 /// A user's consent to an app's key set: the scopes it may hold for them.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct Grant {
+pub(super) struct Grant {
     pub client_id: String,
     pub scopes: Vec<String>,
     pub granted_at: i64,
@@ -154,7 +154,7 @@ impl From<ConsentRecord> for Grant {
 
 /// A user with the grants they made.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct UserDetail {
+pub(super) struct UserDetail {
     #[serde(flatten)]
     pub user: User,
     pub grants: Vec<Grant>,
@@ -162,7 +162,7 @@ pub struct UserDetail {
 
 /// One entry of the audit trail.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct AuditEntry {
+pub(super) struct AuditEntry {
     pub id: i64,
     pub at: i64,
     #[schema(example = "issue")]
@@ -173,7 +173,7 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    pub fn new(id: i64, e: AuditEvent) -> Self {
+    pub(super) fn new(id: i64, e: AuditEvent) -> Self {
         Self {
             id,
             at: e.at,
@@ -187,7 +187,7 @@ impl AuditEntry {
 
 /// An admin API token, by id.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct AdminToken {
+pub(super) struct AdminToken {
     #[schema(example = "sgai_…")]
     pub id: String,
     pub scopes: Vec<String>,
@@ -197,7 +197,7 @@ pub struct AdminToken {
 
 /// A page of a list.
 #[derive(Serialize, ToSchema, Debug)]
-pub struct Page<T> {
+pub(super) struct Page<T> {
     pub items: Vec<T>,
     /// The next page, with the same filters; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -40,7 +40,7 @@ use crate::upstream::pool::Pool;
 /// A connection the fast path gives to hyper: the socket, and what was read
 /// from it and not yet served.
 #[derive(Debug)]
-pub struct HandOff {
+pub(crate) struct HandOff {
     pub stream: TcpStream,
     pub buffered: Vec<u8>,
 }
@@ -51,7 +51,7 @@ const BUFFER: usize = 8 * 1024;
 /// Serves `stream` until the caller closes it, a head does not arrive
 /// within `idle_timeout`, `stopping` turns true between requests, or a
 /// request is not for the fast path (then: `Some`, for hyper).
-pub async fn serve(
+pub(crate) async fn serve(
     state: &AppState,
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -784,7 +784,7 @@ fn write_response(out: &mut Vec<u8>, parts: &axum::http::response::Parts, body: 
 /// The handed-off connection as hyper reads it: first the bytes the fast
 /// path read, then the socket.
 #[derive(Debug)]
-pub struct Rewind {
+pub(crate) struct Rewind {
     buffered: Vec<u8>,
     at: usize,
     stream: TcpStream,

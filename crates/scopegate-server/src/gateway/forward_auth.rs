@@ -19,7 +19,7 @@ use crate::http::fields::{Fields, visible_ascii};
 use crate::identification::identity::ForwardedIdentity;
 use crate::state::{AppState, Generation};
 
-pub async fn forward_auth(State(state): State<AppState>, request: Request<Body>) -> Response<Body> {
+pub(crate) async fn forward_auth(State(state): State<AppState>, request: Request<Body>) -> Response<Body> {
     let started = Instant::now();
     let generation = state.live.load_full();
     let raw = request.uri().path_and_query().map_or("", |pq| pq.as_str());
@@ -42,7 +42,7 @@ pub async fn forward_auth(State(state): State<AppState>, request: Request<Body>)
 
 /// What `/authz` answers.
 #[derive(Debug)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// 200 with the identity headers (none on a `require = "none"` route).
     Allow {
         identity: Option<Arc<ForwardedIdentity>>,
@@ -53,7 +53,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn into_response(self) -> Response<Body> {
+    pub(crate) fn into_response(self) -> Response<Body> {
         match self {
             Verdict::Allow {
                 identity,
@@ -126,7 +126,7 @@ fn original<'a, H: Fields + ?Sized>(
 
 /// The answer to the forward-auth request `method raw` (the request target
 /// as sent, `/authz…`), from hyper or the fast path.
-pub async fn answer<H: Fields + Sync + ?Sized>(
+pub(crate) async fn answer<H: Fields + Sync + ?Sized>(
     state: &AppState,
     generation: &Generation,
     started: Instant,

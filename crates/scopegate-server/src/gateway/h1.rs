@@ -14,10 +14,10 @@
 use httparse::{Header, Status};
 
 /// Most header fields the fast path reads in one head; more goes to hyper.
-pub const MAX_HEADERS: usize = 64;
+pub(super) const MAX_HEADERS: usize = 64;
 
 /// Longest head (request or response) the fast path reads.
-pub const MAX_HEAD: usize = 64 * 1024;
+pub(super) const MAX_HEAD: usize = 64 * 1024;
 
 /// Bytes of an origin-form request target (RFC 3986 `pchar`, `/`, `?`).
 static TARGET_BYTE: [bool; 256] = {
@@ -33,7 +33,7 @@ static TARGET_BYTE: [bool; 256] = {
 
 /// A request the fast path takes.
 #[derive(Debug)]
-pub struct FastRequest<'b> {
+pub(super) struct FastRequest<'b> {
     pub method: &'b str,
     /// The request target as sent: origin form, starting with `/`.
     pub target: &'b str,
@@ -45,7 +45,7 @@ pub struct FastRequest<'b> {
 
 /// What to do with the bytes at the start of a connection's buffer.
 #[derive(Debug)]
-pub enum Request<'b> {
+pub(super) enum Request<'b> {
     /// The head is not complete yet.
     Partial,
     /// Not for the fast path: hyper serves the connection from here on
@@ -57,7 +57,7 @@ pub enum Request<'b> {
 /// Reads a request head from `buf` into `headers`, and decides whether the
 /// fast path takes it. `own` tells scopegate's own paths, which the router
 /// serves.
-pub fn request<'b>(buf: &'b [u8], headers: &mut [Header<'b>], own: impl Fn(&str) -> bool) -> Request<'b> {
+pub(super) fn request<'b>(buf: &'b [u8], headers: &mut [Header<'b>], own: impl Fn(&str) -> bool) -> Request<'b> {
     let mut parsed = httparse::Request::new(headers);
     let head_len = match parsed.parse(buf) {
         Ok(Status::Complete(n)) => n,
@@ -137,7 +137,7 @@ fn has_bare_lf(head: &[u8]) -> bool {
 
 /// How an upstream's response body is delimited (RFC 9112 section 6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub(super) enum Framing {
     /// No body: 204, 304.
     Empty,
     Length(u64),
@@ -148,7 +148,7 @@ pub enum Framing {
 
 /// A final response head from the upstream.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ResponseHead {
+pub(super) struct ResponseHead {
     pub status: u16,
     pub head_len: usize,
     pub framing: Framing,
@@ -161,14 +161,14 @@ pub struct ResponseHead {
 
 impl ResponseHead {
     /// The reason phrase, from the buffer the head was read from.
-    pub fn reason<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
+    pub(super) fn reason<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
         buf.get(self.reason.0..self.reason.1).unwrap_or_default()
     }
 }
 
 /// Why an upstream's response cannot be relayed.
 #[derive(Debug, PartialEq, Eq)]
-pub enum BadResponse {
+pub(super) enum BadResponse {
     /// Not HTTP/1.x, or a head over [`MAX_HEAD`] or [`MAX_HEADERS`].
     Malformed,
     /// `Content-Length` with `Transfer-Encoding`, several lengths, or a
@@ -179,7 +179,7 @@ pub enum BadResponse {
 }
 
 impl BadResponse {
-    pub fn describe(&self) -> &'static str {
+    pub(super) fn describe(&self) -> &'static str {
         match self {
             BadResponse::Malformed => "the upstream's response is not valid HTTP/1.1",
             BadResponse::Framing => "the upstream's response has an ambiguous or unsupported length",
@@ -190,7 +190,7 @@ impl BadResponse {
 
 /// What the start of the upstream's answer is.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Response {
+pub(super) enum Response {
     Partial,
     /// An informational (1xx) response of this many bytes, to skip.
     Interim(usize),
@@ -198,7 +198,7 @@ pub enum Response {
 }
 
 /// Reads a response head from `buf` into `headers`.
-pub fn response<'b>(buf: &'b [u8], headers: &mut [Header<'b>]) -> Result<Response, BadResponse> {
+pub(super) fn response<'b>(buf: &'b [u8], headers: &mut [Header<'b>]) -> Result<Response, BadResponse> {
     let mut parsed = httparse::Response::new(headers);
     let head_len = match parsed.parse(buf) {
         Ok(Status::Complete(n)) => n,
@@ -275,12 +275,12 @@ fn decimal(value: &[u8]) -> Option<u64> {
 /// Hop-by-hop response headers, which are not relayed (RFC 9110 section
 /// 7.6.1; the list the hyper path uses). `Transfer-Encoding` is one: the
 /// fast path writes its own.
-pub fn is_hop_by_hop(name: &str) -> bool {
+pub(super) fn is_hop_by_hop(name: &str) -> bool {
     crate::http::hop_by_hop::is_hop_by_hop(name.as_bytes())
 }
 
 /// The names a `Connection` header lists, which are hop-by-hop too.
-pub fn listed_by_connection<'b>(headers: &[Header<'b>]) -> impl Iterator<Item = &'b [u8]> {
+pub(super) fn listed_by_connection<'b>(headers: &[Header<'b>]) -> impl Iterator<Item = &'b [u8]> {
     headers
         .iter()
         .filter(|h| h.name.eq_ignore_ascii_case("connection"))
@@ -299,7 +299,7 @@ const MAX_TRAILERS: usize = 16 * 1024;
 /// extension or trailer, or a size over 16 hex digits ends the relay, so the
 /// caller can never read a different message boundary than we did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chunked {
+pub(super) struct Chunked {
     state: ChunkState,
     /// Bytes of the current size line, or of the trailer section.
     line: usize,
@@ -337,7 +337,7 @@ enum ChunkState {
 
 /// The chunked body does not follow the grammar.
 #[derive(Debug, PartialEq, Eq)]
-pub struct BadChunk;
+pub(super) struct BadChunk;
 
 impl Default for Chunked {
     fn default() -> Self {
@@ -346,7 +346,7 @@ impl Default for Chunked {
 }
 
 impl Chunked {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             state: ChunkState::Size { digits: 0, size: 0 },
             line: 0,
@@ -355,7 +355,7 @@ impl Chunked {
 
     /// Scans the next bytes of the body: `Ok(Some(n))` when the body ends
     /// after the first `n` of them, `Ok(None)` when it goes on past them.
-    pub fn scan(&mut self, bytes: &[u8]) -> Result<Option<usize>, BadChunk> {
+    pub(super) fn scan(&mut self, bytes: &[u8]) -> Result<Option<usize>, BadChunk> {
         use ChunkState::*;
         let mut i = 0;
         while i < bytes.len() {

@@ -32,7 +32,7 @@ const ENVIRONMENT: HeaderName = HeaderName::from_static(ENVIRONMENT_HEADER);
 /// ([`write_upstream`]) follow. (Names a `Connection` field lists go too;
 /// the fast path takes no request whose `Connection` lists any.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
+pub(crate) enum Fate {
     /// Sent on as it came.
     Pass,
     /// Never sent: hop-by-hop fields, the credentials (the upstream learns
@@ -50,7 +50,7 @@ pub enum Fate {
 }
 
 /// The [`Fate`] of a field named `name`, in any case.
-pub fn fate(name: &[u8]) -> Fate {
+pub(crate) fn fate(name: &[u8]) -> Fate {
     if hop_by_hop_index(name).is_some() {
         return Fate::Drop;
     }
@@ -90,7 +90,7 @@ fn is_underscored_own_field(name: &[u8]) -> bool {
 
 /// What the upstream learns about who called.
 #[derive(Debug)]
-pub struct Forwarded<'a> {
+pub(crate) struct Forwarded<'a> {
     pub identity: Option<&'a ForwardedIdentity>,
     /// The normalized scopes after `X-OAuth-Scope`, when it narrowed them.
     pub narrowed_scopes: Option<HeaderValue>,
@@ -98,7 +98,7 @@ pub struct Forwarded<'a> {
 }
 
 /// Turns the caller's headers into the upstream's, by [`fate`].
-pub fn to_upstream(headers: &mut HeaderMap, forwarded: &Forwarded<'_>) {
+pub(crate) fn to_upstream(headers: &mut HeaderMap, forwarded: &Forwarded<'_>) {
     remove_hop_by_hop(headers);
     let dropped: Vec<HeaderName> = headers
         .keys()
@@ -199,7 +199,11 @@ pub(super) fn write_identity(out: &mut Vec<u8>, identity: &ForwardedIdentity, na
 }
 
 /// Adds the identity headers (after any caller copies were removed).
-pub fn insert_identity(headers: &mut HeaderMap, identity: &ForwardedIdentity, narrowed_scopes: Option<HeaderValue>) {
+pub(crate) fn insert_identity(
+    headers: &mut HeaderMap,
+    identity: &ForwardedIdentity,
+    narrowed_scopes: Option<HeaderValue>,
+) {
     let forwarded = Forwarded {
         identity: Some(identity),
         narrowed_scopes,

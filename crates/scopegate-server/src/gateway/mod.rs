@@ -9,10 +9,10 @@
 //!
 //! The upstream is contacted only after an allow.
 
-pub mod fast;
-pub mod forward_auth;
+pub(crate) mod fast;
+pub(crate) mod forward_auth;
 mod h1;
-pub mod headers;
+pub(crate) mod headers;
 
 use scopegate_core::Outcome;
 use std::net::{IpAddr, SocketAddr};
@@ -35,7 +35,7 @@ use crate::upstream;
 
 /// An allowed request, with what the upstream learns of its caller.
 #[derive(Debug)]
-pub struct Pass<'t> {
+pub(crate) struct Pass<'t> {
     pub allowed: Allowed<'t>,
     /// `None` on a `require = "none"` route: credentials were not read.
     pub identity: Option<Arc<ForwardedIdentity>>,
@@ -51,7 +51,7 @@ const NARROW: HeaderName = HeaderName::from_static(NARROW_HEADER);
 /// concludes ([`scopegate_core::admission`]); this identifies in between.
 /// `peer` is the socket's peer, or `None` where it says nothing of the
 /// client (then no per-address limit applies).
-pub async fn authorize<'t, H: Fields + Sync + ?Sized>(
+pub(crate) async fn authorize<'t, H: Fields + Sync + ?Sized>(
     state: &AppState,
     generation: &Generation,
     method: &str,
@@ -141,7 +141,7 @@ fn untrusted_proxy_warning(address: IpAddr) {
 
 /// The one place a refusal is answered and recorded, on every front end of
 /// the server: logs and counts it, and returns the answer.
-pub fn refuse(
+pub(crate) fn refuse(
     generation: &Generation,
     method: &str,
     target: &str,
@@ -177,7 +177,7 @@ fn head_size<B>(request: &Request<B>) -> usize {
 
 /// Logs a decision (never a credential or a query string) and counts it.
 #[allow(clippy::too_many_arguments)]
-pub fn record(
+pub(crate) fn record(
     generation: &Generation,
     method: &str,
     path: &str,
@@ -203,7 +203,7 @@ pub fn record(
 
 /// Logs and counts a request the policy allowed, with `outcome` (`allow`, or
 /// what happened after the allow) and the scope that allowed it.
-pub fn record_pass(generation: &Generation, method: &str, pass: &Pass<'_>, outcome: Outcome, started: Instant) {
+pub(crate) fn record_pass(generation: &Generation, method: &str, pass: &Pass<'_>, outcome: Outcome, started: Instant) {
     record(
         generation,
         method,
@@ -217,7 +217,7 @@ pub fn record_pass(generation: &Generation, method: &str, pass: &Pass<'_>, outco
 }
 
 /// The reverse proxy: every path that is not scopegate's own.
-pub async fn gateway(State(state): State<AppState>, mut request: Request<Body>) -> Response<Body> {
+pub(crate) async fn gateway(State(state): State<AppState>, mut request: Request<Body>) -> Response<Body> {
     let started = Instant::now();
     let generation = state.live.load_full();
     let method = request.method().clone();

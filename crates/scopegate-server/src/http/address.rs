@@ -14,11 +14,11 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// The client's address; `None` only where no socket recorded a peer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ClientAddress(pub Option<IpAddr>);
+pub(crate) struct ClientAddress(pub Option<IpAddr>);
 
 impl ClientAddress {
     /// From the socket's peer and the request's header fields.
-    pub fn of<H: Fields + ?Sized>(peer: Option<IpAddr>, headers: &H, trusted: &[ipnet::IpNet]) -> Self {
+    pub(crate) fn of<H: Fields + ?Sized>(peer: Option<IpAddr>, headers: &H, trusted: &[ipnet::IpNet]) -> Self {
         let Some(peer) = peer else { return Self(None) };
         if trusted.is_empty() {
             return Self(Some(peer));

@@ -1,24 +1,24 @@
 //! scopegate's own paths, defined once: the router and the RFC 8414 metadata
 //! document both read them.
 
-pub const METADATA: &str = "/.well-known/oauth-authorization-server";
-pub const AUTHORIZE: &str = "/oauth2/authorize";
-pub const TOKEN: &str = "/oauth2/token";
-pub const INTROSPECT: &str = "/oauth2/introspect";
-pub const REVOKE: &str = "/oauth2/revoke";
-pub const JWKS: &str = "/oauth2/jwks";
-pub const HEALTHZ: &str = "/healthz";
-pub const READYZ: &str = "/readyz";
-pub const AUTHZ: &str = "/authz";
-pub const AUTHZ_PATH: &str = "/authz/{*original}";
-pub const METRICS: &str = "/metrics";
+pub(crate) const METADATA: &str = "/.well-known/oauth-authorization-server";
+pub(crate) const AUTHORIZE: &str = "/oauth2/authorize";
+pub(crate) const TOKEN: &str = "/oauth2/token";
+pub(crate) const INTROSPECT: &str = "/oauth2/introspect";
+pub(crate) const REVOKE: &str = "/oauth2/revoke";
+pub(crate) const JWKS: &str = "/oauth2/jwks";
+pub(crate) const HEALTHZ: &str = "/healthz";
+pub(crate) const READYZ: &str = "/readyz";
+pub(crate) const AUTHZ: &str = "/authz";
+pub(crate) const AUTHZ_PATH: &str = "/authz/{*original}";
+pub(crate) const METRICS: &str = "/metrics";
 /// The developer portal: this path and everything under it.
-pub const PORTAL: &str = "/portal";
+pub(crate) const PORTAL: &str = "/portal";
 /// The admin API: this path and everything under it.
-pub const ADMIN_API: &str = "/admin/api";
+pub(crate) const ADMIN_API: &str = "/admin/api";
 
 /// Whether the router serves `path` itself (the gateway takes the rest).
-pub fn is_own(path: &str) -> bool {
+pub(crate) fn is_own(path: &str) -> bool {
     matches!(
         path,
         METADATA | AUTHORIZE | TOKEN | INTROSPECT | REVOKE | JWKS | HEALTHZ | READYZ | AUTHZ | METRICS
@@ -30,7 +30,7 @@ pub fn is_own(path: &str) -> bool {
 }
 
 /// Whether `path` is the forward-auth endpoint, as the router routes it.
-pub fn is_authz(path: &str) -> bool {
+pub(crate) fn is_authz(path: &str) -> bool {
     path == AUTHZ || path.strip_prefix("/authz/").is_some_and(|rest| !rest.is_empty())
 }
 

@@ -10,7 +10,7 @@ use scopegate_core::oauth::{ErrorCode, OAuthError};
 /// An OAuth error as the endpoints answer it: `invalid_client` is a 401 with a
 /// `Basic` challenge, everything else a 400.
 #[derive(Debug)]
-pub struct OAuthResponse {
+pub(crate) struct OAuthResponse {
     pub error: OAuthError,
 }
 
@@ -23,7 +23,7 @@ impl From<OAuthError> for OAuthResponse {
 /// A store failure: logged, answered 503 with `Retry-After`: the database
 /// is out of reach (or failed) just now, and the caller should try again.
 #[derive(Debug)]
-pub struct Internal;
+pub(crate) struct Internal;
 
 impl From<scopegate_store::StoreError> for Internal {
     fn from(e: scopegate_store::StoreError) -> Self {
@@ -50,7 +50,7 @@ impl IntoResponse for Internal {
 
 /// Either an OAuth error or an internal failure.
 #[derive(Debug)]
-pub enum EndpointError {
+pub(crate) enum EndpointError {
     OAuth(OAuthResponse),
     /// A `[limits]` rate was exceeded: 429, with what was limited.
     Limited(scopegate_core::limits::RetryAfter, &'static str),
@@ -108,7 +108,7 @@ impl IntoResponse for OAuthResponse {
 }
 
 /// Marks a response as never to be cached (RFC 6749 section 5.1).
-pub fn no_store(mut response: Response) -> Response {
+pub(crate) fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

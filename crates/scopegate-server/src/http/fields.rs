@@ -6,7 +6,7 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 /// Header fields, looked up by name.
-pub trait Fields {
+pub(crate) trait Fields {
     /// Every value of the field `name`, in the order they came.
     fn values<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a [u8]>;
 
@@ -28,7 +28,7 @@ impl Fields for HeaderMap {
 
 /// `value` as text, when every byte is visible ASCII, a space or a tab (the
 /// rule of `HeaderValue::to_str`).
-pub fn visible_ascii(value: &[u8]) -> Option<&str> {
+pub(crate) fn visible_ascii(value: &[u8]) -> Option<&str> {
     if value.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)) {
         std::str::from_utf8(value).ok()
     } else {
@@ -38,14 +38,14 @@ pub fn visible_ascii(value: &[u8]) -> Option<&str> {
 
 /// Where one field's name and value are in a buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
+pub(crate) struct Span {
     name: (u32, u32),
     value: (u32, u32),
 }
 
 impl Span {
     /// The span of `name` and `value`, both slices of `buf`.
-    pub fn of(buf: &[u8], name: &[u8], value: &[u8]) -> Option<Self> {
+    pub(crate) fn of(buf: &[u8], name: &[u8], value: &[u8]) -> Option<Self> {
         Some(Self {
             name: offsets(buf, name)?,
             value: offsets(buf, value)?,
@@ -62,23 +62,23 @@ fn offsets(buf: &[u8], part: &[u8]) -> Option<(u32, u32)> {
 
 /// The fields of a request head still in the buffer it was read into.
 #[derive(Debug, Clone, Copy)]
-pub struct RawFields<'b> {
+pub(crate) struct RawFields<'b> {
     buf: &'b [u8],
     spans: &'b [Span],
 }
 
 impl<'b> RawFields<'b> {
-    pub fn new(buf: &'b [u8], spans: &'b [Span]) -> Self {
+    pub(crate) fn new(buf: &'b [u8], spans: &'b [Span]) -> Self {
         Self { buf, spans }
     }
 
     /// The buffer the fields are in.
-    pub fn buf(&self) -> &'b [u8] {
+    pub(crate) fn buf(&self) -> &'b [u8] {
         self.buf
     }
 
     /// Each field as (name, value), in the order they came, names as sent.
-    pub fn iter(&self) -> impl Iterator<Item = (&'b [u8], &'b [u8])> + Clone + 'b {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'b [u8], &'b [u8])> + Clone + 'b {
         let buf = self.buf;
         self.spans
             .iter()

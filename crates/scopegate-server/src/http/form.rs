@@ -19,10 +19,10 @@ pub(crate) fn has_content_type(headers: &HeaderMap, essence: &str) -> bool {
 }
 
 /// No OAuth request needs more; the check bounds the duplicate scan below.
-pub const MAX_PARAMETERS: usize = 50;
+pub(crate) const MAX_PARAMETERS: usize = 50;
 
 #[derive(Default)]
-pub struct Form(Vec<(String, String)>);
+pub(crate) struct Form(Vec<(String, String)>);
 
 /// Names only: a form carries client secrets, passwords, codes and tokens.
 impl std::fmt::Debug for Form {
@@ -38,7 +38,7 @@ impl Form {
     }
 
     /// An `application/x-www-form-urlencoded` request body.
-    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Form, OAuthError> {
+    pub(crate) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Form, OAuthError> {
         if !has_content_type(headers, "application/x-www-form-urlencoded") {
             return Err(OAuthError::new(
                 ErrorCode::InvalidRequest,
@@ -49,7 +49,7 @@ impl Form {
     }
 
     /// A query string, with the same rules as a form body.
-    pub fn query(query: Option<&str>) -> Result<Form, OAuthError> {
+    pub(crate) fn query(query: Option<&str>) -> Result<Form, OAuthError> {
         Form::decode(query.unwrap_or("").as_bytes())
     }
 
@@ -74,7 +74,7 @@ impl Form {
     }
 
     /// A parameter's value; empty values count as absent (RFC 6749 section 3.1).
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(n, v)| n == name && !v.is_empty())
@@ -82,11 +82,11 @@ impl Form {
     }
 
     /// Every parameter, in order.
-    pub fn pairs(&self) -> &[(String, String)] {
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
         &self.0
     }
 
-    pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
+    pub(crate) fn require(&self, name: &str) -> Result<&str, OAuthError> {
         self.get(name)
             .ok_or_else(|| OAuthError::new(ErrorCode::InvalidRequest, format!("missing parameter \"{name}\"")))
     }

@@ -40,12 +40,12 @@ pub(crate) fn hop_by_hop_index(name: &[u8]) -> Option<usize> {
 }
 
 /// Whether `name`, in any case, is one of [`HOP_BY_HOP`].
-pub fn is_hop_by_hop(name: &[u8]) -> bool {
+pub(crate) fn is_hop_by_hop(name: &[u8]) -> bool {
     hop_by_hop_index(name).is_some()
 }
 
 /// Removes hop-by-hop headers and those the `Connection` header lists.
-pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // One look at each name; most requests carry none of these, and most
     // responses only `Connection: keep-alive`.
     let mut present = [false; HOPS];

@@ -186,7 +186,7 @@ impl Limits {
 }
 
 /// The key a limit counts a client address by.
-pub fn address_key(address: Option<IpAddr>) -> IpAddr {
+pub(crate) fn address_key(address: Option<IpAddr>) -> IpAddr {
     // No address is known only off a socket (tests, in-process callers).
     limit_key(address.unwrap_or(IpAddr::from([0, 0, 0, 0])))
 }
@@ -194,7 +194,7 @@ pub fn address_key(address: Option<IpAddr>) -> IpAddr {
 /// A 429 with `Retry-After`, in the shape of the endpoint that refuses:
 /// `{"error":"rate_limited", <field>: "…"}` where `field` is
 /// `error_description` (OAuth and the gateway) or `message` (admin API).
-pub fn too_many(retry: RetryAfter, field: &str, what: &str) -> Response {
+pub(crate) fn too_many(retry: RetryAfter, field: &str, what: &str) -> Response {
     let seconds = retry.seconds();
     let body = serde_json::json!({
         "error": "rate_limited",
@@ -205,7 +205,7 @@ pub fn too_many(retry: RetryAfter, field: &str, what: &str) -> Response {
     response
 }
 
-pub fn set_retry_after(response: &mut Response, retry: RetryAfter) {
+pub(crate) fn set_retry_after(response: &mut Response, retry: RetryAfter) {
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry.seconds()));

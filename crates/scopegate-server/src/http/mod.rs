@@ -3,15 +3,15 @@
 //! request limits and slow bodies, worker threads, and what is counted and
 //! traced.
 
-pub mod address;
-pub mod endpoints;
-pub mod error;
-pub mod fields;
+pub(crate) mod address;
+pub(crate) mod endpoints;
+pub(crate) mod error;
+pub(crate) mod fields;
 pub(crate) mod form;
-pub mod hop_by_hop;
-pub mod limits;
-pub mod metrics;
+pub(crate) mod hop_by_hop;
+pub(crate) mod limits;
+pub(crate) mod metrics;
 pub(crate) mod pages;
-pub mod slow_body;
+pub(crate) mod slow_body;
 pub mod traces;
 pub mod worker;

@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 #[derive(Template)]
 #[template(path = "login.html")]
-pub struct Login<'a> {
+pub(crate) struct Login<'a> {
     pub action: &'a str,
     pub app_name: &'a str,
     pub error: Option<&'a str>,
@@ -15,7 +15,7 @@ pub struct Login<'a> {
     pub csrf: &'a str,
 }
 
-pub struct ScopeView {
+pub(crate) struct ScopeView {
     pub name: String,
     pub description: Option<String>,
     /// The routes the scope opens, for "what it allows".
@@ -24,7 +24,7 @@ pub struct ScopeView {
 
 #[derive(Template)]
 #[template(path = "consent.html")]
-pub struct Consent<'a> {
+pub(crate) struct Consent<'a> {
     pub action: &'a str,
     pub app_name: &'a str,
     pub environment: &'a str,
@@ -38,7 +38,7 @@ pub struct Consent<'a> {
 
 #[derive(Template)]
 #[template(path = "error.html")]
-pub struct ErrorPage<'a> {
+pub(crate) struct ErrorPage<'a> {
     pub message: &'a str,
 }
 
@@ -47,14 +47,14 @@ pub struct ErrorPage<'a> {
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// Renders a template as a page with scopegate's security headers.
-pub fn page(status: StatusCode, template: &impl Template) -> Response {
+pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
     page_sending_forms_to(status, template, None)
 }
 
 /// A page whose forms may also end at `also` (a CSP source such as
 /// `https://app.example` or `com.example.app:`): the consent page, whose
 /// answer redirects to the app, which browsers check against `form-action`.
-pub fn page_sending_forms_to(status: StatusCode, template: &impl Template, also: Option<&str>) -> Response {
+pub(crate) fn page_sending_forms_to(status: StatusCode, template: &impl Template, also: Option<&str>) -> Response {
     let html = match template.render() {
         Ok(html) => html,
         Err(e) => {
@@ -78,7 +78,7 @@ pub fn page_sending_forms_to(status: StatusCode, template: &impl Template, also:
 
 /// The CSP source that lets a form's answer redirect to `uri`: its origin,
 /// or its scheme for a private-scheme (native app) URI.
-pub fn form_action_source(uri: &str) -> Option<String> {
+pub(crate) fn form_action_source(uri: &str) -> Option<String> {
     let parsed = url::Url::parse(uri).ok()?;
     let source = match parsed.scheme() {
         "http" | "https" => parsed.origin().ascii_serialization(),
@@ -91,12 +91,12 @@ pub fn form_action_source(uri: &str) -> Option<String> {
         .then_some(source)
 }
 
-pub fn error_page(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
     page(status, &ErrorPage { message })
 }
 
 /// 303 to `location` (after a form, or to sign in), never cached.
-pub fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => (
             StatusCode::SEE_OTHER,

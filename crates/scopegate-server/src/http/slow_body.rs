@@ -18,11 +18,11 @@ use tokio::time::{Instant, Sleep};
 /// The body did not arrive in time.
 #[derive(Debug, thiserror::Error)]
 #[error("the request body did not arrive in time (gateway.body_timeout, gateway.body_min_rate)")]
-pub struct BodyTimeout;
+pub(crate) struct BodyTimeout;
 
 /// The deadline a body is held to.
 #[derive(Clone, Copy, Debug)]
-pub struct BodyDeadline {
+pub(crate) struct BodyDeadline {
     pub timeout: Duration,
     /// Bytes per second that earn one more second; 0 earns none.
     pub min_rate: u64,
@@ -30,7 +30,7 @@ pub struct BodyDeadline {
 
 /// `B`, cut off when it falls behind its [`BodyDeadline`].
 #[derive(Debug)]
-pub struct SlowBody<B> {
+pub(crate) struct SlowBody<B> {
     inner: B,
     deadline: BodyDeadline,
     started: Instant,
@@ -39,7 +39,7 @@ pub struct SlowBody<B> {
 }
 
 impl<B> SlowBody<B> {
-    pub fn new(inner: B, deadline: BodyDeadline) -> Self {
+    pub(crate) fn new(inner: B, deadline: BodyDeadline) -> Self {
         let started = Instant::now();
         Self {
             inner,
@@ -94,7 +94,7 @@ where
 }
 
 /// Whether `error`, or an error it was caused by, is a [`BodyTimeout`].
-pub fn is_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn is_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(error);
     while let Some(e) = source {
         if e.is::<BodyTimeout>() {

@@ -47,11 +47,8 @@ pub struct Verifier<'a> {
 /// An authenticated caller, as the gateway forwards it (to the upstream, or
 /// in `/authz`'s answer).
 #[derive(Debug)]
-pub struct ForwardedIdentity {
+pub(crate) struct ForwardedIdentity {
     pub client_id: String,
-    /// The user's login, for user tokens.
-    pub subject: Option<String>,
-    pub environment: String,
     /// What the caller holds now, closed under implication.
     pub held: Held,
     /// The identity headers, ready to send.
@@ -249,7 +246,7 @@ pub(crate) struct Claimed {
 /// The value is parsed only on a miss: the cache holds only values that
 /// parsed and verified under this generation's policy, and the same bytes
 /// parse the same way.
-pub async fn identify(
+pub(crate) async fn identify(
     state: &Verifier<'_>,
     policy: &Policy,
     cache: &IdentityCache,
@@ -378,8 +375,6 @@ async fn check_now(state: &Verifier<'_>, policy: &Policy, c: Claimed, now: i64) 
         scopes_value: header(&catalog.display(&catalog.normalize(held.set())))?,
         environment_value: header(&c.environment)?,
         client_id: c.client_id,
-        subject: c.subject,
-        environment: c.environment,
         held,
         valid_until: recheck_at,
     })
@@ -449,8 +444,6 @@ impl ForwardedIdentity {
         let header = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("-"));
         Self {
             client_id: client_id.to_owned(),
-            subject: subject.map(str::to_owned),
-            environment: environment.to_owned(),
             held: Held::default(),
             client_id_value: header(client_id),
             subject_value: subject.map(header),

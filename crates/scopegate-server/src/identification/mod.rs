@@ -2,4 +2,4 @@
 //! verified against the store through the record caches, and the caches of
 //! what was verified.
 
-pub mod identity;
+pub(crate) mod identity;

@@ -27,7 +27,7 @@ use crate::session::{self, SESSION_TTL, SignIn, set_cookie, signed_in};
 use crate::state::{AppState, Current};
 use scopegate_service::credentials::secrets::{self, SecretKind};
 
-pub use crate::session::{CSRF_COOKIE, SESSION_COOKIE};
+pub(crate) use crate::session::{CSRF_COOKIE, SESSION_COOKIE};
 /// Codes are exchanged at once by real clients; a minute is plenty (RFC 6749 section 4.1.2).
 const CODE_TTL: i64 = 60;
 /// The authorization request parameters carried through the pages.
@@ -273,7 +273,7 @@ fn login_page(req: &AuthzRequest, csrf: &str, error: Option<&str>) -> Response {
     )
 }
 
-pub async fn authorize_get(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
+pub(crate) async fn authorize_get(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
     let params = match Form::query(uri.query()) {
         Ok(p) => p,
         Err(e) => {
@@ -302,7 +302,7 @@ pub async fn authorize_get(Current(state): Current, headers: HeaderMap, uri: Uri
     response
 }
 
-pub async fn authorize_post(
+pub(crate) async fn authorize_post(
     Current(state): Current,
     address: ClientAddress,
     headers: HeaderMap,

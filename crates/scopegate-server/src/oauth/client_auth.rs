@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 /// Credentials as presented, before looking anything up. Its `Debug` never
 /// shows the secret.
-pub struct Presented {
+pub(crate) struct Presented {
     pub client_id: String,
     pub secret: Option<String>,
 }
@@ -37,7 +37,7 @@ fn bad_client(description: &str) -> OAuthError {
 
 /// Reads the client's credentials from the `Authorization: Basic` header or
 /// the form; both at once is `invalid_request`.
-pub fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthError> {
+pub(crate) fn presented(headers: &HeaderMap, form: &Form) -> Result<Presented, OAuthError> {
     let basic = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(value) => {
@@ -84,7 +84,7 @@ const AUDITED_ID_LEN: usize = 64;
 /// public client may present only its id, and only where `allow_public`.
 /// A failure is audited (`client_auth_failed`) with the presented client id
 /// and the source address, never the presented secret.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     state: &AppState,
     address: ClientAddress,
     headers: &HeaderMap,

@@ -24,7 +24,12 @@ use crate::state::{AppState, Current};
 use scopegate_service::credentials::keys::looks_like_jwt;
 use scopegate_service::credentials::secrets;
 
-pub async fn introspect(Current(state): Current, address: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn introspect(
+    Current(state): Current,
+    address: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match handle(&state, address, &headers, &body).await {
         Ok(answer) => no_store(Json(answer).into_response()),
         Err(e) => e.into_response(),

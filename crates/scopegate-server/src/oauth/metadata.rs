@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::http::endpoints;
 use crate::state::Current;
 
-pub async fn metadata(Current(state): Current) -> Json<Value> {
+pub(crate) async fn metadata(Current(state): Current) -> Json<Value> {
     let issuer = state.policy.settings.issuer.trim_end_matches('/');
     let scopes: Vec<&str> = state.policy.catalog.iter().map(|(_, s)| s.name.as_str()).collect();
     let auth_methods = ["client_secret_basic", "client_secret_post"];

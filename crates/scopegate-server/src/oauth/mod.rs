@@ -1,9 +1,9 @@
 //! The OAuth 2.0 endpoints.
 
-pub mod authorize;
+pub(crate) mod authorize;
 pub(crate) mod client_auth;
-pub mod introspect;
-pub mod metadata;
+pub(crate) mod introspect;
+pub(crate) mod metadata;
 mod mint;
-pub mod revoke;
-pub mod token;
+pub(crate) mod revoke;
+pub(crate) mod token;

@@ -14,7 +14,12 @@ use crate::http::form::Form;
 use crate::oauth::client_auth::authenticate;
 use crate::state::{AppState, Current};
 
-pub async fn revoke(Current(state): Current, address: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn revoke(
+    Current(state): Current,
+    address: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match handle(&state, address, &headers, &body).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         // Never a 200 for a revocation that did not happen: the client should

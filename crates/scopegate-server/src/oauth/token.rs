@@ -52,7 +52,12 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
-pub async fn token(Current(state): Current, address: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn token(
+    Current(state): Current,
+    address: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match handle(&state, address, &headers, &body).await {
         Ok(response) => no_store(Json(response).into_response()),
         Err(e) => e.into_response(),

@@ -17,7 +17,7 @@ use scopegate_service::Actor;
 use scopegate_service::ServiceError;
 use scopegate_service::operations::{grants, sessions};
 
-pub async fn sign_in_page(Current(state): Current, headers: HeaderMap) -> Response {
+pub(super) async fn sign_in_page(Current(state): Current, headers: HeaderMap) -> Response {
     let visit = match Visit::new(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -28,7 +28,12 @@ pub async fn sign_in_page(Current(state): Current, headers: HeaderMap) -> Respon
     visit.render(StatusCode::OK, &SignIn { nav: visit.nav() })
 }
 
-pub async fn sign_in(Current(state): Current, address: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn sign_in(
+    Current(state): Current,
+    address: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let visit = match Visit::new(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -86,7 +91,7 @@ pub async fn sign_in(Current(state): Current, address: ClientAddress, headers: H
     response
 }
 
-pub async fn sign_out(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn sign_out(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
     let visit = match Visit::new(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -104,7 +109,7 @@ pub async fn sign_out(Current(state): Current, headers: HeaderMap, body: Bytes) 
 }
 
 /// Ends every session of the signed-in user, on every device, this one included.
-pub async fn sign_out_everywhere(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn sign_out_everywhere(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
     let (visit, user, _) = page_try!(posted(state, &headers, &body).await);
     let actor = Actor::User(user.login.clone());
     if let Err(e) = sessions::end_all(&visit.state.service(&actor), &user.login).await {
@@ -116,7 +121,7 @@ pub async fn sign_out_everywhere(Current(state): Current, headers: HeaderMap, bo
 }
 
 /// A user's apps as rows (an administrator sees their own here too).
-pub fn app_rows(key_sets: Vec<scopegate_store::KeySetRecord>, now: i64) -> Vec<AppRow> {
+pub(super) fn app_rows(key_sets: Vec<scopegate_store::KeySetRecord>, now: i64) -> Vec<AppRow> {
     let mut apps: Vec<AppRow> = Vec::new();
     for k in key_sets {
         let row = KeySetRow {
@@ -140,7 +145,7 @@ pub fn app_rows(key_sets: Vec<scopegate_store::KeySetRecord>, now: i64) -> Vec<A
     apps
 }
 
-pub fn kind(k: &scopegate_store::KeySetRecord) -> &'static str {
+pub(super) fn kind(k: &scopegate_store::KeySetRecord) -> &'static str {
     match (k.public, k.resource_server) {
         (true, _) => "public client (PKCE, no secret)",
         (false, true) => "confidential client, resource server",
@@ -148,7 +153,7 @@ pub fn kind(k: &scopegate_store::KeySetRecord) -> &'static str {
     }
 }
 
-pub async fn home(Current(state): Current, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+pub(super) async fn home(Current(state): Current, headers: HeaderMap, uri: axum::http::Uri) -> Response {
     let visit = match Visit::new(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -176,7 +181,7 @@ pub async fn home(Current(state): Current, headers: HeaderMap, uri: axum::http::
     )
 }
 
-pub async fn connected(Current(state): Current, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+pub(super) async fn connected(Current(state): Current, headers: HeaderMap, uri: axum::http::Uri) -> Response {
     let visit = match Visit::new(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -221,7 +226,7 @@ pub async fn connected(Current(state): Current, headers: HeaderMap, uri: axum::h
     visit.render(StatusCode::OK, &Connected { nav, grants })
 }
 
-pub async fn revoke_connected(
+pub(super) async fn revoke_connected(
     Current(state): Current,
     headers: HeaderMap,
     Path(client_id): Path<String>,

@@ -49,7 +49,7 @@ struct OverviewQuery {
     users_after: Option<String>,
 }
 
-pub async fn overview(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
+pub(super) async fn overview(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
     let (visit, _) = admin_visit!(state, headers);
     let query: OverviewQuery = serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
     let store = &visit.state.store;
@@ -125,7 +125,7 @@ fn checked(visit: &Visit, headers: &HeaderMap, body: &[u8]) -> Result<PageForm, 
     Ok(form)
 }
 
-pub async fn decide(
+pub(super) async fn decide(
     Current(state): Current,
     headers: HeaderMap,
     Path((id, decision)): Path<(String, String)>,
@@ -150,7 +150,7 @@ pub async fn decide(
     }
 }
 
-pub async fn revoke_tokens(
+pub(super) async fn revoke_tokens(
     Current(state): Current,
     headers: HeaderMap,
     Path(client_id): Path<String>,
@@ -175,7 +175,7 @@ fn permissions(form: &PageForm) -> Vec<String> {
         .collect()
 }
 
-pub async fn create_user(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn create_user(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
     let (visit, actor) = admin_visit!(state, headers);
     let form = match checked(&visit, &headers, &body) {
         Ok(f) => f,
@@ -189,7 +189,7 @@ pub async fn create_user(Current(state): Current, headers: HeaderMap, body: Byte
     }
 }
 
-pub async fn set_permissions(
+pub(super) async fn set_permissions(
     Current(state): Current,
     headers: HeaderMap,
     Path(login): Path<String>,
@@ -206,7 +206,7 @@ pub async fn set_permissions(
     }
 }
 
-pub async fn audit(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
+pub(super) async fn audit(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
     let (visit, _) = admin_visit!(state, headers);
     let query = PageForm::query(uri.query());
     let filter = AuditFilter {
@@ -260,7 +260,7 @@ pub async fn audit(Current(state): Current, headers: HeaderMap, uri: Uri) -> Res
     )
 }
 
-pub async fn revoke_user_tokens(
+pub(super) async fn revoke_user_tokens(
     Current(state): Current,
     headers: HeaderMap,
     Path(login): Path<String>,
@@ -276,7 +276,7 @@ pub async fn revoke_user_tokens(
     }
 }
 
-pub async fn set_enabled(
+pub(super) async fn set_enabled(
     Current(state): Current,
     headers: HeaderMap,
     Path(login): Path<String>,
@@ -295,7 +295,12 @@ pub async fn set_enabled(
 }
 
 /// Ends every session of a user, on every device.
-pub async fn sign_out(Current(state): Current, headers: HeaderMap, Path(login): Path<String>, body: Bytes) -> Response {
+pub(super) async fn sign_out(
+    Current(state): Current,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+    body: Bytes,
+) -> Response {
     let (visit, actor) = admin_visit!(state, headers);
     if let Err(r) = checked(&visit, &headers, &body) {
         return r;

@@ -118,12 +118,12 @@ async fn keys_shown(visit: &Visit, login: &str, heading: &'static str, registere
     shown::redirect_to(visit, login, &shown).await
 }
 
-pub async fn new_page(Current(state): Current, headers: HeaderMap) -> Response {
+pub(super) async fn new_page(Current(state): Current, headers: HeaderMap) -> Response {
     let (visit, _) = page_try!(visited(state, &headers).await);
     new_app_page(&visit, NewAppForm::default(), &[], &[], None)
 }
 
-pub async fn create(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn create(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
     let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
     let fields = NewAppForm {
         name: form.get("name").unwrap_or_default().to_owned(),
@@ -148,7 +148,12 @@ pub async fn create(Current(state): Current, headers: HeaderMap, body: Bytes) ->
     }
 }
 
-pub async fn show(Current(state): Current, headers: HeaderMap, Path(app_id): Path<String>, uri: Uri) -> Response {
+pub(super) async fn show(
+    Current(state): Current,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+    uri: Uri,
+) -> Response {
     let (visit, user) = page_try!(visited(state, &headers).await);
     let key_sets = page_try!(visible_app(&visit, &user, &app_id).await);
     let free_environments = visit
@@ -177,7 +182,7 @@ pub async fn show(Current(state): Current, headers: HeaderMap, Path(app_id): Pat
     )
 }
 
-pub async fn add_key_set(
+pub(super) async fn add_key_set(
     Current(state): Current,
     headers: HeaderMap,
     Path(app_id): Path<String>,
@@ -197,7 +202,12 @@ pub async fn add_key_set(
     }
 }
 
-pub async fn delete(Current(state): Current, headers: HeaderMap, Path(app_id): Path<String>, body: Bytes) -> Response {
+pub(super) async fn delete(
+    Current(state): Current,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+    body: Bytes,
+) -> Response {
     let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
     page_try!(visible_app(&visit, &user, &app_id).await);
     if form.get("confirm") != Some("yes") {
@@ -221,7 +231,7 @@ fn grants_label(grants: &[GrantKind]) -> String {
         .join(", ")
 }
 
-pub async fn key_set(
+pub(super) async fn key_set(
     Current(state): Current,
     headers: HeaderMap,
     Path((app_id, client_id)): Path<(String, String)>,
@@ -436,7 +446,7 @@ pub async fn key_set(
     )
 }
 
-pub fn request_row(q: scopegate_store::ScopeRequestRecord, k: &KeySetRecord) -> super::views::RequestRow {
+pub(super) fn request_row(q: scopegate_store::ScopeRequestRecord, k: &KeySetRecord) -> super::views::RequestRow {
     super::views::RequestRow {
         status: q.outcome.clone().unwrap_or_else(|| "pending".into()),
         id: q.id,
@@ -449,7 +459,7 @@ pub fn request_row(q: scopegate_store::ScopeRequestRecord, k: &KeySetRecord) -> 
     }
 }
 
-pub async fn request_scopes(
+pub(super) async fn request_scopes(
     Current(state): Current,
     headers: HeaderMap,
     Path((app_id, client_id)): Path<(String, String)>,
@@ -470,7 +480,7 @@ pub async fn request_scopes(
     }
 }
 
-pub async fn add_secret(
+pub(super) async fn add_secret(
     Current(state): Current,
     headers: HeaderMap,
     Path((app_id, client_id)): Path<(String, String)>,
@@ -505,7 +515,7 @@ pub async fn add_secret(
     }
 }
 
-pub async fn revoke_secret(
+pub(super) async fn revoke_secret(
     Current(state): Current,
     headers: HeaderMap,
     Path((app_id, client_id, secret_id)): Path<(String, String, String)>,

@@ -4,7 +4,7 @@
 use axum::http::HeaderMap;
 
 #[derive(Default)]
-pub struct PageForm(Vec<(String, String)>);
+pub(crate) struct PageForm(Vec<(String, String)>);
 
 /// Names only: forms carry passwords.
 impl std::fmt::Debug for PageForm {
@@ -15,7 +15,7 @@ impl std::fmt::Debug for PageForm {
 
 impl PageForm {
     /// `None` when the body is not a form.
-    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Option<PageForm> {
+    pub(crate) fn parse(headers: &HeaderMap, body: &[u8]) -> Option<PageForm> {
         if !crate::http::form::has_content_type(headers, "application/x-www-form-urlencoded") {
             return None;
         }
@@ -23,14 +23,14 @@ impl PageForm {
     }
 
     /// A query string.
-    pub fn query(query: Option<&str>) -> PageForm {
+    pub(crate) fn query(query: Option<&str>) -> PageForm {
         serde_urlencoded::from_str(query.unwrap_or(""))
             .map(PageForm)
             .unwrap_or_default()
     }
 
     /// The first value of `name`, if not empty.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(n, v)| n == name && !v.is_empty())
@@ -38,7 +38,7 @@ impl PageForm {
     }
 
     /// Every non-empty value of `name`, in order.
-    pub fn all(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()
             .filter(|(n, v)| n == name && !v.is_empty())

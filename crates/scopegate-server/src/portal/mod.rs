@@ -29,7 +29,7 @@ mod form;
 mod owned;
 mod shown;
 mod try_it;
-pub mod views;
+pub(crate) mod views;
 
 use askama::Template;
 use axum::Router;
@@ -40,21 +40,18 @@ use scopegate_service::ServiceError;
 use scopegate_store::{SessionRecord, UserRecord};
 
 use crate::http::pages::page;
-pub use crate::http::pages::see_other;
+pub(crate) use crate::http::pages::see_other;
 use crate::session::{self, CSRF_COOKIE, SESSION_TTL, set_cookie};
 use crate::state::AppState;
 use views::{Nav, NotFound};
-
-/// Where the portal lives.
-pub const PREFIX: &str = crate::http::endpoints::PORTAL;
 
 const STYLESHEET: &str = include_str!("../../assets/scopegate.css");
 const SCRIPT: &str = include_str!("../../assets/portal.js");
 
 /// The permission that makes a user a portal administrator.
-pub const ADMIN_PERMISSION: &str = "admin";
+pub(crate) const ADMIN_PERMISSION: &str = "admin";
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/portal", get(|| async { see_other("/portal/") }))
         .route("/portal/", get(account::home))
@@ -128,7 +125,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// The request as the portal sees it: the signed-in user (if any) and the
 /// CSRF token its forms carry.
-pub struct Visit {
+pub(crate) struct Visit {
     pub state: AppState,
     pub user: Option<UserRecord>,
     /// The signed-in user's session, which forms are bound to.
@@ -146,7 +143,7 @@ impl std::fmt::Debug for Visit {
 }
 
 impl Visit {
-    pub async fn new(state: AppState, headers: &HeaderMap) -> Result<Self, Response> {
+    pub(crate) async fn new(state: AppState, headers: &HeaderMap) -> Result<Self, Response> {
         let signed = session::current(&state, headers).await.map_err(|e| {
             tracing::error!(error = %e, "store failure");
             crate::http::pages::error_page(
@@ -169,22 +166,22 @@ impl Visit {
     }
 
     /// Whether a form of this visit may act ([`session::csrf_ok`]).
-    pub fn csrf_ok(&self, headers: &HeaderMap, form: &form::PageForm) -> bool {
+    pub(crate) fn csrf_ok(&self, headers: &HeaderMap, form: &form::PageForm) -> bool {
         session::csrf_ok(&self.state, headers, form.get("csrf"), self.session.as_ref())
     }
 
     /// The signed-in user, or a redirect to the sign-in page.
-    pub fn user(&self) -> Result<&UserRecord, Response> {
+    pub(crate) fn user(&self) -> Result<&UserRecord, Response> {
         self.user.as_ref().ok_or_else(|| see_other("/portal/sign-in"))
     }
 
-    pub fn is_admin(&self) -> bool {
+    pub(crate) fn is_admin(&self) -> bool {
         self.user
             .as_ref()
             .is_some_and(|u| u.permissions.iter().any(|p| p == ADMIN_PERMISSION))
     }
 
-    pub fn nav(&self) -> Nav {
+    pub(crate) fn nav(&self) -> Nav {
         Nav {
             login: self.user.as_ref().map(|u| u.login.clone()),
             admin: self.is_admin(),
@@ -195,7 +192,7 @@ impl Visit {
     }
 
     /// A page, setting the CSRF cookie if this visit made the token.
-    pub fn render(&self, status: StatusCode, template: &impl Template) -> Response {
+    pub(crate) fn render(&self, status: StatusCode, template: &impl Template) -> Response {
         let mut response = page(status, template);
         if self.fresh_csrf {
             set_cookie(&self.state, &mut response, CSRF_COOKIE, &self.csrf, SESSION_TTL);
@@ -203,7 +200,7 @@ impl Visit {
         response
     }
 
-    pub fn not_found(&self, message: impl Into<String>) -> Response {
+    pub(crate) fn not_found(&self, message: impl Into<String>) -> Response {
         self.render(
             StatusCode::NOT_FOUND,
             &NotFound {
@@ -214,7 +211,7 @@ impl Visit {
     }
 
     /// A refused change: the error, and a link back.
-    pub fn problem(&self, status: StatusCode, message: String, back: String) -> Response {
+    pub(crate) fn problem(&self, status: StatusCode, message: String, back: String) -> Response {
         let mut nav = self.nav();
         nav.error = Some(message);
         self.render(status, &views::Problem { nav, back })
@@ -223,7 +220,7 @@ impl Visit {
     /// A change the service layer refused, as a page: 404 for what is not
     /// there (or not this user's to see), 503 when the store failed, else
     /// 400 with what was wrong and a link `back` to the form.
-    pub fn refused(&self, e: &ServiceError, back: String) -> Response {
+    pub(crate) fn refused(&self, e: &ServiceError, back: String) -> Response {
         match e {
             ServiceError::NotFound(m) => self.not_found(m.clone()),
             ServiceError::Internal => unavailable("a change"),
@@ -234,7 +231,7 @@ impl Visit {
     }
 
     /// A form that did not come from a portal page of this browser.
-    pub fn forged(&self) -> Response {
+    pub(crate) fn forged(&self) -> Response {
         crate::http::pages::error_page(
             StatusCode::FORBIDDEN,
             "This form has expired or was not sent from this site. Go back, reload the page and try again.",
@@ -244,7 +241,7 @@ impl Visit {
 
 /// A signed-in user's form: the visit, the user and the form, once its CSRF
 /// token matched its cookie.
-pub async fn posted(
+pub(crate) async fn posted(
     state: AppState,
     headers: &HeaderMap,
     body: &[u8],
@@ -261,7 +258,7 @@ pub async fn posted(
 }
 
 /// A signed-in user's page: the visit and the user, or the way to sign in.
-pub async fn visited(state: AppState, headers: &HeaderMap) -> Result<(Visit, UserRecord), Response> {
+pub(crate) async fn visited(state: AppState, headers: &HeaderMap) -> Result<(Visit, UserRecord), Response> {
     let visit = Visit::new(state, headers).await?;
     let user = visit.user()?.clone();
     Ok((visit, user))
@@ -270,7 +267,7 @@ pub async fn visited(state: AppState, headers: &HeaderMap) -> Result<(Visit, Use
 /// Answers a store failure as a page, never as a blank 500.
 /// What a refusal from the service layer says on a page: a field by the
 /// label its form gives it.
-pub fn refusal_text(e: &ServiceError) -> String {
+pub(crate) fn refusal_text(e: &ServiceError) -> String {
     match e {
         ServiceError::NotFound(m) | ServiceError::Conflict(m) => m.clone(),
         ServiceError::Invalid(f) => format!("{}: {}", field_label(f.field), f.message),
@@ -291,7 +288,7 @@ fn field_label(field: &str) -> &str {
     }
 }
 
-pub fn unavailable(e: impl std::fmt::Display) -> Response {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "portal: store failure");
     crate::http::pages::error_page(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -17,7 +17,7 @@ use crate::state::Current;
 use scopegate_service::credentials::sealing::KeyEncryptionKey;
 use scopegate_service::credentials::secrets;
 
-pub const PATH: &str = "/portal/shown";
+pub(super) const PATH: &str = "/portal/shown";
 const COOKIE: &str = "sg_shown";
 /// How long a view waits to be looked at.
 const TTL: i64 = 600;
@@ -26,7 +26,7 @@ const BOUND_TO: &str = "scopegate shown once";
 
 /// What a [`SecretShown`] page shows, less the navigation.
 #[derive(Serialize, Deserialize)]
-pub struct Shown {
+pub(super) struct Shown {
     pub heading: String,
     pub client_id: String,
     pub secret: Option<String>,
@@ -46,7 +46,7 @@ impl std::fmt::Debug for Shown {
 
 /// Keeps `shown` for one view by the signed-in user, and answers with the
 /// redirect to it.
-pub async fn redirect_to(visit: &Visit, login: &str, shown: &Shown) -> Response {
+pub(super) async fn redirect_to(visit: &Visit, login: &str, shown: &Shown) -> Response {
     let sealed = KeyEncryptionKey::generate().and_then(|key| {
         let kek = KeyEncryptionKey::parse(&key, COOKIE)?;
         let payload = serde_json::to_vec(shown).unwrap_or_default();
@@ -71,7 +71,7 @@ pub async fn redirect_to(visit: &Visit, login: &str, shown: &Shown) -> Response 
 }
 
 /// `GET /portal/shown`: what the form made, this once.
-pub async fn page(Current(state): Current, headers: HeaderMap) -> Response {
+pub(super) async fn page(Current(state): Current, headers: HeaderMap) -> Response {
     let (visit, user) = match visited(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,

@@ -27,11 +27,11 @@ const TRY_COOKIE: &str = "sg_try";
 const TRY_TTL: i64 = 600;
 
 /// The redirect URI the portal's own client flow comes back to.
-pub fn callback(issuer: &str) -> String {
+pub(super) fn callback(issuer: &str) -> String {
     format!("{}{}", issuer.trim_end_matches('/'), CALLBACK_PATH)
 }
 
-pub const CALLBACK_PATH: &str = "/portal/try-it";
+pub(super) const CALLBACK_PATH: &str = "/portal/try-it";
 
 #[derive(askama::Template, Debug)]
 #[template(path = "portal/try_it.html")]
@@ -48,7 +48,7 @@ struct TryIt {
 }
 
 /// Adds the portal's redirect URI to the key set (POST .../try-it-uri).
-pub async fn register(
+pub(super) async fn register(
     Current(state): Current,
     headers: HeaderMap,
     Path((app_id, client_id)): Path<(String, String)>,
@@ -66,7 +66,7 @@ pub async fn register(
 }
 
 /// Starts the flow (POST .../try): to the authorize endpoint with PKCE.
-pub async fn start(
+pub(super) async fn start(
     Current(state): Current,
     headers: HeaderMap,
     Path((app_id, client_id)): Path<(String, String)>,
@@ -104,7 +104,7 @@ pub async fn start(
 }
 
 /// The way back from the authorize endpoint (GET /portal/try-it).
-pub async fn finish(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
+pub(super) async fn finish(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
     let (visit, user) = page_try!(visited(state, &headers).await);
     let query = PageForm::query(uri.query());
     let stored = cookie(&headers, TRY_COOKIE).unwrap_or_default().to_owned();

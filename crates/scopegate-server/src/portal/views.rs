@@ -5,7 +5,7 @@ use askama::Template;
 
 /// What every portal page shows around its content.
 #[derive(Debug, Default)]
-pub struct Nav {
+pub(crate) struct Nav {
     /// The signed-in user (no navigation when signed out).
     pub login: Option<String>,
     pub admin: bool,
@@ -16,12 +16,12 @@ pub struct Nav {
 
 #[derive(Template, Debug)]
 #[template(path = "portal/sign_in.html")]
-pub struct SignIn {
+pub(crate) struct SignIn {
     pub nav: Nav,
 }
 
 #[derive(Debug)]
-pub struct AppRow {
+pub(crate) struct AppRow {
     pub app_id: String,
     pub name: String,
     pub owner: Option<String>,
@@ -30,7 +30,7 @@ pub struct AppRow {
 }
 
 #[derive(Debug)]
-pub struct KeySetRow {
+pub(crate) struct KeySetRow {
     pub client_id: String,
     pub environment: String,
     pub kind: &'static str,
@@ -40,13 +40,13 @@ pub struct KeySetRow {
 
 #[derive(Template, Debug)]
 #[template(path = "portal/home.html")]
-pub struct Home {
+pub(crate) struct Home {
     pub nav: Nav,
     pub apps: Vec<AppRow>,
 }
 
 #[derive(Debug, Default)]
-pub struct NewAppForm {
+pub(crate) struct NewAppForm {
     pub name: String,
     pub environment: String,
     pub redirect_uris: String,
@@ -54,7 +54,7 @@ pub struct NewAppForm {
 }
 
 #[derive(Debug)]
-pub struct ScopeChoice {
+pub(crate) struct ScopeChoice {
     pub name: String,
     pub description: Option<String>,
     pub environments: String,
@@ -66,7 +66,7 @@ pub struct ScopeChoice {
 
 #[derive(Template, Debug)]
 #[template(path = "portal/new_app.html")]
-pub struct NewApp {
+pub(crate) struct NewApp {
     pub nav: Nav,
     pub form: NewAppForm,
     pub environments: Vec<String>,
@@ -75,7 +75,7 @@ pub struct NewApp {
 
 #[derive(Template, Debug)]
 #[template(path = "portal/secret.html")]
-pub struct SecretShown {
+pub(crate) struct SecretShown {
     pub nav: Nav,
     pub heading: String,
     pub client_id: String,
@@ -87,7 +87,7 @@ pub struct SecretShown {
 
 #[derive(Template, Debug)]
 #[template(path = "portal/app.html")]
-pub struct AppPage {
+pub(crate) struct AppPage {
     pub nav: Nav,
     pub app: AppRow,
     /// Declared environments the app has no keys in yet.
@@ -96,7 +96,7 @@ pub struct AppPage {
 }
 
 #[derive(Debug)]
-pub struct KeyView {
+pub(crate) struct KeyView {
     pub client_id: String,
     pub environment: String,
     pub kind: &'static str,
@@ -105,7 +105,7 @@ pub struct KeyView {
 }
 
 #[derive(Debug)]
-pub struct ScopeRow {
+pub(crate) struct ScopeRow {
     pub name: String,
     pub description: Option<String>,
     pub default: bool,
@@ -116,7 +116,7 @@ pub struct ScopeRow {
 }
 
 #[derive(Debug)]
-pub struct SecretRow {
+pub(crate) struct SecretRow {
     pub id: String,
     pub created: String,
     pub state: String,
@@ -124,14 +124,14 @@ pub struct SecretRow {
 }
 
 #[derive(Debug)]
-pub struct EndpointChoice {
+pub(crate) struct EndpointChoice {
     pub endpoint: String,
     pub description: Option<String>,
     pub picked: bool,
 }
 
 #[derive(Debug, Default)]
-pub struct PickerResult {
+pub(crate) struct PickerResult {
     pub scopes: String,
     pub encoded: String,
     /// The picked endpoints, for a request's reason.
@@ -143,14 +143,14 @@ pub struct PickerResult {
 }
 
 #[derive(Debug, Default)]
-pub struct Picker {
+pub(crate) struct Picker {
     pub user_token: bool,
     pub result: Option<PickerResult>,
     pub error: Option<String>,
 }
 
 #[derive(Debug, Default)]
-pub struct AuthorizeUrl {
+pub(crate) struct AuthorizeUrl {
     pub redirect_uri: Option<String>,
     /// Scopes a user token may carry, and whether each is ticked.
     pub choices: Vec<(String, bool)>,
@@ -164,7 +164,7 @@ pub struct AuthorizeUrl {
 
 #[derive(Template, Debug)]
 #[template(path = "portal/key_set.html")]
-pub struct KeySetPage {
+pub(crate) struct KeySetPage {
     pub nav: Nav,
     pub app_id: String,
     pub app_name: String,
@@ -180,7 +180,7 @@ pub struct KeySetPage {
 }
 
 #[derive(Debug)]
-pub struct RequestRow {
+pub(crate) struct RequestRow {
     pub id: String,
     pub app_name: String,
     pub environment: String,
@@ -192,7 +192,7 @@ pub struct RequestRow {
 }
 
 #[derive(Debug)]
-pub struct UserRow {
+pub(crate) struct UserRow {
     pub login: String,
     /// Space-separated.
     pub permissions: String,
@@ -201,7 +201,7 @@ pub struct UserRow {
 
 #[derive(Template, Debug)]
 #[template(path = "portal/admin.html")]
-pub struct Admin {
+pub(crate) struct Admin {
     pub nav: Nav,
     pub requests: Vec<RequestRow>,
     pub apps: Vec<AppRow>,
@@ -213,7 +213,7 @@ pub struct Admin {
 
 #[derive(Template, Debug)]
 #[template(path = "portal/audit.html")]
-pub struct Audit {
+pub(crate) struct Audit {
     pub nav: Nav,
     /// client_id, subject, event.
     pub filter: (String, String, String),
@@ -223,7 +223,7 @@ pub struct Audit {
 }
 
 #[derive(Debug)]
-pub struct GrantRow {
+pub(crate) struct GrantRow {
     pub client_id: String,
     pub app_name: String,
     pub environment: String,
@@ -233,20 +233,20 @@ pub struct GrantRow {
 
 #[derive(Template, Debug)]
 #[template(path = "portal/connected.html")]
-pub struct Connected {
+pub(crate) struct Connected {
     pub nav: Nav,
     pub grants: Vec<GrantRow>,
 }
 
 #[derive(Template, Debug)]
 #[template(path = "portal/not_found.html")]
-pub struct NotFound {
+pub(crate) struct NotFound {
     pub nav: Nav,
     pub message: String,
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM UTC`.
-pub fn time(at: i64) -> String {
+pub(crate) fn time(at: i64) -> String {
     let t = scopegate_core::timestamp::Utc::from_unix(at);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02} UTC",
@@ -267,7 +267,7 @@ mod tests {
 /// A refused change: the layout shows the error; the page links back.
 #[derive(Template, Debug)]
 #[template(path = "portal/problem.html")]
-pub struct Problem {
+pub(crate) struct Problem {
     pub nav: Nav,
     pub back: String,
 }

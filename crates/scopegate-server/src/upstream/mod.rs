@@ -4,7 +4,7 @@
 //! or 413 (body over the limit), each with a JSON body ([`UpstreamFailure`],
 //! the same on the gateway's fast path).
 
-pub mod pool;
+pub(crate) mod pool;
 
 use scopegate_core::Outcome;
 use std::borrow::Cow;
@@ -22,7 +22,7 @@ use pool::{Pool, SendError, Tls};
 /// Why an allowed request got no answer from the upstream, as both of the
 /// gateway's transports answer it.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct UpstreamFailure {
+pub(crate) struct UpstreamFailure {
     pub status: StatusCode,
     /// The JSON body's `error`.
     pub code: &'static str,
@@ -35,7 +35,7 @@ pub struct UpstreamFailure {
 
 impl UpstreamFailure {
     /// 502: no usable response.
-    pub fn bad_gateway(description: &'static str) -> Self {
+    pub(crate) fn bad_gateway(description: &'static str) -> Self {
         Self {
             status: StatusCode::BAD_GATEWAY,
             code: "bad_gateway",
@@ -45,7 +45,7 @@ impl UpstreamFailure {
     }
 
     /// 504: no response within `timeout`.
-    pub fn timeout(timeout: Duration) -> Self {
+    pub(crate) fn timeout(timeout: Duration) -> Self {
         Self {
             status: StatusCode::GATEWAY_TIMEOUT,
             code: "gateway_timeout",
@@ -58,7 +58,7 @@ impl UpstreamFailure {
     }
 
     /// 413: the request body is over `gateway.max_body_bytes`.
-    pub fn too_large(limit: u64) -> Self {
+    pub(crate) fn too_large(limit: u64) -> Self {
         Self {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             code: "request_too_large",
@@ -69,7 +69,7 @@ impl UpstreamFailure {
         }
     }
 
-    pub fn response(&self) -> Response<Body> {
+    pub(crate) fn response(&self) -> Response<Body> {
         error(self.status, self.code, &self.description)
     }
 }
@@ -278,7 +278,7 @@ fn body_timeout() -> Response<Body> {
     response
 }
 
-pub fn error(status: StatusCode, code: &str, description: &str) -> Response<Body> {
+pub(crate) fn error(status: StatusCode, code: &str, description: &str) -> Response<Body> {
     let body = serde_json::json!({"error": code, "error_description": description}).to_string();
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;

@@ -29,7 +29,7 @@ const MAX_IDLE: usize = 256;
 
 /// Why a request did not get a response.
 #[derive(Debug)]
-pub enum SendError {
+pub(crate) enum SendError {
     /// No connection could be opened.
     Connect(std::io::Error),
     /// The TLS handshake failed (for example, an untrusted certificate).
@@ -49,7 +49,7 @@ impl std::fmt::Display for SendError {
 }
 
 #[derive(Debug)]
-pub struct Pool {
+pub(crate) struct Pool {
     /// `host:port` of the upstream.
     address: String,
     connect_timeout: Duration,
@@ -65,7 +65,7 @@ pub struct Pool {
 
 /// How to speak TLS to one upstream.
 #[derive(Clone)]
-pub struct Tls {
+pub(crate) struct Tls {
     pub connector: TlsConnector,
     pub name: ServerName<'static>,
 }
@@ -77,7 +77,7 @@ impl std::fmt::Debug for Tls {
 }
 
 impl Pool {
-    pub fn new(address: String, connect_timeout: Duration, http2: bool, tls: Option<Tls>) -> Arc<Self> {
+    pub(crate) fn new(address: String, connect_timeout: Duration, http2: bool, tls: Option<Tls>) -> Arc<Self> {
         Arc::new(Self {
             address,
             connect_timeout,
@@ -190,7 +190,7 @@ impl Pool {
     /// Sends `request` (HTTP/1.1: origin-form URI and `Host`; HTTP/2: absolute
     /// URI) and returns the response,
     /// whose body returns the connection to the pool once read to the end.
-    pub async fn send(self: &Arc<Self>, request: Request<Body>) -> Result<Response<Body>, SendError> {
+    pub(crate) async fn send(self: &Arc<Self>, request: Request<Body>) -> Result<Response<Body>, SendError> {
         // Opening a connection (a TLS handshake especially) and HTTP/2 take
         // kilobytes of future state: boxed, so that the common case, a pooled
         // HTTP/1.1 connection, does not carry (and copy) them on every request.

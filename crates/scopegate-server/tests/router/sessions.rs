@@ -11,13 +11,19 @@ use tower::ServiceExt;
 
 use crate::{Harness, T0};
 
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: String,
 }
 
-pub async fn send(h: &Harness, method: &str, path: &str, headers: &[(&str, &str)], form: Option<&str>) -> Answer {
+pub(crate) async fn send(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    form: Option<&str>,
+) -> Answer {
     let mut req = Request::builder().method(method).uri(path);
     for (name, value) in headers {
         req = req.header(*name, *value);
@@ -40,7 +46,7 @@ pub async fn send(h: &Harness, method: &str, path: &str, headers: &[(&str, &str)
     }
 }
 
-pub async fn user(h: &Harness, login: &str, permissions: &[&str]) {
+pub(crate) async fn user(h: &Harness, login: &str, permissions: &[&str]) {
     let u = UserRecord {
         login: login.into(),
         password_hash: hash_password("a long password").unwrap(),
@@ -54,7 +60,7 @@ pub async fn user(h: &Harness, login: &str, permissions: &[&str]) {
 
 /// Signs in with the CSRF cookie `csrf` (and whatever `cookies` the browser
 /// already holds); the browser's cookies afterwards.
-pub async fn sign_in_with(h: &Harness, login: &str, csrf: &str, cookies: &str) -> String {
+pub(crate) async fn sign_in_with(h: &Harness, login: &str, csrf: &str, cookies: &str) -> String {
     let jar = if cookies.is_empty() {
         format!("sg_csrf={csrf}")
     } else {

@@ -19,11 +19,11 @@ fn temp_policy(text: &str) -> tempfile_lite::TempFile {
 
 /// A file removed when dropped (the standard library has no temp-file helper).
 mod tempfile_lite {
-    pub struct TempFile {
+    pub(super) struct TempFile {
         pub path: std::path::PathBuf,
     }
     impl TempFile {
-        pub fn new(name: &str) -> Self {
+        pub(super) fn new(name: &str) -> Self {
             use std::sync::atomic::{AtomicU32, Ordering};
             static N: AtomicU32 = AtomicU32::new(0);
             let dir = std::env::temp_dir().join(format!(
@@ -34,7 +34,7 @@ mod tempfile_lite {
             std::fs::create_dir_all(&dir).unwrap();
             Self { path: dir.join(name) }
         }
-        pub fn arg(&self) -> &str {
+        pub(super) fn arg(&self) -> &str {
             self.path.to_str().unwrap()
         }
     }

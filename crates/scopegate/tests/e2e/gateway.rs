@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::server::{Server, http};
 
 /// An app on app-analytics with `scopes`, and a client_credentials token for it.
-pub async fn app_and_token(s: &Server, scopes: &str) -> (String, String, String) {
+pub(crate) async fn app_and_token(s: &Server, scopes: &str) -> (String, String, String) {
     let (id, secret) = s.app(&["--name", "Gw", "--env", "production", "--scopes", scopes]);
     let r = http()
         .post(s.url("/oauth2/token"))
@@ -56,12 +56,12 @@ async fn raw_status(base: &str, head: &[u8]) -> u16 {
 
 /// A real upstream: counts requests, answers with the headers it saw, and
 /// takes three seconds on `/slow`.
-pub struct EchoUpstream {
+pub(crate) struct EchoUpstream {
     pub base: String,
     pub hits: Arc<AtomicUsize>,
 }
 
-pub async fn upstream() -> EchoUpstream {
+pub(crate) async fn upstream() -> EchoUpstream {
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
     let app = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap| {
@@ -857,7 +857,7 @@ impl axum::serve::Listener for TlsListener {
 
 /// `app` served over TLS on 127.0.0.1, offering ALPN `h2` or `http/1.1`,
 /// with a certificate from a fresh CA; (port, the CA's PEM).
-pub async fn tls_server(app: axum::Router, h2: bool) -> (u16, String) {
+pub(crate) async fn tls_server(app: axum::Router, h2: bool) -> (u16, String) {
     let (ca, cert, key) = test_pki();
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()

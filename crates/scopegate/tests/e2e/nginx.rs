@@ -13,7 +13,7 @@ use crate::free_port;
 use crate::gateway::{app_and_token, upstream};
 use crate::server::{Server, http};
 
-pub struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
     dir: std::path::PathBuf,
 }
@@ -40,7 +40,7 @@ impl Drop for Nginx {
 impl Nginx {
     /// nginx on `conf` (which listens on `listen`), its files under a
     /// prefix of its own; once it answers.
-    pub async fn start(bin: &str, name: &str, conf: &str, listen: &str) -> Nginx {
+    pub(crate) async fn start(bin: &str, name: &str, conf: &str, listen: &str) -> Nginx {
         let dir = std::env::temp_dir().join(format!("scopegate-nginx-{name}-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("logs")).unwrap();
         std::fs::create_dir_all(dir.join("tmp")).unwrap();
@@ -76,7 +76,7 @@ impl Nginx {
     }
 }
 
-pub fn nginx_binary() -> Option<String> {
+pub(crate) fn nginx_binary() -> Option<String> {
     ["nginx", "/usr/sbin/nginx"].into_iter().map(str::to_owned).find(|bin| {
         Command::new(bin)
             .arg("-v")

@@ -15,7 +15,7 @@ use crate::server::{Server, http};
 use crate::{free_port, scopegate};
 
 /// A headless Chromium session; the driver is stopped on drop.
-pub struct Browser {
+pub(crate) struct Browser {
     pub client: Client,
     driver: Child,
 }
@@ -40,7 +40,7 @@ fn chromedriver() -> Option<String> {
 }
 
 /// Starts a browser, or `None` (outside CI) when none is installed.
-pub async fn browser() -> Option<Browser> {
+pub(crate) async fn browser() -> Option<Browser> {
     let Some(driver_bin) = chromedriver() else {
         scopegate_store::testing::missing(
             "chromedriver is not installed (Debian: apt-get install chromium chromium-driver)",
@@ -80,13 +80,13 @@ pub async fn browser() -> Option<Browser> {
 }
 
 impl Browser {
-    pub async fn go(&self, url: &str) {
+    pub(crate) async fn go(&self, url: &str) {
         self.client.goto(url).await.unwrap();
     }
 
     /// The first element matching `css`, waiting up to 10 s for it to appear
     /// (a click that submits a form returns before the next page loads).
-    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+    pub(crate) async fn find(&self, css: &str) -> fantoccini::elements::Element {
         self.client
             .wait()
             .at_most(Duration::from_secs(10))
@@ -96,7 +96,7 @@ impl Browser {
     }
 
     /// The page's text once it contains `text` (up to 10 s).
-    pub async fn wait_text(&self, text: &str) -> String {
+    pub(crate) async fn wait_text(&self, text: &str) -> String {
         let mut body = String::new();
         for _ in 0..100 {
             body = self.body().await;
@@ -109,7 +109,7 @@ impl Browser {
     }
 
     /// Waits (up to 10 s) until the browser is at `path`.
-    pub async fn wait_path(&self, path: &str) {
+    pub(crate) async fn wait_path(&self, path: &str) {
         let mut now = String::new();
         for _ in 0..100 {
             now = self.path().await;
@@ -121,29 +121,29 @@ impl Browser {
         panic!("the browser is at {now}, not {path}");
     }
 
-    pub async fn fill(&self, css: &str, text: &str) {
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
         let field = self.find(css).await;
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
     }
 
-    pub async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         self.find(css).await.click().await.unwrap();
     }
 
-    pub async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.unwrap()
     }
 
     /// The current page's text, as it is now.
-    pub async fn body(&self) -> String {
+    pub(crate) async fn body(&self) -> String {
         match self.client.find(Locator::Css("body")).await {
             Ok(body) => body.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         }
     }
 
-    pub async fn path(&self) -> String {
+    pub(crate) async fn path(&self) -> String {
         let url = self.client.current_url().await.unwrap();
         format!(
             "{}{}",
@@ -153,7 +153,7 @@ impl Browser {
     }
 
     /// Saves the page as `NAME.png` under `SCOPEGATE_SCREENSHOTS`, if set.
-    pub async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let Some(dir) = std::env::var_os("SCOPEGATE_SCREENSHOTS") else {
             return;
         };
@@ -165,7 +165,7 @@ impl Browser {
 
     /// axe-core's serious and critical violations on this page, if axe-core
     /// is installed (`AXE_CORE` names axe.min.js), else `None`.
-    pub async fn accessibility_violations(&self) -> Option<Vec<String>> {
+    pub(crate) async fn accessibility_violations(&self) -> Option<Vec<String>> {
         let Some(path) = std::env::var_os("AXE_CORE") else {
             scopegate_store::testing::missing(
                 "AXE_CORE does not name axe.min.js (.ci/run installs axe-core from npm); accessibility not checked",
@@ -198,7 +198,7 @@ impl Browser {
     }
 
     /// Fails on any serious or critical accessibility violation of this page.
-    pub async fn assert_accessible(&self, page: &str) {
+    pub(crate) async fn assert_accessible(&self, page: &str) {
         if let Some(violations) = self.accessibility_violations().await {
             assert!(violations.is_empty(), "{page}: {violations:#?}");
         }
@@ -206,7 +206,7 @@ impl Browser {
 }
 
 /// Creates a user with `scopegate user create`.
-pub fn user(s: &Server, login: &str, password: &str, permissions: &[&str]) {
+pub(crate) fn user(s: &Server, login: &str, password: &str, permissions: &[&str]) {
     let mut args = vec![
         "user",
         "create",

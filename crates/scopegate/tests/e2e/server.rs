@@ -9,7 +9,7 @@ use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
 
 /// A running `scopegate serve` on a free port with its own SQLite file; killed on drop.
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     pub base: String,
     pub config: PathBuf,
@@ -28,18 +28,18 @@ impl Drop for Server {
 
 impl Server {
     /// Starts the server on a copy of `example` whose database lives in a temp dir.
-    pub fn start(example: &str) -> Server {
+    pub(crate) fn start(example: &str) -> Server {
         Server::start_edited(example, |policy| policy)
     }
 
     /// Like [`Server::start`], with the policy passed through `edit` first.
-    pub fn start_edited(example: &str, edit: impl FnOnce(String) -> String) -> Server {
+    pub(crate) fn start_edited(example: &str, edit: impl FnOnce(String) -> String) -> Server {
         Server::launch(new_dir(), example, edit, &[])
     }
 
     /// Like [`Server::start`], listening on the port of its `issuer`, so that
     /// redirects to the issuer (the portal's "try it") reach it.
-    pub fn start_at_issuer(example: &str) -> Server {
+    pub(crate) fn start_at_issuer(example: &str) -> Server {
         let port = crate::free_port();
         let issuer = format!("http://127.0.0.1:{port}");
         Server::launch_on(
@@ -53,7 +53,7 @@ impl Server {
 
     /// Stops the server and starts it again with other environment variables;
     /// `Err` with what it printed if it exits instead.
-    pub fn restart_with_env(&mut self, env: &[(&str, &str)]) -> Result<(), String> {
+    pub(crate) fn restart_with_env(&mut self, env: &[(&str, &str)]) -> Result<(), String> {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
@@ -91,7 +91,7 @@ impl Server {
 
     /// Like [`Server::start_edited`], trusting only the CA certificates in
     /// `ca_pem` for outgoing TLS (through `SSL_CERT_FILE`).
-    pub fn start_trusting(example: &str, edit: impl FnOnce(String) -> String, ca_pem: &str) -> Server {
+    pub(crate) fn start_trusting(example: &str, edit: impl FnOnce(String) -> String, ca_pem: &str) -> Server {
         let dir = new_dir();
         let ca_file = dir.join("ca.pem");
         std::fs::write(&ca_file, ca_pem).unwrap();
@@ -128,7 +128,7 @@ impl Server {
     }
 
     /// Stops the server and starts it again on the same policy and database.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let (child, base) = spawn(&self.config, &self.env, &self.listen);
@@ -137,21 +137,21 @@ impl Server {
     }
 
     /// The running server's process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// `GET path`, its body as JSON.
-    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+    pub(crate) async fn get_json(&self, path: &str) -> serde_json::Value {
         http().get(self.url(path)).send().await.unwrap().json().await.unwrap()
     }
 
     /// `scopegate app create … --json` against this server's database.
-    pub fn app(&self, extra: &[&str]) -> (String, String) {
+    pub(crate) fn app(&self, extra: &[&str]) -> (String, String) {
         let mut args = vec!["app", "create", "--config", self.config.to_str().unwrap(), "--json"];
         args.extend_from_slice(extra);
         let o = crate::scopegate(&args);
@@ -190,7 +190,7 @@ fn rand_suffix() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-pub fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -861,7 +861,7 @@ async fn signing_keys_are_sealed_under_a_key_encryption_key() {
 
 /// `scopegate serve --config CONFIG --listen 127.0.0.1:0 EXTRA…` with
 /// `RUST_LOG=log`: the child (its stderr as given) and its base URL.
-pub fn serve_with(config: &std::path::Path, extra: &[&str], log: &str, stderr: Stdio) -> (Child, String) {
+pub(crate) fn serve_with(config: &std::path::Path, extra: &[&str], log: &str, stderr: Stdio) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_scopegate"))
         .args(["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .args(extra)
@@ -876,7 +876,7 @@ pub fn serve_with(config: &std::path::Path, extra: &[&str], log: &str, stderr: S
 
 /// `scopegate app create` in production with `scopes` on CONFIG's database:
 /// (client id, client secret).
-pub fn create_app(config: &std::path::Path, name: &str, scopes: &str) -> (String, String) {
+pub(crate) fn create_app(config: &std::path::Path, name: &str, scopes: &str) -> (String, String) {
     let o = crate::scopegate(&[
         "app",
         "create",
