@@ -30,7 +30,6 @@ pub mod admin;
 pub mod background;
 pub(crate) mod gateway;
 pub mod http;
-pub(crate) mod identification;
 pub mod listener;
 pub(crate) mod oauth;
 pub(crate) mod portal;

@@ -2,8 +2,8 @@
 //! client secrets, users, sessions, grants, tokens, scope requests, admin
 //! tokens, signing keys), each checked, written in one step and audited
 //! once; the credential primitives (secrets, passwords, signing keys,
-//! sealing); the record caches and the in-memory revocation list; the
-//! batching writer.
+//! sealing); identification (who a credential speaks for, through the
+//! record caches and the in-memory revocation list); the batching writer.
 //!
 //! It knows no web framework. The server's admin API and portal, and the
 //! command line, call the same [`operations`] with a [`Context`] naming the
@@ -27,10 +27,12 @@
 pub mod audit;
 mod context;
 pub mod credentials;
+pub mod identification;
 pub mod operations;
 pub mod record_cache;
 pub mod repeats;
 pub mod revocations;
+pub mod worker;
 pub mod writer;
 
 use std::sync::Arc;

@@ -177,7 +177,7 @@ async fn serve_workers(
         let worker = std::thread::Builder::new()
             .name(format!("scopegate-worker-{index}"))
             .spawn(move || -> anyhow::Result<()> {
-                scopegate_server::http::worker::set(index);
+                scopegate_service::worker::set(index);
                 if let Err(why) = scheduling::apply_to_this_thread(cpu_scheduling) {
                     if index == 0 {
                         tracing::warn!(%why, "the worker threads keep the system's CPU scheduling");

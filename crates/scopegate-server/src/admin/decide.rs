@@ -72,7 +72,7 @@ async fn token_scopes(state: &crate::state::AppState, token: &str) -> Result<Str
     let live = state.live.load();
     let authorization = format!("Bearer {token}");
     let verifier = state.verifier();
-    match crate::identification::identity::identify(
+    match scopegate_service::identification::identify(
         &verifier,
         &state.policy,
         &live.identities,

@@ -32,10 +32,10 @@ use super::{authorize, forward_auth, record_pass, refuse};
 use crate::AppState;
 use crate::http::endpoints;
 use crate::http::fields::{RawFields, Span};
-use crate::identification::identity::ForwardedIdentity;
 use crate::state::Generation;
 use crate::upstream::UpstreamFailure;
 use crate::upstream::pool::Pool;
+use scopegate_service::identification::ForwardedIdentity;
 
 /// A connection the fast path gives to hyper: the socket, and what was read
 /// from it and not yet served.
@@ -851,7 +851,7 @@ mod tests {
 
     use super::forward_auth::Verdict;
     use super::{write_allow, write_response};
-    use crate::identification::identity::ForwardedIdentity;
+    use scopegate_service::identification::ForwardedIdentity;
 
     /// The head without its `Date` line, which may differ by a second.
     fn undated(head: &[u8]) -> String {

@@ -16,8 +16,8 @@ use scopegate_core::enforce::{ForwardedHeaders, Refusal, original_request};
 use super::{authorize, headers, record_pass, refuse};
 use crate::http::endpoints;
 use crate::http::fields::{Fields, visible_ascii};
-use crate::identification::identity::ForwardedIdentity;
 use crate::state::{AppState, Generation};
+use scopegate_service::identification::ForwardedIdentity;
 
 pub(crate) async fn forward_auth(State(state): State<AppState>, request: Request<Body>) -> Response<Body> {
     let started = Instant::now();

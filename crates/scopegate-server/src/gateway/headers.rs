@@ -15,7 +15,7 @@ use scopegate_core::enforce::{
 
 use crate::http::fields::{Fields, visible_ascii};
 use crate::http::hop_by_hop::{hop_by_hop_index, remove_hop_by_hop};
-use crate::identification::identity::ForwardedIdentity;
+use scopegate_service::identification::ForwardedIdentity;
 
 // Names built at compile time: `HeaderName::from_static` at run time, or a
 // `&str` key, parses the name on every call.
@@ -266,7 +266,7 @@ mod tests {
     use super::{Fate, Forwarded, fate, ip_value, to_upstream, write_upstream};
     use crate::http::fields::{RawFields, Span};
     use crate::http::hop_by_hop::remove_hop_by_hop;
-    use crate::identification::identity::ForwardedIdentity;
+    use scopegate_service::identification::ForwardedIdentity;
 
     fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();

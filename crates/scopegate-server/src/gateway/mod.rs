@@ -2,7 +2,7 @@
 //! the forward-auth endpoint, on the decision sequence of
 //! [`scopegate_core::admission`] ([`authorize`]): the core admits the request
 //! (path, route, the anonymous decision, the one `Authorization` value),
-//! [`crate::identification::identity`] verifies the credentials (cache, else store or
+//! [`scopegate_service::identification`] verifies the credentials (cache, else store or
 //! signature, and the request-time checks), and the core concludes
 //! (`X-OAuth-Scope`, the decision). Every refusal is answered and recorded by
 //! [`refuse`].
@@ -29,9 +29,9 @@ use scopegate_core::enforce::{NARROW_HEADER, Refusal, one_host};
 use crate::http::address::ClientAddress;
 use crate::http::fields::Fields;
 use crate::http::limits::address_key;
-use crate::identification::identity::{ForwardedIdentity, identify};
 use crate::state::{AppState, Generation};
 use crate::upstream;
+use scopegate_service::identification::{ForwardedIdentity, identify};
 
 /// An allowed request, with what the upstream learns of its caller.
 #[derive(Debug)]

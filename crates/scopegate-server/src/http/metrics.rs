@@ -103,7 +103,7 @@ impl Metrics {
     pub fn record(&self, route: Option<RouteId>, outcome: Outcome, elapsed: Duration) {
         let slot = route.map_or(self.stats.len() - 1, RouteId::index);
         let Some(stats) = self.stats.get(slot) else { return };
-        let shard = crate::http::worker::slot() % SHARDS;
+        let shard = scopegate_service::worker::slot() % SHARDS;
         let stats = stats.get_or_init(Arc::default).0[shard].get_or_init(Box::default);
         let series = &stats.by_outcome[outcome.index()];
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
@@ -232,7 +232,7 @@ mod tests {
         for worker in 0..SHARDS + 1 {
             let metrics = Arc::clone(&metrics);
             std::thread::spawn(move || {
-                crate::http::worker::set(worker);
+                scopegate_service::worker::set(worker);
                 metrics.record(None, Outcome::Allow, Duration::from_millis(2));
             })
             .join()

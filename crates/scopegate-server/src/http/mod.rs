@@ -1,7 +1,6 @@
 //! What every endpoint family shares about HTTP: where a request comes from,
 //! scopegate's own endpoint paths, forms, pages and errors, header fields,
-//! request limits and slow bodies, worker threads, and what is counted and
-//! traced.
+//! request limits and slow bodies, and what is counted and traced.
 
 pub(crate) mod address;
 pub(crate) mod endpoints;
@@ -14,4 +13,3 @@ pub(crate) mod metrics;
 pub(crate) mod pages;
 pub(crate) mod slow_body;
 pub mod traces;
-pub mod worker;

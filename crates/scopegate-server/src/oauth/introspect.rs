@@ -6,7 +6,7 @@
 //! in-memory list: a change made here is seen at once, one made by another
 //! node within 5 s (tokens) or 2 s (JWT revocations). What an active token
 //! holds is the gateway's verdict, from the gateway's own check
-//! ([`crate::identification::identity::standing`]), so the two never disagree.
+//! ([`scopegate_service::identification::standing`]), so the two never disagree.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -18,11 +18,11 @@ use serde_json::json;
 use crate::http::address::ClientAddress;
 use crate::http::error::{EndpointError, no_store};
 use crate::http::form::Form;
-use crate::identification::identity::{Claimed, Standing, standing};
 use crate::oauth::client_auth::authenticate;
 use crate::state::{AppState, Current};
 use scopegate_service::credentials::keys::looks_like_jwt;
 use scopegate_service::credentials::secrets;
+use scopegate_service::identification::{Claimed, Standing, standing};
 
 pub(crate) async fn introspect(
     Current(state): Current,

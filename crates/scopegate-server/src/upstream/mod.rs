@@ -119,7 +119,7 @@ impl UpstreamClient {
                 .map(|a| format!("{}:{}", a.host(), a.port_u16().unwrap_or(if https { 443 } else { 80 })))
                 .unwrap_or_default(),
             host: authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()),
-            pools: (0..crate::http::worker::SLOTS).map(|_| OnceLock::new()).collect(),
+            pools: (0..scopegate_service::worker::SLOTS).map(|_| OnceLock::new()).collect(),
             tls,
             connect_timeout: settings.connect_timeout,
             response_timeout: settings.response_timeout,
@@ -133,7 +133,7 @@ impl UpstreamClient {
         // A pooled connection is driven by a task of the runtime that opened
         // it: a pool shared between worker runtimes would hand every request
         // to another thread and back.
-        self.pools[crate::http::worker::slot()].get_or_init(|| {
+        self.pools[scopegate_service::worker::slot()].get_or_init(|| {
             let tls = self.tls.as_ref().ok().cloned().flatten();
             Pool::new(self.address.clone(), self.connect_timeout, self.http2, tls)
         })

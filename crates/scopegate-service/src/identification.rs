@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
-use axum::http::HeaderValue;
+use http::HeaderValue;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use scopegate_core::enforce::{Credentials, HeldNow, Refusal, parse_authorization};
@@ -23,10 +23,10 @@ use scopegate_core::{Held, Policy};
 use scopegate_store::{Database, Store, StoreError, TokenKind, revoked_by};
 use sha2::{Digest, Sha256};
 
-use scopegate_service::credentials::keys::{Keys, looks_like_jwt};
-use scopegate_service::credentials::secrets;
-use scopegate_service::record_cache::{ClientCache, UserCache};
-use scopegate_service::revocations::Revocations;
+use crate::credentials::keys::{Keys, looks_like_jwt};
+use crate::credentials::secrets;
+use crate::record_cache::{ClientCache, UserCache};
+use crate::revocations::Revocations;
 
 /// Past this many entries, or this many bytes of JWT headers and payloads,
 /// a worker's cache starts over (bounded memory).
@@ -47,7 +47,7 @@ pub struct Verifier<'a> {
 /// An authenticated caller, as the gateway forwards it (to the upstream, or
 /// in `/authz`'s answer).
 #[derive(Debug)]
-pub(crate) struct ForwardedIdentity {
+pub struct ForwardedIdentity {
     pub client_id: String,
     /// What the caller holds now, closed under implication.
     pub held: Held,
@@ -115,7 +115,7 @@ fn jwt_signature(authorization: &[u8]) -> Option<(&[u8], &[u8])> {
     (signature.len() >= 64).then_some((signed, signature))
 }
 
-/// One cache per worker ([`crate::http::worker`]): a hit then touches no lock word
+/// One cache per worker ([`crate::worker`]): a hit then touches no lock word
 /// and no reference count that another worker writes. A credential is
 /// verified once per worker that sees it.
 #[derive(Debug)]
@@ -136,7 +136,7 @@ struct Shard(RwLock<Entries>);
 impl Default for IdentityCache {
     fn default() -> Self {
         Self {
-            shards: (0..crate::http::worker::SLOTS).map(|_| Shard::default()).collect(),
+            shards: (0..crate::worker::SLOTS).map(|_| Shard::default()).collect(),
             clears: AtomicU64::new(0),
         }
     }
@@ -150,7 +150,7 @@ impl std::fmt::Debug for KeyHasher {
 
 impl IdentityCache {
     fn shard(&self) -> &RwLock<Entries> {
-        &self.shards[crate::http::worker::slot()].0
+        &self.shards[crate::worker::slot()].0
     }
 
     /// The key is the SHA-256 of the value; for a JWT, of its signature alone.
@@ -233,20 +233,20 @@ fn invalid(why: impl Into<String>) -> Refusal {
 
 /// What a credential says before the request-time checks.
 #[derive(Debug)]
-pub(crate) struct Claimed {
-    pub(crate) client_id: String,
-    pub(crate) subject: Option<String>,
-    pub(crate) environment: String,
-    pub(crate) scope: String,
-    pub(crate) granted_at: i64,
-    pub(crate) expires_at: Option<i64>,
+pub struct Claimed {
+    pub client_id: String,
+    pub subject: Option<String>,
+    pub environment: String,
+    pub scope: String,
+    pub granted_at: i64,
+    pub expires_at: Option<i64>,
 }
 
 /// The identity behind an `Authorization` value, from the cache or the store.
 /// The value is parsed only on a miss: the cache holds only values that
 /// parsed and verified under this generation's policy, and the same bytes
 /// parse the same way.
-pub(crate) async fn identify(
+pub async fn identify(
     state: &Verifier<'_>,
     policy: &Policy,
     cache: &IdentityCache,
@@ -382,7 +382,7 @@ async fn check_now(state: &Verifier<'_>, policy: &Policy, c: Claimed, now: i64) 
 
 /// Where a credential stands now, whichever front end asks.
 #[derive(Debug)]
-pub(crate) enum Standing {
+pub enum Standing {
     /// What it holds now, closed under implication (possibly nothing).
     Holds(HeldNow),
     /// It answers for nothing any more, and why.
@@ -394,12 +394,7 @@ pub(crate) enum Standing {
 /// still existing and assigned each scope, no revocation of the app's or the
 /// user's tokens since the grant, the user still enabled and holding each
 /// scope's `requires_permissions`, and each scope's `max_lifetime`.
-pub(crate) async fn standing(
-    state: &Verifier<'_>,
-    policy: &Policy,
-    c: &Claimed,
-    now: i64,
-) -> Result<Standing, StoreError> {
+pub async fn standing(state: &Verifier<'_>, policy: &Policy, c: &Claimed, now: i64) -> Result<Standing, StoreError> {
     let Some(client) = state.clients.get(state.store, &c.client_id, now).await? else {
         return Ok(Standing::Refused("the app was deleted"));
     };
@@ -437,10 +432,10 @@ pub(crate) async fn standing(
     )))
 }
 
-#[cfg(test)]
 impl ForwardedIdentity {
-    /// An identity as the header code sees it (its `held` is empty).
-    pub(crate) fn for_tests(client_id: &str, subject: Option<&str>, scopes: &str, environment: &str) -> Self {
+    /// An identity as the header code sees it (its `held` is empty), for tests.
+    #[doc(hidden)]
+    pub fn for_tests(client_id: &str, subject: Option<&str>, scopes: &str, environment: &str) -> Self {
         let header = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("-"));
         Self {
             client_id: client_id.to_owned(),
@@ -461,7 +456,7 @@ mod tests {
 
     fn on_worker<T: Send + 'static>(index: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
         std::thread::spawn(move || {
-            crate::http::worker::set(index);
+            crate::worker::set(index);
             f()
         })
         .join()
