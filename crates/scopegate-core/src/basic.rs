@@ -8,6 +8,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::path::hex_val;
+
 /// A Basic `Authorization` value's credentials (`rest` is what follows
 /// `Basic `); `None` if it is not Base64 of UTF-8 holding a `:`.
 pub fn parse_basic(rest: &str) -> Option<(String, String)> {
@@ -30,8 +32,8 @@ fn form_decode(value: &str) -> Option<String> {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() && hex(bytes[i + 1]).is_some() && hex(bytes[i + 2]).is_some() => {
-                out.push(hex(bytes[i + 1])? << 4 | hex(bytes[i + 2])?);
+            b'%' if i + 2 < bytes.len() && hex_val(bytes[i + 1]).is_some() && hex_val(bytes[i + 2]).is_some() => {
+                out.push(hex_val(bytes[i + 1])? << 4 | hex_val(bytes[i + 2])?);
                 i += 2;
             }
             b => out.push(b),
@@ -39,15 +41,6 @@ fn form_decode(value: &str) -> Option<String> {
         i += 1;
     }
     String::from_utf8(out).ok()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -633,30 +633,7 @@ async fn basic_credentials_holding_percent_plus_or_colon_work_at_the_token_endpo
     use base64::Engine;
     let h = harness().await;
     let (id, secret) = ("app:one+two", "s3cr:et%2B+100% sure");
-    let record = scopegate_store::KeySetRecord {
-        client_id: id.into(),
-        app_id: "app-odd".into(),
-        app_name: "Odd".into(),
-        owner: None,
-        environment: "production".into(),
-        secrets: vec![scopegate_store::ClientSecret {
-            id: "sgsi_odd".into(),
-            hash: scopegate_service::credentials::secrets::hash(secret),
-            created_at: T0,
-            expires_at: None,
-            revoked_at: None,
-        }],
-        public: false,
-        resource_server: false,
-        scopes: vec!["account:read".into()],
-        default_scopes: vec!["account:read".into()],
-        redirect_uris: vec![],
-        created_at: T0,
-        tokens_revoked_before: None,
-    };
-    scopegate_store::Store::create_app(&h.store, "app-odd", "Odd", None, &record)
-        .await
-        .unwrap();
+    crate::key_set_with_id(&h, "app-odd", id, secret).await;
     let encode = |s: &str| serde_urlencoded::to_string([("", s)]).unwrap()[1..].to_owned();
     let basic = format!(
         "Basic {}",

@@ -343,3 +343,32 @@ impl Reply {
         assert_eq!(self.headers[header::CACHE_CONTROL], "no-store");
     }
 }
+
+/// A confidential key set with exactly this client id and secret (ids that
+/// `app create` would never make: for the parsing rules of credentials).
+pub(crate) async fn key_set_with_id(h: &Harness, app_id: &str, client_id: &str, secret: &str) {
+    let record = scopegate_store::KeySetRecord {
+        client_id: client_id.into(),
+        app_id: app_id.into(),
+        app_name: app_id.into(),
+        owner: None,
+        environment: "production".into(),
+        secrets: vec![scopegate_store::ClientSecret {
+            id: format!("sgsi_{app_id}"),
+            hash: scopegate_service::credentials::secrets::hash(secret),
+            created_at: T0,
+            expires_at: None,
+            revoked_at: None,
+        }],
+        public: false,
+        resource_server: false,
+        scopes: vec!["account:read".into()],
+        default_scopes: vec!["account:read".into()],
+        redirect_uris: vec![],
+        created_at: T0,
+        tokens_revoked_before: None,
+    };
+    scopegate_store::Store::create_app(&h.store, app_id, app_id, None, &record)
+        .await
+        .unwrap();
+}

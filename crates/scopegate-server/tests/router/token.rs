@@ -430,30 +430,7 @@ async fn basic_client_credentials_are_form_decoded() {
     use base64::Engine;
     let h = Harness::new().await;
     let (id, secret) = ("app:one", "s3cr:et%2B+100% sure");
-    let record = scopegate_store::KeySetRecord {
-        client_id: id.into(),
-        app_id: "app-colon".into(),
-        app_name: "Colon".into(),
-        owner: None,
-        environment: "production".into(),
-        secrets: vec![scopegate_store::ClientSecret {
-            id: "sgsi_colon".into(),
-            hash: scopegate_service::credentials::secrets::hash(secret),
-            created_at: crate::T0,
-            expires_at: None,
-            revoked_at: None,
-        }],
-        public: false,
-        resource_server: false,
-        scopes: vec!["account:read".into()],
-        default_scopes: vec!["account:read".into()],
-        redirect_uris: vec![],
-        created_at: crate::T0,
-        tokens_revoked_before: None,
-    };
-    scopegate_store::Store::create_app(&h.store, "app-colon", "Colon", None, &record)
-        .await
-        .unwrap();
+    crate::key_set_with_id(&h, "app-colon", id, secret).await;
     let basic = |user: &str, pass: &str| {
         format!(
             "Basic {}",

@@ -108,29 +108,7 @@ fn cli(s: &Server, args: &[&str]) -> String {
 }
 
 fn cli_with_password(s: &Server, login: &str, permissions: &[&str]) {
-    let mut args = vec![
-        "user",
-        "create",
-        "--config",
-        s.config.to_str().unwrap(),
-        "--login",
-        login,
-        "--password-stdin",
-    ];
-    for p in permissions {
-        args.extend_from_slice(&["--permission", p]);
-    }
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
-        .args(&args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    crate::portal::user(s, login, PASSWORD, permissions);
 }
 
 /// The key set of the app named `name`, and its app id.
