@@ -6,14 +6,17 @@
 //! request the two paths would forward differently.
 #![no_main]
 
-// The fast path's own source, not a copy (with `crate::hop_by_hop`, which
-// it names).
+// The fast path's own source, not a copy (with `crate::http::hop_by_hop`,
+// which it names).
 #[allow(dead_code, clippy::all)]
 #[path = "../../crates/scopegate-server/src/gateway/h1.rs"]
 mod h1;
 #[allow(dead_code, clippy::all)]
-#[path = "../../crates/scopegate-server/src/hop_by_hop.rs"]
+#[path = "../../crates/scopegate-server/src/http/hop_by_hop.rs"]
 mod hop_by_hop;
+mod http {
+    pub(crate) use super::hop_by_hop;
+}
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -41,7 +44,7 @@ fn hyper_reads(bytes: &[u8]) -> Option<Seen> {
             let (mut client, server) = tokio::io::duplex(1 << 17);
             let seen: Arc<Mutex<Option<Seen>>> = Arc::default();
             let record = Arc::clone(&seen);
-            let service = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+            let service = hyper::service::service_fn(move |request: ::http::Request<hyper::body::Incoming>| {
                 let record = Arc::clone(&record);
                 async move {
                     let fields = request
@@ -55,7 +58,7 @@ fn hyper_reads(bytes: &[u8]) -> Option<Seen> {
                         fields,
                         body_empty: request.body().is_end_stream(),
                     });
-                    Ok::<_, Infallible>(http::Response::new(String::new()))
+                    Ok::<_, Infallible>(::http::Response::new(String::new()))
                 }
             });
             let connection = hyper::server::conn::http1::Builder::new()

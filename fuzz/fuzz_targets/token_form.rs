@@ -1,10 +1,10 @@
-//! The token endpoint's form parsing (`form.rs`, its own source): never a
+//! The token endpoint's form parsing (`http/form.rs`, its own source): never a
 //! panic; what it accepts has at most 50 parameters, each name once, and
 //! every accepted value is what a plain form decoder reads.
 #![no_main]
 
 #[allow(dead_code, clippy::all)]
-#[path = "../../crates/scopegate-server/src/form.rs"]
+#[path = "../../crates/scopegate-server/src/http/form.rs"]
 mod form;
 
 use axum::http::{HeaderMap, HeaderValue, header};
