@@ -8,7 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::path::hex_val;
+use crate::path::percent_decode;
 
 /// A Basic `Authorization` value's credentials (`rest` is what follows
 /// `Basic `); `None` if it is not Base64 of UTF-8 holding a `:`.
@@ -22,25 +22,11 @@ pub fn parse_basic(rest: &str) -> Option<(String, String)> {
 }
 
 /// `application/x-www-form-urlencoded` decoding of one value: `+` is a
-/// space, `%XX` a byte; a `%` not followed by two hex digits stands for
-/// itself (as browsers and `serde_urlencoded` read it). `None` if the bytes
-/// are not UTF-8.
+/// space, then plain percent-decoding (a `%` not followed by two hex digits
+/// stands for itself, as browsers and `serde_urlencoded` read it). `None` if
+/// the bytes are not UTF-8.
 fn form_decode(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() && hex_val(bytes[i + 1]).is_some() && hex_val(bytes[i + 2]).is_some() => {
-                out.push(hex_val(bytes[i + 1])? << 4 | hex_val(bytes[i + 2])?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    String::from_utf8(percent_decode(value.replace('+', " ").as_bytes())).ok()
 }
 
 #[cfg(test)]

@@ -121,8 +121,7 @@ const fn refused_encoded(b: u8) -> bool {
     matches!(b, b'/' | b'\\' | b'.' | b'%' | b';' | 0x00..=0x1F | 0x7F)
 }
 
-/// The value of one hexadecimal digit.
-pub(crate) fn hex_val(b: u8) -> Option<u8> {
+fn hex_val(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),

@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::bail;
+use scopegate_service::Actor;
 use scopegate_service::credentials::keys::{Keys, looks_like_jwt};
 use scopegate_service::credentials::sealing::KeyEncryptionKey;
 use scopegate_service::operations::tokens;
-use scopegate_service::{Actor, ServiceError};
 use scopegate_store::Store;
 
 use crate::policy_file::load_or_report;
@@ -38,12 +37,9 @@ pub(crate) fn run(command: &Command) -> anyhow::Result<ExitCode> {
                     None
                 };
                 let actor = Actor::command_line("scopegate token revoke");
-                match tokens::revoke(&context(&store, &policy, &actor), keys.as_ref(), token, None).await {
-                    Err(ServiceError::NotFound(m)) if !looks_like_jwt(token) => {
-                        bail!("{}", m.replace("hashes: check", "hashes, so check"))
-                    }
-                    done => done.map_err(refused),
-                }
+                tokens::revoke(&context(&store, &policy, &actor), keys.as_ref(), token, None)
+                    .await
+                    .map_err(refused)
             })?;
             println!(
                 "revoked {} token(s) of client {} ({} token given)",

@@ -6,7 +6,7 @@ use scopegate_store::Store;
 use crate::audit::AuditKind;
 use crate::context::{Actor, Context, Result, ServiceError};
 use crate::credentials::secrets::{self, SecretKind};
-use crate::operations::key_sets::{KeySetSpec, Registered, new_key_set};
+use crate::operations::key_sets::{self, KeySetSpec, Registered, new_key_set};
 
 /// Most apps one developer registers in the portal (administrators, the admin
 /// API and the command line are not held to it).
@@ -39,13 +39,13 @@ pub async fn create<S: Store>(
         }
     }
     cx.store.create_app(&app_id, name, owner, &record).await?;
-    let detail = format!(
-        "app_id={app_id} environment={} scopes=\"{}\"",
-        record.environment,
-        record.scopes.join(" ")
-    );
-    cx.audit(AuditKind::AppCreate, Some(&record.client_id), None, detail)
-        .await?;
+    cx.audit(
+        AuditKind::AppCreate,
+        Some(&record.client_id),
+        None,
+        key_sets::created(&record),
+    )
+    .await?;
     Ok(Registered {
         key_set: record,
         secret,

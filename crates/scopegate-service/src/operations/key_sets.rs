@@ -73,6 +73,16 @@ pub(crate) fn new_key_set(
     Ok((record, shown))
 }
 
+/// What the audit trail says of a key set just made.
+pub(crate) fn created(record: &KeySetRecord) -> String {
+    format!(
+        "app_id={} environment={} scopes=\"{}\"",
+        record.app_id,
+        record.environment,
+        record.scopes.join(" ")
+    )
+}
+
 /// A key set by its client id.
 pub async fn get<S: Store>(store: &S, client_id: &str) -> Result<KeySetRecord> {
     store
@@ -100,12 +110,7 @@ pub async fn add<S: Store>(cx: &Context<'_, S>, app_id: &str, spec: &KeySetSpec)
     if !cx.store.add_key_set(&record).await? {
         return Err(taken());
     }
-    let detail = format!(
-        "app_id={app_id} environment={} scopes=\"{}\"",
-        record.environment,
-        record.scopes.join(" ")
-    );
-    cx.audit(AuditKind::KeySetCreate, Some(&record.client_id), None, detail)
+    cx.audit(AuditKind::KeySetCreate, Some(&record.client_id), None, created(&record))
         .await?;
     Ok(Registered {
         key_set: record,

@@ -58,7 +58,7 @@ pub async fn revoke<S: Store>(
     let hash = secrets::hash(token);
     let Some(t) = cx.store.token(&hash).await?.filter(|t| !foreign(&t.client_id)) else {
         return Err(ServiceError::NotFound(
-            "no such token (scopegate keeps only hashes: check the value)".into(),
+            "no such token (scopegate keeps only hashes, so check the value)".into(),
         ));
     };
     let revoked = match t.kind {
