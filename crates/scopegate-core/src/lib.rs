@@ -47,6 +47,7 @@ pub mod registration;
 mod route;
 pub mod scope;
 mod scopeset;
+pub mod sign_in;
 pub mod timestamp;
 
 pub use catalog::{Catalog, GrantKind, Held, NotHeld, ScopeInfo, UndeclaredScope};

@@ -169,6 +169,8 @@ pub struct Settings {
     pub database_password_file: Option<String>,
     /// `[retention] audit`: how long audit events are kept (`None`: forever).
     pub audit_retention: Option<Duration>,
+    /// `[sign_in]` and the `[[identity_provider]]` tables.
+    pub sign_in: crate::sign_in::SignInSettings,
 }
 
 /// How long audit events are kept unless `[retention] audit` says otherwise.
@@ -464,8 +466,20 @@ impl Compiler<'_> {
             },
             None => Some(DEFAULT_AUDIT_RETENTION),
         };
+        let lines = self.lines;
+        let mut found = Vec::new();
+        let sign_in = crate::sign_in::compile(
+            raw.sign_in.as_ref(),
+            &raw.identity_providers,
+            &mut |span, message| found.push((span, message)),
+            &|offset| lines.line(offset),
+        );
+        for (span, message) in found {
+            self.err(span, message);
+        }
         (self.errors.len() == before).then_some(Settings {
             audit_retention,
+            sign_in,
             issuer,
             listen,
             database,

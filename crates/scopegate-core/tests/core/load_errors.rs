@@ -376,3 +376,102 @@ fn gateway_idle_timeout_defaults_to_30s_and_is_a_duration() {
         &["`gateway.idle_timeout`"],
     );
 }
+
+const IDP: &str =
+    "[[identity_provider]]\nname = \"corp\"\nissuer = \"https://login.example.com\"\nclient_id = \"scopegate\"\n";
+
+#[test]
+fn identity_provider_tables_compile_with_their_defaults() {
+    let src = format!(
+        "{IDP}login_claim = \"preferred_username\"\npermissions_max_age = \"12h\"\n\n[[identity_provider.permissions]]\nclaim = \"groups\"\nvalue = \"store-admins\"\ngrant = [\"Orders\", \"admin\"]\n"
+    );
+    let policy = Policy::compile("test.toml", &src).unwrap();
+    let p = &policy.settings.sign_in.providers[0];
+    assert_eq!(p.label, "corp", "the label defaults to the name");
+    assert_eq!(p.scopes, ["openid"]);
+    assert_eq!(p.users, scopegate_core::sign_in::Admission::Create);
+    assert_eq!(p.rules[0].grant, ["Orders", "admin"]);
+    assert_eq!(p.line, 2);
+    assert!(policy.settings.sign_in.passwords);
+}
+
+#[test]
+fn identity_provider_errors_name_their_line() {
+    assert_error(
+        &IDP.replace("\"corp\"", "\"Corp SSO\""),
+        2,
+        &["`identity_provider.name`", "\"Corp SSO\"", "lowercase letters"],
+    );
+    assert_error(
+        &IDP.replace("https://login.example.com", "http://login.example.com"),
+        3,
+        &[
+            "identity_provider \"corp\"",
+            "`issuer`",
+            "http:// only to a loopback host",
+        ],
+    );
+    assert_error(
+        &format!("{IDP}client_secret = \"s3cret\"\n"),
+        5,
+        &["never goes in the policy file", "client_secret_env"],
+    );
+    assert_error(
+        &format!("{IDP}client_secret_env = \"A\"\nclient_secret_file = \"/f\"\n"),
+        6,
+        &["not both"],
+    );
+    assert_error(
+        &format!("{IDP}scopes = [\"profile\"]\n"),
+        5,
+        &["`scopes` must include \"openid\""],
+    );
+    assert_error(
+        &format!("{IDP}users = \"all\"\n"),
+        5,
+        &["`users`", "\"create\" or \"existing\""],
+    );
+    assert_error(
+        &format!("{IDP}permissions_max_age = \"soon\"\n"),
+        5,
+        &["permissions_max_age", "is not a duration"],
+    );
+    assert_error(
+        &format!(
+            "{IDP}\n[[identity_provider.permissions]]\nclaim = \"groups\"\nvalue = \"x\"\ngrant = [\"bad name\"]\n"
+        ),
+        9,
+        &["`permissions.grant`", "\"bad name\""],
+    );
+    assert_error(
+        &format!("{IDP}\n[[identity_provider.permissions]]\nclaim = \"groups\"\nvalue = \"x\"\ngrnat = [\"A\"]\n"),
+        9,
+        &["unknown field `grnat`"],
+    );
+    assert_error(
+        &format!("{IDP}{IDP}"),
+        6,
+        &["identity_provider \"corp\" is declared twice"],
+    );
+}
+
+#[test]
+fn sign_in_table_errors_name_their_line() {
+    assert_error("[sign_in]\npasswords = false\n", 2, &["leaves nobody a way to sign in"]);
+    assert_error(
+        "[sign_in]\ndelegate_to = \"http://app.example.com/login\"\n",
+        2,
+        &["`sign_in.delegate_to`", "https://"],
+    );
+    assert_error(
+        "[sign_in]\ndelegate_to = \"https://app.example.com/login?x=1\"\n",
+        2,
+        &["may not have a query"],
+    );
+    assert_error(
+        "[sign_in]\npermissions_max_age = \"1h\"\n",
+        2,
+        &["applies to delegated sign-ins"],
+    );
+    assert_error("[sign_in]\npassword = true\n", 2, &["unknown field `password`"]);
+}
