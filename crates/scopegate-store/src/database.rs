@@ -4,9 +4,9 @@
 //! database round trip.
 
 use crate::{
-    AdminTokenRecord, AuditEvent, AuditFilter, Backend, Change, ChangeRow, ClientSecret, CodeRecord, ConsentRecord,
-    KeyRecord, KeySetRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord, SqliteStore, Store, StoreError,
-    Subscription, TokenRecord, UserRecord, redacted,
+    AdminTokenRecord, AuditEvent, AuditFilter, Backend, ChallengeRecord, Change, ChangeRow, ClientSecret, CodeRecord,
+    ConsentRecord, KeyRecord, KeySetRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord, SourceSignIn,
+    SqliteStore, Store, StoreError, Subscription, TokenRecord, UserRecord, redacted,
 };
 
 /// SQLite (the embedded default) or PostgreSQL (for several nodes).
@@ -63,6 +63,48 @@ impl From<PgStore> for Database {
 }
 
 impl Store for Database {
+    async fn user_by_subject(&self, source: &str, subject: &str) -> R<Option<UserRecord>> {
+        match self {
+            Database::Sqlite(s) => s.user_by_subject(source, subject).await,
+            Database::Postgres(s) => s.user_by_subject(source, subject).await,
+        }
+    }
+
+    async fn record_source_sign_in(&self, sign_in: &SourceSignIn<'_>) -> R<bool> {
+        match self {
+            Database::Sqlite(s) => s.record_source_sign_in(sign_in).await,
+            Database::Postgres(s) => s.record_source_sign_in(sign_in).await,
+        }
+    }
+
+    async fn create_challenge(&self, challenge: &ChallengeRecord) -> R<()> {
+        match self {
+            Database::Sqlite(s) => s.create_challenge(challenge).await,
+            Database::Postgres(s) => s.create_challenge(challenge).await,
+        }
+    }
+
+    async fn challenge(&self, hash: &[u8]) -> R<Option<ChallengeRecord>> {
+        match self {
+            Database::Sqlite(s) => s.challenge(hash).await,
+            Database::Postgres(s) => s.challenge(hash).await,
+        }
+    }
+
+    async fn settle_challenge(&self, hash: &[u8], outcome: &str, now: i64) -> R<bool> {
+        match self {
+            Database::Sqlite(s) => s.settle_challenge(hash, outcome, now).await,
+            Database::Postgres(s) => s.settle_challenge(hash, outcome, now).await,
+        }
+    }
+
+    async fn take_challenge(&self, hash: &[u8]) -> R<Option<(ChallengeRecord, bool)>> {
+        match self {
+            Database::Sqlite(s) => s.take_challenge(hash).await,
+            Database::Postgres(s) => s.take_challenge(hash).await,
+        }
+    }
+
     async fn ping(&self) -> R<()> {
         match self {
             Database::Sqlite(s) => s.ping().await,

@@ -28,8 +28,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use changes::{CHANNEL, Change, ChangeRow, Subscription, Wake};
 pub use database::Database;
 pub use records::{
-    AdminTokenRecord, AuditEvent, AuditFilter, ClientSecret, CodeRecord, ConsentRecord, KeyRecord, KeySetRecord,
-    Purged, ScopeRequestRecord, SessionRecord, TokenKind, TokenRecord, UserRecord, revoked_by,
+    AdminTokenRecord, AuditEvent, AuditFilter, ChallengeRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
+    KeySetRecord, Purged, ScopeRequestRecord, SessionRecord, SourceSignIn, TokenKind, TokenRecord, UserRecord,
+    revoked_by,
 };
 
 /// A storage failure. Its text is for logs only; callers answer 500.
@@ -107,6 +108,13 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Revokes every token of a user issued until `at`, as [`Store::revoke_key_set_tokens`].
     fn revoke_user_tokens(&self, login: &str, at: i64) -> impl Future<Output = R<Option<u64>>> + Send;
     fn set_permissions(&self, login: &str, permissions: &[String]) -> impl Future<Output = R<bool>> + Send;
+    /// The user of `source` known there as `subject`.
+    fn user_by_subject(&self, source: &str, subject: &str) -> impl Future<Output = R<Option<UserRecord>>> + Send;
+    /// Records a sign-in through the user's source: binds the subject (if
+    /// none yet), replaces the source's permissions and name, sets the
+    /// time. `false` (nothing written) unless user `login` is of that
+    /// source with that subject or none.
+    fn record_source_sign_in(&self, sign_in: &SourceSignIn<'_>) -> impl Future<Output = R<bool>> + Send;
     /// Disabling a user also ends every session of theirs, in the same
     /// transaction, so enabling them again revives none.
     fn set_user_enabled(&self, login: &str, enabled: bool) -> impl Future<Output = R<bool>> + Send;
@@ -157,6 +165,15 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn prune_audit(&self, before: i64, limit: i64) -> impl Future<Output = R<u64>> + Send;
     /// How many rows each table holds, by table name.
     fn row_counts(&self) -> impl Future<Output = R<Vec<(String, i64)>>> + Send;
+
+    fn create_challenge(&self, challenge: &ChallengeRecord) -> impl Future<Output = R<()>> + Send;
+    fn challenge(&self, hash: &[u8]) -> impl Future<Output = R<Option<ChallengeRecord>>> + Send;
+    /// Records a delegation's answer, once, on an unused challenge that has
+    /// not expired by `now`; `false` if there was none such.
+    fn settle_challenge(&self, hash: &[u8], outcome: &str, now: i64) -> impl Future<Output = R<bool>> + Send;
+    /// Marks a challenge used and returns it, with whether this was its
+    /// first use. Of concurrent takes exactly one sees `true`.
+    fn take_challenge(&self, hash: &[u8]) -> impl Future<Output = R<Option<(ChallengeRecord, bool)>>> + Send;
 
     fn insert_code(&self, code: &CodeRecord) -> impl Future<Output = R<()>> + Send;
     /// Marks a code used and returns it, with whether this was its first use.

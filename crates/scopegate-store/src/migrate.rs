@@ -16,6 +16,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (11, include_str!("../migrations/sqlite/0011_scope_requests.sql")),
     (12, include_str!("../migrations/sqlite/0012_changes.sql")),
     (13, include_str!("../migrations/sqlite/0013_sessions.sql")),
+    (14, include_str!("../migrations/sqlite/0014_sign_in.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -31,6 +32,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (10, include_str!("../migrations/postgres/0010_scope_requests.sql")),
     (11, include_str!("../migrations/postgres/0011_changes.sql")),
     (12, include_str!("../migrations/postgres/0012_sessions.sql")),
+    (13, include_str!("../migrations/postgres/0013_sign_in.sql")),
 ];
 
 /// Splits a migration file into statements (no statement here contains ';').

@@ -53,11 +53,87 @@ pub struct UserRecord {
     pub login: String,
     /// Argon2id PHC string.
     pub password_hash: String,
+    /// The permissions set locally (CLI, admin API, portal); a sign-in
+    /// through the user's source never touches them.
     pub permissions: Vec<String>,
     pub enabled: bool,
     pub created_at: i64,
     /// Every token of this user whose grant was made at or before this time is revoked.
     pub tokens_revoked_before: Option<i64>,
+    /// Where the user signs in: `local`, `idp:<name>` or `delegated`.
+    pub source: String,
+    /// The user's identifier at the source (an ID token's `sub`, a
+    /// delegation's `subject`); `None` for a local user, or for one admitted
+    /// by an operator who has not signed in yet.
+    pub subject: Option<String>,
+    /// The name the source gave at the last sign-in.
+    pub display_name: Option<String>,
+    /// The permissions the source gave at the last sign-in through it.
+    pub source_permissions: Vec<String>,
+    /// When the user last signed in through the source.
+    pub signed_in_at: Option<i64>,
+}
+
+impl UserRecord {
+    /// A user who signs in with a scopegate password (`password_hash`
+    /// empty: none, and no password ever matches).
+    pub fn local(login: &str, password_hash: String, permissions: Vec<String>, created_at: i64) -> UserRecord {
+        UserRecord {
+            login: login.to_owned(),
+            password_hash,
+            permissions,
+            enabled: true,
+            created_at,
+            tokens_revoked_before: None,
+            source: "local".to_owned(),
+            subject: None,
+            display_name: None,
+            source_permissions: Vec::new(),
+            signed_in_at: None,
+        }
+    }
+}
+
+/// A sign-in through a user's source, as the store records it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SourceSignIn<'a> {
+    pub login: &'a str,
+    pub source: &'a str,
+    pub subject: &'a str,
+    pub display_name: Option<&'a str>,
+    pub permissions: &'a [String],
+    pub at: i64,
+}
+
+/// A sign-in under way at an upstream provider or a delegation, by the
+/// SHA-256 of its handle.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChallengeRecord {
+    pub hash: Vec<u8>,
+    /// `idp` or `delegation`.
+    pub kind: String,
+    /// SHA-256 of the CSRF cookie of the browser that started it.
+    pub browser: Vec<u8>,
+    /// Where the browser goes once signed in (a path of ours).
+    pub return_to: String,
+    /// What finishing needs (JSON); may hold a PKCE verifier and a nonce.
+    pub data: String,
+    /// A delegation's answer (JSON), once given.
+    pub outcome: Option<String>,
+    pub used: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for ChallengeRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChallengeRecord")
+            .field("kind", &self.kind)
+            .field("return_to", &self.return_to)
+            .field("used", &self.used)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for UserRecord {
@@ -66,6 +142,8 @@ impl std::fmt::Debug for UserRecord {
             .field("login", &self.login)
             .field("permissions", &self.permissions)
             .field("enabled", &self.enabled)
+            .field("source", &self.source)
+            .field("source_permissions", &self.source_permissions)
             .finish_non_exhaustive()
     }
 }
@@ -178,11 +256,13 @@ pub struct Purged {
     pub revocations: u64,
     /// One-time views never looked at.
     pub shown_once: u64,
+    /// Sign-ins started elsewhere and never finished.
+    pub challenges: u64,
 }
 
 impl Purged {
     pub fn total(&self) -> u64 {
-        self.sessions + self.codes + self.tokens + self.revocations + self.shown_once
+        self.sessions + self.codes + self.tokens + self.revocations + self.shown_once + self.challenges
     }
 }
 

@@ -7,9 +7,9 @@ use sqlx::Row;
 use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{join, split};
 use crate::{
-    AdminTokenRecord, AuditEvent, AuditFilter, Change, ChangeRow, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
-    KeySetRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord, SqliteStore, Store, StoreError, Subscription,
-    TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, AuditFilter, ChallengeRecord, Change, ChangeRow, ClientSecret, CodeRecord,
+    ConsentRecord, KeyRecord, KeySetRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord, SourceSignIn,
+    SqliteStore, Store, StoreError, Subscription, TokenKind, TokenRecord, UserRecord,
 };
 
 fn unix_now() -> i64 {
@@ -24,7 +24,9 @@ const CLIENT_COLUMNS: &str = "c.client_id, c.app_id, a.name, a.owner, c.environm
 const REQUEST_COLUMNS: &str =
     "id, client_id, scopes, requested_by, reason, created_at, decided_at, decided_by, outcome";
 
-const USER_COLUMNS: &str = "login, password_hash, permissions, enabled, created_at, tokens_revoked_before";
+const USER_COLUMNS: &str = "login, password_hash, permissions, enabled, created_at, tokens_revoked_before, source, subject, \
+                            display_name, source_permissions, signed_in_at";
+const CHALLENGE_COLUMNS: &str = "hash, kind, browser, return_to, data, outcome, used, created_at, expires_at";
 
 const SECRET_COLUMNS: &str = "id, hash, created_at, expires_at, revoked_at, client_id";
 
@@ -164,6 +166,7 @@ const COUNTED_TABLES: &[&str] = &[
     "client_secrets",
     "users",
     "sessions",
+    "sign_in_challenges",
     "consents",
     "codes",
     "tokens",
@@ -334,6 +337,25 @@ macro_rules! impl_store {
                     enabled: r.try_get(3)?,
                     created_at: r.try_get(4)?,
                     tokens_revoked_before: r.try_get(5)?,
+                    source: r.try_get(6)?,
+                    subject: r.try_get(7)?,
+                    display_name: r.try_get(8)?,
+                    source_permissions: split(r.try_get(9)?),
+                    signed_in_at: r.try_get(10)?,
+                })
+            }
+
+            fn challenge_row(r: &$row) -> R<ChallengeRecord> {
+                Ok(ChallengeRecord {
+                    hash: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    browser: r.try_get(2)?,
+                    return_to: r.try_get(3)?,
+                    data: r.try_get(4)?,
+                    outcome: r.try_get(5)?,
+                    used: r.try_get(6)?,
+                    created_at: r.try_get(7)?,
+                    expires_at: r.try_get(8)?,
                 })
             }
 
@@ -637,14 +659,19 @@ macro_rules! impl_store {
             async fn create_user(&self, u: &UserRecord) -> R<bool> {
                 let mut tx = self.pool.begin_with($begin_write).await?;
                 let done = sqlx::query(
-                    "INSERT INTO users (login, password_hash, permissions, enabled, created_at) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (login) DO NOTHING",
+                    "INSERT INTO users (login, password_hash, permissions, enabled, created_at, source, subject, display_name, \
+                     source_permissions, signed_in_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
                 )
                 .bind(&u.login)
                 .bind(&u.password_hash)
                 .bind(join(&u.permissions))
                 .bind(u.enabled)
                 .bind(u.created_at)
+                .bind(&u.source)
+                .bind(&u.subject)
+                .bind(&u.display_name)
+                .bind(join(&u.source_permissions))
+                .bind(u.signed_in_at)
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() != 1 {
@@ -692,6 +719,89 @@ macro_rules! impl_store {
                 Self::changed(&mut *tx, &Change::User(login.to_owned())).await?;
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn user_by_subject(&self, source: &str, subject: &str) -> R<Option<UserRecord>> {
+                let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE source = $1 AND subject = $2"))
+                    .bind(source)
+                    .bind(subject)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::user_row).transpose()
+            }
+
+            async fn record_source_sign_in(&self, s: &SourceSignIn<'_>) -> R<bool> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                let done = sqlx::query(
+                    "UPDATE users SET subject = $1, display_name = $2, source_permissions = $3, signed_in_at = $4 \
+                     WHERE login = $5 AND source = $6 AND (subject IS NULL OR subject = $1)",
+                )
+                .bind(s.subject)
+                .bind(s.display_name)
+                .bind(join(s.permissions))
+                .bind(s.at)
+                .bind(s.login)
+                .bind(s.source)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                Self::changed(&mut *tx, &Change::User(s.login.to_owned())).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn create_challenge(&self, c: &ChallengeRecord) -> R<()> {
+                sqlx::query(&format!("INSERT INTO sign_in_challenges ({CHALLENGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+                    .bind(&c.hash)
+                    .bind(&c.kind)
+                    .bind(&c.browser)
+                    .bind(&c.return_to)
+                    .bind(&c.data)
+                    .bind(&c.outcome)
+                    .bind(c.used)
+                    .bind(c.created_at)
+                    .bind(c.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn challenge(&self, hash: &[u8]) -> R<Option<ChallengeRecord>> {
+                let row = sqlx::query(&format!("SELECT {CHALLENGE_COLUMNS} FROM sign_in_challenges WHERE hash = $1"))
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::challenge_row).transpose()
+            }
+
+            async fn settle_challenge(&self, hash: &[u8], outcome: &str, now: i64) -> R<bool> {
+                let done = sqlx::query(
+                    "UPDATE sign_in_challenges SET outcome = $1 WHERE hash = $2 AND outcome IS NULL AND used = FALSE AND expires_at > $3",
+                )
+                .bind(outcome)
+                .bind(hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn take_challenge(&self, hash: &[u8]) -> R<Option<(ChallengeRecord, bool)>> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                let first = sqlx::query("UPDATE sign_in_challenges SET used = TRUE WHERE hash = $1 AND used = FALSE")
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                let row = sqlx::query(&format!("SELECT {CHALLENGE_COLUMNS} FROM sign_in_challenges WHERE hash = $1"))
+                    .bind(hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                row.as_ref().map(|r| Ok((Self::challenge_row(r)?, first))).transpose()
             }
 
             async fn set_user_enabled(&self, login: &str, enabled: bool) -> R<bool> {
@@ -879,6 +989,10 @@ macro_rules! impl_store {
                     tokens: purge("DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE expires_at <= $1 LIMIT $2)").await?,
                     revocations: purge("DELETE FROM revocations WHERE id IN (SELECT id FROM revocations WHERE expires_at <= $1 LIMIT $2)").await?,
                     shown_once: purge("DELETE FROM shown_once WHERE hash IN (SELECT hash FROM shown_once WHERE expires_at <= $1 LIMIT $2)").await?,
+                    challenges: purge(
+                        "DELETE FROM sign_in_challenges WHERE hash IN (SELECT hash FROM sign_in_challenges WHERE expires_at <= $1 LIMIT $2)",
+                    )
+                    .await?,
                 })
             }
 

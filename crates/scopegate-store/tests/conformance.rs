@@ -10,8 +10,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use scopegate_store::{
-    AdminTokenRecord, AuditEvent, AuditFilter, Change, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
-    KeySetRecord, PgStore, ScopeRequestRecord, SessionRecord, SqliteStore, Store, TokenKind, TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, AuditFilter, ChallengeRecord, Change, ClientSecret, CodeRecord, ConsentRecord,
+    KeyRecord, KeySetRecord, PgStore, ScopeRequestRecord, SessionRecord, SourceSignIn, SqliteStore, Store, TokenKind,
+    TokenRecord, UserRecord,
 };
 use sqlx::postgres::PgConnectOptions;
 
@@ -82,6 +83,8 @@ macro_rules! conformance {
 }
 
 conformance!(
+    source_sign_in_binds_a_subject_once_and_replaces_only_the_source_permissions,
+    sign_in_challenges_are_single_use_and_settle_once,
     migrate_is_idempotent,
     app_and_client_round_trip,
     delete_app_removes_keys_and_tokens,
@@ -280,14 +283,12 @@ async fn delete_app_removes_keys_and_tokens<S: Store>(s: S) {
 }
 
 async fn users_round_trip_and_logins_are_unique<S: Store>(s: S) {
-    let u = UserRecord {
-        login: "alice".into(),
-        password_hash: "$argon2id$v=19$...".into(),
-        permissions: vec!["Orders".into(), "OrderStatuses".into()],
-        enabled: true,
-        created_at: 5,
-        tokens_revoked_before: None,
-    };
+    let u = UserRecord::local(
+        "alice",
+        "$argon2id$v=19$...".into(),
+        vec!["Orders".into(), "OrderStatuses".into()],
+        5,
+    );
     assert!(s.create_user(&u).await.unwrap());
     assert!(!s.create_user(&u).await.unwrap(), "a login is unique");
     assert_eq!(s.user("alice").await.unwrap(), Some(u.clone()));
@@ -610,14 +611,7 @@ async fn revoking_a_key_sets_or_a_users_tokens_sets_a_cutoff<S: Store>(s: S) {
     assert_eq!(s.key_set("r1").await.unwrap().unwrap().tokens_revoked_before, Some(150));
     assert_eq!(s.revoke_key_set_tokens("none", 150).await.unwrap(), None);
 
-    let u = UserRecord {
-        login: "rita".into(),
-        password_hash: "x".into(),
-        permissions: vec![],
-        enabled: true,
-        created_at: 5,
-        tokens_revoked_before: None,
-    };
+    let u = UserRecord::local("rita", "x".into(), vec![], 5);
     s.create_user(&u).await.unwrap();
     let mut t = token(43, TokenKind::Access, "g43", "r1");
     t.subject = Some("rita".into());
@@ -839,14 +833,7 @@ async fn every_change_other_nodes_must_see_is_in_the_feed<S: Store>(s: S) {
         .unwrap();
     s.revoke_client_secret("feed", "s2", 6).await.unwrap();
     s.revoke_key_set_tokens("feed", 7).await.unwrap();
-    let u = UserRecord {
-        login: "ana".into(),
-        password_hash: "h".into(),
-        permissions: vec![],
-        enabled: true,
-        created_at: 1,
-        tokens_revoked_before: None,
-    };
+    let u = UserRecord::local("ana", "h".into(), vec![], 1);
     s.create_user(&u).await.unwrap();
     s.set_permissions("ana", &["Orders".into()]).await.unwrap();
     s.set_user_enabled("ana", false).await.unwrap();
@@ -1070,14 +1057,7 @@ fn session(hash: u8, login: &str, expires_at: i64) -> SessionRecord {
 }
 
 async fn a_users_sessions_end_together_and_when_the_user_is_disabled<S: Store>(s: S) {
-    let u = UserRecord {
-        login: "alice".into(),
-        password_hash: "$argon2id$v=19$...".into(),
-        permissions: vec![],
-        enabled: true,
-        created_at: 5,
-        tokens_revoked_before: None,
-    };
+    let u = UserRecord::local("alice", "$argon2id$v=19$...".into(), vec![], 5);
     assert!(s.create_user(&u).await.unwrap());
     for (hash, login) in [(1, "alice"), (2, "alice"), (3, "bob")] {
         s.create_session(&session(hash, login, 100)).await.unwrap();
@@ -1150,4 +1130,93 @@ async fn the_audit_trail_is_pruned_oldest_first_and_rows_are_counted<S: Store>(s
     let counts = s.row_counts().await.unwrap();
     assert!(counts.contains(&("audit".to_owned(), 1)), "{counts:?}");
     assert!(counts.iter().any(|(table, _)| table == "tokens"));
+}
+
+async fn source_sign_in_binds_a_subject_once_and_replaces_only_the_source_permissions<S: Store>(s: S) {
+    let mut admitted = UserRecord::local("ana", String::new(), vec!["Local".into()], 1);
+    admitted.source = "idp:corp".into();
+    assert!(s.create_user(&admitted).await.unwrap());
+    let first = SourceSignIn {
+        login: "ana",
+        source: "idp:corp",
+        subject: "sub-1",
+        display_name: Some("Ana"),
+        permissions: &["Orders".into(), "admin".into()],
+        at: 10,
+    };
+    assert!(
+        s.record_source_sign_in(&first).await.unwrap(),
+        "an admitted user binds the first subject"
+    );
+    let got = s.user_by_subject("idp:corp", "sub-1").await.unwrap().unwrap();
+    assert_eq!(got.login, "ana");
+    assert_eq!(got.permissions, ["Local"], "local permissions are kept apart");
+    assert_eq!(got.source_permissions, ["Orders", "admin"]);
+    assert_eq!((got.display_name.as_deref(), got.signed_in_at), (Some("Ana"), Some(10)));
+    let again = SourceSignIn {
+        permissions: &["Orders".into()],
+        at: 20,
+        ..first.clone()
+    };
+    assert!(s.record_source_sign_in(&again).await.unwrap());
+    let got = s.user("ana").await.unwrap().unwrap();
+    assert_eq!(
+        (got.source_permissions, got.signed_in_at),
+        (vec!["Orders".to_owned()], Some(20)),
+        "replaced whole"
+    );
+    let other = SourceSignIn {
+        subject: "sub-2",
+        ..first.clone()
+    };
+    assert!(
+        !s.record_source_sign_in(&other).await.unwrap(),
+        "another subject never takes the login"
+    );
+    let other_source = SourceSignIn {
+        source: "idp:other",
+        ..first.clone()
+    };
+    assert!(
+        !s.record_source_sign_in(&other_source).await.unwrap(),
+        "nor another source"
+    );
+    assert_eq!(s.user_by_subject("idp:other", "sub-1").await.unwrap(), None);
+    let mut twin = UserRecord::local("ana2", String::new(), vec![], 1);
+    twin.source = "idp:corp".into();
+    twin.subject = Some("sub-1".into());
+    assert!(!s.create_user(&twin).await.unwrap(), "one user per source and subject");
+}
+
+async fn sign_in_challenges_are_single_use_and_settle_once<S: Store>(s: S) {
+    let c = ChallengeRecord {
+        hash: vec![9; 32],
+        kind: "delegation".into(),
+        browser: vec![1; 32],
+        return_to: "/oauth2/authorize?client_id=c".into(),
+        data: "{}".into(),
+        outcome: None,
+        used: false,
+        created_at: 100,
+        expires_at: 700,
+    };
+    s.create_challenge(&c).await.unwrap();
+    assert_eq!(s.challenge(&c.hash).await.unwrap(), Some(c.clone()));
+    assert!(
+        !s.settle_challenge(&c.hash, "{}", 700).await.unwrap(),
+        "not once expired"
+    );
+    assert!(s.settle_challenge(&c.hash, r#"{"accept":1}"#, 699).await.unwrap());
+    assert!(
+        !s.settle_challenge(&c.hash, r#"{"reject":1}"#, 699).await.unwrap(),
+        "an answer is given once"
+    );
+    let (taken, first) = s.take_challenge(&c.hash).await.unwrap().unwrap();
+    assert!(first);
+    assert_eq!(taken.outcome.as_deref(), Some(r#"{"accept":1}"#));
+    let (_, first) = s.take_challenge(&c.hash).await.unwrap().unwrap();
+    assert!(!first, "single use");
+    assert_eq!(s.take_challenge(&[0; 32]).await.unwrap(), None);
+    assert_eq!(s.purge_expired(700, 10).await.unwrap().challenges, 1);
+    assert_eq!(s.challenge(&c.hash).await.unwrap(), None);
 }

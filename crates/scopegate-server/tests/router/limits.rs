@@ -184,14 +184,7 @@ async fn audited(h: &Harness, wanted: impl Fn(&scopegate_store::AuditEvent) -> b
 }
 
 async fn user(h: &Harness, login: &str) {
-    let u = UserRecord {
-        login: login.into(),
-        password_hash: hash_password("a long password").unwrap(),
-        permissions: vec![],
-        enabled: true,
-        created_at: T0,
-        tokens_revoked_before: None,
-    };
+    let u = UserRecord::local(login, hash_password("a long password").unwrap(), vec![], T0);
     assert!(h.store.create_user(&u).await.unwrap());
 }
 

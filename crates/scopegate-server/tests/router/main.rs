@@ -172,14 +172,12 @@ impl Harness {
     }
 
     pub async fn user(&self, login: &str, permissions: &[&str]) {
-        let u = UserRecord {
-            login: login.into(),
-            password_hash: "x".into(),
-            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
-            enabled: true,
-            created_at: T0,
-            tokens_revoked_before: None,
-        };
+        let u = UserRecord::local(
+            login,
+            "x".into(),
+            permissions.iter().map(|p| (*p).to_owned()).collect(),
+            T0,
+        );
         assert!(self.store.create_user(&u).await.unwrap());
     }
 

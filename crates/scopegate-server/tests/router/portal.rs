@@ -20,14 +20,12 @@ impl Harness {
     }
 
     async fn portal_user(&self, login: &str, permissions: &[&str]) {
-        let u = UserRecord {
-            login: login.into(),
-            password_hash: hash_password("a long password").unwrap(),
-            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
-            enabled: true,
-            created_at: T0,
-            tokens_revoked_before: None,
-        };
+        let u = UserRecord::local(
+            login,
+            hash_password("a long password").unwrap(),
+            permissions.iter().map(|p| (*p).to_owned()).collect(),
+            T0,
+        );
         assert!(self.store.create_user(&u).await.unwrap());
     }
 

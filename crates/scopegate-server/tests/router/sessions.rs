@@ -47,14 +47,12 @@ pub(crate) async fn send(
 }
 
 pub(crate) async fn user(h: &Harness, login: &str, permissions: &[&str]) {
-    let u = UserRecord {
-        login: login.into(),
-        password_hash: hash_password("a long password").unwrap(),
-        permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
-        enabled: true,
-        created_at: T0,
-        tokens_revoked_before: None,
-    };
+    let u = UserRecord::local(
+        login,
+        hash_password("a long password").unwrap(),
+        permissions.iter().map(|p| (*p).to_owned()).collect(),
+        T0,
+    );
     assert!(h.store.create_user(&u).await.unwrap());
 }
 

@@ -21,14 +21,7 @@ pub async fn create<S: Store>(
         check_login("permissions", p)?;
     }
     let password_hash = hash_password(password).map_err(|e| FieldError::new("password", e))?;
-    let user = UserRecord {
-        login: login.to_owned(),
-        password_hash,
-        permissions: dedup(permissions),
-        enabled: true,
-        created_at: cx.now,
-        tokens_revoked_before: None,
-    };
+    let user = UserRecord::local(login, password_hash, dedup(permissions), cx.now);
     if !cx.store.create_user(&user).await? {
         return Err(ServiceError::Conflict(format!("user {login:?} already exists")));
     }

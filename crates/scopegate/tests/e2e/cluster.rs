@@ -335,14 +335,7 @@ async fn three_nodes_behave_as_one(format: &str) {
 
     // A refresh token presented to two nodes at once is rotated once.
     let store = scopegate_store::PgStore::connect(&db.url).await.unwrap();
-    let ana = UserRecord {
-        login: "ana".into(),
-        password_hash: "not used".into(),
-        permissions: vec![],
-        enabled: true,
-        created_at: 0,
-        tokens_revoked_before: None,
-    };
+    let ana = UserRecord::local("ana", "not used".into(), vec![], 0);
     assert!(store.create_user(&ana).await.unwrap());
     for round in 0..8 {
         let (refresh, record) = refresh_token(&client_id);
