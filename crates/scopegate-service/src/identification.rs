@@ -426,7 +426,7 @@ pub async fn standing(state: &Verifier<'_>, policy: &Policy, c: &Claimed, now: i
                         .info(id)
                         .requires_permissions
                         .iter()
-                        .all(|p| user.permissions.contains(p))
+                        .all(|p| crate::operations::users::holds(user, &policy.settings.sign_in, now, p))
                 })
         },
     )))

@@ -15,6 +15,7 @@ use scopegate_core::oauth::{
 };
 use scopegate_core::{GrantKind, ScopeSet};
 use scopegate_service::AuditKind;
+use scopegate_service::operations::users;
 use scopegate_store::{CodeRecord, ConsentRecord, KeySetRecord, Store, UserRecord};
 
 use crate::http::address::ClientAddress;
@@ -193,10 +194,11 @@ fn refusal_response(state: &AppState, refusal: AuthorizeError) -> Response {
 /// included, needs its `requires_permissions`.
 fn missing_permissions(state: &AppState, scope: &ScopeSet, user: &UserRecord) -> Vec<(String, String)> {
     let catalog = &state.policy.catalog;
+    let now = state.now();
     let mut missing = Vec::new();
     for id in catalog.close(scope).set().iter() {
         for p in &catalog.info(id).requires_permissions {
-            if !user.permissions.contains(p) {
+            if !users::holds(user, &state.policy.settings.sign_in, now, p) {
                 missing.push((catalog.name(id).to_owned(), p.clone()));
             }
         }

@@ -3,6 +3,7 @@
 //! the handler persists.
 
 use scopegate_service::operations::grants;
+use scopegate_service::operations::users;
 use scopegate_service::{Actor, AuditKind};
 use std::sync::Arc;
 
@@ -338,7 +339,7 @@ async fn check_user_still_allowed(
             .info(id)
             .requires_permissions
             .iter()
-            .find(|p| !user.permissions.contains(p))
+            .find(|p| !users::holds(&user, &state.policy.settings.sign_in, state.now(), p))
         {
             let e = OAuthError::new(
                 ErrorCode::InvalidScope,

@@ -37,6 +37,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use scopegate_service::ServiceError;
+use scopegate_service::operations::users;
 use scopegate_store::{SessionRecord, UserRecord};
 
 use crate::http::pages::page;
@@ -176,9 +177,14 @@ impl Visit {
     }
 
     pub(crate) fn is_admin(&self) -> bool {
-        self.user
-            .as_ref()
-            .is_some_and(|u| u.permissions.iter().any(|p| p == ADMIN_PERMISSION))
+        self.user.as_ref().is_some_and(|u| {
+            users::holds(
+                u,
+                &self.state.policy.settings.sign_in,
+                self.state.now(),
+                ADMIN_PERMISSION,
+            )
+        })
     }
 
     pub(crate) fn nav(&self) -> Nav {

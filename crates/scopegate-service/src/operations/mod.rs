@@ -12,6 +12,7 @@ pub mod grants;
 pub mod key_sets;
 pub mod scope_requests;
 pub mod sessions;
+pub mod sign_ins;
 pub mod signing_keys;
 pub mod tokens;
 pub mod users;
