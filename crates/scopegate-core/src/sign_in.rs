@@ -390,7 +390,7 @@ pub(crate) fn compile(
             label: raw.label.as_ref().map_or_else(|| name.clone(), |l| l.get_ref().clone()),
             line: line(raw.name.span().start),
             name,
-            issuer: issuer.trim_end_matches('/').to_owned(),
+            issuer: issuer.clone(),
             client_id: raw.client_id.get_ref().clone(),
             client_secret,
             scopes,

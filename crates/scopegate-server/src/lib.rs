@@ -30,10 +30,12 @@ pub mod admin;
 pub mod background;
 pub(crate) mod gateway;
 pub mod http;
+pub(crate) mod idp;
 pub mod listener;
 pub(crate) mod oauth;
 pub(crate) mod portal;
 pub(crate) mod session;
+pub(crate) mod sign_in;
 pub mod state;
 pub(crate) mod upstream;
 
@@ -69,6 +71,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route(endpoints::REVOKE, post(oauth::revoke::revoke).layer(small()))
         .route(endpoints::JWKS, get(jwks))
+        .route(endpoints::IDP_START, post(sign_in::upstream::start).layer(small()))
+        .route(endpoints::IDP_CALLBACK, get(sign_in::upstream::callback))
         .route(endpoints::HEALTHZ, get(|| async { "ok\n" }))
         .route(endpoints::READYZ, get(readyz))
         .route(endpoints::METRICS, get(metrics))

@@ -257,7 +257,15 @@ pub(crate) async fn check_password(
     let Some(permit) = state.limits.password_checks.enter().await else {
         return Ok(SignIn::Busy);
     };
-    let user = state.store.user(login).await?;
+    // A user of a provider or a delegation has no password (an empty hash):
+    // checked against the dummy, in the same time, and refused. With
+    // `sign_in.passwords = false` nobody signs in with a password.
+    let passwords = state.policy.settings.sign_in.passwords;
+    let user = state
+        .store
+        .user(login)
+        .await?
+        .filter(|u| passwords && !u.password_hash.is_empty());
     let phc = user
         .as_ref()
         .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());

@@ -80,6 +80,8 @@ pub struct AppState {
     pub feed: Arc<FeedStats>,
     /// Repeated failures being counted rather than written one by one.
     repeats: Repeats,
+    /// The upstream OpenID Connect providers users sign in at.
+    pub(crate) providers: Arc<crate::idp::Providers>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -107,6 +109,7 @@ impl Clone for AppState {
             limits: Arc::clone(&self.limits),
             feed: Arc::clone(&self.feed),
             repeats: self.repeats.clone(),
+            providers: Arc::clone(&self.providers),
         }
     }
 }
@@ -121,7 +124,10 @@ impl AppState {
         revocations.spawn_refresh(store.clone(), Arc::clone(&clock));
         let repeats = Repeats::default();
         spawn_repeat_summaries(repeats.clone(), writer.clone(), Arc::clone(&clock));
+        let providers = Arc::new(crate::idp::Providers::default());
+        providers.start_all(&policy);
         Self {
+            providers,
             repeats,
             live: Arc::new(ArcSwap::from_pointee(Generation::new(Arc::clone(&policy)))),
             policy,

@@ -21,6 +21,8 @@ pub enum Actor {
     User(String),
     /// An OAuth client at the token or revocation endpoint, by client id.
     Client(String),
+    /// An upstream OpenID Connect provider, by name, vouching for who signs in.
+    IdentityProvider(String),
     /// The command line: the command, and the operating-system user that ran it.
     CommandLine { command: &'static str, os_user: String },
 }
@@ -42,6 +44,7 @@ impl std::fmt::Display for Actor {
             Actor::AdminToken(id) => write!(f, "admin-token {id}"),
             Actor::User(login) => write!(f, "user {login}"),
             Actor::Client(client_id) => write!(f, "client {client_id}"),
+            Actor::IdentityProvider(name) => write!(f, "identity provider {name}"),
             Actor::CommandLine { command, os_user } => write!(f, "command line ({command}, os user {os_user})"),
         }
     }

@@ -15,18 +15,33 @@ use crate::store_cmd::{context, open, refused, runtime};
 
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum Command {
-    /// Create a user; the password is read from the first line of standard input.
+    /// Create a user; the password is read from the first line of standard
+    /// input. With `--idp NAME`, admit a user of that identity provider
+    /// instead (no password): their first sign-in there whose login claim is
+    /// LOGIN binds the account (for `users = "existing"`).
     Create {
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
         #[arg(long)]
         login: String,
-        /// Read the password from standard input (required: never on the command line).
-        #[arg(long, required = true)]
+        /// Read the password from standard input (required for a local user: never on the command line).
+        #[arg(long, required_unless_present = "idp", conflicts_with = "idp")]
         password_stdin: bool,
+        /// The `[[identity_provider]]` the user signs in at (no password here).
+        #[arg(long, value_name = "NAME")]
+        idp: Option<String>,
         /// A permission the user holds (repeatable); `admin` makes a portal administrator.
         #[arg(long = "permission", value_name = "P")]
         permissions: Vec<String>,
+    },
+    /// Show one user: where they sign in, their permissions by source, their
+    /// last sign-in there and when its permissions lapse.
+    Show {
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        login: String,
+        #[arg(long)]
+        json: bool,
     },
     /// List users, their permissions and whether they may sign in.
     List {
@@ -132,6 +147,33 @@ pub(crate) fn run(command: &Command) -> anyhow::Result<ExitCode> {
             println!("user {login} {}", if enabled { "enabled" } else { "disabled" });
             Ok(ExitCode::SUCCESS)
         }
+        Command::Show { config, login, json } => {
+            let policy = load_or_report(config)?;
+            let user = runtime()?.block_on(async {
+                let store = open(&policy).await?;
+                users::get(&store, login).await.map_err(by_login)
+            })?;
+            show(&user, &policy, *json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Create {
+            config,
+            login,
+            permissions,
+            idp: Some(idp),
+            ..
+        } => {
+            let policy = load_or_report(config)?;
+            let user = runtime()?.block_on(async {
+                let store = open(&policy).await?;
+                let actor = Actor::command_line("scopegate user create");
+                users::admit(&context(&store, &policy, &actor), idp, login, permissions)
+                    .await
+                    .map_err(by_login)
+            })?;
+            println!("user {} admitted: they sign in at {idp}", user.login);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Create {
             config,
             login,
@@ -170,6 +212,54 @@ pub(crate) fn run(command: &Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn show(user: &scopegate_store::UserRecord, policy: &scopegate_core::Policy, json: bool) {
+    let sign_in = &policy.settings.sign_in;
+    let now = crate::store_cmd::unix_now();
+    let time = |t: Option<i64>| t.map(crate::audit_cmd::utc);
+    let lapses = users::source_lapses_at(user, sign_in);
+    let holds = users::permissions_at(user, sign_in, now);
+    if json {
+        let v = serde_json::json!({
+            "login": user.login,
+            "name": user.display_name,
+            "source": user.source,
+            "subject": user.subject,
+            "enabled": user.enabled,
+            "created_at": time(Some(user.created_at)),
+            "permissions": user.permissions,
+            "source_permissions": user.source_permissions,
+            "signed_in_at": time(user.signed_in_at),
+            "source_permissions_lapse_at": time(lapses),
+            "holds": holds,
+        });
+        println!("{v:#}");
+        return;
+    }
+    let list = |l: &[String]| if l.is_empty() { "none".to_owned() } else { l.join(" ") };
+    println!("login        {}", user.login);
+    if let Some(name) = &user.display_name {
+        println!("name         {name}");
+    }
+    match &user.subject {
+        Some(sub) => println!("source       {} (subject {sub})", user.source),
+        None => println!("source       {}", user.source),
+    }
+    println!("enabled      {}", if user.enabled { "yes" } else { "no" });
+    println!("permissions  local: {}", list(&user.permissions));
+    if user.source != scopegate_core::sign_in::LOCAL {
+        let when = match (time(user.signed_in_at), time(lapses)) {
+            (None, _) => " (not signed in yet)".to_owned(),
+            (Some(at), None) => format!(" (signed in {at})"),
+            (Some(at), Some(lapse)) if users::source_counts(user, sign_in, now) => {
+                format!(" (signed in {at}, lapse {lapse})")
+            }
+            (Some(at), Some(lapse)) => format!(" (signed in {at}, lapsed {lapse})"),
+        };
+        println!("             {}: {}{when}", user.source, list(&user.source_permissions));
+    }
+    println!("holds now    {}", list(&holds));
 }
 
 /// A refusal naming the user, by the flag that named them.

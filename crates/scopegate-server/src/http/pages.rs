@@ -13,6 +13,27 @@ pub(crate) struct Login<'a> {
     pub error: Option<&'a str>,
     pub hidden: &'a [(String, String)],
     pub csrf: &'a str,
+    pub options: &'a SignInOptions,
+}
+
+/// One "Sign in with <label>" button.
+#[derive(Debug)]
+pub(crate) struct ProviderButton {
+    pub name: String,
+    pub label: String,
+    /// Why it cannot be used now (shown beside a disabled button).
+    pub unavailable: Option<String>,
+}
+
+/// What a sign-in page offers besides its own fields.
+#[derive(Debug)]
+pub(crate) struct SignInOptions {
+    pub passwords: bool,
+    pub providers: Vec<ProviderButton>,
+    /// Where the browser comes back to once signed in.
+    pub return_to: String,
+    /// The CSP sources the page's forms may end at besides this site.
+    pub form_actions: Option<String>,
 }
 
 pub(crate) struct ScopeView {

@@ -21,10 +21,9 @@ use scopegate_store::{CodeRecord, ConsentRecord, KeySetRecord, Store, UserRecord
 use crate::http::address::ClientAddress;
 use crate::http::endpoints;
 use crate::http::form::Form;
-use crate::http::pages::{
-    Consent, Login, ScopeView, error_page, form_action_source, page, page_sending_forms_to, see_other,
-};
+use crate::http::pages::{Consent, Login, ScopeView, error_page, form_action_source, page_sending_forms_to, see_other};
 use crate::session::{self, SESSION_TTL, SignIn, set_cookie, signed_in};
+use crate::sign_in::{clear_problem, options as sign_in_options, problem as sign_in_problem};
 use crate::state::{AppState, Current};
 use scopegate_service::credentials::secrets::{self, SecretKind};
 
@@ -262,8 +261,10 @@ fn consent_page(
     )
 }
 
-fn login_page(req: &AuthzRequest, csrf: &str, error: Option<&str>) -> Response {
-    page(
+fn login_page(state: &AppState, req: &AuthzRequest, csrf: &str, error: Option<&str>) -> Response {
+    let query = serde_urlencoded::to_string(&req.carried).unwrap_or_default();
+    let options = sign_in_options(state, format!("{}?{query}", endpoints::AUTHORIZE));
+    page_sending_forms_to(
         StatusCode::OK,
         &Login {
             action: endpoints::AUTHORIZE,
@@ -271,7 +272,9 @@ fn login_page(req: &AuthzRequest, csrf: &str, error: Option<&str>) -> Response {
             error,
             hidden: &req.carried,
             csrf,
+            options: &options,
         },
+        options.form_actions.as_deref(),
     )
 }
 
@@ -295,7 +298,14 @@ pub(crate) async fn authorize_get(Current(state): Current, headers: HeaderMap, u
             let missing = missing_permissions(&state, &req.scope, &user);
             consent_page(&state, &req, &user, &csrf, missing)
         }
-        Ok(None) => login_page(&req, &csrf, None),
+        Ok(None) => {
+            let problem = sign_in_problem(&state, &headers);
+            let mut response = login_page(&state, &req, &csrf, problem.as_deref());
+            if problem.is_some() {
+                clear_problem(&state, &mut response);
+            }
+            response
+        }
         Err(e) => return refusal_response(&state, e.into()),
     };
     if fresh {
@@ -372,7 +382,7 @@ async fn sign_in(
                 Some(&login),
                 format!("address={address}"),
             );
-            return Ok(login_page(req, csrf, Some("Wrong login or password.")));
+            return Ok(login_page(state, req, csrf, Some("Wrong login or password.")));
         }
         SignIn::Limited(retry) => {
             state.audit_repeated(
@@ -382,13 +392,13 @@ async fn sign_in(
                 &address.to_string(),
                 format!("address={address}"),
             );
-            let mut response = login_page(req, csrf, Some(&session::limited_message(retry)));
+            let mut response = login_page(state, req, csrf, Some(&session::limited_message(retry)));
             *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             crate::http::limits::set_retry_after(&mut response, retry);
             return Ok(response);
         }
         SignIn::Busy => {
-            let mut response = login_page(req, csrf, Some(session::BUSY_MESSAGE));
+            let mut response = login_page(state, req, csrf, Some(session::BUSY_MESSAGE));
             session::busy(&mut response);
             return Ok(response);
         }
@@ -413,7 +423,12 @@ async fn approve(
     csrf: &str,
 ) -> Result<Response, AuthorizeError> {
     let Some(user) = signed_in(state, headers).await? else {
-        return Ok(login_page(req, csrf, Some("Your session has ended; sign in again.")));
+        return Ok(login_page(
+            state,
+            req,
+            csrf,
+            Some("Your session has ended; sign in again."),
+        ));
     };
     let missing = missing_permissions(state, &req.scope, &user);
     if !missing.is_empty() {

@@ -12,6 +12,7 @@ use super::views::{AppRow, Connected, GrantRow, Home, KeySetRow, SignIn, time};
 use super::{Visit, posted, see_other, unavailable};
 use crate::http::address::ClientAddress;
 use crate::session::{self, SESSION_COOKIE, SESSION_TTL, set_cookie};
+use crate::sign_in::options as sign_in_options;
 use crate::state::Current;
 use scopegate_service::Actor;
 use scopegate_service::ServiceError;
@@ -25,7 +26,16 @@ pub(super) async fn sign_in_page(Current(state): Current, headers: HeaderMap) ->
     if visit.user.is_some() {
         return see_other("/portal/");
     }
-    visit.render(StatusCode::OK, &SignIn { nav: visit.nav() })
+    let mut nav = visit.nav();
+    nav.error = crate::sign_in::problem(&visit.state, &headers);
+    let shown = nav.error.is_some();
+    let options = sign_in_options(&visit.state, "/portal/".to_owned());
+    let also = options.form_actions.clone();
+    let mut response = visit.render_sending_forms_to(StatusCode::OK, &SignIn { nav, options }, also.as_deref());
+    if shown {
+        crate::sign_in::clear_problem(&visit.state, &mut response);
+    }
+    response
 }
 
 pub(super) async fn sign_in(
@@ -49,7 +59,9 @@ pub(super) async fn sign_in(
     let refused = |status: StatusCode, message: String| {
         let mut nav = visit.nav();
         nav.error = Some(message);
-        visit.render(status, &SignIn { nav })
+        let options = sign_in_options(&visit.state, "/portal/".to_owned());
+        let also = options.form_actions.clone();
+        visit.render_sending_forms_to(status, &SignIn { nav, options }, also.as_deref())
     };
     let user = match session::check_password(state, address, login, form.get("password").unwrap_or_default()).await {
         Ok(session::SignIn::User(user)) => user,

@@ -40,7 +40,6 @@ use scopegate_service::ServiceError;
 use scopegate_service::operations::users;
 use scopegate_store::{SessionRecord, UserRecord};
 
-use crate::http::pages::page;
 pub(crate) use crate::http::pages::see_other;
 use crate::session::{self, CSRF_COOKIE, SESSION_TTL, set_cookie};
 use crate::state::AppState;
@@ -199,7 +198,18 @@ impl Visit {
 
     /// A page, setting the CSRF cookie if this visit made the token.
     pub(crate) fn render(&self, status: StatusCode, template: &impl Template) -> Response {
-        let mut response = page(status, template);
+        self.render_sending_forms_to(status, template, None)
+    }
+
+    /// [`Visit::render`] for a page whose forms may end elsewhere (a
+    /// provider's sign-in, through our redirect).
+    pub(crate) fn render_sending_forms_to(
+        &self,
+        status: StatusCode,
+        template: &impl Template,
+        also: Option<&str>,
+    ) -> Response {
+        let mut response = crate::http::pages::page_sending_forms_to(status, template, also);
         if self.fresh_csrf {
             set_cookie(&self.state, &mut response, CSRF_COOKIE, &self.csrf, SESSION_TTL);
         }

@@ -18,6 +18,7 @@ pub(crate) struct Nav {
 #[template(path = "portal/sign_in.html")]
 pub(crate) struct SignIn {
     pub nav: Nav,
+    pub options: crate::http::pages::SignInOptions,
 }
 
 #[derive(Debug)]

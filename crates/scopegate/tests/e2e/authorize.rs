@@ -17,19 +17,19 @@ use crate::server::Server;
 const REDIRECT: &str = "http://127.0.0.1/callback";
 
 /// A browser: follows nothing by itself, keeps cookies, reads forms.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
+    pub(crate) cookies: BTreeMap<String, String>,
 }
 
-struct Page {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         self.headers
             .get("location")
             .and_then(|v| v.to_str().ok())
@@ -38,7 +38,7 @@ impl Page {
     }
 
     /// The hidden inputs of the page's form, unescaped.
-    fn hidden(&self) -> Vec<(String, String)> {
+    pub(crate) fn hidden(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for part in self.body.split("<input type=\"hidden\" name=\"").skip(1) {
             let (name, rest) = part.split_once('"').unwrap();
@@ -54,6 +54,7 @@ fn unescape(s: &str) -> String {
         .replace("&#47;", "/")
         .replace("&quot;", "\"")
         .replace("&#34;", "\"")
+        .replace("&#38;", "&")
         .replace("&#x27;", "'")
         .replace("&#39;", "'")
         .replace("&lt;", "<")
@@ -62,7 +63,7 @@ fn unescape(s: &str) -> String {
 }
 
 impl Browser {
-    fn new() -> Browser {
+    pub(crate) fn new() -> Browser {
         Browser {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -95,7 +96,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, url: &str) -> Page {
+    pub(crate) async fn get(&mut self, url: &str) -> Page {
         let r = self
             .http
             .get(url)
@@ -106,7 +107,7 @@ impl Browser {
         self.keep(r).await
     }
 
-    async fn post(&mut self, url: &str, form: &[(String, String)]) -> Page {
+    pub(crate) async fn post(&mut self, url: &str, form: &[(String, String)]) -> Page {
         let r = self
             .http
             .post(url)
@@ -119,7 +120,7 @@ impl Browser {
     }
 
     /// Submits the page's form with `extra` fields added.
-    async fn submit(&mut self, server: &Server, page: &Page, extra: &[(&str, &str)]) -> Page {
+    pub(crate) async fn submit(&mut self, server: &Server, page: &Page, extra: &[(&str, &str)]) -> Page {
         let mut form = page.hidden();
         form.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         self.post(&server.url("/oauth2/authorize"), &form).await
@@ -154,7 +155,7 @@ fn create_user(server: &Server, login: &str, permissions: &[&str]) {
     assert!(child.wait().unwrap().success());
 }
 
-fn query_param(url: &str, name: &str) -> Option<String> {
+pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
     let pairs: Vec<(String, String)> = serde_urlencoded_lite(query);
     pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)

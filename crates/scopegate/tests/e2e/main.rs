@@ -25,6 +25,7 @@ mod public_openapi;
 mod readmes;
 mod review;
 mod server;
+mod upstream_sign_in;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

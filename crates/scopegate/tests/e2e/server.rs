@@ -102,7 +102,7 @@ impl Server {
         Server::launch_on(dir, example, edit, env, "127.0.0.1:0".into())
     }
 
-    fn launch_on(
+    pub(crate) fn launch_on(
         dir: PathBuf,
         example: &str,
         edit: impl FnOnce(String) -> String,
@@ -178,7 +178,7 @@ fn spawn(config: &std::path::Path, env: &[(String, String)], listen: &str) -> (C
 }
 
 /// A fresh directory for one server (removed when the server is dropped).
-fn new_dir() -> PathBuf {
+pub(crate) fn new_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("scopegate-e2e-{}-{}", std::process::id(), rand_suffix()));
     std::fs::create_dir_all(&dir).unwrap();
     dir

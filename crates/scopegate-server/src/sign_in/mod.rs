@@ -1,0 +1,119 @@
+//! Signing in users who live elsewhere (SPEC section 6): an upstream OpenID
+//! Connect provider (`[[identity_provider]]`, here) beside the password form.
+//! Both sign-in pages (`/oauth2/authorize` and `/portal/`) offer every
+//! provider; the flow ends where it started, signed in, or back on that
+//! page with a message saying what failed.
+
+pub(crate) mod upstream;
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::http::pages::{ProviderButton, SignInOptions};
+
+use crate::session::{own_cookie, set_cookie};
+use crate::state::AppState;
+
+/// The cookie that carries a failed sign-in's message back to the page the
+/// browser started from (a minute, then gone; read once).
+pub(crate) const NOTICE_COOKIE: &str = "sg_sign_in_problem";
+
+/// What a sign-in page offers: the password form (unless
+/// `sign_in.passwords = false`) and every provider, with whether it can be
+/// reached now.
+pub(crate) fn options(state: &AppState, return_to: String) -> SignInOptions {
+    {
+        let sign_in = &state.policy.settings.sign_in;
+        let mut sources: Vec<String> = Vec::new();
+        let providers = sign_in
+            .providers
+            .iter()
+            .map(|p| {
+                let runtime = state.providers.get(p, &state.policy.settings.issuer);
+                sources.extend(runtime.form_action_source());
+                ProviderButton {
+                    name: p.name.clone(),
+                    label: p.label.clone(),
+                    unavailable: runtime
+                        .problem()
+                        .map(|_| "unavailable right now; try again in a minute".to_owned()),
+                }
+            })
+            .collect();
+        sources.dedup();
+        SignInOptions {
+            passwords: sign_in.passwords,
+            providers,
+            return_to,
+            form_actions: (!sources.is_empty()).then(|| sources.join(" ")),
+        }
+    }
+}
+
+/// Whether `path` is a place of ours a sign-in may come back to: the
+/// authorize endpoint (its query is validated again there) or a portal page.
+pub(crate) fn valid_return_to(path: &str) -> bool {
+    let ours = path.starts_with("/oauth2/authorize?") || path == "/portal/" || path.starts_with("/portal/");
+    ours && !path.contains("//") && !path.contains('\\') && path.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Sends the browser back to the sign-in page it started from with
+/// `message` to show there: the authorize request's (which shows it while
+/// nobody is signed in) or the portal's.
+pub(crate) fn back_with(state: &AppState, return_to: &str, message: &str) -> Response {
+    let to = if valid_return_to(return_to) && return_to.starts_with("/oauth2/authorize?") {
+        return_to
+    } else {
+        "/portal/sign-in"
+    };
+    let mut response = crate::http::pages::see_other(to);
+    set_cookie(
+        state,
+        &mut response,
+        NOTICE_COOKIE,
+        &URL_SAFE_NO_PAD.encode(message),
+        60,
+    );
+    response
+}
+
+/// The message a failed sign-in left for this page, if any; the caller
+/// clears the cookie with [`clear_problem`].
+pub(crate) fn problem(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let raw = own_cookie(state, headers, NOTICE_COOKIE)?;
+    let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    // At most a paragraph, printable: it is shown as text, escaped.
+    Some(text.chars().filter(|c| !c.is_control()).take(400).collect())
+}
+
+/// Removes the message cookie once shown.
+pub(crate) fn clear_problem(state: &AppState, response: &mut Response) {
+    set_cookie(state, response, NOTICE_COOKIE, "", 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_return_to;
+
+    #[test]
+    fn a_sign_in_returns_only_to_the_authorize_endpoint_or_the_portal() {
+        for ok in ["/portal/", "/portal/apps", "/oauth2/authorize?client_id=a&scope=b"] {
+            assert!(valid_return_to(ok), "{ok}");
+        }
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/portal//evil.example",
+            "/oauth2/authorize",
+            "/admin/api/apps",
+            "/portal/\\evil",
+            "/portal/ x",
+            "",
+        ] {
+            assert!(!valid_return_to(bad), "{bad}");
+        }
+    }
+}
