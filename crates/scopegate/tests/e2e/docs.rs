@@ -285,7 +285,7 @@ fn the_deploy_how_to_runs_as_written() {
 
 #[test]
 fn the_paths_policy_and_commands_how_tos_run_as_written() {
-    for doc in ["docs/paths.md", "docs/policy.md", "docs/commands.md"] {
+    for doc in ["docs/paths.md", "docs/policy.md", "docs/commands.md", "docs/users.md"] {
         let printed = replay(doc);
         assert!(!printed.contains("FAILED"), "{doc}: {printed}");
     }
