@@ -15,6 +15,22 @@ levels = ["read", "write"]
 level_descriptions.read  = "Read apps, key sets, users, grants, tokens and the audit trail"
 level_descriptions.write = "Change them: create, rotate, revoke, grant and refuse"
 
+[[scope]]
+name        = "admin:sign-in"
+description = "Read, accept and reject login challenges (a provider's login app; nothing else)"
+
+[[route]]
+match  = "GET /admin/api/sign-in/*"
+any_of = ["admin:sign-in", "admin:write"]
+
+[[route]]
+match  = "PUT /admin/api/sign-in/*/accept"
+any_of = ["admin:sign-in", "admin:write"]
+
+[[route]]
+match  = "PUT /admin/api/sign-in/*/reject"
+any_of = ["admin:sign-in", "admin:write"]
+
 [[route]]
 match  = "GET /admin/api/*"
 any_of = ["admin:read"]
@@ -57,5 +73,31 @@ mod tests {
         assert!(allowed(&write, "GET", "/admin/api/apps"), "write implies read");
         assert!(allowed(&write, "DELETE", "/admin/api/apps/x"));
         assert!(!policy.decide("GET", "/admin/api/apps", Caller::Anonymous).is_allow());
+    }
+
+    #[test]
+    fn admin_sign_in_reads_accepts_and_rejects_challenges_and_nothing_else() {
+        let policy = admin_policy().unwrap();
+        let holds = |list: &str| policy.catalog.close(&policy.catalog.parse_list(list).unwrap());
+        let (sign_in, read, write) = (holds("admin:sign-in"), holds("admin:read"), holds("admin:write"));
+        let allowed = |held, method, path| policy.decide(method, path, Caller::Client(held)).is_allow();
+        for (method, path) in [
+            ("GET", "/admin/api/sign-in/C"),
+            ("PUT", "/admin/api/sign-in/C/accept"),
+            ("PUT", "/admin/api/sign-in/C/reject"),
+        ] {
+            assert!(allowed(&sign_in, method, path), "{method} {path}");
+            assert!(allowed(&write, method, path), "admin:write too: {method} {path}");
+            assert!(!allowed(&read, method, path), "not admin:read: {method} {path}");
+        }
+        for (method, path) in [
+            ("GET", "/admin/api/apps"),
+            ("GET", "/admin/api/users"),
+            ("POST", "/admin/api/apps"),
+            ("PUT", "/admin/api/sign-in/C/other"),
+            ("POST", "/admin/api/decide"),
+        ] {
+            assert!(!allowed(&sign_in, method, path), "admin:sign-in may not {method} {path}");
+        }
     }
 }

@@ -25,7 +25,7 @@ pub struct ApiError {
 pub(crate) struct ErrorBody {
     /// A stable code: `invalid_request`, `invalid_field`, `unauthenticated`,
     /// `invalid_token`, `insufficient_scope`, `not_found`, `conflict`,
-    /// `method_not_allowed`, `unsupported_media_type`, `temporarily_unavailable`, `server_error`.
+    /// `method_not_allowed`, `unsupported_media_type`, `gone`, `temporarily_unavailable`, `server_error`.
     #[schema(example = "invalid_field")]
     pub error: String,
     /// What was wrong, for people.

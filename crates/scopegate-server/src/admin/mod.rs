@@ -19,6 +19,7 @@ pub(crate) mod error;
 mod keys;
 mod paging;
 mod requests;
+mod sign_in;
 mod tokens;
 mod users;
 mod views;
@@ -41,7 +42,7 @@ pub const PREFIX: &str = crate::http::endpoints::ADMIN_API;
 #[openapi(
     info(
         title = "scopegate admin API",
-        description = "Apps, key sets and secrets, users and permissions, grants, token revocation, the audit trail and a dry-run decision. Authenticate with `Authorization: Bearer <token>` from `scopegate admin-token create`: `admin:read` reads (and decides), `admin:write` changes.",
+        description = "Apps, key sets and secrets, users and permissions, grants, token revocation, the audit trail and a dry-run decision. Authenticate with `Authorization: Bearer <token>` from `scopegate admin-token create`: `admin:read` reads (and decides), `admin:write` changes, `admin:sign-in` only reads and answers login challenges (a login app).",
         license(name = "Apache-2.0")
     ),
     paths(
@@ -52,6 +53,7 @@ pub const PREFIX: &str = crate::http::endpoints::ADMIN_API;
         tokens::revoke, tokens::list, tokens::create_admin_token, tokens::revoke_admin_token,
         keys::list, keys::rotate, decide::scopes_for,
         requests::list, requests::create, requests::grant, requests::refuse,
+        sign_in::show, sign_in::accept, sign_in::reject,
         audit::list, decide::decide, openapi_json,
     ),
     modifiers(&BearerAuth),
@@ -195,6 +197,17 @@ fn routes() -> Routes {
         Method::DELETE,
         "/admin/api/users/{login}/grants/{client_id}",
         delete(users::revoke_grant),
+    )
+    .add(Method::GET, "/admin/api/sign-in/{challenge}", get(sign_in::show))
+    .add(
+        Method::PUT,
+        "/admin/api/sign-in/{challenge}/accept",
+        put(sign_in::accept),
+    )
+    .add(
+        Method::PUT,
+        "/admin/api/sign-in/{challenge}/reject",
+        put(sign_in::reject),
     )
     .add(Method::GET, "/admin/api/scope-requests", get(requests::list))
     .add(

@@ -30,6 +30,8 @@ pub(crate) struct ProviderButton {
 pub(crate) struct SignInOptions {
     pub passwords: bool,
     pub providers: Vec<ProviderButton>,
+    /// Login delegation, by the host of `delegate_to` (the button's label).
+    pub delegation: Option<String>,
     /// Where the browser comes back to once signed in.
     pub return_to: String,
     /// The CSP sources the page's forms may end at besides this site.

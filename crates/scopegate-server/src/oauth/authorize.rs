@@ -23,7 +23,7 @@ use crate::http::endpoints;
 use crate::http::form::Form;
 use crate::http::pages::{Consent, Login, ScopeView, error_page, form_action_source, page_sending_forms_to, see_other};
 use crate::session::{self, SESSION_TTL, SignIn, set_cookie, signed_in};
-use crate::sign_in::{clear_problem, options as sign_in_options, problem as sign_in_problem};
+use crate::sign_in::{clear_problem, delegation, only_delegation, options as sign_in_options, problem as sign_in_problem};
 use crate::state::{AppState, Current};
 use scopegate_service::credentials::secrets::{self, SecretKind};
 
@@ -297,6 +297,10 @@ pub(crate) async fn authorize_get(Current(state): Current, headers: HeaderMap, u
         Ok(Some(user)) => {
             let missing = missing_permissions(&state, &req.scope, &user);
             consent_page(&state, &req, &user, &csrf, missing)
+        }
+        Ok(None) if only_delegation(&state) && sign_in_problem(&state, &headers).is_none() => {
+            let query = serde_urlencoded::to_string(&req.carried).unwrap_or_default();
+            delegation::begin(&state, &csrf, format!("{}?{query}", endpoints::AUTHORIZE)).await
         }
         Ok(None) => {
             let problem = sign_in_problem(&state, &headers);

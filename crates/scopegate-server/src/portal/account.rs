@@ -11,7 +11,7 @@ use super::form::PageForm;
 use super::views::{AppRow, Connected, GrantRow, Home, KeySetRow, SignIn, time};
 use super::{Visit, posted, see_other, unavailable};
 use crate::http::address::ClientAddress;
-use crate::session::{self, SESSION_COOKIE, SESSION_TTL, set_cookie};
+use crate::session::{self, CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, set_cookie};
 use crate::sign_in::options as sign_in_options;
 use crate::state::Current;
 use scopegate_service::Actor;
@@ -28,6 +28,13 @@ pub(super) async fn sign_in_page(Current(state): Current, headers: HeaderMap) ->
     }
     let mut nav = visit.nav();
     nav.error = crate::sign_in::problem(&visit.state, &headers);
+    if nav.error.is_none() && crate::sign_in::only_delegation(&visit.state) {
+        let mut response = crate::sign_in::delegation::begin(&visit.state, &visit.csrf, "/portal/".to_owned()).await;
+        if visit.fresh_csrf {
+            set_cookie(&visit.state, &mut response, CSRF_COOKIE, &visit.csrf, SESSION_TTL);
+        }
+        return response;
+    }
     let shown = nav.error.is_some();
     let options = sign_in_options(&visit.state, "/portal/".to_owned());
     let also = options.form_actions.clone();

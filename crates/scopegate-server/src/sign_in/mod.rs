@@ -4,6 +4,7 @@
 //! provider; the flow ends where it started, signed in, or back on that
 //! page with a message saying what failed.
 
+pub(crate) mod delegation;
 pub(crate) mod upstream;
 
 use axum::http::HeaderMap;
@@ -42,14 +43,26 @@ pub(crate) fn options(state: &AppState, return_to: String) -> SignInOptions {
                 }
             })
             .collect();
+        let delegation = sign_in.delegate_to.as_deref().and_then(|to| {
+            sources.extend(crate::http::pages::form_action_source(to));
+            url::Url::parse(to).ok().and_then(|u| u.host_str().map(str::to_owned))
+        });
         sources.dedup();
         SignInOptions {
             passwords: sign_in.passwords,
             providers,
+            delegation,
             return_to,
             form_actions: (!sources.is_empty()).then(|| sources.join(" ")),
         }
     }
+}
+
+/// Whether the delegation is the only way to sign in (no password form, no
+/// provider): then a sign-in page sends the browser straight there.
+pub(crate) fn only_delegation(state: &AppState) -> bool {
+    let s = &state.policy.settings.sign_in;
+    !s.passwords && s.providers.is_empty() && s.delegate_to.is_some()
 }
 
 /// Whether `path` is a place of ours a sign-in may come back to: the

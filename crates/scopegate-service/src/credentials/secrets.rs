@@ -61,6 +61,8 @@ pub enum SecretKind {
     Code,
     Session,
     Csrf,
+    /// A login delegation's `login_challenge`.
+    LoginChallenge,
 }
 
 impl SecretKind {
@@ -80,6 +82,7 @@ impl SecretKind {
             SecretKind::Code => "sgac_",
             SecretKind::Session => "sgss_",
             SecretKind::Csrf => "sgcf_",
+            SecretKind::LoginChallenge => "sglc_",
         }
     }
 

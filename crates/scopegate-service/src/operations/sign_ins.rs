@@ -175,3 +175,95 @@ async fn find_or_make<S: Store>(
 async fn reread<S: Store>(cx: &Context<'_, S>, login: &str) -> Result<UserRecord> {
     crate::operations::users::get(cx.store, login).await
 }
+
+/// A delegation's challenge kind in the store.
+pub const DELEGATION: &str = "delegation";
+
+/// What the provider's login app answered to a login challenge.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Accept {
+        subject: String,
+        #[serde(default)]
+        permissions: Vec<String>,
+        #[serde(default)]
+        name: Option<String>,
+        /// The admin token that answered (the audit names it).
+        by: String,
+    },
+    Reject {
+        error: String,
+        #[serde(default)]
+        description: Option<String>,
+        by: String,
+    },
+}
+
+/// Why a challenge cannot be answered.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ChallengeState {
+    Unknown,
+    /// Answered, used or expired: 410.
+    Gone,
+}
+
+/// Records the login app's answer to a delegation challenge, once, while
+/// it is unused and unexpired. The sign-in itself (and its audit event)
+/// happens when the browser comes back. `subject` must be a valid login,
+/// `permissions` valid names, `error` an OAuth error code.
+pub async fn answer_challenge<S: Store>(
+    cx: &Context<'_, S>,
+    hash: &[u8],
+    answer: &Answer,
+) -> Result<std::result::Result<(), ChallengeState>> {
+    match answer {
+        Answer::Accept { subject, permissions, name, .. } => {
+            check_login("subject", subject)?;
+            for p in permissions {
+                if p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                    return Err(scopegate_core::registration::FieldError::new(
+                        "permissions",
+                        format!("{p:?}: use letters, digits, '-' and '_'"),
+                    )
+                    .into());
+                }
+            }
+            if name.as_ref().is_some_and(|n| n.chars().count() > 200 || n.chars().any(char::is_control)) {
+                return Err(scopegate_core::registration::FieldError::new(
+                    "name",
+                    "at most 200 characters, none of them control characters",
+                )
+                .into());
+            }
+        }
+        Answer::Reject { error, description, .. } => {
+            if error.is_empty() || error.len() > 64 || !error.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                return Err(scopegate_core::registration::FieldError::new(
+                    "error",
+                    "an OAuth error code such as \"access_denied\" (lowercase letters and '_')",
+                )
+                .into());
+            }
+            if description.as_ref().is_some_and(|d| d.chars().count() > 400 || d.chars().any(char::is_control)) {
+                return Err(scopegate_core::registration::FieldError::new(
+                    "description",
+                    "at most 400 characters, none of them control characters",
+                )
+                .into());
+            }
+        }
+    }
+    let Some(challenge) = cx.store.challenge(hash).await? else {
+        return Ok(Err(ChallengeState::Unknown));
+    };
+    if challenge.kind != DELEGATION {
+        return Ok(Err(ChallengeState::Unknown));
+    }
+    let outcome = serde_json::to_string(answer).map_err(|_| crate::context::ServiceError::Internal)?;
+    if cx.store.settle_challenge(hash, &outcome, cx.now).await? {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(ChallengeState::Gone))
+    }
+}
