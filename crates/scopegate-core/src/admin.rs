@@ -97,7 +97,10 @@ mod tests {
             ("PUT", "/admin/api/sign-in/C/other"),
             ("POST", "/admin/api/decide"),
         ] {
-            assert!(!allowed(&sign_in, method, path), "admin:sign-in may not {method} {path}");
+            assert!(
+                !allowed(&sign_in, method, path),
+                "admin:sign-in may not {method} {path}"
+            );
         }
     }
 }

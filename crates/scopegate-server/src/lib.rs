@@ -73,7 +73,10 @@ pub fn router(state: AppState) -> Router {
         .route(endpoints::JWKS, get(jwks))
         .route(endpoints::IDP_START, post(sign_in::upstream::start).layer(small()))
         .route(endpoints::IDP_CALLBACK, get(sign_in::upstream::callback))
-        .route(sign_in::delegation::START, post(sign_in::delegation::start).layer(small()))
+        .route(
+            sign_in::delegation::START,
+            post(sign_in::delegation::start).layer(small()),
+        )
         .route(sign_in::delegation::CONTINUE, get(sign_in::delegation::resume))
         .route(endpoints::HEALTHZ, get(|| async { "ok\n" }))
         .route(endpoints::READYZ, get(readyz))

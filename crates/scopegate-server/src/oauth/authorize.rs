@@ -23,7 +23,9 @@ use crate::http::endpoints;
 use crate::http::form::Form;
 use crate::http::pages::{Consent, Login, ScopeView, error_page, form_action_source, page_sending_forms_to, see_other};
 use crate::session::{self, SESSION_TTL, SignIn, set_cookie, signed_in};
-use crate::sign_in::{clear_problem, delegation, only_delegation, options as sign_in_options, problem as sign_in_problem};
+use crate::sign_in::{
+    clear_problem, delegation, only_delegation, options as sign_in_options, problem as sign_in_problem,
+};
 use crate::state::{AppState, Current};
 use scopegate_service::credentials::secrets::{self, SecretKind};
 

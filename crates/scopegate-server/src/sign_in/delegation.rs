@@ -48,14 +48,21 @@ pub(crate) async fn start(Current(state): Current, headers: HeaderMap, body: Byt
     };
     let return_to = form.get("return_to").unwrap_or("/portal/").to_owned();
     if !valid_return_to(&return_to) {
-        return error_page(StatusCode::BAD_REQUEST, "This sign-in form is not valid. Go back and start again.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in form is not valid. Go back and start again.",
+        );
     }
     match own_cookie(&state, &headers, CSRF_COOKIE) {
         Some(cookie) if session::csrf_ok(&state, &headers, form.get("csrf"), None) => {
             let cookie = cookie.to_owned();
             begin(&state, &cookie, return_to).await
         }
-        _ => back_with(&state, &return_to, "This form has expired or was not sent from this site. Try again."),
+        _ => back_with(
+            &state,
+            &return_to,
+            "This form has expired or was not sent from this site. Try again.",
+        ),
     }
 }
 
@@ -81,7 +88,10 @@ pub(crate) async fn begin(state: &AppState, browser_cookie: &str, return_to: Str
     };
     if let Err(e) = state.store.create_challenge(&record).await {
         tracing::error!(error = %e, "store failure starting a delegated sign-in");
-        return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Try again.");
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side. Try again.",
+        );
     }
     see_other(&format!("{delegate_to}?login_challenge={challenge}"))
 }
@@ -98,7 +108,14 @@ async fn describe(state: &AppState, return_to: &str) -> Delegated {
     let params = Form::query(Some(query)).unwrap_or_default();
     let client_id = params.get("client_id").map(str::to_owned);
     let app_name = match &client_id {
-        Some(id) => state.store.key_set(id).await.ok().flatten().map(|k| k.app_name).unwrap_or_default(),
+        Some(id) => state
+            .store
+            .key_set(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|k| k.app_name)
+            .unwrap_or_default(),
         None => String::new(),
     };
     let scopes = params
@@ -116,25 +133,45 @@ async fn describe(state: &AppState, return_to: &str) -> Delegated {
 pub(crate) async fn resume(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
     let params = Form::query(uri.query()).unwrap_or_default();
     let refused = |reason: &str, message: &str, return_to: &str| {
-        state.audit(AuditKind::SignInFailed, None, None, format!("source={DELEGATED} refused: {reason}"));
+        state.audit(
+            AuditKind::SignInFailed,
+            None,
+            None,
+            format!("source={DELEGATED} refused: {reason}"),
+        );
         back_with(&state, return_to, message)
     };
     let Some(challenge) = params.get("login_challenge") else {
-        return refused("no challenge", "This sign-in is not valid. Start again.", "/portal/sign-in");
+        return refused(
+            "no challenge",
+            "This sign-in is not valid. Start again.",
+            "/portal/sign-in",
+        );
     };
     let (found, first) = match state.store.take_challenge(&secrets::hash(challenge)).await {
         Ok(Some(found)) if found.0.kind == DELEGATION => found,
         Ok(_) => {
-            return refused("unknown challenge", "This sign-in is unknown or has expired. Start again.", "/portal/sign-in");
+            return refused(
+                "unknown challenge",
+                "This sign-in is unknown or has expired. Start again.",
+                "/portal/sign-in",
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "store failure finishing a delegated sign-in");
-            return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Try again.");
+            return error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side. Try again.",
+            );
         }
     };
     let back = found.return_to.as_str();
     if !first {
-        return refused("replayed challenge", "This sign-in was already used. Start again.", back);
+        return refused(
+            "replayed challenge",
+            "This sign-in was already used. Start again.",
+            back,
+        );
     }
     if found.expires_at <= state.now() {
         return refused("expired challenge", "This sign-in took too long. Start again.", back);
@@ -148,9 +185,18 @@ pub(crate) async fn resume(Current(state): Current, headers: HeaderMap, uri: Uri
             back,
         );
     }
-    let answer = found.outcome.as_deref().and_then(|o| serde_json::from_str::<Answer>(o).ok());
+    let answer = found
+        .outcome
+        .as_deref()
+        .and_then(|o| serde_json::from_str::<Answer>(o).ok());
     let (subject, permissions, name, by) = match answer {
-        None => return refused("no answer from the login app", "The sign-in was not finished. Start again.", back),
+        None => {
+            return refused(
+                "no answer from the login app",
+                "The sign-in was not finished. Start again.",
+                back,
+            );
+        }
         Some(Answer::Reject { error, description, .. }) => {
             let description = description.map(|d| format!(": {d}")).unwrap_or_default();
             return refused(
@@ -177,7 +223,12 @@ pub(crate) async fn resume(Current(state): Current, headers: HeaderMap, uri: Uri
     let user = match sign_ins::sign_in_from_source(&state.service(&actor), &vouched, Admission::Create, None).await {
         Ok(Ok(user)) => user,
         Ok(Err(refusal)) => return back_with(&state, back, &refusal.message(&subject)),
-        Err(_) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Try again."),
+        Err(_) => {
+            return error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side. Try again.",
+            );
+        }
     };
     match session::start(&state, &headers, &user.login).await {
         Ok(token) => {
@@ -187,7 +238,10 @@ pub(crate) async fn resume(Current(state): Current, headers: HeaderMap, uri: Uri
         }
         Err(e) => {
             tracing::error!(error = %e, "store failure starting a session");
-            error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Try again.")
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side. Try again.",
+            )
         }
     }
 }

@@ -88,6 +88,13 @@ pub async fn sign_in_from_source<S: Store>(
     admission: Admission,
     client_id: Option<&str>,
 ) -> Result<std::result::Result<UserRecord, Refusal>> {
+    let mut permissions = vouched.permissions.clone();
+    permissions.sort();
+    permissions.dedup();
+    let vouched = &Vouched {
+        permissions,
+        ..vouched.clone()
+    };
     let outcome = find_or_make(cx, vouched, admission).await?;
     match &outcome {
         Ok((user, created)) => {
@@ -218,7 +225,12 @@ pub async fn answer_challenge<S: Store>(
     answer: &Answer,
 ) -> Result<std::result::Result<(), ChallengeState>> {
     match answer {
-        Answer::Accept { subject, permissions, name, .. } => {
+        Answer::Accept {
+            subject,
+            permissions,
+            name,
+            ..
+        } => {
             check_login("subject", subject)?;
             for p in permissions {
                 if p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
@@ -229,7 +241,10 @@ pub async fn answer_challenge<S: Store>(
                     .into());
                 }
             }
-            if name.as_ref().is_some_and(|n| n.chars().count() > 200 || n.chars().any(char::is_control)) {
+            if name
+                .as_ref()
+                .is_some_and(|n| n.chars().count() > 200 || n.chars().any(char::is_control))
+            {
                 return Err(scopegate_core::registration::FieldError::new(
                     "name",
                     "at most 200 characters, none of them control characters",
@@ -245,7 +260,10 @@ pub async fn answer_challenge<S: Store>(
                 )
                 .into());
             }
-            if description.as_ref().is_some_and(|d| d.chars().count() > 400 || d.chars().any(char::is_control)) {
+            if description
+                .as_ref()
+                .is_some_and(|d| d.chars().count() > 400 || d.chars().any(char::is_control))
+            {
                 return Err(scopegate_core::registration::FieldError::new(
                     "description",
                     "at most 400 characters, none of them control characters",

@@ -27,14 +27,14 @@ fn admin_url() -> String {
 }
 
 /// A fresh database, dropped on drop.
-struct Database {
+pub(crate) struct Database {
     admin: scopegate_store::PgStore,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Database {
-    async fn create(tag: &str) -> Option<Database> {
+    pub(crate) async fn create(tag: &str) -> Option<Database> {
         let admin = match scopegate_store::PgStore::connect(&admin_url()).await {
             Ok(a) => a,
             Err(e) => {
@@ -53,7 +53,7 @@ impl Database {
         })
     }
 
-    async fn drop_now(self) {
+    pub(crate) async fn drop_now(self) {
         exec(
             &self.admin,
             &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),

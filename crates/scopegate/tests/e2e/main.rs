@@ -12,6 +12,7 @@ mod authorize;
 mod cli;
 mod cluster;
 mod crash;
+mod delegated_sign_in;
 mod docs;
 mod fast_path;
 mod front_ends;

@@ -1,0 +1,401 @@
+//! Login delegation (SPEC section 6) end to end: scopegate sends the browser
+//! to the provider's own login page, the shipped example login app
+//! (examples/login-app/login_app.py) signs its user in and answers the
+//! challenge through the admin API, and scopegate goes on to its consent.
+
+use std::process::{Child, Command, Stdio};
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope,
+    TokenResponse, TokenUrl,
+};
+
+use crate::authorize::{Browser, Page, query_param};
+use crate::server::Server;
+
+const REDIRECT: &str = "http://127.0.0.1/callback";
+
+/// The example login app, on its own port; killed on drop.
+struct LoginApp {
+    child: Child,
+}
+
+impl Drop for LoginApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl LoginApp {
+    fn start(port: u16, scopegate: &str, admin_token: &str) -> LoginApp {
+        let mut child = Command::new("python3")
+            .arg(crate::workspace_root().join("examples/login-app/login_app.py"))
+            .env("SCOPEGATE_URL", scopegate)
+            .env("SCOPEGATE_ADMIN_TOKEN", admin_token)
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return LoginApp { child };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the login app did not start");
+    }
+}
+
+fn admin_token(config: &std::path::Path, scopes: &str) -> String {
+    let o = crate::scopegate(&[
+        "admin-token",
+        "create",
+        "--config",
+        config.to_str().unwrap(),
+        "--scopes",
+        scopes,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["token"].as_str().unwrap().to_owned()
+}
+
+/// The storefront behind a scopegate on `port` whose sign-in is delegated
+/// to a login app on `login_port` (passwords still on unless `extra` says).
+fn start(login_port: u16, extra: &str) -> Server {
+    let port = crate::free_port();
+    let extra = extra.to_owned();
+    Server::launch_on(
+        crate::server::new_dir(),
+        "storefront",
+        move |p| {
+            let p = p.replacen("\"http://127.0.0.1:8080\"", &format!("\"http://127.0.0.1:{port}\""), 1);
+            format!("{p}\n[sign_in]\ndelegate_to = \"http://127.0.0.1:{login_port}/login\"\n{extra}\n")
+        },
+        &[],
+        format!("127.0.0.1:{port}"),
+    )
+}
+
+fn hidden(page: &Page, name: &str) -> String {
+    page.hidden()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {name} on the page:\n{}", page.body))
+}
+
+/// Follows redirects from `answer` (which came from `at`) until a page answers
+/// or the app's redirect URI is reached; (last page, its URL).
+async fn follow(browser: &mut Browser, mut at: String, mut answer: Page) -> (Page, String) {
+    for _ in 0..20 {
+        if !matches!(answer.status, 302 | 303) {
+            break;
+        }
+        let next = reqwest::Url::parse(&at)
+            .unwrap()
+            .join(&answer.location())
+            .unwrap()
+            .to_string();
+        if next.starts_with(REDIRECT) {
+            return (answer, next);
+        }
+        at = next;
+        answer = browser.get(&at).await;
+    }
+    (answer, at)
+}
+
+/// From a sign-in page: "Sign in at 127.0.0.1", the login app's form, and
+/// `action` there with `login`'s password; (last page, its URL).
+async fn through_login_app(
+    browser: &mut Browser,
+    server: &Server,
+    page: &Page,
+    login: &str,
+    action: &str,
+) -> (Page, String) {
+    assert!(page.body.contains("Sign in at 127.0.0.1"), "{}", page.body);
+    let form = vec![
+        ("csrf".to_owned(), hidden(page, "csrf")),
+        ("return_to".to_owned(), hidden(page, "return_to")),
+    ];
+    let start = server.url("/oauth2/delegate/start");
+    let answer = browser.post(&start, &form).await;
+    let (login_page, at) = follow(browser, start, answer).await;
+    submit_login(browser, &login_page, &at, login, action).await
+}
+
+async fn submit_login(browser: &mut Browser, login_page: &Page, at: &str, login: &str, action: &str) -> (Page, String) {
+    assert_eq!(login_page.status, 200, "at {at}: {}", login_page.body);
+    assert!(
+        login_page.body.contains("Sign in to Example Store"),
+        "{}",
+        login_page.body
+    );
+    let challenge = hidden(login_page, "login_challenge");
+    let form = vec![
+        ("login_challenge".to_owned(), challenge),
+        ("login".to_owned(), login.to_owned()),
+        ("password".to_owned(), format!("{login}-password")),
+        ("action".to_owned(), action.to_owned()),
+    ];
+    let answer = browser.post(at, &form).await;
+    follow(browser, at.to_owned(), answer).await
+}
+
+#[tokio::test]
+async fn an_app_gets_a_user_token_through_the_providers_own_login_page() {
+    let login_port = crate::free_port();
+    let server = start(login_port, "");
+    let token = admin_token(&server.config, "admin:sign-in");
+    let _app = LoginApp::start(login_port, &server.base, &token);
+    let (id, secret) = server.app(&[
+        "--name",
+        "Order Sync",
+        "--env",
+        "production",
+        "--scopes",
+        "orders",
+        "--redirect-uri",
+        REDIRECT,
+    ]);
+    let client = BasicClient::new(ClientId::new(id.clone()))
+        .set_client_secret(ClientSecret::new(secret))
+        .set_auth_uri(AuthUrl::new(server.url("/oauth2/authorize")).unwrap())
+        .set_token_uri(TokenUrl::new(server.url("/oauth2/token")).unwrap())
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("orders".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let mut browser = Browser::new();
+    let login = browser.get(url.as_str()).await;
+    assert_eq!(login.status, 200);
+    let (consent, at) = through_login_app(&mut browser, &server, &login, "ana", "sign-in").await;
+    assert_eq!(consent.status, 200, "at {at}: {}", consent.body);
+    assert!(
+        consent.body.contains("<code>orders</code>") && consent.body.contains("u-123"),
+        "{}",
+        consent.body
+    );
+    let approved = browser.submit(&server, &consent, &[("action", "approve")]).await;
+    let code = query_param(&approved.location(), "code").unwrap();
+    let http = crate::server::http();
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let r = http
+        .get(server.url("/api/v1/orders"))
+        .bearer_auth(token.access_token().secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let echoed: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        echoed["headers"]["x-scopegate-subject"], "u-123",
+        "the subject is the login"
+    );
+    let shown = crate::scopegate(&[
+        "user",
+        "show",
+        "--config",
+        server.config.to_str().unwrap(),
+        "--json",
+        "u-123",
+    ]);
+    let user: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(user["source"], "delegated");
+    assert_eq!(user["name"], "Ana");
+    assert_eq!(
+        user["source_permissions"],
+        serde_json::json!(["OrderStatuses", "Orders"])
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_replayed_or_unknown_challenge_signs_nobody_in_and_admin_sign_in_does_nothing_else() {
+    let login_port = crate::free_port();
+    let server = start(login_port, "");
+    let token = admin_token(&server.config, "admin:sign-in");
+    let _app = LoginApp::start(login_port, &server.base, &token);
+    let http = crate::server::http();
+
+    // The user cancels at the login page: back on the sign-in page, told why.
+    let mut browser = Browser::new();
+    let page = browser.get(&server.url("/portal/sign-in")).await;
+    let (refused, at) = through_login_app(&mut browser, &server, &page, "ana", "cancel").await;
+    assert!(at.ends_with("/portal/sign-in"), "{at}");
+    assert!(
+        refused
+            .body
+            .contains("The sign-in was refused (access_denied: the user cancelled)."),
+        "{}",
+        refused.body
+    );
+    assert!(!browser.cookies.contains_key("sg_session"));
+
+    // Accepted, then the continue link used twice: the second use is refused.
+    let mut browser = Browser::new();
+    let page = browser.get(&server.url("/portal/sign-in")).await;
+    let form = vec![
+        ("csrf".to_owned(), hidden(&page, "csrf")),
+        ("return_to".to_owned(), "/portal/".to_owned()),
+    ];
+    let started = browser.post(&server.url("/oauth2/delegate/start"), &form).await;
+    let to_login = started.location();
+    let challenge = query_param(&to_login, "login_challenge").unwrap();
+    assert!(
+        to_login.starts_with(&format!("http://127.0.0.1:{login_port}/login?login_challenge=sglc_")),
+        "{to_login}"
+    );
+    let read = |bearer: String, path: String| {
+        let http = http.clone();
+        let url = server.url(&path);
+        async move { http.get(url).bearer_auth(bearer).send().await.unwrap() }
+    };
+    let info = read(token.clone(), format!("/admin/api/sign-in/{challenge}")).await;
+    assert_eq!(info.status(), 200);
+    let info: serde_json::Value = info.json().await.unwrap();
+    assert_eq!(info["app_name"], "developer portal");
+    assert!(info["expires_at"].as_i64().unwrap() > 0);
+    // admin:sign-in reads challenges and nothing else; admin:read does not read them.
+    assert_eq!(read(token.clone(), "/admin/api/apps".into()).await.status(), 403);
+    let reader = admin_token(&server.config, "admin:read");
+    assert_eq!(
+        read(reader, format!("/admin/api/sign-in/{challenge}")).await.status(),
+        403
+    );
+    let accept = |body: serde_json::Value| {
+        let http = http.clone();
+        let url = server.url(&format!("/admin/api/sign-in/{challenge}/accept"));
+        let token = token.clone();
+        async move { http.put(url).bearer_auth(token).json(&body).send().await.unwrap() }
+    };
+    let bad = accept(serde_json::json!({"subject": "has space"})).await;
+    assert_eq!(bad.status(), 400, "a subject must be a login");
+    let ok = accept(serde_json::json!({"subject": "u-9", "permissions": ["Orders"]})).await;
+    assert_eq!(ok.status(), 200);
+    let redirect_to = ok.json::<serde_json::Value>().await.unwrap()["redirect_to"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        accept(serde_json::json!({"subject": "u-9"})).await.status(),
+        410,
+        "answered once"
+    );
+    assert_eq!(
+        read(token.clone(), format!("/admin/api/sign-in/{challenge}"))
+            .await
+            .status(),
+        410
+    );
+    // Another browser cannot use the answer (and using it spends it).
+    let mut stranger = Browser::new();
+    let stolen = stranger.get(&redirect_to).await;
+    let shown = stranger.get(&server.url(&stolen.location())).await;
+    assert!(shown.body.contains("started in another browser"), "{}", shown.body);
+    assert!(!stranger.cookies.contains_key("sg_session"));
+    let replay = browser.get(&redirect_to).await;
+    let shown = browser.get(&server.url(&replay.location())).await;
+    assert!(shown.body.contains("This sign-in was already used"), "{}", shown.body);
+    assert_eq!(
+        read(token.clone(), "/admin/api/sign-in/sglc_unknown".into())
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn with_delegation_the_only_way_the_sign_in_page_goes_straight_there() {
+    let login_port = crate::free_port();
+    let server = start(login_port, "passwords = false");
+    let token = admin_token(&server.config, "admin:sign-in");
+    let _app = LoginApp::start(login_port, &server.base, &token);
+    let mut browser = Browser::new();
+    let at = server.url("/portal/sign-in");
+    let answer = browser.get(&at).await;
+    assert_eq!(answer.status, 303);
+    assert!(
+        answer.location().contains("/login?login_challenge=sglc_"),
+        "{}",
+        answer.location()
+    );
+    let (login_page, at) = follow(&mut browser, at, answer).await;
+    let (home, at) = submit_login(&mut browser, &login_page, &at, "ana", "sign-in").await;
+    assert_eq!(home.status, 200, "at {at}: {}", home.body);
+    assert!(at.ends_with("/portal/"), "{at}");
+    assert!(browser.cookies.contains_key("sg_session"));
+}
+
+#[tokio::test]
+async fn a_challenge_started_on_one_node_is_accepted_through_another() {
+    let Some(db) = crate::cluster::Database::create("delegation").await else {
+        return;
+    };
+    let login_port = crate::free_port();
+    let port_a = crate::free_port();
+    let url = db.url.clone();
+    let edit = move |p: String| {
+        let p = with_database(&p, &url).replacen(
+            "\"http://127.0.0.1:8080\"",
+            &format!("\"http://127.0.0.1:{port_a}\""),
+            1,
+        );
+        format!("{p}\n[sign_in]\ndelegate_to = \"http://127.0.0.1:{login_port}/login\"\n")
+    };
+    let a = Server::launch_on(
+        crate::server::new_dir(),
+        "storefront",
+        edit.clone(),
+        &[],
+        format!("127.0.0.1:{port_a}"),
+    );
+    let b = Server::launch_on(crate::server::new_dir(), "storefront", edit, &[], "127.0.0.1:0".into());
+    let token = admin_token(&b.config, "admin:sign-in");
+    // The login app talks to node B; the browser started on node A.
+    let _app = LoginApp::start(login_port, &b.base, &token);
+    let mut browser = Browser::new();
+    let page = browser.get(&a.url("/portal/sign-in")).await;
+    let form = vec![
+        ("csrf".to_owned(), hidden(&page, "csrf")),
+        ("return_to".to_owned(), "/portal/".to_owned()),
+    ];
+    let start = a.url("/oauth2/delegate/start");
+    let answer = browser.post(&start, &form).await;
+    let (login_page, at) = follow(&mut browser, start, answer).await;
+    let (home, at) = submit_login(&mut browser, &login_page, &at, "ana", "sign-in").await;
+    assert_eq!(home.status, 200, "at {at}: {}", home.body);
+    assert!(at.ends_with("/portal/"), "{at}");
+    assert!(browser.cookies.contains_key("sg_session"), "signed in");
+    drop((a, b));
+    db.drop_now().await;
+}
+
+/// `p` with its `database = "…"` line pointing at `url`.
+fn with_database(p: &str, url: &str) -> String {
+    p.lines()
+        .map(|l| {
+            if l.starts_with("database =") {
+                format!("database = \"{url}\"")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
