@@ -190,6 +190,67 @@ impl SignInSettings {
     }
 }
 
+/// What a user with some claims would get from a provider (`scopegate
+/// explain --claims`): their login, each mapping row and whether it
+/// matched, their permissions, and which scopes they could grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimsExplanation {
+    /// The login claim's value, or `None` when the claims lack it.
+    pub login: Option<String>,
+    /// Each row: (claim, value, grant, matched).
+    pub rows: Vec<(String, String, Vec<String>, bool)>,
+    pub permissions: Vec<String>,
+    /// Scopes whose `requires_permissions` (and those of every scope they
+    /// imply) the permissions cover.
+    pub may_grant: Vec<String>,
+    /// The others, each with the permissions it lacks.
+    pub may_not: Vec<(String, Vec<String>)>,
+}
+
+/// Explains `claims` through `provider` against `catalog`.
+pub fn explain_claims(
+    provider: &IdentityProvider,
+    catalog: &crate::Catalog,
+    claims: &Map<String, Value>,
+) -> ClaimsExplanation {
+    let permissions = provider.permissions_for(claims);
+    let rows = provider
+        .rules
+        .iter()
+        .map(|r| {
+            (
+                r.claim.clone(),
+                r.value.clone(),
+                r.grant.clone(),
+                claim_holds(claims, &r.claim, &r.value),
+            )
+        })
+        .collect();
+    let (mut may_grant, mut may_not) = (Vec::new(), Vec::new());
+    for (id, _) in catalog.iter() {
+        let mut lacking: Vec<String> = Vec::new();
+        for implied in catalog.closure_of(id).iter() {
+            for p in &catalog.info(implied).requires_permissions {
+                if !permissions.contains(p) && !lacking.contains(p) {
+                    lacking.push(p.clone());
+                }
+            }
+        }
+        if lacking.is_empty() {
+            may_grant.push(catalog.name(id).to_owned());
+        } else {
+            may_not.push((catalog.name(id).to_owned(), lacking));
+        }
+    }
+    ClaimsExplanation {
+        login: claim_text(claims, &provider.login_claim),
+        rows,
+        permissions,
+        may_grant,
+        may_not,
+    }
+}
+
 const PROVIDER_NAME_RULE: &str = "lowercase letters, digits and '-'";
 
 fn is_provider_name(s: &str) -> bool {

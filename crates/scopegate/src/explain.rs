@@ -13,9 +13,17 @@ pub(crate) struct Args {
     /// The policy file.
     #[arg(long, short, value_name = "FILE")]
     config: PathBuf,
+    /// Instead of a request: which scopes could a user whose ID token (or
+    /// userinfo) has these claims grant? FILE is a JSON object of claims.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["scopes", "token", "anonymous", "narrow"])]
+    claims: Option<PathBuf>,
+    /// The `[[identity_provider]]` whose mapping `--claims` goes through
+    /// (default: the only one).
+    #[arg(long, value_name = "NAME", requires = "claims")]
+    idp: Option<String>,
     /// The caller's granted scopes, space- or comma-separated ("" for an
     /// authenticated client with no scope).
-    #[arg(long, value_name = "SCOPES", required_unless_present_any = ["anonymous", "token"], conflicts_with = "token")]
+    #[arg(long, value_name = "SCOPES", required_unless_present_any = ["anonymous", "token", "claims"], conflicts_with = "token")]
     scopes: Option<String>,
     /// An access token issued by this server: its scopes, if it is live.
     #[arg(long, value_name = "TOKEN")]
@@ -27,19 +35,27 @@ pub(crate) struct Args {
     #[arg(long, value_name = "SCOPES", conflicts_with = "anonymous")]
     narrow: Option<String>,
     /// The HTTP method, e.g. GET.
-    method: String,
+    #[arg(required_unless_present = "claims")]
+    method: Option<String>,
     /// The request target: path and optional query, e.g. /account/settings?x=1.
-    path: String,
+    #[arg(required_unless_present = "claims")]
+    path: Option<String>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let policy = load_or_report(&args.config)?;
+    if let Some(file) = &args.claims {
+        return explain_claims(&policy, file, args.idp.as_deref());
+    }
+    let (Some(method), Some(path)) = (args.method.as_deref(), args.path.as_deref()) else {
+        anyhow::bail!("give METHOD and PATH, or --claims FILE");
+    };
     let token_scope = match &args.token {
         None => None,
         Some(token) => match token_scope(&policy, token)? {
             Ok(scope) => Some(scope),
             Err(why) => {
-                println!("request    {} {}", args.method, args.path);
+                println!("request    {method} {path}");
                 println!("holds      no valid credentials: {why}");
                 println!("decision   deny (invalid_token, 401): {why}");
                 return Ok(ExitCode::from(1));
@@ -53,7 +69,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             narrow: args.narrow.as_deref(),
         },
     };
-    let e = explain(&policy, &args.method, &args.path, credentials).map_err(|e| match e {
+    let e = explain(&policy, method, path, credentials).map_err(|e| match e {
         ExplainInputError::Scopes(m) => anyhow::anyhow!("--scopes: {m}"),
         ExplainInputError::Narrow(m) => anyhow::anyhow!("--narrow: {m}"),
     })?;
@@ -88,6 +104,66 @@ fn print(e: &Explanation, token: Option<&str>) {
     } else {
         println!("decision   deny ({}, {}): {}", e.outcome, e.status, e.reason);
     }
+}
+
+/// `explain --claims`: a provider's mapping applied to a claims file.
+fn explain_claims(policy: &Policy, file: &std::path::Path, idp: Option<&str>) -> anyhow::Result<ExitCode> {
+    let providers = &policy.settings.sign_in.providers;
+    let provider = match idp {
+        Some(name) => providers.iter().find(|p| p.name == name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--idp {name:?}: the policy has no [[identity_provider]] of that name (it has: {})",
+                names(providers)
+            )
+        })?,
+        None => match providers.as_slice() {
+            [only] => only,
+            [] => anyhow::bail!("--claims: the policy has no [[identity_provider]]"),
+            _ => anyhow::bail!(
+                "--claims: name the provider with --idp (the policy has: {})",
+                names(providers)
+            ),
+        },
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("--claims {}: {e}", file.display()))?;
+    let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("--claims {}: not a JSON object of claims: {e}", file.display()))?;
+    let e = scopegate_core::sign_in::explain_claims(provider, &policy.catalog, &claims);
+    println!("provider     {} ({})", provider.name, provider.label);
+    match &e.login {
+        Some(login) => println!("login        {login}  (claim {})", provider.login_claim),
+        None => println!(
+            "login        none: the claims lack {:?}, so the sign-in would be refused",
+            provider.login_claim
+        ),
+    }
+    if !provider.default_permissions.is_empty() {
+        println!("default      {}", provider.default_permissions.join(" "));
+    }
+    for (claim, value, grant, matched) in &e.rows {
+        let mark = if *matched { "matches" } else { "no match" };
+        println!("row          {claim} = {value:?} -> {}  ({mark})", grant.join(" "));
+    }
+    println!(
+        "permissions  {}",
+        if e.permissions.is_empty() {
+            "none".to_owned()
+        } else {
+            e.permissions.join(" ")
+        }
+    );
+    println!("may grant    {}", or_none(&e.may_grant));
+    for (scope, lacking) in &e.may_not {
+        println!("may not      {scope}  (needs {})", lacking.join(" "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn names(providers: &[scopegate_core::sign_in::IdentityProvider]) -> String {
+    if providers.is_empty() {
+        return "none".to_owned();
+    }
+    providers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 fn or_none(names: &[String]) -> String {

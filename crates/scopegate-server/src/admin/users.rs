@@ -69,7 +69,7 @@ pub(super) async fn list(Current(state): Current, RawQuery(q): RawQuery) -> Resu
         .users_page(params.cursor.as_deref(), limit + 1)
         .await?
         .into_iter()
-        .map(User::from)
+        .map(|u| User::of(u, &state.policy.settings.sign_in, state.now()))
         .collect();
     let next = if users.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
         users.pop();
@@ -99,7 +99,11 @@ pub(super) async fn create(
         &input.permissions,
     )
     .await?;
-    Ok((StatusCode::CREATED, json(User::from(user))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        json(User::of(user, &state.policy.settings.sign_in, state.now())),
+    )
+        .into_response())
 }
 
 #[utoipa::path(get, path = "/admin/api/users/{login}", tag = "users", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
@@ -114,7 +118,7 @@ pub(super) async fn show(Current(state): Current, Path(login): Path<String>) -> 
         .map(Grant::from)
         .collect();
     Ok(json(UserDetail {
-        user: User::from(user),
+        user: User::of(user, &state.policy.settings.sign_in, state.now()),
         grants,
     }))
 }
@@ -132,7 +136,7 @@ pub(super) async fn set_permissions(
 ) -> Result<Response, ApiError> {
     let input: Permissions = body::json(&headers, &bytes)?;
     let user = users::set_permissions(&state.service(&caller.actor()), &login, &input.permissions).await?;
-    Ok(json(User::from(user)))
+    Ok(json(User::of(user, &state.policy.settings.sign_in, state.now())))
 }
 
 #[utoipa::path(put, path = "/admin/api/users/{login}/enabled", tag = "users", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),
@@ -148,7 +152,7 @@ pub(super) async fn set_enabled(
 ) -> Result<Response, ApiError> {
     let input: Enabled = body::json(&headers, &bytes)?;
     let user = users::set_enabled(&state.service(&caller.actor()), &login, input.enabled).await?;
-    Ok(json(User::from(user)))
+    Ok(json(User::of(user, &state.policy.settings.sign_in, state.now())))
 }
 
 #[utoipa::path(post, path = "/admin/api/users/{login}/revoke-tokens", tag = "tokens", params(("login" = String, Path, pattern = r"^[A-Za-z0-9_.@-]{1,128}$")),

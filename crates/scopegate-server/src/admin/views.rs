@@ -1,6 +1,8 @@
 //! What the admin API answers: the store's records as JSON, without any
 //! secret or hash, each with its OpenAPI schema.
 
+use scopegate_core::sign_in::SignInSettings;
+use scopegate_service::operations::users;
 use scopegate_store::{AuditEvent, ClientSecret, ConsentRecord, KeySetRecord, UserRecord};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -109,22 +111,47 @@ impl Secret {
 #[derive(Serialize, ToSchema, Debug)]
 pub(super) struct User {
     pub login: String,
-    /// `admin` makes a portal administrator; others gate scopes (`requires_permissions`).
+    /// The permissions set locally (CLI, admin API, portal): `admin` makes a
+    /// portal administrator; others gate scopes (`requires_permissions`). A
+    /// sign-in through the user's source never changes them.
     pub permissions: Vec<String>,
     /// May sign in; a disabled user's tokens stop working.
     pub enabled: bool,
     pub created_at: i64,
     pub tokens_revoked_before: Option<i64>,
+    /// Where the user signs in: `local` (a password), `idp:<name>` or `delegated`.
+    #[schema(example = "idp:corp")]
+    pub source: String,
+    /// Their identifier at the source (`sub`); none for a local user, or one
+    /// admitted who has not signed in yet.
+    pub subject: Option<String>,
+    /// The name the source gave.
+    pub name: Option<String>,
+    /// What the source gave at the last sign-in through it.
+    pub source_permissions: Vec<String>,
+    /// Unix seconds of that sign-in.
+    pub signed_in_at: Option<i64>,
+    /// When `source_permissions` stop counting (`permissions_max_age`); none: never.
+    pub source_permissions_lapse_at: Option<i64>,
+    /// Every permission the user holds now: the local ones and the source's unless lapsed.
+    pub holds: Vec<String>,
 }
 
-impl From<UserRecord> for User {
-    fn from(u: UserRecord) -> Self {
+impl User {
+    pub(super) fn of(u: UserRecord, sign_in: &SignInSettings, now: i64) -> Self {
         Self {
+            holds: users::permissions_at(&u, sign_in, now),
+            source_permissions_lapse_at: users::source_lapses_at(&u, sign_in),
             login: u.login,
             permissions: u.permissions,
             enabled: u.enabled,
             created_at: u.created_at,
             tokens_revoked_before: u.tokens_revoked_before,
+            source: u.source,
+            subject: u.subject,
+            name: u.display_name,
+            source_permissions: u.source_permissions,
+            signed_in_at: u.signed_in_at,
         }
     }
 }

@@ -88,10 +88,25 @@ pub(super) async fn overview(Current(state): Current, headers: HeaderMap, uri: U
     let users = users
         .into_iter()
         .take(OVERVIEW_PAGE)
-        .map(|u| UserRow {
-            permissions: u.permissions.join(" "),
-            login: u.login,
-            enabled: u.enabled,
+        .map(|u| {
+            let sign_in = &visit.state.policy.settings.sign_in;
+            let now = visit.state.now();
+            let source_note = match (u.signed_in_at, users::source_lapses_at(&u, sign_in)) {
+                (None, _) => "not signed in yet".to_owned(),
+                (Some(at), None) => format!("signed in {}", time(at)),
+                (Some(at), Some(lapse)) if users::source_counts(&u, sign_in, now) => {
+                    format!("signed in {}, lapses {}", time(at), time(lapse))
+                }
+                (Some(at), Some(lapse)) => format!("signed in {}, lapsed {}", time(at), time(lapse)),
+            };
+            UserRow {
+                permissions: u.permissions.join(" "),
+                source: (u.source != scopegate_core::sign_in::LOCAL).then(|| u.source.clone()),
+                source_permissions: u.source_permissions.join(" "),
+                source_note,
+                login: u.login,
+                enabled: u.enabled,
+            }
         })
         .collect();
     let mut nav = visit.nav();

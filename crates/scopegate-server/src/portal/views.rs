@@ -195,9 +195,14 @@ pub(crate) struct RequestRow {
 #[derive(Debug)]
 pub(crate) struct UserRow {
     pub login: String,
-    /// Space-separated.
+    /// Space-separated: the locally set ones (the form edits them).
     pub permissions: String,
     pub enabled: bool,
+    /// `idp:<name>` or `delegated` (none: a password user).
+    pub source: Option<String>,
+    /// What the source gave, and when it was given and lapses.
+    pub source_permissions: String,
+    pub source_note: String,
 }
 
 #[derive(Template, Debug)]

@@ -374,3 +374,71 @@ async fn upstream_failures_end_on_the_sign_in_page_with_a_message_and_no_session
         assert!(text.contains(reason), "audited: {reason}\n{text}");
     }
 }
+
+#[test]
+fn explain_claims_answers_which_scopes_a_user_with_these_claims_could_grant() {
+    let dir = crate::server::new_dir();
+    let source = std::fs::read_to_string(crate::workspace_root().join("examples/storefront/scopegate.toml")).unwrap();
+    let config = dir.join("scopegate.toml");
+    std::fs::write(
+        &config,
+        policy(
+            source,
+            8080,
+            "https://login.example.com",
+            &dir.join("secret"),
+            "default_permissions = [\"Blogs\"]",
+        ),
+    )
+    .unwrap();
+    let claims = dir.join("claims.json");
+    let run = |json: serde_json::Value| {
+        std::fs::write(&claims, json.to_string()).unwrap();
+        let o = crate::scopegate(&[
+            "explain",
+            "--config",
+            config.to_str().unwrap(),
+            "--claims",
+            claims.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", crate::stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let admin = run(json!({"sub": "1", "preferred_username": "ana", "groups": ["x", "store-admins"]}));
+    assert!(
+        admin.contains("login        ana  (claim preferred_username)"),
+        "{admin}"
+    );
+    assert!(
+        admin.contains("row          groups = \"store-admins\" -> Orders OrderStatuses  (matches)"),
+        "{admin}"
+    );
+    assert!(admin.contains("permissions  Blogs OrderStatuses Orders"), "{admin}");
+    assert!(admin.contains("may grant    read_orders orders"), "{admin}");
+    let intern = run(json!({"sub": "2", "groups": "interns"}));
+    assert!(
+        intern.contains("login        none"),
+        "a missing login claim is said: {intern}"
+    );
+    assert!(intern.contains("(no match)"), "{intern}");
+    assert!(
+        intern.contains("may not      orders  (needs Orders OrderStatuses)"),
+        "{intern}"
+    );
+    let o = crate::scopegate(&[
+        "explain",
+        "--config",
+        config.to_str().unwrap(),
+        "--claims",
+        claims.to_str().unwrap(),
+        "--idp",
+        "nope",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        crate::stderr(&o).contains("no [[identity_provider]] of that name (it has: corp)"),
+        "{}",
+        crate::stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
