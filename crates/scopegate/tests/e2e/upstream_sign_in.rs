@@ -102,7 +102,8 @@ fn policy(policy: String, port: u16, issuer: &str, secret_file: &std::path::Path
     format!(
         "{policy}\n[[identity_provider]]\nname = \"corp\"\nlabel = \"Corp SSO\"\nissuer = \"{issuer}\"\nclient_id = \"scopegate\"\n\
          client_secret_file = \"{}\"\nscopes = [\"openid\", \"profile\", \"groups\"]\nlogin_claim = \"preferred_username\"\n{extra}\n\
-         [[identity_provider.permissions]]\nclaim = \"groups\"\nvalue = \"store-admins\"\ngrant = [\"Orders\", \"OrderStatuses\"]\n",
+         [[identity_provider.permissions]]\nclaim = \"groups\"\nvalue = \"store-admins\"\ngrant = [\"Orders\", \"OrderStatuses\"]\n\
+         [[identity_provider.permissions]]\nclaim = \"groups\"\nvalue = \"ops\"\ngrant = [\"admin\"]\n",
         secret_file.display()
     )
 }
@@ -441,4 +442,217 @@ fn explain_claims_answers_which_scopes_a_user_with_these_claims_could_grant() {
         crate::stderr(&o)
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Signs in at the portal through the provider; (last page, its URL).
+async fn portal_sign_in(server: &Server) -> (Browser, Page, String) {
+    let mut browser = Browser::new();
+    let page = browser.get(&server.url("/portal/sign-in")).await;
+    let (answer, at) = sign_in_with_corp(&mut browser, server, &page).await;
+    (browser, answer, at)
+}
+
+fn user_json(server: &Server, login: &str) -> serde_json::Value {
+    let o = crate::scopegate(&[
+        "user",
+        "show",
+        "--config",
+        server.config.to_str().unwrap(),
+        "--json",
+        login,
+    ]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn admitted_users_only_no_linking_across_sources_and_local_permissions_survive() {
+    let Some(Setup { server, op }) = setup("users = \"existing\"", accounts("ana", &["store-admins", "ops"])) else {
+        return;
+    };
+    let config = server.config.to_str().unwrap().to_owned();
+    // Not admitted: refused, with the reason on the sign-in page.
+    let (browser, page, at) = portal_sign_in(&server).await;
+    assert!(at.ends_with("/portal/sign-in"), "{at}");
+    assert!(page.body.contains("has not been given access here"), "{}", page.body);
+    assert!(!browser.cookies.contains_key("sg_session"));
+
+    // Admitted by an operator, with a local permission of its own.
+    let o = crate::scopegate(&[
+        "user",
+        "create",
+        "--config",
+        &config,
+        "--idp",
+        "corp",
+        "--login",
+        "ana",
+        "--permission",
+        "Blogs",
+    ]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    assert_eq!(
+        user_json(&server, "ana")["subject"],
+        serde_json::Value::Null,
+        "not bound before the first sign-in"
+    );
+    let (browser, page, at) = portal_sign_in(&server).await;
+    assert!(at.ends_with("/portal/"), "{at}: {}", page.body);
+    assert!(browser.cookies.contains_key("sg_session"));
+    let ana = user_json(&server, "ana");
+    assert_eq!(ana["subject"], "ana", "the provider's sub is bound");
+    assert_eq!(ana["permissions"], json!(["Blogs"]), "local permissions are kept");
+    assert_eq!(ana["source_permissions"], json!(["OrderStatuses", "Orders", "admin"]));
+    assert_eq!(ana["holds"], json!(["Blogs", "OrderStatuses", "Orders", "admin"]));
+    // The provider's `admin` makes a portal administrator.
+    let mut browser = browser;
+    let admin = browser.get(&server.url("/portal/admin/")).await;
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    assert!(
+        admin.body.contains("From idp:corp"),
+        "the administration shows sources: {}",
+        admin.body
+    );
+
+    // A local password user named bob: the provider's bob is never linked to it.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
+        .args([
+            "user",
+            "create",
+            "--config",
+            &config,
+            "--login",
+            "bob",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"a long password\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    op.set_accounts(accounts("bob", &[]));
+    let (browser, page, _) = portal_sign_in(&server).await;
+    assert!(
+        page.body
+            .contains("The login bob already belongs to another account here (a scopegate password)"),
+        "{}",
+        page.body
+    );
+    assert!(!browser.cookies.contains_key("sg_session"));
+    assert_eq!(user_json(&server, "bob")["source"], "local", "untouched");
+}
+
+#[tokio::test]
+async fn provider_permissions_lapse_after_permissions_max_age_at_the_gateway_and_at_refresh() {
+    let Some(Setup { server, op: _op }) = setup("permissions_max_age = \"3s\"", accounts("ana", &["store-admins"]))
+    else {
+        return;
+    };
+    let (id, secret) = server.app(&[
+        "--name",
+        "Order Sync",
+        "--env",
+        "production",
+        "--scopes",
+        "orders",
+        "--redirect-uri",
+        REDIRECT,
+    ]);
+    let client = app_client(&server, &id, &secret);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("orders".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let mut browser = Browser::new();
+    let login = browser.get(url.as_str()).await;
+    let (consent, _) = sign_in_with_corp(&mut browser, &server, &login).await;
+    let approved = browser.submit(&server, &consent, &[("action", "approve")]).await;
+    let code = query_param(&approved.location(), "code").unwrap();
+    let http = crate::server::http();
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let lapse = user_json(&server, "ana")["source_permissions_lapse_at"].clone();
+    assert!(lapse.is_string(), "user show says when: {lapse}");
+    let bearer = token.access_token().secret().clone();
+    let status = || {
+        let http = http.clone();
+        let url = server.url("/api/v1/orders");
+        let bearer = bearer.clone();
+        async move {
+            http.get(url)
+                .bearer_auth(bearer)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status().await, 200);
+    // 3 s of permission, plus the gateway's cache_ttl (5 s) at most.
+    let mut last = 200;
+    for _ in 0..100 {
+        last = status().await;
+        if last == 403 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last, 403, "lapsed provider permissions refuse the scope they gated");
+    let refreshed = http
+        .post(server.url("/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token.refresh_token().unwrap().secret()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 400);
+    let body: serde_json::Value = refreshed.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_scope", "{body}");
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_shown_unavailable_and_passwords_still_work() {
+    let dir = crate::server::new_dir();
+    let secret_file = dir.join("idp-secret");
+    std::fs::write(&secret_file, IDP_SECRET).unwrap();
+    let closed = crate::free_port();
+    let port = crate::free_port();
+    let server = Server::launch_on(
+        dir,
+        "storefront",
+        move |p| policy(p, port, &format!("http://127.0.0.1:{closed}"), &secret_file, ""),
+        &[],
+        format!("127.0.0.1:{port}"),
+    );
+    let mut browser = Browser::new();
+    let page = browser.get(&server.url("/portal/sign-in")).await;
+    assert_eq!(page.status, 200, "never a 5xx page");
+    assert!(page.body.contains("Corp SSO is unavailable right now"), "{}", page.body);
+    assert!(page.body.contains("name=\"password\""), "the password form stays");
+    // Pressed anyway: back on the page, told so.
+    let form = vec![
+        ("csrf".to_owned(), hidden(&page, "csrf")),
+        ("return_to".to_owned(), "/portal/".to_owned()),
+    ];
+    let answer = browser.post(&server.url("/oauth2/idp/corp/start"), &form).await;
+    assert_eq!(answer.status, 303);
+    let shown = browser.get(&server.url(&answer.location())).await;
+    assert!(
+        shown
+            .body
+            .contains("Corp SSO is unavailable right now. Try again in a minute."),
+        "{}",
+        shown.body
+    );
 }
