@@ -5,11 +5,16 @@
 //   { "next": "ana", "users": { "ana": { "preferred_username": "ana", "groups": ["store-admins"] } } }
 // `next` is who signs in at the next visit (this provider asks no password:
 // it stands in for the company's login page). `"next": "!deny"` answers
-// the sign-in with error=access_denied.
+// the sign-in with error=access_denied. `"tamper": MODE` makes the token
+// endpoint answer with a forged ID token (validly signed unless MODE says
+// otherwise): aud, nonce, iss, exp, azp, none (alg none), signature (a
+// changed payload under the old signature), hs256 (signed with the client
+// secret), for the relying party to refuse.
 //
 // Usage: OIDC_PROVIDER=<…/node_modules/oidc-provider/lib/index.js> \
 //   PORT=9000 REDIRECT_URI=http://127.0.0.1:8080/oauth2/idp/corp/callback \
 //   CLIENT_SECRET=… ACCOUNTS=accounts.json node interop/oidc_op.mjs
+import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -17,6 +22,9 @@ const { default: Provider } = await import(pathToFileURL(process.env.OIDC_PROVID
 const PORT = Number(process.env.PORT || 9000);
 const ISSUER = `http://127.0.0.1:${PORT}`;
 const accounts = () => JSON.parse(readFileSync(process.env.ACCOUNTS, 'utf8'));
+// Our own signing key, so that forged ID tokens can be signed validly.
+const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'test-key', use: 'sig', alg: 'ES256' };
 
 const provider = new Provider(ISSUER, {
   clients: [{
@@ -26,7 +34,9 @@ const provider = new Provider(ISSUER, {
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: 'ES256',
   }],
+  jwks: { keys: [signingKey] },
   scopes: ['openid', 'profile', 'groups'],
   claims: { openid: ['sub'], profile: ['name', 'preferred_username'], groups: ['groups'] },
   // Claims in the ID token itself (not only at userinfo), as Keycloak and Okta do.
@@ -59,6 +69,35 @@ provider.use(async (ctx, next) => {
     result = { consent: { grantId: await grant.save() } };
   }
   await provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+});
+
+const b64 = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+function forge(idToken, mode) {
+  const [h, p, sig] = idToken.split('.');
+  const header = JSON.parse(Buffer.from(h, 'base64url'));
+  const payload = JSON.parse(Buffer.from(p, 'base64url'));
+  const now = Math.floor(Date.now() / 1000);
+  if (mode === 'aud') payload.aud = 'someone-else';
+  if (mode === 'nonce') payload.nonce = 'not-the-nonce';
+  if (mode === 'iss') payload.iss = 'http://evil.example';
+  if (mode === 'exp') Object.assign(payload, { iat: now - 7200, exp: now - 3600 });
+  if (mode === 'azp') Object.assign(payload, { aud: [payload.aud, 'other'], azp: 'other' });
+  if (mode === 'signature') { payload.sub = 'someone-else'; return `${h}.${b64(payload)}.${sig}`; }
+  if (mode === 'none') return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(payload)}.`;
+  if (mode === 'hs256') {
+    const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(payload)}`;
+    return `${input}.${createHmac('sha256', process.env.CLIENT_SECRET).update(input).digest('base64url')}`;
+  }
+  const input = `${b64(header)}.${b64(payload)}`;
+  return `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+}
+// Forged ID tokens at the token endpoint, when asked for.
+provider.use(async (ctx, next) => {
+  await next();
+  const mode = accounts().tamper;
+  if (mode && ctx.path === '/token' && ctx.status === 200 && ctx.body && ctx.body.id_token) {
+    ctx.body = { ...ctx.body, id_token: forge(ctx.body.id_token, mode) };
+  }
 });
 
 provider.listen(PORT, '127.0.0.1', () => console.log(`listening on ${ISSUER}`));

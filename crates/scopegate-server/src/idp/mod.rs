@@ -132,11 +132,20 @@ impl Provider {
         .set_redirect_uri(redirect))
     }
 
-    /// The CSP source of the provider's authorization endpoint, which a
-    /// sign-in page's form ends at (through our 303).
-    pub(crate) fn form_action_source(&self) -> Option<String> {
-        let metadata = self.discovered.load_full()?;
-        crate::http::pages::form_action_source(metadata.authorization_endpoint().as_str())
+    /// The CSP sources a sign-in page's form ends at (through our 303):
+    /// the issuer's origin, known before discovery, and the authorization
+    /// endpoint's when discovery names another.
+    pub(crate) fn form_action_sources(&self) -> Vec<String> {
+        let mut sources: Vec<String> = crate::http::pages::form_action_source(&self.config.issuer)
+            .into_iter()
+            .collect();
+        if let Some(metadata) = self.discovered.load_full()
+            && let Some(source) = crate::http::pages::form_action_source(metadata.authorization_endpoint().as_str())
+            && !sources.contains(&source)
+        {
+            sources.push(source);
+        }
+        sources
     }
 
     /// Why the provider cannot be used now (`None`: it can).

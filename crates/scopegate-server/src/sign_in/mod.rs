@@ -33,7 +33,7 @@ pub(crate) fn options(state: &AppState, return_to: String) -> SignInOptions {
             .iter()
             .map(|p| {
                 let runtime = state.providers.get(p, &state.policy.settings.issuer);
-                sources.extend(runtime.form_action_source());
+                sources.extend(runtime.form_action_sources());
                 ProviderButton {
                     name: p.name.clone(),
                     label: p.label.clone(),
@@ -47,6 +47,7 @@ pub(crate) fn options(state: &AppState, return_to: String) -> SignInOptions {
             sources.extend(crate::http::pages::form_action_source(to));
             url::Url::parse(to).ok().and_then(|u| u.host_str().map(str::to_owned))
         });
+        sources.sort();
         sources.dedup();
         SignInOptions {
             passwords: sign_in.passwords,

@@ -364,14 +364,15 @@ async fn upstream_failures_end_on_the_sign_in_page_with_a_message_and_no_session
         shown.body
     );
 
-    let audit = crate::scopegate(&["audit", "--config", server.config.to_str().unwrap()]);
-    let text = String::from_utf8_lossy(&audit.stdout);
-    for reason in [
+    // Failures are audited through the batching writer: written within moments.
+    let reasons = [
         "upstream error=access_denied",
         "state of another browser",
         "replayed callback",
         "unknown state",
-    ] {
+    ];
+    let text = audit_until(&server, |text| reasons.iter().all(|r| text.contains(r))).await;
+    for reason in reasons {
         assert!(text.contains(reason), "audited: {reason}\n{text}");
     }
 }
@@ -655,4 +656,69 @@ async fn an_unreachable_provider_is_shown_unavailable_and_passwords_still_work()
         "{}",
         shown.body
     );
+}
+
+/// In a real browser (Chromium enforces the sign-in page's CSP `form-action`
+/// on the redirect to the provider): the portal's sign-in page offers the
+/// provider, is accessible, and one click signs the user in.
+#[tokio::test]
+async fn a_real_browser_signs_in_to_the_portal_through_the_provider() {
+    let Some(Setup { server, op: _op }) = setup("", accounts("ana", &["store-admins"])) else {
+        return;
+    };
+    let Some(b) = crate::portal::browser().await else {
+        return;
+    };
+    b.go(&server.url("/portal/sign-in")).await;
+    b.wait_text("Sign in with Corp SSO").await;
+    b.assert_accessible("sign-in page with a provider").await;
+    b.screenshot("portal-sign-in-provider").await;
+    b.click(".providers button.primary").await;
+    b.wait_path("/portal/").await;
+    assert!(b.body().await.contains("ana"), "signed in as ana");
+}
+
+/// Every check of the ID token, against a real provider answering with a
+/// forged one: a wrong audience, nonce, issuer, authorized party, an
+/// expired token, a changed payload, `alg: none`, and HS256 keyed with the
+/// client secret. Each ends on the sign-in page with no session.
+#[tokio::test]
+async fn forged_id_tokens_are_refused() {
+    let Some(Setup { server, op }) = setup("", accounts("ana", &["store-admins"])) else {
+        return;
+    };
+    for mode in ["aud", "nonce", "iss", "azp", "exp", "signature", "none", "hs256", ""] {
+        let mut users = accounts("ana", &["store-admins"]);
+        users["tamper"] = json!(mode);
+        op.set_accounts(users);
+        let (browser, page, at) = portal_sign_in(&server).await;
+        if mode.is_empty() {
+            assert!(at.ends_with("/portal/"), "the untampered token still works: {at}");
+            continue;
+        }
+        assert!(at.ends_with("/portal/sign-in"), "{mode}: {at}");
+        assert!(
+            page.body.contains("Corp SSO&#39;s ID token is not valid")
+                || page.body.contains("Corp SSO's ID token is not valid"),
+            "{mode}: {}",
+            page.body
+        );
+        assert!(!browser.cookies.contains_key("sg_session"), "{mode}: no session");
+    }
+    let text = audit_until(&server, |text| text.matches("refused: bad id_token").count() >= 8).await;
+    assert_eq!(text.matches("refused: bad id_token").count(), 8, "{text}");
+}
+
+/// The audit trail once `done` says it holds what is awaited (or after 5 s).
+async fn audit_until(server: &Server, done: impl Fn(&str) -> bool) -> String {
+    let mut text = String::new();
+    for _ in 0..50 {
+        let audit = crate::scopegate(&["audit", "--config", server.config.to_str().unwrap()]);
+        text = String::from_utf8_lossy(&audit.stdout).into_owned();
+        if done(&text) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    text
 }
