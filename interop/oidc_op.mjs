@@ -39,8 +39,9 @@ const provider = new Provider(ISSUER, {
   jwks: { keys: [signingKey] },
   scopes: ['openid', 'profile', 'groups'],
   claims: { openid: ['sub'], profile: ['name', 'preferred_username'], groups: ['groups'] },
-  // Claims in the ID token itself (not only at userinfo), as Keycloak and Okta do.
-  conformIdTokenClaims: false,
+  // Claims in the ID token itself, as Keycloak and Okta do; with
+  // CLAIMS_AT=userinfo only `sub` is, and the rest is at the userinfo endpoint.
+  conformIdTokenClaims: process.env.CLAIMS_AT === 'userinfo',
   pkce: { required: () => true },
   features: { devInteractions: { enabled: false } },
   findAccount: async (ctx, id) => {

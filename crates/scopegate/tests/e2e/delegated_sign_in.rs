@@ -399,3 +399,43 @@ fn with_database(p: &str, url: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[tokio::test]
+async fn an_expired_challenge_is_gone_for_the_login_app_and_refused_in_the_browser() {
+    let login_port = crate::free_port();
+    let server = start(login_port, "");
+    let token = admin_token(&server.config, "admin:sign-in");
+    let mut browser = Browser::new();
+    let page = browser.get(&server.url("/portal/sign-in")).await;
+    let form = vec![
+        ("csrf".to_owned(), hidden(&page, "csrf")),
+        ("return_to".to_owned(), "/portal/".to_owned()),
+    ];
+    let started = browser.post(&server.url("/oauth2/delegate/start"), &form).await;
+    let challenge = query_param(&started.location(), "login_challenge").unwrap();
+    // Ten minutes pass (the challenge's expiry, moved into the past).
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", server.config.with_file_name("scopegate.db").display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE sign_in_challenges SET expires_at = expires_at - 601").execute(&db).await.unwrap();
+    let http = crate::server::http();
+    let read = http
+        .get(server.url(&format!("/admin/api/sign-in/{challenge}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 410);
+    let accept = http
+        .put(server.url(&format!("/admin/api/sign-in/{challenge}/accept")))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"subject": "u-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accept.status(), 410, "an expired challenge takes no answer");
+    let back = browser.get(&server.url(&format!("/oauth2/delegate/continue?login_challenge={challenge}"))).await;
+    let shown = browser.get(&server.url(&back.location())).await;
+    assert!(shown.body.contains("This sign-in took too long. Start again."), "{}", shown.body);
+    assert!(!browser.cookies.contains_key("sg_session"));
+}

@@ -39,7 +39,7 @@ impl Provider {
     /// Starts one for a scopegate at `scopegate` (its callback registered),
     /// or says the test was skipped (fails under CI) without Node.js or
     /// the npm package.
-    fn start(scopegate: &str, accounts: serde_json::Value) -> Option<Provider> {
+    fn start(scopegate: &str, accounts: serde_json::Value, env: &[(&str, &str)]) -> Option<Provider> {
         let module = std::env::var_os("OIDC_PROVIDER")
             .map(PathBuf::from)
             .unwrap_or_else(|| crate::workspace_root().join("target/ci-node/node_modules/oidc-provider/lib/index.js"));
@@ -60,6 +60,7 @@ impl Provider {
             .env("REDIRECT_URI", format!("{scopegate}/oauth2/idp/corp/callback"))
             .env("CLIENT_SECRET", IDP_SECRET)
             .env("ACCOUNTS", &file)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -114,9 +115,14 @@ struct Setup {
 }
 
 fn setup(extra: &str, users: serde_json::Value) -> Option<Setup> {
+    setup_with(extra, users, &[])
+}
+
+/// [`setup`], the provider started with `env` too.
+fn setup_with(extra: &str, users: serde_json::Value, env: &[(&str, &str)]) -> Option<Setup> {
     let port = crate::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let op = Provider::start(&base, users)?;
+    let op = Provider::start(&base, users, env)?;
     let dir = crate::server::new_dir();
     let secret_file = dir.join("idp-secret");
     std::fs::write(&secret_file, IDP_SECRET).unwrap();
@@ -721,4 +727,20 @@ async fn audit_until(server: &Server, done: impl Fn(&str) -> bool) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     text
+}
+
+/// A provider that puts only `sub` in the ID token (as many do by default):
+/// the login claim and the groups come from its userinfo endpoint.
+#[tokio::test]
+async fn claims_the_id_token_lacks_are_read_from_userinfo() {
+    let Some(Setup { server, op: _op }) =
+        setup_with("", accounts("ana", &["store-admins"]), &[("CLAIMS_AT", "userinfo")])
+    else {
+        return;
+    };
+    let (_, page, at) = portal_sign_in(&server).await;
+    assert!(at.ends_with("/portal/"), "{at}: {}", page.body);
+    let ana = user_json(&server, "ana");
+    assert_eq!(ana["source_permissions"], json!(["OrderStatuses", "Orders"]), "groups from userinfo");
+    assert_eq!(ana["name"], "Ana Lima");
 }
