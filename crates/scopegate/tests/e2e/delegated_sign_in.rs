@@ -414,10 +414,16 @@ async fn an_expired_challenge_is_gone_for_the_login_app_and_refused_in_the_brows
     let started = browser.post(&server.url("/oauth2/delegate/start"), &form).await;
     let challenge = query_param(&started.location(), "login_challenge").unwrap();
     // Ten minutes pass (the challenge's expiry, moved into the past).
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", server.config.with_file_name("scopegate.db").display()))
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        server.config.with_file_name("scopegate.db").display()
+    ))
+    .await
+    .unwrap();
+    sqlx::query("UPDATE sign_in_challenges SET expires_at = expires_at - 601")
+        .execute(&db)
         .await
         .unwrap();
-    sqlx::query("UPDATE sign_in_challenges SET expires_at = expires_at - 601").execute(&db).await.unwrap();
     let http = crate::server::http();
     let read = http
         .get(server.url(&format!("/admin/api/sign-in/{challenge}")))
@@ -434,8 +440,14 @@ async fn an_expired_challenge_is_gone_for_the_login_app_and_refused_in_the_brows
         .await
         .unwrap();
     assert_eq!(accept.status(), 410, "an expired challenge takes no answer");
-    let back = browser.get(&server.url(&format!("/oauth2/delegate/continue?login_challenge={challenge}"))).await;
+    let back = browser
+        .get(&server.url(&format!("/oauth2/delegate/continue?login_challenge={challenge}")))
+        .await;
     let shown = browser.get(&server.url(&back.location())).await;
-    assert!(shown.body.contains("This sign-in took too long. Start again."), "{}", shown.body);
+    assert!(
+        shown.body.contains("This sign-in took too long. Start again."),
+        "{}",
+        shown.body
+    );
     assert!(!browser.cookies.contains_key("sg_session"));
 }

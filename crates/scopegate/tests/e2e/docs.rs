@@ -54,6 +54,11 @@ fn copy_dir(from: &Path, to: &Path) {
 /// Replays the `sh` blocks of `doc` (relative to the workspace root) and
 /// returns what they printed.
 fn replay(doc: &str) -> String {
+    replay_with(doc, &[])
+}
+
+/// [`replay`] with more environment variables for the script.
+fn replay_with(doc: &str, env: &[(&str, &str)]) -> String {
     let root = workspace_root();
     let markdown = std::fs::read_to_string(root.join(doc)).unwrap();
     let port = free_port().to_string();
@@ -74,6 +79,7 @@ fn replay(doc: &str) -> String {
             .replace("8083", &nodes[2].to_string())
     };
     copy_dir(&root.join("examples"), &dir.join("examples"));
+    copy_dir(&root.join("interop"), &dir.join("interop"));
     for file in [
         "app-analytics/scopegate.toml",
         "marketplace/scopegate.toml",
@@ -127,6 +133,7 @@ exit 0
         .current_dir(&dir)
         .env("PATH", path)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&err).unwrap())
         .process_group(0)
@@ -285,10 +292,28 @@ fn the_deploy_how_to_runs_as_written() {
 
 #[test]
 fn the_paths_policy_and_commands_how_tos_run_as_written() {
-    for doc in ["docs/paths.md", "docs/policy.md", "docs/commands.md", "docs/users.md"] {
+    for doc in ["docs/paths.md", "docs/policy.md", "docs/commands.md"] {
         let printed = replay(doc);
         assert!(!printed.contains("FAILED"), "{doc}: {printed}");
     }
+}
+
+/// docs/users.md runs a real OpenID Connect provider (oidc-provider, which
+/// .ci/run installs from npm) and the example login app.
+#[test]
+fn the_users_how_to_runs_as_written() {
+    let module = std::env::var("OIDC_PROVIDER").unwrap_or_else(|_| {
+        workspace_root()
+            .join("target/ci-node/node_modules/oidc-provider/lib/index.js")
+            .display()
+            .to_string()
+    });
+    if !std::path::Path::new(&module).exists() {
+        scopegate_store::testing::missing("oidc-provider is not installed; docs/users.md was not replayed");
+        return;
+    }
+    let printed = replay_with("docs/users.md", &[("OIDC_PROVIDER", &module)]);
+    assert!(!printed.contains("FAILED"), "{printed}");
 }
 
 #[test]

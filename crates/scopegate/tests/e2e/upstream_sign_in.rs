@@ -741,6 +741,10 @@ async fn claims_the_id_token_lacks_are_read_from_userinfo() {
     let (_, page, at) = portal_sign_in(&server).await;
     assert!(at.ends_with("/portal/"), "{at}: {}", page.body);
     let ana = user_json(&server, "ana");
-    assert_eq!(ana["source_permissions"], json!(["OrderStatuses", "Orders"]), "groups from userinfo");
+    assert_eq!(
+        ana["source_permissions"],
+        json!(["OrderStatuses", "Orders"]),
+        "groups from userinfo"
+    );
     assert_eq!(ana["name"], "Ana Lima");
 }
