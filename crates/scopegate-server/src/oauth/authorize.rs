@@ -280,7 +280,12 @@ fn login_page(state: &AppState, req: &AuthzRequest, csrf: &str, error: Option<&s
     )
 }
 
-pub(crate) async fn authorize_get(Current(state): Current, headers: HeaderMap, uri: Uri) -> Response {
+pub(crate) async fn authorize_get(
+    Current(state): Current,
+    address: ClientAddress,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let params = match Form::query(uri.query()) {
         Ok(p) => p,
         Err(e) => {
@@ -302,7 +307,7 @@ pub(crate) async fn authorize_get(Current(state): Current, headers: HeaderMap, u
         }
         Ok(None) if only_delegation(&state) && sign_in_problem(&state, &headers).is_none() => {
             let query = serde_urlencoded::to_string(&req.carried).unwrap_or_default();
-            delegation::begin(&state, &csrf, format!("{}?{query}", endpoints::AUTHORIZE)).await
+            delegation::begin(&state, address, &csrf, format!("{}?{query}", endpoints::AUTHORIZE)).await
         }
         Ok(None) => {
             let problem = sign_in_problem(&state, &headers);

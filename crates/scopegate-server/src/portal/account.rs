@@ -18,7 +18,7 @@ use scopegate_service::Actor;
 use scopegate_service::ServiceError;
 use scopegate_service::operations::{grants, sessions};
 
-pub(super) async fn sign_in_page(Current(state): Current, headers: HeaderMap) -> Response {
+pub(super) async fn sign_in_page(Current(state): Current, address: ClientAddress, headers: HeaderMap) -> Response {
     let visit = match Visit::new(state, &headers).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -29,7 +29,8 @@ pub(super) async fn sign_in_page(Current(state): Current, headers: HeaderMap) ->
     let mut nav = visit.nav();
     nav.error = crate::sign_in::problem(&visit.state, &headers);
     if nav.error.is_none() && crate::sign_in::only_delegation(&visit.state) {
-        let mut response = crate::sign_in::delegation::begin(&visit.state, &visit.csrf, "/portal/".to_owned()).await;
+        let mut response =
+            crate::sign_in::delegation::begin(&visit.state, address, &visit.csrf, "/portal/".to_owned()).await;
         if visit.fresh_csrf {
             set_cookie(&visit.state, &mut response, CSRF_COOKIE, &visit.csrf, SESSION_TTL);
         }

@@ -15,6 +15,7 @@ use scopegate_service::{Actor, AuditKind};
 use scopegate_store::{ChallengeRecord, Store};
 
 use super::{back_with, valid_return_to};
+use crate::http::address::ClientAddress;
 use crate::http::form::Form;
 use crate::http::pages::{error_page, see_other};
 use crate::session::{self, CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, own_cookie, set_cookie};
@@ -42,7 +43,12 @@ pub(crate) fn continue_url(state: &AppState, challenge: &str) -> String {
 }
 
 /// `POST /oauth2/delegate/start`: the sign-in page's button.
-pub(crate) async fn start(Current(state): Current, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn start(
+    Current(state): Current,
+    address: ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Ok(form) = Form::parse(&headers, &body) else {
         return error_page(StatusCode::BAD_REQUEST, "This form could not be read.");
     };
@@ -56,7 +62,7 @@ pub(crate) async fn start(Current(state): Current, headers: HeaderMap, body: Byt
     match own_cookie(&state, &headers, CSRF_COOKIE) {
         Some(cookie) if session::csrf_ok(&state, &headers, form.get("csrf"), None) => {
             let cookie = cookie.to_owned();
-            begin(&state, &cookie, return_to).await
+            begin(&state, address, &cookie, return_to).await
         }
         _ => back_with(
             &state,
@@ -68,7 +74,15 @@ pub(crate) async fn start(Current(state): Current, headers: HeaderMap, body: Byt
 
 /// Makes a login challenge bound to the browser whose CSRF cookie is
 /// `browser_cookie`, and sends the browser to `delegate_to`.
-pub(crate) async fn begin(state: &AppState, browser_cookie: &str, return_to: String) -> Response {
+pub(crate) async fn begin(
+    state: &AppState,
+    address: ClientAddress,
+    browser_cookie: &str,
+    return_to: String,
+) -> Response {
+    if let Some(limited) = super::over_budget(state, address) {
+        return limited;
+    }
     let Some(delegate_to) = state.policy.settings.sign_in.delegate_to.clone() else {
         return back_with(state, &return_to, "There is no such way to sign in here.");
     };

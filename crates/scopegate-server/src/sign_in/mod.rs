@@ -14,6 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::http::pages::{ProviderButton, SignInOptions};
 
+use crate::http::address::ClientAddress;
+use crate::http::limits::address_key;
 use crate::session::{own_cookie, set_cookie};
 use crate::state::AppState;
 
@@ -55,6 +57,23 @@ pub(crate) fn options(state: &AppState, return_to: String) -> SignInOptions {
             delegation,
             return_to,
             form_actions: (!sources.is_empty()).then(|| sources.join(" ")),
+        }
+    }
+}
+
+/// Starting a sign-in elsewhere writes a challenge, so it spends the
+/// address's sign-in budget (`limits.sign_in_per_address`) as a password
+/// attempt does; past it, the 429 page (with `Retry-After`) to answer.
+pub(crate) fn over_budget(state: &AppState, address: ClientAddress) -> Option<Response> {
+    match state.limits.sign_in_per_address.take(&address_key(address.0)) {
+        Ok(()) => None,
+        Err(retry) => {
+            let mut response = crate::http::pages::error_page(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                &crate::session::limited_message(retry),
+            );
+            crate::http::limits::set_retry_after(&mut response, retry);
+            Some(response)
         }
     }
 }

@@ -26,6 +26,7 @@ use scopegate_store::{ChallengeRecord, Store};
 use serde_json::{Map, Value};
 
 use super::{back_with, valid_return_to};
+use crate::http::address::ClientAddress;
 use crate::http::form::Form;
 use crate::http::pages::{error_page, see_other};
 use crate::idp::Provider;
@@ -64,9 +65,13 @@ struct Pending {
 pub(crate) async fn start(
     Current(state): Current,
     Path(name): Path<String>,
+    address: ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(limited) = super::over_budget(&state, address) {
+        return limited;
+    }
     let Ok(form) = Form::parse(&headers, &body) else {
         return error_page(StatusCode::BAD_REQUEST, "This form could not be read.");
     };

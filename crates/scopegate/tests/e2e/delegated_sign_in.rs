@@ -451,3 +451,29 @@ async fn an_expired_challenge_is_gone_for_the_login_app_and_refused_in_the_brows
     );
     assert!(!browser.cookies.contains_key("sg_session"));
 }
+
+/// Each start writes a login challenge, so it spends the address's sign-in
+/// budget (`limits.sign_in_per_address`) as a password attempt does.
+#[tokio::test]
+async fn starting_sign_ins_elsewhere_spends_the_sign_in_budget() {
+    let login_port = crate::free_port();
+    let server = start(login_port, "\n[limits]\nsign_in_per_address = \"2/1m\"");
+    let mut browser = Browser::new();
+    let page = browser.get(&server.url("/portal/sign-in")).await;
+    let form = vec![
+        ("csrf".to_owned(), hidden(&page, "csrf")),
+        ("return_to".to_owned(), "/portal/".to_owned()),
+    ];
+    for _ in 0..2 {
+        let started = browser.post(&server.url("/oauth2/delegate/start"), &form).await;
+        assert_eq!(started.status, 303);
+    }
+    let limited = browser.post(&server.url("/oauth2/delegate/start"), &form).await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.headers.contains_key("retry-after"));
+    assert!(
+        limited.body.contains("Too many sign-in attempts from your network"),
+        "{}",
+        limited.body
+    );
+}
