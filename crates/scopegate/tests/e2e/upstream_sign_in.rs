@@ -669,7 +669,7 @@ async fn an_unreachable_provider_is_shown_unavailable_and_passwords_still_work()
 /// provider, is accessible, and one click signs the user in.
 #[tokio::test]
 async fn a_real_browser_signs_in_to_the_portal_through_the_provider() {
-    let Some(Setup { server, op: _op }) = setup("", accounts("ana", &["store-admins"])) else {
+    let Some(Setup { server, op }) = setup("", accounts("!deny", &["store-admins", "ops"])) else {
         return;
     };
     let Some(b) = crate::portal::browser().await else {
@@ -679,9 +679,20 @@ async fn a_real_browser_signs_in_to_the_portal_through_the_provider() {
     b.wait_text("Sign in with Corp SSO").await;
     b.assert_accessible("sign-in page with a provider").await;
     b.screenshot("portal-sign-in-provider").await;
+    // The provider says no: back on the page, told why.
+    b.click(".providers button.primary").await;
+    b.wait_text("Corp SSO did not sign you in").await;
+    b.assert_accessible("sign-in page with a failure").await;
+    b.screenshot("portal-sign-in-refused").await;
+    op.set_accounts(accounts("ana", &["store-admins", "ops"]));
     b.click(".providers button.primary").await;
     b.wait_path("/portal/").await;
     assert!(b.body().await.contains("ana"), "signed in as ana");
+    // A provider's administrator sees where each user signs in.
+    b.go(&server.url("/portal/admin/")).await;
+    b.wait_text("From idp:corp").await;
+    b.assert_accessible("administration with provider users").await;
+    b.screenshot("portal-admin-sources").await;
 }
 
 /// Every check of the ID token, against a real provider answering with a
