@@ -18,7 +18,7 @@ use super::{back_with, valid_return_to};
 use crate::http::address::ClientAddress;
 use crate::http::form::Form;
 use crate::http::pages::{error_page, see_other};
-use crate::session::{self, CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, own_cookie, set_cookie};
+use crate::session::{self, CSRF_COOKIE, own_cookie};
 use crate::state::{AppState, Current};
 
 /// How long a login challenge lives.
@@ -180,24 +180,8 @@ pub(crate) async fn resume(Current(state): Current, headers: HeaderMap, uri: Uri
         }
     };
     let back = found.return_to.as_str();
-    if !first {
-        return refused(
-            "replayed challenge",
-            "This sign-in was already used. Start again.",
-            back,
-        );
-    }
-    if found.expires_at <= state.now() {
-        return refused("expired challenge", "This sign-in took too long. Start again.", back);
-    }
-    let bound = own_cookie(&state, &headers, CSRF_COOKIE)
-        .is_some_and(|c| secrets::same_bytes(&secrets::hash(c), &found.browser));
-    if !bound {
-        return refused(
-            "challenge of another browser",
-            "This sign-in was started in another browser. Start again here.",
-            back,
-        );
+    if let Err(unfit) = super::fit(&state, &headers, &found, first, DELEGATION) {
+        return refused(unfit.reason, unfit.message, back);
     }
     let answer = found
         .outcome
@@ -244,12 +228,8 @@ pub(crate) async fn resume(Current(state): Current, headers: HeaderMap, uri: Uri
             );
         }
     };
-    match session::start(&state, &headers, &user.login).await {
-        Ok(token) => {
-            let mut response = see_other(back);
-            set_cookie(&state, &mut response, SESSION_COOKIE, &token, SESSION_TTL);
-            response
-        }
+    match super::signed_in(&state, &headers, &user.login, back).await {
+        Ok(response) => response,
         Err(e) => {
             tracing::error!(error = %e, "store failure starting a session");
             error_page(

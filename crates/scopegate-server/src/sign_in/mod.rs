@@ -16,8 +16,10 @@ use crate::http::pages::{ProviderButton, SignInOptions};
 
 use crate::http::address::ClientAddress;
 use crate::http::limits::address_key;
-use crate::session::{own_cookie, set_cookie};
+use crate::session::{CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, own_cookie, set_cookie};
 use crate::state::AppState;
+use scopegate_service::credentials::secrets;
+use scopegate_store::ChallengeRecord;
 
 /// The cookie that carries a failed sign-in's message back to the page the
 /// browser started from (a minute, then gone; read once).
@@ -76,6 +78,61 @@ pub(crate) fn over_budget(state: &AppState, address: ClientAddress) -> Option<Re
             Some(response)
         }
     }
+}
+
+/// Why a challenge brought back by a browser cannot finish a sign-in: the
+/// audit trail's reason and the page's message.
+pub(crate) struct Unfit {
+    pub reason: &'static str,
+    pub message: &'static str,
+}
+
+/// The checks every challenge passes when a browser brings it back: of
+/// `kind`, used for the first time now (`first`), not expired, and brought
+/// by the browser that started it.
+pub(crate) fn fit(
+    state: &AppState,
+    headers: &HeaderMap,
+    challenge: &ChallengeRecord,
+    first: bool,
+    kind: &str,
+) -> Result<(), Unfit> {
+    let unfit = |reason, message| Err(Unfit { reason, message });
+    if challenge.kind != kind {
+        return unfit(
+            "unknown challenge",
+            "This sign-in is unknown or has expired. Start again.",
+        );
+    }
+    if !first {
+        return unfit("replayed challenge", "This sign-in was already used. Start again.");
+    }
+    if challenge.expires_at <= state.now() {
+        return unfit("expired challenge", "This sign-in took too long. Start again.");
+    }
+    let same_browser = own_cookie(state, headers, CSRF_COOKIE)
+        .is_some_and(|c| secrets::same_bytes(&secrets::hash(c), &challenge.browser));
+    if !same_browser {
+        return unfit(
+            "challenge of another browser",
+            "This sign-in was started in another browser. Start again here.",
+        );
+    }
+    Ok(())
+}
+
+/// Starts `login`'s session in this browser (replacing any it had) and
+/// sends the browser to `return_to`.
+pub(crate) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    login: &str,
+    return_to: &str,
+) -> Result<Response, scopegate_store::StoreError> {
+    let token = crate::session::start(state, headers, login).await?;
+    let mut response = crate::http::pages::see_other(return_to);
+    set_cookie(state, &mut response, SESSION_COOKIE, &token, SESSION_TTL);
+    Ok(response)
 }
 
 /// Whether the delegation is the only way to sign in (no password form, no

@@ -30,7 +30,7 @@ use crate::http::address::ClientAddress;
 use crate::http::form::Form;
 use crate::http::pages::{error_page, see_other};
 use crate::idp::Provider;
-use crate::session::{self, CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, own_cookie, set_cookie};
+use crate::session::{self, CSRF_COOKIE, own_cookie};
 use crate::state::{AppState, Current};
 use scopegate_service::credentials::secrets;
 
@@ -227,23 +227,7 @@ async fn finish(
     challenge: &ChallengeRecord,
     first: bool,
 ) -> Result<Response, Failed> {
-    if !first {
-        return Err(failed(
-            "This sign-in was already used. Start again.",
-            "replayed callback",
-        ));
-    }
-    if challenge.expires_at <= state.now() {
-        return Err(failed("This sign-in took too long. Start again.", "expired state"));
-    }
-    let bound = own_cookie(state, headers, CSRF_COOKIE)
-        .is_some_and(|c| secrets::same_bytes(&secrets::hash(c), &challenge.browser));
-    if challenge.kind != KIND || !bound {
-        return Err(failed(
-            "This sign-in was started in another browser. Start again here.",
-            "state of another browser",
-        ));
-    }
+    super::fit(state, headers, challenge, first, KIND).map_err(|u| failed(u.message, u.reason))?;
     let pending: Pending = serde_json::from_str(&challenge.data)
         .map_err(|_| failed("This sign-in is not valid. Start again.", "bad state"))?;
     if pending.provider != name {
@@ -310,12 +294,9 @@ async fn finish(
         }
         Err(_) => return Err(failed("Something went wrong on our side. Try again.", "internal error")),
     };
-    let token = session::start(state, headers, &user.login)
+    super::signed_in(state, headers, &user.login, &challenge.return_to)
         .await
-        .map_err(|_| failed("Something went wrong on our side. Try again.", "internal error"))?;
-    let mut response = see_other(&challenge.return_to);
-    set_cookie(state, &mut response, SESSION_COOKIE, &token, SESSION_TTL);
-    Ok(response)
+        .map_err(|_| failed("Something went wrong on our side. Try again.", "internal error"))
 }
 
 /// Exchanges the code (with the PKCE verifier), verifies the ID token, and

@@ -373,8 +373,8 @@ async fn upstream_failures_end_on_the_sign_in_page_with_a_message_and_no_session
     // Failures are audited through the batching writer: written within moments.
     let reasons = [
         "upstream error=access_denied",
-        "state of another browser",
-        "replayed callback",
+        "challenge of another browser",
+        "replayed challenge",
         "unknown state",
     ];
     let text = audit_until(&server, |text| reasons.iter().all(|r| text.contains(r))).await;
