@@ -7,7 +7,8 @@
 // it stands in for the company's login page). `"next": "!deny"` answers
 // the sign-in with error=access_denied. `"tamper": MODE` makes the token
 // endpoint answer with a forged ID token (validly signed unless MODE says
-// otherwise): aud, nonce, iss, exp, azp, none (alg none), signature (a
+// otherwise): aud, nonce, iss, exp, skew (expired 30 s ago: within the
+// relying party's leeway), azp, none (alg none), signature (a
 // changed payload under the old signature), hs256 (signed with the client
 // secret), for the relying party to refuse.
 //
@@ -82,6 +83,7 @@ function forge(idToken, mode) {
   if (mode === 'nonce') payload.nonce = 'not-the-nonce';
   if (mode === 'iss') payload.iss = 'http://evil.example';
   if (mode === 'exp') Object.assign(payload, { iat: now - 7200, exp: now - 3600 });
+  if (mode === 'skew') Object.assign(payload, { iat: now - 600, exp: now - 30 });
   if (mode === 'azp') Object.assign(payload, { aud: [payload.aud, 'other'], azp: 'other' });
   if (mode === 'signature') { payload.sub = 'someone-else'; return `${h}.${b64(payload)}.${sig}`; }
   if (mode === 'none') return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(payload)}.`;

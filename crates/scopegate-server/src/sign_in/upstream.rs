@@ -36,6 +36,9 @@ use scopegate_service::credentials::secrets;
 
 /// How long a browser has at the provider.
 const CHALLENGE_TTL: i64 = 600;
+/// Clock skew allowed between us and the provider when checking an ID
+/// token's `exp`.
+const EXP_LEEWAY: i64 = 60;
 const KIND: &str = "idp";
 
 /// Asymmetric signatures only: never `none`, never HS (whose key would be
@@ -263,7 +266,7 @@ async fn finish(
     let Some(code) = params.get("code") else {
         return Err(failed(format!("{label} sent no authorization code."), "no code"));
     };
-    let claims = verified_claims(&provider, code, &pending).await?;
+    let claims = verified_claims(&provider, code, &pending, state.now()).await?;
     let Some(subject) = claims.get("sub").and_then(Value::as_str).map(str::to_owned) else {
         return Err(failed(format!("{label}'s ID token names nobody."), "no sub"));
     };
@@ -302,7 +305,12 @@ async fn finish(
 /// Exchanges the code (with the PKCE verifier), verifies the ID token, and
 /// returns its claims, completed from userinfo when the mapping reads a
 /// claim the ID token lacks.
-async fn verified_claims(provider: &Provider, code: &str, pending: &Pending) -> Result<Map<String, Value>, Failed> {
+async fn verified_claims(
+    provider: &Provider,
+    code: &str,
+    pending: &Pending,
+    now: i64,
+) -> Result<Map<String, Value>, Failed> {
     let label = &provider.config.label;
     let unavailable = |why: String| {
         tracing::warn!(provider = %provider.config.name, "sign-in failed: {why}");
@@ -331,7 +339,10 @@ async fn verified_claims(provider: &Provider, code: &str, pending: &Pending) -> 
     };
     let nonce = Nonce::new(pending.nonce.clone());
     let check = |client: &crate::idp::RelyingParty| {
-        let verifier = client.id_token_verifier().set_allowed_algs(ALGORITHMS);
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(ALGORITHMS)
+            .set_time_fn(move || chrono::DateTime::from_timestamp(now - EXP_LEEWAY, 0).unwrap_or_default());
         id_token
             .claims(&verifier, &nonce)
             .map(|_| ())
