@@ -477,3 +477,131 @@ async fn starting_sign_ins_elsewhere_spends_the_sign_in_budget() {
         limited.body
     );
 }
+
+/// Answers the login challenge a sign-in page's button starts, as a login
+/// app would, through `admin` (another node): (the page the browser ends on, its URL).
+async fn delegate(
+    browser: &mut Browser,
+    at: &Server,
+    admin: &Server,
+    token: &str,
+    page: &Page,
+    answer: serde_json::Value,
+) -> (Page, String) {
+    let form = vec![
+        ("csrf".to_owned(), hidden(page, "csrf")),
+        ("return_to".to_owned(), hidden(page, "return_to")),
+    ];
+    let started = browser.post(&at.url("/oauth2/delegate/start"), &form).await;
+    let challenge = query_param(&started.location(), "login_challenge").unwrap();
+    let accepted = crate::server::http()
+        .put(admin.url(&format!("/admin/api/sign-in/{challenge}/accept")))
+        .bearer_auth(token)
+        .json(&answer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    let back = accepted.json::<serde_json::Value>().await.unwrap()["redirect_to"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = browser.get(&back).await;
+    follow(browser, back, answer).await
+}
+
+/// Permissions a delegation gave, replaced at the next sign-in on one node,
+/// stop a token at another node's gateway (the change feed and the
+/// request-time check, across nodes).
+#[tokio::test]
+async fn permissions_replaced_at_a_sign_in_on_one_node_stop_a_token_at_another() {
+    let Some(db) = crate::cluster::Database::create("delegated_perms").await else {
+        return;
+    };
+    let port_a = crate::free_port();
+    let url = db.url.clone();
+    let edit = move |p: String| {
+        let p = with_database(&p, &url).replacen(
+            "\"http://127.0.0.1:8080\"",
+            &format!("\"http://127.0.0.1:{port_a}\""),
+            1,
+        );
+        format!("{p}\n[sign_in]\ndelegate_to = \"http://127.0.0.1:9/login\"\n")
+    };
+    let a = Server::launch_on(
+        crate::server::new_dir(),
+        "storefront",
+        edit.clone(),
+        &[],
+        format!("127.0.0.1:{port_a}"),
+    );
+    let b = Server::launch_on(crate::server::new_dir(), "storefront", edit, &[], "127.0.0.1:0".into());
+    let token = admin_token(&b.config, "admin:sign-in");
+    let (id, secret) = a.app(&[
+        "--name",
+        "Order Sync",
+        "--env",
+        "production",
+        "--scopes",
+        "orders",
+        "--redirect-uri",
+        REDIRECT,
+    ]);
+    let client = BasicClient::new(ClientId::new(id))
+        .set_client_secret(ClientSecret::new(secret))
+        .set_auth_uri(AuthUrl::new(a.url("/oauth2/authorize")).unwrap())
+        .set_token_uri(TokenUrl::new(a.url("/oauth2/token")).unwrap())
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("orders".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let mut browser = Browser::new();
+    let login = browser.get(url.as_str()).await;
+    let grant = serde_json::json!({"subject": "u-7", "permissions": ["Orders", "OrderStatuses"]});
+    let (consent, at) = delegate(&mut browser, &a, &b, &token, &login, grant).await;
+    assert_eq!(consent.status, 200, "at {at}: {}", consent.body);
+    let approved = browser.submit(&a, &consent, &[("action", "approve")]).await;
+    let code = query_param(&approved.location(), "code").unwrap();
+    let http = crate::server::http();
+    let issued = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let bearer = issued.access_token().secret().clone();
+    let at_b = || {
+        let http = http.clone();
+        let url = b.url("/api/v1/orders");
+        let bearer = bearer.clone();
+        async move {
+            http.get(url)
+                .bearer_auth(bearer)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(at_b().await, 200, "node B lets the token through");
+    // u-7 signs in again on node A; the login app now gives nothing.
+    let mut again = Browser::new();
+    let page = again.get(&a.url("/portal/sign-in")).await;
+    let (home, at) = delegate(&mut again, &a, &b, &token, &page, serde_json::json!({"subject": "u-7"})).await;
+    assert_eq!(home.status, 200, "at {at}: {}", home.body);
+    let mut last = 200;
+    for _ in 0..100 {
+        last = at_b().await;
+        if last == 403 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last, 403, "node B refuses what the lost permissions gated");
+    drop((a, b));
+    db.drop_now().await;
+}
