@@ -25,7 +25,8 @@ const ISSUER = `http://127.0.0.1:${PORT}`;
 const accounts = () => JSON.parse(readFileSync(process.env.ACCOUNTS, 'utf8'));
 // Our own signing key, so that forged ID tokens can be signed validly.
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'test-key', use: 'sig', alg: 'ES256' };
+// A new key (and key id) at every start: a restart is a key rotation.
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: `key-${Date.now()}`, use: 'sig', alg: 'ES256' };
 
 const provider = new Provider(ISSUER, {
   clients: [{

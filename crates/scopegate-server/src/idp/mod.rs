@@ -73,6 +73,7 @@ pub(crate) struct Provider {
     discovered: ArcSwapOption<CoreProviderMetadata>,
     problem: Mutex<Option<String>>,
     last_refetch: Mutex<Option<Instant>>,
+    last_retry: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -110,6 +111,7 @@ impl Provider {
             discovered: ArcSwapOption::empty(),
             problem: Mutex::new(Some("connecting".to_owned())),
             last_refetch: Mutex::new(None),
+            last_retry: Mutex::new(None),
         });
         if provider.secret.is_ok() {
             tokio::spawn(keep_discovered(Arc::downgrade(&provider)));
@@ -167,15 +169,14 @@ impl Provider {
     /// [`REFETCH_AT_MOST_EVERY`], so that forged tokens cannot make us
     /// hammer the provider.
     pub(crate) fn refetch_keys(&self) -> bool {
-        let mut last = self
-            .last_refetch
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if last.is_some_and(|at| at.elapsed() < REFETCH_AT_MOST_EVERY) {
-            return false;
-        }
-        *last = Some(Instant::now());
-        true
+        once_per(&self.last_refetch)
+    }
+
+    /// Whether an unreachable provider may be tried again now, on a
+    /// person's click rather than at the next scheduled retry; as rarely
+    /// as [`Provider::refetch_keys`], and counted apart from it.
+    pub(crate) fn retry_now(&self) -> bool {
+        once_per(&self.last_retry)
     }
 
     /// Fetches the discovery document and JWKS now.
@@ -194,6 +195,16 @@ impl Provider {
             }
         }
     }
+}
+
+/// `true` at most once every [`REFETCH_AT_MOST_EVERY`] for one `last`.
+fn once_per(last: &Mutex<Option<Instant>>) -> bool {
+    let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if last.is_some_and(|at| at.elapsed() < REFETCH_AT_MOST_EVERY) {
+        return false;
+    }
+    *last = Some(Instant::now());
+    true
 }
 
 fn describe(e: &openidconnect::DiscoveryError<http_client::CallError>) -> String {

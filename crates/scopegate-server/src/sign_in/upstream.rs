@@ -17,7 +17,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::core::{CoreAuthenticationFlow, CoreJwsSigningAlgorithm};
 use openidconnect::{
-    AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, Scope, TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, Scope, TokenResponse,
 };
 use scopegate_core::sign_in::claim_text;
 use scopegate_service::operations::sign_ins::{self, Vouched};
@@ -101,7 +102,7 @@ pub(crate) async fn start(
     let provider = state.providers.get(config, &state.policy.settings.issuer);
     // Not reached yet (or not lately): one more try now, rather than a
     // refusal until the next retry.
-    if provider.problem().is_some() && provider.refetch_keys() {
+    if provider.problem().is_some() && provider.retry_now() {
         let _ = provider.discover().await;
     }
     let client = match provider.relying_party() {
@@ -343,14 +344,12 @@ async fn verified_claims(
             .id_token_verifier()
             .set_allowed_algs(ALGORITHMS)
             .set_time_fn(move || chrono::DateTime::from_timestamp(now - EXP_LEEWAY, 0).unwrap_or_default());
-        id_token
-            .claims(&verifier, &nonce)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        id_token.claims(&verifier, &nonce).map(|_| ())
     };
     if let Err(first) = check(&client) {
         // A key we do not know may be a rotation: fetch the keys once more.
-        let retried = if first.contains("Signature verification failed") && provider.refetch_keys() {
+        let rotated = matches!(first, ClaimsVerificationError::SignatureVerification(_));
+        let retried = if rotated && provider.refetch_keys() {
             let _ = provider.discover().await;
             check(&provider.relying_party().map_err(unavailable)?)
         } else {

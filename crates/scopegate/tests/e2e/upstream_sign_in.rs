@@ -25,6 +25,8 @@ struct Provider {
     child: Child,
     issuer: String,
     accounts: PathBuf,
+    command: Command,
+    port: u16,
 }
 
 impl Drop for Provider {
@@ -53,7 +55,8 @@ impl Provider {
         let port = crate::free_port();
         let file = std::env::temp_dir().join(format!("scopegate-op-{}-{port}.json", std::process::id()));
         std::fs::write(&file, accounts.to_string()).unwrap();
-        let child = Command::new("node")
+        let mut command = Command::new("node");
+        command
             .arg(crate::workspace_root().join("interop/oidc_op.mjs"))
             .env("OIDC_PROVIDER", &module)
             .env("PORT", port.to_string())
@@ -62,22 +65,37 @@ impl Provider {
             .env("ACCOUNTS", &file)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs");
-        let issuer = format!("http://127.0.0.1:{port}");
-        let op = Provider {
+            .stderr(Stdio::null());
+        let child = command.spawn().expect("node runs");
+        let mut op = Provider {
             child,
-            issuer,
+            issuer: format!("http://127.0.0.1:{port}"),
             accounts: file,
+            command,
+            port,
         };
+        op.wait_listening();
+        Some(op)
+    }
+
+    fn wait_listening(&mut self) {
         for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(op);
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
+        let _ = self.child.kill();
         panic!("oidc-provider did not start");
+    }
+
+    /// Stops the provider and starts it again on the same address: with a
+    /// new signing key (a rotation), and none of its sessions.
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = self.command.spawn().expect("node runs");
+        self.wait_listening();
     }
 
     /// Changes who signs in next and what the provider says of its users.
@@ -771,4 +789,23 @@ async fn claims_the_id_token_lacks_are_read_from_userinfo() {
         "groups from userinfo"
     );
     assert_eq!(ana["name"], "Ana Lima");
+}
+
+/// The provider rotates its signing key (here: a restart with a new one):
+/// the next ID token names a key scopegate has not seen, and scopegate
+/// fetches the keys again instead of refusing.
+#[tokio::test]
+async fn a_rotated_provider_key_is_fetched_again() {
+    let Some(Setup { server, mut op }) = setup("", accounts("ana", &["store-admins"])) else {
+        return;
+    };
+    let (_, page, at) = portal_sign_in(&server).await;
+    assert!(at.ends_with("/portal/"), "{at}: {}", page.body);
+    op.restart();
+    let (_, page, at) = portal_sign_in(&server).await;
+    assert!(
+        at.ends_with("/portal/"),
+        "signed in under the new key: {at}: {}",
+        page.body
+    );
 }
