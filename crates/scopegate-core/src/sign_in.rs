@@ -1,4 +1,4 @@
-//! Users who live elsewhere (SPEC section 6): the `[sign_in]` table and the
+//! Users who live elsewhere (docs/users.md): the `[sign_in]` table and the
 //! `[[identity_provider]]` tables, compiled; the mapping from a provider's
 //! claims to permissions; and which of a user's permissions count at a
 //! given time, by source.

@@ -1,4 +1,4 @@
-//! Login delegation (SPEC section 6): the provider's login app reads a
+//! Login delegation (docs/users.md): the provider's login app reads a
 //! login challenge, then accepts it (naming the subject and what they may
 //! do) or rejects it, and sends the browser to the `redirect_to` it gets.
 //! An `admin:sign-in` token may do this and nothing else.

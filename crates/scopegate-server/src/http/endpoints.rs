@@ -7,7 +7,7 @@ pub(crate) const TOKEN: &str = "/oauth2/token";
 pub(crate) const INTROSPECT: &str = "/oauth2/introspect";
 pub(crate) const REVOKE: &str = "/oauth2/revoke";
 pub(crate) const JWKS: &str = "/oauth2/jwks";
-/// Signing in through an upstream OpenID Connect provider (SPEC section 6).
+/// Signing in through an upstream OpenID Connect provider (docs/users.md).
 pub(crate) const IDP_START: &str = "/oauth2/idp/{name}/start";
 pub(crate) const IDP_CALLBACK: &str = "/oauth2/idp/{name}/callback";
 pub(crate) const HEALTHZ: &str = "/healthz";

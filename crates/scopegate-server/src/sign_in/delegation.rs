@@ -1,4 +1,4 @@
-//! Login delegation (`[sign_in] delegate_to`, SPEC section 6): scopegate
+//! Login delegation (`[sign_in] delegate_to`, docs/users.md): scopegate
 //! sends the browser to the provider's own login page with a
 //! `login_challenge`; the provider's login app answers it through the admin
 //! API and sends the browser back to `GET /oauth2/delegate/continue`, where

@@ -1,4 +1,4 @@
-//! Signing in users who live elsewhere (SPEC section 6): an upstream OpenID
+//! Signing in users who live elsewhere (docs/users.md): an upstream OpenID
 //! Connect provider (`[[identity_provider]]`, here) beside the password form.
 //! Both sign-in pages (`/oauth2/authorize` and `/portal/`) offer every
 //! provider; the flow ends where it started, signed in, or back on that

@@ -1,4 +1,4 @@
-//! Signing in users who live elsewhere (SPEC section 6): an upstream OpenID
+//! Signing in users who live elsewhere (docs/users.md): an upstream OpenID
 //! Connect provider or a login delegation has vouched for a subject; this
 //! finds or makes its user, replaces what the source says it may do, and
 //! audits it. The front end has already checked the proof (the ID token, the

@@ -1,4 +1,4 @@
--- Users who live elsewhere (SPEC section 6). A user has one source: 'local'
+-- Users who live elsewhere (docs/users.md). A user has one source: 'local'
 -- (a password of ours), 'idp:<name>' (an OpenID Connect provider, keyed by
 -- its subject) or 'delegated' (the provider's own login page). `permissions`
 -- stay the locally set ones, and what the source vouched for at its last sign-in

@@ -1,4 +1,4 @@
-//! Login delegation (SPEC section 6) end to end: scopegate sends the browser
+//! Login delegation (docs/users.md) end to end: scopegate sends the browser
 //! to the provider's own login page, the shipped example login app
 //! (examples/login-app/login_app.py) signs its user in and answers the
 //! challenge through the admin API, and scopegate goes on to its consent.

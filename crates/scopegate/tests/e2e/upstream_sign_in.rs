@@ -1,4 +1,4 @@
-//! Signing in through an upstream OpenID Connect provider (SPEC section 6),
+//! Signing in through an upstream OpenID Connect provider (docs/users.md),
 //! end to end against a real one: panva's `oidc-provider` from npm
 //! (interop/oidc_op.mjs), whose users and groups live in a JSON file the
 //! test edits "upstream". A third-party app's authorization code flow runs
