@@ -12,17 +12,15 @@ use scopegate_core::sign_in::{Admission, DELEGATED};
 use scopegate_service::credentials::secrets::{self, SecretKind};
 use scopegate_service::operations::sign_ins::{self, Answer, DELEGATION, Vouched};
 use scopegate_service::{Actor, AuditKind};
-use scopegate_store::{ChallengeRecord, Store};
+use scopegate_store::Store;
 
 use super::{back_with, valid_return_to};
 use crate::http::address::ClientAddress;
 use crate::http::form::Form;
-use crate::http::pages::{error_page, see_other};
+use crate::http::pages::error_page;
 use crate::session::{self, CSRF_COOKIE, own_cookie};
 use crate::state::{AppState, Current};
 
-/// How long a login challenge lives.
-const CHALLENGE_TTL: i64 = 600;
 pub(crate) const START: &str = "/oauth2/delegate/start";
 pub(crate) const CONTINUE: &str = "/oauth2/delegate/continue";
 
@@ -88,26 +86,17 @@ pub(crate) async fn begin(
     };
     let about = describe(state, &return_to).await;
     let challenge = secrets::generate(SecretKind::LoginChallenge);
-    let now = state.now();
-    let record = ChallengeRecord {
-        hash: secrets::hash(&challenge),
-        kind: DELEGATION.to_owned(),
-        browser: secrets::hash(browser_cookie),
+    let to = format!("{delegate_to}?login_challenge={challenge}");
+    super::send_away(
+        state,
+        DELEGATION,
+        &challenge,
+        secrets::hash(browser_cookie),
         return_to,
-        data: serde_json::to_string(&about).unwrap_or_default(),
-        outcome: None,
-        used: false,
-        created_at: now,
-        expires_at: now + CHALLENGE_TTL,
-    };
-    if let Err(e) = state.store.create_challenge(&record).await {
-        tracing::error!(error = %e, "store failure starting a delegated sign-in");
-        return error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong on our side. Try again.",
-        );
-    }
-    see_other(&format!("{delegate_to}?login_challenge={challenge}"))
+        &about,
+        &to,
+    )
+    .await
 }
 
 /// The app and scopes of the authorization request the sign-in is for.
@@ -173,10 +162,7 @@ pub(crate) async fn resume(Current(state): Current, headers: HeaderMap, uri: Uri
         }
         Err(e) => {
             tracing::error!(error = %e, "store failure finishing a delegated sign-in");
-            return error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side. Try again.",
-            );
+            return super::our_fault();
         }
     };
     let back = found.return_to.as_str();
@@ -222,20 +208,14 @@ pub(crate) async fn resume(Current(state): Current, headers: HeaderMap, uri: Uri
         Ok(Ok(user)) => user,
         Ok(Err(refusal)) => return back_with(&state, back, &refusal.message(&subject)),
         Err(_) => {
-            return error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side. Try again.",
-            );
+            return super::our_fault();
         }
     };
     match super::signed_in(&state, &headers, &user.login, back).await {
         Ok(response) => response,
         Err(e) => {
             tracing::error!(error = %e, "store failure starting a session");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side. Try again.",
-            )
+            super::our_fault()
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::session::{CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, own_cookie, set_c
 use crate::state::AppState;
 use scopegate_service::credentials::secrets;
 use scopegate_store::ChallengeRecord;
+use scopegate_store::Store;
 
 /// The cookie that carries a failed sign-in's message back to the page the
 /// browser started from (a minute, then gone; read once).
@@ -76,6 +77,51 @@ pub(crate) fn over_budget(state: &AppState, address: ClientAddress) -> Option<Re
             );
             crate::http::limits::set_retry_after(&mut response, retry);
             Some(response)
+        }
+    }
+}
+
+/// How long a sign-in elsewhere may take, from our page back to us.
+const CHALLENGE_TTL: i64 = 600;
+
+/// What a sign-in page says when the store failed (logged, never shown).
+pub(crate) const OUR_FAULT: &str = "Something went wrong on our side. Try again.";
+
+/// The page for a failure of ours.
+pub(crate) fn our_fault() -> Response {
+    crate::http::pages::error_page(axum::http::StatusCode::INTERNAL_SERVER_ERROR, OUR_FAULT)
+}
+
+/// Stores the challenge of a sign-in elsewhere (by the SHA-256 of its
+/// `handle`, of `kind`, bound to the browser whose CSRF cookie hashes to
+/// `browser`, coming back to `return_to`, with `data` to finish it) and
+/// sends the browser to `to`.
+pub(crate) async fn send_away(
+    state: &AppState,
+    kind: &str,
+    handle: &str,
+    browser: Vec<u8>,
+    return_to: String,
+    data: &impl serde::Serialize,
+    to: &str,
+) -> Response {
+    let now = state.now();
+    let record = ChallengeRecord {
+        hash: secrets::hash(handle),
+        kind: kind.to_owned(),
+        browser,
+        return_to,
+        data: serde_json::to_string(data).unwrap_or_default(),
+        outcome: None,
+        used: false,
+        created_at: now,
+        expires_at: now + CHALLENGE_TTL,
+    };
+    match state.store.create_challenge(&record).await {
+        Ok(()) => crate::http::pages::see_other(to),
+        Err(e) => {
+            tracing::error!(error = %e, kind, "store failure starting a sign-in elsewhere");
+            our_fault()
         }
     }
 }

@@ -29,14 +29,12 @@ use serde_json::{Map, Value};
 use super::{back_with, valid_return_to};
 use crate::http::address::ClientAddress;
 use crate::http::form::Form;
-use crate::http::pages::{error_page, see_other};
+use crate::http::pages::error_page;
 use crate::idp::Provider;
 use crate::session::{self, CSRF_COOKIE, own_cookie};
 use crate::state::{AppState, Current};
 use scopegate_service::credentials::secrets;
 
-/// How long a browser has at the provider.
-const CHALLENGE_TTL: i64 = 600;
 /// Clock skew allowed between us and the provider when checking an ID
 /// token's `exp`.
 const EXP_LEEWAY: i64 = 60;
@@ -128,31 +126,21 @@ pub(crate) async fn start(
         request = request.add_scope(Scope::new(scope.clone()));
     }
     let (url, csrf_state, nonce) = request.url();
-    let now = state.now();
     let pending = Pending {
         provider: name.clone(),
         nonce: nonce.secret().clone(),
         verifier: verifier.secret().clone(),
     };
-    let record = ChallengeRecord {
-        hash: secrets::hash(csrf_state.secret()),
-        kind: KIND.to_owned(),
+    super::send_away(
+        &state,
+        KIND,
+        csrf_state.secret(),
         browser,
         return_to,
-        data: serde_json::to_string(&pending).unwrap_or_default(),
-        outcome: None,
-        used: false,
-        created_at: now,
-        expires_at: now + CHALLENGE_TTL,
-    };
-    if let Err(e) = state.store.create_challenge(&record).await {
-        tracing::error!(error = %e, "store failure starting a sign-in");
-        return error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong on our side. Try again.",
-        );
-    }
-    see_other(url.as_str())
+        &pending,
+        url.as_str(),
+    )
+    .await
 }
 
 /// Why a callback did not sign anyone in: the page's message, and the
@@ -192,10 +180,7 @@ pub(crate) async fn callback(
         }
         Err(e) => {
             tracing::error!(error = %e, "store failure finishing a sign-in");
-            return error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side. Try again.",
-            );
+            return super::our_fault();
         }
     };
     let outcome = finish(&state, &name, &params, &headers, &challenge, first).await;
@@ -296,11 +281,11 @@ async fn finish(
             // The service layer has audited it.
             return Ok(back_with(state, &challenge.return_to, &refusal.message(&login)));
         }
-        Err(_) => return Err(failed("Something went wrong on our side. Try again.", "internal error")),
+        Err(_) => return Err(failed(super::OUR_FAULT, "internal error")),
     };
     super::signed_in(state, headers, &user.login, &challenge.return_to)
         .await
-        .map_err(|_| failed("Something went wrong on our side. Try again.", "internal error"))
+        .map_err(|_| failed(super::OUR_FAULT, "internal error"))
 }
 
 /// Exchanges the code (with the PKCE verifier), verifies the ID token, and

@@ -14,7 +14,7 @@ use oauth2::{
 
 use crate::server::Server;
 
-const REDIRECT: &str = "http://127.0.0.1/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1/callback";
 
 /// A browser: follows nothing by itself, keeps cookies, reads forms.
 pub(crate) struct Browser {
@@ -46,6 +46,79 @@ impl Page {
             out.push((unescape(name), unescape(value)));
         }
         out
+    }
+}
+
+impl Page {
+    /// The value of the hidden input `name`.
+    pub(crate) fn field(&self, name: &str) -> String {
+        self.hidden()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("no {name} on the page:\n{}", self.body))
+    }
+}
+
+/// A confidential app's authorization code flow with PKCE against a
+/// server: the app (made with `app create`), and the URL its user opens.
+pub(crate) struct AppFlow {
+    pub id: String,
+    pub secret: String,
+    pub url: String,
+    client: BasicClient<
+        oauth2::EndpointSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointSet,
+    >,
+    verifier: oauth2::PkceCodeVerifier,
+}
+
+impl AppFlow {
+    /// "Order Sync" in production asking for `scope`, redirecting to [`REDIRECT`].
+    pub(crate) fn start(server: &Server, scope: &str) -> AppFlow {
+        let (id, secret) = server.app(&[
+            "--name",
+            "Order Sync",
+            "--env",
+            "production",
+            "--scopes",
+            scope,
+            "--redirect-uri",
+            REDIRECT,
+        ]);
+        let client = BasicClient::new(ClientId::new(id.clone()))
+            .set_client_secret(ClientSecret::new(secret.clone()))
+            .set_auth_uri(AuthUrl::new(server.url("/oauth2/authorize")).unwrap())
+            .set_token_uri(TokenUrl::new(server.url("/oauth2/token")).unwrap())
+            .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, _) = client
+            .authorize_url(CsrfToken::new_random)
+            .add_scope(Scope::new(scope.into()))
+            .set_pkce_challenge(challenge)
+            .url();
+        AppFlow {
+            id,
+            secret,
+            url: url.to_string(),
+            client,
+            verifier,
+        }
+    }
+
+    /// Exchanges the code of the consent page's answer `approved`.
+    pub(crate) async fn token(self, approved: &Page) -> oauth2::basic::BasicTokenResponse {
+        let back = approved.location();
+        let code = query_param(&back, "code").unwrap_or_else(|| panic!("no code in {back}"));
+        self.client
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(self.verifier)
+            .request_async(&crate::server::http())
+            .await
+            .unwrap()
     }
 }
 
@@ -117,6 +190,28 @@ impl Browser {
             .await
             .unwrap();
         self.keep(r).await
+    }
+
+    /// Follows redirects from `answer` (the answer to `at`) until a page
+    /// answers or the next stop is the app's [`REDIRECT`]; (the last
+    /// answer, its URL).
+    pub(crate) async fn follow(&mut self, mut at: String, mut answer: Page) -> (Page, String) {
+        for _ in 0..20 {
+            if !matches!(answer.status, 302 | 303) {
+                break;
+            }
+            let next = reqwest::Url::parse(&at)
+                .unwrap()
+                .join(&answer.location())
+                .unwrap()
+                .to_string();
+            if next.starts_with(REDIRECT) {
+                return (answer, next);
+            }
+            at = next;
+            answer = self.get(&at).await;
+        }
+        (answer, at)
     }
 
     /// Submits the page's form with `extra` fields added.

@@ -5,16 +5,10 @@
 
 use std::process::{Child, Command, Stdio};
 
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope,
-    TokenResponse, TokenUrl,
-};
+use oauth2::TokenResponse;
 
-use crate::authorize::{Browser, Page, query_param};
+use crate::authorize::{AppFlow, Browser, Page, query_param};
 use crate::server::Server;
-
-const REDIRECT: &str = "http://127.0.0.1/callback";
 
 /// The example login app, on its own port; killed on drop.
 struct LoginApp {
@@ -83,35 +77,6 @@ fn start(login_port: u16, extra: &str) -> Server {
     )
 }
 
-fn hidden(page: &Page, name: &str) -> String {
-    page.hidden()
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| panic!("no {name} on the page:\n{}", page.body))
-}
-
-/// Follows redirects from `answer` (which came from `at`) until a page answers
-/// or the app's redirect URI is reached; (last page, its URL).
-async fn follow(browser: &mut Browser, mut at: String, mut answer: Page) -> (Page, String) {
-    for _ in 0..20 {
-        if !matches!(answer.status, 302 | 303) {
-            break;
-        }
-        let next = reqwest::Url::parse(&at)
-            .unwrap()
-            .join(&answer.location())
-            .unwrap()
-            .to_string();
-        if next.starts_with(REDIRECT) {
-            return (answer, next);
-        }
-        at = next;
-        answer = browser.get(&at).await;
-    }
-    (answer, at)
-}
-
 /// From a sign-in page: "Sign in at 127.0.0.1", the login app's form, and
 /// `action` there with `login`'s password; (last page, its URL).
 async fn through_login_app(
@@ -123,12 +88,12 @@ async fn through_login_app(
 ) -> (Page, String) {
     assert!(page.body.contains("Sign in at 127.0.0.1"), "{}", page.body);
     let form = vec![
-        ("csrf".to_owned(), hidden(page, "csrf")),
-        ("return_to".to_owned(), hidden(page, "return_to")),
+        ("csrf".to_owned(), page.field("csrf")),
+        ("return_to".to_owned(), page.field("return_to")),
     ];
     let start = server.url("/oauth2/delegate/start");
     let answer = browser.post(&start, &form).await;
-    let (login_page, at) = follow(browser, start, answer).await;
+    let (login_page, at) = browser.follow(start, answer).await;
     submit_login(browser, &login_page, &at, login, action).await
 }
 
@@ -139,7 +104,7 @@ async fn submit_login(browser: &mut Browser, login_page: &Page, at: &str, login:
         "{}",
         login_page.body
     );
-    let challenge = hidden(login_page, "login_challenge");
+    let challenge = login_page.field("login_challenge");
     let form = vec![
         ("login_challenge".to_owned(), challenge),
         ("login".to_owned(), login.to_owned()),
@@ -147,7 +112,7 @@ async fn submit_login(browser: &mut Browser, login_page: &Page, at: &str, login:
         ("action".to_owned(), action.to_owned()),
     ];
     let answer = browser.post(at, &form).await;
-    follow(browser, at.to_owned(), answer).await
+    browser.follow(at.to_owned(), answer).await
 }
 
 #[tokio::test]
@@ -156,29 +121,9 @@ async fn an_app_gets_a_user_token_through_the_providers_own_login_page() {
     let server = start(login_port, "");
     let token = admin_token(&server.config, "admin:sign-in");
     let _app = LoginApp::start(login_port, &server.base, &token);
-    let (id, secret) = server.app(&[
-        "--name",
-        "Order Sync",
-        "--env",
-        "production",
-        "--scopes",
-        "orders",
-        "--redirect-uri",
-        REDIRECT,
-    ]);
-    let client = BasicClient::new(ClientId::new(id.clone()))
-        .set_client_secret(ClientSecret::new(secret))
-        .set_auth_uri(AuthUrl::new(server.url("/oauth2/authorize")).unwrap())
-        .set_token_uri(TokenUrl::new(server.url("/oauth2/token")).unwrap())
-        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _) = client
-        .authorize_url(CsrfToken::new_random)
-        .add_scope(Scope::new("orders".into()))
-        .set_pkce_challenge(challenge)
-        .url();
+    let flow = AppFlow::start(&server, "orders");
     let mut browser = Browser::new();
-    let login = browser.get(url.as_str()).await;
+    let login = browser.get(&flow.url).await;
     assert_eq!(login.status, 200);
     let (consent, at) = through_login_app(&mut browser, &server, &login, "ana", "sign-in").await;
     assert_eq!(consent.status, 200, "at {at}: {}", consent.body);
@@ -188,14 +133,8 @@ async fn an_app_gets_a_user_token_through_the_providers_own_login_page() {
         consent.body
     );
     let approved = browser.submit(&server, &consent, &[("action", "approve")]).await;
-    let code = query_param(&approved.location(), "code").unwrap();
+    let token = flow.token(&approved).await;
     let http = crate::server::http();
-    let token = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
     let r = http
         .get(server.url("/api/v1/orders"))
         .bearer_auth(token.access_token().secret())
@@ -251,7 +190,7 @@ async fn a_rejected_replayed_or_unknown_challenge_signs_nobody_in_and_admin_sign
     let mut browser = Browser::new();
     let page = browser.get(&server.url("/portal/sign-in")).await;
     let form = vec![
-        ("csrf".to_owned(), hidden(&page, "csrf")),
+        ("csrf".to_owned(), page.field("csrf")),
         ("return_to".to_owned(), "/portal/".to_owned()),
     ];
     let started = browser.post(&server.url("/oauth2/delegate/start"), &form).await;
@@ -335,7 +274,7 @@ async fn with_delegation_the_only_way_the_sign_in_page_goes_straight_there() {
         "{}",
         answer.location()
     );
-    let (login_page, at) = follow(&mut browser, at, answer).await;
+    let (login_page, at) = browser.follow(at, answer).await;
     let (home, at) = submit_login(&mut browser, &login_page, &at, "ana", "sign-in").await;
     assert_eq!(home.status, 200, "at {at}: {}", home.body);
     assert!(at.ends_with("/portal/"), "{at}");
@@ -372,12 +311,12 @@ async fn a_challenge_started_on_one_node_is_accepted_through_another() {
     let mut browser = Browser::new();
     let page = browser.get(&a.url("/portal/sign-in")).await;
     let form = vec![
-        ("csrf".to_owned(), hidden(&page, "csrf")),
+        ("csrf".to_owned(), page.field("csrf")),
         ("return_to".to_owned(), "/portal/".to_owned()),
     ];
     let start = a.url("/oauth2/delegate/start");
     let answer = browser.post(&start, &form).await;
-    let (login_page, at) = follow(&mut browser, start, answer).await;
+    let (login_page, at) = browser.follow(start, answer).await;
     let (home, at) = submit_login(&mut browser, &login_page, &at, "ana", "sign-in").await;
     assert_eq!(home.status, 200, "at {at}: {}", home.body);
     assert!(at.ends_with("/portal/"), "{at}");
@@ -408,7 +347,7 @@ async fn an_expired_challenge_is_gone_for_the_login_app_and_refused_in_the_brows
     let mut browser = Browser::new();
     let page = browser.get(&server.url("/portal/sign-in")).await;
     let form = vec![
-        ("csrf".to_owned(), hidden(&page, "csrf")),
+        ("csrf".to_owned(), page.field("csrf")),
         ("return_to".to_owned(), "/portal/".to_owned()),
     ];
     let started = browser.post(&server.url("/oauth2/delegate/start"), &form).await;
@@ -461,7 +400,7 @@ async fn starting_sign_ins_elsewhere_spends_the_sign_in_budget() {
     let mut browser = Browser::new();
     let page = browser.get(&server.url("/portal/sign-in")).await;
     let form = vec![
-        ("csrf".to_owned(), hidden(&page, "csrf")),
+        ("csrf".to_owned(), page.field("csrf")),
         ("return_to".to_owned(), "/portal/".to_owned()),
     ];
     for _ in 0..2 {
@@ -489,8 +428,8 @@ async fn delegate(
     answer: serde_json::Value,
 ) -> (Page, String) {
     let form = vec![
-        ("csrf".to_owned(), hidden(page, "csrf")),
-        ("return_to".to_owned(), hidden(page, "return_to")),
+        ("csrf".to_owned(), page.field("csrf")),
+        ("return_to".to_owned(), page.field("return_to")),
     ];
     let started = browser.post(&at.url("/oauth2/delegate/start"), &form).await;
     let challenge = query_param(&started.location(), "login_challenge").unwrap();
@@ -507,7 +446,7 @@ async fn delegate(
         .unwrap()
         .to_owned();
     let answer = browser.get(&back).await;
-    follow(browser, back, answer).await
+    browser.follow(back, answer).await
 }
 
 /// Permissions a delegation gave, replaced at the next sign-in on one node,
@@ -537,41 +476,15 @@ async fn permissions_replaced_at_a_sign_in_on_one_node_stop_a_token_at_another()
     );
     let b = Server::launch_on(crate::server::new_dir(), "storefront", edit, &[], "127.0.0.1:0".into());
     let token = admin_token(&b.config, "admin:sign-in");
-    let (id, secret) = a.app(&[
-        "--name",
-        "Order Sync",
-        "--env",
-        "production",
-        "--scopes",
-        "orders",
-        "--redirect-uri",
-        REDIRECT,
-    ]);
-    let client = BasicClient::new(ClientId::new(id))
-        .set_client_secret(ClientSecret::new(secret))
-        .set_auth_uri(AuthUrl::new(a.url("/oauth2/authorize")).unwrap())
-        .set_token_uri(TokenUrl::new(a.url("/oauth2/token")).unwrap())
-        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _) = client
-        .authorize_url(CsrfToken::new_random)
-        .add_scope(Scope::new("orders".into()))
-        .set_pkce_challenge(challenge)
-        .url();
+    let flow = AppFlow::start(&a, "orders");
     let mut browser = Browser::new();
-    let login = browser.get(url.as_str()).await;
+    let login = browser.get(&flow.url).await;
     let grant = serde_json::json!({"subject": "u-7", "permissions": ["Orders", "OrderStatuses"]});
     let (consent, at) = delegate(&mut browser, &a, &b, &token, &login, grant).await;
     assert_eq!(consent.status, 200, "at {at}: {}", consent.body);
     let approved = browser.submit(&a, &consent, &[("action", "approve")]).await;
-    let code = query_param(&approved.location(), "code").unwrap();
+    let issued = flow.token(&approved).await;
     let http = crate::server::http();
-    let issued = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
     let bearer = issued.access_token().secret().clone();
     let at_b = || {
         let http = http.clone();

@@ -7,17 +7,12 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope,
-    TokenResponse, TokenUrl,
-};
+use oauth2::TokenResponse;
 use serde_json::json;
 
-use crate::authorize::{Browser, Page, query_param};
+use crate::authorize::{AppFlow, Browser, Page};
 use crate::server::Server;
 
-const REDIRECT: &str = "http://127.0.0.1/callback";
 const IDP_SECRET: &str = "idp-client-secret-0123456789abcdef";
 
 /// A running oidc-provider; killed on drop.
@@ -156,59 +151,17 @@ fn setup_with(extra: &str, users: serde_json::Value, env: &[(&str, &str)]) -> Op
     Some(Setup { server, op })
 }
 
-/// The value of the hidden input `name` on a page.
-fn hidden(page: &Page, name: &str) -> String {
-    page.hidden()
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| panic!("no {name} on the page:\n{}", page.body))
-}
-
 /// Presses "Sign in with Corp SSO" on a sign-in page and follows every
 /// redirect (the provider's pages included) until a page answers.
 async fn sign_in_with_corp(browser: &mut Browser, server: &Server, page: &Page) -> (Page, String) {
     assert!(page.body.contains("Sign in with Corp SSO"), "{}", page.body);
     let form = vec![
-        ("csrf".to_owned(), hidden(page, "csrf")),
-        ("return_to".to_owned(), hidden(page, "return_to")),
+        ("csrf".to_owned(), page.field("csrf")),
+        ("return_to".to_owned(), page.field("return_to")),
     ];
-    let mut at = server.url("/oauth2/idp/corp/start");
-    let mut answer = browser.post(&at, &form).await;
-    for _ in 0..20 {
-        if !matches!(answer.status, 302 | 303) {
-            break;
-        }
-        let next = reqwest::Url::parse(&at)
-            .unwrap()
-            .join(&answer.location())
-            .unwrap()
-            .to_string();
-        if next.starts_with(REDIRECT) {
-            return (answer, next);
-        }
-        at = next;
-        answer = browser.get(&at).await;
-    }
-    (answer, at)
-}
-
-fn app_client(
-    server: &Server,
-    id: &str,
-    secret: &str,
-) -> BasicClient<
-    oauth2::EndpointSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointSet,
-> {
-    BasicClient::new(ClientId::new(id.to_owned()))
-        .set_client_secret(ClientSecret::new(secret.to_owned()))
-        .set_auth_uri(AuthUrl::new(server.url("/oauth2/authorize")).unwrap())
-        .set_token_uri(TokenUrl::new(server.url("/oauth2/token")).unwrap())
-        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap())
+    let at = server.url("/oauth2/idp/corp/start");
+    let answer = browser.post(&at, &form).await;
+    browser.follow(at, answer).await
 }
 
 #[tokio::test]
@@ -216,25 +169,9 @@ async fn an_app_gets_a_user_token_through_upstream_sign_in_and_a_group_removed_u
     let Some(Setup { server, op }) = setup("", accounts("ana", &["store-admins"])) else {
         return;
     };
-    let (id, secret) = server.app(&[
-        "--name",
-        "Order Sync",
-        "--env",
-        "production",
-        "--scopes",
-        "orders",
-        "--redirect-uri",
-        REDIRECT,
-    ]);
-    let client = app_client(&server, &id, &secret);
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _) = client
-        .authorize_url(CsrfToken::new_random)
-        .add_scope(Scope::new("orders".into()))
-        .set_pkce_challenge(challenge)
-        .url();
+    let flow = AppFlow::start(&server, "orders");
     let mut browser = Browser::new();
-    let login = browser.get(url.as_str()).await;
+    let login = browser.get(&flow.url).await;
     assert_eq!(login.status, 200, "{}", login.body);
     let csp = login.headers["content-security-policy"].to_str().unwrap().to_owned();
     assert!(
@@ -255,15 +192,8 @@ async fn an_app_gets_a_user_token_through_upstream_sign_in_and_a_group_removed_u
     );
 
     let approved = browser.submit(&server, &consent, &[("action", "approve")]).await;
-    let back = approved.location();
-    let code = query_param(&back, "code").unwrap_or_else(|| panic!("{back}"));
+    let token = flow.token(&approved).await;
     let http = crate::server::http();
-    let token = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
     let bearer = token.access_token().secret().clone();
     let call = |bearer: String| {
         let http = http.clone();
@@ -337,7 +267,7 @@ async fn upstream_failures_end_on_the_sign_in_page_with_a_message_and_no_session
     let mut browser = Browser::new();
     let page = browser.get(&server.url("/portal/sign-in")).await;
     let form = vec![
-        ("csrf".to_owned(), hidden(&page, "csrf")),
+        ("csrf".to_owned(), page.field("csrf")),
         ("return_to".to_owned(), "/portal/".to_owned()),
     ];
     let mut at = server.url("/oauth2/idp/corp/start");
@@ -574,35 +504,14 @@ async fn provider_permissions_lapse_after_permissions_max_age_at_the_gateway_and
     else {
         return;
     };
-    let (id, secret) = server.app(&[
-        "--name",
-        "Order Sync",
-        "--env",
-        "production",
-        "--scopes",
-        "orders",
-        "--redirect-uri",
-        REDIRECT,
-    ]);
-    let client = app_client(&server, &id, &secret);
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _) = client
-        .authorize_url(CsrfToken::new_random)
-        .add_scope(Scope::new("orders".into()))
-        .set_pkce_challenge(challenge)
-        .url();
+    let flow = AppFlow::start(&server, "orders");
+    let (id, secret) = (flow.id.clone(), flow.secret.clone());
     let mut browser = Browser::new();
-    let login = browser.get(url.as_str()).await;
+    let login = browser.get(&flow.url).await;
     let (consent, _) = sign_in_with_corp(&mut browser, &server, &login).await;
     let approved = browser.submit(&server, &consent, &[("action", "approve")]).await;
-    let code = query_param(&approved.location(), "code").unwrap();
+    let token = flow.token(&approved).await;
     let http = crate::server::http();
-    let token = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
     let lapse = user_json(&server, "ana")["source_permissions_lapse_at"].clone();
     assert!(lapse.is_string(), "user show says when: {lapse}");
     let bearer = token.access_token().secret().clone();
@@ -667,7 +576,7 @@ async fn an_unreachable_provider_is_shown_unavailable_and_passwords_still_work()
     assert!(page.body.contains("name=\"password\""), "the password form stays");
     // Pressed anyway: back on the page, told so.
     let form = vec![
-        ("csrf".to_owned(), hidden(&page, "csrf")),
+        ("csrf".to_owned(), page.field("csrf")),
         ("return_to".to_owned(), "/portal/".to_owned()),
     ];
     let answer = browser.post(&server.url("/oauth2/idp/corp/start"), &form).await;
