@@ -27,40 +27,38 @@ use scopegate_store::Store;
 pub(crate) const NOTICE_COOKIE: &str = "sg_sign_in_problem";
 
 /// What a sign-in page offers: the password form (unless
-/// `sign_in.passwords = false`) and every provider, with whether it can be
-/// reached now.
+/// `sign_in.passwords = false`), every provider with whether it can be
+/// reached now, and the delegation.
 pub(crate) fn options(state: &AppState, return_to: String) -> SignInOptions {
-    {
-        let sign_in = &state.policy.settings.sign_in;
-        let mut sources: Vec<String> = Vec::new();
-        let providers = sign_in
-            .providers
-            .iter()
-            .map(|p| {
-                let runtime = state.providers.get(p, &state.policy.settings.issuer);
-                sources.extend(runtime.form_action_sources());
-                ProviderButton {
-                    name: p.name.clone(),
-                    label: p.label.clone(),
-                    unavailable: runtime
-                        .problem()
-                        .map(|_| "unavailable right now; try again in a minute".to_owned()),
-                }
-            })
-            .collect();
-        let delegation = sign_in.delegate_to.as_deref().and_then(|to| {
-            sources.extend(crate::http::pages::form_action_source(to));
-            url::Url::parse(to).ok().and_then(|u| u.host_str().map(str::to_owned))
-        });
-        sources.sort();
-        sources.dedup();
-        SignInOptions {
-            passwords: sign_in.passwords,
-            providers,
-            delegation,
-            return_to,
-            form_actions: (!sources.is_empty()).then(|| sources.join(" ")),
-        }
+    let sign_in = &state.policy.settings.sign_in;
+    let mut sources: Vec<String> = Vec::new();
+    let providers = sign_in
+        .providers
+        .iter()
+        .map(|p| {
+            let runtime = state.providers.get(p, &state.policy.settings.issuer);
+            sources.extend(runtime.form_action_sources());
+            ProviderButton {
+                name: p.name.clone(),
+                label: p.label.clone(),
+                unavailable: runtime
+                    .problem()
+                    .map(|_| "unavailable right now; try again in a minute".to_owned()),
+            }
+        })
+        .collect();
+    let delegation = sign_in.delegate_to.as_deref().and_then(|to| {
+        sources.extend(crate::http::pages::form_action_source(to));
+        url::Url::parse(to).ok().and_then(|u| u.host_str().map(str::to_owned))
+    });
+    sources.sort();
+    sources.dedup();
+    SignInOptions {
+        passwords: sign_in.passwords,
+        providers,
+        delegation,
+        return_to,
+        form_actions: (!sources.is_empty()).then(|| sources.join(" ")),
     }
 }
 
