@@ -15,6 +15,7 @@
 use crate::catalog::Held;
 use crate::decision::{Allowance, Caller, Decision};
 use crate::enforce::{Refusal, authorization_value, narrow_request};
+use crate::mcp_call::McpCall;
 use crate::path::CanonicalTarget;
 use crate::policy::Policy;
 use crate::route::RouteId;
@@ -31,6 +32,28 @@ impl Denial {
     /// A refusal before any route matched.
     pub fn unrouted(refusal: Refusal) -> Self {
         Self { route: None, refusal }
+    }
+}
+
+impl Denial {
+    /// The HTTP answer to this refusal: [`Refusal::answer`], and on an
+    /// `[[mcp_route]]` every Bearer challenge also names the RFC 9728
+    /// document (`resource_metadata`), where an MCP client finds the
+    /// authorization server.
+    pub fn answer(&self, policy: &Policy) -> crate::enforce::RefusalAnswer {
+        let mut answer = self.refusal.answer(policy);
+        let mcp = self.route.is_some_and(|r| policy.route(r).pattern.is_mcp());
+        if let (true, Some(challenge), Some(settings)) = (mcp, &mut answer.www_authenticate, &policy.settings.mcp) {
+            challenge.insert_str(
+                "Bearer ".len(),
+                &format!(
+                    "resource_metadata=\"{}{}\", ",
+                    policy.settings.issuer.trim_end_matches('/'),
+                    settings.metadata_path()
+                ),
+            );
+        }
+        answer
     }
 }
 
@@ -77,10 +100,14 @@ pub struct Unverified<'t, 'a> {
 
 /// Step 1: may a request for `method target` go on, and with which
 /// credentials? `authorization` is every `Authorization` value it carries.
+/// `mcp` is the MCP operation the request names, when the front end read
+/// one: a POST to `mcp.path` is decided on it by `[[mcp_route]]`, and
+/// without one it is refused.
 pub fn admit<'t, 'a>(
     policy: &Policy,
     method: &str,
     target: &'t str,
+    mcp: Option<&McpCall<'_>>,
     authorization: impl Iterator<Item = &'a [u8]>,
 ) -> Result<Admission<'t, 'a>, Denial> {
     if method.eq_ignore_ascii_case("CONNECT") {
@@ -109,7 +136,17 @@ pub fn admit<'t, 'a>(
     let resolved = policy
         .resolve(method, target)
         .map_err(|e| Denial::unrouted(Refusal::BadPath(e)))?;
-    let route = match policy.decide_route(resolved.route, Caller::Anonymous) {
+    let matched = if policy.is_mcp_request(method, &resolved.target.path) {
+        let call = mcp.ok_or_else(|| {
+            Denial::unrouted(Refusal::InvalidRequest(
+                "an MCP request must name its JSON-RPC method in Mcp-Method".into(),
+            ))
+        })?;
+        policy.match_mcp(&call.method, call.name.as_deref())
+    } else {
+        resolved.route
+    };
+    let route = match policy.decide_route(matched, Caller::Anonymous) {
         Decision::Allow { route, because } => {
             return Ok(Admission::Open(Allowed {
                 route,
@@ -226,7 +263,7 @@ mod tests {
             ("GET", "example.com:443"),
             ("OPTIONS", "*"),
         ] {
-            let denial = admit(&policy, method, target, std::iter::empty()).unwrap_err();
+            let denial = admit(&policy, method, target, None, std::iter::empty()).unwrap_err();
             assert_eq!(denial.route, None, "{method} {target}");
             assert_eq!(denial.refusal.outcome(), "invalid_request", "{method} {target}");
         }
@@ -239,6 +276,7 @@ mod tests {
             &policy,
             "GET",
             "/open",
+            None,
             [b"garbage".as_slice(), b"two".as_slice()].into_iter(),
         )
         .unwrap();
@@ -255,24 +293,25 @@ mod tests {
     fn a_route_needing_credentials_asks_for_the_one_authorization_value() {
         let policy = policy();
         let Admission::Verify(unverified) =
-            admit(&policy, "GET", "/account/x", [b"Bearer t".as_slice()].into_iter()).unwrap()
+            admit(&policy, "GET", "/account/x", None, [b"Bearer t".as_slice()].into_iter()).unwrap()
         else {
             panic!("not asked to verify");
         };
         assert_eq!(unverified.authorization, b"Bearer t");
-        let none = admit(&policy, "GET", "/account/x", std::iter::empty()).unwrap_err();
+        let none = admit(&policy, "GET", "/account/x", None, std::iter::empty()).unwrap_err();
         assert_eq!(none.refusal, Refusal::Unauthenticated);
         assert!(none.route.is_some());
         let two = admit(
             &policy,
             "GET",
             "/account/x",
+            None,
             [b"a".as_slice(), b"b".as_slice()].into_iter(),
         )
         .unwrap_err();
         assert_eq!(two.refusal.outcome(), "invalid_request");
         assert_eq!(
-            admit(&policy, "GET", "/nowhere", std::iter::empty())
+            admit(&policy, "GET", "/nowhere", None, std::iter::empty())
                 .unwrap_err()
                 .refusal,
             Refusal::RouteNotFound
@@ -285,7 +324,7 @@ mod tests {
         let held = policy
             .catalog
             .close(&policy.catalog.parse_list("account:write").unwrap());
-        let verify = || match admit(&policy, "GET", "/account/x", [b"Bearer t".as_slice()].into_iter()).unwrap() {
+        let verify = || match admit(&policy, "GET", "/account/x", None, [b"Bearer t".as_slice()].into_iter()).unwrap() {
             Admission::Verify(u) => u,
             Admission::Open(_) => panic!("open"),
         };

@@ -30,6 +30,18 @@ pub(crate) struct RawPolicy {
     pub scopes: Vec<RawScope>,
     #[serde(default, rename = "route")]
     pub routes: Vec<RawRoute>,
+    pub mcp: Option<RawMcp>,
+    /// The same keys as `[[route]]`, with an MCP operation as `match`.
+    #[serde(default, rename = "mcp_route")]
+    pub mcp_routes: Vec<RawRoute>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMcp {
+    pub path: Spanned<String>,
+    pub resource: Option<Spanned<String>>,
+    pub scopes_supported: Option<List>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -36,8 +36,12 @@ pub struct Cover {
 
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum CoverError {
-    #[error("{endpoint:?} is not \"METHOD PATH\" (e.g. \"GET /account/settings\")")]
+    #[error(
+        "{endpoint:?} is not \"METHOD PATH\" (e.g. \"GET /account/settings\") or \"mcp OPERATION\" (e.g. \"mcp tools/call create_order\")"
+    )]
     BadEndpoint { endpoint: String },
+    #[error("{endpoint:?}: {reason}")]
+    BadOperation { endpoint: String, reason: String },
     #[error("{endpoint:?}: {reason}")]
     BadPath { endpoint: String, reason: String },
     #[error("{endpoint:?}: no route matches, so no scope can allow it")]
@@ -65,7 +69,63 @@ impl fmt::Display for CoverFor<'_> {
 impl Policy {
     /// The smallest scope set under which a token may call every endpoint
     /// (`"METHOD PATH"`). Provably minimal in size; see the module docs.
+    /// An endpoint `"mcp OPERATION"` is an MCP operation (`[[mcp_route]]`).
     pub fn scopes_for<S: AsRef<str>>(&self, endpoints: &[S], under: CoverFor<'_>) -> Result<Cover, CoverError> {
+        let mut routes = Vec::with_capacity(endpoints.len());
+        for endpoint in endpoints {
+            routes.push(self.endpoint_route(endpoint.as_ref().trim())?);
+        }
+        let scopes = self.cover_routes(&routes, under, None).map_err(|(i, needs)| {
+            let endpoint = endpoints[i].as_ref().trim().to_owned();
+            CoverError::Unsatisfiable {
+                endpoint,
+                route: self.route(routes[i]).pattern.to_string(),
+                needs,
+                under: under.to_string(),
+            }
+        })?;
+        Ok(Cover { scopes, routes })
+    }
+
+    /// The route an endpoint (`"METHOD PATH"` or `"mcp OPERATION"`) matches.
+    fn endpoint_route(&self, endpoint: &str) -> Result<RouteId, CoverError> {
+        if let Some(operation) = endpoint.strip_prefix("mcp ") {
+            let call = crate::mcp_call::McpCall::parse(operation).map_err(|reason| CoverError::BadOperation {
+                endpoint: endpoint.to_owned(),
+                reason,
+            })?;
+            return self
+                .match_mcp(&call.method, call.name.as_deref())
+                .ok_or_else(|| CoverError::NoRoute {
+                    endpoint: endpoint.to_owned(),
+                });
+        }
+        let mut parts = endpoint.split_whitespace();
+        let (Some(method), Some(target), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(CoverError::BadEndpoint {
+                endpoint: endpoint.to_owned(),
+            });
+        };
+        let target = canonicalize(target).map_err(|e| CoverError::BadPath {
+            endpoint: endpoint.to_owned(),
+            reason: e.to_string(),
+        })?;
+        self.match_route(method, &target.path)
+            .ok_or_else(|| CoverError::NoRoute {
+                endpoint: endpoint.to_owned(),
+            })
+    }
+
+    /// The smallest scope set that, with `held` (closed under implication),
+    /// allows every route: what [`Policy::scopes_for`] and a 403's minimal
+    /// challenge compute. Fails with the index of a route no available scope
+    /// can allow, and what it needs.
+    pub fn cover_routes(
+        &self,
+        routes: &[RouteId],
+        under: CoverFor<'_>,
+        held: Option<&ScopeSet>,
+    ) -> Result<ScopeSet, (usize, String)> {
         let catalog = &self.catalog;
         let mut candidates = catalog.empty_set();
         for (id, info) in catalog.iter() {
@@ -83,50 +143,29 @@ impl Policy {
         };
 
         let mut constraints: Vec<ScopeSet> = Vec::new();
-        let mut routes = Vec::with_capacity(endpoints.len());
-        for endpoint in endpoints {
-            let endpoint = endpoint.as_ref().trim();
-            let mut parts = endpoint.split_whitespace();
-            let (Some(method), Some(target), None) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(CoverError::BadEndpoint {
-                    endpoint: endpoint.to_owned(),
-                });
-            };
-            let target = canonicalize(target).map_err(|e| CoverError::BadPath {
-                endpoint: endpoint.to_owned(),
-                reason: e.to_string(),
-            })?;
-            let route_id = self
-                .match_route(method, &target.path)
-                .ok_or_else(|| CoverError::NoRoute {
-                    endpoint: endpoint.to_owned(),
-                })?;
-            routes.push(route_id);
-            let route = self.route(route_id);
-            let unsatisfiable = |needs: String| CoverError::Unsatisfiable {
-                endpoint: endpoint.to_owned(),
-                route: route.pattern.to_string(),
-                needs,
-                under: under.to_string(),
-            };
-            match &route.requirement {
+        let holds = |id: ScopeId| held.is_some_and(|h| h.contains(id));
+        for (i, &route_id) in routes.iter().enumerate() {
+            match &self.route(route_id).requirement {
                 Requirement::None | Requirement::Client => {}
                 Requirement::AnyOf(any) => {
+                    if any.iter().any(holds) {
+                        continue;
+                    }
                     let mut options = ScopeSet::new();
                     for r in any.iter() {
                         options.union_with(&grants_of(r));
                     }
                     if options.is_empty() {
                         let names: Vec<_> = catalog.names(any).collect();
-                        return Err(unsatisfiable(format!("one of {}", names.join(", "))));
+                        return Err((i, format!("one of {}", names.join(", "))));
                     }
                     constraints.push(options);
                 }
                 Requirement::AllOf(all) => {
-                    for r in all.iter() {
+                    for r in all.iter().filter(|&r| !holds(r)) {
                         let options = grants_of(r);
                         if options.is_empty() {
-                            return Err(unsatisfiable(catalog.name(r).to_owned()));
+                            return Err((i, catalog.name(r).to_owned()));
                         }
                         constraints.push(options);
                     }
@@ -154,7 +193,7 @@ impl Policy {
                 scopes.union_with(&set);
             }
         }
-        Ok(Cover { scopes, routes })
+        Ok(scopes)
     }
 }
 
@@ -257,4 +296,20 @@ fn components(constraints: Vec<ScopeSet>) -> Vec<Vec<ScopeSet>> {
         groups.push(merged);
     }
     groups.into_iter().map(|(_, members)| members).collect()
+}
+
+impl Policy {
+    /// The scopes a 403 on an `[[mcp_route]]` asks for: the smallest set
+    /// that, with what the caller holds, allows the operation (implication
+    /// honoured; the computation of `scopes-for`), among the scopes of the
+    /// gateway's environment.
+    pub fn mcp_challenge(&self, route: RouteId, held: &crate::Held) -> crate::ScopeSet {
+        let under = crate::CoverFor {
+            grant: None,
+            environment: Some(&self.settings.gateway.environment),
+        };
+        self.cover_routes(&[route], under, Some(held.set()))
+            .or_else(|_| self.cover_routes(&[route], crate::CoverFor::default(), Some(held.set())))
+            .unwrap_or_else(|_| self.missing(route, held))
+    }
 }

@@ -13,6 +13,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::mcp::{McpPattern, Text, name_key};
+use crate::policy::RoutePattern;
 use crate::route::{MatchPattern, Requirement, Segment};
 use crate::{Policy, ScopeSet};
 
@@ -36,8 +38,16 @@ pub struct Finding {
     pub why: String,
 }
 
-/// A route's key: its method and its segments, parameters unnamed.
-fn key(pattern: &MatchPattern) -> String {
+/// A route's key: its method and its segments, parameters unnamed; an
+/// `[[mcp_route]]`'s: `mcp` and its operation.
+fn key(pattern: &RoutePattern) -> String {
+    match pattern {
+        RoutePattern::Http(p) => http_key(p),
+        RoutePattern::Mcp(p) => format!("mcp {p}"),
+    }
+}
+
+fn http_key(pattern: &MatchPattern) -> String {
     let mut out = format!("{} ", pattern.method);
     if pattern.segments.is_empty() {
         out.push('/');
@@ -55,7 +65,46 @@ fn key(pattern: &MatchPattern) -> String {
     out
 }
 
-/// A request the pattern matches.
+/// A request (or MCP operation) a pattern matches.
+enum Example {
+    Http(String, String),
+    Mcp(String, Option<String>),
+}
+
+impl Example {
+    fn of(pattern: &RoutePattern) -> Example {
+        match pattern {
+            RoutePattern::Http(p) => {
+                let (method, path) = example(p);
+                Example::Http(method, path)
+            }
+            RoutePattern::Mcp(p) => mcp_example(p),
+        }
+    }
+
+    /// The route it takes on `policy`, if any.
+    fn route(&self, policy: &Policy) -> Option<usize> {
+        match self {
+            Example::Http(method, path) => policy.resolve(method, path).ok().and_then(|r| r.route),
+            Example::Mcp(method, name) => policy.match_mcp(method, name.as_deref()),
+        }
+        .map(|r| r.index())
+    }
+}
+
+fn mcp_example(pattern: &McpPattern) -> Example {
+    let fill = |t: &Text| match t {
+        Text::Exact(e) => e.to_string(),
+        Text::Prefix(p) => format!("{p}x1"),
+    };
+    let method = fill(&pattern.method);
+    let name = match &pattern.name {
+        Some(name) => Some(fill(name)),
+        None => name_key(&method).map(|_| "x1".to_owned()),
+    };
+    Example::Mcp(method, name)
+}
+
 fn example(pattern: &MatchPattern) -> (String, String) {
     let method = match pattern.method.to_string().as_str() {
         "*" => "GET".to_owned(),
@@ -194,11 +243,8 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Finding> {
         let pattern = &o
             .map_or_else(|| &new.routes()[n.copied().unwrap_or(0)], |&i| &old.routes()[i])
             .pattern;
-        let (method, path) = example(pattern);
-        let side = |p: &'_ Policy, own: Option<&usize>| -> Option<usize> {
-            own.copied()
-                .or_else(|| p.resolve(&method, &path).ok().and_then(|r| r.route).map(|r| r.index()))
-        };
+        let example = Example::of(pattern);
+        let side = |p: &'_ Policy, own: Option<&usize>| -> Option<usize> { own.copied().or_else(|| example.route(p)) };
         let (before_route, after_route) = (side(old, o), side(new, n));
         let before: Side<'_> = before_route.map(|i| (old, &old.routes()[i].requirement));
         let after: Side<'_> = after_route.map(|i| (new, &new.routes()[i].requirement));

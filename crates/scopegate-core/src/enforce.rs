@@ -106,6 +106,9 @@ pub enum Refusal {
     /// 429 `rate_limited`: this address failed to authenticate too often
     /// (`limits.gateway_failures_per_address`).
     Limited(crate::limits::RetryAfter),
+    /// 413 `request_too_large`: a body that must be read to decide (an MCP
+    /// request's) is larger than `gateway.max_body_bytes`, this many bytes.
+    TooLarge(u64),
 }
 
 impl Refusal {
@@ -121,6 +124,7 @@ impl Refusal {
             Refusal::InsufficientScope { .. } | Refusal::NarrowBeyondHeld { .. } => Outcome::InsufficientScope,
             Refusal::Unavailable { .. } => Outcome::Unavailable,
             Refusal::Limited(_) => Outcome::RateLimited,
+            Refusal::TooLarge(_) => Outcome::TooLarge,
         }
     }
 
@@ -135,6 +139,7 @@ impl Refusal {
             Refusal::BadPath(e) => Some(e.to_string()),
             Refusal::Unavailable { detail } => Some(detail.clone()),
             Refusal::RouteNotFound
+            | Refusal::TooLarge(_)
             | Refusal::Limited(_)
             | Refusal::Unauthenticated
             | Refusal::InsufficientScope { .. }
@@ -165,6 +170,14 @@ impl Refusal {
                 serde_json::json!({"error": "uri_too_long", "error_description": why}),
             ),
             Refusal::RouteNotFound => RefusalAnswer::json(404, None, serde_json::json!({"error": "route_not_found"})),
+            Refusal::TooLarge(limit) => RefusalAnswer::json(
+                413,
+                None,
+                serde_json::json!({
+                    "error": "request_too_large",
+                    "error_description": format!("the request body is larger than gateway.max_body_bytes ({limit} bytes)"),
+                }),
+            ),
             Refusal::Unauthenticated => RefusalAnswer::json(
                 401,
                 Some(challenge),
@@ -205,8 +218,8 @@ impl Refusal {
                     }),
                 )
             },
-            Refusal::InsufficientScope { route, held } => {
-                let route = policy.route(*route);
+            Refusal::InsufficientScope { route: id, held } => {
+                let route = policy.route(*id);
                 let (key, listed) = match &route.requirement {
                     Requirement::AllOf(set) => ("all_of", names(set)),
                     Requirement::AnyOf(set) => ("any_of", names(set)),
@@ -218,6 +231,12 @@ impl Refusal {
                     "granted": granted(held),
                     "route": route.pattern.to_string(),
                 });
+                if route.pattern.is_mcp() {
+                    // What to ask for in addition, not every alternative.
+                    let ask = names(&policy.mcp_challenge(*id, held));
+                    body["scope"] = ask.join(" ").into();
+                    return insufficient(&ask, &mut body);
+                }
                 insufficient(&listed, &mut body)
             }
             Refusal::NarrowBeyondHeld { missing, held } => {
@@ -236,14 +255,12 @@ impl Refusal {
 
 /// A 403 `insufficient_scope` naming `scopes` in its challenge.
 fn insufficient(scopes: &[String], body: &mut serde_json::Value) -> RefusalAnswer {
-    RefusalAnswer::json(
-        403,
-        Some(format!(
-            "Bearer error=\"insufficient_scope\", scope=\"{}\"",
-            scopes.join(" ")
-        )),
-        body.take(),
-    )
+    // Never `scope=""`: a client would read it as "ask for nothing".
+    let challenge = match scopes {
+        [] => "Bearer error=\"insufficient_scope\"".to_owned(),
+        _ => format!("Bearer error=\"insufficient_scope\", scope=\"{}\"", scopes.join(" ")),
+    };
+    RefusalAnswer::json(403, Some(challenge), body.take())
 }
 
 /// A refusal as HTTP: what every front end sends.

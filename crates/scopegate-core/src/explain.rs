@@ -29,6 +29,9 @@ pub enum ExplainInputError {
     Scopes(String),
     #[error("narrow: {0}")]
     Narrow(String),
+    /// The MCP operation (method `mcp`) is malformed.
+    #[error("operation: {0}")]
+    Operation(String),
 }
 
 impl ExplainInputError {
@@ -37,6 +40,7 @@ impl ExplainInputError {
         match self {
             ExplainInputError::Scopes(_) => "scopes",
             ExplainInputError::Narrow(_) => "narrow",
+            ExplainInputError::Operation(_) => "target",
         }
     }
 }
@@ -80,7 +84,8 @@ pub struct Explanation {
     pub reason: String,
 }
 
-/// Explains METHOD TARGET for `credentials` under `policy`.
+/// Explains METHOD TARGET for `credentials` under `policy`. A METHOD of
+/// `mcp` explains the MCP operation TARGET (`tools/call create_order`).
 pub fn explain(
     policy: &Policy,
     method: &str,
@@ -131,11 +136,19 @@ pub fn explain(
         );
         return Ok(explanation);
     }
-    let decision = match policy.resolve(method, target) {
+    let resolved = if method.eq_ignore_ascii_case("mcp") {
+        let call = crate::mcp_call::McpCall::parse(target).map_err(ExplainInputError::Operation)?;
+        Ok((None, policy.match_mcp(&call.method, call.name.as_deref())))
+    } else {
+        policy
+            .resolve(method, target)
+            .map(|r| (Some(r.target.path.to_string()), r.route))
+    };
+    let decision = match resolved {
         Err(e) => Decision::BadPath(e),
-        Ok(resolved) => {
-            explanation.canonical_path = Some(resolved.target.path.to_string());
-            if let Some(id) = resolved.route {
+        Ok((canonical_path, route)) => {
+            explanation.canonical_path = canonical_path;
+            if let Some(id) = route {
                 let r = policy.route(id);
                 let (require, scopes) = match &r.requirement {
                     Requirement::None => ("none", Vec::new()),
@@ -152,7 +165,7 @@ pub fn explain(
                 });
             }
             let caller = held.as_ref().map_or(Caller::Anonymous, Caller::Client);
-            policy.decide_route(resolved.route, caller)
+            policy.decide_route(route, caller)
         }
     };
     explanation.outcome = decision.outcome().as_str();
@@ -211,13 +224,23 @@ fn reason(
             Allowance::HoldsAll => "holds every required scope".to_owned(),
         },
         Decision::BadPath(e) => format!("the path is ambiguous: {e}"),
+        Decision::RouteNotFound if method.eq_ignore_ascii_case("mcp") => {
+            "no mcp_route matches this operation".to_owned()
+        }
         Decision::RouteNotFound => format!("no route matches {method} on this path"),
         Decision::Unauthenticated { .. } => "the route needs credentials and none were given".to_owned(),
         Decision::InsufficientScope { route } => {
             let missing = &held.map(|h| policy.missing(*route, h)).unwrap_or_default();
-            match policy.route(*route).requirement {
+            let why = match policy.route(*route).requirement {
                 Requirement::AllOf(_) => format!("missing {}", catalog.display(missing)),
                 _ => format!("holds none of {}", catalog.display(missing)),
+            };
+            match held {
+                Some(held) if policy.route(*route).pattern.is_mcp() => format!(
+                    "{why}; the challenge asks for scope=\"{}\"",
+                    catalog.display(&policy.mcp_challenge(*route, held))
+                ),
+                _ => why,
             }
         }
     }

@@ -38,6 +38,8 @@ pub mod enforce;
 pub mod explain;
 pub mod jwt;
 pub mod limits;
+pub mod mcp;
+pub mod mcp_call;
 pub mod oauth;
 pub mod openapi;
 pub mod path;
@@ -54,8 +56,8 @@ pub use catalog::{Catalog, GrantKind, Held, NotHeld, ScopeInfo, UndeclaredScope}
 pub use cover::{Cover, CoverError, CoverFor};
 pub use decision::{Allowance, Caller, Decision, Outcome, Resolved};
 pub use policy::{
-    GatewaySettings, LogFormat, Policy, PolicyError, PolicyErrors, Route, Settings, SigningAlgorithm, TokenFormat,
-    TokenSettings, Upstream,
+    GatewaySettings, LogFormat, McpSettings, Policy, PolicyError, PolicyErrors, Route, RoutePattern, Settings,
+    SigningAlgorithm, TokenFormat, TokenSettings, Upstream,
 };
 pub use route::{MatchPattern, MethodPattern, PatternError, Requirement, RouteId, Segment};
 pub use scope::{ScopeToken, ScopeTokenError};

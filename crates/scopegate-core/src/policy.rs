@@ -12,9 +12,10 @@ use std::time::Duration;
 use toml::Spanned;
 
 use crate::catalog::{Catalog, GrantKind, ScopeInfo};
-use crate::config::{List, RawGateway, RawLimits, RawPolicy, RawRoute, RawScope, RawTokens};
+use crate::config::{List, RawGateway, RawLimits, RawMcp, RawPolicy, RawRoute, RawScope, RawTokens};
 use crate::duration::{DURATION_FORMAT, parse_duration};
 use crate::limits::{LimitSettings, Rate};
+use crate::mcp::{McpPattern, McpRouter};
 use crate::route::{MatchPattern, Requirement, RouteId, Router};
 use crate::scope::ScopeToken;
 use crate::scopeset::ScopeId;
@@ -171,6 +172,27 @@ pub struct Settings {
     pub audit_retention: Option<Duration>,
     /// `[sign_in]` and the `[[identity_provider]]` tables.
     pub sign_in: crate::sign_in::SignInSettings,
+    /// `[mcp]`: the MCP server behind the gateway, if there is one.
+    pub mcp: Option<McpSettings>,
+}
+
+/// `[mcp]` (docs/mcp.md).
+#[derive(Clone, Debug)]
+pub struct McpSettings {
+    /// The MCP endpoint, a canonical path: its POSTs are decided by `[[mcp_route]]`.
+    pub path: String,
+    /// Its canonical URI (RFC 8707): the audience of the tokens it takes.
+    pub resource: String,
+    /// The scopes its RFC 9728 document advertises: as listed, or the
+    /// smallest set that allows every list method.
+    pub scopes_supported: crate::ScopeSet,
+}
+
+impl McpSettings {
+    /// Where its RFC 9728 protected resource metadata is served.
+    pub fn metadata_path(&self) -> String {
+        format!("/.well-known/oauth-protected-resource{}", self.path)
+    }
 }
 
 /// How long audit events are kept unless `[retention] audit` says otherwise.
@@ -194,10 +216,43 @@ impl LogFormat {
     }
 }
 
+/// What a route matches: HTTP requests (`[[route]]`) or MCP operations
+/// (`[[mcp_route]]`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum RoutePattern {
+    Http(MatchPattern),
+    Mcp(McpPattern),
+}
+
+impl RoutePattern {
+    /// The HTTP pattern, for a `[[route]]`.
+    pub fn http(&self) -> Option<&MatchPattern> {
+        match self {
+            RoutePattern::Http(p) => Some(p),
+            RoutePattern::Mcp(_) => None,
+        }
+    }
+
+    pub fn is_mcp(&self) -> bool {
+        matches!(self, RoutePattern::Mcp(_))
+    }
+}
+
+impl fmt::Display for RoutePattern {
+    /// A `[[route]]` as its `match` string; an `[[mcp_route]]` as `mcp` and
+    /// its `match` string, the form `explain` and `scopes-for` take.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RoutePattern::Http(p) => p.fmt(f),
+            RoutePattern::Mcp(p) => write!(f, "mcp {p}"),
+        }
+    }
+}
+
 /// A compiled route.
 #[derive(Clone, Debug)]
 pub struct Route {
-    pub pattern: MatchPattern,
+    pub pattern: RoutePattern,
     pub requirement: Requirement,
     pub description: Option<String>,
     /// Line of the route's `match` key.
@@ -211,8 +266,10 @@ pub struct Policy {
     pub catalog: Catalog,
     pub environments: Vec<String>,
     pub settings: Settings,
+    /// `[[route]]` then `[[mcp_route]]`, in file order.
     routes: Vec<Route>,
     router: Router,
+    mcp_router: McpRouter,
     /// Per scope: how many routes holding it opens (through implication).
     reach: Vec<u32>,
 }
@@ -243,18 +300,34 @@ impl Policy {
         let catalog = c.catalog(&raw.scopes, &environments);
         // Routes are checked even when the catalog is not, so that one run
         // reports every problem; only their scope names go unresolved.
-        let (routes, router) = c.routes(&raw.routes, catalog.as_ref());
+        let (mut routes, router) = c.routes(&raw.routes, catalog.as_ref());
+        let mcp_router = c.mcp_routes(raw.mcp.as_ref(), &raw.mcp_routes, catalog.as_ref(), &mut routes);
+        let listed = raw
+            .mcp
+            .as_ref()
+            .and_then(|m| m.scopes_supported.as_ref())
+            .and_then(|list| c.scope_list("[mcp]", "scopes_supported", list, catalog.as_ref()));
         let mut errors = c.errors;
         match (catalog, settings, errors.is_empty()) {
-            (Some(catalog), Some(settings), true) => Ok(Policy {
-                file: file.to_owned(),
-                reach: reach(&catalog, &routes),
-                catalog,
-                environments,
-                settings,
-                routes,
-                router,
-            }),
+            (Some(catalog), Some(settings), true) => {
+                let mut policy = Policy {
+                    file: file.to_owned(),
+                    reach: reach(&catalog, &routes),
+                    catalog,
+                    environments,
+                    settings,
+                    routes,
+                    router,
+                    mcp_router,
+                };
+                if policy.settings.mcp.is_some() {
+                    let supported = listed.unwrap_or_else(|| policy.list_cover());
+                    if let Some(mcp) = &mut policy.settings.mcp {
+                        mcp.scopes_supported = supported;
+                    }
+                }
+                Ok(policy)
+            }
             _ => {
                 errors.sort_by_key(|e| e.line);
                 Err(fail(errors))
@@ -273,6 +346,42 @@ impl Policy {
     /// The most specific route for `method` and a canonical path.
     pub fn match_route(&self, method: &str, canonical_path: &str) -> Option<RouteId> {
         self.router.find(method, canonical_path)
+    }
+
+    /// The most specific `[[mcp_route]]` for an MCP operation.
+    pub fn match_mcp(&self, method: &str, name: Option<&str>) -> Option<RouteId> {
+        self.mcp_router.find(method, name)
+    }
+
+    /// Whether a request is an MCP operation, decided by `[[mcp_route]]`: a
+    /// POST to `mcp.path` (a canonical path).
+    pub fn is_mcp_request(&self, method: &str, canonical_path: &str) -> bool {
+        self.settings
+            .mcp
+            .as_ref()
+            .is_some_and(|mcp| method == "POST" && mcp.path == canonical_path)
+    }
+
+    /// Whether `method target` (as sent) is an MCP request: a POST to
+    /// `mcp.path`, whose body must be read to decide it.
+    pub fn is_mcp_target(&self, method: &str, target: &str) -> bool {
+        self.settings.mcp.is_some()
+            && method == "POST"
+            && crate::path::canonicalize(target).is_ok_and(|t| self.is_mcp_request(method, &t.path))
+    }
+
+    /// The default `scopes_supported`: the smallest set that allows every
+    /// list method the policy routes.
+    fn list_cover(&self) -> crate::ScopeSet {
+        let routes: Vec<RouteId> = crate::mcp::LISTS
+            .iter()
+            .filter_map(|(method, ..)| self.match_mcp(method, None))
+            .collect();
+        let under = crate::CoverFor {
+            grant: None,
+            environment: Some(&self.settings.gateway.environment),
+        };
+        self.cover_routes(&routes, under, None).unwrap_or_default()
     }
 
     /// How many routes a token holding `id` may call by scope: the measure of
@@ -477,7 +586,9 @@ impl Compiler<'_> {
         for (span, message) in found {
             self.err(span, message);
         }
+        let mcp = raw.mcp.as_ref().map(|m| self.mcp(m, &issuer));
         (self.errors.len() == before).then_some(Settings {
+            mcp,
             audit_retention,
             sign_in,
             issuer,
@@ -1022,13 +1133,103 @@ impl Compiler<'_> {
             }
             let description = r.description.as_ref().map(|d| d.get_ref().clone());
             routes.push(Route {
-                pattern,
+                pattern: RoutePattern::Http(pattern),
                 requirement,
                 description,
                 line,
             });
         }
         (routes, router)
+    }
+
+    fn mcp(&mut self, raw: &RawMcp, issuer: &str) -> McpSettings {
+        let path = raw.path.get_ref();
+        let canonical = crate::path::canonicalize_path(path);
+        match &canonical {
+            Ok(c) if c == path && !path.contains(['?', '#', '*', '{']) && !path.ends_with('/') => {}
+            _ => self.err(
+                raw.path.span(),
+                format!("`mcp.path`: {path:?} must be a canonical path such as \"/mcp\", with no query, wildcard or trailing '/'"),
+            ),
+        }
+        let resource = match &raw.resource {
+            None => format!("{}{path}", issuer.trim_end_matches('/')),
+            Some(r) => {
+                let ok = url::Url::parse(r.get_ref()).is_ok_and(|u| {
+                    matches!(u.scheme(), "https" | "http") && u.host().is_some() && u.fragment().is_none()
+                });
+                if !ok || r.get_ref().contains('#') {
+                    self.err(
+                        r.span(),
+                        format!("`mcp.resource`: {:?} must be an absolute http:// or https:// URI with no fragment (RFC 8707 section 2)", r.get_ref()),
+                    );
+                }
+                r.get_ref().clone()
+            }
+        };
+        McpSettings {
+            path: path.clone(),
+            resource,
+            scopes_supported: crate::ScopeSet::new(),
+        }
+    }
+
+    fn mcp_routes(
+        &mut self,
+        mcp: Option<&RawMcp>,
+        raw: &[RawRoute],
+        catalog: Option<&Catalog>,
+        routes: &mut Vec<Route>,
+    ) -> McpRouter {
+        let mut router = McpRouter::default();
+        match (mcp, raw.first()) {
+            (None, Some(first)) => {
+                self.err(
+                    first.pattern.span(),
+                    "[[mcp_route]] needs an [mcp] table naming the MCP endpoint (`path = \"/mcp\"`)",
+                );
+                return router;
+            }
+            (Some(m), None) => {
+                self.err(
+                    m.path.span(),
+                    "[mcp] has no [[mcp_route]]: every MCP request would be refused; declare what each operation requires",
+                );
+                return router;
+            }
+            _ => {}
+        }
+        for r in raw {
+            let line = self.lines.line(r.pattern.span().start);
+            let label = format!("mcp_route {:?}", r.pattern.get_ref());
+            let pattern = match McpPattern::parse(r.pattern.get_ref()) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.err(r.pattern.span(), format!("{label}: bad `match`: {e}"));
+                    continue;
+                }
+            };
+            let Some(requirement) = self.requirement(&label, r, catalog) else {
+                continue;
+            };
+            let id = RouteId(routes.len() as u32);
+            if let Err(existing) = router.insert(&pattern, id) {
+                let other = &routes[existing.index()];
+                self.err(
+                    r.pattern.span(),
+                    format!("{label} can match the same operations as mcp_route \"{}\" (line {}) with the same specificity; make one more specific or merge them", other.pattern.to_string().trim_start_matches("mcp "), other.line),
+                );
+                continue;
+            }
+            let description = r.description.as_ref().map(|d| d.get_ref().clone());
+            routes.push(Route {
+                pattern: RoutePattern::Mcp(pattern),
+                requirement,
+                description,
+                line,
+            });
+        }
+        router
     }
 
     fn requirement(&mut self, label: &str, r: &RawRoute, catalog: Option<&Catalog>) -> Option<Requirement> {

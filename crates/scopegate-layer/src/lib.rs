@@ -38,11 +38,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
-use scopegate_core::admission::{Admission, admit};
+use scopegate_core::admission::{Admission, Denial, admit};
 use scopegate_core::enforce::{
     CLIENT_ID_HEADER, Credentials, ENVIRONMENT_HEADER, HeldNow, NARROW_HEADER, Refusal, SCOPES_HEADER, SUBJECT_HEADER,
     is_narrow_header, is_reserved_header, parse_authorization,
 };
+use scopegate_core::mcp::{METHOD_HEADER, NAME_HEADER};
+use scopegate_core::mcp_call::McpCall;
 use scopegate_core::{Held, Policy, ScopeSet};
 use sha2::{Digest, Sha256};
 
@@ -230,47 +232,74 @@ struct Claimed {
 }
 
 impl Shared {
-    /// The decision sequence of [`scopegate_core::admission`], on `request`
-    /// in place: `Ok` with the request rewritten for the inner service, or
-    /// the refusal.
-    async fn authorize<B>(&self, request: &mut Request<B>) -> Result<(), Refusal> {
+    /// The decision sequence of [`scopegate_core::admission`], on `request`:
+    /// `Ok` with the request rewritten for the inner service, or the
+    /// refusal. An MCP request's body is read (up to the policy's
+    /// `gateway.max_body_bytes`) and checked against its headers first.
+    async fn authorize<B>(&self, request: Request<B>) -> Result<Request<B>, Denial>
+    where
+        B: http_body::Body + From<bytes::Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let policy = &self.policy;
         let target = request.uri().path_and_query().map_or("", |pq| pq.as_str()).to_owned();
+        let (mut request, body) = if policy.is_mcp_target(request.method().as_str(), &target) {
+            let (parts, body) = request.into_parts();
+            let bytes = read_body(body, policy.settings.gateway.max_body_bytes)
+                .await
+                .map_err(Denial::unrouted)?;
+            (Request::from_parts(parts, B::from(bytes.clone())), Some(bytes))
+        } else {
+            (request, None)
+        };
         let headers = request.headers();
+        let call = body
+            .as_deref()
+            .map(|body| {
+                McpCall::from_body(
+                    body,
+                    headers.get_all(METHOD_HEADER).iter().map(HeaderValue::as_bytes),
+                    headers.get_all(NAME_HEADER).iter().map(HeaderValue::as_bytes),
+                )
+            })
+            .transpose()
+            .map_err(Denial::unrouted)?;
         let admission = admit(
             policy,
             request.method().as_str(),
             &target,
+            call.as_ref(),
             headers.get_all(header::AUTHORIZATION).iter().map(HeaderValue::as_bytes),
-        )
-        .map_err(|denial| denial.refusal)?;
+        )?;
         let unverified = match admission {
             Admission::Open(allowed) => {
-                prepare(request, &allowed.target.to_string(), None);
-                return Ok(());
+                let canonical = allowed.target.to_string();
+                drop(call);
+                prepare(&mut request, &canonical, None);
+                return Ok(request);
             }
             Admission::Verify(unverified) => unverified,
         };
-        let token = match parse_authorization(unverified.authorization, false)? {
+        let token = match parse_authorization(unverified.authorization, false).map_err(|r| unverified.deny(r))? {
             Credentials::Bearer(token) => token,
             Credentials::None | Credentials::Basic { .. } => {
-                return Err(Refusal::InvalidToken("HTTP Basic is not accepted here".into()));
+                return Err(unverified.deny(Refusal::InvalidToken("HTTP Basic is not accepted here".into())));
             }
         };
-        let checked = self.check(token).await?;
-        let allowed = unverified
-            .conclude(
-                policy,
-                &checked.held,
-                headers.get_all(NARROW_HEADER).iter().map(HeaderValue::as_bytes),
-            )
-            .map_err(|denial| denial.refusal)?;
+        let checked = self.check(token).await.map_err(|r| unverified.deny(r))?;
+        let allowed = unverified.conclude(
+            policy,
+            &checked.held,
+            headers.get_all(NARROW_HEADER).iter().map(HeaderValue::as_bytes),
+        )?;
         let mut identity = checked.identity.clone();
         if let Some(narrowed) = &allowed.narrowed {
             identity.scopes = scope_names(policy, narrowed.set());
         }
-        prepare(request, &allowed.target.to_string(), Some(identity));
-        Ok(())
+        let canonical = allowed.target.to_string();
+        drop(call);
+        prepare(&mut request, &canonical, Some(identity));
+        Ok(request)
     }
 
     /// The token's identity, from the cache or checked now.
@@ -417,10 +446,27 @@ fn prepare<B>(request: &mut Request<B>, canonical: &str, identity: Option<Identi
     request.extensions_mut().insert(identity);
 }
 
+/// A body read whole, up to `limit` bytes (413 past it).
+async fn read_body<B>(body: B, limit: u64) -> Result<bytes::Bytes, Refusal>
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt;
+    let limited = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(Refusal::TooLarge(limit)),
+        Err(e) => Err(Refusal::InvalidRequest(format!(
+            "the request body could not be read: {e}"
+        ))),
+    }
+}
+
 /// A refusal as an HTTP response: status, `WWW-Authenticate`, JSON body,
 /// `Cache-Control: no-store`. The gateway answers with it too.
-pub fn refusal_response<B: From<String>>(policy: &Policy, refusal: &Refusal) -> Response<B> {
-    let answer = refusal.answer(policy);
+pub fn refusal_response<B: From<String>>(policy: &Policy, denial: &Denial) -> Response<B> {
+    let answer = denial.answer(policy);
     let mut response = Response::new(B::from(answer.body));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::FORBIDDEN);
     let headers = response.headers_mut();
@@ -439,7 +485,9 @@ impl<S, ReqBody, ResBody> tower::Service<Request<ReqBody>> for Scopegate<S>
 where
     S: tower::Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
-    ReqBody: Send + 'static,
+    ReqBody: http_body::Body + From<bytes::Bytes> + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     ResBody: From<String> + Send + 'static,
 {
     type Response = Response<ResBody>;
@@ -450,15 +498,15 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // The clone that was made ready is the one that serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
-            match shared.authorize(&mut request).await {
-                Ok(()) => inner.call(request).await,
-                Err(refusal) => Ok(refusal_response(&shared.policy, &refusal)),
+            match shared.authorize(request).await {
+                Ok(request) => inner.call(request).await,
+                Err(denial) => Ok(refusal_response(&shared.policy, &denial)),
             }
         })
     }

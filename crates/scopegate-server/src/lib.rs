@@ -59,6 +59,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(endpoints::METADATA, get(oauth::metadata::metadata))
         .route(
+            endpoints::RESOURCE_METADATA_PATH,
+            get(oauth::metadata::resource_metadata),
+        )
+        .route(
             endpoints::AUTHORIZE,
             get(oauth::authorize::authorize_get)
                 .post(oauth::authorize::authorize_post)

@@ -8,11 +8,15 @@ use crate::policy_file::{LoadError, load};
 pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
     match load(config) {
         Ok(policy) => {
+            let mcp = policy.routes().iter().filter(|r| r.pattern.is_mcp()).count();
+            let routes = match mcp {
+                0 => format!("{} routes", policy.routes().len()),
+                n => format!("{} routes, {n} mcp routes", policy.routes().len() - n),
+            };
             println!(
-                "{}: ok ({} scopes, {} routes, environments: {}; database {})",
+                "{}: ok ({} scopes, {routes}, environments: {}; database {})",
                 config.display(),
                 policy.catalog.len(),
-                policy.routes().len(),
                 policy.environments.join(", "),
                 scopegate_store::redacted(&policy.settings.database)
             );

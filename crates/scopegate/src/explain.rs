@@ -34,10 +34,11 @@ pub(crate) struct Args {
     /// An X-OAuth-Scope value that narrows the scopes for this request.
     #[arg(long, value_name = "SCOPES", conflicts_with = "anonymous")]
     narrow: Option<String>,
-    /// The HTTP method, e.g. GET.
+    /// The HTTP method, e.g. GET; or `mcp` to explain an MCP operation.
     #[arg(required_unless_present = "claims")]
     method: Option<String>,
-    /// The request target: path and optional query, e.g. /account/settings?x=1.
+    /// The request target: path and optional query, e.g. /account/settings?x=1;
+    /// after `mcp`, the operation, e.g. "tools/call create_order".
     #[arg(required_unless_present = "claims")]
     path: Option<String>,
 }
@@ -72,6 +73,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let e = explain(&policy, method, path, credentials).map_err(|e| match e {
         ExplainInputError::Scopes(m) => anyhow::anyhow!("--scopes: {m}"),
         ExplainInputError::Narrow(m) => anyhow::anyhow!("--narrow: {m}"),
+        ExplainInputError::Operation(m) => anyhow::anyhow!("{m}"),
     })?;
     print(&e, token_scope.as_ref().map(|(_, who)| who.as_str()));
     Ok(if e.allowed {

@@ -20,7 +20,8 @@ pub(crate) struct Args {
     /// Only scopes available in this environment.
     #[arg(long, value_name = "ENV")]
     env: Option<String>,
-    /// Endpoints the app will call, each "METHOD PATH".
+    /// Endpoints the app will call, each "METHOD PATH", or an MCP operation
+    /// as "mcp OPERATION" (e.g. "mcp tools/call create_order").
     #[arg(required = true, value_name = "METHOD PATH")]
     endpoints: Vec<String>,
 }

@@ -14,6 +14,7 @@ mod diff;
 mod enforce;
 mod laws;
 mod load_errors;
+mod mcp;
 mod openapi;
 mod paths;
 mod routes;

@@ -61,7 +61,7 @@ async fn caller(state: &AppState, policy: &Policy, request: &Parts) -> Result<Ad
         .get_all(header::AUTHORIZATION)
         .iter()
         .map(|v| v.as_bytes());
-    let unverified = match admit(policy, request.method.as_str(), target, authorization) {
+    let unverified = match admit(policy, request.method.as_str(), target, None, authorization) {
         Err(denial) => return Err(refused(policy, &denial)),
         // The admin policy has no open route; should one appear, it still needs a token.
         Ok(Admission::Open(_)) => return Err(refused(policy, &Denial::unrouted(Refusal::Unauthenticated))),

@@ -179,7 +179,7 @@ pub(super) async fn decide(Current(state): Current, headers: HeaderMap, bytes: B
     .map_err(|e| {
         let field = e.field();
         let message = match e {
-            ExplainInputError::Scopes(m) | ExplainInputError::Narrow(m) => m,
+            ExplainInputError::Scopes(m) | ExplainInputError::Narrow(m) | ExplainInputError::Operation(m) => m,
         };
         ApiError::field(FieldError::new(field, message))
     })?;

@@ -294,7 +294,7 @@ impl Exchange {
                 forward_auth::Verdict::Refuse(response) => answer_with(client, out, response, self.close).await,
             };
         }
-        let pass = match authorize(state, generation, method, target, &fields, Some(self.peer.ip())).await {
+        let pass = match authorize(state, generation, method, target, &fields, None, Some(self.peer.ip())).await {
             Ok(pass) => pass,
             Err(denial) => {
                 let refusal = refuse(generation, method, target, &denial, self.started);

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Request, Response, StatusCode};
 use scopegate_core::admission::Denial;
 use scopegate_core::enforce::{ForwardedHeaders, Refusal, original_request};
+use scopegate_core::mcp_call::McpCall;
 
 use super::{authorize, headers, record_pass, refuse};
 use crate::http::endpoints;
@@ -70,6 +71,9 @@ impl Verdict {
         }
     }
 }
+
+const MCP_METHOD: axum::http::HeaderName = axum::http::HeaderName::from_static(scopegate_core::mcp::METHOD_HEADER);
+const MCP_NAME: axum::http::HeaderName = axum::http::HeaderName::from_static(scopegate_core::mcp::NAME_HEADER);
 
 /// The fields a forward-auth call may name the original request in, in
 /// [`ForwardedHeaders`] order.
@@ -148,7 +152,20 @@ pub(crate) async fn answer<H: Fields + Sync + ?Sized>(
     // other behind the same proxy.
     let trusted = &generation.policy.settings.trusted_proxies;
     let peer = peer.filter(|p| scopegate_core::limits::is_trusted_proxy(*p, trusted));
-    match authorize(state, generation, method, target, headers, peer).await {
+    let policy = &generation.policy;
+    // Forward-auth sees no body: an MCP request is decided on its headers.
+    let call = if policy.is_mcp_target(method, target) {
+        match McpCall::from_headers(headers.values(&MCP_METHOD), headers.values(&MCP_NAME)) {
+            Ok(call) => Some(call),
+            Err(refusal) => {
+                let denial = Denial::unrouted(refusal);
+                return Verdict::Refuse(refuse(generation, method, target, &denial, started));
+            }
+        }
+    } else {
+        None
+    };
+    match authorize(state, generation, method, target, headers, call.as_ref(), peer).await {
         Ok(pass) => {
             record_pass(generation, method, &pass, Outcome::Allow, started);
             Verdict::Allow {

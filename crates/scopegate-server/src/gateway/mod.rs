@@ -13,6 +13,7 @@ pub(crate) mod fast;
 pub(crate) mod forward_auth;
 mod h1;
 pub(crate) mod headers;
+mod mcp;
 
 use scopegate_core::Outcome;
 use std::net::{IpAddr, SocketAddr};
@@ -25,6 +26,7 @@ use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, Version
 use scopegate_core::RouteId;
 use scopegate_core::admission::{Admission, Allowed, Denial, admit};
 use scopegate_core::enforce::{NARROW_HEADER, Refusal, one_host};
+use scopegate_core::mcp_call::McpCall;
 
 use crate::http::address::ClientAddress;
 use crate::http::fields::Fields;
@@ -57,10 +59,11 @@ pub(crate) async fn authorize<'t, H: Fields + Sync + ?Sized>(
     method: &str,
     target: &'t str,
     headers: &H,
+    mcp: Option<&McpCall<'_>>,
     peer: Option<IpAddr>,
 ) -> Result<Pass<'t>, Denial> {
     let policy = &generation.policy;
-    let unverified = match admit(policy, method, target, headers.values(&AUTHORIZATION))? {
+    let unverified = match admit(policy, method, target, mcp, headers.values(&AUTHORIZATION))? {
         Admission::Open(allowed) => {
             return Ok(Pass {
                 allowed,
@@ -160,7 +163,7 @@ pub(crate) fn refuse(
         None,
         reason.as_deref(),
     );
-    scopegate_layer::refusal_response(&generation.policy, &denial.refusal)
+    scopegate_layer::refusal_response(&generation.policy, denial)
 }
 
 /// Request line and headers, in bytes, as a limit sees them.
@@ -216,8 +219,11 @@ pub(crate) fn record_pass(generation: &Generation, method: &str, pass: &Pass<'_>
     );
 }
 
+const MCP_METHOD: HeaderName = HeaderName::from_static(scopegate_core::mcp::METHOD_HEADER);
+const MCP_NAME: HeaderName = HeaderName::from_static(scopegate_core::mcp::NAME_HEADER);
+
 /// The reverse proxy: every path that is not scopegate's own.
-pub(crate) async fn gateway(State(state): State<AppState>, mut request: Request<Body>) -> Response<Body> {
+pub(crate) async fn gateway(State(state): State<AppState>, request: Request<Body>) -> Response<Body> {
     let started = Instant::now();
     let generation = state.live.load_full();
     let method = request.method().clone();
@@ -260,12 +266,52 @@ pub(crate) async fn gateway(State(state): State<AppState>, mut request: Request<
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| *addr);
+    let policy = &generation.policy;
+    let (mut request, body) = if policy.is_mcp_target(method.as_str(), &raw_target) {
+        match mcp::read(request, policy.settings.gateway.max_body_bytes).await {
+            Ok((request, body)) => (request, Some(body)),
+            Err(refusal) => {
+                return refuse(
+                    &generation,
+                    method.as_str(),
+                    &raw_target,
+                    &Denial::unrouted(refusal),
+                    started,
+                );
+            }
+        }
+    } else {
+        (request, None)
+    };
+    let call = match body
+        .as_deref()
+        .map(|body| {
+            McpCall::from_body(
+                body,
+                Fields::values(request.headers(), &MCP_METHOD),
+                Fields::values(request.headers(), &MCP_NAME),
+            )
+        })
+        .transpose()
+    {
+        Ok(call) => call,
+        Err(refusal) => {
+            return refuse(
+                &generation,
+                method.as_str(),
+                &raw_target,
+                &Denial::unrouted(refusal),
+                started,
+            );
+        }
+    };
     let pass = match authorize(
         &state,
         &generation,
         method.as_str(),
         &raw_target,
         request.headers(),
+        call.as_ref(),
         peer.map(|p| p.ip()),
     )
     .await

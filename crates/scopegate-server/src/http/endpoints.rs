@@ -2,6 +2,10 @@
 //! document both read them.
 
 pub(crate) const METADATA: &str = "/.well-known/oauth-authorization-server";
+/// RFC 9728 protected resource metadata, followed by the resource's path
+/// (the MCP endpoint's, docs/mcp.md).
+pub(crate) const RESOURCE_METADATA: &str = "/.well-known/oauth-protected-resource";
+pub(crate) const RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource/{*resource}";
 pub(crate) const AUTHORIZE: &str = "/oauth2/authorize";
 pub(crate) const TOKEN: &str = "/oauth2/token";
 pub(crate) const INTROSPECT: &str = "/oauth2/introspect";
@@ -26,6 +30,7 @@ pub(crate) fn is_own(path: &str) -> bool {
         path,
         METADATA | AUTHORIZE | TOKEN | INTROSPECT | REVOKE | JWKS | HEALTHZ | READYZ | AUTHZ | METRICS
     ) || path.starts_with("/authz/")
+        || path.starts_with("/.well-known/oauth-protected-resource/")
         || [ADMIN_API, PORTAL].iter().any(|own| {
             path.strip_prefix(own)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -49,6 +54,7 @@ mod tests {
             assert!(is_own(path), "{path}");
         }
         assert!(is_own("/authz/account/x"));
+        assert!(is_own("/.well-known/oauth-protected-resource/mcp"));
         assert!(is_own("/admin/api") && is_own("/admin/api/apps") && !is_own("/admin/apix"));
         assert!(is_own("/portal") && is_own("/portal/apps/x") && !is_own("/portals"));
         assert!(is_authz(AUTHZ) && is_authz("/authz/account/x") && !is_authz("/authz/") && !is_authz("/authzx"));

@@ -29,3 +29,33 @@ pub(crate) async fn metadata(Current(state): Current) -> Json<Value> {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
     }))
 }
+
+/// RFC 9728 protected resource metadata for the MCP endpoint, at
+/// `/.well-known/oauth-protected-resource<mcp.path>`: where an MCP client
+/// learns which authorization server issues tokens for it, and for which scopes.
+pub(crate) async fn resource_metadata(Current(state): Current, uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let policy = &state.policy;
+    let resource_path = uri
+        .path()
+        .strip_prefix(endpoints::RESOURCE_METADATA)
+        .unwrap_or_default();
+    let Some(mcp) = policy.settings.mcp.as_ref().filter(|m| m.path == resource_path) else {
+        return crate::upstream::error(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            "no protected resource is described at this path",
+        );
+    };
+    let scopes: Vec<&str> = policy.catalog.names(&mcp.scopes_supported).collect();
+    (
+        [(axum::http::header::CACHE_CONTROL, "max-age=60")],
+        Json(json!({
+            "resource": mcp.resource,
+            "authorization_servers": [policy.settings.issuer],
+            "scopes_supported": scopes,
+            "bearer_methods_supported": ["header"],
+        })),
+    )
+        .into_response()
+}

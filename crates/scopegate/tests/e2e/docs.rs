@@ -84,6 +84,7 @@ fn replay_with(doc: &str, env: &[(&str, &str)]) -> String {
         "app-analytics/scopegate.toml",
         "marketplace/scopegate.toml",
         "storefront/scopegate.toml",
+        "mcp/scopegate.toml",
         "forward-auth/nginx.conf",
         "cluster/nginx.conf",
     ] {
@@ -314,6 +315,14 @@ fn the_users_how_to_runs_as_written() {
     }
     let printed = replay_with("docs/users.md", &[("OIDC_PROVIDER", &module)]);
     assert!(!printed.contains("FAILED"), "{printed}");
+}
+
+#[test]
+fn the_mcp_how_to_runs_as_written() {
+    let printed = replay("docs/mcp.md");
+    assert!(printed.contains("resource_metadata="), "{printed}");
+    assert!(printed.contains("scope=\"orders refunds\""), "{printed}");
+    assert!(printed.contains("the challenge asks for scope=\"refunds\""), "{printed}");
 }
 
 #[test]

@@ -228,3 +228,59 @@ async fn the_layer_verifies_es256_tokens_with_the_p256_key_of_the_jwks() {
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::OK);
 }
+
+/// An MCP server written in Rust behind the layer: the same decisions and
+/// challenges as the gateway, the body checked against the headers, and the
+/// body still there for the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_decides_mcp_operations_like_the_gateway() {
+    let s = crate::mcp::start("echo");
+    let token = crate::mcp::token(&s, "read_orders").await;
+    let app = axum::Router::new()
+        .route(
+            "/mcp",
+            axum::routing::post(|body: String| async move {
+                let request: serde_json::Value = serde_json::from_str(&body).unwrap();
+                axum::Json(serde_json::json!({"jsonrpc": "2.0", "id": request["id"], "result": {"name": request["params"]["name"]}}))
+            }),
+        )
+        .layer(ScopegateLayer::builder(policy_of(&s)).jwks(&s.url("/oauth2/jwks")).unwrap().build());
+    let auth = format!("Bearer {token}");
+    let send = |name: &str, header_name: &str| {
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": name}});
+        Request::builder()
+            .method("POST")
+            .uri("/mcp")
+            .header("authorization", &auth)
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", header_name)
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let answer = app.clone().oneshot(send("list_orders", "list_orders")).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        body["result"]["name"], "list_orders",
+        "the server reads the body the layer read"
+    );
+
+    let answer = app.clone().oneshot(send("create_order", "create_order")).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    let challenge = answer.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains("scope=\"orders\""), "{challenge}");
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"{}\"",
+            s.url("/.well-known/oauth-protected-resource/mcp")
+        )),
+        "{challenge}"
+    );
+    let answer = app.clone().oneshot(send("list_orders", "create_order")).await.unwrap();
+    assert_eq!(
+        answer.status(),
+        StatusCode::BAD_REQUEST,
+        "a header that disagrees with the body"
+    );
+}

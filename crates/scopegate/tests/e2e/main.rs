@@ -18,6 +18,7 @@ mod fast_path;
 mod front_ends;
 mod gateway;
 mod layer;
+mod mcp;
 mod nginx;
 mod operations;
 mod otel;

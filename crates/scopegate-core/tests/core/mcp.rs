@@ -1,0 +1,328 @@
+//! The MCP rules of docs/mcp.md that need no server: `[mcp]` and
+//! `[[mcp_route]]` in the policy, reading an operation from headers and body,
+//! the decision and the minimal challenge.
+
+use proptest::prelude::*;
+use scopegate_core::admission::{Admission, Denial, admit};
+use scopegate_core::enforce::Refusal;
+use scopegate_core::mcp_call::McpCall;
+use scopegate_core::{Caller, Policy};
+
+use crate::{held, policy};
+
+const POLICY: &str = r#"
+issuer = "https://api.example.com"
+
+[[scope]]
+name = "read_orders"
+
+[[scope]]
+name    = "orders"
+implies = ["read_orders"]
+
+[[scope]]
+name = "refunds"
+
+[[scope]]
+name = "catalog"
+
+[[route]]
+match  = "GET /orders"
+any_of = ["read_orders"]
+
+[mcp]
+path = "/mcp"
+
+[[mcp_route]]
+match   = "tools/list"
+require = "client"
+
+[[mcp_route]]
+match  = "tools/call list_orders"
+any_of = ["read_orders"]
+
+[[mcp_route]]
+match  = "tools/call create_*"
+any_of = ["orders"]
+
+[[mcp_route]]
+match  = "tools/call refund_order"
+all_of = ["orders", "refunds"]
+
+[[mcp_route]]
+match  = "tools/call pick"
+any_of = ["catalog", "orders"]
+
+[[mcp_route]]
+match   = "ping"
+require = "none"
+"#;
+
+fn errors(source: &str) -> String {
+    match Policy::compile("p.toml", source) {
+        Ok(_) => panic!("should not compile"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn decide(p: &Policy, op: &str, scopes: Option<&str>) -> &'static str {
+    let call = McpCall::parse(op).unwrap();
+    let route = p.match_mcp(&call.method, call.name.as_deref());
+    let h = scopes.map(|s| held(p, s));
+    let caller = h.as_ref().map_or(Caller::Anonymous, Caller::Client);
+    p.decide_route(route, caller).outcome().as_str()
+}
+
+#[test]
+fn mcp_resource_defaults_to_the_issuer_and_path() {
+    let p = policy(POLICY);
+    let mcp = p.settings.mcp.as_ref().unwrap();
+    assert_eq!(mcp.resource, "https://api.example.com/mcp");
+    assert_eq!(mcp.metadata_path(), "/.well-known/oauth-protected-resource/mcp");
+}
+
+#[test]
+fn mcp_scopes_supported_default_to_the_smallest_set_for_every_list_method() {
+    let p = policy(&POLICY.replace(
+        "match   = \"tools/list\"\nrequire = \"client\"",
+        "match   = \"tools/list\"\nany_of = [\"read_orders\", \"orders\"]",
+    ));
+    let supported = &p.settings.mcp.as_ref().unwrap().scopes_supported;
+    assert_eq!(p.catalog.display(supported), "read_orders");
+    let listed = policy(&POLICY.replace("path = \"/mcp\"", "path = \"/mcp\"\nscopes_supported = [\"orders\"]"));
+    assert_eq!(
+        listed.catalog.display(&listed.settings.mcp.unwrap().scopes_supported),
+        "orders"
+    );
+}
+
+#[test]
+fn mcp_route_decisions_honour_implication() {
+    let p = policy(POLICY);
+    assert_eq!(decide(&p, "tools/call list_orders", Some("orders")), "allow");
+    assert_eq!(
+        decide(&p, "tools/call list_orders", Some("catalog")),
+        "insufficient_scope"
+    );
+    assert_eq!(decide(&p, "tools/call create_order", Some("orders")), "allow");
+    assert_eq!(decide(&p, "tools/call create_order", None), "unauthenticated");
+    assert_eq!(decide(&p, "tools/list", Some("")), "allow");
+    assert_eq!(decide(&p, "ping", None), "allow");
+}
+
+#[test]
+fn an_mcp_operation_no_mcp_route_matches_is_route_not_found() {
+    let p = policy(POLICY);
+    assert_eq!(
+        decide(&p, "tools/call delete_everything", Some("orders refunds catalog")),
+        "route_not_found"
+    );
+    assert_eq!(decide(&p, "prompts/list", Some("orders")), "route_not_found");
+}
+
+#[test]
+fn the_mcp_challenge_is_the_smallest_additional_set() {
+    let p = policy(POLICY);
+    let challenge = |op: &str, scopes: &str| {
+        let call = McpCall::parse(op).unwrap();
+        let route = p.match_mcp(&call.method, call.name.as_deref()).unwrap();
+        p.catalog.display(&p.mcp_challenge(route, &held(&p, scopes)))
+    };
+    // all_of: only what is not held.
+    assert_eq!(challenge("tools/call refund_order", "orders"), "refunds");
+    assert_eq!(challenge("tools/call refund_order", ""), "orders refunds");
+    // implication: orders is what allows create, whatever read_orders is held.
+    assert_eq!(challenge("tools/call create_order", "read_orders"), "orders");
+    // any_of: one scope, the least privileged.
+    assert_eq!(challenge("tools/call pick", ""), "catalog");
+    // any_of with implication: read_orders is the smallest grant that opens list_orders.
+    assert_eq!(challenge("tools/call list_orders", "catalog"), "read_orders");
+}
+
+#[test]
+fn a_403_on_an_mcp_route_names_the_minimal_scope_and_the_resource_metadata() {
+    let p = policy(POLICY);
+    let route = p.match_mcp("tools/call", Some("refund_order")).unwrap();
+    let denial = Denial {
+        route: Some(route),
+        refusal: Refusal::InsufficientScope {
+            route,
+            held: held(&p, "orders"),
+        },
+    };
+    let answer = denial.answer(&p);
+    assert_eq!(answer.status, 403);
+    assert_eq!(
+        answer.www_authenticate.as_deref(),
+        Some(
+            "Bearer resource_metadata=\"https://api.example.com/.well-known/oauth-protected-resource/mcp\", error=\"insufficient_scope\", scope=\"refunds\""
+        )
+    );
+    let unauthenticated = Denial {
+        route: Some(route),
+        refusal: Refusal::Unauthenticated,
+    }
+    .answer(&p);
+    let challenge = unauthenticated.www_authenticate.unwrap();
+    assert!(
+        challenge.contains("resource_metadata=\"https://api.example.com/.well-known/oauth-protected-resource/mcp\""),
+        "{challenge}"
+    );
+    assert!(
+        !challenge.contains("scope="),
+        "a 401 never sends an empty scope: {challenge}"
+    );
+}
+
+#[test]
+fn a_refusal_on_an_http_route_names_no_resource_metadata() {
+    let p = policy(POLICY);
+    let route = p.match_route("GET", "/orders").unwrap();
+    let answer = Denial {
+        route: Some(route),
+        refusal: Refusal::Unauthenticated,
+    }
+    .answer(&p);
+    assert_eq!(answer.www_authenticate.as_deref(), Some("Bearer realm=\"scopegate\""));
+}
+
+fn refusal_of(r: Result<McpCall<'_>, Refusal>) -> String {
+    match r {
+        Err(Refusal::InvalidRequest(why)) => why,
+        other => panic!("expected invalid_request, got {other:?}"),
+    }
+}
+
+fn from_body<'b>(body: &'b str, method: &[&'b str], name: &[&'b str]) -> Result<McpCall<'b>, Refusal> {
+    McpCall::from_body(
+        body.as_bytes(),
+        method.iter().map(|m| m.as_bytes()),
+        name.iter().map(|n| n.as_bytes()),
+    )
+}
+
+const CALL: &str =
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_order","arguments":{"sku":"a"}}}"#;
+
+#[test]
+fn an_mcp_body_must_agree_with_its_headers() {
+    let call = from_body(CALL, &["tools/call"], &["create_order"]).unwrap();
+    assert_eq!(call.to_string(), "tools/call create_order");
+    let encoded = from_body(CALL, &["tools/call"], &["=?base64?Y3JlYXRlX29yZGVy?="]).unwrap();
+    assert_eq!(encoded.name.as_deref(), Some("create_order"));
+    assert!(refusal_of(from_body(CALL, &["tools/call"], &["refund_order"])).contains("Mcp-Name does not match"));
+    assert!(refusal_of(from_body(CALL, &["tools/list"], &[])).contains("does not match the body's method"));
+    assert!(refusal_of(from_body(CALL, &[], &["create_order"])).contains("Mcp-Method"));
+    assert!(refusal_of(from_body(CALL, &["tools/call"], &[])).contains("Mcp-Name"));
+    assert!(refusal_of(from_body(CALL, &["tools/call", "tools/call"], &["create_order"])).contains("repeated"));
+}
+
+#[test]
+fn batches_responses_and_non_json_rpc_bodies_are_refused() {
+    let batch = format!("[{CALL}]");
+    assert!(refusal_of(from_body(&batch, &["tools/call"], &["create_order"])).contains("batches"));
+    let response = r#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+    assert!(refusal_of(from_body(response, &["tools/call"], &["create_order"])).contains("response"));
+    for body in [
+        "",
+        "not json",
+        "{}",
+        r#"{"jsonrpc":"1.0","method":"tools/call"}"#,
+        "null",
+        "42",
+    ] {
+        refusal_of(from_body(body, &["tools/call"], &["create_order"]));
+    }
+    let nameless = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#;
+    assert!(refusal_of(from_body(nameless, &["tools/call"], &["7"])).contains("params.name"));
+}
+
+#[test]
+fn a_post_to_the_mcp_path_without_an_operation_is_refused() {
+    let p = policy(POLICY);
+    let denial = admit(&p, "POST", "/mcp", None, std::iter::empty()).unwrap_err();
+    assert_eq!(denial.refusal.outcome(), "invalid_request");
+    // Other methods on the path are ordinary routes (none here).
+    let get = admit(&p, "GET", "/mcp", None, std::iter::empty()).unwrap_err();
+    assert_eq!(get.refusal.outcome(), "route_not_found");
+    let call = McpCall::parse("ping").unwrap();
+    assert!(matches!(
+        admit(&p, "POST", "/mcp", Some(&call), std::iter::empty()).unwrap(),
+        Admission::Open(_)
+    ));
+}
+
+#[test]
+fn mcp_policy_errors_name_their_line() {
+    let bad_match = format!("{POLICY}\n[[mcp_route]]\nmatch = \"tools/*/x\"\nrequire = \"client\"\n");
+    assert!(
+        errors(&bad_match).contains("a `*` may only end it"),
+        "{}",
+        errors(&bad_match)
+    );
+    let twice = format!("{POLICY}\n[[mcp_route]]\nmatch = \"tools/call create_*\"\nrequire = \"client\"\n");
+    let e = errors(&twice);
+    assert!(
+        e.contains("can match the same operations as mcp_route \"tools/call create_*\" (line 33)"),
+        "{e}"
+    );
+    let star = format!("{POLICY}\n[[mcp_route]]\nmatch = \"tools/list *\"\nrequire = \"client\"\n");
+    assert!(errors(&star).contains("same operations"), "{}", errors(&star));
+    let undeclared = format!("{POLICY}\n[[mcp_route]]\nmatch = \"prompts/get x\"\nany_of = [\"nope\"]\n");
+    assert!(errors(&undeclared).contains("undeclared scope \"nope\""));
+    let orphan = "[[scope]]\nname = \"a\"\n\n[[mcp_route]]\nmatch = \"ping\"\nrequire = \"none\"\n";
+    assert!(
+        errors(orphan).starts_with("p.toml:5: [[mcp_route]] needs an [mcp] table"),
+        "{}",
+        errors(orphan)
+    );
+    let empty = "[mcp]\npath = \"/mcp\"\n";
+    assert!(
+        errors(empty).contains("p.toml:2: [mcp] has no [[mcp_route]]"),
+        "{}",
+        errors(empty)
+    );
+    for path in ["mcp", "/mcp/", "/a/../mcp", "/mcp?x=1", "/"] {
+        let e = errors(&POLICY.replace("path = \"/mcp\"", &format!("path = {path:?}")));
+        assert!(e.contains("`mcp.path`"), "{path}: {e}");
+    }
+    let e = errors(&POLICY.replace("path = \"/mcp\"", "path = \"/mcp\"\nresource = \"urn:x#frag\""));
+    assert!(e.contains("`mcp.resource`"), "{e}");
+    let e = errors(&POLICY.replace("path = \"/mcp\"", "path = \"/mcp\"\nsurprise = 1"));
+    assert!(e.contains("unknown field `surprise`"), "{e}");
+}
+
+proptest! {
+    /// The table agrees with a scan of every pattern for the most specific match.
+    #[test]
+    fn the_mcp_table_agrees_with_an_exhaustive_specificity_scan(
+        patterns in proptest::collection::vec(("(tools/call|tools/\\*|tools/list|\\*|prompts/get)", proptest::option::of("(a|ab|abc|a\\*|ab\\*|\\*)")), 1..8),
+        method in "(tools/call|tools/list|prompts/get|ping)",
+        name in proptest::option::of("(a|ab|abc|abd|b)"),
+    ) {
+        let mut source = String::from("[mcp]\npath = \"/mcp\"\n");
+        let mut seen = std::collections::HashSet::new();
+        for (m, n) in &patterns {
+            let named = matches!(m.as_str(), "tools/call" | "prompts/get" | "tools/*" | "*");
+            let text = match n { Some(n) if named => format!("{m} {n}"), _ => m.clone() };
+            let parsed = scopegate_core::mcp::McpPattern::parse(&text).unwrap();
+            if seen.insert(parsed.to_string()) {
+                source.push_str(&format!("\n[[mcp_route]]\nmatch = {text:?}\nrequire = \"client\"\n"));
+            }
+        }
+        let p = policy(&source);
+        let name = if scopegate_core::mcp::name_key(&method).is_some() { name } else { None };
+        let found = p.match_mcp(&method, name.as_deref()).map(|r| p.route(r).pattern.to_string());
+        // Specificity from the left: exact method, longer method prefix; exact name, longer name prefix, none.
+        let rank = |t: &scopegate_core::mcp::Text| match t {
+            scopegate_core::mcp::Text::Exact(e) => (1, e.len()),
+            scopegate_core::mcp::Text::Prefix(q) => (0, q.len()),
+        };
+        let best = p.routes().iter().filter_map(|r| match &r.pattern {
+            scopegate_core::RoutePattern::Mcp(m) if m.matches(&method, name.as_deref()) => Some((r, m)),
+            _ => None,
+        }).max_by_key(|(_, m)| (rank(&m.method), m.name.as_ref().map_or((0, 0), |n| { let (k, l) = rank(n); (k + 1, l) })))
+          .map(|(r, _)| r.pattern.to_string());
+        prop_assert_eq!(found, best);
+    }
+}

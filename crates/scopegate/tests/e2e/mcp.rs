@@ -1,0 +1,339 @@
+//! MCP servers behind scopegate (docs/mcp.md), through the real binary with
+//! raw requests: the protected resource metadata, 401 and 403 challenges,
+//! operations decided per tool, refusals of malformed MCP requests before
+//! the upstream sees them, and forward-auth from the headers alone.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::server::{Server, http};
+
+/// A stand-in MCP server that counts what reaches it and answers each
+/// JSON-RPC request with its method.
+pub(crate) struct McpUpstream {
+    pub base: String,
+    pub hits: Arc<AtomicUsize>,
+}
+
+pub(crate) async fn mcp_upstream() -> McpUpstream {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    let app = axum::Router::new().fallback(move |body: String| {
+        let counter = Arc::clone(&counter);
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            axum::Json(json!({"jsonrpc": "2.0", "id": request["id"], "result": {"method": request["method"]}}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    McpUpstream { base, hits }
+}
+
+/// examples/mcp on a free port that is its issuer's, with `upstream`.
+pub(crate) fn start(upstream: &str) -> Server {
+    let port = crate::free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let upstream = upstream.to_owned();
+    Server::launch_on(
+        crate::server::new_dir(),
+        "mcp",
+        move |policy| {
+            policy
+                .replacen("\"http://127.0.0.1:8080\"", &format!("\"{issuer}\""), 1)
+                .replacen("\"http://127.0.0.1:8000\"", &format!("\"{upstream}\""), 1)
+        },
+        &[],
+        format!("127.0.0.1:{port}"),
+    )
+}
+
+/// A client_credentials token for an app granted `scopes`.
+pub(crate) async fn token(s: &Server, scopes: &str) -> String {
+    let (id, secret) = s.app(&["--name", "Agent", "--env", "production", "--scopes", scopes]);
+    let r = http()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+fn call(method: &str, params: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string()
+}
+
+/// POSTs `body` to /mcp with `headers`; status, WWW-Authenticate and body.
+async fn post(s: &Server, token: Option<&str>, headers: &[(&str, &str)], body: String) -> (StatusCode, String, Value) {
+    let mut request = http()
+        .post(s.url("/mcp"))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status();
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, challenge, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn tool(s: &Server, token: Option<&str>, name: &str) -> (StatusCode, String, Value) {
+    post(
+        s,
+        token,
+        &[("mcp-method", "tools/call"), ("mcp-name", name)],
+        call("tools/call", json!({"name": name, "arguments": {}})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_protected_resource_metadata_names_the_issuer_and_the_list_scopes() {
+    let s = start("echo");
+    let doc = s.get_json("/.well-known/oauth-protected-resource/mcp").await;
+    assert_eq!(doc["resource"], s.url("/mcp"));
+    assert_eq!(doc["authorization_servers"], json!([s.base]));
+    // As listed in [mcp] scopes_supported.
+    assert_eq!(doc["scopes_supported"], json!(["read_orders"]));
+    assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    let other = http()
+        .get(s.url("/.well-known/oauth-protected-resource/elsewhere"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_mcp_401_names_the_resource_metadata_and_no_empty_scope() {
+    let s = start("echo");
+    let (status, challenge, _) = tool(&s, None, "list_orders").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let metadata = format!(
+        "resource_metadata=\"{}\"",
+        s.url("/.well-known/oauth-protected-resource/mcp")
+    );
+    assert!(challenge.contains(&metadata), "{challenge}");
+    assert!(!challenge.contains("scope=\"\""), "{challenge}");
+    let (status, challenge, _) = tool(&s, Some("sgat_not_a_token"), "list_orders").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        challenge.contains("invalid_token") && challenge.contains(&metadata),
+        "{challenge}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_are_decided_one_by_one_with_a_minimal_challenge() {
+    let upstream = mcp_upstream().await;
+    let s = start(&upstream.base);
+    let token = token(&s, "read_orders").await;
+    let (status, _, body) = tool(&s, Some(&token), "list_orders").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"]["method"], "tools/call");
+    assert_eq!(upstream.hits.load(Ordering::SeqCst), 1);
+
+    // any_of ["orders"], and read_orders held: ask for orders.
+    let (status, challenge, body) = tool(&s, Some(&token), "create_order").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    assert!(challenge.contains("scope=\"orders\""), "{challenge}");
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
+    // all_of ["orders", "refunds"]: both, in one challenge.
+    let (_, challenge, _) = tool(&s, Some(&token), "refund_order").await;
+    assert!(challenge.contains("scope=\"orders refunds\""), "{challenge}");
+    // A tool no mcp_route names.
+    let (status, _, body) = tool(&s, Some(&token), "drop_tables").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "route_not_found");
+
+    let orders = self::token(&s, "orders refunds").await;
+    let (status, _, _) = tool(&s, Some(&orders), "refund_order").await;
+    assert_eq!(status, StatusCode::OK);
+    // orders implies read_orders.
+    let (status, _, _) = tool(&s, Some(&orders), "list_orders").await;
+    assert_eq!(status, StatusCode::OK);
+    // Resources are decided by URI, prompts by name.
+    let (status, _, _) = post(
+        &s,
+        Some(&token),
+        &[("mcp-method", "resources/read"), ("mcp-name", "orders://42")],
+        call("resources/read", json!({"uri": "orders://42"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = post(
+        &s,
+        Some(&token),
+        &[("mcp-method", "resources/read"), ("mcp-name", "secrets://all")],
+        call("resources/read", json!({"uri": "secrets://all"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(upstream.hits.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_mcp_requests_are_400_and_never_reach_the_upstream() {
+    let upstream = mcp_upstream().await;
+    let s = start(&upstream.base);
+    let token = token(&s, "orders refunds read_catalog").await;
+    let good = call("tools/call", json!({"name": "list_orders"}));
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, String);
+    let cases: Vec<Case<'_>> = vec![
+        ("no Mcp-Method", vec![("mcp-name", "list_orders")], good.clone()),
+        ("no Mcp-Name", vec![("mcp-method", "tools/call")], good.clone()),
+        (
+            "another name",
+            vec![("mcp-method", "tools/call"), ("mcp-name", "create_order")],
+            good.clone(),
+        ),
+        ("another method", vec![("mcp-method", "tools/list")], good.clone()),
+        (
+            "a batch",
+            vec![("mcp-method", "tools/call"), ("mcp-name", "list_orders")],
+            format!("[{good}]"),
+        ),
+        (
+            "not JSON",
+            vec![("mcp-method", "tools/call"), ("mcp-name", "list_orders")],
+            "tools/call list_orders".into(),
+        ),
+        (
+            "a response",
+            vec![("mcp-method", "tools/call"), ("mcp-name", "list_orders")],
+            r#"{"jsonrpc":"2.0","id":1,"result":{}}"#.into(),
+        ),
+        (
+            "a bad base64 name",
+            vec![("mcp-method", "tools/call"), ("mcp-name", "=?base64?!!?=")],
+            good.clone(),
+        ),
+    ];
+    for (what, headers, body) in cases {
+        let (status, _, answer) = post(&s, Some(&token), &headers, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {answer}");
+        assert_eq!(answer["error"], "invalid_request", "{what}");
+    }
+    // The base64 form of a name is the name.
+    let (status, _, _) = post(
+        &s,
+        Some(&token),
+        &[
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "=?base64?bGlzdF9vcmRlcnM=?="),
+        ],
+        good.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // Past gateway.max_body_bytes (10 MiB by default): 413.
+    let huge = call(
+        "tools/call",
+        json!({"name": "list_orders", "arguments": {"x": "a".repeat(11 << 20)}}),
+    );
+    let (status, _, answer) = post(
+        &s,
+        Some(&token),
+        &[("mcp-method", "tools/call"), ("mcp-name", "list_orders")],
+        huge,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    assert_eq!(
+        upstream.hits.load(Ordering::SeqCst),
+        1,
+        "only the one good request got through"
+    );
+}
+
+#[tokio::test]
+async fn forward_auth_decides_mcp_requests_from_their_headers() {
+    let s = start("echo");
+    let token = token(&s, "read_orders").await;
+    let ask = |name: &'static str| {
+        http()
+            .get(s.url("/authz"))
+            .bearer_auth(&token)
+            .header("x-forwarded-method", "POST")
+            .header("x-forwarded-uri", "/mcp")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", name)
+            .send()
+    };
+    let allowed = ask("list_orders").await.unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert_eq!(allowed.headers()["x-scopegate-scopes"], "read_orders");
+    let refused = ask("create_order").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let challenge = refused.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.contains("scope=\"orders\"") && challenge.contains("resource_metadata="),
+        "{challenge}"
+    );
+    let headless = http()
+        .get(s.url("/authz"))
+        .bearer_auth(&token)
+        .header("x-forwarded-method", "POST")
+        .header("x-forwarded-uri", "/mcp")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(headless.status(), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn explain_and_scopes_for_take_an_mcp_operation() {
+    let config = crate::workspace_root().join("examples/mcp/scopegate.toml");
+    let config = config.to_str().unwrap();
+    let o = crate::scopegate(&[
+        "explain",
+        "--config",
+        config,
+        "--scopes",
+        "read_orders",
+        "mcp",
+        "tools/call create_order",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = crate::stdout(&o);
+    assert!(out.contains("route      mcp tools/call create_order"), "{out}");
+    assert!(out.contains("the challenge asks for scope=\"orders\""), "{out}");
+    let o = crate::scopegate(&[
+        "scopes-for",
+        "--config",
+        config,
+        "mcp tools/call refund_order",
+        "mcp tools/call list_orders",
+    ]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    assert!(
+        crate::stdout(&o).starts_with("orders refunds\n"),
+        "{}",
+        crate::stdout(&o)
+    );
+    let o = crate::scopegate(&["scopes-for", "--config", config, "mcp tools/call"]);
+    assert!(!o.status.success());
+    assert!(
+        crate::stderr(&o).contains("tools/call needs its name"),
+        "{}",
+        crate::stderr(&o)
+    );
+}
