@@ -40,6 +40,7 @@ pub mod jwt;
 pub mod limits;
 pub mod mcp;
 pub mod mcp_call;
+pub mod mcp_list;
 pub mod oauth;
 pub mod openapi;
 pub mod path;

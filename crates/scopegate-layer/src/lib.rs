@@ -236,7 +236,7 @@ impl Shared {
     /// `Ok` with the request rewritten for the inner service, or the
     /// refusal. An MCP request's body is read (up to the policy's
     /// `gateway.max_body_bytes`) and checked against its headers first.
-    async fn authorize<B>(&self, request: Request<B>) -> Result<Request<B>, Denial>
+    async fn authorize<B>(&self, request: Request<B>) -> Result<(Request<B>, Option<ListFilter>), Denial>
     where
         B: http_body::Body + From<bytes::Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -274,9 +274,10 @@ impl Shared {
         let unverified = match admission {
             Admission::Open(allowed) => {
                 let canonical = allowed.target.to_string();
+                let filter = ListFilter::of(call.as_ref(), None);
                 drop(call);
                 prepare(&mut request, &canonical, None);
-                return Ok(request);
+                return Ok((request, filter));
             }
             Admission::Verify(unverified) => unverified,
         };
@@ -297,9 +298,11 @@ impl Shared {
             identity.scopes = scope_names(policy, narrowed.set());
         }
         let canonical = allowed.target.to_string();
+        let held = allowed.narrowed.clone().unwrap_or_else(|| checked.held.clone());
+        let filter = ListFilter::of(call.as_ref(), Some(held));
         drop(call);
         prepare(&mut request, &canonical, Some(identity));
-        Ok(request)
+        Ok((request, filter))
     }
 
     /// The token's identity, from the cache or checked now.
@@ -446,6 +449,81 @@ fn prepare<B>(request: &mut Request<B>, canonical: &str, identity: Option<Identi
     request.extensions_mut().insert(identity);
 }
 
+/// An MCP list answer to filter: the list method, and what the caller holds
+/// (`None`: an anonymous caller on an open route).
+#[derive(Debug)]
+struct ListFilter {
+    list: String,
+    held: Option<Held>,
+}
+
+impl ListFilter {
+    fn of(call: Option<&McpCall<'_>>, held: Option<Held>) -> Option<ListFilter> {
+        let call = call?;
+        scopegate_core::mcp_list::list_of(&call.method)?;
+        Some(ListFilter {
+            list: call.method.to_string(),
+            held,
+        })
+    }
+
+    /// The inner service's answer with only the entries the caller may call;
+    /// a 502 when it cannot be read (it must not pass unfiltered).
+    async fn apply<B>(&self, policy: &Policy, response: Response<B>) -> Response<B>
+    where
+        B: http_body::Body + From<bytes::Bytes> + From<String>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        use http_body_util::BodyExt;
+        if !response.status().is_success() {
+            return response;
+        }
+        let media = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|t| t.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+        let event_stream = match media.as_deref() {
+            Some("application/json") => false,
+            Some("text/event-stream") => true,
+            _ => return bad_list(),
+        };
+        let (mut parts, body) = response.into_parts();
+        let limit = usize::try_from(policy.settings.gateway.max_body_bytes).unwrap_or(usize::MAX);
+        let Ok(collected) = http_body_util::Limited::new(body, limit).collect().await else {
+            return bad_list();
+        };
+        let caller = self
+            .held
+            .as_ref()
+            .map_or(scopegate_core::Caller::Anonymous, scopegate_core::Caller::Client);
+        match policy.filter_list_answer(&self.list, &collected.to_bytes(), event_stream, caller) {
+            Ok(filtered) => {
+                parts.headers.remove(header::CONTENT_LENGTH);
+                parts
+                    .headers
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+                Response::from_parts(parts, B::from(bytes::Bytes::from(filtered)))
+            }
+            Err(_) => bad_list(),
+        }
+    }
+}
+
+/// 502: a list answer that could not be read, and so is not passed on.
+fn bad_list<B: From<String>>() -> Response<B> {
+    let body = serde_json::json!({
+        "error": "bad_gateway",
+        "error_description": "the MCP server's answer to a list method could not be read as JSON-RPC, so it was not passed on",
+    });
+    let mut response = Response::new(B::from(body.to_string()));
+    *response.status_mut() = StatusCode::BAD_GATEWAY;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
 /// A body read whole, up to `limit` bytes (413 past it).
 async fn read_body<B>(body: B, limit: u64) -> Result<bytes::Bytes, Refusal>
 where
@@ -488,7 +566,9 @@ where
     ReqBody: http_body::Body + From<bytes::Bytes> + Send + 'static,
     ReqBody::Data: Send,
     ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    ResBody: From<String> + Send + 'static,
+    ResBody: http_body::Body + From<String> + From<bytes::Bytes> + Send + 'static,
+    ResBody::Data: Send,
+    ResBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -505,7 +585,11 @@ where
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             match shared.authorize(request).await {
-                Ok(request) => inner.call(request).await,
+                Ok((request, None)) => inner.call(request).await,
+                Ok((request, Some(filter))) => {
+                    let response = inner.call(request).await?;
+                    Ok(filter.apply(&shared.policy, response).await)
+                }
                 Err(denial) => Ok(refusal_response(&shared.policy, &denial)),
             }
         })

@@ -326,3 +326,62 @@ proptest! {
         prop_assert_eq!(found, best);
     }
 }
+
+const TOOLS: &str = r#"{"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"list_orders"},{"name":"create_order"},{"name":"refund_order"},{"name":"unrouted"},{"title":"no name"}],"nextCursor":"page-2","cacheScope":"public","ttlMs":60000}}"#;
+
+fn filtered(p: &Policy, scopes: &str, body: &str, event_stream: bool) -> String {
+    let h = held(p, scopes);
+    String::from_utf8(
+        p.filter_list_answer("tools/list", body.as_bytes(), event_stream, Caller::Client(&h))
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn list_answers_keep_only_what_the_caller_may_call_and_become_private() {
+    let p = policy(POLICY);
+    let out: serde_json::Value = serde_json::from_str(&filtered(&p, "read_orders", TOOLS, false)).unwrap();
+    let names: Vec<&str> = out["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["list_orders"]);
+    assert_eq!(out["result"]["cacheScope"], "private");
+    assert_eq!(out["result"]["nextCursor"], "page-2", "cursors pass untouched");
+    assert_eq!(out["result"]["ttlMs"], 60000);
+    let out: serde_json::Value = serde_json::from_str(&filtered(&p, "orders refunds", TOOLS, false)).unwrap();
+    assert_eq!(
+        out["result"]["tools"].as_array().unwrap().len(),
+        3,
+        "orders implies read_orders"
+    );
+}
+
+#[test]
+fn list_answers_in_an_event_stream_are_filtered_event_by_event() {
+    let p = policy(POLICY);
+    let stream = format!(
+        "event: message\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{{}}}}\n\nid: 7\nevent: message\ndata: {TOOLS}\n\n"
+    );
+    let out = filtered(&p, "read_orders", &stream, true);
+    let events: Vec<&str> = out.split("\n\n").filter(|e| !e.is_empty()).collect();
+    assert_eq!(events.len(), 2, "{out}");
+    assert!(events[0].contains("notifications/progress"));
+    assert!(events[1].starts_with("id: 7\nevent: message\ndata: "), "{out}");
+    let data: serde_json::Value = serde_json::from_str(events[1].rsplit("data: ").next().unwrap()).unwrap();
+    assert_eq!(data["result"]["tools"].as_array().unwrap().len(), 1);
+    assert_eq!(data["result"]["cacheScope"], "private");
+    // Data that is not JSON could carry a list past the filter: refused.
+    let h = held(&p, "read_orders");
+    assert!(
+        p.filter_list_answer("tools/list", b"data: {\"jsonrpc\n\n", true, Caller::Client(&h))
+            .is_err()
+    );
+    assert!(
+        p.filter_list_answer("tools/list", b"not json", false, Caller::Client(&h))
+            .is_err()
+    );
+}

@@ -329,7 +329,29 @@ pub(crate) async fn gateway(State(state): State<AppState>, request: Request<Body
     );
     // The canonical path and the query as sent.
     let path_and_query = pass.allowed.target.to_string();
-    let (response, outcome) = generation.upstream.forward(request, &path_and_query).await;
+    let (response, mut outcome) = generation.upstream.forward(request, &path_and_query).await;
+    let list = call
+        .as_ref()
+        .and_then(|c| scopegate_core::mcp_list::list_of(&c.method).map(|_| c.method.clone()));
+    let response = match list {
+        Some(list) if outcome == Outcome::Allow => {
+            let held = pass
+                .allowed
+                .narrowed
+                .as_ref()
+                .or(pass.identity.as_deref().map(|i| &i.held));
+            let caller = held.map_or(scopegate_core::Caller::Anonymous, scopegate_core::Caller::Client);
+            let limit = policy.settings.gateway.max_body_bytes;
+            match mcp::filter_list(response, policy, &list, caller, limit).await {
+                Ok(filtered) => filtered,
+                Err(failure) => {
+                    outcome = failure.outcome;
+                    failure.response()
+                }
+            }
+        }
+        _ => response,
+    };
     record_pass(&generation, method.as_str(), &pass, outcome, started);
     response
 }

@@ -322,7 +322,10 @@ fn the_mcp_how_to_runs_as_written() {
     let printed = replay("docs/mcp.md");
     assert!(printed.contains("resource_metadata="), "{printed}");
     assert!(printed.contains("scope=\"orders refunds\""), "{printed}");
-    assert!(printed.contains("the challenge asks for scope=\"refunds\""), "{printed}");
+    assert!(
+        printed.contains("the challenge asks for scope=\"refunds\""),
+        "{printed}"
+    );
 }
 
 #[test]

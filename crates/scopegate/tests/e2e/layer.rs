@@ -241,6 +241,10 @@ async fn the_layer_decides_mcp_operations_like_the_gateway() {
             "/mcp",
             axum::routing::post(|body: String| async move {
                 let request: serde_json::Value = serde_json::from_str(&body).unwrap();
+                if request["method"] == "tools/list" {
+                    let tools = serde_json::json!([{"name": "list_orders"}, {"name": "create_order"}]);
+                    return axum::Json(serde_json::json!({"jsonrpc": "2.0", "id": request["id"], "result": {"tools": tools}}));
+                }
                 axum::Json(serde_json::json!({"jsonrpc": "2.0", "id": request["id"], "result": {"name": request["params"]["name"]}}))
             }),
         )
@@ -283,4 +287,24 @@ async fn the_layer_decides_mcp_operations_like_the_gateway() {
         StatusCode::BAD_REQUEST,
         "a header that disagrees with the body"
     );
+
+    let list = Request::builder()
+        .method("POST")
+        .uri("/mcp")
+        .header("authorization", &auth)
+        .header("mcp-method", "tools/list")
+        .body(Body::from(
+            r#"{"jsonrpc":"2.0","id":8,"method":"tools/list","params":{}}"#,
+        ))
+        .unwrap();
+    let answer = app.clone().oneshot(list).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        body["result"]["tools"],
+        serde_json::json!([{"name": "list_orders"}]),
+        "{body}"
+    );
+    assert_eq!(body["result"]["cacheScope"], "private");
 }

@@ -12,21 +12,45 @@ use serde_json::{Value, json};
 use crate::server::{Server, http};
 
 /// A stand-in MCP server that counts what reaches it and answers each
-/// JSON-RPC request with its method.
+/// JSON-RPC request with its method; `tools/list` with every tool it has,
+/// marked public, as JSON or (when asked with `X-Test-Sse`) as an event
+/// stream with a notification first.
 pub(crate) struct McpUpstream {
     pub base: String,
     pub hits: Arc<AtomicUsize>,
 }
 
+const TOOLS: [&str; 5] = [
+    "list_orders",
+    "create_order",
+    "refund_order",
+    "search_catalog",
+    "drop_tables",
+];
+
 pub(crate) async fn mcp_upstream() -> McpUpstream {
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
-    let app = axum::Router::new().fallback(move |body: String| {
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: String| {
         let counter = Arc::clone(&counter);
         async move {
+            use axum::response::IntoResponse;
             counter.fetch_add(1, Ordering::SeqCst);
             let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            axum::Json(json!({"jsonrpc": "2.0", "id": request["id"], "result": {"method": request["method"]}}))
+            if request["method"] != "tools/list" {
+                return axum::Json(json!({"jsonrpc": "2.0", "id": request["id"], "result": {"method": request["method"]}}))
+                    .into_response();
+            }
+            let tools: Vec<Value> = TOOLS.iter().map(|name| json!({"name": name, "inputSchema": {"type": "object"}})).collect();
+            let answer = json!({"jsonrpc": "2.0", "id": request["id"], "result": {"tools": tools, "nextCursor": "page-2", "cacheScope": "public"}});
+            if headers.contains_key("x-test-sse") {
+                let stream = format!(
+                    "event: message\ndata: {}\n\nevent: message\ndata: {answer}\n\n",
+                    json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "listing"}})
+                );
+                return ([("content-type", "text/event-stream")], stream).into_response();
+            }
+            axum::Json(answer).into_response()
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -336,4 +360,64 @@ fn explain_and_scopes_for_take_an_mcp_operation() {
         "{}",
         crate::stderr(&o)
     );
+}
+
+async fn listed(s: &Server, token: &str, sse: bool) -> (reqwest::header::HeaderMap, String) {
+    let mut request = http()
+        .post(s.url("/mcp"))
+        .bearer_auth(token)
+        .header("mcp-method", "tools/list")
+        .body(call("tools/list", json!({})));
+    if sse {
+        request = request.header("x-test-sse", "1");
+    }
+    let r = request.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let headers = r.headers().clone();
+    (headers, r.text().await.unwrap())
+}
+
+fn tool_names(answer: &Value) -> Vec<String> {
+    answer["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_lists_show_only_what_the_caller_may_call_as_json_and_as_an_event_stream() {
+    let upstream = mcp_upstream().await;
+    let s = start(&upstream.base);
+    let reader = token(&s, "read_orders").await;
+    let (headers, body) = listed(&s, &reader, false).await;
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(tool_names(&answer), ["list_orders"]);
+    assert_eq!(answer["result"]["cacheScope"], "private", "the server said public");
+    assert_eq!(answer["result"]["nextCursor"], "page-2");
+    assert_eq!(headers["content-length"], body.len().to_string().as_str());
+
+    let writer = token(&s, "orders refunds read_catalog").await;
+    let (headers, body) = listed(&s, &writer, true).await;
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let events: Vec<&str> = body.split("\n\n").filter(|e| !e.trim().is_empty()).collect();
+    assert_eq!(events.len(), 2, "{body}");
+    assert!(
+        events[0].contains("notifications/message"),
+        "other events pass as they are"
+    );
+    let data = events[1].lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let answer: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(
+        tool_names(&answer),
+        ["list_orders", "create_order", "refund_order", "search_catalog"],
+        "drop_tables has no mcp_route"
+    );
+    assert_eq!(answer["result"]["cacheScope"], "private");
 }
