@@ -39,6 +39,7 @@ async fn seed<S: Store>(store: S, client_id: &str, count: usize, sample: usize) 
                 expires_at: Some(now + 3_600),
                 used: false,
                 revoked: false,
+                resource: None,
             });
             if (done + i) % every == 0 && kept.len() < sample {
                 kept.push(token);

@@ -182,14 +182,19 @@ impl<'t> Unverified<'t, '_> {
     }
 
     /// Step 3: the caller verified, holding `held` (closed under
-    /// implication, after the request-time checks); `narrow` is every
+    /// implication, after the request-time checks), with a token issued for
+    /// `resource` (RFC 8707; `None`: for none); `narrow` is every
     /// `X-OAuth-Scope` value the request carries.
     pub fn conclude<'v>(
         self,
         policy: &Policy,
         held: &Held,
+        resource: Option<&str>,
         narrow: impl Iterator<Item = &'v [u8]>,
     ) -> Result<Allowed<'t>, Denial> {
+        if let Some(why) = policy.audience_refusal(self.route, resource) {
+            return Err(self.deny(Refusal::InvalidToken(why)));
+        }
         let mut narrow = narrow.peekable();
         let narrowed = match narrow.peek() {
             None => None,
@@ -328,17 +333,17 @@ mod tests {
             Admission::Verify(u) => u,
             Admission::Open(_) => panic!("open"),
         };
-        let allowed = verify().conclude(&policy, &held, std::iter::empty()).unwrap();
+        let allowed = verify().conclude(&policy, &held, None, std::iter::empty()).unwrap();
         assert_eq!(allowed.narrowed, None);
         assert_eq!(allowed.reason(&policy), "account:read");
         let narrowed = verify()
-            .conclude(&policy, &held, [b"account:read".as_slice()].into_iter())
+            .conclude(&policy, &held, None, [b"account:read".as_slice()].into_iter())
             .unwrap();
         assert!(narrowed.narrowed.is_some());
         let too_narrow = policy.catalog.close(&policy.catalog.empty_set());
         assert_eq!(
             verify()
-                .conclude(&policy, &too_narrow, std::iter::empty())
+                .conclude(&policy, &too_narrow, None, std::iter::empty())
                 .unwrap_err()
                 .refusal
                 .outcome(),
@@ -346,7 +351,7 @@ mod tests {
         );
         assert_eq!(
             verify()
-                .conclude(&policy, &held, [b"nope".as_slice()].into_iter())
+                .conclude(&policy, &held, None, [b"nope".as_slice()].into_iter())
                 .unwrap_err()
                 .refusal
                 .outcome(),

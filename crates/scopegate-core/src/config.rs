@@ -72,6 +72,7 @@ pub(crate) struct RawGateway {
     pub cache_ttl: Option<Spanned<String>>,
     pub upstream_http2: Option<Spanned<bool>>,
     pub windows_upstream: Option<Spanned<bool>>,
+    pub resource: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -31,6 +31,14 @@ pub struct AccessClaims {
     pub granted_at: Option<i64>,
 }
 
+impl AccessClaims {
+    /// The resource the token was issued for (RFC 8707), `None` when its
+    /// audience is the issuer itself (a token that named none).
+    pub fn resource(&self) -> Option<&str> {
+        (self.aud != self.iss).then_some(self.aud.as_str())
+    }
+}
+
 /// Whether the token's header has a `crit` member (or cannot be read):
 /// `jsonwebtoken` ignores header members it does not know.
 fn names_critical_extensions(token: &str) -> bool {
@@ -135,8 +143,14 @@ impl PublicKeys {
     /// algorithm of the key the `kid` names, EdDSA, ES256 or RS256; never a key
     /// carried or pointed to by the header), no `crit` (we understand no
     /// extension, so any listed one must be refused: RFC 7515 section
-    /// 4.1.11), signature, `iss`, `aud`, `exp` and `nbf`.
+    /// 4.1.11), signature, `iss`, `aud` (the issuer), `exp` and `nbf`.
     pub fn verify(&self, token: &str, issuer: &str, now: i64) -> Option<AccessClaims> {
+        self.verify_for(token, issuer, &[issuer], now)
+    }
+
+    /// [`PublicKeys::verify`], accepting any of `audiences` as `aud` (the
+    /// issuer and the resources of the policy, `Policy::audiences`).
+    pub fn verify_for(&self, token: &str, issuer: &str, audiences: &[&str], now: i64) -> Option<AccessClaims> {
         if names_critical_extensions(token) {
             return None;
         }
@@ -152,7 +166,10 @@ impl PublicKeys {
         }
         let mut validation = Validation::new(*alg);
         validation.set_issuer(&[issuer]);
-        validation.set_audience(&[issuer]);
+        // `aud` is the resource the token is for (RFC 8707), or the issuer;
+        // which one may be used where is the audience rule of the decision
+        // path (`Policy::audience_refusal`).
+        validation.set_audience(audiences);
         // Time is a parameter: checked below against `now`, not the system clock.
         validation.validate_exp = false;
         validation.validate_nbf = false;

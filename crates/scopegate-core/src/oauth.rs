@@ -22,6 +22,8 @@ pub enum ErrorCode {
     InvalidScope,
     AccessDenied,
     UnsupportedResponseType,
+    /// RFC 8707 section 2: the `resource` is not one this server issues for.
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -35,6 +37,7 @@ impl ErrorCode {
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::InvalidTarget => "invalid_target",
         }
     }
 }
@@ -53,6 +56,51 @@ impl OAuthError {
             code,
             description: description.into(),
         }
+    }
+}
+
+/// The resource (RFC 8707) a request names with its `resource` parameter:
+/// `None` when it names none; one the policy knows (`gateway.resource`,
+/// `mcp.resource`), or `invalid_target`. (A parameter sent twice is refused
+/// before this, so a grant is for one resource.)
+pub fn requested_resource(policy: &Policy, value: Option<&str>) -> Result<Option<String>, OAuthError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let known = policy.resources();
+    if known.contains(&value) {
+        Ok(Some(value.to_owned()))
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            format!(
+                "unknown resource {value:?}; this server issues tokens for {}",
+                known.join(", ")
+            ),
+        ))
+    }
+}
+
+/// The resource of a token issued from a grant (a code's, a refresh
+/// token's) for `granted`, when the request names `requested`: the grant's
+/// own, or the same one named again, never another (a refresh may narrow,
+/// never widen). A grant for no resource is for the gateway's.
+pub fn resource_from_grant(
+    policy: &Policy,
+    granted: Option<&str>,
+    requested: Option<&str>,
+) -> Result<Option<String>, OAuthError> {
+    let Some(requested) = requested else {
+        return Ok(granted.map(str::to_owned));
+    };
+    let granted_or_gateway = granted.unwrap_or(&policy.settings.gateway.resource);
+    if requested == granted_or_gateway {
+        Ok(Some(requested.to_owned()))
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            format!("the grant is for {granted_or_gateway:?}, not {requested:?}"),
+        ))
     }
 }
 

@@ -137,6 +137,10 @@ pub struct GatewaySettings {
     /// stream (`name::$DATA`, any `:`) or an 8.3 short name (`SECRE~1`) are
     /// refused too, since they reach a file by another name than its route's.
     pub windows_upstream: bool,
+    /// The gateway's canonical URI (RFC 8707, `gateway.resource`; default:
+    /// the issuer): what a client names as `resource` for a token for the
+    /// API behind it.
+    pub resource: String,
 }
 
 impl GatewaySettings {
@@ -348,6 +352,45 @@ impl Policy {
         self.router.find(method, canonical_path)
     }
 
+    /// The resources (RFC 8707) this server issues tokens for: the
+    /// gateway's, and the MCP server's.
+    pub fn resources(&self) -> Vec<&str> {
+        let mut out = vec![self.settings.gateway.resource.as_str()];
+        if let Some(mcp) = &self.settings.mcp {
+            out.push(&mcp.resource);
+        }
+        out
+    }
+
+    /// Every `aud` a token of ours may carry: the issuer (a token for no
+    /// resource) and [`Policy::resources`].
+    pub fn audiences(&self) -> Vec<&str> {
+        let mut out = vec![self.settings.issuer.as_str()];
+        for r in self.resources() {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    /// Whether a token for `resource` (`None`: issued for none) may be used
+    /// on `route`: an `[[mcp_route]]` takes only tokens for `mcp.resource`,
+    /// every other route only tokens for none or for `gateway.resource`.
+    pub fn audience_refusal(&self, route: RouteId, resource: Option<&str>) -> Option<String> {
+        let gateway = &self.settings.gateway.resource;
+        match (&self.route(route).pattern, &self.settings.mcp) {
+            (RoutePattern::Mcp(_), Some(mcp)) if resource != Some(mcp.resource.as_str()) => Some(format!(
+                "the token was not issued for this MCP server: ask for one with resource={}",
+                mcp.resource
+            )),
+            (RoutePattern::Http(_), _) if resource.is_some_and(|r| r != gateway) => {
+                Some("the token was issued for another resource".to_owned())
+            }
+            _ => None,
+        }
+    }
+
     /// The most specific `[[mcp_route]]` for an MCP operation.
     pub fn match_mcp(&self, method: &str, name: Option<&str>) -> Option<RouteId> {
         self.mcp_router.find(method, name)
@@ -527,7 +570,14 @@ impl Compiler<'_> {
             }
         };
         let tokens = self.tokens(raw.tokens.as_ref());
-        let gateway = self.gateway(raw.gateway.as_ref(), environments);
+        let mut gateway = self.gateway(raw.gateway.as_ref(), environments);
+        gateway.resource = match raw.gateway.as_ref().and_then(|g| g.resource.as_ref()) {
+            None => issuer.clone(),
+            Some(r) => {
+                self.resource_uri("gateway.resource", r);
+                r.get_ref().clone()
+            }
+        };
         let trusted_proxies = self.trusted_proxies(raw.trusted_proxies.as_ref());
         let limits = self.limits(raw.limits.as_ref());
         let log_format = match &raw.log_format {
@@ -861,6 +911,7 @@ impl Compiler<'_> {
             windows_upstream: raw
                 .and_then(|g| g.windows_upstream.as_ref())
                 .is_some_and(|b| *b.get_ref()),
+            resource: String::new(),
         }
     }
 
@@ -1155,15 +1206,7 @@ impl Compiler<'_> {
         let resource = match &raw.resource {
             None => format!("{}{path}", issuer.trim_end_matches('/')),
             Some(r) => {
-                let ok = url::Url::parse(r.get_ref()).is_ok_and(|u| {
-                    matches!(u.scheme(), "https" | "http") && u.host().is_some() && u.fragment().is_none()
-                });
-                if !ok || r.get_ref().contains('#') {
-                    self.err(
-                        r.span(),
-                        format!("`mcp.resource`: {:?} must be an absolute http:// or https:// URI with no fragment (RFC 8707 section 2)", r.get_ref()),
-                    );
-                }
+                self.resource_uri("mcp.resource", r);
                 r.get_ref().clone()
             }
         };
@@ -1171,6 +1214,21 @@ impl Compiler<'_> {
             path: path.clone(),
             resource,
             scopes_supported: crate::ScopeSet::new(),
+        }
+    }
+
+    /// Checks a resource indicator key: an absolute URI with no fragment.
+    fn resource_uri(&mut self, key: &str, raw: &Spanned<String>) {
+        let ok = url::Url::parse(raw.get_ref())
+            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some() && u.fragment().is_none());
+        if !ok || raw.get_ref().contains('#') {
+            self.err(
+                raw.span(),
+                format!(
+                    "`{key}`: {:?} must be an absolute http:// or https:// URI with no fragment (RFC 8707 section 2)",
+                    raw.get_ref()
+                ),
+            );
         }
     }
 

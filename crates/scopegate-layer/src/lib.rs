@@ -202,6 +202,8 @@ const MAX_ENTRIES: usize = 100_000;
 struct Checked {
     identity: Identity,
     held: Held,
+    /// The resource (RFC 8707) the token is for.
+    resource: Option<String>,
     /// Unix time from which the token must be checked again.
     valid_until: i64,
 }
@@ -229,6 +231,8 @@ struct Claimed {
     scope: String,
     granted_at: Option<i64>,
     expires_at: Option<i64>,
+    /// The resource (RFC 8707) the token is for.
+    resource: Option<String>,
 }
 
 impl Shared {
@@ -291,6 +295,7 @@ impl Shared {
         let allowed = unverified.conclude(
             policy,
             &checked.held,
+            checked.resource.as_deref(),
             headers.get_all(NARROW_HEADER).iter().map(HeaderValue::as_bytes),
         )?;
         let mut identity = checked.identity.clone();
@@ -334,8 +339,9 @@ impl Shared {
     async fn claimed(&self, token: &str, now: i64) -> Result<Claimed, RemoteError> {
         let issuer = &self.policy.settings.issuer;
         if let (true, Some(jwks)) = (jwt::looks_like_jwt(token), &self.jwks) {
-            let c = jwks.verify(token, issuer, now).await?;
+            let c = jwks.verify(token, issuer, &self.policy.audiences(), now).await?;
             return Ok(Claimed {
+                resource: c.resource().map(str::to_owned),
                 subject: (c.sub != c.client_id).then(|| c.sub.clone()),
                 client_id: c.client_id,
                 environment: Some(c.env),
@@ -361,6 +367,7 @@ impl Shared {
             scope: text("scope").unwrap_or_default(),
             granted_at: None,
             expires_at: answer["exp"].as_i64(),
+            resource: text("aud").filter(|aud| aud != issuer),
         })
     }
 
@@ -394,6 +401,7 @@ impl Shared {
                 environment,
             },
             held,
+            resource: c.resource,
             valid_until: recheck_at,
         })
     }

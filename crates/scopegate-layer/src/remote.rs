@@ -105,14 +105,22 @@ impl Jwks {
         self.keys.read().map(|k| Arc::clone(&k)).unwrap_or_default()
     }
 
-    pub(crate) async fn verify(&self, token: &str, issuer: &str, now: i64) -> Result<AccessClaims, RemoteError> {
+    pub(crate) async fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        audiences: &[&str],
+        now: i64,
+    ) -> Result<AccessClaims, RemoteError> {
         let invalid =
             || RemoteError::Refused("the token is not valid: bad signature, issuer or type, or expired".into());
         let kid = PublicKeys::kid_of(token).ok_or_else(invalid)?;
         if !self.current().has(&kid) {
             self.refetch().await?;
         }
-        self.current().verify(token, issuer, now).ok_or_else(invalid)
+        self.current()
+            .verify_for(token, issuer, audiences, now)
+            .ok_or_else(invalid)
     }
 
     async fn refetch(&self) -> Result<(), RemoteError> {

@@ -56,6 +56,8 @@ pub struct ForwardedIdentity {
     pub subject_value: Option<HeaderValue>,
     pub scopes_value: HeaderValue,
     pub environment_value: HeaderValue,
+    /// The resource (RFC 8707) the token was issued for; `None`: for none.
+    pub resource: Option<Box<str>>,
     /// Unix time from which this identity must be looked at again: the
     /// first of expiry, a `max_lifetime` cap, and `gateway.cache_ttl`.
     valid_until: i64,
@@ -240,6 +242,8 @@ pub struct Claimed {
     pub scope: String,
     pub granted_at: i64,
     pub expires_at: Option<i64>,
+    /// The resource (RFC 8707) the token was issued for.
+    pub resource: Option<String>,
 }
 
 /// The identity behind an `Authorization` value, from the cache or the store.
@@ -280,7 +284,10 @@ pub async fn identify(
 }
 
 async fn jwt(state: &Verifier<'_>, policy: &Policy, token: &str, now: i64) -> Result<Claimed, Refusal> {
-    let Some(c) = state.keys.verify(token, &policy.settings.issuer, now) else {
+    let Some(c) = state
+        .keys
+        .verify_for(token, &policy.settings.issuer, &policy.audiences(), now)
+    else {
         return Err(invalid(
             "the token is not valid: bad signature, issuer or type, or expired",
         ));
@@ -294,6 +301,7 @@ async fn jwt(state: &Verifier<'_>, policy: &Policy, token: &str, now: i64) -> Re
         return Err(invalid("the token was revoked"));
     }
     Ok(Claimed {
+        resource: c.resource().map(str::to_owned),
         subject: (c.sub != c.client_id).then(|| c.sub.clone()),
         client_id: c.client_id,
         environment: c.env,
@@ -328,6 +336,7 @@ async fn opaque(state: &Verifier<'_>, token: &str, now: i64) -> Result<Claimed, 
         scope: t.scope,
         granted_at: t.granted_at,
         expires_at: t.expires_at,
+        resource: t.resource,
     })
 }
 
@@ -348,6 +357,7 @@ async fn basic(state: &Verifier<'_>, client_id: &str, secret: &str, now: i64) ->
         scope: client.default_scopes.join(" "),
         granted_at: i64::MAX,
         expires_at: None,
+        resource: None,
     })
 }
 
@@ -375,6 +385,7 @@ async fn check_now(state: &Verifier<'_>, policy: &Policy, c: Claimed, now: i64) 
         scopes_value: header(&catalog.display(&catalog.normalize(held.set())))?,
         environment_value: header(&c.environment)?,
         client_id: c.client_id,
+        resource: c.resource.map(String::into_boxed_str),
         held,
         valid_until: recheck_at,
     })
@@ -444,6 +455,7 @@ impl ForwardedIdentity {
             subject_value: subject.map(header),
             scopes_value: header(scopes),
             environment_value: header(environment),
+            resource: None,
             valid_until: i64::MAX,
         }
     }

@@ -17,6 +17,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (12, include_str!("../migrations/sqlite/0012_changes.sql")),
     (13, include_str!("../migrations/sqlite/0013_sessions.sql")),
     (14, include_str!("../migrations/sqlite/0014_sign_in.sql")),
+    (15, include_str!("../migrations/sqlite/0015_resource.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -33,6 +34,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (11, include_str!("../migrations/postgres/0011_changes.sql")),
     (12, include_str!("../migrations/postgres/0012_sessions.sql")),
     (13, include_str!("../migrations/postgres/0013_sign_in.sql")),
+    (14, include_str!("../migrations/postgres/0014_resource.sql")),
 ];
 
 /// Splits a migration file into statements (no statement here contains ';').

@@ -195,6 +195,9 @@ pub struct TokenRecord {
     /// A refresh token already exchanged.
     pub used: bool,
     pub revoked: bool,
+    /// The resource (RFC 8707) the grant is for, when its client named one:
+    /// the token's audience.
+    pub resource: Option<String>,
 }
 
 impl TokenRecord {
@@ -285,6 +288,8 @@ pub struct CodeRecord {
     pub granted_at: i64,
     pub expires_at: i64,
     pub used: bool,
+    /// The resource (RFC 8707) the authorization request named.
+    pub resource: Option<String>,
 }
 
 /// A key that signs JWT access tokens.

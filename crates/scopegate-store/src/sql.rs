@@ -31,10 +31,10 @@ const CHALLENGE_COLUMNS: &str = "hash, kind, browser, return_to, data, outcome, 
 const SECRET_COLUMNS: &str = "id, hash, created_at, expires_at, revoked_at, client_id";
 
 const TOKEN_COLUMNS: &str = "hash, kind, grant_id, client_id, subject, grant_kind, scope, grant_scope, environment, \
-     granted_at, issued_at, expires_at, used, revoked";
+     granted_at, issued_at, expires_at, used, revoked, resource";
 
 /// Columns per token row and per audit row.
-const TOKEN_FIELDS: usize = 14;
+const TOKEN_FIELDS: usize = 15;
 const AUDIT_FIELDS: usize = 5;
 
 /// `INSERT INTO table (columns) VALUES (…), (…)` for `rows` rows of `fields`,
@@ -95,11 +95,11 @@ fn cached_shapes<T>(rows: &[T]) -> std::slice::Chunks<'_, T> {
 /// shape (arrays unnested by a data-modifying `WITH`): one round trip and an
 /// implicit transaction, and one cached statement.
 const PG_BATCH: &str = "WITH t AS (INSERT INTO tokens (hash, kind, grant_id, client_id, subject, grant_kind, scope, \
-     grant_scope, environment, granted_at, issued_at, expires_at, used, revoked) \
+     grant_scope, environment, granted_at, issued_at, expires_at, used, revoked, resource) \
      SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-     $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::boolean[], $14::boolean[])), \
+     $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::boolean[], $14::boolean[], $15::text[])), \
      a AS (INSERT INTO audit (at, event, client_id, subject, detail) \
-     SELECT * FROM UNNEST($15::bigint[], $16::text[], $17::text[], $18::text[], $19::text[])) SELECT 1";
+     SELECT * FROM UNNEST($16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[])) SELECT 1";
 
 impl SqliteStore {
     /// One transaction; rows in [`cached_shapes`].
@@ -148,6 +148,7 @@ impl PgStore {
             .bind(col(tokens, |t| t.expires_at))
             .bind(col(tokens, |t| t.used))
             .bind(col(tokens, |t| t.revoked))
+            .bind(col(tokens, |t| t.resource.as_deref()))
             .bind(col(events, |e| e.at))
             .bind(col(events, |e| e.event.as_str()))
             .bind(col(events, |e| e.client_id.as_deref()))
@@ -375,6 +376,7 @@ macro_rules! impl_store {
                     expires_at: r.try_get(11)?,
                     used: r.try_get(12)?,
                     revoked: r.try_get(13)?,
+                    resource: r.try_get(14)?,
                 })
             }
 
@@ -397,7 +399,8 @@ macro_rules! impl_store {
                         .bind(t.issued_at)
                         .bind(t.expires_at)
                         .bind(t.used)
-                        .bind(t.revoked);
+                        .bind(t.revoked)
+                        .bind(&t.resource);
                 }
                 q
             }
@@ -1017,7 +1020,7 @@ macro_rules! impl_store {
             async fn insert_code(&self, c: &CodeRecord) -> R<()> {
                 sqlx::query(
                     "INSERT INTO codes (hash, client_id, subject, redirect_uri, redirect_sent, scope, code_challenge, grant_id, \
-                     granted_at, expires_at, used) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                     granted_at, expires_at, used, resource) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 )
                 .bind(&c.hash)
                 .bind(&c.client_id)
@@ -1030,6 +1033,7 @@ macro_rules! impl_store {
                 .bind(c.granted_at)
                 .bind(c.expires_at)
                 .bind(c.used)
+                .bind(&c.resource)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -1045,7 +1049,7 @@ macro_rules! impl_store {
                     == 1;
                 let row = sqlx::query(
                     "SELECT hash, client_id, subject, redirect_uri, redirect_sent, scope, code_challenge, grant_id, granted_at, \
-                     expires_at, used FROM codes WHERE hash = $1",
+                     expires_at, used, resource FROM codes WHERE hash = $1",
                 )
                 .bind(hash)
                 .fetch_optional(&mut *tx)
@@ -1064,6 +1068,7 @@ macro_rules! impl_store {
                         granted_at: r.try_get(8)?,
                         expires_at: r.try_get(9)?,
                         used: r.try_get(10)?,
+                        resource: r.try_get(11)?,
                     };
                     Ok((code, first))
                 })

@@ -165,6 +165,7 @@ fn token(hash: u8, kind: TokenKind, grant_id: &str, client_id: &str) -> TokenRec
         expires_at: Some(3700),
         used: false,
         revoked: false,
+        resource: None,
     }
 }
 
@@ -322,8 +323,9 @@ async fn many_tokens_are_stored_in_one_call<S: Store>(s: S) {
         subject: None,
         detail: "batched".into(),
     };
+    t.resource = Some("https://api.example/mcp".into());
     s.commit_batch(&[t.clone()], &[e]).await.unwrap();
-    assert_eq!(s.token(&[77; 32]).await.unwrap(), Some(t));
+    assert_eq!(s.token(&[77; 32]).await.unwrap(), Some(t), "the resource too");
     assert_eq!(s.audit_log(1).await.unwrap()[0].detail, "batched");
     let mut lone = token(78, TokenKind::Access, "batch", "c");
     lone.hash = vec![78; 32];
@@ -347,6 +349,7 @@ async fn tokens_round_trip_by_hash<S: Store>(s: S) {
     let mut t = token(3, TokenKind::Access, "fam", "c");
     t.subject = None;
     t.expires_at = None;
+    t.resource = Some("https://api.example/mcp".into());
     s.insert_tokens(&[t.clone(), token(4, TokenKind::Refresh, "fam", "c")])
         .await
         .unwrap();
@@ -458,6 +461,7 @@ async fn a_code_is_taken_once_even_when_concurrent<S: Store>(s: S) {
         granted_at: 10,
         expires_at: 70,
         used: false,
+        resource: Some("https://api.example/mcp".into()),
     };
     s.insert_code(&code).await.unwrap();
     let s = Arc::new(s);
@@ -471,6 +475,7 @@ async fn a_code_is_taken_once_even_when_concurrent<S: Store>(s: S) {
     for t in tasks {
         let (got, first) = t.await.unwrap().unwrap();
         assert_eq!(got.client_id, "c");
+        assert_eq!(got.resource.as_deref(), Some("https://api.example/mcp"));
         firsts += u32::from(first);
     }
     assert_eq!(firsts, 1, "exactly one redemption is the first");
@@ -673,6 +678,7 @@ async fn revoking_a_consent_revokes_every_grant_of_that_user_and_client<S: Store
         granted_at: 100,
         expires_at: 160,
         used: true,
+        resource: None,
     };
     s.insert_code(&code).await.unwrap();
     let mut kept = token(52, TokenKind::Access, "g-other", "cc");

@@ -228,7 +228,7 @@ fn jwt_scope(policy: &Policy, token: &str) -> anyhow::Result<Result<(String, Str
                 &store.signing_keys().await?,
                 scopegate_service::credentials::sealing::KeyEncryptionKey::from_env()?.map(std::sync::Arc::new),
             )?;
-            let Some(c) = keys.verify(token, &issuer, now) else {
+            let Some(c) = keys.verify_for(token, &issuer, &policy.audiences(), now) else {
                 return Ok(Err(
                     "the JWT is not valid here (signature, issuer, audience or time)".to_owned()
                 ));

@@ -385,3 +385,54 @@ fn list_answers_in_an_event_stream_are_filtered_event_by_event() {
             .is_err()
     );
 }
+
+#[test]
+fn a_resource_must_be_one_the_policy_knows() {
+    use scopegate_core::oauth::{requested_resource, resource_from_grant};
+    let p = policy(POLICY);
+    assert_eq!(requested_resource(&p, None).unwrap(), None);
+    assert_eq!(
+        requested_resource(&p, Some("https://api.example.com/mcp"))
+            .unwrap()
+            .as_deref(),
+        Some("https://api.example.com/mcp")
+    );
+    assert_eq!(
+        requested_resource(&p, Some("https://api.example.com"))
+            .unwrap()
+            .as_deref(),
+        Some("https://api.example.com"),
+        "gateway.resource defaults to the issuer"
+    );
+    let e = requested_resource(&p, Some("https://elsewhere.example/mcp")).unwrap_err();
+    assert_eq!(e.code.as_str(), "invalid_target");
+    // A grant's tokens keep its resource; naming another is a widening.
+    let mcp = Some("https://api.example.com/mcp");
+    assert_eq!(resource_from_grant(&p, mcp, None).unwrap().as_deref(), mcp);
+    assert_eq!(resource_from_grant(&p, mcp, mcp).unwrap().as_deref(), mcp);
+    assert!(resource_from_grant(&p, mcp, Some("https://api.example.com")).is_err());
+    assert!(
+        resource_from_grant(&p, None, mcp).is_err(),
+        "no resource is the gateway's, not the MCP server's"
+    );
+    assert_eq!(
+        resource_from_grant(&p, None, Some("https://api.example.com"))
+            .unwrap()
+            .as_deref(),
+        Some("https://api.example.com")
+    );
+}
+
+#[test]
+fn the_mcp_path_takes_only_tokens_for_its_resource() {
+    let p = policy(POLICY);
+    let tool = p.match_mcp("tools/call", Some("list_orders")).unwrap();
+    let api = p.match_route("GET", "/orders").unwrap();
+    let mcp = Some("https://api.example.com/mcp");
+    assert_eq!(p.audience_refusal(tool, mcp), None);
+    assert!(p.audience_refusal(tool, None).is_some());
+    assert!(p.audience_refusal(tool, Some("https://api.example.com")).is_some());
+    assert_eq!(p.audience_refusal(api, None), None);
+    assert_eq!(p.audience_refusal(api, Some("https://api.example.com")), None);
+    assert!(p.audience_refusal(api, mcp).is_some());
+}

@@ -86,7 +86,7 @@ async fn caller(state: &AppState, policy: &Policy, request: &Parts) -> Result<Ad
         .get_all(scopegate_core::enforce::NARROW_HEADER)
         .iter()
         .map(|v| v.as_bytes());
-    match unverified.conclude(policy, &held, narrow) {
+    match unverified.conclude(policy, &held, None, narrow) {
         Ok(_) => Ok(AdminCaller { token_id: record.id }),
         Err(denial) => Err(refused(policy, &denial)),
     }

@@ -106,7 +106,12 @@ pub(crate) async fn authorize<'t, H: Fields + Sync + ?Sized>(
         }
         unverified.deny(refusal)
     })?;
-    let allowed = unverified.conclude(policy, &identity.held, headers.values(&NARROW))?;
+    let allowed = unverified.conclude(
+        policy,
+        &identity.held,
+        identity.resource.as_deref(),
+        headers.values(&NARROW),
+    )?;
     let narrowed_scopes = allowed
         .narrowed
         .as_ref()

@@ -33,7 +33,7 @@ pub(crate) use crate::session::{CSRF_COOKIE, SESSION_COOKIE};
 /// Codes are exchanged at once by real clients; a minute is plenty (RFC 6749 section 4.1.2).
 const CODE_TTL: i64 = 60;
 /// The authorization request parameters carried through the pages.
-const CARRIED: [&str; 7] = [
+const CARRIED: [&str; 8] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -41,6 +41,7 @@ const CARRIED: [&str; 7] = [
     "state",
     "code_challenge",
     "code_challenge_method",
+    "resource",
 ];
 
 /// A validated authorization request.
@@ -51,6 +52,8 @@ struct AuthzRequest {
     scope: ScopeSet,
     state: Option<String>,
     challenge: Option<String>,
+    /// The resource (RFC 8707) the grant is for.
+    resource: Option<String>,
     carried: Vec<(String, String)>,
 }
 
@@ -135,6 +138,8 @@ async fn validate(state: &AppState, params: &Form) -> Result<AuthzRequest, Autho
         (None, None) => {}
     }
     let requested = requested_scope(params.get("scope"), None).map_err(|e| fail(e.code, &e.description))?;
+    let resource = scopegate_core::oauth::requested_resource(&state.policy, params.get("resource"))
+        .map_err(|e| fail(e.code, &e.description))?;
     let scopes = scopegate_core::oauth::ClientScopes {
         assigned: &client.scopes,
         default: &client.default_scopes,
@@ -155,6 +160,7 @@ async fn validate(state: &AppState, params: &Form) -> Result<AuthzRequest, Autho
         scope,
         state: st,
         challenge: challenge.map(str::to_owned),
+        resource,
         carried,
     })
 }
@@ -473,6 +479,7 @@ async fn approve(
             granted_at: now,
             expires_at: now + CODE_TTL,
             used: false,
+            resource: req.resource.clone(),
         })
         .await?;
     state

@@ -77,6 +77,7 @@ pub(crate) async fn describe(
         scope: t.scope.clone(),
         granted_at: t.granted_at,
         expires_at: t.expires_at,
+        resource: t.resource.clone(),
     };
     let Some(scope) = held_now(state, &claimed, now).await? else {
         return Ok(json!({"active": false}));
@@ -91,6 +92,8 @@ pub(crate) async fn describe(
         "sub": t.subject.as_deref().unwrap_or(&t.client_id),
         "environment": t.environment,
         "grant_type": t.grant_kind,
+        // The audience: the resource the token was issued for (RFC 8707), or the issuer.
+        "aud": t.resource.as_deref().unwrap_or(&state.policy.settings.issuer),
     });
     if let Some(exp) = t.expires_at {
         answer["exp"] = json!(exp);
@@ -109,10 +112,13 @@ async fn jwt(
     token: &str,
     now: i64,
 ) -> Result<serde_json::Value, EndpointError> {
-    let Some(c) = state
-        .verified
-        .verify(&state.keys, token, &state.policy.settings.issuer, now)
-    else {
+    let Some(c) = state.verified.verify(
+        &state.keys,
+        token,
+        &state.policy.settings.issuer,
+        &state.policy.audiences(),
+        now,
+    ) else {
         return Ok(json!({"active": false}));
     };
     let visible = c.client_id == caller.client_id || (caller.resource_server && c.env == caller.environment);
@@ -126,6 +132,7 @@ async fn jwt(
         scope: c.scope.clone(),
         granted_at: c.granted_at.unwrap_or(c.iat),
         expires_at: Some(c.exp),
+        resource: c.resource().map(str::to_owned),
     };
     let Some(scope) = held_now(state, &claimed, now).await? else {
         return Ok(json!({"active": false}));

@@ -26,6 +26,7 @@ pub(super) fn new_token(
         granted_at,
         now,
         grant_id,
+        resource,
     } = *g;
     let jwt_expiry =
         expires_at.filter(|_| kind == TokenKind::Access && state.policy.settings.tokens.format == TokenFormat::Jwt);
@@ -35,7 +36,7 @@ pub(super) fn new_token(
         Some(exp) => {
             let claims = AccessClaims {
                 iss: state.policy.settings.issuer.clone(),
-                aud: state.policy.settings.issuer.clone(),
+                aud: resource.unwrap_or(&state.policy.settings.issuer).to_owned(),
                 sub: subject.unwrap_or(&client.client_id).to_owned(),
                 client_id: client.client_id.clone(),
                 iat: now,
@@ -75,6 +76,7 @@ pub(super) fn new_token(
         expires_at,
         used: false,
         revoked: false,
+        resource: resource.map(str::to_owned),
     };
     // A JWT access token is stateless: it verifies by its signature, and only
     // its revocation is ever stored.
@@ -93,6 +95,8 @@ pub(super) struct TokenGrant<'a> {
     pub(super) granted_at: i64,
     pub(super) now: i64,
     pub(super) grant_id: &'a str,
+    /// The resource (RFC 8707) the grant is for: the tokens' audience.
+    pub(super) resource: Option<&'a str>,
 }
 
 /// The tokens a user grant step hands out.

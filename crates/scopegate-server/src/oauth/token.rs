@@ -13,7 +13,8 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use scopegate_core::enforce::NARROW_HEADER;
 use scopegate_core::oauth::{
-    ClientScopes, ErrorCode, OAuthError, decide_refresh_scope, decide_scope, lifetimes, requested_scope,
+    ClientScopes, ErrorCode, OAuthError, decide_refresh_scope, decide_scope, lifetimes, requested_resource,
+    requested_scope, resource_from_grant,
 };
 use scopegate_core::redeem::{
     PresentedCode, RedeemRefusal, StoredCode, StoredRefresh, decide_code, decide_refresh, decide_refresh_lifetime,
@@ -142,6 +143,8 @@ async fn client_credentials(
 ) -> Result<TokenResponse, EndpointError> {
     let client = authenticated(state, address, headers, form, false).await?;
     let requested = requested_scope(form.get("scope"), header_scope(headers)?)?;
+    let resource =
+        requested_resource(&state.policy, form.get("resource")).map_err(|e| refused(state, &client, None, e))?;
     let scope = decide_scope(
         &state.policy,
         client_scopes(&client),
@@ -159,6 +162,7 @@ async fn client_credentials(
         granted_at: now,
         now,
         grant_id: &grant_id,
+        resource: resource.as_deref(),
     };
     let (access, record) = new_token(state, &grant, TokenKind::Access, &scope, &scope, life.access_expires_at)?;
     let shown = state.policy.catalog.display(&scope);
@@ -253,6 +257,8 @@ async fn refresh(
     let subject = old.subject.as_deref();
     let grant = GrantKind::parse(&old.grant_kind).unwrap_or(GrantKind::AuthorizationCode);
     let requested = requested_scope(form.get("scope"), header_scope(headers)?)?;
+    let resource = resource_from_grant(&state.policy, old.resource.as_deref(), form.get("resource"))
+        .map_err(|e| refused(state, &client, subject, e))?;
     let scope = decide_refresh_scope(
         &state.policy,
         client_scopes(&client),
@@ -281,6 +287,7 @@ async fn refresh(
             granted_at: old.granted_at,
             now,
             grant_id: &old.grant_id,
+            resource: resource.as_deref(),
         },
         &scope,
         &grant_scope,
@@ -406,6 +413,8 @@ pub(crate) async fn redeem_code(
         .catalog
         .parse_list(&code.scope)
         .map_err(|e| refused(state, &client, subject, invalid_grant(&format!("{e}; start again"))))?;
+    let resource = resource_from_grant(&state.policy, code.resource.as_deref(), form.get("resource"))
+        .map_err(|e| refused(state, &client, subject, e))?;
     check_user_still_allowed(state, &client, &code.subject, &scope).await?;
     let grant = GrantKind::AuthorizationCode;
     let life = lifetimes(&state.policy, &scope, grant, now, now);
@@ -422,6 +431,7 @@ pub(crate) async fn redeem_code(
             granted_at: now,
             now,
             grant_id: &code.grant_id,
+            resource: resource.as_deref(),
         },
         &scope,
         &scope,

@@ -199,6 +199,7 @@ impl Harness {
             expires_at: Some(T0 + 30 * 86_400),
             used: false,
             revoked: false,
+            resource: None,
         };
         self.store.insert_tokens(&[t]).await.unwrap();
         secret
@@ -300,6 +301,7 @@ impl Harness {
             expires_at: seed.expires_at,
             used: false,
             revoked: false,
+            resource: None,
         };
         self.store.insert_tokens(&[t]).await.unwrap();
         secret

@@ -267,6 +267,12 @@ impl Keys {
     pub fn verify(&self, token: &str, issuer: &str, now: i64) -> Option<AccessClaims> {
         self.set.load().decoding.verify(token, issuer, now)
     }
+
+    /// [`Keys::verify`] for a token that may be for any of `audiences`
+    /// (`Policy::audiences`).
+    pub fn verify_for(&self, token: &str, issuer: &str, audiences: &[&str], now: i64) -> Option<AccessClaims> {
+        self.set.load().decoding.verify_for(token, issuer, audiences, now)
+    }
 }
 
 impl KeySet {

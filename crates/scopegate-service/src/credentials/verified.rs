@@ -21,13 +21,20 @@ pub struct VerifiedTokens {
 
 impl VerifiedTokens {
     /// The claims of `token` if it is one of ours and valid at `now`.
-    pub fn verify(&self, keys: &Keys, token: &str, issuer: &str, now: i64) -> Option<Arc<AccessClaims>> {
+    pub fn verify(
+        &self,
+        keys: &Keys,
+        token: &str,
+        issuer: &str,
+        audiences: &[&str],
+        now: i64,
+    ) -> Option<Arc<AccessClaims>> {
         let key = secrets::hash(token);
         let cached = self.entries.read().ok().and_then(|e| e.get(&key).cloned());
         let claims = match cached {
             Some(c) => c,
             None => {
-                let c = Arc::new(keys.verify(token, issuer, now)?);
+                let c = Arc::new(keys.verify_for(token, issuer, audiences, now)?);
                 if let Ok(mut entries) = self.entries.write() {
                     if entries.len() >= MAX_ENTRIES {
                         entries.clear();

@@ -31,7 +31,7 @@ pub async fn revoke<S: Store>(
     let foreign = |client_id: &str| of_client.is_some_and(|only| only != client_id);
     if looks_like_jwt(token) {
         let verified = keys
-            .and_then(|keys| keys.verify(token, &cx.policy.settings.issuer, cx.now))
+            .and_then(|keys| keys.verify_for(token, &cx.policy.settings.issuer, &cx.policy.audiences(), cx.now))
             .filter(|c| !foreign(&c.client_id));
         let Some(c) = verified else {
             return Err(ServiceError::NotFound(

@@ -386,6 +386,7 @@ async fn three_nodes_behave_as_one(format: &str) {
                 granted_at: now,
                 expires_at: now + 60,
                 used: false,
+                resource: None,
             })
             .await
             .unwrap();

@@ -91,6 +91,7 @@ pub fn user_refresh_token(client_id: &str, scope: &str) -> (String, scopegate_st
         expires_at: Some(now + 86_400),
         used: false,
         revoked: false,
+        resource: None,
     };
     (secret, record)
 }

@@ -77,13 +77,20 @@ pub(crate) fn start(upstream: &str) -> Server {
     )
 }
 
-/// A client_credentials token for an app granted `scopes`.
+/// A client_credentials token for the MCP server, for an app granted `scopes`.
 pub(crate) async fn token(s: &Server, scopes: &str) -> String {
+    token_for(s, scopes, Some(&s.url("/mcp"))).await
+}
+
+/// A client_credentials token for `resource` (none: `None`).
+pub(crate) async fn token_for(s: &Server, scopes: &str, resource: Option<&str>) -> String {
     let (id, secret) = s.app(&["--name", "Agent", "--env", "production", "--scopes", scopes]);
+    let mut form = vec![("grant_type", "client_credentials")];
+    form.extend(resource.map(|r| ("resource", r)));
     let r = http()
         .post(s.url("/oauth2/token"))
         .basic_auth(&id, Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
+        .form(&form)
         .send()
         .await
         .unwrap();
@@ -420,4 +427,70 @@ async fn tool_lists_show_only_what_the_caller_may_call_as_json_and_as_an_event_s
         "drop_tables has no mcp_route"
     );
     assert_eq!(answer["result"]["cacheScope"], "private");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_bound_to_their_resource_both_ways() {
+    let upstream = mcp_upstream().await;
+    let s = start(&upstream.base);
+    let for_mcp = token(&s, "read_orders").await;
+    let for_api = token_for(&s, "read_orders", None).await;
+    let for_gateway = token_for(&s, "read_orders", Some(&s.base)).await;
+
+    // The JWT names its resource as its audience.
+    use base64::Engine;
+    let payload = for_mcp.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], s.url("/mcp"));
+
+    let (status, _, _) = tool(&s, Some(&for_mcp), "list_orders").await;
+    assert_eq!(status, StatusCode::OK);
+    for other in [&for_api, &for_gateway] {
+        let (status, challenge, body) = tool(&s, Some(other), "list_orders").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(
+            challenge.contains("error=\"invalid_token\"") && challenge.contains("resource_metadata="),
+            "{challenge}"
+        );
+        assert!(
+            body["error_description"].as_str().unwrap().contains("resource="),
+            "{body}"
+        );
+    }
+    let api = |token: String| {
+        let url = s.url("/api/v1/orders/1");
+        async move { http().get(url).bearer_auth(token).send().await.unwrap().status() }
+    };
+    assert_eq!(api(for_api.clone()).await, StatusCode::OK);
+    assert_eq!(api(for_gateway.clone()).await, StatusCode::OK);
+    assert_eq!(
+        api(for_mcp.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "an MCP token is not an API token"
+    );
+    assert_eq!(upstream.hits.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn an_unknown_resource_is_invalid_target() {
+    let s = start("echo");
+    let (id, secret) = s.app(&["--name", "Agent", "--env", "production", "--scopes", "read_orders"]);
+    let r = http()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", "https://elsewhere.example/mcp"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_target", "{body}");
 }
