@@ -31,9 +31,19 @@ pub(crate) struct RawPolicy {
     #[serde(default, rename = "route")]
     pub routes: Vec<RawRoute>,
     pub mcp: Option<RawMcp>,
+    pub clients: Option<RawClients>,
     /// The same keys as `[[route]]`, with an MCP operation as `match`.
     #[serde(default, rename = "mcp_route")]
     pub mcp_routes: Vec<RawRoute>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClients {
+    pub metadata_documents: Option<Spanned<bool>>,
+    pub loopback_metadata_documents: Option<Spanned<bool>>,
+    pub registration: Option<Spanned<String>>,
+    pub scopes: Option<List>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -84,6 +94,7 @@ pub(crate) struct RawLimits {
     pub sign_in_failures: Option<Spanned<String>>,
     pub gateway_failures_per_address: Option<Spanned<String>>,
     pub admin_api_per_token: Option<Spanned<String>>,
+    pub registration_per_address: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

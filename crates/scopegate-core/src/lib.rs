@@ -29,6 +29,8 @@ pub mod admin;
 pub mod admission;
 pub mod basic;
 mod catalog;
+pub mod client_metadata;
+pub mod clients;
 mod config;
 mod cover;
 mod decision;

@@ -168,6 +168,8 @@ pub struct LimitSettings {
     pub gateway_failures_per_address: Option<Rate>,
     /// Admin API requests per admin token.
     pub admin_api_per_token: Option<Rate>,
+    /// RFC 7591 registrations per client address (`[clients] registration`).
+    pub registration_per_address: Option<Rate>,
 }
 
 impl Default for LimitSettings {
@@ -185,6 +187,7 @@ impl Default for LimitSettings {
             sign_in_failures: rate(5, 15 * 60),
             gateway_failures_per_address: rate(120, 60),
             admin_api_per_token: rate(1200, 60),
+            registration_per_address: rate(10, 3600),
         }
     }
 }

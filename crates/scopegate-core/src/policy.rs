@@ -178,6 +178,8 @@ pub struct Settings {
     pub sign_in: crate::sign_in::SignInSettings,
     /// `[mcp]`: the MCP server behind the gateway, if there is one.
     pub mcp: Option<McpSettings>,
+    /// `[clients]`: clients the provider did not register.
+    pub clients: crate::clients::ClientsSettings,
 }
 
 /// `[mcp]` (docs/mcp.md).
@@ -311,6 +313,7 @@ impl Policy {
             .as_ref()
             .and_then(|m| m.scopes_supported.as_ref())
             .and_then(|list| c.scope_list("[mcp]", "scopes_supported", list, catalog.as_ref()));
+        let client_scopes = c.client_scopes(raw.clients.as_ref(), catalog.as_ref());
         let mut errors = c.errors;
         match (catalog, settings, errors.is_empty()) {
             (Some(catalog), Some(settings), true) => {
@@ -324,6 +327,9 @@ impl Policy {
                     router,
                     mcp_router,
                 };
+                if let Some(scopes) = client_scopes {
+                    policy.settings.clients.scopes = policy.catalog.names(&scopes).map(str::to_owned).collect();
+                }
                 if policy.settings.mcp.is_some() {
                     let supported = listed.unwrap_or_else(|| policy.list_cover());
                     if let Some(mcp) = &mut policy.settings.mcp {
@@ -637,8 +643,10 @@ impl Compiler<'_> {
             self.err(span, message);
         }
         let mcp = raw.mcp.as_ref().map(|m| self.mcp(m, &issuer));
+        let clients = self.clients(raw.clients.as_ref());
         (self.errors.len() == before).then_some(Settings {
             mcp,
+            clients,
             audit_retention,
             sign_in,
             issuer,
@@ -695,6 +703,7 @@ impl Compiler<'_> {
             sign_in_failures: limit!(sign_in_failures),
             gateway_failures_per_address: limit!(gateway_failures_per_address),
             admin_api_per_token: limit!(admin_api_per_token),
+            registration_per_address: limit!(registration_per_address),
         }
     }
 
@@ -1214,6 +1223,61 @@ impl Compiler<'_> {
             path: path.clone(),
             resource,
             scopes_supported: crate::ScopeSet::new(),
+        }
+    }
+
+    fn clients(&mut self, raw: Option<&crate::config::RawClients>) -> crate::clients::ClientsSettings {
+        let Some(raw) = raw else {
+            return Default::default();
+        };
+        let flag = |b: &Option<Spanned<bool>>| b.as_ref().is_some_and(|b| *b.get_ref());
+        let registration = match &raw.registration {
+            None => false,
+            Some(r) => match r.get_ref().as_str() {
+                "open" => true,
+                "off" => false,
+                other => {
+                    self.err(
+                        r.span(),
+                        format!("`clients.registration`: {other:?} must be \"open\" (RFC 7591 at /oauth2/register) or \"off\""),
+                    );
+                    false
+                }
+            },
+        };
+        crate::clients::ClientsSettings {
+            metadata_documents: flag(&raw.metadata_documents),
+            loopback_metadata_documents: flag(&raw.loopback_metadata_documents),
+            registration,
+            scopes: Vec::new(),
+        }
+    }
+
+    /// `[clients] scopes`, required when such clients are let in at all.
+    fn client_scopes(
+        &mut self,
+        raw: Option<&crate::config::RawClients>,
+        catalog: Option<&Catalog>,
+    ) -> Option<crate::ScopeSet> {
+        let raw = raw?;
+        let on = raw.metadata_documents.as_ref().is_some_and(|b| *b.get_ref())
+            || raw.registration.as_ref().is_some_and(|r| r.get_ref() == "open");
+        match &raw.scopes {
+            Some(list) => self.scope_list("[clients]", "scopes", list, catalog),
+            None if on => {
+                let span = raw
+                    .metadata_documents
+                    .as_ref()
+                    .map(Spanned::span)
+                    .or_else(|| raw.registration.as_ref().map(Spanned::span))
+                    .unwrap_or(0..0);
+                self.err(
+                    span,
+                    "[clients]: list the `scopes` clients the provider did not register may ask for",
+                );
+                None
+            }
+            None => None,
         }
     }
 

@@ -28,6 +28,7 @@
 
 pub mod admin;
 pub mod background;
+pub(crate) mod documents;
 pub(crate) mod gateway;
 pub mod http;
 pub(crate) mod idp;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
             post(oauth::introspect::introspect).layer(small()),
         )
         .route(endpoints::REVOKE, post(oauth::revoke::revoke).layer(small()))
+        .route(endpoints::REGISTER, post(oauth::register::register).layer(small()))
         .route(endpoints::JWKS, get(jwks))
         .route(endpoints::IDP_START, post(sign_in::upstream::start).layer(small()))
         .route(endpoints::IDP_CALLBACK, get(sign_in::upstream::callback))

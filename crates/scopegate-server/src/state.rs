@@ -82,6 +82,8 @@ pub struct AppState {
     repeats: Repeats,
     /// The upstream OpenID Connect providers users sign in at.
     pub(crate) providers: Arc<crate::idp::Providers>,
+    /// Client ID Metadata Documents read lately.
+    pub(crate) documents: Arc<crate::documents::Documents>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -110,6 +112,7 @@ impl Clone for AppState {
             feed: Arc::clone(&self.feed),
             repeats: self.repeats.clone(),
             providers: Arc::clone(&self.providers),
+            documents: Arc::clone(&self.documents),
         }
     }
 }
@@ -128,6 +131,7 @@ impl AppState {
         providers.start_all(&policy);
         Self {
             providers,
+            documents: Arc::default(),
             repeats,
             live: Arc::new(ArcSwap::from_pointee(Generation::new(Arc::clone(&policy)))),
             policy,

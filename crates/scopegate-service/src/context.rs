@@ -23,6 +23,9 @@ pub enum Actor {
     Client(String),
     /// An upstream OpenID Connect provider, by name, vouching for who signs in.
     IdentityProvider(String),
+    /// A client the provider did not register, registering itself: by the
+    /// address it registered from, or the URL of its metadata document.
+    UnregisteredClient(String),
     /// The command line: the command, and the operating-system user that ran it.
     CommandLine { command: &'static str, os_user: String },
 }
@@ -45,6 +48,7 @@ impl std::fmt::Display for Actor {
             Actor::User(login) => write!(f, "user {login}"),
             Actor::Client(client_id) => write!(f, "client {client_id}"),
             Actor::IdentityProvider(name) => write!(f, "identity provider {name}"),
+            Actor::UnregisteredClient(from) => write!(f, "unregistered client ({from})"),
             Actor::CommandLine { command, os_user } => write!(f, "command line ({command}, os user {os_user})"),
         }
     }

@@ -29,8 +29,8 @@ pub use changes::{CHANNEL, Change, ChangeRow, Subscription, Wake};
 pub use database::Database;
 pub use records::{
     AdminTokenRecord, AuditEvent, AuditFilter, ChallengeRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
-    KeySetRecord, Purged, ScopeRequestRecord, SessionRecord, SourceSignIn, TokenKind, TokenRecord, UserRecord,
-    revoked_by,
+    KeySetRecord, Purged, Registration, ScopeRequestRecord, SessionRecord, SourceSignIn, TokenKind, TokenRecord,
+    UNUSED_REGISTRATION_SECONDS, UserRecord, revoked_by,
 };
 
 /// A storage failure. Its text is for logs only; callers answer 500.

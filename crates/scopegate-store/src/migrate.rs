@@ -18,6 +18,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (13, include_str!("../migrations/sqlite/0013_sessions.sql")),
     (14, include_str!("../migrations/sqlite/0014_sign_in.sql")),
     (15, include_str!("../migrations/sqlite/0015_resource.sql")),
+    (16, include_str!("../migrations/sqlite/0016_client_registration.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -35,6 +36,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (12, include_str!("../migrations/postgres/0012_sessions.sql")),
     (13, include_str!("../migrations/postgres/0013_sign_in.sql")),
     (14, include_str!("../migrations/postgres/0014_resource.sql")),
+    (15, include_str!("../migrations/postgres/0015_client_registration.sql")),
 ];
 
 /// Splits a migration file into statements (no statement here contains ';').

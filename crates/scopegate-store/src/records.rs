@@ -20,7 +20,56 @@ pub struct KeySetRecord {
     pub created_at: i64,
     /// Every token whose grant was made at or before this time is revoked.
     pub tokens_revoked_before: Option<i64>,
+    /// Who registered its app.
+    pub registration: Registration,
 }
+
+/// Who registered an app (docs/mcp.md).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Registration {
+    /// The provider: the command line, the admin API or the portal.
+    #[default]
+    Provider,
+    /// The client itself, at `/oauth2/register` (RFC 7591).
+    Dynamic,
+    /// Nobody: its client id is the URL of its Client ID Metadata Document.
+    MetadataDocument,
+}
+
+impl Registration {
+    /// As stored, and as the admin API and the portal show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registration::Provider => "provider",
+            Registration::Dynamic => "dynamic",
+            Registration::MetadataDocument => "metadata_document",
+        }
+    }
+
+    /// As stored: NULL is the provider's.
+    pub fn from_stored(stored: Option<&str>) -> Registration {
+        match stored {
+            Some("dynamic") => Registration::Dynamic,
+            Some("metadata_document") => Registration::MetadataDocument,
+            _ => Registration::Provider,
+        }
+    }
+
+    fn stored(self) -> Option<&'static str> {
+        (self != Registration::Provider).then(|| self.as_str())
+    }
+}
+
+impl KeySetRecord {
+    /// The value its app's `registration` column holds.
+    pub fn stored_registration(&self) -> Option<&'static str> {
+        self.registration.stored()
+    }
+}
+
+/// A self-registered app (RFC 7591) that no user has consented to within
+/// this many seconds is removed by the purge: registration is open to anyone.
+pub const UNUSED_REGISTRATION_SECONDS: i64 = 86_400;
 
 impl KeySetRecord {
     /// The secrets that authenticate at `now`.
@@ -261,11 +310,19 @@ pub struct Purged {
     pub shown_once: u64,
     /// Sign-ins started elsewhere and never finished.
     pub challenges: u64,
+    /// Self-registered apps no user consented to ([`UNUSED_REGISTRATION_SECONDS`]).
+    pub registrations: u64,
 }
 
 impl Purged {
     pub fn total(&self) -> u64 {
-        self.sessions + self.codes + self.tokens + self.revocations + self.shown_once + self.challenges
+        self.sessions
+            + self.codes
+            + self.tokens
+            + self.revocations
+            + self.shown_once
+            + self.challenges
+            + self.registrations
     }
 }
 

@@ -5,7 +5,7 @@
 use sqlx::Row;
 
 use crate::migrate::{POSTGRES, SQLITE, statements};
-use crate::records::{join, split};
+use crate::records::{Registration, UNUSED_REGISTRATION_SECONDS, join, split};
 use crate::{
     AdminTokenRecord, AuditEvent, AuditFilter, ChallengeRecord, Change, ChangeRow, ClientSecret, CodeRecord,
     ConsentRecord, KeyRecord, KeySetRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord, SourceSignIn,
@@ -19,7 +19,8 @@ fn unix_now() -> i64 {
 }
 
 const CLIENT_COLUMNS: &str = "c.client_id, c.app_id, a.name, a.owner, c.environment, c.public, \
-     c.resource_server, c.scopes, c.default_scopes, c.redirect_uris, c.created_at, c.tokens_revoked_before";
+     c.resource_server, c.scopes, c.default_scopes, c.redirect_uris, c.created_at, c.tokens_revoked_before, \
+     a.registration";
 
 const REQUEST_COLUMNS: &str =
     "id, client_id, scopes, requested_by, reason, created_at, decided_at, decided_by, outcome";
@@ -197,6 +198,7 @@ macro_rules! impl_store {
                     redirect_uris: split(r.try_get(9)?),
                     created_at: r.try_get(10)?,
                     tokens_revoked_before: r.try_get(11)?,
+                    registration: Registration::from_stored(r.try_get::<Option<String>, _>(12)?.as_deref()),
                 })
             }
 
@@ -454,11 +456,12 @@ macro_rules! impl_store {
 
             async fn create_app(&self, app_id: &str, name: &str, owner: Option<&str>, c: &KeySetRecord) -> R<()> {
                 let mut tx = self.pool.begin_with($begin_write).await?;
-                sqlx::query("INSERT INTO apps (id, name, owner, created_at) VALUES ($1, $2, $3, $4)")
+                sqlx::query("INSERT INTO apps (id, name, owner, created_at, registration) VALUES ($1, $2, $3, $4, $5)")
                     .bind(app_id)
                     .bind(name)
                     .bind(owner)
                     .bind(c.created_at)
+                    .bind(c.stored_registration())
                     .execute(&mut *tx)
                     .await?;
                 Self::insert_key_set(&mut tx, app_id, c).await?;
@@ -996,6 +999,15 @@ macro_rules! impl_store {
                         "DELETE FROM sign_in_challenges WHERE hash IN (SELECT hash FROM sign_in_challenges WHERE expires_at <= $1 LIMIT $2)",
                     )
                     .await?,
+                    registrations: sqlx::query(
+                        "DELETE FROM apps WHERE id IN (SELECT a.id FROM apps a WHERE a.registration = 'dynamic' AND a.created_at <= $1 \
+                         AND NOT EXISTS (SELECT 1 FROM clients c JOIN consents k ON k.client_id = c.client_id WHERE c.app_id = a.id) LIMIT $2)",
+                    )
+                    .bind(now.saturating_sub(UNUSED_REGISTRATION_SECONDS))
+                    .bind(limit)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected(),
                 })
             }
 

@@ -83,6 +83,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    self_registered_apps_no_one_consented_to_are_purged_after_a_day,
     source_sign_in_binds_a_subject_once_and_replaces_only_the_source_permissions,
     sign_in_challenges_are_single_use_and_settle_once,
     migrate_is_idempotent,
@@ -136,6 +137,7 @@ fn client(id: &str) -> KeySetRecord {
         redirect_uris: vec!["https://app.example/cb".into()],
         created_at: 1_700_000_000,
         tokens_revoked_before: None,
+        registration: Default::default(),
     }
 }
 
@@ -1225,4 +1227,56 @@ async fn sign_in_challenges_are_single_use_and_settle_once<S: Store>(s: S) {
     assert_eq!(s.take_challenge(&[0; 32]).await.unwrap(), None);
     assert_eq!(s.purge_expired(700, 10).await.unwrap().challenges, 1);
     assert_eq!(s.challenge(&c.hash).await.unwrap(), None);
+}
+
+async fn self_registered_apps_no_one_consented_to_are_purged_after_a_day<S: Store>(s: S) {
+    use scopegate_store::{Registration, UNUSED_REGISTRATION_SECONDS};
+    let made = |id: &str, registration: Registration| KeySetRecord {
+        owner: None,
+        secrets: Vec::new(),
+        public: true,
+        created_at: 1000,
+        registration,
+        ..client(id)
+    };
+    for (id, how) in [
+        ("dyn-unused", Registration::Dynamic),
+        ("dyn-used", Registration::Dynamic),
+        ("https://agent.example/c.json", Registration::MetadataDocument),
+        ("ours", Registration::Provider),
+    ] {
+        let k = made(id, how);
+        s.create_app(&k.app_id, "Agent", None, &k).await.unwrap();
+    }
+    assert_eq!(
+        s.key_set("dyn-unused").await.unwrap().unwrap().registration,
+        Registration::Dynamic
+    );
+    assert_eq!(
+        s.key_set("https://agent.example/c.json")
+            .await
+            .unwrap()
+            .unwrap()
+            .registration,
+        Registration::MetadataDocument
+    );
+    s.record_consent(&ConsentRecord {
+        client_id: "dyn-used".into(),
+        login: "alice".into(),
+        scope: "account:read".into(),
+        granted_at: 1100,
+    })
+    .await
+    .unwrap();
+    let early = s
+        .purge_expired(1000 + UNUSED_REGISTRATION_SECONDS - 1, 100)
+        .await
+        .unwrap();
+    assert_eq!(early.registrations, 0, "not yet a day old");
+    let purged = s.purge_expired(1000 + UNUSED_REGISTRATION_SECONDS, 100).await.unwrap();
+    assert_eq!(purged.registrations, 1);
+    assert!(s.key_set("dyn-unused").await.unwrap().is_none());
+    for kept in ["dyn-used", "https://agent.example/c.json", "ours"] {
+        assert!(s.key_set(kept).await.unwrap().is_some(), "{kept}");
+    }
 }

@@ -15,6 +15,11 @@ pub(super) struct App {
     pub name: String,
     /// The portal user the app belongs to.
     pub owner: Option<String>,
+    /// Who registered it: `provider` (the command line, the admin API or
+    /// the portal), `dynamic` (itself, RFC 7591) or `metadata_document`
+    /// (nobody: its client id is its metadata document's URL).
+    #[schema(example = "provider")]
+    pub registration: &'static str,
     /// Unix seconds.
     pub created_at: i64,
     pub key_sets: Vec<KeySet>,
@@ -34,6 +39,7 @@ impl App {
                     app_id: k.app_id.clone(),
                     name: k.app_name.clone(),
                     owner: k.owner.clone(),
+                    registration: k.registration.as_str(),
                     created_at: k.created_at,
                     key_sets: vec![KeySet::new(k, now)],
                 }),

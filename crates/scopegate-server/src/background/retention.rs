@@ -38,12 +38,16 @@ pub async fn run_once<S: Store>(store: &S, audit_retention: Option<Duration>, no
         pass.expired.tokens += purged.tokens;
         pass.expired.revocations += purged.revocations;
         pass.expired.shown_once += purged.shown_once;
+        pass.expired.challenges += purged.challenges;
+        pass.expired.registrations += purged.registrations;
         let most = [
             purged.sessions,
             purged.codes,
             purged.tokens,
             purged.revocations,
             purged.shown_once,
+            purged.challenges,
+            purged.registrations,
         ]
         .into_iter()
         .max()

@@ -10,6 +10,8 @@ pub(crate) const AUTHORIZE: &str = "/oauth2/authorize";
 pub(crate) const TOKEN: &str = "/oauth2/token";
 pub(crate) const INTROSPECT: &str = "/oauth2/introspect";
 pub(crate) const REVOKE: &str = "/oauth2/revoke";
+/// RFC 7591 dynamic client registration, when `[clients] registration = "open"`.
+pub(crate) const REGISTER: &str = "/oauth2/register";
 pub(crate) const JWKS: &str = "/oauth2/jwks";
 /// Signing in through an upstream OpenID Connect provider (docs/users.md).
 pub(crate) const IDP_START: &str = "/oauth2/idp/{name}/start";
@@ -28,7 +30,7 @@ pub(crate) const ADMIN_API: &str = "/admin/api";
 pub(crate) fn is_own(path: &str) -> bool {
     matches!(
         path,
-        METADATA | AUTHORIZE | TOKEN | INTROSPECT | REVOKE | JWKS | HEALTHZ | READYZ | AUTHZ | METRICS
+        METADATA | AUTHORIZE | TOKEN | INTROSPECT | REVOKE | REGISTER | JWKS | HEALTHZ | READYZ | AUTHZ | METRICS
     ) || path.starts_with("/authz/")
         || path.starts_with("/.well-known/oauth-protected-resource/")
         || [ADMIN_API, PORTAL].iter().any(|own| {
@@ -49,7 +51,7 @@ mod tests {
     #[test]
     fn every_path_the_router_serves_is_own_and_nothing_else_is() {
         for path in [
-            METADATA, AUTHORIZE, TOKEN, INTROSPECT, REVOKE, JWKS, HEALTHZ, READYZ, AUTHZ, METRICS,
+            METADATA, AUTHORIZE, TOKEN, INTROSPECT, REVOKE, REGISTER, JWKS, HEALTHZ, READYZ, AUTHZ, METRICS,
         ] {
             assert!(is_own(path), "{path}");
         }

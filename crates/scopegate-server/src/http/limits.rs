@@ -127,6 +127,7 @@ pub struct Limits {
     pub sign_in_failures: Limiter<(String, IpAddr)>,
     pub gateway_failures_per_address: Limiter<IpAddr>,
     pub admin_api_per_token: Limiter<String>,
+    pub registration_per_address: Limiter<IpAddr>,
     pub password_checks: PasswordChecks,
 }
 
@@ -180,6 +181,7 @@ impl Limits {
             sign_in_failures: Limiter::new(settings.sign_in_failures),
             gateway_failures_per_address: Limiter::new(settings.gateway_failures_per_address),
             admin_api_per_token: Limiter::new(settings.admin_api_per_token),
+            registration_per_address: Limiter::new(settings.registration_per_address),
             password_checks: PasswordChecks::new(),
         }
     }

@@ -43,6 +43,8 @@ pub(crate) struct ScopeView {
     pub description: Option<String>,
     /// The routes the scope opens, for "what it allows".
     pub allows: String,
+    /// The MCP tools, prompts and resources it lets an agent use, in words.
+    pub tools: String,
 }
 
 #[derive(Template)]
@@ -51,6 +53,8 @@ pub(crate) struct Consent<'a> {
     pub action: &'a str,
     pub app_name: &'a str,
     pub environment: &'a str,
+    /// Said of an app the provider did not register.
+    pub notice: Option<String>,
     pub login: &'a str,
     pub scopes: Vec<ScopeView>,
     /// (scope, permission) pairs the user lacks.

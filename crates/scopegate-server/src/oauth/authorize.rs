@@ -10,13 +10,18 @@
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use scopegate_core::RoutePattern;
+use scopegate_core::clients::is_document_url;
+use scopegate_core::mcp::Text;
 use scopegate_core::oauth::{
     ErrorCode, OAuthError, RegisteredRedirectUri, decide_scope, match_redirect, requested_scope,
 };
 use scopegate_core::{GrantKind, ScopeSet};
 use scopegate_service::AuditKind;
+use scopegate_service::operations::apps;
 use scopegate_service::operations::users;
-use scopegate_store::{CodeRecord, ConsentRecord, KeySetRecord, Store, UserRecord};
+use scopegate_service::{Actor, ServiceError};
+use scopegate_store::{CodeRecord, ConsentRecord, KeySetRecord, Registration, Store, UserRecord};
 
 use crate::http::address::ClientAddress;
 use crate::http::endpoints;
@@ -82,13 +87,46 @@ fn valid_challenge(c: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
+/// The key set a `client_id` names: registered, or (`[clients]
+/// metadata_documents`) described by the metadata document at that URL,
+/// read now or lately and kept as an app.
+async fn client_named(state: &AppState, client_id: &str) -> Result<KeySetRecord, AuthorizeError> {
+    let known = state.store.key_set(client_id).await?;
+    let clients = &state.policy.settings.clients;
+    let document = clients.metadata_documents
+        && is_document_url(client_id, clients.loopback_metadata_documents)
+        && known
+            .as_ref()
+            .is_none_or(|k| k.registration == Registration::MetadataDocument);
+    match known {
+        Some(k) if k.registration == Registration::MetadataDocument && !document => Err(AuthorizeError::Page(
+            "Apps that describe themselves in a metadata document are not accepted here.".into(),
+        )),
+        Some(k) if !document => Ok(k),
+        None if !document => Err(AuthorizeError::Page(format!("No app has the client_id {client_id:?}."))),
+        _ => {
+            let loopback = clients.loopback_metadata_documents;
+            let metadata = state
+                .documents
+                .get(client_id, loopback)
+                .await
+                .map_err(|why| AuthorizeError::Page(format!("The app {client_id} cannot sign in here: {why}.")))?;
+            let actor = Actor::UnregisteredClient(format!("metadata document {client_id}"));
+            apps::register_client(&state.service(&actor), &metadata, Some(client_id))
+                .await
+                .map_err(|e| match e {
+                    ServiceError::Internal => AuthorizeError::Internal,
+                    other => AuthorizeError::Page(format!("The app {client_id} cannot sign in here: {other}.")),
+                })
+        }
+    }
+}
+
 async fn validate(state: &AppState, params: &Form) -> Result<AuthzRequest, AuthorizeError> {
     let Some(client_id) = params.get("client_id") else {
         return Err(AuthorizeError::Page("The request names no client_id.".into()));
     };
-    let Some(client) = state.store.key_set(client_id).await? else {
-        return Err(AuthorizeError::Page(format!("No app has the client_id {client_id:?}.")));
-    };
+    let client = client_named(state, client_id).await?;
     let redirect = match_redirect(&client.redirect_uris, params.get("redirect_uri"), client.public)
         .map_err(|e| AuthorizeError::Page(format!("The app's request is not valid: {e}.")))?;
     let st = params.get("state").map(str::to_owned);
@@ -140,8 +178,19 @@ async fn validate(state: &AppState, params: &Form) -> Result<AuthzRequest, Autho
     let requested = requested_scope(params.get("scope"), None).map_err(|e| fail(e.code, &e.description))?;
     let resource = scopegate_core::oauth::requested_resource(&state.policy, params.get("resource"))
         .map_err(|e| fail(e.code, &e.description))?;
+    // A client the provider did not register gets `[clients] scopes` at
+    // most, as the policy says now.
+    let unregistered: Vec<String>;
+    let assigned = match client.registration {
+        Registration::Provider => &client.scopes,
+        _ => {
+            let allowed = &state.policy.settings.clients.scopes;
+            unregistered = client.scopes.iter().filter(|s| allowed.contains(s)).cloned().collect();
+            &unregistered
+        }
+    };
     let scopes = scopegate_core::oauth::ClientScopes {
-        assigned: &client.scopes,
+        assigned,
         default: &client.default_scopes,
         environment: &client.environment,
     };
@@ -214,19 +263,54 @@ fn missing_permissions(state: &AppState, scope: &ScopeSet, user: &UserRecord) ->
 }
 
 /// What a scope lets the app call, from the route table.
-fn allows(state: &AppState, id: scopegate_core::ScopeId) -> String {
+/// What a scope opens, in words: its HTTP routes, and the MCP tools,
+/// prompts and resources it lets an agent use (by their `description`, so
+/// that a user reads "create orders" rather than a scope name).
+fn allows(state: &AppState, id: scopegate_core::ScopeId) -> (String, String) {
     let closure = state.policy.catalog.closure_of(id);
-    let routes: Vec<String> = state
+    let opened = state
         .policy
         .routes()
         .iter()
-        .filter(|r| r.requirement.scopes().is_some_and(|s| s.intersects(closure)))
-        .map(|r| r.pattern.to_string())
-        .collect();
-    match routes.len() {
+        .filter(|r| r.requirement.scopes().is_some_and(|s| s.intersects(closure)));
+    let (mut routes, mut tools) = (Vec::new(), Vec::new());
+    for route in opened {
+        match &route.pattern {
+            RoutePattern::Http(p) => routes.push(p.to_string()),
+            RoutePattern::Mcp(p) => {
+                if let Some(name) = &p.name {
+                    tools.push(route.description.clone().unwrap_or_else(|| match &p.method {
+                        Text::Exact(m) if m.as_ref() == "tools/call" => format!("the tool {name}"),
+                        Text::Exact(m) if m.as_ref() == "prompts/get" => format!("the prompt {name}"),
+                        _ => format!("read {name}"),
+                    }));
+                }
+            }
+        }
+    }
+    let shown = |items: Vec<String>| match items.len() {
         0 => String::new(),
-        n if n <= 6 => routes.join(", "),
-        n => format!("{} and {} more", routes[..6].join(", "), n - 6),
+        n if n <= 6 => items.join(", "),
+        n => format!("{} and {} more", items[..6].join(", "), n - 6),
+    };
+    (shown(routes), shown(tools))
+}
+
+/// What the consent page says of an app the provider did not register.
+fn registration_notice(client: &KeySetRecord, redirect: &str) -> Option<String> {
+    let host = |url: &str| url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned));
+    match client.registration {
+        Registration::Provider => None,
+        Registration::MetadataDocument => Some(format!(
+            "{} is not registered with this service: it describes itself in a document at {}. Allow it only if you trust {0}'s makers at that address.",
+            client.app_name,
+            host(&client.client_id).unwrap_or_else(|| client.client_id.clone()),
+        )),
+        Registration::Dynamic => Some(format!(
+            "{} registered itself with this service; nobody here has reviewed it. It will send you back to {}.",
+            client.app_name,
+            host(redirect).unwrap_or_else(|| redirect.to_owned()),
+        )),
     }
 }
 
@@ -241,10 +325,14 @@ fn consent_page(
     let scopes = req
         .scope
         .iter()
-        .map(|id| ScopeView {
-            name: catalog.name(id).to_owned(),
-            description: catalog.info(id).description.clone(),
-            allows: allows(state, id),
+        .map(|id| {
+            let (allows, tools) = allows(state, id);
+            ScopeView {
+                name: catalog.name(id).to_owned(),
+                description: catalog.info(id).description.clone(),
+                allows,
+                tools,
+            }
         })
         .collect();
     let status = if missing.is_empty() {
@@ -259,6 +347,7 @@ fn consent_page(
             action: endpoints::AUTHORIZE,
             app_name: &req.client.app_name,
             environment: &req.client.environment,
+            notice: registration_notice(&req.client, req.redirect.as_str()),
             login: &user.login,
             scopes,
             missing,

@@ -11,7 +11,8 @@ pub(crate) async fn metadata(Current(state): Current) -> Json<Value> {
     let issuer = state.policy.settings.issuer.trim_end_matches('/');
     let scopes: Vec<&str> = state.policy.catalog.iter().map(|(_, s)| s.name.as_str()).collect();
     let auth_methods = ["client_secret_basic", "client_secret_post"];
-    Json(json!({
+    let clients = &state.policy.settings.clients;
+    let mut document = json!({
         "issuer": state.policy.settings.issuer,
         "authorization_endpoint": format!("{issuer}{}", endpoints::AUTHORIZE),
         "token_endpoint": format!("{issuer}{}", endpoints::TOKEN),
@@ -27,7 +28,14 @@ pub(crate) async fn metadata(Current(state): Current) -> Json<Value> {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-    }))
+    });
+    if clients.metadata_documents {
+        document["client_id_metadata_document_supported"] = json!(true);
+    }
+    if clients.registration {
+        document["registration_endpoint"] = json!(format!("{issuer}{}", endpoints::REGISTER));
+    }
+    Json(document)
 }
 
 /// RFC 9728 protected resource metadata for the MCP endpoint, at

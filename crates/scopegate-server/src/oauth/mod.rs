@@ -5,5 +5,6 @@ pub(crate) mod client_auth;
 pub(crate) mod introspect;
 pub(crate) mod metadata;
 mod mint;
+pub(crate) mod register;
 pub(crate) mod revoke;
 pub(crate) mod token;

@@ -144,6 +144,13 @@ pub(super) async fn sign_out_everywhere(Current(state): Current, headers: Header
 pub(super) fn app_rows(key_sets: Vec<scopegate_store::KeySetRecord>, now: i64) -> Vec<AppRow> {
     let mut apps: Vec<AppRow> = Vec::new();
     for k in key_sets {
+        let registered_by = match k.registration {
+            scopegate_store::Registration::Provider => None,
+            scopegate_store::Registration::Dynamic => Some("registered itself (RFC 7591)"),
+            scopegate_store::Registration::MetadataDocument => {
+                Some("unregistered: its client id is its metadata document")
+            }
+        };
         let row = KeySetRow {
             kind: kind(&k),
             active_secrets: k.active_secrets(now).count(),
@@ -157,6 +164,7 @@ pub(super) fn app_rows(key_sets: Vec<scopegate_store::KeySetRecord>, now: i64) -
                 app_id: k.app_id,
                 name: k.app_name,
                 owner: k.owner,
+                registered_by,
                 created: time(k.created_at),
                 key_sets: vec![row],
             }),

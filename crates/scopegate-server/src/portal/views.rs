@@ -26,6 +26,8 @@ pub(crate) struct AppRow {
     pub app_id: String,
     pub name: String,
     pub owner: Option<String>,
+    /// Said of an app the provider did not register (`None`: it did).
+    pub registered_by: Option<&'static str>,
     pub created: String,
     pub key_sets: Vec<KeySetRow>,
 }

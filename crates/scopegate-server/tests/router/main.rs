@@ -163,6 +163,7 @@ impl Harness {
             redirect_uris: vec![],
             created_at: T0,
             tokens_revoked_before: None,
+            registration: Default::default(),
         };
         self.store
             .create_app(&record.app_id, "Test", None, &record)
@@ -367,6 +368,7 @@ pub(crate) async fn key_set_with_id(h: &Harness, app_id: &str, client_id: &str, 
         redirect_uris: vec![],
         created_at: T0,
         tokens_revoked_before: None,
+        registration: Default::default(),
     };
     scopegate_store::Store::create_app(&h.store, app_id, app_id, None, &record)
         .await

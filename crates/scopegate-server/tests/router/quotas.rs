@@ -24,6 +24,7 @@ fn key_set(i: usize, owner: &str) -> KeySetRecord {
         redirect_uris: vec![],
         created_at: T0,
         tokens_revoked_before: None,
+        registration: Default::default(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Apps: registered with their first key set, deleted with all of them.
 
+use scopegate_core::client_metadata::ClientMetadata;
 use scopegate_core::registration::{FieldError, check_login};
-use scopegate_store::Store;
+use scopegate_store::{KeySetRecord, Registration, Store};
 
 use crate::audit::AuditKind;
 use crate::context::{Actor, Context, Result, ServiceError};
@@ -64,4 +65,88 @@ pub async fn delete<S: Store>(cx: &Context<'_, S>, app_id: &str) -> Result<()> {
     cx.caches.forget_credentials();
     cx.audit(AuditKind::AppDelete, None, None, format!("app_id={app_id}"))
         .await
+}
+
+/// Registers a client the provider did not (docs/mcp.md): by RFC 7591
+/// registration (a fresh client id), or as its Client ID Metadata Document
+/// at `document_url` says (the URL is its client id; a document read again
+/// updates its name and redirect URIs). Such a client is public, lives in
+/// the gateway's environment, and is assigned `[clients] scopes` only; its
+/// default scopes are those it says it will ask for, among them.
+pub async fn register_client<S: Store>(
+    cx: &Context<'_, S>,
+    metadata: &ClientMetadata,
+    document_url: Option<&str>,
+) -> Result<KeySetRecord> {
+    let allowed = &cx.policy.settings.clients.scopes;
+    if allowed.is_empty() {
+        return Err(FieldError::new("scope", "[clients] scopes lists no scope such clients may ask for").into());
+    }
+    let wanted: Vec<&str> = metadata
+        .scope
+        .as_deref()
+        .map(|s| {
+            scopegate_core::scope::split_scope_list(s)
+                .filter(|w| allowed.iter().any(|a| a == w))
+                .collect()
+        })
+        .unwrap_or_default();
+    let spec = KeySetSpec {
+        environment: cx.policy.settings.gateway.environment.clone(),
+        scopes: allowed.join(" "),
+        default_scopes: (!wanted.is_empty()).then(|| wanted.join(" ")),
+        redirect_uris: metadata.redirect_uris.clone(),
+        public: true,
+        resource_server: false,
+    };
+    if let Some(url) = document_url
+        && let Some(existing) = cx.store.key_set(url).await?
+    {
+        if existing.redirect_uris != metadata.redirect_uris {
+            cx.store.set_redirect_uris(url, &metadata.redirect_uris).await?;
+            cx.caches.forget_client(url);
+            cx.audit(
+                AuditKind::RedirectUriAdd,
+                Some(url),
+                None,
+                format!("metadata document redirect_uris={}", metadata.redirect_uris.join(" ")),
+            )
+            .await?;
+            return Ok(KeySetRecord {
+                redirect_uris: metadata.redirect_uris.clone(),
+                ..existing
+            });
+        }
+        return Ok(existing);
+    }
+    let app_id = secrets::generate(SecretKind::AppId);
+    let (mut record, _) = new_key_set(cx.policy, &app_id, &metadata.client_name, None, &spec, cx.now)?;
+    record.registration = match document_url {
+        Some(url) => {
+            record.client_id = url.to_owned();
+            Registration::MetadataDocument
+        }
+        None => Registration::Dynamic,
+    };
+    if let Err(e) = cx.store.create_app(&app_id, &metadata.client_name, None, &record).await {
+        // Two first uses of one document at once: the other one made it.
+        if let Some(url) = document_url
+            && let Some(made) = cx.store.key_set(url).await?
+        {
+            return Ok(made);
+        }
+        return Err(e.into());
+    }
+    cx.audit(
+        AuditKind::AppCreate,
+        Some(&record.client_id),
+        None,
+        format!(
+            "{} registration={}",
+            key_sets::created(&record),
+            record.registration.as_str()
+        ),
+    )
+    .await?;
+    Ok(record)
 }

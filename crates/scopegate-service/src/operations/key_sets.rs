@@ -64,6 +64,7 @@ pub(crate) fn new_key_set(
         redirect_uris: spec.redirect_uris.clone(),
         created_at: now,
         tokens_revoked_before: None,
+        registration: Default::default(),
     };
     let shown = secret.map(|(secret, s)| NewSecret {
         id: s.id,

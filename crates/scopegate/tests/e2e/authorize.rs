@@ -222,7 +222,7 @@ impl Browser {
     }
 }
 
-fn create_user(server: &Server, login: &str, permissions: &[&str]) {
+pub(crate) fn create_user(server: &Server, login: &str, permissions: &[&str]) {
     let mut args = vec![
         "user",
         "create",

@@ -19,6 +19,7 @@ mod front_ends;
 mod gateway;
 mod layer;
 mod mcp;
+mod mcp_clients;
 mod nginx;
 mod operations;
 mod otel;
