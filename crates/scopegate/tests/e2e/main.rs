@@ -20,6 +20,7 @@ mod gateway;
 mod layer;
 mod mcp;
 mod mcp_clients;
+mod mcp_sdk;
 mod nginx;
 mod operations;
 mod otel;

@@ -21,6 +21,8 @@ fn start(clients: &str) -> Server {
         crate::server::new_dir(),
         "mcp",
         move |policy| {
+            // The example's own [clients] gives way to the test's.
+            let policy = policy.split("\n[clients]").next().unwrap_or_default().to_owned();
             format!(
                 "{}\n[clients]\n{clients}\n",
                 policy.replacen("\"http://127.0.0.1:8080\"", &format!("\"{issuer}\""), 1)
