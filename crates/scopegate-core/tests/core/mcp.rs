@@ -436,3 +436,54 @@ fn the_mcp_path_takes_only_tokens_for_its_resource() {
     assert_eq!(p.audience_refusal(api, Some("https://api.example.com")), None);
     assert!(p.audience_refusal(api, mcp).is_some());
 }
+
+/// An `Mcp-Name` value as the official SDK writes it: plain when it is
+/// printable ASCII without edge spaces, else in the `=?base64?…?=` form.
+fn encode_name(name: &str) -> String {
+    use base64::Engine;
+    let plain =
+        name.bytes().all(|b| (0x20..0x7f).contains(&b)) && name == name.trim() && !name.starts_with("=?base64?");
+    if plain {
+        name.to_owned()
+    } else {
+        format!("=?base64?{}?=", base64::engine::general_purpose::STANDARD.encode(name))
+    }
+}
+
+proptest! {
+    /// Forward-auth decides from the headers alone, the gateway and the
+    /// tower layer from the body checked against them: for every request
+    /// whose headers tell the truth, all three name the same operation and
+    /// reach the same decision; for every request whose headers lie, the
+    /// body readers refuse it rather than decide it another way.
+    #[test]
+    fn every_front_end_reads_the_same_operation_and_decides_alike(
+        method in "(tools/call|prompts/get|resources/read|tools/list|ping)",
+        name in "(list_orders|create_order|refund_order|pick|orders://[0-9]{1,3}|caf\u{e9} au lait| padded |[a-z_]{1,12})",
+        lie in proptest::option::of("(create_order|list_orders|x)"),
+        scopes in proptest::sample::subsequence(vec!["read_orders", "orders", "refunds", "catalog"], 0..4),
+    ) {
+        let p = policy(POLICY);
+        let key = scopegate_core::mcp::name_key(&method);
+        let params = match key {
+            Some(k) => serde_json::json!({ k: name }),
+            None => serde_json::json!({}),
+        };
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+        let header_name = lie.clone().unwrap_or_else(|| name.clone());
+        let encoded = encode_name(&header_name);
+        let names: Vec<&[u8]> = if key.is_some() { vec![encoded.as_bytes()] } else { vec![] };
+        let from_headers = McpCall::from_headers([method.as_bytes()].into_iter(), names.clone().into_iter()).unwrap();
+        let from_body = McpCall::from_body(body.as_bytes(), [method.as_bytes()].into_iter(), names.into_iter());
+        let truthful = key.is_none() || lie.as_ref().is_none_or(|l| *l == name);
+        if truthful {
+            let from_body = from_body.unwrap();
+            prop_assert_eq!(&from_body, &from_headers);
+            let h = held(&p, &scopes.join(" "));
+            let decide = |c: &McpCall<'_>| p.decide_route(p.match_mcp(&c.method, c.name.as_deref()), Caller::Client(&h));
+            prop_assert_eq!(decide(&from_body), decide(&from_headers));
+        } else {
+            prop_assert!(from_body.is_err(), "a lying header must be refused, not decided");
+        }
+    }
+}

@@ -288,3 +288,38 @@ async fn loopback_metadata_documents_are_refused_unless_allowed() {
         https_loopback.body
     );
 }
+
+/// The consent page an agent nobody registered brings its user to, in a real
+/// browser: it says so, names the tools each scope lets the agent use, and
+/// is accessible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consent_page_for_an_unregistered_agent_reads_well_in_a_browser() {
+    let Some(b) = crate::portal::browser().await else {
+        return;
+    };
+    let s = start("registration = \"open\"\nscopes = [\"read_orders\", \"orders\"]");
+    create_user(&s, "alice", &[]);
+    let registered: Value = http()
+        .post(s.url("/oauth2/register"))
+        .json(&json!({"client_name": "Order Assistant", "redirect_uris": [CALLBACK]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap();
+    let url = authorize_url(&s, client_id, &challenge()).replace("scope=read_orders", "scope=read_orders+orders");
+    b.go(&url).await;
+    b.fill("#login", "alice").await;
+    b.fill("#password", "correct horse battery").await;
+    b.click("button[type=submit]").await;
+    let text = b.wait_text("Allow Order Assistant?").await;
+    assert!(text.contains("Not registered by this service."), "{text}");
+    assert!(
+        text.contains("Lets an AI agent: list orders, create orders, refund orders"),
+        "{text}"
+    );
+    b.assert_accessible("consent for an unregistered agent").await;
+    b.screenshot("consent-mcp-agent").await;
+}
