@@ -139,7 +139,7 @@ pub fn admit<'t, 'a>(
     let matched = if policy.is_mcp_request(method, &resolved.target.path) {
         let call = mcp.ok_or_else(|| {
             Denial::unrouted(Refusal::InvalidRequest(
-                "an MCP request must name its JSON-RPC method in Mcp-Method".into(),
+                "an MCP request (a POST to mcp.path) must carry one JSON-RPC request in its body and name its method in Mcp-Method".into(),
             ))
         })?;
         policy.match_mcp(&call.method, call.name.as_deref())

@@ -487,3 +487,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn diff_reports_mcp_route_changes_by_operation() {
+    let old = policy(POLICY);
+    let wider = policy(&POLICY.replace(
+        "match  = \"tools/call refund_order\"\nall_of = [\"orders\", \"refunds\"]",
+        "match  = \"tools/call refund_order\"\nany_of = [\"orders\"]",
+    ));
+    let findings = scopegate_core::diff::diff(&old, &wider);
+    let refund = findings
+        .iter()
+        .find(|f| f.subject == "mcp tools/call refund_order")
+        .unwrap_or_else(|| panic!("{findings:#?}"));
+    assert!(refund.widens && !refund.narrows, "{refund:?}");
+    assert!(refund.why.contains("[\"orders\"]"), "{refund:?}");
+    // A new tool route takes what fell to no route before.
+    let more = policy(&format!(
+        "{POLICY}\n[[mcp_route]]\nmatch = \"tools/call drop_tables\"\nrequire = \"client\"\n"
+    ));
+    let findings = scopegate_core::diff::diff(&old, &more);
+    let added = findings
+        .iter()
+        .find(|f| f.subject == "mcp tools/call drop_tables")
+        .unwrap();
+    assert!(added.widens && added.before.contains("no route"), "{added:?}");
+    assert!(scopegate_core::diff::diff(&old, &policy(POLICY)).is_empty());
+}
