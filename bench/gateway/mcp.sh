@@ -79,33 +79,36 @@ lua() { # FILE TOKEN BODY [HEADER...]
 lua "$WORK/call.lua" "$MCP_TOKEN" "$BODY" "Mcp-Method: tools/call" "Mcp-Name: create_order"
 lua "$WORK/post.lua" "$API_TOKEN" "$BODY"
 lua "$WORK/list.lua" "$MCP_TOKEN" "$LIST" "Mcp-Method: tools/list"
-for check in "call.lua /mcp" "post.lua /api/v1/orders/7" "list.lua /mcp"; do
-  set -- $check
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-    $(sed -n 's/^wrk.headers\["\([^"]*\)"\] = "\(.*\)"$/-H \1:\2/p' "$WORK/$1" | tr '\n' ' ') \
-    --data "$(sed -n 's/^wrk.body = \[\[\(.*\)\]\]$/\1/p' "$WORK/$1")" "http://127.0.0.1:18380$2")
-  [[ $code == 200 ]] || { echo "$1 $2 answered $code, not 200" >&2; cat "$WORK/sg.log" >&2; exit 1; }
-done
+check() { # PATH TOKEN BODY [HEADER...]: the case answers 200 before it is measured
+  local path=$1 token=$2 body=$3; shift 3
+  local args=(-s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $token")
+  for h in "$@"; do args+=(-H "$h"); done
+  local code; code=$(curl "${args[@]}" --data "$body" "http://127.0.0.1:18380$path")
+  [[ $code == 200 ]] || { echo "POST $path answered $code, not 200" >&2; cat "$WORK/sg.log" >&2; exit 1; }
+}
+check /mcp "$MCP_TOKEN" "$BODY" "Mcp-Method: tools/call" "Mcp-Name: create_order"
+check /api/v1/orders/7 "$API_TOKEN" "$BODY"
+check /mcp "$MCP_TOKEN" "$LIST" "Mcp-Method: tools/list"
 
-measure() { # NAME LUA PATH
-  wrk -t2 -c"$CONNS" -d"${WARMUP}s" -s "$WORK/$2" "http://127.0.0.1:18380$3" >/dev/null
-  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/$2" "http://127.0.0.1:18380$3" > "$WORK/$1.out"
+measure() { # ID NAME LUA PATH
+  wrk -t2 -c"$CONNS" -d"${WARMUP}s" -s "$WORK/$3" "http://127.0.0.1:18380$4" >/dev/null
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/$3" "http://127.0.0.1:18380$4" > "$WORK/$1.out"
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$1.out")
   p50=$(awk '$1=="50%" {print $2}' "$WORK/$1.out")
   p99=$(awk '$1=="99%" {print $2}' "$WORK/$1.out")
-  printf '| %-52s | %10s | %8s | %8s |\n' "$1" "$rps" "$p50" "$p99"
+  printf '| %-52s | %10s | %8s | %8s |\n' "$2" "$rps" "$p50" "$p99"
   echo "$rps" > "$WORK/$1.rps"
 }
 echo "| case (POST, ${#BODY}-byte body, JWT) | req/s | p50 | p99 |"
 echo "|---|---:|---:|---:|"
-measure "plain proxied POST to an HTTP route" post.lua /api/v1/orders/7
-measure "MCP tools/call (body checked, decided per tool)" call.lua /mcp
-measure "MCP tools/list (answer filtered, 20 tools to 5)" list.lua /mcp
+measure post "plain proxied POST to an HTTP route" post.lua /api/v1/orders/7
+measure call "MCP tools/call (body checked, decided per tool)" call.lua /mcp
+measure list "MCP tools/list (answer filtered, 20 tools to 5)" list.lua /mcp
 python3 - "$WORK" <<'PY'
 import sys
 w = sys.argv[1]
-post = float(open(f"{w}/plain proxied POST to an HTTP route.rps").read())
-call = float(open(f"{w}/MCP tools/call (body checked, decided per tool).rps").read())
+post = float(open(f"{w}/post.rps").read())
+call = float(open(f"{w}/call.rps").read())
 print(f"\ntools/call throughput: {call / post * 100:.1f}% of the plain POST ({(1 - call / post) * 100:+.1f}% cost)")
 PY
