@@ -42,6 +42,7 @@ pub mod jwt;
 pub mod limits;
 pub mod mcp;
 pub mod mcp_call;
+pub mod mcp_import;
 pub mod mcp_list;
 pub mod oauth;
 pub mod openapi;

@@ -8,6 +8,7 @@ mod captured_log;
 mod check;
 mod diff_cmd;
 mod explain;
+mod import_mcp;
 mod import_openapi;
 mod keys_cmd;
 mod log_format;
@@ -84,6 +85,9 @@ enum Command {
     /// Print a policy fragment (scopes and routes) from an OpenAPI 3 (or Swagger 2.0) document's
     /// oauth2 scheme and each operation's security requirement.
     ImportOpenapi(import_openapi::Args),
+    /// Print [[mcp_route]] rows, one per tool, prompt and resource, from an MCP
+    /// server's tools/list (or other list) answer, each to fill in with its scope.
+    ImportMcp(import_mcp::Args),
     /// What a change does to access: routes that became public, requirements
     /// that widened or narrowed, new routes, scopes implying more or less.
     /// Exit 0 when nothing widened, 2 when something did, 1 on bad input.
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(&args),
         Command::ScopesFor(args) => scopes_for::run(&args),
         Command::ImportOpenapi(args) => import_openapi::run(&args),
+        Command::ImportMcp(args) => import_mcp::run(&args),
         Command::Diff(args) => diff_cmd::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::App(command) => app::run(&command),

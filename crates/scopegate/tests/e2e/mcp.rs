@@ -360,6 +360,19 @@ fn explain_and_scopes_for_take_an_mcp_operation() {
         "{}",
         crate::stdout(&o)
     );
+    let tools = crate::workspace_root().join("examples/mcp/tools.json");
+    let o = crate::scopegate(&["import-mcp", tools.to_str().unwrap(), "--config", config]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let out = crate::stdout(&o);
+    assert!(out.contains("match       = \"tools/call export_customers\""), "{out}");
+    assert!(!out.contains("list_orders"), "routed already: {out}");
+    let o = crate::scopegate(&["import-mcp", config]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a policy file is not JSON: {}",
+        crate::stderr(&o)
+    );
     let o = crate::scopegate(&["scopes-for", "--config", config, "mcp tools/call"]);
     assert!(!o.status.success());
     assert!(
