@@ -192,7 +192,7 @@ impl<'t> Unverified<'t, '_> {
         resource: Option<&str>,
         narrow: impl Iterator<Item = &'v [u8]>,
     ) -> Result<Allowed<'t>, Denial> {
-        if let Some(why) = policy.audience_refusal(self.route, resource) {
+        if let Some(why) = policy.audience_refusal(self.route, &self.target.path, resource) {
             return Err(self.deny(Refusal::InvalidToken(why)));
         }
         let mut narrow = narrow.peekable();

@@ -380,17 +380,23 @@ impl Policy {
         out
     }
 
-    /// Whether a token for `resource` (`None`: issued for none) may be used
-    /// on `route`: an `[[mcp_route]]` takes only tokens for `mcp.resource`,
-    /// every other route only tokens for none or for `gateway.resource`.
-    pub fn audience_refusal(&self, route: RouteId, resource: Option<&str>) -> Option<String> {
-        let gateway = &self.settings.gateway.resource;
-        match (&self.route(route).pattern, &self.settings.mcp) {
-            (RoutePattern::Mcp(_), Some(mcp)) if resource != Some(mcp.resource.as_str()) => Some(format!(
+    /// Why a token for `resource` (`None`: issued for none) may not be used
+    /// on `route` at the canonical `path`, if it may not: the MCP path (its
+    /// `[[mcp_route]]` operations, and any other method a `[[route]]` allows
+    /// there) takes only tokens for `mcp.resource`; the rest of the gateway
+    /// only tokens for none or for `gateway.resource`.
+    pub fn audience_refusal(&self, route: RouteId, path: &str, resource: Option<&str>) -> Option<String> {
+        let mcp = self
+            .settings
+            .mcp
+            .as_ref()
+            .filter(|m| self.route(route).pattern.is_mcp() || m.path == path);
+        match mcp {
+            Some(mcp) if resource != Some(mcp.resource.as_str()) => Some(format!(
                 "the token was not issued for this MCP server: ask for one with resource={}",
                 mcp.resource
             )),
-            (RoutePattern::Http(_), _) if resource.is_some_and(|r| r != gateway) => {
+            None if resource.is_some_and(|r| r != self.settings.gateway.resource) => {
                 Some("the token was issued for another resource".to_owned())
             }
             _ => None,

@@ -429,12 +429,25 @@ fn the_mcp_path_takes_only_tokens_for_its_resource() {
     let tool = p.match_mcp("tools/call", Some("list_orders")).unwrap();
     let api = p.match_route("GET", "/orders").unwrap();
     let mcp = Some("https://api.example.com/mcp");
-    assert_eq!(p.audience_refusal(tool, mcp), None);
-    assert!(p.audience_refusal(tool, None).is_some());
-    assert!(p.audience_refusal(tool, Some("https://api.example.com")).is_some());
-    assert_eq!(p.audience_refusal(api, None), None);
-    assert_eq!(p.audience_refusal(api, Some("https://api.example.com")), None);
-    assert!(p.audience_refusal(api, mcp).is_some());
+    assert_eq!(p.audience_refusal(tool, "/mcp", mcp), None);
+    assert!(p.audience_refusal(tool, "/mcp", None).is_some());
+    assert!(
+        p.audience_refusal(tool, "/mcp", Some("https://api.example.com"))
+            .is_some()
+    );
+    assert_eq!(p.audience_refusal(api, "/orders", None), None);
+    assert_eq!(
+        p.audience_refusal(api, "/orders", Some("https://api.example.com")),
+        None
+    );
+    assert!(p.audience_refusal(api, "/orders", mcp).is_some());
+    // Another method on the MCP path (an event stream, say) is the MCP server's too.
+    let with_get = policy(&format!(
+        "{POLICY}\n[[route]]\nmatch = \"GET /mcp\"\nrequire = \"client\"\n"
+    ));
+    let get = with_get.match_route("GET", "/mcp").unwrap();
+    assert_eq!(with_get.audience_refusal(get, "/mcp", mcp), None);
+    assert!(with_get.audience_refusal(get, "/mcp", None).is_some());
 }
 
 /// An `Mcp-Name` value as the official SDK writes it: plain when it is
