@@ -83,9 +83,10 @@ fuzz_target!(|data: &[u8]| {
     let expected = policy
         .routes()
         .iter()
-        .filter(|r| matches(&r.pattern, method, &canonical_segments))
-        .max_by(|a, b| rank(&a.pattern).cmp(&rank(&b.pattern)))
-        .map(|r| r.pattern.to_string());
+        .filter_map(|r| r.pattern.http().map(|p| (r, p)))
+        .filter(|(_, p)| matches(p, method, &canonical_segments))
+        .max_by(|(_, a), (_, b)| rank(a).cmp(&rank(b)))
+        .map(|(r, _)| r.pattern.to_string());
     let got = policy
         .match_route(method, &canonical)
         .map(|id| policy.route(id).pattern.to_string());
