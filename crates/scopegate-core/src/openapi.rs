@@ -769,15 +769,16 @@ impl Imported {
     pub fn summary(&self) -> String {
         let count = |f: fn(&Requirement) -> bool| self.routes.iter().filter(|r| f(&r.requirement)).count();
         let unrouted = count(|r| *r == Requirement::Unreachable);
+        let counted = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         format!(
-            "{} scopes, {} routes ({} public, {} any client, {} scoped); {} operations left without a route; {} warnings",
-            self.scopes.len(),
-            self.routes.len() - unrouted,
+            "{}, {} ({} public, {} any client, {} scoped); {} left without a route; {}",
+            counted(self.scopes.len(), "scope", "scopes"),
+            counted(self.routes.len() - unrouted, "route", "routes"),
             count(|r| matches!(r, Requirement::None { .. })),
             count(|r| *r == Requirement::Client),
             count(|r| matches!(r, Requirement::AnyOf(_) | Requirement::AllOf(_))),
-            unrouted,
-            self.warnings.len(),
+            counted(unrouted, "operation", "operations"),
+            counted(self.warnings.len(), "warning", "warnings"),
         )
     }
 

@@ -148,13 +148,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 let mut apps: Vec<&str> = held.iter().map(|(_, app)| app.as_str()).collect();
                 apps.sort_unstable();
                 apps.dedup();
-                println!(
-                    "{:<16} held today by {} key set(s) of {} app(s): {}",
-                    "",
-                    held.len(),
-                    apps.len(),
-                    apps.join(", ")
-                );
+                let counted = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+                if apps.is_empty() {
+                    println!("{:<16} held today by no key set", "");
+                } else {
+                    println!(
+                        "{:<16} held today by {} of {}: {}",
+                        "",
+                        counted(held.len(), "key set", "key sets"),
+                        counted(apps.len(), "app", "apps"),
+                        apps.join(", ")
+                    );
+                }
             }
         }
     }

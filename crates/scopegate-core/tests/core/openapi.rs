@@ -428,7 +428,7 @@ fn the_summary_counts_routes_by_kind_and_operations_left_without_one() {
     );
     assert_eq!(
         imported(&d).summary(),
-        "3 scopes, 3 routes (1 public, 1 any client, 1 scoped); 1 operations left without a route; 2 warnings"
+        "3 scopes, 3 routes (1 public, 1 any client, 1 scoped); 1 operation left without a route; 2 warnings"
     );
 }
 

@@ -675,7 +675,7 @@ fn diff_counts_the_apps_holding_a_removed_scope() {
         out.contains("narrowed         scope legacy: declared -> removed"),
         "{out}"
     );
-    assert!(out.contains("held today by 2 key set(s) of 2 app(s)"), "{out}");
+    assert!(out.contains("held today by 2 key sets of 2 apps: "), "{out}");
     let o = crate::scopegate(&[
         "diff",
         old.to_str().unwrap(),

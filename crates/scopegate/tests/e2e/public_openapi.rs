@@ -74,7 +74,7 @@ const DOCUMENTS: [Public; 6] = [
     Public {
         package: "golang-github-go-openapi-spec-dev",
         path: "go-openapi/spec/fixtures/azure/network.json",
-        summary: "1 scopes, 0 routes (0 public, 0 any client, 0 scoped); 0 operations left without a route; 1 warnings",
+        summary: "1 scope, 0 routes (0 public, 0 any client, 0 scoped); 0 operations left without a route; 1 warning",
     },
 ];
 
