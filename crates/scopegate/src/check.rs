@@ -33,8 +33,11 @@ pub(crate) fn run(config: &Path) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
+            // Keys sign only JWT access tokens: with opaque ones there is nothing to warn of.
+            let signs = policy.settings.tokens.format == scopegate_core::TokenFormat::Jwt;
             match scopegate_service::credentials::sealing::KeyEncryptionKey::from_env() {
                 Ok(Some(_)) => {}
+                Ok(None) if !signs => {}
                 Ok(None) => eprintln!(
                     "warning: signing keys will be stored in the clear; set {} (see `scopegate keys new-kek`, docs/security.md)",
                     scopegate_service::credentials::sealing::KEK_ENV

@@ -57,6 +57,24 @@ fn check_accepts_every_shipped_example() {
 }
 
 #[test]
+fn check_warns_of_signing_keys_in_the_clear_only_where_tokens_are_signed() {
+    let clear = "signing keys will be stored in the clear";
+    let run = |file: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_scopegate"))
+            .args(["check", "--config", file])
+            .env_remove("SCOPEGATE_KEY_ENCRYPTION_KEY")
+            .current_dir(crate::workspace_root())
+            .output()
+            .unwrap();
+        stderr(&o)
+    };
+    // Opaque access tokens: no key signs anything.
+    assert!(!run(ANALYTICS).contains(clear), "{}", run(ANALYTICS));
+    // JWT access tokens.
+    assert!(run(STOREFRONT).contains(clear), "{}", run(STOREFRONT));
+}
+
+#[test]
 fn check_prints_file_line_message_per_problem_and_exits_1() {
     let f = temp_policy(
         "[[scope]]\nname = \"orders\"\nimplies = [\"read_orders\"]\n\n[[route]]\nmatch = \"GET /x\"\nany_of = [\"nope\"]\n",
