@@ -1175,10 +1175,36 @@ impl Compiler<'_> {
     fn routes(&mut self, raw: &[RawRoute], catalog: Option<&Catalog>) -> (Vec<Route>, Router) {
         let mut routes: Vec<Route> = Vec::new();
         let mut router = Router::default();
+        self.route_rows(
+            raw,
+            catalog,
+            &mut routes,
+            ("route", "requests"),
+            |text| MatchPattern::parse(text).map_err(|e| e.to_string()),
+            |pattern, id| router.insert(pattern, id),
+            RoutePattern::Http,
+        );
+        (routes, router)
+    }
+
+    /// Compiles `[[route]]` or `[[mcp_route]]` rows (`table`, and what its
+    /// patterns match) onto `routes`: the same requirement keys, the same
+    /// overlap rule; `parse` and `insert` are the pattern kind's own.
+    #[allow(clippy::too_many_arguments)]
+    fn route_rows<P>(
+        &mut self,
+        raw: &[RawRoute],
+        catalog: Option<&Catalog>,
+        routes: &mut Vec<Route>,
+        (table, matched): (&str, &str),
+        parse: impl Fn(&str) -> Result<P, String>,
+        mut insert: impl FnMut(&P, RouteId) -> Result<(), RouteId>,
+        into: impl Fn(P) -> RoutePattern,
+    ) {
         for r in raw {
             let line = self.lines.line(r.pattern.span().start);
-            let label = format!("route {:?}", r.pattern.get_ref());
-            let pattern = match MatchPattern::parse(r.pattern.get_ref()) {
+            let label = format!("{table} {:?}", r.pattern.get_ref());
+            let pattern = match parse(r.pattern.get_ref()) {
                 Ok(p) => p,
                 Err(e) => {
                     self.err(r.pattern.span(), format!("{label}: bad `match`: {e}"));
@@ -1189,23 +1215,28 @@ impl Compiler<'_> {
                 continue;
             };
             let id = RouteId(routes.len() as u32);
-            if let Err(existing) = router.insert(&pattern, id) {
+            if let Err(existing) = insert(&pattern, id) {
                 let other = &routes[existing.index()];
+                // An `[[mcp_route]]` is named by its `match`, without the `mcp` of `explain`.
+                let shown = other.pattern.to_string();
+                let shown = shown
+                    .strip_prefix("mcp ")
+                    .filter(|_| other.pattern.is_mcp())
+                    .unwrap_or(&shown);
                 self.err(
                     r.pattern.span(),
-                    format!("{label} can match the same requests as route \"{}\" (line {}) with the same specificity; make one more specific or merge them", other.pattern, other.line),
+                    format!("{label} can match the same {matched} as {table} \"{shown}\" (line {}) with the same specificity; make one more specific or merge them", other.line),
                 );
                 continue;
             }
             let description = r.description.as_ref().map(|d| d.get_ref().clone());
             routes.push(Route {
-                pattern: RoutePattern::Http(pattern),
+                pattern: into(pattern),
                 requirement,
                 description,
                 line,
             });
         }
-        (routes, router)
     }
 
     fn mcp(&mut self, raw: &RawMcp, issuer: &str) -> McpSettings {
@@ -1327,36 +1358,15 @@ impl Compiler<'_> {
             }
             _ => {}
         }
-        for r in raw {
-            let line = self.lines.line(r.pattern.span().start);
-            let label = format!("mcp_route {:?}", r.pattern.get_ref());
-            let pattern = match McpPattern::parse(r.pattern.get_ref()) {
-                Ok(p) => p,
-                Err(e) => {
-                    self.err(r.pattern.span(), format!("{label}: bad `match`: {e}"));
-                    continue;
-                }
-            };
-            let Some(requirement) = self.requirement(&label, r, catalog) else {
-                continue;
-            };
-            let id = RouteId(routes.len() as u32);
-            if let Err(existing) = router.insert(&pattern, id) {
-                let other = &routes[existing.index()];
-                self.err(
-                    r.pattern.span(),
-                    format!("{label} can match the same operations as mcp_route \"{}\" (line {}) with the same specificity; make one more specific or merge them", other.pattern.to_string().trim_start_matches("mcp "), other.line),
-                );
-                continue;
-            }
-            let description = r.description.as_ref().map(|d| d.get_ref().clone());
-            routes.push(Route {
-                pattern: RoutePattern::Mcp(pattern),
-                requirement,
-                description,
-                line,
-            });
-        }
+        self.route_rows(
+            raw,
+            catalog,
+            routes,
+            ("mcp_route", "operations"),
+            McpPattern::parse,
+            |pattern, id| router.insert(pattern, id),
+            RoutePattern::Mcp,
+        );
         router
     }
 
