@@ -332,17 +332,42 @@ impl SqliteStore {
             // keys it stalled a commit 10+ ms; 100 pages then helped, now it
             // costs a quarter of the throughput.)
             .pragma("wal_autocheckpoint", "1000");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options.clone())
-            .await?;
+        let pool = sqlite_pool(8, &options).await?;
         // SQLite has one writer at a time anyway: one connection for the
         // batches keeps their cached statements in one place.
-        let batch_pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
+        let batch_pool = sqlite_pool(1, &options).await?;
         Ok(Self { pool, batch_pool })
+    }
+}
+
+/// How long opening a file another process is creating may keep answering
+/// "database is locked" before that is the answer.
+const SQLITE_OPEN_PATIENCE: Duration = Duration::from_secs(5);
+
+/// SQLITE_BUSY or SQLITE_LOCKED, in any of their extended forms.
+fn is_busy(code: i32) -> bool {
+    matches!(code & 0xff, 5 | 6)
+}
+
+/// A pool on `options`. Switching a new file to WAL takes a lock that SQLite
+/// does not wait for (its busy handler is not called there), so nodes that
+/// start together on a new file are told "database is locked": they try again.
+async fn sqlite_pool(max: u32, options: &SqliteConnectOptions) -> R<sqlx::SqlitePool> {
+    let give_up = std::time::Instant::now() + SQLITE_OPEN_PATIENCE;
+    loop {
+        match SqlitePoolOptions::new()
+            .max_connections(max)
+            .connect_with(options.clone())
+            .await
+        {
+            Err(sqlx::Error::Database(e))
+                if std::time::Instant::now() < give_up
+                    && e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(is_busy) =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return Ok(other?),
+        }
     }
 }
 
