@@ -128,22 +128,40 @@ impl Refusal {
         }
     }
 
-    /// The reason for the decision log, where there is more to say than the
-    /// outcome (never a credential).
-    pub fn reason(&self) -> Option<String> {
+    /// The reason for the decision log and `/admin/v1/decide`: what was
+    /// wrong, never a credential.
+    pub fn reason(&self, policy: &Policy) -> String {
+        let catalog = &policy.catalog;
+        let names = |set: &ScopeSet| catalog.names(set).collect::<Vec<_>>().join(" ");
+        let holds = |held: &Held| match names(&catalog.normalize(held.set())) {
+            none if none.is_empty() => "holds no scope".to_owned(),
+            some => format!("holds {some}"),
+        };
         match self {
             Refusal::InvalidToken(why)
             | Refusal::InvalidBasic(why)
             | Refusal::InvalidRequest(why)
-            | Refusal::UriTooLong(why) => Some(why.clone()),
-            Refusal::BadPath(e) => Some(e.to_string()),
-            Refusal::Unavailable { detail } => Some(detail.clone()),
-            Refusal::RouteNotFound
-            | Refusal::TooLarge(_)
-            | Refusal::Limited(_)
-            | Refusal::Unauthenticated
-            | Refusal::InsufficientScope { .. }
-            | Refusal::NarrowBeyondHeld { .. } => None,
+            | Refusal::UriTooLong(why) => why.clone(),
+            Refusal::BadPath(e) => e.to_string(),
+            Refusal::Unavailable { detail } => detail.clone(),
+            Refusal::RouteNotFound => "no route matches".into(),
+            Refusal::TooLarge(limit) => format!("body larger than gateway.max_body_bytes ({limit} bytes)"),
+            Refusal::Limited(retry) => format!(
+                "limits.gateway_failures_per_address reached; retry in {} s",
+                retry.seconds()
+            ),
+            Refusal::Unauthenticated => "no credentials".into(),
+            Refusal::InsufficientScope { route, held } => {
+                let needs = match &policy.route(*route).requirement {
+                    Requirement::AllOf(set) => format!("needs all of {}", names(set)),
+                    Requirement::AnyOf(set) => format!("needs one of {}", names(set)),
+                    Requirement::None | Requirement::Client => "needs an authenticated client".into(),
+                };
+                format!("{needs}; {}", holds(held))
+            }
+            Refusal::NarrowBeyondHeld { missing, held } => {
+                format!("X-OAuth-Scope names {} not held; {}", names(missing), holds(held))
+            }
         }
     }
 

@@ -99,9 +99,7 @@ async fn token_scopes(state: &crate::state::AppState, token: &str) -> Result<Str
             outcome: refusal.outcome().as_str().to_owned(),
             allowed: false,
             status: refusal.answer(&state.policy).status,
-            reason: refusal
-                .reason()
-                .unwrap_or_else(|| "the token gives no credentials".into()),
+            reason: refusal.reason(&state.policy),
         })),
     }
 }

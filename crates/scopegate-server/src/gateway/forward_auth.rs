@@ -10,7 +10,6 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Request, Response, StatusCode};
-use scopegate_core::admission::Denial;
 use scopegate_core::enforce::{ForwardedHeaders, Refusal, original_request};
 use scopegate_core::mcp_call::McpCall;
 
@@ -142,8 +141,13 @@ pub(crate) async fn answer<H: Fields + Sync + ?Sized>(
     let (method, target) = match original(request_method, raw, headers) {
         Ok(found) => found,
         Err(refusal) => {
-            let denial = Denial::unrouted(refusal);
-            return Verdict::Refuse(refuse(generation, request_method, endpoints::AUTHZ, &denial, started));
+            return Verdict::Refuse(refuse(
+                generation,
+                request_method,
+                endpoints::AUTHZ,
+                &refusal.into(),
+                started,
+            ));
         }
     };
     // The peer of `/authz` is the proxy asking, never the client: only a
@@ -158,8 +162,7 @@ pub(crate) async fn answer<H: Fields + Sync + ?Sized>(
         match McpCall::from_headers(headers.values(&MCP_METHOD), headers.values(&MCP_NAME)) {
             Ok(call) => Some(call),
             Err(refusal) => {
-                let denial = Denial::unrouted(refusal);
-                return Verdict::Refuse(refuse(generation, method, target, &denial, started));
+                return Verdict::Refuse(refuse(generation, method, target, &refusal.into(), started));
             }
         }
     } else {

@@ -61,7 +61,7 @@ pub(crate) async fn authorize<'t, H: Fields + Sync + ?Sized>(
     headers: &H,
     mcp: Option<&McpCall<'_>>,
     peer: Option<IpAddr>,
-) -> Result<Pass<'t>, Denial> {
+) -> Result<Pass<'t>, Refused> {
     let policy = &generation.policy;
     let unverified = match admit(policy, method, target, mcp, headers.values(&AUTHORIZATION))? {
         Admission::Open(allowed) => {
@@ -87,7 +87,7 @@ pub(crate) async fn authorize<'t, H: Fields + Sync + ?Sized>(
         if headers.values(&X_FORWARDED_FOR).next().is_some() {
             untrusted_proxy_warning(address);
         }
-        return Err(unverified.deny(Refusal::Limited(retry)));
+        return Err(unverified.deny(Refusal::Limited(retry)).into());
     }
     let identity = identify(
         &state.verifier(),
@@ -106,12 +106,17 @@ pub(crate) async fn authorize<'t, H: Fields + Sync + ?Sized>(
         }
         unverified.deny(refusal)
     })?;
-    let allowed = unverified.conclude(
-        policy,
-        &identity.held,
-        identity.resource.as_deref(),
-        headers.values(&NARROW),
-    )?;
+    let allowed = unverified
+        .conclude(
+            policy,
+            &identity.held,
+            identity.resource.as_deref(),
+            headers.values(&NARROW),
+        )
+        .map_err(|denial| Refused {
+            denial,
+            client_id: Some(identity.client_id.clone()),
+        })?;
     let narrowed_scopes = allowed
         .narrowed
         .as_ref()
@@ -147,17 +152,42 @@ fn untrusted_proxy_warning(address: IpAddr) {
     }
 }
 
+/// A refused request, and the app whose credentials were refused when they
+/// were read far enough to tell (a 403, a token of another resource).
+#[derive(Debug)]
+pub(crate) struct Refused {
+    pub denial: Denial,
+    pub client_id: Option<String>,
+}
+
+impl From<Denial> for Refused {
+    fn from(denial: Denial) -> Self {
+        Self {
+            denial,
+            client_id: None,
+        }
+    }
+}
+
+impl From<Refusal> for Refused {
+    fn from(refusal: Refusal) -> Self {
+        Denial::unrouted(refusal).into()
+    }
+}
+
 /// The one place a refusal is answered and recorded, on every front end of
-/// the server: logs and counts it, and returns the answer.
+/// the server: logs and counts it (with the app, when known, and the
+/// reason), and returns the answer.
 pub(crate) fn refuse(
     generation: &Generation,
     method: &str,
     target: &str,
-    denial: &Denial,
+    refused: &Refused,
     started: Instant,
 ) -> Response<Body> {
+    let Refused { denial, client_id } = refused;
     let path = target.split_once('?').map_or(target, |(path, _)| path);
-    let reason = denial.refusal.reason();
+    let reason = denial.refusal.reason(&generation.policy);
     record(
         generation,
         method,
@@ -165,8 +195,8 @@ pub(crate) fn refuse(
         denial.route,
         denial.refusal.outcome(),
         started,
-        None,
-        reason.as_deref(),
+        client_id.as_deref(),
+        Some(&reason),
     );
     scopegate_layer::refusal_response(&generation.policy, denial)
 }
@@ -259,13 +289,7 @@ pub(crate) async fn gateway(State(state): State<AppState>, request: Request<Body
     }
     let http11 = request.version() == Version::HTTP_11;
     if let Err(refusal) = one_host(http11, Fields::values(request.headers(), &header::HOST)) {
-        return refuse(
-            &generation,
-            method.as_str(),
-            &raw_target,
-            &Denial::unrouted(refusal),
-            started,
-        );
+        return refuse(&generation, method.as_str(), &raw_target, &refusal.into(), started);
     }
     let peer = request
         .extensions()
@@ -276,13 +300,7 @@ pub(crate) async fn gateway(State(state): State<AppState>, request: Request<Body
         match mcp::read(request, policy.settings.gateway.max_body_bytes).await {
             Ok((request, body)) => (request, Some(body)),
             Err(refusal) => {
-                return refuse(
-                    &generation,
-                    method.as_str(),
-                    &raw_target,
-                    &Denial::unrouted(refusal),
-                    started,
-                );
+                return refuse(&generation, method.as_str(), &raw_target, &refusal.into(), started);
             }
         }
     } else {
@@ -301,13 +319,7 @@ pub(crate) async fn gateway(State(state): State<AppState>, request: Request<Body
     {
         Ok(call) => call,
         Err(refusal) => {
-            return refuse(
-                &generation,
-                method.as_str(),
-                &raw_target,
-                &Denial::unrouted(refusal),
-                started,
-            );
+            return refuse(&generation, method.as_str(), &raw_target, &refusal.into(), started);
         }
     };
     let pass = match authorize(
@@ -330,6 +342,9 @@ pub(crate) async fn gateway(State(state): State<AppState>, request: Request<Body
             identity: pass.identity.as_deref(),
             narrowed_scopes: pass.narrowed_scopes.clone(),
             peer,
+            trusted: peer.is_some_and(|p| {
+                scopegate_core::limits::is_trusted_proxy(p.ip(), &generation.policy.settings.trusted_proxies)
+            }),
         },
     );
     // The canonical path and the query as sent.

@@ -789,8 +789,32 @@ async fn every_decision_is_logged_with_its_route_and_reason_and_no_secret() {
         .await
         .unwrap();
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
-    assert!(s.wait_for("insufficient_scope").await, "{}", s.log());
+    let anonymous = c.get(format!("{}/account/x", s.base)).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert!(s.wait_for("unauthenticated").await, "{}", s.log());
     let log = s.log();
+    // Every refusal names the app (when its credentials were read) and why.
+    let line = |outcome: &str| {
+        log.lines()
+            .find(|l| l.contains(&format!("outcome=\"{outcome}\"")))
+            .unwrap_or_else(|| panic!("no {outcome} line in {log}"))
+            .to_owned()
+    };
+    let forbidden = line("insufficient_scope");
+    assert!(forbidden.contains(&format!("client_id=\"{id}\"")), "{forbidden}");
+    assert!(
+        forbidden.contains("reason=\"needs one of products:write; holds account:read\""),
+        "{forbidden}"
+    );
+    let unauthenticated = line("unauthenticated");
+    assert!(
+        unauthenticated.contains("reason=\"no credentials\""),
+        "{unauthenticated}"
+    );
+    assert!(
+        !log.contains("reason=\"-\""),
+        "a decision logged without a reason: {log}"
+    );
     assert!(
         log.contains("GET /account/*") && log.contains("account:read") && log.contains("allow"),
         "{log}"
