@@ -107,21 +107,38 @@ async fn jwks(axum::extract::State(state): axum::extract::State<AppState>) -> im
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
     use axum::http::StatusCode;
     let policy = state.live.load().policy.file.clone();
-    let database = match tokio::time::timeout(READY_WITHIN, state.store.ping()).await {
-        Ok(Ok(())) => Ok(()),
+    // One round trip that also says where the schema stands: a node of an
+    // older build keeps serving a database a newer one migrated (migrations
+    // only add), and shows it here.
+    let database = match tokio::time::timeout(READY_WITHIN, state.store.schema_version()).await {
+        Ok(Ok(schema)) => Ok(schema),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {} s", READY_WITHIN.as_secs())),
     };
+    let this_build = state.store.backend().schema_version();
+    let version = env!("CARGO_PKG_VERSION");
     let (status, body) = match database {
-        Ok(()) => (
+        Ok(schema) => (
             StatusCode::OK,
-            serde_json::json!({"ready": true, "policy": policy, "database": "ok"}),
+            serde_json::json!({
+                "ready": true,
+                "policy": policy,
+                "database": "ok",
+                "version": version,
+                "schema": {"database": schema, "this_build": this_build},
+            }),
         ),
         Err(why) => {
             tracing::warn!(error = %why, "not ready: the database does not answer");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                serde_json::json!({"ready": false, "policy": policy, "database": "unreachable"}),
+                serde_json::json!({
+                    "ready": false,
+                    "policy": policy,
+                    "database": "unreachable",
+                    "version": version,
+                    "schema": {"database": null, "this_build": this_build},
+                }),
             )
         }
     };

@@ -39,6 +39,7 @@ pub enum AuditKind {
     ClientAuthFailed,
     CodeReplay,
     RefreshReuse,
+    ServerStarted,
     ServerStopped,
 }
 
@@ -76,6 +77,7 @@ impl AuditKind {
             AuditKind::ClientAuthFailed => "client_auth_failed",
             AuditKind::CodeReplay => "code_replay",
             AuditKind::RefreshReuse => "refresh_reuse",
+            AuditKind::ServerStarted => "server_started",
             AuditKind::ServerStopped => "server_stopped",
         }
     }

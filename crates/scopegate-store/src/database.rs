@@ -119,6 +119,13 @@ impl Store for Database {
         }
     }
 
+    async fn schema_version(&self) -> R<i64> {
+        match self {
+            Database::Sqlite(s) => s.schema_version().await,
+            Database::Postgres(s) => s.schema_version().await,
+        }
+    }
+
     fn parallel_commits(&self) -> usize {
         match self {
             Database::Sqlite(s) => s.parallel_commits(),

@@ -50,8 +50,12 @@ type R<T> = Result<T, StoreError>;
 pub trait Store: Clone + Send + Sync + 'static {
     /// One round trip to the database (readiness).
     fn ping(&self) -> impl Future<Output = R<()>> + Send;
-    /// Creates or upgrades the schema (idempotent).
+    /// Creates or upgrades the schema (idempotent). Refuses a database whose
+    /// schema is newer than this build knows (a downgrade), changing nothing.
     fn migrate(&self) -> impl Future<Output = R<()>> + Send;
+    /// The schema version the database is at: its last migration applied
+    /// (0 for a database never migrated).
+    fn schema_version(&self) -> impl Future<Output = R<i64>> + Send;
     /// How many batch commits may be in flight at once (see the server's writer).
     fn parallel_commits(&self) -> usize;
 
@@ -464,6 +468,23 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The schema version this build migrates a database of this backend to.
+    pub fn schema_version(self) -> i64 {
+        let migrations = match self {
+            Backend::Sqlite => migrate::SQLITE,
+            Backend::Postgres => migrate::POSTGRES,
+        };
+        migrations.last().map_or(0, |(version, _)| *version)
+    }
+
+    /// The name operators know it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+
     pub fn of(url: &str) -> Option<Backend> {
         if url.starts_with("sqlite:") {
             Some(Backend::Sqlite)

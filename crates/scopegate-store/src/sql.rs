@@ -432,6 +432,15 @@ macro_rules! impl_store {
                 let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM scopegate_migrations")
                     .fetch_all(&mut *tx)
                     .await?;
+                let known = $migrations.last().map_or(0, |(version, _)| *version);
+                if let Some(newer) = done.iter().copied().filter(|v| *v > known).max() {
+                    // Dropping the transaction rolls it back: nothing changes.
+                    return Err(StoreError(format!(
+                        "the database's schema is at version {newer}, written by a newer scopegate; this one \
+                         knows versions up to {known}. A downgrade is not possible: run the newer scopegate, \
+                         or restore a backup made before the upgrade (docs/production.md)"
+                    )));
+                }
                 let mut applied = Vec::new();
                 for (version, sql) in $migrations {
                     if done.contains(version) {
@@ -452,6 +461,14 @@ macro_rules! impl_store {
                     tracing::info!(version, "applied migration");
                 }
                 Ok(())
+            }
+
+            async fn schema_version(&self) -> R<i64> {
+                // Read after `migrate`, which makes the table.
+                let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM scopegate_migrations")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(version.unwrap_or(0))
             }
 
             async fn create_app(&self, app_id: &str, name: &str, owner: Option<&str>, c: &KeySetRecord) -> R<()> {

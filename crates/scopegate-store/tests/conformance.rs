@@ -10,9 +10,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use scopegate_store::{
-    AdminTokenRecord, AuditEvent, AuditFilter, ChallengeRecord, Change, ClientSecret, CodeRecord, ConsentRecord,
-    KeyRecord, KeySetRecord, PgStore, ScopeRequestRecord, SessionRecord, SourceSignIn, SqliteStore, Store, TokenKind,
-    TokenRecord, UserRecord,
+    AdminTokenRecord, AuditEvent, AuditFilter, Backend, ChallengeRecord, Change, ClientSecret, CodeRecord,
+    ConsentRecord, KeyRecord, KeySetRecord, PgStore, ScopeRequestRecord, SessionRecord, SourceSignIn, SqliteStore,
+    Store, TokenKind, TokenRecord, UserRecord,
 };
 use sqlx::postgres::PgConnectOptions;
 
@@ -1279,4 +1279,43 @@ async fn self_registered_apps_no_one_consented_to_are_purged_after_a_day<S: Stor
     for kept in ["dyn-used", "https://agent.example/c.json", "ours"] {
         assert!(s.key_set(kept).await.unwrap().is_some(), "{kept}");
     }
+}
+
+/// A database a newer scopegate migrated is refused, and left as it was: a
+/// downgrade is not possible, and says so.
+#[tokio::test]
+async fn a_database_of_a_newer_schema_is_refused_and_left_as_it_was() {
+    let (s, dir) = sqlite().await;
+    let known = Backend::Sqlite.schema_version();
+    assert_eq!(s.schema_version().await.unwrap(), known);
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{}/test.db", dir.0.display()))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO scopegate_migrations (version, applied_at) VALUES ($1, 0)")
+        .bind(known + 1)
+        .execute(&raw)
+        .await
+        .unwrap();
+    let refused = s.migrate().await.unwrap_err().to_string();
+    assert!(
+        refused.contains(&format!("schema is at version {}", known + 1))
+            && refused.contains("A downgrade is not possible"),
+        "{refused}"
+    );
+    assert_eq!(s.schema_version().await.unwrap(), known + 1);
+
+    let Some((p, schema)) = postgres().await else {
+        return;
+    };
+    let known = Backend::Postgres.schema_version();
+    assert_eq!(p.schema_version().await.unwrap(), known);
+    sqlx::query("INSERT INTO scopegate_migrations (version, applied_at) VALUES ($1, 0)")
+        .bind(known + 1)
+        .execute(p.pool())
+        .await
+        .unwrap();
+    let refused = p.migrate().await.unwrap_err().to_string();
+    assert!(refused.contains("A downgrade is not possible"), "{refused}");
+    assert_eq!(p.schema_version().await.unwrap(), known + 1);
+    drop_schema(&schema).await;
 }

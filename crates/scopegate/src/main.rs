@@ -38,7 +38,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Scoped access to your HTTP API: an OAuth 2.0 authorization server and the
 /// enforcement point in front of the API, driven by one policy file.
 #[derive(Parser, Debug)]
-#[command(name = "scopegate", version, about, max_term_width = 100)]
+#[command(name = "scopegate", version = version(), about, max_term_width = 100)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -92,6 +92,21 @@ enum Command {
     /// that widened or narrowed, new routes, scopes implying more or less.
     /// Exit 0 when nothing widened, 2 when something did, 1 on bad input.
     Diff(diff_cmd::Args),
+}
+
+/// `--version`: this build, and the database schema version it migrates each
+/// backend to (a database at a newer one is refused: docs/production.md).
+fn version() -> &'static str {
+    use scopegate_store::Backend;
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{} (database schema: SQLite {}, PostgreSQL {})",
+            env!("CARGO_PKG_VERSION"),
+            Backend::Sqlite.schema_version(),
+            Backend::Postgres.schema_version()
+        )
+    });
+    &TEXT
 }
 
 /// A command whose output goes to a reader that stopped reading (`| head`)

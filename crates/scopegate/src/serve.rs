@@ -2,6 +2,7 @@
 //! endpoint on `listen`, with policy hot reload.
 
 use scopegate_service::AuditKind;
+use scopegate_store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -88,7 +89,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     kek,
                 )
                 .await?;
+                let schema = store.schema_version().await?;
                 let state = AppState::new(Arc::clone(&policy), store, clock, Arc::new(keys));
+                state.audit(
+                    AuditKind::ServerStarted,
+                    None,
+                    None,
+                    format!(
+                        "version {}, database schema {schema}, listening on {local}",
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                );
                 let (notices, notices_rx) = tokio::sync::mpsc::unbounded_channel();
                 scopegate_server::background::changes::follow(state.clone(), Some(notices)).await?;
                 reload::spawn(args.config.clone(), state.clone(), notices_rx);

@@ -122,7 +122,29 @@ async fn readyz_says_ready_when_the_database_answers_and_healthz_stays_liveness(
     assert_eq!(body["ready"], true);
     assert_eq!(body["database"], "ok");
     assert!(body["policy"].as_str().unwrap().ends_with("scopegate.toml"));
+    let known = scopegate_store::Backend::Sqlite.schema_version();
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        body["schema"],
+        serde_json::json!({"database": known, "this_build": known})
+    );
     assert_eq!(http().get(s.url("/healthz")).send().await.unwrap().status(), 200);
+}
+
+#[test]
+fn version_names_the_build_and_the_schema_of_each_backend() {
+    let o = crate::scopegate(&["--version"]);
+    assert!(o.status.success());
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        printed.trim(),
+        format!(
+            "scopegate {} (database schema: SQLite {}, PostgreSQL {})",
+            env!("CARGO_PKG_VERSION"),
+            scopegate_store::Backend::Sqlite.schema_version(),
+            scopegate_store::Backend::Postgres.schema_version()
+        )
+    );
 }
 
 /// On SQLite the other process is a command on the same file: a secret it
@@ -185,4 +207,37 @@ fn under_log_format_json_the_listening_line_is_a_json_object_too() {
     );
     assert_eq!(object["issuer"], "http://127.0.0.1:8080");
     assert!(object["time"].as_str().unwrap().ends_with('Z'));
+}
+
+/// The trail says when each node started, with its version and the schema
+/// it found, as it says when one stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_start_is_an_audit_event_with_its_version_and_schema() {
+    let s = crate::server::Server::start("app-analytics");
+    let config = s.config.to_str().unwrap().to_owned();
+    let mut started = None;
+    for _ in 0..50 {
+        let o = crate::scopegate(&["audit", "--config", &config, "--json"]);
+        let trail: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        started = trail
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["event"] == "server_started")
+            .cloned();
+        if started.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let started = started.expect("no server_started event");
+    let detail = started["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(&format!(
+            "version {}, database schema {}, listening on ",
+            env!("CARGO_PKG_VERSION"),
+            scopegate_store::Backend::Sqlite.schema_version()
+        )),
+        "{detail}"
+    );
 }
