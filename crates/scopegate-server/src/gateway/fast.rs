@@ -329,6 +329,10 @@ impl Exchange {
                 identity: pass.identity.as_deref(),
                 narrowed_scopes: pass.narrowed_scopes.clone(),
                 peer: Some(self.peer),
+                trusted: scopegate_core::limits::is_trusted_proxy(
+                    self.peer.ip(),
+                    &generation.policy.settings.trusted_proxies,
+                ),
             },
             host,
         );

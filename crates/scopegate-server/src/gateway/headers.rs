@@ -95,10 +95,36 @@ pub(crate) struct Forwarded<'a> {
     /// The normalized scopes after `X-OAuth-Scope`, when it narrowed them.
     pub narrowed_scopes: Option<HeaderValue>,
     pub peer: Option<SocketAddr>,
+    /// Whether `peer` is listed in `trusted_proxies`: then the scheme and
+    /// host it says the caller used (`X-Forwarded-Proto`, `X-Forwarded-Host`)
+    /// are passed on; from anyone else they are dropped, and the upstream
+    /// hears `http` and the `Host` scopegate was sent.
+    pub trusted: bool,
+}
+
+/// The scheme a trusted proxy says the caller used: its one
+/// `X-Forwarded-Proto` value, when that is `http` or `https`.
+fn trusted_proto<'v>(trusted: bool, mut values: impl Iterator<Item = &'v [u8]>) -> &'static [u8] {
+    match (trusted, values.next(), values.next()) {
+        (true, Some(v), None) if v.eq_ignore_ascii_case(b"https") => b"https",
+        _ => b"http",
+    }
+}
+
+/// The host a trusted proxy says the caller asked for: its one
+/// `X-Forwarded-Host` value, when that is one visible-ASCII token.
+fn trusted_host<'v>(trusted: bool, mut values: impl Iterator<Item = &'v [u8]>) -> Option<&'v [u8]> {
+    match (trusted, values.next(), values.next()) {
+        (true, Some(v), None) if !v.is_empty() && visible_ascii(v).is_some() && !v.contains(&b',') => Some(v),
+        _ => None,
+    }
 }
 
 /// Turns the caller's headers into the upstream's, by [`fate`].
 pub(crate) fn to_upstream(headers: &mut HeaderMap, forwarded: &Forwarded<'_>) {
+    let proto = trusted_proto(forwarded.trusted, Fields::values(headers, &X_FORWARDED_PROTO));
+    let told_host = trusted_host(forwarded.trusted, Fields::values(headers, &X_FORWARDED_HOST))
+        .and_then(|v| HeaderValue::from_bytes(v).ok());
     remove_hop_by_hop(headers);
     let dropped: Vec<HeaderName> = headers
         .keys()
@@ -108,14 +134,18 @@ pub(crate) fn to_upstream(headers: &mut HeaderMap, forwarded: &Forwarded<'_>) {
     for name in dropped {
         headers.remove(name);
     }
-    if let Some(host) = headers.remove(header::HOST) {
+    if let Some(host) = told_host.or_else(|| headers.remove(header::HOST)) {
         headers.insert(X_FORWARDED_HOST, host);
     }
+    headers.remove(header::HOST);
     if let Some(peer) = forwarded.peer {
         let value = forwarded_for(Fields::values(headers, &X_FORWARDED_FOR), peer.ip());
         headers.insert(X_FORWARDED_FOR, value);
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    headers.insert(
+        X_FORWARDED_PROTO,
+        HeaderValue::from_static(if proto == b"https" { "https" } else { "http" }),
+    );
     for (name, value) in identity_fields(forwarded) {
         headers.insert(name, value.clone());
     }
@@ -139,6 +169,12 @@ pub(super) fn write_upstream<'b>(
             Fate::ForwardedFor => others = true,
         }
     }
+    let all = fields.clone();
+    let named = move |wanted: &'static [u8]| {
+        all.clone()
+            .filter(move |(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| value)
+    };
     let of = move |wanted: Fate| {
         fields
             .clone()
@@ -146,7 +182,7 @@ pub(super) fn write_upstream<'b>(
             .map(|(_, value)| value)
     };
     write_field(out, b"host", host.as_bytes());
-    if let Some(value) = caller_host {
+    if let Some(value) = trusted_host(forwarded.trusted, named(b"x-forwarded-host")).or(caller_host) {
         write_field(out, b"x-forwarded-host", value);
     }
     match forwarded.peer {
@@ -157,7 +193,11 @@ pub(super) fn write_upstream<'b>(
         ),
         None => of(Fate::ForwardedFor).for_each(|value| write_field(out, b"x-forwarded-for", value)),
     }
-    write_field(out, b"x-forwarded-proto", b"http");
+    write_field(
+        out,
+        b"x-forwarded-proto",
+        trusted_proto(forwarded.trusted, named(b"x-forwarded-proto")),
+    );
     for (name, value) in identity_fields(forwarded) {
         write_field(out, name.as_str().as_bytes(), value.as_bytes());
     }
@@ -192,6 +232,7 @@ pub(super) fn write_identity(out: &mut Vec<u8>, identity: &ForwardedIdentity, na
         identity: Some(identity),
         narrowed_scopes,
         peer: None,
+        trusted: false,
     };
     for (name, value) in identity_fields(&forwarded) {
         write_field(out, name.as_str().as_bytes(), value.as_bytes());
@@ -208,6 +249,7 @@ pub(crate) fn insert_identity(
         identity: Some(identity),
         narrowed_scopes,
         peer: None,
+        trusted: false,
     };
     for (name, value) in identity_fields(&forwarded) {
         headers.insert(name, value.clone());
@@ -414,6 +456,9 @@ mod tests {
         });
         let value = prop_oneof![
             Just(b"a".to_vec()),
+            Just(b"https".to_vec()),
+            Just(b"HTTPS".to_vec()),
+            Just(b"api.example:8443".to_vec()),
             Just(b"10.1.2.3".to_vec()),
             Just(b"x, y".to_vec()),
             Just(b"".to_vec()),
@@ -448,6 +493,7 @@ mod tests {
             subject in any::<bool>(),
             narrowed in any::<bool>(),
             peer in any::<bool>(),
+            trusted in any::<bool>(),
         ) {
             let mut head = b"GET / HTTP/1.1\r\n".to_vec();
             for (name, value) in &fields {
@@ -471,6 +517,7 @@ mod tests {
                 identity: identity.then_some(&who),
                 narrowed_scopes: narrowed.then(|| HeaderValue::from_static("a")),
                 peer: peer.then(|| SocketAddr::from(([192, 0, 2, 7], 4000))),
+                trusted,
             };
             let upstream_host = HeaderValue::from_static("upstream:8080");
 

@@ -625,3 +625,46 @@ async fn the_portal_and_the_admin_api_are_never_proxied() {
     assert!(String::from_utf8_lossy(&a.body).contains("invalid_token"));
     assert_eq!(accepted.load(Ordering::SeqCst), before, "nothing reached the upstream");
 }
+
+/// Behind a TLS-terminating proxy listed in `trusted_proxies`, the upstream
+/// hears the scheme and host the caller used; from anyone else those
+/// fields are dropped, and the upstream hears `http` and the `Host` sent.
+/// The same on the fast path (no body) and on hyper's (a body).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheme_and_host_a_trusted_proxy_names_reach_the_upstream_and_no_one_elses() {
+    for trusted in [true, false] {
+        let (base, _) = scripted_upstream().await;
+        let s = Server::start_edited("app-analytics", move |p| {
+            let p = p.replacen("upstream   = \"echo\"", &format!("upstream   = \"{base}\""), 1);
+            if trusted {
+                p.replacen("[tokens]", "trusted_proxies = [\"127.0.0.1/32\"]\n\n[tokens]", 1)
+            } else {
+                p
+            }
+        });
+        let (_, _, token) = app_and_token(&s, "account:write").await;
+        let told = "X-Forwarded-Proto: https\r\nX-Forwarded-Host: api.example.com\r\n";
+        let head = format!("Host: internal:8080\r\nAuthorization: Bearer {token}\r\n{told}");
+        let requests = [
+            format!("GET /account/x HTTP/1.1\r\n{head}\r\n"),
+            format!("POST /events HTTP/1.1\r\n{head}Content-Length: 2\r\n\r\nhi"),
+        ];
+        let (proto, host) = if trusted {
+            ("https", "api.example.com")
+        } else {
+            ("http", "internal:8080")
+        };
+        let mut c = connect(&s).await;
+        let mut buf = Vec::new();
+        for request in requests {
+            c.write_all(request.as_bytes()).await.unwrap();
+            let a = read_answer(&mut c, &mut buf).await;
+            assert_eq!(a.status, 200, "{}", a.head);
+            let seen = String::from_utf8_lossy(&a.body).to_ascii_lowercase();
+            assert!(seen.contains(&format!("x-forwarded-proto: {proto}\r\n")), "{seen}");
+            assert!(seen.contains(&format!("x-forwarded-host: {host}\r\n")), "{seen}");
+            assert_eq!(seen.matches("x-forwarded-proto").count(), 1, "{seen}");
+            assert_eq!(seen.matches("x-forwarded-host").count(), 1, "{seen}");
+        }
+    }
+}
