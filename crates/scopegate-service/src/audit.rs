@@ -27,6 +27,7 @@ pub enum AuditKind {
     AdminTokenCreate,
     AdminTokenRevoke,
     SigningKeyRotate,
+    DatabaseRestored,
     // The request path.
     Issue,
     Refresh,
@@ -66,6 +67,7 @@ impl AuditKind {
             AuditKind::AdminTokenCreate => "admin_token_create",
             AuditKind::AdminTokenRevoke => "admin_token_revoke",
             AuditKind::SigningKeyRotate => "signing_key_rotate",
+            AuditKind::DatabaseRestored => "database_restored",
             AuditKind::Issue => "issue",
             AuditKind::Refresh => "refresh",
             AuditKind::Refuse => "refuse",

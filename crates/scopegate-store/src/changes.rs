@@ -41,6 +41,9 @@ pub enum Change {
     SigningKeys,
     /// A node reloaded its policy file: the SHA-256 of its content, in hex.
     Policy(String),
+    /// Every record may have changed (a restored database made safe):
+    /// forget everything cached.
+    Everything,
 }
 
 impl Change {
@@ -55,6 +58,7 @@ impl Change {
             Change::User(login) => ("user", login),
             Change::SigningKeys => ("signing_keys", ""),
             Change::Policy(hash) => ("policy", hash),
+            Change::Everything => ("everything", ""),
         }
     }
 
@@ -70,6 +74,7 @@ impl Change {
             "user" => Change::User(key),
             "signing_keys" => Change::SigningKeys,
             "policy" => Change::Policy(key),
+            "everything" => Change::Everything,
             _ => return None,
         })
     }

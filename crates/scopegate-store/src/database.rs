@@ -5,8 +5,8 @@
 
 use crate::{
     AdminTokenRecord, AuditEvent, AuditFilter, Backend, ChallengeRecord, Change, ChangeRow, ClientSecret, CodeRecord,
-    ConsentRecord, KeyRecord, KeySetRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord, SourceSignIn,
-    SqliteStore, Store, StoreError, Subscription, TokenRecord, UserRecord, redacted,
+    ConsentRecord, Distrusted, KeyRecord, KeySetRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord,
+    SourceSignIn, SqliteStore, Store, StoreError, Subscription, TokenRecord, UserRecord, redacted,
 };
 
 /// SQLite (the embedded default) or PostgreSQL (for several nodes).
@@ -116,6 +116,20 @@ impl Store for Database {
         match self {
             Database::Sqlite(s) => s.migrate().await,
             Database::Postgres(s) => s.migrate().await,
+        }
+    }
+
+    async fn distrust_before(&self, at: i64, secrets_expire_at: i64) -> R<Distrusted> {
+        match self {
+            Database::Sqlite(s) => s.distrust_before(at, secrets_expire_at).await,
+            Database::Postgres(s) => s.distrust_before(at, secrets_expire_at).await,
+        }
+    }
+
+    async fn backup_to(&self, to: &std::path::Path) -> R<()> {
+        match self {
+            Database::Sqlite(s) => s.backup_to(to).await,
+            Database::Postgres(s) => s.backup_to(to).await,
         }
     }
 

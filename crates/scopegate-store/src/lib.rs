@@ -28,9 +28,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use changes::{CHANNEL, Change, ChangeRow, Subscription, Wake};
 pub use database::Database;
 pub use records::{
-    AdminTokenRecord, AuditEvent, AuditFilter, ChallengeRecord, ClientSecret, CodeRecord, ConsentRecord, KeyRecord,
-    KeySetRecord, Purged, Registration, ScopeRequestRecord, SessionRecord, SourceSignIn, TokenKind, TokenRecord,
-    UNUSED_REGISTRATION_SECONDS, UserRecord, revoked_by,
+    AdminTokenRecord, AuditEvent, AuditFilter, ChallengeRecord, ClientSecret, CodeRecord, ConsentRecord, Distrusted,
+    KeyRecord, KeySetRecord, Purged, Registration, ScopeRequestRecord, SessionRecord, SourceSignIn, TokenKind,
+    TokenRecord, UNUSED_REGISTRATION_SECONDS, UserRecord, revoked_by,
 };
 
 /// A storage failure. Its text is for logs only; callers answer 500.
@@ -169,6 +169,15 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn prune_audit(&self, before: i64, limit: i64) -> impl Future<Output = R<u64>> + Send;
     /// How many rows each table holds, by table name.
     fn row_counts(&self) -> impl Future<Output = R<Vec<(String, i64)>>> + Send;
+    /// Makes a restored database safe, in one transaction: every token and
+    /// grant issued until `at` is refused (each key set's and user's cutoff,
+    /// and every stored token revoked), codes and sessions are removed,
+    /// admin tokens revoked, and every client secret still usable expires
+    /// at `secrets_expire_at` at the latest. Every node forgets what it caches.
+    fn distrust_before(&self, at: i64, secrets_expire_at: i64) -> impl Future<Output = R<Distrusted>> + Send;
+    /// Writes a consistent copy of the whole database, while it is in use,
+    /// to the new file `to` (SQLite; PostgreSQL is backed up with `pg_dump`).
+    fn backup_to(&self, to: &std::path::Path) -> impl Future<Output = R<()>> + Send;
 
     fn create_challenge(&self, challenge: &ChallengeRecord) -> impl Future<Output = R<()>> + Send;
     fn challenge(&self, hash: &[u8]) -> impl Future<Output = R<Option<ChallengeRecord>>> + Send;
@@ -376,6 +385,29 @@ async fn sqlite_pool(max: u32, options: &SqliteConnectOptions) -> R<sqlx::Sqlite
 }
 
 impl SqliteStore {
+    /// `VACUUM INTO`: one read transaction, so a consistent copy of a WAL
+    /// database in use (writers go on meanwhile), compacted, without its
+    /// `-wal` file. The copy is made readable by its owner only, before
+    /// anything is written to it: it holds what the database holds.
+    async fn backup_file(&self, to: &std::path::Path) -> R<()> {
+        let path = to
+            .to_str()
+            .ok_or_else(|| StoreError(format!("{}: the path is not UTF-8", to.display())))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(to)
+            .map_err(|e| StoreError(format!("{}: {e}", to.display())))?;
+        let copied = sqlx::query("VACUUM INTO $1").bind(path).execute(&self.pool).await;
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(to);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     /// Another process on this file is seen by polling the feed.
     async fn subscription(&self) -> R<Subscription> {
         Ok(Subscription::poll())
@@ -383,6 +415,13 @@ impl SqliteStore {
 }
 
 impl PgStore {
+    /// PostgreSQL has its own tools for this, which the operator already runs.
+    async fn backup_file(&self, _to: &std::path::Path) -> R<()> {
+        Err(StoreError(
+            "a PostgreSQL database is backed up with pg_dump (docs/production.md), not by scopegate".into(),
+        ))
+    }
+
     /// Every node is woken by `NOTIFY` on [`CHANNEL`].
     async fn subscription(&self) -> R<Subscription> {
         Subscription::postgres(&self.pool).await

@@ -299,6 +299,22 @@ pub struct SessionRecord {
     pub csrf_hash: Option<Vec<u8>>,
 }
 
+/// What [`crate::Store::distrust_before`] did to a restored database.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct Distrusted {
+    /// Stored tokens (access and refresh) that were live and are now revoked.
+    pub tokens: u64,
+    /// Authorization codes and portal sessions removed.
+    pub codes: u64,
+    pub sessions: u64,
+    /// Consents removed: each user consents again at the next authorization.
+    pub grants: u64,
+    /// Client secrets that now expire at the given time.
+    pub secrets: u64,
+    /// Admin API tokens revoked.
+    pub admin_tokens: u64,
+}
+
 /// What one purge pass removed: records past their use.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub struct Purged {

@@ -8,8 +8,8 @@ use crate::migrate::{POSTGRES, SQLITE, statements};
 use crate::records::{Registration, UNUSED_REGISTRATION_SECONDS, join, split};
 use crate::{
     AdminTokenRecord, AuditEvent, AuditFilter, ChallengeRecord, Change, ChangeRow, ClientSecret, CodeRecord,
-    ConsentRecord, KeyRecord, KeySetRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord, SourceSignIn,
-    SqliteStore, Store, StoreError, Subscription, TokenKind, TokenRecord, UserRecord,
+    ConsentRecord, Distrusted, KeyRecord, KeySetRecord, PgStore, Purged, R, ScopeRequestRecord, SessionRecord,
+    SourceSignIn, SqliteStore, Store, StoreError, Subscription, TokenKind, TokenRecord, UserRecord,
 };
 
 fn unix_now() -> i64 {
@@ -461,6 +461,40 @@ macro_rules! impl_store {
                     tracing::info!(version, "applied migration");
                 }
                 Ok(())
+            }
+
+            async fn distrust_before(&self, at: i64, secrets_expire_at: i64) -> R<Distrusted> {
+                let mut tx = self.pool.begin_with($begin_write).await?;
+                sqlx::query("UPDATE clients SET tokens_revoked_before = $1").bind(at).execute(&mut *tx).await?;
+                sqlx::query("UPDATE users SET tokens_revoked_before = $1").bind(at).execute(&mut *tx).await?;
+                let tokens = sqlx::query("UPDATE tokens SET revoked = TRUE WHERE revoked = FALSE AND used = FALSE AND (expires_at IS NULL OR expires_at > $1)")
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("UPDATE tokens SET revoked = TRUE WHERE revoked = FALSE").execute(&mut *tx).await?;
+                let codes = sqlx::query("DELETE FROM codes").execute(&mut *tx).await?.rows_affected();
+                let sessions = sqlx::query("DELETE FROM sessions").execute(&mut *tx).await?.rows_affected();
+                let grants = sqlx::query("DELETE FROM consents").execute(&mut *tx).await?.rows_affected();
+                let secrets = sqlx::query(
+                    "UPDATE client_secrets SET expires_at = $1 WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
+                )
+                .bind(secrets_expire_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let admin_tokens = sqlx::query("UPDATE admin_tokens SET revoked_at = $1 WHERE revoked_at IS NULL")
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                Self::changed(&mut *tx, &Change::Everything).await?;
+                tx.commit().await?;
+                Ok(Distrusted { tokens, codes, sessions, grants, secrets, admin_tokens })
+            }
+
+            async fn backup_to(&self, to: &std::path::Path) -> R<()> {
+                self.backup_file(to).await
             }
 
             async fn schema_version(&self) -> R<i64> {

@@ -83,6 +83,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    distrust_before_refuses_everything_issued_and_bounds_secrets,
     self_registered_apps_no_one_consented_to_are_purged_after_a_day,
     source_sign_in_binds_a_subject_once_and_replaces_only_the_source_permissions,
     sign_in_challenges_are_single_use_and_settle_once,
@@ -1318,4 +1319,29 @@ async fn a_database_of_a_newer_schema_is_refused_and_left_as_it_was() {
     assert!(refused.contains("A downgrade is not possible"), "{refused}");
     assert_eq!(p.schema_version().await.unwrap(), known + 1);
     drop_schema(&schema).await;
+}
+
+async fn distrust_before_refuses_everything_issued_and_bounds_secrets<S: Store>(s: S) {
+    let c = client("c1");
+    s.create_app(&c.app_id, &c.app_name, c.owner.as_deref(), &c)
+        .await
+        .unwrap();
+    let mut live = token(3, TokenKind::Access, "fam", "c1");
+    live.expires_at = None;
+    s.insert_tokens(&[live, token(4, TokenKind::Refresh, "fam", "c1")])
+        .await
+        .unwrap();
+    let d = s.distrust_before(500, 1_000).await.unwrap();
+    assert_eq!((d.tokens, d.secrets), (2, 1), "{d:?}");
+    assert!(s.token(&[3; 32]).await.unwrap().unwrap().revoked);
+    assert!(s.token(&[4; 32]).await.unwrap().unwrap().revoked);
+    let after = s.key_set("c1").await.unwrap().unwrap();
+    assert_eq!(after.tokens_revoked_before, Some(500));
+    assert_eq!(after.secrets[0].expires_at, Some(1_000));
+    // A secret that expires sooner keeps its own expiry.
+    assert_eq!(s.distrust_before(600, 2_000).await.unwrap().secrets, 0);
+    assert_eq!(
+        s.key_set("c1").await.unwrap().unwrap().secrets[0].expires_at,
+        Some(1_000)
+    );
 }

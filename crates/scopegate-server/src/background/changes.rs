@@ -172,7 +172,7 @@ impl Follower {
             }
             Some(Change::SigningKeys) => needs.keys = true,
             Some(Change::Policy(hash)) => needs.policies.push(hash.clone()),
-            None => needs.everything = true,
+            Some(Change::Everything) | None => needs.everything = true,
         }
     }
 

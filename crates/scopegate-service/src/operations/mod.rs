@@ -10,6 +10,7 @@ pub mod apps;
 pub mod client_secrets;
 pub mod grants;
 pub mod key_sets;
+pub mod restores;
 pub mod scope_requests;
 pub mod sessions;
 pub mod sign_ins;

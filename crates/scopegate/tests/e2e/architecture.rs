@@ -225,7 +225,7 @@ fn the_circle_finder_finds_a_circle() {
 /// The store's methods that change apps, key sets, secrets, users,
 /// permissions, grants, tokens (revocation), scope requests, admin tokens,
 /// signing keys and sessions ended by an operator, and the durable audit.
-const CHANGES: [&str; 21] = [
+const CHANGES: [&str; 22] = [
     "create_app",
     "add_key_set",
     "set_redirect_uris",
@@ -247,6 +247,7 @@ const CHANGES: [&str; 21] = [
     "create_admin_token",
     "revoke_admin_token",
     "delete_sessions",
+    "distrust_before",
 ];
 
 #[test]

@@ -241,3 +241,109 @@ async fn a_server_start_is_an_audit_event_with_its_version_and_schema() {
         "{detail}"
     );
 }
+
+/// A backup made while the server runs restores and serves; restored, it
+/// would let a token revoked after the backup work again, and `store
+/// restored` refuses it (and everything issued before), while the app's
+/// secret keeps working for the grace period to move to a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_backup_serves_and_store_restored_refuses_what_the_restore_revived() {
+    let mut s = crate::server::Server::start("app-analytics");
+    let config = s.config.to_str().unwrap().to_owned();
+    let dir = s.config.parent().unwrap().to_path_buf();
+    let (id, secret) = s.app(&["--name", "Kept", "--env", "production", "--scopes", "account:read"]);
+    let token_of = |base: String, id: String, secret: String| async move {
+        let r = http()
+            .post(format!("{base}/oauth2/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<serde_json::Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let call = |base: String, token: String| async move {
+        http()
+            .get(format!("{base}/account/x"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // A command's change reaches the running server through the change feed
+    // (read every 250 ms on SQLite): the status `call` settles on.
+    let settled = |base: String, token: String, want: u16| async move {
+        let mut status = 0;
+        for _ in 0..40 {
+            status = call(base.clone(), token.clone()).await;
+            if status == want {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        status
+    };
+    let token = token_of(s.url(""), id.clone(), secret.clone()).await;
+    assert_eq!(call(s.url(""), token.clone()).await, 200);
+
+    let backup = dir.join("backup.db");
+    let o = crate::scopegate(&["store", "backup", "--config", &config, "--to", backup.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600);
+    let again = crate::scopegate(&["store", "backup", "--config", &config, "--to", backup.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        crate::stderr(&again).contains("backup.db: File exists"),
+        "{}",
+        crate::stderr(&again)
+    );
+
+    // After the backup, the token is revoked.
+    let o = crate::scopegate(&["token", "revoke", "--config", &config, &token]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    assert_eq!(settled(s.url(""), token.clone(), 401).await, 401);
+
+    // The restore: stopped, the copy put in place, started.
+    s.stop();
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!("scopegate.db{suffix}")));
+    }
+    std::fs::copy(&backup, dir.join("scopegate.db")).unwrap();
+    s.restart();
+    assert_eq!(
+        call(s.url(""), token.clone()).await,
+        200,
+        "the backup knows nothing of the revocation"
+    );
+
+    let o = crate::scopegate(&["store", "restored", "--config", &config, "--secrets-grace", "1h"]);
+    assert!(o.status.success(), "{}", crate::stderr(&o));
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(printed.contains("1 client secrets stop working at "), "{printed}");
+    assert_eq!(
+        settled(s.url(""), token.clone(), 401).await,
+        401,
+        "a token issued before the restore is refused"
+    );
+    // The cutoff is in whole seconds: a token of the same second is refused too.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let fresh = token_of(s.url(""), id, secret).await;
+    assert_eq!(
+        call(s.url(""), fresh).await,
+        200,
+        "the secret works through the grace period"
+    );
+    let trail = crate::scopegate(&["audit", "--config", &config, "--json"]);
+    let trail = String::from_utf8_lossy(&trail.stdout);
+    assert!(
+        trail.contains("\"database_restored\"") && trail.contains("signing_key_rotate"),
+        "{trail}"
+    );
+}

@@ -127,6 +127,12 @@ impl Server {
         }
     }
 
+    /// Stops the server (until [`Server::restart`]).
+    pub(crate) fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops the server and starts it again on the same policy and database.
     pub(crate) fn restart(&mut self) {
         let _ = self.child.kill();
