@@ -87,6 +87,7 @@ fn replay_with(doc: &str, env: &[(&str, &str)]) -> String {
         "mcp/scopegate.toml",
         "forward-auth/nginx.conf",
         "cluster/nginx.conf",
+        "tls/nginx.conf",
     ] {
         let path = dir.join("examples").join(file);
         let text = own(&std::fs::read_to_string(&path).unwrap());
@@ -294,6 +295,27 @@ fn the_deploy_how_to_runs_as_written() {
     let printed = replay("docs/deploy.md");
     assert!(printed.contains("200\n200\n200\n"), "{printed}");
     assert!(printed.contains("after revocation: 401"), "{printed}");
+}
+
+#[test]
+fn the_production_how_to_runs_as_written() {
+    let has = |tool: &str, arg: &str| Command::new(tool).arg(arg).output().is_ok_and(|o| o.status.success());
+    if !has("nginx", "-v") || !has("psql", "--version") || !has("pg_dump", "--version") || !has("openssl", "version") {
+        scopegate_store::testing::missing(
+            "nginx, psql, pg_dump or openssl is not installed; docs/production.md was not replayed",
+        );
+        return;
+    }
+    let printed = replay("docs/production.md");
+    assert!(printed.contains("\"issuer\":\"https://127.0.0.1:"), "{printed}");
+    assert!(printed.contains("\"x-forwarded-proto\":\"https\""), "{printed}");
+    assert!(printed.contains("; Secure"), "{printed}");
+    assert!(printed.contains("restored, the revoked token: 200"), "{printed}");
+    assert!(
+        printed.contains("restored from pg_dump, the revoked token: 200"),
+        "{printed}"
+    );
+    assert_eq!(printed.matches("after store restored: 401").count(), 2, "{printed}");
 }
 
 #[test]
