@@ -226,6 +226,10 @@ impl UpstreamClient {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
                 remove_hop_by_hop(&mut parts.headers);
+                // The gateway speaks its own version to the caller, as the
+                // fast path does: hyper would answer an HTTP/1.0 upstream's
+                // response to an HTTP/1.1 caller in HTTP/1.0.
+                parts.version = axum::http::Version::HTTP_11;
                 Ok(Response::from_parts(parts, body))
             }
         }

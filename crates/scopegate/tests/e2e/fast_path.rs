@@ -21,6 +21,7 @@ fn scripted(path: &str) -> Option<Vec<u8>> {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Up: 1\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
         }
         "/account/close" => b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close",
+        "/account/http10" => b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
         "/account/ambiguous" => b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         "/account/chunk-smuggle" => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
         "/account/early" => b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
@@ -534,6 +535,21 @@ async fn underscore_spellings_of_forwarding_and_framing_fields_never_reach_the_u
         assert_eq!(values("x-forwarded-host"), ["api.example"], "{seen}");
         assert_eq!(values("x-forwarded-for"), ["127.0.0.1"], "{seen}");
         assert_eq!(values("x_kept"), ["yes"], "an unrelated `_` field passes: {seen}");
+    }
+}
+
+/// The gateway speaks its own HTTP version to the caller, whatever the
+/// upstream's: an HTTP/1.0 upstream's answer reaches an HTTP/1.1 caller as
+/// HTTP/1.1 on both paths.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_1_0_upstream_is_answered_in_http_1_1_on_both_paths() {
+    let (s, token, _) = setup("account:read").await;
+    for (path, request) in both_paths(&get("/account/http10", &token)) {
+        let mut c = connect(&s).await;
+        c.write_all(request.as_bytes()).await.unwrap();
+        let a = read_answer(&mut c, &mut Vec::new()).await;
+        assert!(a.head.starts_with("http/1.1 200 "), "{path}: {}", a.head);
+        assert_eq!(a.body, b"ok", "{path}");
     }
 }
 
