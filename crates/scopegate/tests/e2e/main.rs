@@ -29,6 +29,7 @@ mod public_openapi;
 mod readmes;
 mod review;
 mod server;
+mod upgrade;
 mod upstream_sign_in;
 
 use std::path::PathBuf;
