@@ -36,6 +36,27 @@ pub struct Finding {
     pub narrows: bool,
     /// Who, for example `a caller granted ["public:read"]`.
     pub why: String,
+    /// Of a route finding: the route its requests take before and after
+    /// (indexes into each policy's routes; `None`: no route).
+    pub routes: Option<(Option<usize>, Option<usize>)>,
+}
+
+impl Finding {
+    /// Whether a client holding `grants` (scope names, as an app is
+    /// assigned them) is let in on this route finding's requests by `old`
+    /// and kept out by `new`: the apps that start getting 403s. Always
+    /// false for a scope finding.
+    pub fn keeps_out(&self, old: &Policy, new: &Policy, grants: &[String]) -> bool {
+        let Some((before, after)) = self.routes else {
+            return false;
+        };
+        let side = |p: &'_ Policy, route: Option<usize>| -> Option<bool> {
+            let route = route?;
+            let requirement = &p.routes().get(route)?.requirement;
+            Some(admits(Some((p, requirement)), grants))
+        };
+        side(old, before) == Some(true) && side(new, after) != Some(true)
+    }
 }
 
 /// A route's key: its method and its segments, parameters unnamed; an
@@ -292,6 +313,7 @@ pub fn diff(old: &Policy, new: &Policy) -> Vec<Finding> {
             widens: widened.is_some(),
             narrows: narrowed.is_some(),
             why: why.join("; "),
+            routes: Some((before_route, after_route)),
         });
     }
     findings.extend(scopes(old, new));
@@ -325,6 +347,7 @@ fn scopes(old: &Policy, new: &Policy) -> Vec<Finding> {
             widens,
             narrows,
             why,
+            routes: None,
         };
         match (before, after) {
             (Some(_), None) => out.push(finding(

@@ -104,13 +104,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    // Per scope finding: the key sets holding that scope today.
+    // Per scope finding: the key sets holding that scope today. Per route
+    // finding that narrows: the key sets it lets in today and not after.
     let held_by = |f: &Finding| -> Option<Vec<(String, String)>> {
         let key_sets = key_sets.as_ref()?;
-        (f.kind == "scope").then(|| {
+        let affected = |scopes: &Vec<String>| match f.kind {
+            "scope" => scopes.contains(&f.subject),
+            _ => f.narrows && f.keeps_out(&old, &new, scopes),
+        };
+        (f.kind == "scope" || f.narrows).then(|| {
             key_sets
                 .iter()
-                .filter(|(_, _, scopes)| scopes.contains(&f.subject))
+                .filter(|(_, _, scopes)| affected(scopes))
                 .map(|(client, app, _)| (client.clone(), app.clone()))
                 .collect()
         })
@@ -121,7 +126,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             .map(|f| {
                 let mut row = json(f);
                 if let Some(held) = held_by(f) {
-                    row["held_by"] = held
+                    let key = if f.kind == "scope" {
+                        "held_by"
+                    } else {
+                        "starts_refusing"
+                    };
+                    row[key] = held
                         .iter()
                         .map(|(client, app)| serde_json::json!({"client_id": client, "app_id": app}))
                         .collect();
@@ -149,11 +159,15 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 apps.sort_unstable();
                 apps.dedup();
                 let counted = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+                let (none, some) = match f.kind {
+                    "scope" => ("held today by no key set", "held today by"),
+                    _ => ("starts refusing no key set", "starts refusing"),
+                };
                 if apps.is_empty() {
-                    println!("{:<16} held today by no key set", "");
+                    println!("{:<16} {none}", "");
                 } else {
                     println!(
-                        "{:<16} held today by {} of {}: {}",
+                        "{:<16} {some} {} of {}: {}",
                         "",
                         counted(held.len(), "key set", "key sets"),
                         counted(apps.len(), "app", "apps"),

@@ -715,6 +715,69 @@ fn diff_counts_the_apps_holding_a_removed_scope() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A route that narrows names the apps it lets in today and refuses after,
+/// as a removed scope names the apps that hold it.
+#[test]
+fn diff_names_the_apps_a_narrowed_route_starts_refusing() {
+    let dir = std::env::temp_dir().join(format!("scopegate-diff-narrow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}/s.db", dir.display());
+    let scopes = "[[scope]]\nname = \"reports\"\n\n[[scope]]\nname = \"exports\"\n";
+    let (old, new) = (dir.join("old.toml"), dir.join("new.toml"));
+    std::fs::write(
+        &old,
+        format!("database = \"{db}\"\n{scopes}[[route]]\nmatch = \"GET /r\"\nany_of = [\"reports\"]\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        &new,
+        format!("database = \"{db}\"\n{scopes}[[route]]\nmatch = \"GET /r\"\nall_of = [\"reports\", \"exports\"]\n"),
+    )
+    .unwrap();
+    let mut app_ids = Vec::new();
+    for (name, held) in [("Narrow", "reports"), ("Wide", "reports exports")] {
+        let o = crate::scopegate(&[
+            "app",
+            "create",
+            "--config",
+            old.to_str().unwrap(),
+            "--json",
+            "--name",
+            name,
+            "--env",
+            "production",
+            "--scopes",
+            held,
+        ]);
+        assert!(o.status.success(), "{}", crate::stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        app_ids.push(v["app_id"].as_str().unwrap().to_owned());
+    }
+    let o = crate::scopegate(&["diff", old.to_str().unwrap(), new.to_str().unwrap(), "--database", &db]);
+    let out = crate::stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", crate::stderr(&o));
+    assert!(out.contains("narrowed         route GET /r"), "{out}");
+    assert!(
+        out.contains(&format!("starts refusing 1 key set of 1 app: {}", app_ids[0])),
+        "only the app without `exports`: {out}"
+    );
+    let o = crate::scopegate(&[
+        "diff",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--database",
+        &db,
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["changes"][0]["starts_refusing"][0]["app_id"],
+        app_ids[0].as_str(),
+        "{v}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn store_stats_counts_rows_per_table_and_store_purge_says_what_it_removed() {
     let f = temp_policy("[[scope]]\nname = \"a\"\n\n[retention]\naudit = \"90d\"\n");
