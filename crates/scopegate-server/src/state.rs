@@ -84,6 +84,8 @@ pub struct AppState {
     pub(crate) providers: Arc<crate::idp::Providers>,
     /// Client ID Metadata Documents read lately.
     pub(crate) documents: Arc<crate::documents::Documents>,
+    /// When this node last recorded each client secret's use.
+    pub secret_uses: Arc<scopegate_service::secret_uses::SecretUses>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -113,6 +115,7 @@ impl Clone for AppState {
             repeats: self.repeats.clone(),
             providers: Arc::clone(&self.providers),
             documents: Arc::clone(&self.documents),
+            secret_uses: Arc::clone(&self.secret_uses),
         }
     }
 }
@@ -132,6 +135,7 @@ impl AppState {
         Self {
             providers,
             documents: Arc::default(),
+            secret_uses: Arc::default(),
             repeats,
             live: Arc::new(ArcSwap::from_pointee(Generation::new(Arc::clone(&policy)))),
             policy,
@@ -212,6 +216,7 @@ impl AppState {
             revocations: &self.revocations,
             clients: &self.clients,
             users: &self.users,
+            secret_uses: &self.secret_uses,
         }
     }
 

@@ -42,6 +42,7 @@ pub struct Verifier<'a> {
     pub revocations: &'a Revocations,
     pub clients: &'a ClientCache,
     pub users: &'a UserCache,
+    pub secret_uses: &'a crate::secret_uses::SecretUses,
 }
 
 /// An authenticated caller, as the gateway forwards it (to the upstream, or
@@ -347,9 +348,14 @@ async fn basic(state: &Verifier<'_>, client_id: &str, secret: &str, now: i64) ->
         .get(state.store, client_id, now)
         .await
         .map_err(unavailable)?;
-    let Some(client) = client.filter(|c| !c.public && secrets::verify_client_secret(secret, c, now)) else {
+    let Some((client, used)) = client
+        .as_ref()
+        .filter(|c| !c.public)
+        .and_then(|c| secrets::matching_client_secret(secret, c, now).map(|s| (c, s)))
+    else {
         return Err(invalid("unknown client or wrong secret"));
     };
+    state.secret_uses.note(state.store, &used.id, now);
     Ok(Claimed {
         client_id: client.client_id.clone(),
         subject: None,

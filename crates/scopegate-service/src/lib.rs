@@ -32,6 +32,7 @@ pub mod operations;
 pub mod record_cache;
 pub mod repeats;
 pub mod revocations;
+pub mod secret_uses;
 pub mod worker;
 pub mod writer;
 

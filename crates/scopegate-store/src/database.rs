@@ -126,6 +126,13 @@ impl Store for Database {
         }
     }
 
+    async fn note_secret_used(&self, secret_id: &str, at: i64) -> R<()> {
+        match self {
+            Database::Sqlite(s) => s.note_secret_used(secret_id, at).await,
+            Database::Postgres(s) => s.note_secret_used(secret_id, at).await,
+        }
+    }
+
     async fn backup_to(&self, to: &std::path::Path) -> R<()> {
         match self {
             Database::Sqlite(s) => s.backup_to(to).await,

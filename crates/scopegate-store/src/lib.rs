@@ -29,8 +29,8 @@ pub use changes::{CHANNEL, Change, ChangeRow, Subscription, Wake};
 pub use database::Database;
 pub use records::{
     AdminTokenRecord, AuditEvent, AuditFilter, ChallengeRecord, ClientSecret, CodeRecord, ConsentRecord, Distrusted,
-    KeyRecord, KeySetRecord, Purged, Registration, ScopeRequestRecord, SessionRecord, SourceSignIn, TokenKind,
-    TokenRecord, UNUSED_REGISTRATION_SECONDS, UserRecord, revoked_by,
+    KeyRecord, KeySetRecord, Purged, Registration, SECRET_USE_GRANULARITY, ScopeRequestRecord, SessionRecord,
+    SourceSignIn, TokenKind, TokenRecord, UNUSED_REGISTRATION_SECONDS, UserRecord, revoked_by,
 };
 
 /// A storage failure. Its text is for logs only; callers answer 500.
@@ -175,6 +175,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// admin tokens revoked, and every client secret still usable expires
     /// at `secrets_expire_at` at the latest. Every node forgets what it caches.
     fn distrust_before(&self, at: i64, secrets_expire_at: i64) -> impl Future<Output = R<Distrusted>> + Send;
+    /// Records that a client secret authenticated at `at` (bookkeeping for
+    /// the portal's "last used", not a change: no feed entry, no audit).
+    fn note_secret_used(&self, secret_id: &str, at: i64) -> impl Future<Output = R<()>> + Send;
     /// Writes a consistent copy of the whole database, while it is in use,
     /// to the new file `to` (SQLite; PostgreSQL is backed up with `pg_dump`).
     fn backup_to(&self, to: &std::path::Path) -> impl Future<Output = R<()>> + Send;

@@ -19,6 +19,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (14, include_str!("../migrations/sqlite/0014_sign_in.sql")),
     (15, include_str!("../migrations/sqlite/0015_resource.sql")),
     (16, include_str!("../migrations/sqlite/0016_client_registration.sql")),
+    (17, include_str!("../migrations/sqlite/0017_secret_last_used.sql")),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
@@ -37,6 +38,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (13, include_str!("../migrations/postgres/0013_sign_in.sql")),
     (14, include_str!("../migrations/postgres/0014_resource.sql")),
     (15, include_str!("../migrations/postgres/0015_client_registration.sql")),
+    (16, include_str!("../migrations/postgres/0016_secret_last_used.sql")),
 ];
 
 /// Splits a migration file into statements (no statement here contains ';').

@@ -89,7 +89,14 @@ pub struct ClientSecret {
     /// After this it no longer authenticates.
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// When it last authenticated, to within [`SECRET_USE_GRANULARITY`]
+    /// seconds (`None`: never, or not since this was recorded).
+    pub last_used_at: Option<i64>,
 }
+
+/// How often a node records a secret's use at most: "last used" is this
+/// precise, and costs one write per secret per this many seconds.
+pub const SECRET_USE_GRANULARITY: i64 = 300;
 
 impl ClientSecret {
     pub fn is_active(&self, now: i64) -> bool {

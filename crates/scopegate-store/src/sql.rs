@@ -29,7 +29,7 @@ const USER_COLUMNS: &str = "login, password_hash, permissions, enabled, created_
                             display_name, source_permissions, signed_in_at";
 const CHALLENGE_COLUMNS: &str = "hash, kind, browser, return_to, data, outcome, used, created_at, expires_at";
 
-const SECRET_COLUMNS: &str = "id, hash, created_at, expires_at, revoked_at, client_id";
+const SECRET_COLUMNS: &str = "id, hash, created_at, expires_at, revoked_at, client_id, last_used_at";
 
 const TOKEN_COLUMNS: &str = "hash, kind, grant_id, client_id, subject, grant_kind, scope, grant_scope, environment, \
      granted_at, issued_at, expires_at, used, revoked, resource";
@@ -302,6 +302,7 @@ macro_rules! impl_store {
                         created_at: r.try_get(2)?,
                         expires_at: r.try_get(3)?,
                         revoked_at: r.try_get(4)?,
+                        last_used_at: r.try_get(6)?,
                     },
                 ))
             }
@@ -310,13 +311,14 @@ macro_rules! impl_store {
             where
                 E: sqlx::Executor<'c, Database = <$row as sqlx::Row>::Database>,
             {
-                sqlx::query(&format!("INSERT INTO client_secrets ({SECRET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+                sqlx::query(&format!("INSERT INTO client_secrets ({SECRET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
                     .bind(&s.id)
                     .bind(&s.hash)
                     .bind(s.created_at)
                     .bind(s.expires_at)
                     .bind(s.revoked_at)
                     .bind(client_id)
+                    .bind(s.last_used_at)
                     .execute(executor)
                     .await?;
                 Ok(())
@@ -491,6 +493,15 @@ macro_rules! impl_store {
                 Self::changed(&mut *tx, &Change::Everything).await?;
                 tx.commit().await?;
                 Ok(Distrusted { tokens, codes, sessions, grants, secrets, admin_tokens })
+            }
+
+            async fn note_secret_used(&self, secret_id: &str, at: i64) -> R<()> {
+                sqlx::query("UPDATE client_secrets SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)")
+                    .bind(at)
+                    .bind(secret_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn backup_to(&self, to: &std::path::Path) -> R<()> {

@@ -83,6 +83,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    a_secret_use_is_recorded_and_never_moves_back,
     distrust_before_refuses_everything_issued_and_bounds_secrets,
     self_registered_apps_no_one_consented_to_are_purged_after_a_day,
     source_sign_in_binds_a_subject_once_and_replaces_only_the_source_permissions,
@@ -149,6 +150,7 @@ fn secret(id: &str, hash: u8, expires_at: Option<i64>) -> ClientSecret {
         created_at: 1_700_000_000,
         expires_at,
         revoked_at: None,
+        last_used_at: None,
     }
 }
 
@@ -1343,5 +1345,25 @@ async fn distrust_before_refuses_everything_issued_and_bounds_secrets<S: Store>(
     assert_eq!(
         s.key_set("c1").await.unwrap().unwrap().secrets[0].expires_at,
         Some(1_000)
+    );
+}
+
+async fn a_secret_use_is_recorded_and_never_moves_back<S: Store>(s: S) {
+    let c = client("c1");
+    s.create_app(&c.app_id, &c.app_name, c.owner.as_deref(), &c)
+        .await
+        .unwrap();
+    let used = |s: &S| {
+        let s = s.clone();
+        async move { s.key_set("c1").await.unwrap().unwrap().secrets[0].last_used_at }
+    };
+    assert_eq!(used(&s).await, None);
+    s.note_secret_used("s-c1", 2_000).await.unwrap();
+    assert_eq!(used(&s).await, Some(2_000));
+    s.note_secret_used("s-c1", 1_000).await.unwrap();
+    assert_eq!(
+        used(&s).await,
+        Some(2_000),
+        "an older use, recorded late, changes nothing"
     );
 }

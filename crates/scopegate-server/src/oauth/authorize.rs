@@ -262,8 +262,8 @@ fn missing_permissions(state: &AppState, scope: &ScopeSet, user: &UserRecord) ->
     missing
 }
 
-/// What a scope lets the app call, from the route table.
-/// What a scope opens, in words: its HTTP routes, and the MCP tools,
+/// What a scope opens: its HTTP routes (every one: the consent page shows
+/// them only on request), and the MCP tools,
 /// prompts and resources it lets an agent use (by their `description`, so
 /// that a user reads "create orders" rather than a scope name).
 fn allows(state: &AppState, id: scopegate_core::ScopeId) -> (String, String) {
@@ -293,7 +293,7 @@ fn allows(state: &AppState, id: scopegate_core::ScopeId) -> (String, String) {
         n if n <= 6 => items.join(", "),
         n => format!("{} and {} more", items[..6].join(", "), n - 6),
     };
-    (shown(routes), shown(tools))
+    (routes.join(", "), shown(tools))
 }
 
 /// What the consent page says of an app the provider did not register.

@@ -117,15 +117,22 @@ pub(crate) async fn authenticate(
         failed("unknown client");
         return Err(unknown().into());
     };
-    match (client.public, presented.secret.as_deref()) {
-        (false, Some(secret)) if secrets::verify_client_secret(secret, &client, state.now()) => Ok(client),
-        (true, None) if allow_public => Ok(client),
-        (true, None) => Err(OAuthError::new(
+    let used = match (client.public, presented.secret.as_deref()) {
+        (false, Some(secret)) => secrets::matching_client_secret(secret, &client, state.now()).map(|s| s.id.clone()),
+        _ => None,
+    };
+    match (client.public, presented.secret.as_deref(), used) {
+        (false, Some(_), Some(id)) => {
+            state.secret_uses.note(&state.store, &id, state.now());
+            Ok(client)
+        }
+        (true, None, _) if allow_public => Ok(client),
+        (true, None, _) => Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             "public clients may not use this endpoint or grant",
         )
         .into()),
-        (false, Some(_)) => {
+        (false, Some(_), None) => {
             failed("wrong secret");
             Err(unknown().into())
         }

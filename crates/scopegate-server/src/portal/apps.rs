@@ -57,8 +57,15 @@ fn new_app_page(
         StatusCode::OK
     };
     nav.error = error;
+    // The environment this server's gateway serves, so that the new app's
+    // first tokens work here (Try it, then a call through the gateway).
     let environment = if form.environment.is_empty() {
-        state.policy.environments.first().cloned().unwrap_or_default()
+        let served = &state.policy.settings.gateway.environment;
+        if state.policy.environments.contains(served) {
+            served.clone()
+        } else {
+            state.policy.environments.first().cloned().unwrap_or_default()
+        }
     } else {
         form.environment.clone()
     };
@@ -272,6 +279,7 @@ pub(super) async fn key_set(
         .map(|s| SecretRow {
             id: s.id.clone(),
             created: time(s.created_at),
+            last_used: s.last_used_at.map_or_else(|| "never".to_owned(), time),
             state: match (s.revoked_at, s.expires_at) {
                 (Some(at), _) => format!("revoked {}", time(at)),
                 (None, Some(at)) if at <= now => format!("expired {}", time(at)),
@@ -416,10 +424,13 @@ pub(super) async fn key_set(
         .filter(|c| catalog.lookup(&c.name).is_some_and(|id| !held.contains(id)))
         .collect();
     let mut nav = visit.nav();
-    nav.notice = match uri.query() {
-        Some("done=secret-revoked") => Some("Secret revoked: it no longer authenticates."),
-        Some("done=assigned") => Some("The scopes are assigned to these keys."),
-        Some("done=requested") => Some("Your request is with an administrator; it is listed under More scopes."),
+    nav.notice = match query.get("done") {
+        Some("secret-revoked") => Some("Secret revoked: it no longer authenticates."),
+        Some("assigned") => Some("The scopes are assigned to these keys."),
+        Some("requested") => Some("Your request is with an administrator; it is listed under More scopes."),
+        Some("try-it-uri") if authorize.try_it_ready => {
+            Some("The portal's redirect URI is added to these keys: Try it signs you in with the scopes below.")
+        }
         _ => None,
     };
     visit.render(

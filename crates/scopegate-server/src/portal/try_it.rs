@@ -40,6 +40,9 @@ struct TryIt {
     back: String,
     app_name: String,
     environment: String,
+    /// The environment this server's gateway serves: the token works there
+    /// only if it is `environment`.
+    gateway_environment: String,
     access_token: Option<String>,
     scope: String,
     expires_in: Option<i64>,
@@ -54,11 +57,19 @@ pub(super) async fn register(
     Path((app_id, client_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let (visit, user, _) = page_try!(posted(state, &headers, &body).await);
+    let (visit, user, form) = page_try!(posted(state, &headers, &body).await);
     page_try!(super::owned::visible_key_set(&visit, &user, &app_id, &client_id).await);
     let uri = callback(&visit.state.policy.settings.issuer);
     match key_sets::add_redirect_uri(&visit.state.service(&Actor::User(user.login.clone())), &client_id, &uri).await {
-        Ok(_) => see_other(&format!("/portal/apps/{app_id}/keys/{client_id}#authorize")),
+        // Back to the authorize URL, built for the portal's redirect URI and
+        // the scopes chosen before, so that Try it is one click away.
+        Ok(_) => {
+            let mut pairs = vec![("redirect_uri", uri.as_str())];
+            pairs.extend(form.all("ask").into_iter().map(|s| ("ask", s)));
+            pairs.push(("done", "try-it-uri"));
+            let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+            see_other(&format!("/portal/apps/{app_id}/keys/{client_id}?{query}#authorize"))
+        }
         Err(ServiceError::NotFound(_)) => visit.not_found("This app has no key set with that client_id."),
         Err(ServiceError::Internal) => unavailable("add_redirect_uri"),
         Err(e) => visit.refused(&e, format!("/portal/apps/{app_id}/keys/{client_id}")),
@@ -124,6 +135,7 @@ pub(super) async fn finish(Current(state): Current, headers: HeaderMap, uri: Uri
         back: back.clone(),
         app_name: key_set.app_name.clone(),
         environment: key_set.environment.clone(),
+        gateway_environment: visit.state.policy.settings.gateway.environment.clone(),
         access_token: None,
         scope: String::new(),
         expires_in: None,

@@ -122,6 +122,8 @@ pub(crate) struct ScopeRow {
 pub(crate) struct SecretRow {
     pub id: String,
     pub created: String,
+    /// When it last authenticated (to within five minutes), or "never".
+    pub last_used: String,
     pub state: String,
     pub active: bool,
 }

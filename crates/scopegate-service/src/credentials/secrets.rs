@@ -209,6 +209,7 @@ pub fn new_client_secret(now: i64, expires_at: Option<i64>) -> (String, scopegat
         created_at: now,
         expires_at,
         revoked_at: None,
+        last_used_at: None,
     };
     (secret, record)
 }
@@ -217,11 +218,30 @@ pub fn new_client_secret(now: i64, expires_at: Option<i64>) -> (String, scopegat
 /// active secret is compared, in constant time each, so the answer's timing
 /// says nothing about which one matched.
 pub fn verify_client_secret(presented: &str, client: &scopegate_store::KeySetRecord, now: i64) -> bool {
+    matching_client_secret(presented, client, now).is_some()
+}
+
+/// Which of a key set's secrets active at `now` `presented` is, if any.
+/// Every active secret is compared, in constant time each, and the match is
+/// chosen without a branch, as in [`verify_client_secret`].
+pub fn matching_client_secret<'a>(
+    presented: &str,
+    client: &'a scopegate_store::KeySetRecord,
+    now: i64,
+) -> Option<&'a scopegate_store::ClientSecret> {
+    use subtle::ConditionallySelectable;
     let presented = hash(presented);
-    client
-        .active_secrets(now)
-        .fold(subtle::Choice::from(0), |found, s| found | presented.ct_eq(&s.hash))
-        .into()
+    let (found, index) =
+        client
+            .secrets
+            .iter()
+            .enumerate()
+            .fold((subtle::Choice::from(0), 0u32), |(found, index), (i, s)| {
+                let hit = presented.ct_eq(&s.hash) & subtle::Choice::from(u8::from(s.is_active(now)));
+                let i = u32::try_from(i).unwrap_or(u32::MAX);
+                (found | hit, u32::conditional_select(&index, &i, hit))
+            });
+    bool::from(found).then(|| client.secrets.get(index as usize)).flatten()
 }
 
 /// The PKCE S256 challenge for `verifier` (RFC 7636 section 4.2).

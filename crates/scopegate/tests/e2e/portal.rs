@@ -39,6 +39,10 @@ fn chromedriver() -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The widths every page is checked and photographed at, in CSS pixels.
+const DESKTOP: u32 = 1280;
+const PHONE: u32 = 390;
+
 /// Starts a browser, or `None` (outside CI) when none is installed.
 pub(crate) async fn browser() -> Option<Browser> {
     let Some(driver_bin) = chromedriver() else {
@@ -57,7 +61,7 @@ pub(crate) async fn browser() -> Option<Browser> {
     let mut caps = serde_json::Map::new();
     let mut chrome = serde_json::json!({
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1200,1400", "--force-device-scale-factor=1", "--lang=en-US"],
+                 "--window-size=1280,1400", "--force-device-scale-factor=1", "--lang=en-US"],
     });
     if std::path::Path::new("/usr/bin/chromium").exists() {
         chrome["binary"] = "/usr/bin/chromium".into();
@@ -153,14 +157,64 @@ impl Browser {
     }
 
     /// Saves the page as `NAME.png` under `SCOPEGATE_SCREENSHOTS`, if set.
+    /// With `SCOPEGATE_SCREENSHOTS` set, saves this page at desktop width
+    /// as `NAME.png` and at phone width as `NAME-phone.png` there.
     pub(crate) async fn screenshot(&self, name: &str) {
         let Some(dir) = std::env::var_os("SCOPEGATE_SCREENSHOTS") else {
             return;
         };
-        let png = self.client.screenshot().await.unwrap();
         let dir = std::path::PathBuf::from(dir);
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        for (width, suffix) in [(DESKTOP, ""), (PHONE, "-phone")] {
+            self.set_width(width).await;
+            let png = self.client.screenshot().await.unwrap();
+            std::fs::write(dir.join(format!("{name}{suffix}.png")), png).unwrap();
+        }
+        self.set_width(DESKTOP).await;
+    }
+
+    /// Makes the viewport `width` CSS pixels wide (the window is a little
+    /// wider than its viewport).
+    async fn set_width(&self, width: u32) {
+        let inner = |c: &fantoccini::Client| {
+            let c = c.clone();
+            async move {
+                c.execute("return window.innerWidth", vec![])
+                    .await
+                    .unwrap()
+                    .as_u64()
+                    .unwrap() as u32
+            }
+        };
+        self.client.set_window_size(width, 1400).await.unwrap();
+        let chrome = (width as i64 - inner(&self.client).await as i64).max(0) as u32;
+        if chrome > 0 {
+            self.client.set_window_size(width + chrome, 1400).await.unwrap();
+        }
+    }
+
+    /// Fails if this page scrolls sideways at `width`: something wider than
+    /// the viewport (a table squeezed no further, an unbroken line).
+    async fn assert_fits(&self, page: &str, width: u32) {
+        self.set_width(width).await;
+        let sizes = self
+            .client
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth,
+                   [...document.querySelectorAll('body *')]
+                     .filter(e => e.getBoundingClientRect().right > window.innerWidth)
+                     .slice(-3).map(e => e.outerHTML.slice(0, 120))]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, inner) = (sizes[0].as_u64().unwrap(), sizes[1].as_u64().unwrap());
+        assert_eq!(inner, u64::from(width), "{page}: the viewport did not take the width");
+        assert!(
+            scroll <= inner,
+            "{page} scrolls sideways at {width} px: {scroll} px wide, past it: {:#?}",
+            sizes[2]
+        );
     }
 
     /// axe-core's serious and critical violations on this page, if axe-core
@@ -198,10 +252,13 @@ impl Browser {
     }
 
     /// Fails on any serious or critical accessibility violation of this page.
+    /// Also checks that the page fits a phone's width and a desktop's.
     pub(crate) async fn assert_accessible(&self, page: &str) {
         if let Some(violations) = self.accessibility_violations().await {
             assert!(violations.is_empty(), "{page}: {violations:#?}");
         }
+        self.assert_fits(page, PHONE).await;
+        self.assert_fits(page, DESKTOP).await;
     }
 }
 
@@ -275,6 +332,9 @@ async fn a_developer_registers_an_app_picks_endpoints_and_rotates_a_secret() {
     // Register an app: two scopes, one of them the default.
     b.click("a[href='/portal/apps/new']").await;
     b.fill("#name", "Listing Helper").await;
+    // Preselected: the environment this server's gateway serves.
+    let preselected = b.find("#environment option[value=production]").await;
+    assert!(preselected.attr("selected").await.unwrap().is_some());
     b.click("#environment option[value=sandbox]").await;
     b.fill("#redirect_uris", "http://127.0.0.1:9/cb").await;
     for scope in [API_SCOPE, SELL_ACCOUNT] {
@@ -347,6 +407,10 @@ async fn a_developer_registers_an_app_picks_endpoints_and_rotates_a_secret() {
     let keys_path = b.path().await.split('?').next().unwrap().to_owned();
     b.go(&s.url(&keys_path)).await;
     b.click("form[action$='/try-it-uri'] button").await;
+    // The flow carries on: the URL is built for the portal, Try it is there.
+    let page = b.wait_text("The portal's redirect URI is added").await;
+    assert!(page.contains("Try it"), "{page}");
+    b.find("form[action$='/try'] button").await;
     b.wait_text("Authorize URL").await;
     b.click(&format!("input[name=ask][value='{SELL_ACCOUNT}']")).await;
     b.click("#authorize + form button[type=submit]").await;
@@ -364,12 +428,18 @@ async fn a_developer_registers_an_app_picks_endpoints_and_rotates_a_secret() {
         "{page}"
     );
     assert!(page.contains(SELL_ACCOUNT), "{page}");
+    assert!(
+        page.contains("This token works in sandbox; this server's gateway serves production"),
+        "which environment the token works in: {page}"
+    );
     b.screenshot("portal-try-it").await;
     b.assert_accessible("try it").await;
 
     // A second secret: both work; revoking the first leaves the second.
     b.go(&s.url(&keys_path)).await;
-    b.wait_text("Client secrets").await;
+    let page = b.wait_text("Client secrets").await;
+    // The secret used for client credentials above says so.
+    assert!(page.contains("last used 20"), "{page}");
     b.click("#secrets ~ form button[type=submit]").await;
     b.wait_text("Your new client secret").await;
     let second_secret = b.text("#client-secret").await;
