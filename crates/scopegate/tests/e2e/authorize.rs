@@ -334,7 +334,14 @@ async fn authorization_code_with_pkce_sign_in_consent_exchange_and_refresh() {
         "{}",
         consent.body
     );
-    assert!(consent.body.contains("Allows"), "the page says what the scope allows");
+    // The routes a scope opens are there on request, under its description.
+    assert!(
+        consent
+            .body
+            .contains("<summary>What it allows, route by route</summary>"),
+        "the page says what the scope allows: {}",
+        consent.body
+    );
 
     let approved = browser.submit(&s, &consent, &[("action", "approve")]).await;
     assert_eq!(approved.status, 303);
