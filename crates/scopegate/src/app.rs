@@ -135,7 +135,7 @@ fn client_json(c: &KeySetRecord) -> serde_json::Value {
         "redirect_uris": c.redirect_uris, "owner": c.owner,
         "secrets": c.secrets.iter().map(|s| serde_json::json!({
             "id": s.id, "created_at": s.created_at, "expires_at": s.expires_at, "revoked_at": s.revoked_at,
-            "active": s.is_active(unix_now()),
+            "last_used_at": s.last_used_at, "active": s.is_active(unix_now()),
         })).collect::<Vec<_>>(),
     })
 }
@@ -189,7 +189,16 @@ fn show(config: &std::path::Path, client_id: &str, json: bool) -> anyhow::Result
                 ),
                 (None, None) => "active".to_owned(),
             };
-            println!("secret          {}  {state}", secret.id);
+            let used = secret.last_used_at.map_or_else(
+                || "never used".to_owned(),
+                |at| {
+                    format!(
+                        "last used {} ago",
+                        format_duration(std::time::Duration::from_secs(at.abs_diff(now)))
+                    )
+                },
+            );
+            println!("secret          {}  {state}, {used}", secret.id);
         }
     }
     Ok(ExitCode::SUCCESS)

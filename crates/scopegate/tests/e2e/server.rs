@@ -515,11 +515,28 @@ async fn an_added_secret_works_beside_the_old_one_until_the_old_one_is_revoked()
     assert_eq!(cc_token(&s, &id, &old).await.status(), 200, "no downtime");
     assert_eq!(cc_token(&s, &id, &new).await.status(), 200);
 
-    let shown = crate::scopegate(&["app", "show", "--config", &config, &id, "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    // Each secret says when it last authenticated (written off the request's
+    // path, so looked for until it is there).
+    let mut v = serde_json::Value::Null;
+    for _ in 0..50 {
+        let shown = crate::scopegate(&["app", "show", "--config", &config, &id, "--json"]);
+        v = serde_json::from_slice(&shown.stdout).unwrap();
+        if v["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["last_used_at"].is_i64())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let secrets = v["secrets"].as_array().unwrap();
     assert_eq!(secrets.len(), 2);
     assert!(secrets[1]["expires_at"].is_i64(), "{v}");
+    assert!(secrets.iter().all(|s| s["last_used_at"].is_i64()), "{v}");
+    let text = crate::stdout(&crate::scopegate(&["app", "show", "--config", &config, &id]));
+    assert!(text.contains(", last used ") && text.contains(" ago"), "{text}");
     let old_id = secrets[0]["id"].as_str().unwrap().to_owned();
     let o = crate::scopegate(&["app", "revoke-secret", "--config", &config, &id, &old_id]);
     assert!(o.status.success(), "{}", crate::stderr(&o));
