@@ -265,6 +265,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_matching_secret_is_the_active_one_presented() {
+        let (first, a) = new_client_secret(100, None);
+        let (second, b) = new_client_secret(100, Some(500));
+        let (revoked, mut c) = new_client_secret(100, None);
+        c.revoked_at = Some(200);
+        let client = scopegate_store::KeySetRecord {
+            client_id: "sgci_x".into(),
+            app_id: "app_x".into(),
+            app_name: "X".into(),
+            owner: None,
+            environment: "production".into(),
+            secrets: vec![a.clone(), b.clone(), c],
+            public: false,
+            resource_server: false,
+            scopes: Vec::new(),
+            default_scopes: Vec::new(),
+            redirect_uris: Vec::new(),
+            created_at: 100,
+            tokens_revoked_before: None,
+            registration: Default::default(),
+        };
+        let id = |presented: &str, now| matching_client_secret(presented, &client, now).map(|s| s.id.clone());
+        assert_eq!(id(&first, 300), Some(a.id));
+        assert_eq!(id(&second, 300), Some(b.id));
+        assert_eq!(id(&second, 500), None, "expired");
+        assert_eq!(id(&revoked, 300), None, "revoked");
+        assert_eq!(id("sgcs_wrong", 300), None);
+        assert!(verify_client_secret(&first, &client, 300) && !verify_client_secret(&revoked, &client, 300));
+    }
+
+    #[test]
     fn only_values_shaped_like_our_tokens_could_be_stored_tokens() {
         for kind in [SecretKind::AccessToken, SecretKind::RefreshToken, SecretKind::Code] {
             assert!(could_be_stored_token(&generate(kind)));
