@@ -100,13 +100,13 @@ pub fn read_metadata(json: &[u8], document_url: Option<&str>) -> Result<ClientMe
         ("grant_types", &["authorization_code", "refresh_token"][..]),
         ("response_types", &["code"][..]),
     ] {
-        if let Some(given) = list(name)? {
-            if let Some(other) = given.iter().find(|g| !allowed.contains(g)) {
-                return Err(invalid(format!(
-                    "{name}: {other:?} is not supported (only {})",
-                    allowed.join(", ")
-                )));
-            }
+        if let Some(given) = list(name)?
+            && let Some(other) = given.iter().find(|g| !allowed.contains(g))
+        {
+            return Err(invalid(format!(
+                "{name}: {other:?} is not supported (only {})",
+                allowed.join(", ")
+            )));
         }
     }
     let redirect_uris = list("redirect_uris")?.unwrap_or_default();

@@ -409,15 +409,13 @@ pub fn match_redirect(
     if registered.iter().any(|r| r == requested) {
         return Ok(RegisteredRedirectUri(requested.to_owned()));
     }
-    if public {
-        if let Some((host, _, path)) = loopback_parts(requested) {
-            let same = registered
-                .iter()
-                .filter_map(|r| loopback_parts(r))
-                .any(|(h, _, p)| h == host && p == path);
-            if same {
-                return Ok(RegisteredRedirectUri(requested.to_owned()));
-            }
+    if public && let Some((host, _, path)) = loopback_parts(requested) {
+        let same = registered
+            .iter()
+            .filter_map(|r| loopback_parts(r))
+            .any(|(h, _, p)| h == host && p == path);
+        if same {
+            return Ok(RegisteredRedirectUri(requested.to_owned()));
         }
     }
     if registered.is_empty() {

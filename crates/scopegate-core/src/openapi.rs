@@ -430,10 +430,10 @@ fn pointer_above(toml: &str, line: usize) -> String {
 fn external_ref(value: &Value, at: String) -> Option<String> {
     match value {
         Value::Object(map) => {
-            if let Some(Value::String(r)) = map.get("$ref") {
-                if !r.starts_with('#') {
-                    return Some(format!("#{at}/$ref"));
-                }
+            if let Some(Value::String(r)) = map.get("$ref")
+                && !r.starts_with('#')
+            {
+                return Some(format!("#{at}/$ref"));
             }
             map.iter()
                 .filter(|(k, _)| !k.starts_with("x-"))

@@ -1007,10 +1007,10 @@ impl Compiler<'_> {
                     if let Some(ld) = &scope.level_descriptions {
                         self.err(ld.span(), format!("{label}: `level_descriptions` needs `levels`"));
                     }
-                    if let Some(id) = declare(self, base, scope.name.span()) {
-                        if let Some(implies) = &scope.implies {
-                            pending_implies.push((id, implies));
-                        }
+                    if let Some(id) = declare(self, base, scope.name.span())
+                        && let Some(implies) = &scope.implies
+                    {
+                        pending_implies.push((id, implies));
                     }
                 }
                 Some(levels) => {
@@ -1092,15 +1092,15 @@ impl Compiler<'_> {
                 }
             }
         }
-        if self.errors.len() == before {
-            if let Some(cycle) = find_cycle(&infos) {
-                let path: Vec<&str> = cycle.iter().map(|&i| infos[i].name.as_str()).collect();
-                let line = infos[cycle[0]].line;
-                self.errors.push(PolicyError {
-                    line,
-                    message: format!("`implies` forms a cycle: {}", path.join(" -> ")),
-                });
-            }
+        if self.errors.len() == before
+            && let Some(cycle) = find_cycle(&infos)
+        {
+            let path: Vec<&str> = cycle.iter().map(|&i| infos[i].name.as_str()).collect();
+            let line = infos[cycle[0]].line;
+            self.errors.push(PolicyError {
+                line,
+                message: format!("`implies` forms a cycle: {}", path.join(" -> ")),
+            });
         }
         self.families = families;
         self.declared = by_name.into_keys().collect();

@@ -358,15 +358,15 @@ impl Router {
             return n.exact.lookup(method);
         }
         let (seg, tail) = rest.split_once('/').unwrap_or((rest, ""));
-        if let Ok(at) = n.find_literal(seg) {
-            if let Some(found) = self.walk(n.literals[at].2 as usize, tail, method) {
-                return Some(found);
-            }
+        if let Ok(at) = n.find_literal(seg)
+            && let Some(found) = self.walk(n.literals[at].2 as usize, tail, method)
+        {
+            return Some(found);
         }
-        if let Some(child) = n.one {
-            if let Some(found) = self.walk(child as usize, tail, method) {
-                return Some(found);
-            }
+        if let Some(child) = n.one
+            && let Some(found) = self.walk(child as usize, tail, method)
+        {
+            return Some(found);
         }
         n.rest.lookup(method)
     }

@@ -314,10 +314,10 @@ impl Shared {
     async fn check(&self, token: &str) -> Result<Arc<Checked>, Refusal> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = unix_now();
-        if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(&key).cloned()) {
-            if now < hit.valid_until {
-                return Ok(hit);
-            }
+        if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(&key).cloned())
+            && now < hit.valid_until
+        {
+            return Ok(hit);
         }
         let claimed = self.claimed(token, now).await.map_err(|e| match e {
             RemoteError::Refused(why) => Refusal::InvalidToken(why),

@@ -35,10 +35,10 @@ impl Documents {
     /// The metadata the document at `url` gives, from the cache or fetched
     /// now; why not, in words for the error page.
     pub(crate) async fn get(&self, url: &str, loopback: bool) -> Result<ClientMetadata, String> {
-        if let Some((at, metadata)) = self.cache.lock().ok().and_then(|c| c.get(url).cloned()) {
-            if at.elapsed() < KEEP {
-                return Ok(metadata);
-            }
+        if let Some((at, metadata)) = self.cache.lock().ok().and_then(|c| c.get(url).cloned())
+            && at.elapsed() < KEEP
+        {
+            return Ok(metadata);
         }
         let body = tokio::time::timeout(TIMEOUT, fetch(url, loopback))
             .await

@@ -163,10 +163,10 @@ pub(crate) fn csrf_ok(
 /// `Origin` other than `null` must name this host (the request's `Host`) or
 /// the issuer.
 fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
-            return false;
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.as_bytes(), b"same-origin" | b"none")
+    {
+        return false;
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;

@@ -54,13 +54,13 @@ impl<V, K: Hash + Eq> RecordCache<V, K> {
         F: Future<Output = Result<Option<V>, StoreError>>,
     {
         let mut stale = None;
-        if let Ok(entries) = self.entries.read() {
-            if let Some((record, at)) = entries.get(key) {
-                if now.saturating_sub(*at) < TTL {
-                    return Ok(record.clone());
-                }
-                stale = Some((record.clone(), *at));
+        if let Ok(entries) = self.entries.read()
+            && let Some((record, at)) = entries.get(key)
+        {
+            if now.saturating_sub(*at) < TTL {
+                return Ok(record.clone());
             }
+            stale = Some((record.clone(), *at));
         }
         let record = match load.await {
             Ok(record) => record.map(Arc::new),

@@ -40,16 +40,16 @@ impl Repeats {
             return true;
         };
         let key = (event.event.clone(), source.to_owned());
-        if let Some(c) = counted.get_mut(&key) {
-            if event.at < c.opened_at + WINDOW {
-                if c.written < WRITTEN {
-                    c.written += 1;
-                    return true;
-                }
-                c.more += 1;
-                c.last = Some(event.clone());
-                return false;
+        if let Some(c) = counted.get_mut(&key)
+            && event.at < c.opened_at + WINDOW
+        {
+            if c.written < WRITTEN {
+                c.written += 1;
+                return true;
             }
+            c.more += 1;
+            c.last = Some(event.clone());
+            return false;
         }
         if counted.len() >= MAX_SOURCES && !counted.contains_key(&key) {
             return true;

@@ -85,10 +85,10 @@ impl Revocations {
     /// Whether the JWT `jti` of grant `grant_id` is revoked: from memory once
     /// loaded, else from the store.
     pub async fn is_revoked<S: Store>(&self, store: &S, jti: &str, grant_id: &str) -> Result<bool, StoreError> {
-        if self.inner.loaded.load(Ordering::Acquire) {
-            if let Ok(sets) = self.inner.sets.read() {
-                return Ok(sets.jtis.contains(jti) || sets.grants.contains(grant_id));
-            }
+        if self.inner.loaded.load(Ordering::Acquire)
+            && let Ok(sets) = self.inner.sets.read()
+        {
+            return Ok(sets.jtis.contains(jti) || sets.grants.contains(grant_id));
         }
         store.is_revoked(jti, grant_id).await
     }

@@ -317,10 +317,10 @@ fn owner_only(database: &std::path::Path) -> R<()> {
     }
     for suffix in ["", "-wal", "-shm"] {
         let path = std::path::PathBuf::from(format!("{}{suffix}", database.display()));
-        if let Ok(meta) = std::fs::metadata(&path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
-            }
+        if let Ok(meta) = std::fs::metadata(&path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
         }
     }
     Ok(())

@@ -88,10 +88,10 @@ fn print(e: &Explanation, token: Option<&str>) {
     if let Some(who) = token {
         println!("token      {who}");
     }
-    if let Some(path) = &e.canonical_path {
-        if path != e.target.split('?').next().unwrap_or_default() {
-            println!("canonical  {path}");
-        }
+    if let Some(path) = &e.canonical_path
+        && path != e.target.split('?').next().unwrap_or_default()
+    {
+        println!("canonical  {path}");
     }
     if let Some(route) = &e.route {
         println!("route      {}  ({})", route.pattern, route.location);

@@ -76,10 +76,10 @@ pub(crate) fn flush_this_thread() {
 /// Writes out this thread's gathered lines if it gathers and `due` says so.
 fn write_out_if(due: impl FnOnce(&Gathered) -> bool) {
     let _ = GATHERED.try_with(|g| {
-        if let Ok(mut g) = g.try_borrow_mut() {
-            if let Some(g) = g.as_mut().filter(|g| due(g)) {
-                g.write_out();
-            }
+        if let Ok(mut g) = g.try_borrow_mut()
+            && let Some(g) = g.as_mut().filter(|g| due(g))
+        {
+            g.write_out();
         }
     });
 }

@@ -37,14 +37,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             ),
         },
     };
-    if let Some(env) = &args.env {
-        if !policy.environments.contains(env) {
-            bail!(
-                "--env: environment {env:?} is not declared in {} ({})",
-                policy.file,
-                policy.environments.join(", ")
-            );
-        }
+    if let Some(env) = &args.env
+        && !policy.environments.contains(env)
+    {
+        bail!(
+            "--env: environment {env:?} is not declared in {} ({})",
+            policy.file,
+            policy.environments.join(", ")
+        );
     }
     let cover = policy.scopes_for(
         &args.endpoints,

@@ -189,10 +189,10 @@ async fn serve_workers(
             .name(format!("scopegate-worker-{index}"))
             .spawn(move || -> anyhow::Result<()> {
                 scopegate_service::worker::set(index);
-                if let Err(why) = scheduling::apply_to_this_thread(cpu_scheduling) {
-                    if index == 0 {
-                        tracing::warn!(%why, "the worker threads keep the system's CPU scheduling");
-                    }
+                if let Err(why) = scheduling::apply_to_this_thread(cpu_scheduling)
+                    && index == 0
+                {
+                    tracing::warn!(%why, "the worker threads keep the system's CPU scheduling");
                 }
                 crate::log_writer::gather_on_this_thread();
                 let served = tokio::runtime::Builder::new_current_thread()

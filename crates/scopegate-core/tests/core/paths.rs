@@ -310,11 +310,10 @@ proptest! {
     /// Two raw paths with one canonical form mean the same path to a decoder.
     #[test]
     fn equal_canonical_forms_mean_equal_paths(a in raw_path(), b in raw_path()) {
-        if let (Ok(ca), Ok(cb)) = (canonicalize_path(&a), canonicalize_path(&b)) {
-            if ca == cb {
+        if let (Ok(ca), Ok(cb)) = (canonicalize_path(&a), canonicalize_path(&b))
+            && ca == cb {
                 prop_assert_eq!(percent_decode(a.as_bytes()), percent_decode(b.as_bytes()));
             }
-        }
     }
 
     /// Whatever is accepted decodes to segments with no separator, dot segment

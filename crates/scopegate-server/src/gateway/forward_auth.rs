@@ -98,13 +98,13 @@ fn original<'a, H: Fields + ?Sized>(
         if !matches!(name.len(), 14 | 15 | 17 | 18) {
             continue;
         }
-        if let Some(i) = ORIGINAL.iter().position(|o| name.eq_ignore_ascii_case(o.as_bytes())) {
-            if found[i].replace(value).is_some() {
-                return Err(Refusal::InvalidRequest(format!(
-                    "forward-auth: {} is repeated",
-                    ORIGINAL[i]
-                )));
-            }
+        if let Some(i) = ORIGINAL.iter().position(|o| name.eq_ignore_ascii_case(o.as_bytes()))
+            && found[i].replace(value).is_some()
+        {
+            return Err(Refusal::InvalidRequest(format!(
+                "forward-auth: {} is repeated",
+                ORIGINAL[i]
+            )));
         }
     }
     let text = |i: usize| -> Result<Option<&'a str>, Refusal> {

@@ -75,10 +75,10 @@ impl Metrics {
     pub fn succeed(&self, policy: &Policy) -> Self {
         let next = Self::new(policy);
         for (label, slot) in next.labels.iter().zip(&next.stats) {
-            if let Some(i) = self.labels.iter().position(|l| l == label) {
-                if let Some(stats) = self.stats[i].get() {
-                    let _ = slot.set(Arc::clone(stats));
-                }
+            if let Some(i) = self.labels.iter().position(|l| l == label)
+                && let Some(stats) = self.stats[i].get()
+            {
+                let _ = slot.set(Arc::clone(stats));
             }
         }
         Self {

@@ -146,10 +146,10 @@ impl Pool {
     }
 
     fn give_back(&self, sender: SendRequest<Body>) {
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < MAX_IDLE {
-                idle.push(sender);
-            }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(sender);
         }
     }
 
@@ -172,10 +172,10 @@ impl Pool {
 
     /// For the fast path: a connection whose last response was read to its end.
     pub(crate) fn give_back_raw(&self, stream: TcpStream) {
-        if let Ok(mut idle) = self.raw_idle.lock() {
-            if idle.len() < MAX_IDLE {
-                idle.push(stream);
-            }
+        if let Ok(mut idle) = self.raw_idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(stream);
         }
     }
 
@@ -288,10 +288,11 @@ impl HttpBody for PooledBody {
 
 impl Drop for PooledBody {
     fn drop(&mut self) {
-        if let Some((sender, pool)) = self.back.take() {
-            if self.inner.is_end_stream() && !sender.is_closed() {
-                pool.give_back(sender);
-            }
+        if let Some((sender, pool)) = self.back.take()
+            && self.inner.is_end_stream()
+            && !sender.is_closed()
+        {
+            pool.give_back(sender);
         }
     }
 }

@@ -177,10 +177,10 @@ pub fn generate_key(now: i64, alg: SigningAlgorithm) -> Result<KeyRecord, KeyErr
 
 /// A key record as the store should keep it: sealed when there is a KEK.
 pub fn sealed(mut key: KeyRecord, kek: Option<&KeyEncryptionKey>) -> Result<KeyRecord, KeyError> {
-    if let Some(kek) = kek {
-        if !is_sealed(&key.private_der) {
-            key.private_der = kek.seal(&key.private_der, &key.kid).map_err(crypto)?;
-        }
+    if let Some(kek) = kek
+        && !is_sealed(&key.private_der)
+    {
+        key.private_der = kek.seal(&key.private_der, &key.kid).map_err(crypto)?;
     }
     Ok(key)
 }

@@ -21,15 +21,15 @@ pub async fn create<S: Store>(
     owner: Option<&str>,
     spec: &KeySetSpec,
 ) -> Result<Registered> {
-    if let (Actor::User(login), Some(owner)) = (cx.actor, owner) {
-        if cx.store.count_owned_apps(owner).await? >= MAX_APPS_PER_OWNER {
-            return Err(ServiceError::Invalid(FieldError::new(
-                "name",
-                format!(
-                    "{login} already has {MAX_APPS_PER_OWNER} apps, the most a developer may register; delete one, or ask an administrator"
-                ),
-            )));
-        }
+    if let (Actor::User(login), Some(owner)) = (cx.actor, owner)
+        && cx.store.count_owned_apps(owner).await? >= MAX_APPS_PER_OWNER
+    {
+        return Err(ServiceError::Invalid(FieldError::new(
+            "name",
+            format!(
+                "{login} already has {MAX_APPS_PER_OWNER} apps, the most a developer may register; delete one, or ask an administrator"
+            ),
+        )));
     }
     let app_id = secrets::generate(SecretKind::AppId);
     let (record, secret) = new_key_set(cx.policy, &app_id, name, owner, spec, cx.now)?;
