@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use scopegate_store::Store;
 
 use crate::policy_file::load_or_report;
-use crate::store_cmd::{context, open, refused, runtime, unix_now};
+use crate::store_cmd::{context, open, refused, runtime, said, unix_now};
 
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum Command {
@@ -97,10 +97,7 @@ pub(crate) fn run(command: &Command) -> anyhow::Result<ExitCode> {
             let policy = load_or_report(config)?;
             runtime()?.block_on(async {
                 let store = open(&policy).await?;
-                store
-                    .backup_to(to)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_start_matches("store: ")))
+                store.backup_to(to).await.map_err(said)
             })?;
             println!("backed up {} to {}", policy.settings.database, to.display());
             Ok(ExitCode::SUCCESS)

@@ -5,7 +5,12 @@
 pub(crate) async fn open(policy: &scopegate_core::Policy) -> anyhow::Result<scopegate_store::Database> {
     scopegate_store::Database::open(&policy.settings.database)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_start_matches("store: ")))
+        .map_err(said)
+}
+
+/// A store error as a command says it: without the `store: ` the log has.
+pub(crate) fn said(e: scopegate_store::StoreError) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.to_string().trim_start_matches("store: "))
 }
 
 /// A Tokio runtime for commands that touch the store or the network.
